@@ -1,0 +1,589 @@
+"""Typed plant configuration, read from TOML and validated strictly.
+
+Every error names the file, the key, the bad value and what would be valid, so
+a maintenance tech can fix it without reading Python. Nothing here imports
+Textual or touches the network.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+from oee_tui.engine.model import COUNTER_SIGNALS, STATE_CODE_TARGETS, Loss, Signal
+
+APP_NAME: Final = "oee-tui"
+CONFIG_FILENAME: Final = "oee.toml"
+
+SOURCE_KINDS: Final = ("modbus", "opcua")
+MODBUS_TYPES: Final = ("bool", "int16", "uint16", "int32", "uint32", "float32")
+BYTE_ORDERS: Final = ("big", "little")
+COUNTER_WIDTHS: Final = (16, 32, 64)
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_MODBUS_ADDRESS = re.compile(r"^(hr|ir|co|di):(\d{1,5})$")
+
+
+class ConfigError(Exception):
+    """A config problem, worded for the person who edits the file."""
+
+    def __init__(self, file: Path | str, key: str, value: object, expected: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{self.file}: {key} = {value!r}: {expected}")
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILENAME
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+# ---------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    name: str
+    timezone: str
+    stale_after_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LineConfig:
+    id: str
+    name: str
+    area: str
+
+
+@dataclass(frozen=True, slots=True)
+class TagMapping:
+    """Which tag of which source feeds one machine signal."""
+
+    signal: Signal
+    source: str
+    tag: str  # modbus: "hr:100"; opcua: a node id such as "ns=2;s=Filler.Count"
+    type: str | None = None  # modbus data type; opcua takes the server's type
+    width: int | None = None  # counter width in bits; counters only
+    deadband: float = 0.0
+    byte_order: str | None = None  # modbus override of the source's setting
+    word_order: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MachineConfig:
+    id: str
+    name: str
+    line: str
+    ideal_cycle_time_s: float
+    micro_stop_threshold_s: float = 120.0
+    startup_period_s: float = 300.0
+    target_per_hour: float | None = None
+    product_cycle_times: dict[str, float] = field(default_factory=dict)
+    state_map: dict[int, str] = field(default_factory=dict)
+    signals: dict[Signal, TagMapping] = field(default_factory=dict)
+    default_product: str | None = None
+
+    def cycle_time_for(self, product: str | None) -> float:
+        if product is not None and product in self.product_cycle_times:
+            return self.product_cycle_times[product]
+        return self.ideal_cycle_time_s
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    name: str
+    kind: str
+    host: str = "127.0.0.1"
+    port: int = 502
+    endpoint: str = ""
+    unit_id: int = 1
+    poll_interval_s: float = 1.0
+    timeout_s: float = 3.0
+    byte_order: str = "big"
+    word_order: str = "big"
+    max_registers_per_read: int = 120
+    publishing_interval_ms: int = 500
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    queue_size: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    name: str
+    planned: bool
+    loss: Loss | None  # None for planned reasons
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakConfig:
+    start: str  # "HH:MM" local
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftConfig:
+    name: str
+    start: str  # "HH:MM" local
+    end: str  # "HH:MM" local; at or before start means the next day
+    days: tuple[str, ...] = WEEKDAYS  # weekday the shift starts on
+    breaks: tuple[BreakConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    oee: float = 0.85
+    availability: float = 0.90
+    performance: float = 0.95
+    quality: float = 0.99
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    site: SiteConfig
+    lines: tuple[LineConfig, ...]
+    machines: tuple[MachineConfig, ...]
+    sources: tuple[SourceConfig, ...]
+    reasons: tuple[Reason, ...]
+    shifts: tuple[ShiftConfig, ...]
+    targets: Targets = Targets()
+    path: Path | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    def machine(self, machine_id: str) -> MachineConfig:
+        for machine in self.machines:
+            if machine.id == machine_id:
+                return machine
+        raise KeyError(machine_id)
+
+    def reason(self, code: str) -> Reason | None:
+        for reason in self.reasons:
+            if reason.code == code:
+                return reason
+        return None
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+DEFAULT_STATE_MAP: Final[dict[int, str]] = {
+    0: "offline",
+    1: "running",
+    2: "stopped",
+    3: "down",
+    4: "changeover",
+    5: "planned_stop",
+}
+
+DEFAULT_REASONS: Final[tuple[Reason, ...]] = (
+    Reason("BREAK", "Break", planned=True, loss=None),
+    Reason("PM", "Planned maintenance", planned=True, loss=None),
+    Reason("NO_ORDER", "No orders", planned=True, loss=None),
+    Reason("FAIL", "Failure", planned=False, loss=Loss.BREAKDOWN),
+    Reason("FAIL.MECH", "Mechanical", planned=False, loss=Loss.BREAKDOWN, parent="FAIL"),
+    Reason("FAIL.ELEC", "Electrical", planned=False, loss=Loss.BREAKDOWN, parent="FAIL"),
+    Reason("SETUP", "Setup / changeover", planned=False, loss=Loss.SETUP),
+    Reason("MINOR", "Minor stop / jam", planned=False, loss=Loss.MINOR_STOP),
+    Reason("MATERIAL", "Waiting for material", planned=False, loss=Loss.BREAKDOWN),
+)
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _Reader:
+    """Walks the parsed TOML, raising ConfigError with a dotted key path."""
+
+    def __init__(self, file: Path | str) -> None:
+        self.file = file
+
+    def fail(self, key: str, value: object, expected: str) -> ConfigError:
+        return ConfigError(self.file, key, value, expected)
+
+    def table(self, data: dict[str, Any], key: str, name: str, required: bool = True) -> dict[str, Any]:
+        value = data.get(name)
+        if value is None:
+            if required:
+                raise self.fail(key, None, "is missing; add a table here")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "must be a table")
+        return value
+
+    def tables(self, data: dict[str, Any], key: str, name: str) -> list[dict[str, Any]]:
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail(key, value, f"must be an array of tables ([[{name}]])")
+        return value
+
+    def string(self, data: dict[str, Any], key: str, name: str, default: str | None = None,
+               choices: tuple[str, ...] | None = None) -> str:
+        full = f"{key}.{name}" if key else name
+        value = data.get(name, default)
+        if value is None:
+            raise self.fail(full, None, "is missing; it must be a string")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(full, value, "must be a non-empty string")
+        if choices is not None and value not in choices:
+            raise self.fail(full, value, f"must be one of {', '.join(choices)}")
+        return value
+
+    def opt_string(self, data: dict[str, Any], key: str, name: str) -> str | None:
+        if data.get(name) is None:
+            return None
+        return self.string(data, key, name)
+
+    def number(self, data: dict[str, Any], key: str, name: str, default: float | None = None,
+               minimum: float | None = None, positive: bool = False) -> float:
+        full = f"{key}.{name}" if key else name
+        value = data.get(name, default)
+        if value is None:
+            raise self.fail(full, None, "is missing; it must be a number")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(full, value, "must be a number")
+        if positive and value <= 0:
+            raise self.fail(full, value, "must be greater than 0")
+        if minimum is not None and value < minimum:
+            raise self.fail(full, value, f"must be at least {minimum}")
+        return float(value)
+
+    def integer(self, data: dict[str, Any], key: str, name: str, default: int,
+                lo: int, hi: int) -> int:
+        full = f"{key}.{name}"
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(full, value, f"must be a whole number from {lo} to {hi}")
+        return value
+
+    def boolean(self, data: dict[str, Any], key: str, name: str, default: bool) -> bool:
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", value, "must be true or false")
+        return value
+
+    def unknown_keys(self, data: dict[str, Any], key: str, allowed: set[str]) -> None:
+        for name in data:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, data[name], f"is not a known key; known keys: {', '.join(sorted(allowed))}")
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a config file. Raises ConfigError, never anything else for bad content."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(path, "(file)", None, "file not found; run `oee config init` to write a sample") from exc
+    except OSError as exc:
+        raise ConfigError(path, "(file)", None, f"cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "(file)", None, "must be UTF-8 text") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path | str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "(syntax)", None, f"is not valid TOML: {exc}") from exc
+    config = config_from_dict(data, path)
+    return config
+
+
+def config_from_dict(data: dict[str, Any], path: Path | str = "<config>") -> Config:
+    r = _Reader(path)
+    r.unknown_keys(data, "", {"site", "lines", "machines", "sources", "reasons", "shifts", "targets",
+                              "state_map"})
+
+    site_t = r.table(data, "site", "site")
+    r.unknown_keys(site_t, "site", {"name", "timezone", "stale_after_s"})
+    timezone = r.string(site_t, "site", "timezone", default="UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise r.fail("site.timezone", timezone, "must be an IANA time zone such as Europe/Berlin") from exc
+    site = SiteConfig(
+        name=r.string(site_t, "site", "name"),
+        timezone=timezone,
+        stale_after_s=r.number(site_t, "site", "stale_after_s", default=10.0, positive=True),
+    )
+
+    sources = _sources(r, data)
+    source_by_name = {source.name: source for source in sources}
+    lines = _lines(r, data)
+    line_ids = {line.id for line in lines}
+    plant_state_map = _state_map(r, data.get("state_map"), "state_map", DEFAULT_STATE_MAP)
+    machines = _machines(r, data, line_ids, source_by_name, plant_state_map)
+    reasons = _reasons(r, data)
+    shifts = _shifts(r, data)
+
+    targets_t = r.table(data, "targets", "targets", required=False)
+    r.unknown_keys(targets_t, "targets", {"oee", "availability", "performance", "quality"})
+    targets = Targets(**{
+        name: _fraction(r, targets_t, "targets", name, getattr(Targets(), name))
+        for name in ("oee", "availability", "performance", "quality")
+    })
+    return Config(site=site, lines=lines, machines=machines, sources=sources, reasons=reasons,
+                  shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None)
+
+
+def _fraction(r: _Reader, data: dict[str, Any], key: str, name: str, default: float) -> float:
+    value = r.number(data, key, name, default=default)
+    if not 0 < value <= 1:
+        raise r.fail(f"{key}.{name}", value, "must be a fraction between 0 and 1, e.g. 0.85")
+    return value
+
+
+def _unique(r: _Reader, key: str, seen: set[str], value: str) -> None:
+    if value in seen:
+        raise r.fail(key, value, "is used twice; ids must be unique")
+    seen.add(value)
+
+
+def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
+    allowed = {"name", "kind", "host", "port", "endpoint", "unit_id", "poll_interval_s", "timeout_s",
+               "byte_order", "word_order", "max_registers_per_read", "publishing_interval_ms",
+               "reconnect_min_s", "reconnect_max_s", "queue_size"}
+    out: list[SourceConfig] = []
+    seen: set[str] = set()
+    for i, t in enumerate(r.tables(data, "sources", "sources")):
+        key = f"sources[{i}]"
+        r.unknown_keys(t, key, allowed)
+        name = r.string(t, key, "name")
+        _unique(r, f"{key}.name", seen, name)
+        key = f"sources[{name}]"
+        kind = r.string(t, key, "kind", choices=SOURCE_KINDS)
+        endpoint = ""
+        if kind == "opcua":
+            endpoint = r.string(t, key, "endpoint")
+            if not endpoint.startswith("opc.tcp://"):
+                raise r.fail(f"{key}.endpoint", endpoint, "must start with opc.tcp://")
+        reconnect_min = r.number(t, key, "reconnect_min_s", default=0.5, positive=True)
+        reconnect_max = r.number(t, key, "reconnect_max_s", default=30.0, positive=True)
+        if reconnect_max < reconnect_min:
+            raise r.fail(f"{key}.reconnect_max_s", reconnect_max, f"must be at least reconnect_min_s ({reconnect_min})")
+        out.append(SourceConfig(
+            name=name,
+            kind=kind,
+            host=r.string(t, key, "host", default="127.0.0.1"),
+            port=r.integer(t, key, "port", 502, 1, 65535),
+            endpoint=endpoint,
+            unit_id=r.integer(t, key, "unit_id", 1, 0, 255),
+            poll_interval_s=r.number(t, key, "poll_interval_s", default=1.0, positive=True),
+            timeout_s=r.number(t, key, "timeout_s", default=3.0, positive=True),
+            byte_order=r.string(t, key, "byte_order", default="big", choices=BYTE_ORDERS),
+            word_order=r.string(t, key, "word_order", default="big", choices=BYTE_ORDERS),
+            max_registers_per_read=r.integer(t, key, "max_registers_per_read", 120, 1, 125),
+            publishing_interval_ms=r.integer(t, key, "publishing_interval_ms", 500, 10, 600_000),
+            reconnect_min_s=reconnect_min,
+            reconnect_max_s=reconnect_max,
+            queue_size=r.integer(t, key, "queue_size", 10_000, 10, 10_000_000),
+        ))
+    return tuple(out)
+
+
+def _lines(r: _Reader, data: dict[str, Any]) -> tuple[LineConfig, ...]:
+    out: list[LineConfig] = []
+    seen: set[str] = set()
+    for i, t in enumerate(r.tables(data, "lines", "lines")):
+        key = f"lines[{i}]"
+        r.unknown_keys(t, key, {"id", "name", "area"})
+        line_id = r.string(t, key, "id")
+        _unique(r, f"{key}.id", seen, line_id)
+        out.append(LineConfig(id=line_id, name=r.string(t, key, "name", default=line_id),
+                              area=r.string(t, key, "area", default="Production")))
+    return tuple(out)
+
+
+def _state_map(r: _Reader, raw: object, key: str, base: dict[int, str]) -> dict[int, str]:
+    if raw is None:
+        return dict(base)
+    if not isinstance(raw, dict):
+        raise r.fail(key, raw, 'must be a table of code = state, e.g. { "1" = "running" }')
+    out = dict(base)
+    for code, state in raw.items():
+        try:
+            number = int(code)
+        except ValueError as exc:
+            raise r.fail(f"{key}.{code}", state, "the key must be a whole-number state code") from exc
+        if state not in STATE_CODE_TARGETS:
+            raise r.fail(f"{key}.{code}", state, f"must be one of {', '.join(STATE_CODE_TARGETS)}")
+        out[number] = state
+    return out
+
+
+def _machines(r: _Reader, data: dict[str, Any], line_ids: set[str],
+              sources: dict[str, SourceConfig], plant_state_map: dict[int, str]) -> tuple[MachineConfig, ...]:
+    allowed = {"id", "name", "line", "ideal_cycle_time_s", "micro_stop_threshold_s", "startup_period_s",
+               "target_per_hour", "product_cycle_times", "state_map", "signals", "default_product"}
+    out: list[MachineConfig] = []
+    seen: set[str] = set()
+    for i, t in enumerate(r.tables(data, "machines", "machines")):
+        key = f"machines[{i}]"
+        r.unknown_keys(t, key, allowed)
+        machine_id = r.string(t, key, "id")
+        _unique(r, f"{key}.id", seen, machine_id)
+        key = f"machines[{machine_id}]"
+        line = r.string(t, key, "line")
+        if line not in line_ids:
+            raise r.fail(f"{key}.line", line, f"must be the id of a [[lines]] entry: {', '.join(sorted(line_ids)) or '(none defined)'}")
+        cycle_times_raw = t.get("product_cycle_times", {})
+        if not isinstance(cycle_times_raw, dict):
+            raise r.fail(f"{key}.product_cycle_times", cycle_times_raw, "must be a table of product = seconds")
+        cycle_times = {p: r.number(cycle_times_raw, f"{key}.product_cycle_times", p, positive=True)
+                       for p in cycle_times_raw}
+        target = t.get("target_per_hour")
+        out.append(MachineConfig(
+            id=machine_id,
+            name=r.string(t, key, "name", default=machine_id),
+            line=line,
+            ideal_cycle_time_s=r.number(t, key, "ideal_cycle_time_s", positive=True),
+            micro_stop_threshold_s=r.number(t, key, "micro_stop_threshold_s", default=120.0, minimum=0),
+            startup_period_s=r.number(t, key, "startup_period_s", default=300.0, minimum=0),
+            target_per_hour=None if target is None else r.number(t, key, "target_per_hour", positive=True),
+            product_cycle_times=cycle_times,
+            state_map=_state_map(r, t.get("state_map"), f"{key}.state_map", plant_state_map),
+            signals=_signals(r, t.get("signals", {}), f"{key}.signals", sources),
+            default_product=r.opt_string(t, key, "default_product"),
+        ))
+    return tuple(out)
+
+
+def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]) -> dict[Signal, TagMapping]:
+    if not isinstance(raw, dict):
+        raise r.fail(key, raw, "must be a table of signal = { source = ..., tag = ... }")
+    valid_signals = [s.value for s in Signal]
+    out: dict[Signal, TagMapping] = {}
+    for name, t in raw.items():
+        skey = f"{key}.{name}"
+        if name not in valid_signals:
+            raise r.fail(skey, t, f"is not a signal; signals are {', '.join(valid_signals)}")
+        if not isinstance(t, dict):
+            raise r.fail(skey, t, "must be an inline table such as { source = \"plc1\", tag = \"hr:100\" }")
+        r.unknown_keys(t, skey, {"source", "tag", "type", "width", "deadband", "byte_order", "word_order"})
+        signal = Signal(name)
+        source_name = r.string(t, skey, "source")
+        if source_name not in sources:
+            raise r.fail(f"{skey}.source", source_name,
+                         f"must name a [[sources]] entry: {', '.join(sorted(sources)) or '(none defined)'}")
+        source = sources[source_name]
+        tag = r.string(t, skey, "tag")
+        tag_type = r.opt_string(t, skey, "type")
+        if source.kind == "modbus":
+            match = _MODBUS_ADDRESS.match(tag)
+            if not match or int(match.group(2)) > 65535:
+                raise r.fail(f"{skey}.tag", tag, "must be a Modbus address hr:N, ir:N, co:N or di:N with N from 0 to 65535")
+            area = match.group(1)
+            if tag_type is None:
+                tag_type = "bool" if area in ("co", "di") else "uint16"
+            if tag_type not in MODBUS_TYPES:
+                raise r.fail(f"{skey}.type", tag_type, f"must be one of {', '.join(MODBUS_TYPES)}")
+            if area in ("co", "di") and tag_type != "bool":
+                raise r.fail(f"{skey}.type", tag_type, f"must be bool for a {area} (bit) address")
+            if area in ("hr", "ir") and tag_type == "bool":
+                raise r.fail(f"{skey}.type", tag_type, "bool needs a co: or di: address; registers are int16, uint16, int32, uint32 or float32")
+        width = None
+        if signal in COUNTER_SIGNALS:
+            default_width = 32 if tag_type in ("int32", "uint32") else 16 if tag_type in ("int16", "uint16") else 32
+            width = r.integer(t, skey, "width", default_width, 1, 64)
+            if width not in COUNTER_WIDTHS:
+                raise r.fail(f"{skey}.width", width, "must be 16, 32 or 64 (bits of the PLC counter)")
+        elif "width" in t:
+            raise r.fail(f"{skey}.width", t["width"], "applies to counters only (total_count, reject_count, good_count)")
+        out[signal] = TagMapping(
+            signal=signal, source=source_name, tag=tag, type=tag_type, width=width,
+            deadband=r.number(t, skey, "deadband", default=0.0, minimum=0),
+            byte_order=None if t.get("byte_order") is None else r.string(t, skey, "byte_order", choices=BYTE_ORDERS),
+            word_order=None if t.get("word_order") is None else r.string(t, skey, "word_order", choices=BYTE_ORDERS),
+        )
+    if Signal.GOOD_COUNT in out and Signal.REJECT_COUNT in out and Signal.TOTAL_COUNT in out:
+        raise r.fail(key, sorted(out), "map at most two of total_count, good_count and reject_count; the third is derived")
+    return out
+
+
+def _reasons(r: _Reader, data: dict[str, Any]) -> tuple[Reason, ...]:
+    raw = r.tables(data, "reasons", "reasons")
+    if not raw:
+        return DEFAULT_REASONS
+    by_code: dict[str, Reason] = {}
+    losses = [loss.value for loss in Loss]
+    for i, t in enumerate(raw):
+        key = f"reasons[{i}]"
+        r.unknown_keys(t, key, {"code", "name", "planned", "loss", "parent"})
+        code = r.string(t, key, "code")
+        if code in by_code:
+            raise r.fail(f"{key}.code", code, "is used twice; reason codes must be unique")
+        key = f"reasons[{code}]"
+        parent = r.opt_string(t, key, "parent")
+        if parent is not None and parent not in by_code:
+            raise r.fail(f"{key}.parent", parent, "must be the code of a reason listed earlier in the file")
+        inherited = by_code[parent] if parent else None
+        planned = r.boolean(t, key, "planned", inherited.planned if inherited else False)
+        loss_raw = t.get("loss", inherited.loss.value if inherited and inherited.loss else None)
+        if planned:
+            if t.get("loss") is not None:
+                raise r.fail(f"{key}.loss", t["loss"], "must be left out for a planned reason (planned time is not a loss)")
+            loss = None
+        else:
+            if loss_raw is None:
+                raise r.fail(f"{key}.loss", None, f"is missing; an unplanned reason needs one of {', '.join(losses)}")
+            if loss_raw not in losses:
+                raise r.fail(f"{key}.loss", loss_raw, f"must be one of {', '.join(losses)}")
+            loss = Loss(loss_raw)
+        by_code[code] = Reason(code=code, name=r.string(t, key, "name", default=code), planned=planned,
+                               loss=loss, parent=parent)
+    return tuple(by_code.values())
+
+
+def _hhmm(r: _Reader, data: dict[str, Any], key: str, name: str) -> str:
+    value = r.string(data, key, name)
+    if not _HHMM.match(value):
+        raise r.fail(f"{key}.{name}", value, "must be a local time HH:MM, e.g. 06:00")
+    return value
+
+
+def _shifts(r: _Reader, data: dict[str, Any]) -> tuple[ShiftConfig, ...]:
+    out: list[ShiftConfig] = []
+    seen: set[str] = set()
+    for i, t in enumerate(r.tables(data, "shifts", "shifts")):
+        key = f"shifts[{i}]"
+        r.unknown_keys(t, key, {"name", "start", "end", "days", "breaks"})
+        name = r.string(t, key, "name")
+        _unique(r, f"{key}.name", seen, name)
+        key = f"shifts[{name}]"
+        days_raw = t.get("days", list(WEEKDAYS))
+        if not isinstance(days_raw, list) or not days_raw or any(d not in WEEKDAYS for d in days_raw):
+            raise r.fail(f"{key}.days", days_raw, f"must be a list of weekdays from {', '.join(WEEKDAYS)}")
+        breaks: list[BreakConfig] = []
+        breaks_raw = t.get("breaks", [])
+        if not isinstance(breaks_raw, list):
+            raise r.fail(f"{key}.breaks", breaks_raw, 'must be a list of { start = "HH:MM", end = "HH:MM" }')
+        for j, b in enumerate(breaks_raw):
+            bkey = f"{key}.breaks[{j}]"
+            if not isinstance(b, dict):
+                raise r.fail(bkey, b, 'must be { start = "HH:MM", end = "HH:MM" }')
+            r.unknown_keys(b, bkey, {"start", "end"})
+            breaks.append(BreakConfig(start=_hhmm(r, b, bkey, "start"), end=_hhmm(r, b, bkey, "end")))
+        out.append(ShiftConfig(name=name, start=_hhmm(r, t, key, "start"), end=_hhmm(r, t, key, "end"),
+                               days=tuple(days_raw), breaks=tuple(breaks)))
+    return tuple(out)

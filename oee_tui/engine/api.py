@@ -1,0 +1,27 @@
+"""What the UI may ask of an engine. Screens depend on this, not on Engine itself."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from oee_tui.config import Config
+from oee_tui.engine.snapshot import MachineDetail, PlantSnapshot
+
+
+class PlantEngine(Protocol):
+    config: Config
+
+    def snapshot(self) -> PlantSnapshot:
+        """The newest snapshot; cheap, never blocks."""
+        ...
+
+    async def machine_detail(self, machine: str) -> MachineDetail:
+        """The current shift of one machine: timeline, stops, trend, top reasons."""
+        ...
+
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+        """Record a reason for the stop of `machine` that started at `stop_start`.
+
+        Raises KeyError for an unknown machine/stop and ValueError for an unknown reason.
+        """
+        ...
