@@ -11,6 +11,14 @@ from oee_tui.engine.snapshot import MachineDetail, PlantSnapshot
 class PlantEngine(Protocol):
     config: Config
 
+    async def start(self) -> None:
+        """Start acquisition; returns once tasks are running (does not wait for devices)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop acquisition and flush everything buffered to the store."""
+        ...
+
     def snapshot(self) -> PlantSnapshot:
         """The newest snapshot; cheap, never blocks."""
         ...

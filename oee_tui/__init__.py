@@ -1,0 +1,2 @@
+"""oee-tui: OEE in the terminal."""
+__version__ = "0.1.0"
