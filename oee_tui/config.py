@@ -354,6 +354,12 @@ def _fraction(r: _Reader, data: dict[str, Any], key: str, name: str, default: fl
     return value
 
 
+def _entry_key(section: str, index: int, table: dict[str, Any], id_field: str) -> str:
+    """Name an array entry by its id when it has a usable one: `machines[L1-FILL]`, else by position."""
+    value = table.get(id_field)
+    return f"{section}[{value}]" if isinstance(value, str) and value.strip() else f"{section}[{index}]"
+
+
 def _unique(r: _Reader, key: str, seen: set[str], value: str) -> None:
     if value in seen:
         raise r.fail(key, value, "is used twice; ids must be unique")
@@ -367,7 +373,7 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
     out: list[SourceConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "sources", "sources")):
-        key = f"sources[{i}]"
+        key = _entry_key("sources", i, t, "name")
         r.unknown_keys(t, key, allowed)
         name = r.string(t, key, "name")
         _unique(r, f"{key}.name", seen, name)
@@ -406,7 +412,7 @@ def _lines(r: _Reader, data: dict[str, Any]) -> tuple[LineConfig, ...]:
     out: list[LineConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "lines", "lines")):
-        key = f"lines[{i}]"
+        key = _entry_key("lines", i, t, "id")
         r.unknown_keys(t, key, {"id", "name", "area"})
         line_id = r.string(t, key, "id")
         _unique(r, f"{key}.id", seen, line_id)
@@ -439,14 +445,15 @@ def _machines(r: _Reader, data: dict[str, Any], line_ids: set[str],
     out: list[MachineConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "machines", "machines")):
-        key = f"machines[{i}]"
+        key = _entry_key("machines", i, t, "id")
         r.unknown_keys(t, key, allowed)
         machine_id = r.string(t, key, "id")
         _unique(r, f"{key}.id", seen, machine_id)
         key = f"machines[{machine_id}]"
         line = r.string(t, key, "line")
         if line not in line_ids:
-            raise r.fail(f"{key}.line", line, f"must be the id of a [[lines]] entry: {', '.join(sorted(line_ids)) or '(none defined)'}")
+            known = ", ".join(sorted(line_ids)) or "(none defined)"
+            raise r.fail(f"{key}.line", line, f"must be the id of a [[lines]] entry: {known}")
         cycle_times_raw = t.get("product_cycle_times", {})
         if not isinstance(cycle_times_raw, dict):
             raise r.fail(f"{key}.product_cycle_times", cycle_times_raw, "must be a table of product = seconds")
@@ -492,7 +499,8 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
         if source.kind == "modbus":
             match = _MODBUS_ADDRESS.match(tag)
             if not match or int(match.group(2)) > 65535:
-                raise r.fail(f"{skey}.tag", tag, "must be a Modbus address hr:N, ir:N, co:N or di:N with N from 0 to 65535")
+                raise r.fail(f"{skey}.tag", tag,
+                             "must be a Modbus address hr:N, ir:N, co:N or di:N with N from 0 to 65535")
             area = match.group(1)
             if tag_type is None:
                 tag_type = "bool" if area in ("co", "di") else "uint16"
@@ -501,7 +509,8 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
             if area in ("co", "di") and tag_type != "bool":
                 raise r.fail(f"{skey}.type", tag_type, f"must be bool for a {area} (bit) address")
             if area in ("hr", "ir") and tag_type == "bool":
-                raise r.fail(f"{skey}.type", tag_type, "bool needs a co: or di: address; registers are int16, uint16, int32, uint32 or float32")
+                raise r.fail(f"{skey}.type", tag_type,
+                             "bool needs a co: or di: address; registers are int16, uint16, int32, uint32 or float32")
         width = None
         if signal in COUNTER_SIGNALS:
             default_width = 32 if tag_type in ("int32", "uint32") else 16 if tag_type in ("int16", "uint16") else 32
@@ -509,7 +518,8 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
             if width not in COUNTER_WIDTHS:
                 raise r.fail(f"{skey}.width", width, "must be 16, 32 or 64 (bits of the PLC counter)")
         elif "width" in t:
-            raise r.fail(f"{skey}.width", t["width"], "applies to counters only (total_count, reject_count, good_count)")
+            raise r.fail(f"{skey}.width", t["width"],
+                         "applies to counters only (total_count, reject_count, good_count)")
         out[signal] = TagMapping(
             signal=signal, source=source_name, tag=tag, type=tag_type, width=width,
             deadband=r.number(t, skey, "deadband", default=0.0, minimum=0),
@@ -517,7 +527,8 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
             word_order=None if t.get("word_order") is None else r.string(t, skey, "word_order", choices=BYTE_ORDERS),
         )
     if Signal.GOOD_COUNT in out and Signal.REJECT_COUNT in out and Signal.TOTAL_COUNT in out:
-        raise r.fail(key, sorted(out), "map at most two of total_count, good_count and reject_count; the third is derived")
+        raise r.fail(key, sorted(out),
+                     "map at most two of total_count, good_count and reject_count; the third is derived")
     return out
 
 
@@ -528,7 +539,7 @@ def _reasons(r: _Reader, data: dict[str, Any]) -> tuple[Reason, ...]:
     by_code: dict[str, Reason] = {}
     losses = [loss.value for loss in Loss]
     for i, t in enumerate(raw):
-        key = f"reasons[{i}]"
+        key = _entry_key("reasons", i, t, "code")
         r.unknown_keys(t, key, {"code", "name", "planned", "loss", "parent"})
         code = r.string(t, key, "code")
         if code in by_code:
@@ -542,7 +553,8 @@ def _reasons(r: _Reader, data: dict[str, Any]) -> tuple[Reason, ...]:
         loss_raw = t.get("loss", inherited.loss.value if inherited and inherited.loss else None)
         if planned:
             if t.get("loss") is not None:
-                raise r.fail(f"{key}.loss", t["loss"], "must be left out for a planned reason (planned time is not a loss)")
+                raise r.fail(f"{key}.loss", t["loss"],
+                             "must be left out for a planned reason (planned time is not a loss)")
             loss = None
         else:
             if loss_raw is None:
@@ -566,7 +578,7 @@ def _shifts(r: _Reader, data: dict[str, Any]) -> tuple[ShiftConfig, ...]:
     out: list[ShiftConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "shifts", "shifts")):
-        key = f"shifts[{i}]"
+        key = _entry_key("shifts", i, t, "name")
         r.unknown_keys(t, key, {"name", "start", "end", "days", "breaks"})
         name = r.string(t, key, "name")
         _unique(r, f"{key}.name", seen, name)

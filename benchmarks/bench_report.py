@@ -1,0 +1,105 @@
+"""`oee report` over 100 machines x 30 days of data. Target (issue 2): under 1 s.
+
+Builds a store with ~300k state intervals and 4.3M per-minute count rows (setup is not
+timed), then times the report in-process and as the real `oee report` command.
+Run: python benchmarks/bench_report.py
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import plant_config
+
+from oee_tui.engine.report import build_report
+from oee_tui.engine.store import Store
+
+MACHINES = 100
+DAYS = 30
+START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
+
+
+def fill(store: Store) -> None:
+    cursor = store.cursor()
+    seconds = DAYS * 86400
+    # A 20-minute cycle per machine: 17 min running, a 40 s micro-stop, then 2.3 min down.
+    cursor.execute(f"""
+        INSERT INTO state_intervals
+        SELECT printf('M%03d', m), to_timestamp({START} + c * 1200 + o.off)::TIMESTAMP,
+               to_timestamp({START} + c * 1200 + o.off + o.len)::TIMESTAMP, o.state
+        FROM range({MACHINES}) t(m), range({seconds // 1200}) r(c),
+             (VALUES (0, 1020, 'running'), (1020, 40, 'minor_stop'), (1060, 140, 'down')) o(off, len, state)
+    """)
+    cursor.execute(f"""
+        INSERT INTO count_minutes
+        SELECT printf('M%03d', m), to_timestamp({START} + i * 60)::TIMESTAMP, 'A',
+               CASE WHEN (i % 20) < 17 THEN 55 ELSE 0 END, CASE WHEN i % 20 = 3 THEN 2 ELSE 0 END
+        FROM range({MACHINES}) t(m), range({seconds // 60}) r(i)
+    """)
+    intervals = cursor.execute("SELECT count(*) FROM state_intervals").fetchone()[0]  # type: ignore[index]
+    counts = cursor.execute("SELECT count(*) FROM count_minutes").fetchone()[0]  # type: ignore[index]
+    cursor.close()
+    print(f"report: store holds {intervals:,} state intervals and {counts:,} count rows")
+
+
+def main() -> None:
+    config = plant_config(MACHINES)
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        store = Store.open(data_dir)
+        fill(store)
+        end = START + DAYS * 86400
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            report = build_report(store, config, _span(START, end), end, "bench")
+            best = min(best, time.perf_counter() - t0)
+        store.close()
+        assert report.plant is not None
+        print(f"report: in-process build_report: {best:.3f} s (best of 3); plant OEE {report.plant.oee:.3f}")
+
+        config_path = Path(tmp) / "oee.toml"
+        config_path.write_text(_toml(config))
+        tomllib.loads(config_path.read_text())
+        t0 = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "oee_tui", "--config", str(config_path), "--data-dir", str(data_dir), "report",
+             "--from", "2026-10-01T00:00+00:00", "--to", "2026-10-31T00:00+00:00", "--format", "csv"],
+            capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+        rows = done.stdout.count("\n") - 1
+        print(f"report: `oee report --from/--to` command, 30 days: {wall:.3f} s wall incl. start-up "
+              f"({rows} rows; target < 1 s)")
+
+
+def _span(start: float, end: float):  # type: ignore[no-untyped-def]
+    from oee_tui.engine.model import Span
+
+    return Span(start, end)
+
+
+def _toml(config) -> str:  # type: ignore[no-untyped-def]
+    """The benchmark config as TOML, for the command-line run."""
+    out = [f'[site]\nname = "Bench"\ntimezone = "{config.site.timezone}"\n']
+    for line in config.lines:
+        out.append(f'[[lines]]\nid = "{line.id}"\n')
+    out.append('[[sources]]\nname = "plc"\nkind = "modbus"\n')
+    for shift in config.shifts:
+        brk = ", ".join(f'{{ start = "{b.start}", end = "{b.end}" }}' for b in shift.breaks)
+        out.append(f'[[shifts]]\nname = "{shift.name}"\nstart = "{shift.start}"\nend = "{shift.end}"\n'
+                   f"breaks = [{brk}]\n")
+    for machine in config.machines:
+        out.append(f'[[machines]]\nid = "{machine.id}"\nline = "{machine.line}"\nideal_cycle_time_s = 1.0\n')
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

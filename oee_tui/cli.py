@@ -1,0 +1,302 @@
+"""The `oee` command. Thin: parse arguments, build the parts, run them, map errors to exit codes.
+
+Exit codes: 0 ok, 1 unexpected failure, 2 bad config or arguments, 3 the store
+is owned by another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from oee_tui import __version__
+from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir, load_config
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+
+SAMPLE_CONFIG = """\
+# oee-tui plant configuration. Times are local to site.timezone.
+# Reference: the README's "Config file" section.
+
+[site]
+name = "My Plant"
+timezone = "Europe/Berlin"
+stale_after_s = 10          # no good data for this long marks a machine offline
+
+[targets]
+oee = 0.85
+
+[[lines]]
+id = "L1"
+name = "Line 1"
+area = "Packaging"
+
+[[sources]]
+name = "plc1"
+kind = "modbus"             # modbus | opcua
+host = "192.0.2.10"
+port = 502
+unit_id = 1
+poll_interval_s = 1.0
+
+# [[sources]]
+# name = "opc"
+# kind = "opcua"
+# endpoint = "opc.tcp://192.0.2.20:4840/"
+
+[[machines]]
+id = "L1-FILL"
+name = "Filler"
+line = "L1"
+ideal_cycle_time_s = 0.5    # seconds per part at the ideal rate
+micro_stop_threshold_s = 120
+[machines.signals]
+total_count  = { source = "plc1", tag = "hr:0", type = "uint32", width = 32 }
+reject_count = { source = "plc1", tag = "hr:2", type = "uint16", width = 16 }
+state_code   = { source = "plc1", tag = "hr:3" }
+fault        = { source = "plc1", tag = "co:0" }
+
+[state_map]                 # PLC state code -> running|stopped|down|planned_stop|changeover|offline
+"1" = "running"
+"2" = "stopped"
+"3" = "down"
+"4" = "changeover"
+"5" = "planned_stop"
+
+[[shifts]]
+name = "Early"
+start = "06:00"
+end = "14:00"
+breaks = [{ start = "09:30", end = "09:45" }]
+
+[[shifts]]
+name = "Late"
+start = "14:00"
+end = "22:00"
+
+[[shifts]]
+name = "Night"
+start = "22:00"
+end = "06:00"
+
+[[reasons]]
+code = "BREAK"
+name = "Break"
+planned = true
+
+[[reasons]]
+code = "FAIL"
+name = "Failure"
+loss = "breakdown"          # breakdown|setup|minor_stop|reduced_speed|defects|startup_rejects
+
+[[reasons]]
+code = "FAIL.MECH"
+name = "Mechanical"
+parent = "FAIL"
+
+[[reasons]]
+code = "SETUP"
+name = "Changeover"
+loss = "setup"
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help=f"config file (default: {default_config_path()})")
+    common.add_argument("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})")
+    common.add_argument("--demo", action="store_true", help="use the simulated demo plant")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+
+    parser = argparse.ArgumentParser(prog="oee", parents=[common],
+                                     description="OEE in the terminal. Without a subcommand, opens the TUI.")
+    parser.add_argument("--version", action="version", version=f"oee-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("ui", parents=[common], help="open the terminal UI (the default)")
+    sub.add_parser("engine", parents=[common], help="run acquisition headless until SIGINT/SIGTERM")
+
+    report = sub.add_parser("report", parents=[common], help="OEE per machine, line and plant")
+    report.add_argument("--shift", help="current (default), NAME for today's, or NAME@YYYY-MM-DD")
+    report.add_argument("--from", dest="start", help="start, ISO date/time, plant local unless an offset is given")
+    report.add_argument("--to", dest="end", help="end, ISO date/time")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    config = sub.add_parser("config", parents=[common], help="check, locate or create the config file")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_sub.add_parser("check", parents=[common], help="validate the config file")
+    config_sub.add_parser("path", parents=[common], help="print the config file and data dir paths")
+    init = config_sub.add_parser("init", parents=[common], help="write a commented sample config")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"oee: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from oee_tui.engine.store import StoreLockedError
+
+    config_path: Path = args.config or default_config_path()
+    data_dir: Path = args.data_dir or default_data_dir()
+    command = args.command or "ui"
+    if command == "config":
+        return _config_command(args, config_path, data_dir)
+    try:
+        if command == "ui":
+            return _run_ui(args, config_path, data_dir)
+        if command == "engine":
+            return _run_engine(args, config_path, data_dir)
+        if command == "report":
+            return _run_report(args, config_path, data_dir)
+    except StoreLockedError as exc:
+        print(f"oee: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    raise AssertionError(command)
+
+
+def _setup_logging(verbose: bool, log_file: Path | None) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if log_file is None:
+        logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=level, format=fmt, filename=log_file)
+    # asyncua and pymodbus log every failed reconnect attempt at length; the source health says it once.
+    for noisy in ("asyncua", "pymodbus"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if not verbose else logging.INFO)
+
+
+def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    if args.config_command == "path":
+        print(f"config: {config_path}{'' if config_path.exists() else '  (does not exist yet)'}")
+        print(f"data:   {data_dir}")
+        return EXIT_OK
+    if args.config_command == "init":
+        if config_path.exists() and not args.force:
+            print(f"oee: {config_path} exists; use --force to overwrite it", file=sys.stderr)
+            return EXIT_USAGE
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = config_path.with_suffix(".toml.tmp")
+        tmp.write_text(SAMPLE_CONFIG, encoding="utf-8")
+        tmp.replace(config_path)
+        print(f"wrote a sample config to {config_path}; edit its sources and machines, then run `oee`")
+        return EXIT_OK
+    config = load_config(config_path)
+    print(f"{config_path}: ok: {len(config.lines)} lines, {len(config.machines)} machines, "
+          f"{len(config.sources)} sources, {len(config.shifts)} shifts, {len(config.reasons)} reasons")
+    return EXIT_OK
+
+
+def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
+    if not config_path.exists():
+        raise ConfigError(config_path, "(file)", None,
+                          "not found; run `oee config init` to write a sample, or try `oee --demo`")
+    return load_config(config_path)
+
+
+def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.app import OeeApp
+    from oee_tui.engine.engine import Engine
+    from oee_tui.engine.store import Store
+    from oee_tui.runtime import DemoEngine, demo_data_dir
+
+    store_dir = demo_data_dir(data_dir) if args.demo else data_dir
+    _setup_logging(args.verbose, store_dir / "oee.log")
+    engine = None
+    demo_factory = None
+    if args.demo:
+        engine = DemoEngine(Store.open(store_dir))
+    elif config_path.exists():
+        engine = Engine(load_config(config_path), Store.open(data_dir))
+    else:
+        def demo_factory() -> DemoEngine:
+            return DemoEngine(Store.open(demo_data_dir(data_dir)))
+
+    app = OeeApp(engine, config_path=config_path, data_dir=store_dir, demo_factory=demo_factory)
+    result = app.run()
+    return int(result or 0)
+
+
+def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.engine.engine import Engine
+    from oee_tui.engine.store import Store
+    from oee_tui.runtime import DemoEngine, demo_data_dir
+
+    _setup_logging(args.verbose, None)
+    log = logging.getLogger("oee.engine")
+    if args.demo:
+        store_dir = demo_data_dir(data_dir)
+        engine: Engine | DemoEngine = DemoEngine(Store.open(store_dir))
+    else:
+        config = _load_for_run(args, config_path)
+        store_dir = data_dir
+        engine = Engine(config, Store.open(store_dir))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await engine.start()
+        log.info("engine running on %s; store in %s; SIGINT or SIGTERM stops it", engine.config.site.name, store_dir)
+        await stop.wait()
+        log.info("stopping: flushing the store")
+        await engine.stop()
+        log.info("stopped cleanly")
+
+    asyncio.run(run())
+    return EXIT_OK
+
+
+def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
+    from oee_tui.engine.store import Store
+    from oee_tui.runtime import demo_data_dir
+
+    if args.demo:
+        from oee_tui.demo.servers import demo_config
+
+        config = demo_config()
+        store_dir = demo_data_dir(data_dir)
+    else:
+        config = _load_for_run(args, config_path)
+        store_dir = data_dir
+    now = time.time()
+    try:
+        window, label = resolve_window(config, now, args.shift, args.start, args.end)
+    except ReportError as exc:
+        print(f"oee report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not (store_dir / Store.DB_FILENAME).exists():
+        print(f"oee report: no data yet in {store_dir}; run `oee engine` (or `oee --demo`) first", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store.open(store_dir)
+    try:
+        report = build_report(store, config, window, now, label)
+    finally:
+        store.close()
+    output = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](report)
+    sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

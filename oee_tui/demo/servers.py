@@ -1,0 +1,458 @@
+"""The demo plant served over real protocols on loopback: Modbus/TCP for line 1, OPC UA for line 2.
+
+`oee --demo` runs the product's real drivers against these servers, so the
+demo exercises the same path as a real plant: polling, subscriptions, counter
+wraps, a machine without a state tag, a machine that reports good parts.
+
+Register map of line 1 (Modbus/TCP, unit 1, holding registers, big-endian words):
+
+    machine    state  total  reject  speed (float32)  product   fault coil
+    L1-DEPAL   100*   101    102     103-104          105       co:0
+    L1-FILL    110    111    112     113-114          115       co:1
+    L1-CAP     120    121    122     123-124          125       co:2
+    L1-LABEL   130    131    132     133-134          135       co:3
+
+    * served but not mapped: the engine derives L1-DEPAL's state from its counts.
+    hr:100-139 are all readable (unused ones read 0), so a driver may coalesce
+    the whole range into one request.
+
+Line 2 (OPC UA, namespace index 2, under Objects/L2/<Machine>):
+    ns=2;s=L2.<Machine>.State (Int32), .Total (UInt32), .Reject or .Good (UInt32),
+    .Speed (Double), .Product (String), .Fault (Boolean);
+    <Machine> is Filler, Seamer, Pasteurizer or Packer. The Seamer reports good
+    parts instead of rejects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from asyncua import Server, ua
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from oee_tui.config import Config, config_from_dict
+from oee_tui.demo.simulation import BreakCalendar, SimMachine, SimPlant
+
+log = logging.getLogger(__name__)
+
+HOST: Final = "127.0.0.1"
+MODBUS_SOURCE: Final = "demo-modbus"
+OPCUA_SOURCE: Final = "demo-opcua"
+MODBUS_UNIT: Final = 1
+OPCUA_PATH: Final = "/oee-demo/"
+OPCUA_NAMESPACE_URI: Final = "urn:oee-tui:demo-plant"
+# The config is built before the OPC UA server exists, so it names this index;
+# start() checks that registering our namespace really gives it.
+OPCUA_NS: Final = 2
+
+# Holding registers hr:REGISTER_START .. +REGISTER_COUNT-1 are served, one
+# block of REGISTER_STRIDE per machine; fault coils start at co:0.
+REGISTER_START: Final = 100
+REGISTER_STRIDE: Final = 10
+REGISTER_COUNT: Final = 40
+STATE_OFFSET: Final = 0
+TOTAL_OFFSET: Final = 1
+REJECT_OFFSET: Final = 2
+SPEED_OFFSET: Final = 3  # float32: two registers
+PRODUCT_OFFSET: Final = 5
+FAULT_COIL_START: Final = 0
+
+TICK_S: Final = 1.0
+# After a suspend or a stalled loop, step at most this much at once: a long
+# gap would otherwise come back as one burst of parts.
+MAX_STEP_S: Final = 5.0
+
+FC_COILS: Final = 1
+FC_HOLDING: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DemoMachine:
+    """One machine of the demo plant: how it is configured and where it is served."""
+
+    id: str
+    name: str
+    line: str
+    products: dict[int | str, float]  # product code -> ideal cycle time, s
+    ideal_cycle_time_s: float
+    slot: int  # modbus: block number (register block and fault coil); opcua: unused
+    opcua_name: str = ""  # opcua: browse name of the machine's object
+    maps_state: bool = True  # False: only counters are mapped, the engine derives the state
+    counts: Literal["reject", "good"] = "reject"  # which second counter the machine reports
+
+    @property
+    def base_register(self) -> int:
+        return REGISTER_START + REGISTER_STRIDE * self.slot
+
+    @property
+    def fault_coil(self) -> int:
+        return FAULT_COIL_START + self.slot
+
+
+# Line 1 bottles (product codes are numbers, as a PLC stores them); line 2 cans.
+MODBUS_MACHINES: Final[tuple[DemoMachine, ...]] = (
+    DemoMachine("L1-DEPAL", "Depalletizer", "L1", {101: 0.40, 102: 0.50, 103: 0.35}, 0.40, slot=0,
+                maps_state=False),
+    DemoMachine("L1-FILL", "Filler", "L1", {101: 0.45, 102: 0.60, 103: 0.40}, 0.45, slot=1),
+    DemoMachine("L1-CAP", "Capper", "L1", {101: 0.42, 102: 0.55, 103: 0.38}, 0.42, slot=2),
+    DemoMachine("L1-LABEL", "Labeller", "L1", {101: 0.50, 102: 0.65, 103: 0.45}, 0.50, slot=3),
+)
+OPCUA_MACHINES: Final[tuple[DemoMachine, ...]] = (
+    DemoMachine("L2-FILL", "Can filler", "L2", {"CAN-330": 0.30, "CAN-500": 0.36, "CAN-250": 0.30}, 0.30,
+                slot=0, opcua_name="Filler"),
+    DemoMachine("L2-SEAM", "Seamer", "L2", {"CAN-330": 0.30, "CAN-500": 0.36, "CAN-250": 0.30}, 0.30,
+                slot=1, opcua_name="Seamer", counts="good"),
+    DemoMachine("L2-PAST", "Tunnel pasteurizer", "L2", {"CAN-330": 0.32, "CAN-500": 0.38, "CAN-250": 0.32}, 0.32,
+                slot=2, opcua_name="Pasteurizer"),
+    DemoMachine("L2-PACK", "Tray packer", "L2", {"CAN-330": 1.20, "CAN-500": 1.50, "CAN-250": 1.20}, 1.20,
+                slot=3, opcua_name="Packer"),
+)
+DEMO_MACHINES: Final = MODBUS_MACHINES + OPCUA_MACHINES
+
+
+def opcua_node_id(machine: DemoMachine, variable: str, ns: int = OPCUA_NS) -> str:
+    return f"ns={ns};s=L2.{machine.opcua_name}.{variable}"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def demo_config_dict(modbus_port: int, opcua_port: int, timezone: str = "Europe/Berlin") -> dict[str, Any]:
+    """The demo plant's config as a TOML file would hold it (tables, arrays, strings, numbers)."""
+    return {
+        "site": {"name": "Demo Works", "timezone": timezone},
+        "lines": [
+            {"id": "L1", "name": "Bottling", "area": "Hall A"},
+            {"id": "L2", "name": "Canning", "area": "Hall B"},
+        ],
+        "sources": [
+            {"name": MODBUS_SOURCE, "kind": "modbus", "host": HOST, "port": modbus_port, "unit_id": MODBUS_UNIT,
+             "poll_interval_s": 1.0, "reconnect_min_s": 0.5, "reconnect_max_s": 5.0},
+            {"name": OPCUA_SOURCE, "kind": "opcua", "endpoint": f"opc.tcp://{HOST}:{opcua_port}{OPCUA_PATH}",
+             "publishing_interval_ms": 500, "reconnect_min_s": 0.5, "reconnect_max_s": 5.0},
+        ],
+        "machines": [_machine_entry(machine) for machine in DEMO_MACHINES],
+        "shifts": [
+            {"name": "Early", "start": "06:00", "end": "14:00", "breaks": [{"start": "09:30", "end": "09:45"}]},
+            {"name": "Late", "start": "14:00", "end": "22:00", "breaks": [{"start": "18:00", "end": "18:30"}]},
+            {"name": "Night", "start": "22:00", "end": "06:00", "breaks": [{"start": "02:00", "end": "02:20"}]},
+        ],
+        "reasons": [
+            {"code": "BREAK", "name": "Break", "planned": True},
+            {"code": "PM", "name": "Planned maintenance", "planned": True},
+            {"code": "CLEAN", "name": "Cleaning", "planned": True},
+            {"code": "FAIL", "name": "Failure", "loss": "breakdown"},
+            {"code": "FAIL.MECH", "name": "Mechanical failure", "parent": "FAIL", "loss": "breakdown"},
+            {"code": "FAIL.ELEC", "name": "Electrical failure", "parent": "FAIL", "loss": "breakdown"},
+            {"code": "FAIL.JAM", "name": "Jam needing maintenance", "parent": "FAIL", "loss": "breakdown"},
+            {"code": "SETUP", "name": "Setup / changeover", "loss": "setup"},
+            {"code": "MINOR", "name": "Minor stop", "loss": "minor_stop"},
+            {"code": "MATERIAL", "name": "Waiting for material", "loss": "breakdown"},
+            {"code": "QUALITY", "name": "Quality hold", "loss": "breakdown"},
+        ],
+    }
+
+
+def _machine_entry(machine: DemoMachine) -> dict[str, Any]:
+    # Aim at 85 % of the ideal rate, rounded as a planner would.
+    target = round(3600.0 / machine.ideal_cycle_time_s * 0.85, -1)
+    return {
+        "id": machine.id,
+        "name": machine.name,
+        "line": machine.line,
+        "ideal_cycle_time_s": machine.ideal_cycle_time_s,
+        "micro_stop_threshold_s": 120.0,
+        "target_per_hour": target,
+        # TOML keys are strings: the engine reads Modbus product 101 as "101".
+        "product_cycle_times": {str(code): seconds for code, seconds in machine.products.items()},
+        "signals": _modbus_signals(machine) if machine.line == "L1" else _opcua_signals(machine),
+    }
+
+
+def _modbus_signals(machine: DemoMachine) -> dict[str, dict[str, Any]]:
+    base = machine.base_register
+
+    def register(offset: int, tag_type: str) -> dict[str, Any]:
+        return {"source": MODBUS_SOURCE, "tag": f"hr:{base + offset}", "type": tag_type}
+
+    signals: dict[str, dict[str, Any]] = {
+        "total_count": {**register(TOTAL_OFFSET, "uint16"), "width": 16},
+        "reject_count": {**register(REJECT_OFFSET, "uint16"), "width": 16},
+    }
+    if machine.maps_state:
+        signals |= {
+            "state_code": register(STATE_OFFSET, "uint16"),
+            "speed": register(SPEED_OFFSET, "float32"),
+            "product": register(PRODUCT_OFFSET, "uint16"),
+            "fault": {"source": MODBUS_SOURCE, "tag": f"co:{machine.fault_coil}", "type": "bool"},
+        }
+    return signals
+
+
+def _opcua_signals(machine: DemoMachine) -> dict[str, dict[str, Any]]:
+    def node(variable: str) -> dict[str, Any]:
+        return {"source": OPCUA_SOURCE, "tag": opcua_node_id(machine, variable)}
+
+    second = ("good_count", "Good") if machine.counts == "good" else ("reject_count", "Reject")
+    return {
+        "state_code": node("State"),
+        "total_count": {**node("Total"), "width": 32},
+        second[0]: {**node(second[1]), "width": 32},
+        "speed": node("Speed"),
+        "product": node("Product"),
+        "fault": node("Fault"),
+    }
+
+
+def demo_config(modbus_port: int = 5020, opcua_port: int = 4840, timezone: str = "Europe/Berlin") -> Config:
+    """The demo plant's validated config. Without ports it names placeholders (enough for reports)."""
+    return config_from_dict(demo_config_dict(modbus_port, opcua_port, timezone), "<demo>")
+
+
+def break_calendar(config: Config) -> BreakCalendar:
+    breaks = [(b.start, b.end) for shift in config.shifts for b in shift.breaks]
+    return BreakCalendar(breaks, config.site.timezone)
+
+
+def build_simulation(config: Config, seed: int) -> SimPlant:
+    """The simulated machines; each gets its own random stream so one machine never shifts another's."""
+    machines = [
+        SimMachine(machine.id, machine.products, 16 if machine.line == "L1" else 32,
+                   random.Random(f"{seed}:{machine.id}"))
+        for machine in DEMO_MACHINES
+    ]
+    return SimPlant(machines, break_calendar(config))
+
+
+# ---------------------------------------------------------------- servers
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports the OS calls free now. All sockets stay open until all are read, so the ports differ."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def float32_registers(value: float) -> list[int]:
+    """Big-endian float32 as two registers, high word first (the source's default byte and word order)."""
+    high, low = struct.unpack(">HH", struct.pack(">f", value))
+    return [high, low]
+
+
+def _modbus_device(simulation: SimPlant) -> SimDevice:
+    # Separate blocks (coils, discrete inputs, holding, input): coils are then
+    # addressed bit by bit, as PLCs do. pymodbus wants every block non-empty.
+    holding = [0] * REGISTER_COUNT
+    for machine in MODBUS_MACHINES:
+        offset = machine.base_register - REGISTER_START
+        holding[offset:offset + REGISTER_STRIDE] = _machine_registers(simulation[machine.id])
+    faults = [simulation[machine.id].fault for machine in MODBUS_MACHINES]
+    return SimDevice(
+        id=MODBUS_UNIT,
+        simdata=(
+            [SimData(FAULT_COIL_START, values=faults + [False] * (16 - len(faults)), datatype=DataType.BITS)],
+            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
+            [SimData(REGISTER_START, values=holding, datatype=DataType.REGISTERS)],
+            [SimData(0, values=0, datatype=DataType.REGISTERS)],
+        ),
+    )
+
+
+def _machine_registers(sim: SimMachine) -> list[int]:
+    """One machine's register block, REGISTER_STRIDE long, in the order of the register map."""
+    block = [0] * REGISTER_STRIDE
+    block[STATE_OFFSET] = sim.state_code
+    block[TOTAL_OFFSET] = sim.total & 0xFFFF
+    block[REJECT_OFFSET] = sim.reject & 0xFFFF
+    block[SPEED_OFFSET:SPEED_OFFSET + 2] = float32_registers(sim.speed)
+    block[PRODUCT_OFFSET] = int(sim.product) & 0xFFFF
+    return block
+
+
+@dataclass(frozen=True, slots=True)
+class _OpcuaMachineNodes:
+    machine: DemoMachine
+    values: dict[str, tuple[ua.NodeId, ua.VariantType]]  # variable name -> node, type
+
+
+class DemoPlant:
+    """The simulated plant and its two protocol servers, all in the caller's event loop.
+
+    The config (with the ports) exists as soon as the object does, so the engine
+    and UI can start while `start()` still waits on asyncua's ~2 s set-up; the
+    drivers reconnect until the servers answer. A DemoPlant starts once.
+    """
+
+    def __init__(self, seed: int = 7, timezone: str = "Europe/Berlin") -> None:
+        self.seed = seed
+        # Ports are picked now (bind to 0, read, close) so the config is final
+        # before any server runs. Another process could take one in between; on
+        # loopback that is rare, and start() then fails with a clear error.
+        self.modbus_port, self.opcua_port = _free_ports(2)
+        self.config: Config = demo_config(self.modbus_port, self.opcua_port, timezone)
+        self.simulation: SimPlant = build_simulation(self.config, seed)
+        self.endpoint = self.config.source(OPCUA_SOURCE).endpoint
+        self.ready = asyncio.Event()  # set once both servers serve
+        self.ticks = 0  # simulation steps published so far
+        self._modbus: ModbusTcpServer | None = None
+        self._opcua: Server | None = None
+        self._opcua_started = False
+        self._opcua_nodes: list[_OpcuaMachineNodes] = []
+        self._tick_task: asyncio.Task[None] | None = None
+        self._started = False
+        self._closed = False
+        self._stop_lock: asyncio.Lock | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start both servers and the 1 Hz simulation; returns once both serve.
+
+        Cancel-safe: whatever was started is stopped by `stop()`. On failure
+        the plant stops itself and re-raises.
+        """
+        if self._closed:
+            raise RuntimeError("this DemoPlant was stopped; make a new one")
+        if self._started:
+            await self.ready.wait()
+            return
+        self._started = True
+        try:
+            await self._start_modbus()
+            # Line 1 comes alive at once; line 2 joins when asyncua is up.
+            self._tick_task = asyncio.create_task(self._tick_forever(), name="demo-plant-tick")
+            await self._start_opcua()
+        except BaseException:
+            await self.stop()
+            raise
+        if not self._closed:
+            self.ready.set()
+            log.info("demo plant serving: modbus on %s:%d, opc ua at %s", HOST, self.modbus_port, self.endpoint)
+
+    async def stop(self) -> None:
+        """Stop the simulation and both servers, freeing the ports. Safe to call twice or before start."""
+        if self._stop_lock is None:
+            self._stop_lock = asyncio.Lock()
+        async with self._stop_lock:
+            self._closed = True
+            self.ready.clear()
+            task, self._tick_task = self._tick_task, None
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            modbus, self._modbus = self._modbus, None
+            if modbus is not None:
+                await modbus.shutdown()
+            opcua, self._opcua = self._opcua, None
+            if opcua is not None and self._opcua_started:
+                self._opcua_started = False
+                await opcua.stop()
+            self._opcua_nodes = []
+
+    async def _start_modbus(self) -> None:
+        server = ModbusTcpServer(_modbus_device(self.simulation), address=(HOST, self.modbus_port))
+        self._modbus = server
+        # background=True returns once listening; the server lives in the event loop.
+        await server.serve_forever(background=True)
+
+    async def _start_opcua(self) -> None:
+        server = Server()
+        self._opcua = server
+        await server.init()  # ~1.8 s, yields to the loop now and then (measured: <0.15 s stalls)
+        if self._closed:  # stop() ran while init was in progress
+            return
+        server.set_endpoint(self.endpoint)
+        server.set_server_name("oee-tui demo plant")
+        # Loopback demo: no certificates, anonymous only. Offering only these
+        # also keeps asyncua from warning about plaintext passwords.
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        server.set_identity_tokens([ua.AnonymousIdentityToken])
+        ns = await server.register_namespace(OPCUA_NAMESPACE_URI)
+        if ns != OPCUA_NS:
+            raise RuntimeError(f"OPC UA namespace {OPCUA_NAMESPACE_URI} got index {ns}; the config names {OPCUA_NS}")
+        await self._build_address_space(server)
+        await server.start()
+        self._opcua_started = True
+        if self._closed:
+            self._opcua_started = False
+            await server.stop()
+
+    async def _build_address_space(self, server: Server) -> None:
+        line = await server.nodes.objects.add_object(ua.NodeId("L2", OPCUA_NS), ua.QualifiedName("L2", OPCUA_NS))
+        self._opcua_nodes = []
+        for machine in OPCUA_MACHINES:
+            obj = await line.add_object(ua.NodeId(f"L2.{machine.opcua_name}", OPCUA_NS),
+                                        ua.QualifiedName(machine.opcua_name, OPCUA_NS))
+            values: dict[str, tuple[ua.NodeId, ua.VariantType]] = {}
+            for variable, variant_type, initial in self._opcua_values(machine):
+                node_id = ua.NodeId(f"L2.{machine.opcua_name}.{variable}", OPCUA_NS)
+                await obj.add_variable(node_id, ua.QualifiedName(variable, OPCUA_NS),
+                                       ua.Variant(initial, variant_type))
+                values[variable] = (node_id, variant_type)
+            self._opcua_nodes.append(_OpcuaMachineNodes(machine, values))
+
+    def _opcua_values(self, machine: DemoMachine) -> list[tuple[str, ua.VariantType, object]]:
+        sim = self.simulation[machine.id]
+        second = ("Good", sim.good) if machine.counts == "good" else ("Reject", sim.reject)
+        return [
+            ("State", ua.VariantType.Int32, sim.state_code),
+            ("Total", ua.VariantType.UInt32, sim.total),
+            (second[0], ua.VariantType.UInt32, second[1]),
+            ("Speed", ua.VariantType.Double, float(sim.speed)),
+            ("Product", ua.VariantType.String, str(sim.product)),
+            ("Fault", ua.VariantType.Boolean, sim.fault),
+        ]
+
+    # ------------------------------------------------------------ ticking
+
+    async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        deadline = last
+        while True:
+            # Aim at fixed deadlines so the plant keeps 1 Hz without drifting.
+            deadline += TICK_S
+            delay = deadline - loop.time()
+            if delay < 0:  # fell behind (suspend, stall): start afresh
+                deadline, delay = loop.time(), 0.0
+            await asyncio.sleep(delay)
+            now = loop.time()
+            dt, last = min(now - last, MAX_STEP_S), now
+            self.simulation.step(time.time(), dt)
+            try:
+                await self._publish()
+            except Exception:
+                # A server hiccup must not kill the plant; the next tick writes again.
+                log.exception("demo plant: publishing values failed")
+            self.ticks += 1
+
+    async def _publish(self) -> None:
+        modbus = self._modbus
+        if modbus is not None:
+            for machine in MODBUS_MACHINES:
+                registers = _machine_registers(self.simulation[machine.id])[:PRODUCT_OFFSET + 1]
+                await modbus.async_setValues(MODBUS_UNIT, FC_HOLDING, machine.base_register, registers)
+            faults = [self.simulation[machine.id].fault for machine in MODBUS_MACHINES]
+            await modbus.async_setValues(MODBUS_UNIT, FC_COILS, FAULT_COIL_START, faults)
+        server = self._opcua
+        if server is not None and self._opcua_started:
+            stamp = datetime.now(UTC)
+            for nodes in self._opcua_nodes:
+                for variable, _type, value in self._opcua_values(nodes.machine):
+                    node_id, variant_type = nodes.values[variable]
+                    data = ua.DataValue(ua.Variant(value, variant_type), SourceTimestamp=stamp, ServerTimestamp=stamp)
+                    await server.write_attribute_value(node_id, data)

@@ -1,0 +1,409 @@
+"""The engine: acquisition tasks in, machine facts and snapshots out, store behind.
+
+Everything runs on one asyncio loop except store I/O, which goes to a single
+writer thread so DuckDB has exactly one writer and the loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from oee_tui.config import Config, MachineConfig, Reason, TagMapping
+from oee_tui.drivers.base import make_driver
+from oee_tui.engine.acquisition import DriverFactory, SourceHealth, SourceRunner
+from oee_tui.engine.machine import MachineTracker
+from oee_tui.engine.model import COUNTER_SIGNALS, MachineState, Quality, Signal, Span, StateInterval, TagSample
+from oee_tui.engine.oee import aggregate, machine_oee_from_counts
+from oee_tui.engine.oee_result import OeeResult
+from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.snapshot import MachineDetail, MachineSnapshot, PlantSnapshot, ReasonTotal, TrendPoint
+from oee_tui.engine.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_GOOD = Quality.GOOD
+
+
+@dataclass(slots=True)
+class _TagRoute:
+    targets: tuple[tuple[MachineTracker, Signal], ...]
+    deadband: float
+    last_value: Any = None
+    last_quality: Any = None
+
+
+@dataclass(slots=True)
+class EngineStats:
+    samples_in: int = 0
+    samples_stored: int = 0
+    unknown_tags: int = 0
+    flushes: int = 0
+    flush_errors: int = 0
+    last_flush_error: str | None = None
+
+
+class Engine:
+    """Implements oee_tui.engine.api.PlantEngine."""
+
+    def __init__(self, config: Config, store: Store | None, *, clock: Callable[[], float] = time.time,
+                 driver_factory: DriverFactory = make_driver, tick_s: float = 1.0,
+                 flush_interval_s: float = 2.0) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.driver_factory = driver_factory
+        self.tick_s = tick_s
+        self.flush_interval_s = flush_interval_s
+        self.calendar = ShiftCalendar(config.shifts, config.site.timezone)
+        self.reasons: dict[str, Reason] = {reason.code: reason for reason in config.reasons}
+        self.stats = EngineStats()
+        now = clock()
+        self.machines: dict[str, MachineTracker] = {
+            machine.id: MachineTracker(machine, config.site.stale_after_s, now) for machine in config.machines
+        }
+        self.routes: dict[tuple[str, str], _TagRoute] = self._build_routes()
+        self.runners: list[SourceRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oee-store")
+        self._sample_columns: tuple[list[float], list[str], list[str], list[float | None], list[str | None],
+                                    list[str]] = ([], [], [], [], [], [])
+        self._snapshot = PlantSnapshot(ts=now, shift=None, machines=())
+        self._started = False
+        self._stopped = False
+        self._flush_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ wiring
+
+    def _build_routes(self) -> dict[tuple[str, str], _TagRoute]:
+        targets: dict[tuple[str, str], list[tuple[MachineTracker, Signal]]] = {}
+        deadbands: dict[tuple[str, str], float] = {}
+        for machine in self.config.machines:
+            for signal, mapping in machine.signals.items():
+                key = (mapping.source, mapping.tag)
+                targets.setdefault(key, []).append((self.machines[machine.id], signal))
+                # Counters are kept exactly: a deadband on a counter would hide parts.
+                deadband = 0.0 if signal in COUNTER_SIGNALS else mapping.deadband
+                deadbands[key] = max(deadbands.get(key, 0.0), deadband)
+        return {key: _TagRoute(tuple(value), deadbands[key]) for key, value in targets.items()}
+
+    def tags_of(self, source: str) -> list[TagMapping]:
+        return [
+            mapping
+            for machine in self.config.machines
+            for mapping in machine.signals.values()
+            if mapping.source == source
+        ]
+
+    @property
+    def health(self) -> list[SourceHealth]:
+        return [runner.health for runner in self.runners]
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self.store is not None:
+            await self._load_current_shift()
+        for source in self.config.sources:
+            tags = self.tags_of(source.name)
+            if not tags:
+                continue
+            runner = SourceRunner(source, tags, self.driver_factory)
+            self.runners.append(runner)
+            self._tasks.append(asyncio.create_task(runner.run(), name=f"source:{source.name}"))
+            self._tasks.append(asyncio.create_task(self._consume(runner), name=f"consume:{source.name}"))
+        self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
+
+    async def stop(self) -> None:
+        """Stop acquisition, take in what is queued, close intervals and flush. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for runner in self.runners:
+            while not runner.queue.empty():
+                self.ingest(runner.queue.get_nowait())
+        now = self.clock()
+        for machine in self.machines.values():
+            machine.evaluate(now)
+            machine.close(now)
+        await self.flush()
+        if self.store is not None:
+            await self._in_writer(self.store.close)
+        self._writer.shutdown(wait=True)
+
+    async def _consume(self, runner: SourceRunner) -> None:
+        while True:
+            batch = await runner.queue.get()
+            self.ingest(batch)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:  # a bad tick must not stop the plant view
+                log.exception("engine tick failed")
+            await asyncio.sleep(self.tick_s)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            await self.flush()
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    # ------------------------------------------------------------ hot path
+
+    def ingest(self, batch: Iterable[TagSample]) -> None:
+        """Route samples to machines, keep raw samples on change (deadband), derive states."""
+        routes = self.routes
+        ts_col, source_col, tag_col, num_col, text_col, quality_col = self._sample_columns
+        received = self.clock()
+        touched: set[MachineTracker] = set()
+        count = 0
+        unknown = 0
+        for sample in batch:
+            count += 1
+            route = routes.get((sample.source, sample.tag))
+            if route is None:
+                unknown += 1
+                continue
+            value = sample.value
+            quality = sample.quality
+            good = quality is _GOOD
+            last = route.last_value
+            if (quality is not route.last_quality or value != last) and (
+                not good or route.deadband == 0.0 or last is None or isinstance(value, str | bool)
+                or isinstance(last, str | bool) or value is None or abs(value - last) > route.deadband
+            ):
+                route.last_value = value
+                route.last_quality = quality
+                ts_col.append(sample.ts_utc)
+                source_col.append(sample.source)
+                tag_col.append(sample.tag)
+                if value is None or isinstance(value, str):
+                    num_col.append(None)
+                    text_col.append(value)
+                else:
+                    num_col.append(float(value))
+                    text_col.append(None)
+                quality_col.append(quality.value)
+            for machine, signal in route.targets:
+                machine.on_sample(signal, sample.ts_utc, value, good, sample.error, received)
+                touched.add(machine)
+        self.stats.samples_in += count
+        self.stats.unknown_tags += unknown
+        for machine in touched:
+            machine.evaluate(received)
+
+    # ------------------------------------------------------------ snapshots
+
+    def tick(self) -> PlantSnapshot:
+        now = self.clock()
+        shift = self.calendar.current_or_last(now)
+        window = Span(shift.start, min(max(now, shift.start), shift.end))
+        scheduled = self.calendar.scheduled_spans(window.start, window.end)
+        breaks = self.calendar.break_spans(window.start, window.end)
+        rows: list[MachineSnapshot] = []
+        results: list[OeeResult] = []
+        for machine in self.machines.values():
+            machine.evaluate(now)
+            if int(now) % 60 == 0:
+                machine.trim(shift.start - 3600.0)
+            result = self._machine_oee(machine, window, scheduled, breaks, now)
+            results.append(result)
+            rows.append(MachineSnapshot(
+                machine=machine.id,
+                name=machine.config.name,
+                line=machine.config.line,
+                state=machine.live_state(now),
+                state_since=machine.current.start,
+                last_data=machine.last_good,
+                stale=machine.kind == "offline",
+                product=machine.product,
+                shift=shift.label if shift.start <= now < shift.end else None,
+                oee=result,
+                good_count=result.good_count,
+                reject_count=result.reject_count,
+                target_count=self._target_count(machine.config, window, breaks),
+                reason=machine.current.reason,
+            ))
+        lines = tuple(
+            aggregate(line.id, [r for r, m in zip(results, self.machines.values(), strict=True)
+                                if m.config.line == line.id])
+            for line in self.config.lines
+        )
+        plant = aggregate("plant", results) if results else None
+        self._snapshot = PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines)
+        return self._snapshot
+
+    def snapshot(self) -> PlantSnapshot:
+        return self._snapshot
+
+    def _machine_oee(self, machine: MachineTracker, window: Span, scheduled: Sequence[Span],
+                     breaks: Sequence[Span], now: float) -> OeeResult:
+        intervals = [i for i in machine.history if (i.end or now) > window.start and i.start < window.end]
+        intervals.append(machine.open_interval(now))
+        try:
+            return machine_oee_from_counts(machine.config, window, scheduled, breaks, intervals,
+                                           machine.recent_buckets(), self.reasons, now)
+        except ValueError as exc:  # overlapping intervals: show, don't crash the view
+            log.error("machine %s: %s", machine.id, exc)
+            return machine_oee_from_counts(machine.config, window, scheduled, breaks, [], [], self.reasons, now)
+
+    def _target_count(self, machine: MachineConfig, window: Span, breaks: Sequence[Span]) -> int:
+        per_hour = machine.target_per_hour or 3600.0 / machine.ideal_cycle_time_s * self.config.targets.oee
+        scheduled = sum(span.seconds for span in self.calendar.scheduled_spans(window.start, window.end))
+        planned = sum(span.seconds for span in breaks)
+        return int(per_hour * max(0.0, scheduled - planned) / 3600.0)
+
+    # ------------------------------------------------------------ store
+
+    async def flush(self) -> None:
+        """Write what is buffered, in the writer thread, in one batch per table."""
+        if self.store is None:
+            return
+        async with self._flush_lock:
+            now = self.clock()
+            columns = self._sample_columns
+            self._sample_columns = ([], [], [], [], [], [])
+            intervals: list[StateInterval] = []
+            buckets = []
+            for machine in self.machines.values():
+                machine_intervals, machine_buckets = machine.take_pending(now)
+                intervals.extend(machine_intervals)
+                buckets.extend(machine_buckets)
+            try:
+                await self._in_writer(self._write, columns, intervals, buckets)
+                self.stats.flushes += 1
+                self.stats.samples_stored += len(columns[0])
+            except Exception as exc:
+                # Keep the data for the next flush rather than lose it.
+                self.stats.flush_errors += 1
+                self.stats.last_flush_error = str(exc)
+                log.exception("flush failed")
+                for target, lost in zip(self._sample_columns, columns, strict=True):
+                    target[:0] = lost
+                for bucket in buckets:
+                    tracker = self.machines[bucket.machine]
+                    key = (bucket.minute, bucket.product)
+                    pending = tracker.pending_counts.setdefault(key, [0, 0])
+                    pending[0] += bucket.total
+                    pending[1] += bucket.reject
+                for interval in intervals:
+                    if interval.start != self.machines[interval.machine].current.start:
+                        self.machines[interval.machine].closed.append(interval)
+
+    def _write(self, columns: tuple[list[Any], ...], intervals: list[StateInterval], buckets: list[Any]) -> None:
+        assert self.store is not None
+        if columns[0]:
+            self.store.write_samples(*columns)
+        if intervals:
+            self.store.upsert_intervals(intervals)
+        if buckets:
+            self.store.write_counts(buckets)
+
+    async def _load_current_shift(self) -> None:
+        """After a restart, pick up the current shift's intervals and counts from the store."""
+        assert self.store is not None
+        now = self.clock()
+        shift = self.calendar.current_or_last(now)
+        start = shift.start - 3600.0
+        intervals, buckets = await self._in_writer(
+            lambda: (self.store.intervals(start, now), self.store.counts(start, now))  # type: ignore[union-attr]
+        )
+        for interval in intervals:
+            machine = self.machines.get(interval.machine)
+            if machine is not None and interval.end is not None and interval.end <= machine.current.start:
+                machine.history.append(interval)
+        for bucket in buckets:
+            machine = self.machines.get(bucket.machine)
+            if machine is not None:
+                key = (bucket.minute, bucket.product)
+                counts = machine.recent_counts.setdefault(key, [0, 0])
+                counts[0] += bucket.total
+                counts[1] += bucket.reject
+
+    # ------------------------------------------------------------ commands
+
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+        if machine not in self.machines:
+            raise KeyError(f"unknown machine {machine!r}")
+        if reason not in self.reasons:
+            raise ValueError(f"unknown reason code {reason!r}")
+        tracker = self.machines[machine]
+        now = self.clock()
+        if not tracker.set_reason(stop_start, reason, user, now):
+            raise KeyError(f"machine {machine!r} has no stop starting at {stop_start}")
+        if self.store is not None:
+            await self._in_writer(self.store.write_stop_reason, machine, stop_start, reason, user, now)
+
+    async def machine_detail(self, machine: str) -> MachineDetail:
+        tracker = self.machines[machine]
+        now = self.clock()
+        shift = self.calendar.current_or_last(now)
+        end = min(max(now, shift.start), shift.end)
+        intervals = [i for i in tracker.history if (i.end or now) > shift.start and i.start < end]
+        if tracker.current.start < end:
+            intervals.append(tracker.open_interval(now))
+        stops = tuple(sorted(
+            (i for i in intervals if i.state.is_stop), key=lambda i: i.start, reverse=True
+        ))
+        window = Span(shift.start, end)
+        scheduled = self.calendar.scheduled_spans(window.start, window.end)
+        breaks = self.calendar.break_spans(window.start, window.end)
+        buckets = tracker.recent_buckets()
+        oee = machine_oee_from_counts(tracker.config, window, scheduled, breaks, intervals, buckets,
+                                      self.reasons, now)
+        trend = []
+        hour_start = shift.start
+        while hour_start < end:
+            hour_end = min(hour_start + 3600.0, end)
+            part = Span(hour_start, hour_end)
+            result = machine_oee_from_counts(
+                tracker.config, part, self.calendar.scheduled_spans(part.start, part.end),
+                self.calendar.break_spans(part.start, part.end), intervals, buckets, self.reasons, now)
+            trend.append(TrendPoint(part.start, part.end, result.oee, result.availability,
+                                    result.performance, result.quality))
+            hour_start = hour_end
+        return MachineDetail(
+            machine=machine, name=tracker.config.name, shift=shift.label, shift_start=shift.start,
+            shift_end=shift.end, now=now, intervals=tuple(intervals), stops=stops, trend=tuple(trend),
+            top_reasons=tuple(self._top_reasons(stops, window, now)), oee=oee,
+        )
+
+    def _top_reasons(self, stops: Sequence[StateInterval], window: Span, now: float) -> list[ReasonTotal]:
+        totals: dict[str | None, list[float]] = {}
+        for stop in stops:
+            seconds = min(stop.end or now, window.end) - max(stop.start, window.start)
+            if seconds <= 0 or stop.state is MachineState.OFFLINE:
+                continue
+            entry = totals.setdefault(stop.reason, [0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
+        out = [
+            ReasonTotal(code, self.reasons[code].name if code in self.reasons else "No reason given",
+                        int(stops_count), seconds)
+            for code, (stops_count, seconds) in totals.items()
+        ]
+        return sorted(out, key=lambda r: r.seconds, reverse=True)[:10]
+
+
+def with_reason(interval: StateInterval, reason: str, user: str, at: float) -> StateInterval:
+    return replace(interval, reason=reason, reason_by=user, reason_at=at)

@@ -1,0 +1,243 @@
+"""Per-machine state: turns normalized signals into state intervals and count deltas.
+
+Hot path: `on_sample` runs for every sample the plant sends, so it does the
+least work it can and leaves state derivation to `evaluate`, called once per
+batch and once per tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from oee_tui.config import MachineConfig
+from oee_tui.engine.counters import CounterTracker
+from oee_tui.engine.model import CountBucket, MachineState, Signal, StateInterval, TagValue
+
+# What the engine knows about a machine before deciding how long a stop lasts.
+RUN = "running"
+UNPLANNED = "unplanned"  # "stopped" or "down" from the PLC, or no count activity
+PLANNED = "planned_stop"
+CHANGEOVER = "changeover"
+OFFLINE = "offline"
+
+_CODE_TO_KIND = {
+    "running": RUN,
+    "stopped": UNPLANNED,
+    "down": UNPLANNED,
+    "planned_stop": PLANNED,
+    "changeover": CHANGEOVER,
+    "offline": OFFLINE,
+}
+_KIND_TO_STATE = {
+    RUN: MachineState.RUNNING,
+    PLANNED: MachineState.PLANNED_STOP,
+    CHANGEOVER: MachineState.CHANGEOVER,
+    OFFLINE: MachineState.OFFLINE,
+}
+
+
+def product_name(value: TagValue) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+class MachineTracker:
+    """Live state of one machine; keeps the intervals and counts not yet flushed."""
+
+    def __init__(self, config: MachineConfig, stale_after_s: float, start: float) -> None:
+        self.config = config
+        self.id = config.id
+        self.stale_after_s = stale_after_s
+        self.signals = frozenset(config.signals)
+        self.has_state_tag = Signal.STATE_CODE in self.signals
+        self.counters = {
+            signal: CounterTracker(mapping.width or 32)
+            for signal, mapping in config.signals.items()
+            if mapping.width is not None
+        }
+        self.derive = (
+            "total+reject" if Signal.TOTAL_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
+            else "total+good" if Signal.TOTAL_COUNT in self.signals and Signal.GOOD_COUNT in self.signals
+            else "good+reject" if Signal.GOOD_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
+            else "total" if Signal.TOTAL_COUNT in self.signals
+            else "good" if Signal.GOOD_COUNT in self.signals
+            else "none"
+        )
+        # Without a state tag, a machine that made no part for this long is stopped.
+        self.activity_timeout_s = max(10.0, 5 * config.ideal_cycle_time_s)
+        self.state_code: int | None = None
+        self.fault = False
+        self.speed: float | None = None
+        self.product: str | None = config.default_product
+        self.bad: dict[Signal, str] = {}
+        self.last_good: float | None = None
+        self.last_count: float | None = None
+        self.last_error: str | None = None
+        self.kind = OFFLINE
+        self.current = StateInterval(self.id, start, None, MachineState.OFFLINE)
+        self.closed: list[StateInterval] = []  # closed since the last flush
+        self.history: list[StateInterval] = []  # recent closed intervals, for live OEE and detail
+        self.pending_counts: dict[tuple[float, str | None], list[int]] = {}  # not yet flushed
+        self.recent_counts: dict[tuple[float, str | None], list[int]] = {}  # for live OEE
+
+    # ------------------------------------------------------------ samples
+
+    def on_sample(self, signal: Signal, ts: float, value: TagValue, good: bool, error: str | None,
+                  received: float) -> None:
+        """`ts` is the device's time (buckets counts); `received` is ours (judges staleness)."""
+        if not good:
+            self.bad[signal] = error or "bad quality"
+            return
+        if self.bad:
+            self.bad.pop(signal, None)
+        self.last_good = received
+        counter = self.counters.get(signal)
+        if counter is not None:
+            if value is None or isinstance(value, str):
+                self.bad[signal] = f"counter value {value!r} is not a number"
+                return
+            delta = counter.update(value)
+            if delta:
+                self._count(signal, ts, delta, received)
+        elif signal is Signal.STATE_CODE:
+            self.state_code = None if value is None or isinstance(value, str) else int(value)
+        elif signal is Signal.FAULT:
+            self.fault = bool(value)
+        elif signal is Signal.PRODUCT:
+            self.product = product_name(value)
+        elif signal is Signal.SPEED:
+            self.speed = None if value is None or isinstance(value, str) else float(value)
+
+    def _count(self, signal: Signal, ts: float, delta: int, received: float) -> None:
+        derive = self.derive
+        if signal is Signal.TOTAL_COUNT:
+            total, reject = delta, 0
+            if derive == "total+good":
+                reject = delta  # provisional: good parts subtract below
+        elif signal is Signal.REJECT_COUNT:
+            total, reject = (0, delta) if derive == "total+reject" else (delta, delta)
+        else:  # GOOD_COUNT
+            if derive == "total+good":
+                total, reject = 0, -delta
+            else:  # good+reject or good alone: good parts add to the total
+                total, reject = delta, 0
+        if total > 0 or signal is not Signal.REJECT_COUNT:
+            self.last_count = received
+        key = (ts - ts % 60.0, self.product)
+        for buckets in (self.pending_counts, self.recent_counts):
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = [total, reject]
+            else:
+                bucket[0] += total
+                bucket[1] += reject
+
+    # ------------------------------------------------------------ state
+
+    def evaluate(self, now: float) -> None:
+        """Derive the machine's state from what it has been told; close/open intervals."""
+        kind, since = self._derive_kind(now)
+        if kind != self.kind:
+            self._transition(kind, max(since, self.current.start))
+
+    def _derive_kind(self, now: float) -> tuple[str, float]:
+        if self.last_good is None:
+            return OFFLINE, now
+        if self.bad:
+            self.last_error = next(iter(self.bad.values()))
+            return OFFLINE, now
+        if now - self.last_good > self.stale_after_s:
+            self.last_error = f"no data for {now - self.last_good:.0f} s"
+            return OFFLINE, self.last_good
+        if self.has_state_tag:
+            target = self.config.state_map.get(self.state_code) if self.state_code is not None else None
+            if target is None:
+                self.last_error = f"unknown state code {self.state_code!r}"
+                return OFFLINE, now
+            kind = _CODE_TO_KIND[target]
+            if self.fault and kind == RUN:
+                kind = UNPLANNED
+            return kind, now
+        if self.fault:
+            return UNPLANNED, now
+        if self.last_count is not None and now - self.last_count <= self.activity_timeout_s:
+            return RUN, self.last_count
+        return UNPLANNED, (self.last_count if self.last_count is not None else now)
+
+    def _transition(self, kind: str, at: float) -> None:
+        closed = self._closed_state(self.current, at)
+        self.closed.append(closed)
+        self.history.append(closed)
+        self.kind = kind
+        state = _KIND_TO_STATE.get(kind, MachineState.MINOR_STOP)
+        self.current = StateInterval(self.id, at, None, state)
+
+    def _closed_state(self, interval: StateInterval, end: float) -> StateInterval:
+        state = interval.state
+        if self.kind == UNPLANNED:
+            # The class of a stop is decided by its full length, once.
+            short = end - interval.start < self.config.micro_stop_threshold_s
+            state = MachineState.MINOR_STOP if short else MachineState.DOWN
+        return replace(interval, end=end, state=state)
+
+    def live_state(self, now: float) -> MachineState:
+        if self.kind == UNPLANNED:
+            short = now - self.current.start < self.config.micro_stop_threshold_s
+            return MachineState.MINOR_STOP if short else MachineState.DOWN
+        return self.current.state
+
+    def open_interval(self, now: float) -> StateInterval:
+        """The current interval as it stands now, classified as if it ended now."""
+        return replace(self.current, state=self.live_state(now))
+
+    # ------------------------------------------------------------ reasons
+
+    def set_reason(self, stop_start: float, reason: str, user: str, at: float) -> bool:
+        if abs(self.current.start - stop_start) < 1e-6:
+            self.current = replace(self.current, reason=reason, reason_by=user, reason_at=at)
+            return True
+        for index in range(len(self.history) - 1, -1, -1):
+            interval = self.history[index]
+            if abs(interval.start - stop_start) < 1e-6:
+                self.history[index] = replace(interval, reason=reason, reason_by=user, reason_at=at)
+                return True
+        return False
+
+    # ------------------------------------------------------------ flushing
+
+    def take_pending(self, now: float) -> tuple[list[StateInterval], list[CountBucket]]:
+        """Hand over what must be written, including the open interval with a provisional end.
+
+        The open interval is written with end = now so that, after a crash, the
+        store knows the state up to the last flush and no further.
+        """
+        intervals = self.closed
+        self.closed = []
+        provisional = replace(self.current, end=now, state=self.live_state(now))
+        intervals.append(provisional)
+        buckets = [
+            CountBucket(self.id, minute, product, total, reject)
+            for (minute, product), (total, reject) in self.pending_counts.items()
+        ]
+        self.pending_counts = {}
+        return intervals, buckets
+
+    def close(self, now: float) -> None:
+        """Close the open interval at `now` (clean shutdown)."""
+        if self.current.end is None:
+            self._transition(OFFLINE, max(now, self.current.start))
+
+    def trim(self, keep_from: float) -> None:
+        """Drop history older than `keep_from`; the store has it."""
+        self.history = [i for i in self.history if (i.end or keep_from) >= keep_from]
+        self.recent_counts = {k: v for k, v in self.recent_counts.items() if k[0] + 60.0 > keep_from}
+
+    def recent_buckets(self) -> list[CountBucket]:
+        return [
+            CountBucket(self.id, minute, product, total, reject)
+            for (minute, product), (total, reject) in self.recent_counts.items()
+        ]

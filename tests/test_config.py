@@ -1,0 +1,99 @@
+"""Config loading: a good file parses into typed values; a bad one names file, key, value and fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oee_tui.cli import SAMPLE_CONFIG
+from oee_tui.config import ConfigError, load_config, parse_config
+from oee_tui.engine.model import Loss, Signal
+
+
+def test_sample_config_parses_into_typed_values(tmp_path: Path) -> None:
+    path = tmp_path / "oee.toml"
+    path.write_text(SAMPLE_CONFIG)
+    config = load_config(path)
+    assert config.site.timezone == "Europe/Berlin"
+    filler = config.machine("L1-FILL")
+    assert filler.ideal_cycle_time_s == 0.5
+    assert filler.signals[Signal.TOTAL_COUNT].width == 32
+    assert filler.signals[Signal.REJECT_COUNT].width == 16
+    assert filler.signals[Signal.STATE_CODE].type == "uint16"
+    assert filler.state_map[3] == "down"
+    assert config.shifts[2].name == "Night" and config.shifts[2].end == "06:00"
+    mech = config.reason("FAIL.MECH")
+    assert mech is not None and mech.loss is Loss.BREAKDOWN and mech.parent == "FAIL"  # inherited
+    assert config.reason("BREAK").planned  # type: ignore[union-attr]
+
+
+def _replace(old: str, new: str) -> str:
+    assert old in SAMPLE_CONFIG, old
+    return SAMPLE_CONFIG.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        (_replace('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"'), "site.timezone", "IANA"),
+        (_replace('line = "L1"', 'line = "L9"'), "machines[L1-FILL].line", "L1"),
+        (_replace('tag = "hr:0"', 'tag = "hr:99999"'), "machines[L1-FILL].signals.total_count.tag", "hr:N"),
+        (_replace('width = 16', 'width = 12'), "machines[L1-FILL].signals.reject_count.width", "16, 32 or 64"),
+        (_replace('"3" = "down"', '"3" = "broken"'), "state_map.3", "running"),
+        (_replace('ideal_cycle_time_s = 0.5', 'ideal_cycle_time_s = -1'),
+         "machines[L1-FILL].ideal_cycle_time_s", "greater than 0"),
+        (_replace('kind = "modbus"', 'kind = "profibus"'), "sources[plc1].kind", "modbus, opcua"),
+        (_replace('start = "06:00"', 'start = "6am"'), "shifts[Early].start", "HH:MM"),
+        (_replace('loss = "setup"', 'loss = "slowness"'), "reasons[SETUP].loss", "breakdown"),
+        (_replace('[targets]\noee = 0.85', '[targets]\noee = 85'), "targets.oee", "fraction"),
+        (_replace('poll_interval_s = 1.0', 'poll_interval_s = 1.0\npoll_rate = 3'),
+         "sources[plc1].poll_rate", "known keys"),
+        (_replace('source = "plc1", tag = "hr:3"', 'source = "plc7", tag = "hr:3"'),
+         "machines[L1-FILL].signals.state_code.source", "plc1"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 60 else None,
+)
+def test_bad_value_names_key_value_and_fix(text: str, key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "/etc/oee/oee.toml")
+    error = caught.value
+    assert error.key == key
+    assert error.file == "/etc/oee/oee.toml"
+    assert hint in error.expected
+    assert str(error).startswith(f"/etc/oee/oee.toml: {key} = ")
+
+
+def test_toml_syntax_error_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("[site\nname = 1", "plant.toml")
+    assert caught.value.key == "(syntax)"
+    assert "line 1" in caught.value.expected
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="oee config init"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_cli_reports_bad_config_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "oee.toml"
+    path.write_text(_replace("ideal_cycle_time_s = 0.5", 'ideal_cycle_time_s = "fast"'))
+    done = subprocess.run([sys.executable, "-m", "oee_tui", "--config", str(path), "config", "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"{path}: machines[L1-FILL].ideal_cycle_time_s = 'fast': must be a number" in done.stderr
+
+
+def test_cli_config_init_then_check(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "oee.toml"
+    run = [sys.executable, "-m", "oee_tui", "--config", str(path), "config"]
+    assert subprocess.run([*run, "init"], capture_output=True, timeout=60).returncode == 0
+    again = subprocess.run([*run, "init"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "--force" in again.stderr
+    check = subprocess.run([*run, "check"], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+    assert "1 machines" in check.stdout
