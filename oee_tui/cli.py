@@ -109,14 +109,24 @@ loss = "setup"
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help=f"config file (default: {default_config_path()})")
-    common.add_argument("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})")
-    common.add_argument("--demo", action="store_true", help="use the simulated demo plant")
-    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the subcommand.
 
-    parser = argparse.ArgumentParser(prog="oee", parents=[common],
+    Subparsers get SUPPRESS defaults, so `oee --data-dir X report` keeps X
+    instead of the subparser resetting it to None.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    default: dict[str, object] = {"default": argparse.SUPPRESS} if suppress else {}
+    common.add_argument("--config", type=Path, help=f"config file (default: {default_config_path()})", **default)
+    common.add_argument("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})", **default)
+    common.add_argument("--demo", action="store_true", help="use the simulated demo plant", **default)
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages", **default)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(suppress=True)
+    parser = argparse.ArgumentParser(prog="oee", parents=[_common_options(suppress=False)],
                                      description="OEE in the terminal. Without a subcommand, opens the TUI.")
     parser.add_argument("--version", action="version", version=f"oee-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
