@@ -1,0 +1,72 @@
+"""The contract every protocol driver keeps, and the factory that picks one.
+
+A driver owns one connection to one source. It never retries on its own: the
+acquisition runner (oee_tui.engine.acquisition) owns reconnect, backoff and the
+offline marking, so a driver's only duty on a lost link is to say so by raising.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+
+from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.engine.model import TagSample
+
+log = logging.getLogger(__name__)
+
+EmitFn = Callable[[Sequence[TagSample]], Awaitable[None]]
+
+
+class DriverError(Exception):
+    """A connection or protocol failure; the message names the device and the cause."""
+
+
+class Driver(ABC):
+    """One source's connection. Lifecycle: connect() → run(emit) → close()."""
+
+    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping]) -> None:
+        self.source = source
+        # Several machines may feed from one tag (a shared line counter); the
+        # device must be read once and the sample fanned out by the engine.
+        unique: dict[str, TagMapping] = {}
+        for mapping in tags:
+            first = unique.setdefault(mapping.tag, mapping)
+            if first is not mapping and (first.type, first.byte_order, first.word_order) != (
+                    mapping.type, mapping.byte_order, mapping.word_order):
+                log.warning("source %s: tag %s is mapped with different types or orders; using %s/%s/%s",
+                            source.name, mapping.tag, first.type, first.byte_order, first.word_order)
+        self.tags: tuple[TagMapping, ...] = tuple(unique.values())
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open the connection. Raises DriverError, OSError or TimeoutError if the device can't be reached."""
+
+    @abstractmethod
+    async def run(self, emit: EmitFn) -> None:
+        """Deliver samples through `emit` until close(); raise DriverError when the link is lost."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the connection. Idempotent; never raises."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source.name!r}, {len(self.tags)} tags)"
+
+
+def make_driver(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
+    """The driver for `source.kind`. Imports lazily so a Modbus-only plant never loads asyncua."""
+    if source.kind == "modbus":
+        from oee_tui.drivers.modbus import ModbusDriver
+
+        return ModbusDriver(source, tags)
+    if source.kind == "opcua":
+        from oee_tui.drivers.opcua import OpcUaDriver
+
+        return OpcUaDriver(source, tags)
+    raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; known kinds: modbus, opcua")
