@@ -1,0 +1,597 @@
+"""The local store: one DuckDB file per data directory, owned by one process.
+
+Writes are batched through Arrow tables built column by column (DuckDB's
+`executemany` manages about 1,500 rows/s; an Arrow insert millions). Each write
+call is one transaction, so a failing batch leaves nothing behind.
+
+Times are POSIX float seconds (UTC) in the API and plain TIMESTAMP (UTC,
+microseconds) on disk. Floats become microseconds with one rounding rule
+(`round(x * 1e6)`, half to even, in numpy and in Python alike) so a key written
+from one path, say an interval start, matches the same float from another, say
+a stop reason's `stop_start`.
+
+DuckDB allows one writing process per file. Its own lock error names only a
+PID and an interpreter path, so the store takes an fcntl lock on `oee.lock`
+first and records which command holds it: a second `oee` can then say which
+program to stop.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import gc
+import itertools
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
+from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, StateInterval
+
+log = logging.getLogger(__name__)
+
+_EPOCH: Final = datetime(1970, 1, 1)
+# TIMESTAMP covers years 1..9999 here; refuse anything outside before numpy overflows int64 silently.
+_MIN_TS: Final = -62135596800.0
+_MAX_TS: Final = 253402300800.0
+_STATES: Final = {state.value: state for state in MachineState}
+_TS_US: Final = pa.timestamp("us")
+
+SampleRow = tuple[float, str, str, float | None, str | None, str]
+
+
+class StoreLockedError(Exception):
+    """Another process (or another Store in this one) has the data directory open."""
+
+    def __init__(self, path: Path, pid: int | None, command: str | None) -> None:
+        self.path = path
+        self.pid = pid
+        self.command = command
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.pid is None:
+            owner = "another process"
+        elif self.command:
+            owner = f"process {self.pid} ({self.command})"
+        else:
+            owner = f"process {self.pid}"
+        return f"the store in {self.path} is in use by {owner}; stop it first, or point --data-dir elsewhere"
+
+
+class StoreVersionError(Exception):
+    """The store was written by a newer oee-tui; opening it would risk damaging it."""
+
+    def __init__(self, path: Path, version: int, known: int) -> None:
+        self.path = path
+        self.version = version
+        self.known = known
+        super().__init__(
+            f"the store in {path} has schema version {version}, but this oee-tui knows only up to {known}; "
+            "it was written by a newer oee-tui: upgrade, or point --data-dir elsewhere"
+        )
+
+
+# ---------------------------------------------------------------- conversions
+
+def _micros(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
+    """Float seconds -> int64 microseconds, vectorised; refuses NaN, None and out-of-range values."""
+    secs = np.asarray(values, dtype=np.float64)  # None becomes NaN here, caught below
+    if secs.ndim != 1:
+        raise ValueError(f"{what}: expected a flat sequence of seconds")
+    if secs.size and not (np.isfinite(secs).all() and secs.min() >= _MIN_TS and secs.max() < _MAX_TS):
+        raise ValueError(f"{what}: timestamps must be finite seconds between years 1 and 9999")
+    return np.rint(secs * 1e6).astype(np.int64)
+
+
+def _ts_array(values: Sequence[float], what: str) -> pa.Array:
+    return pa.array(_micros(values, what), type=_TS_US)
+
+
+def _nullable_ts_array(values: Sequence[float | None], what: str) -> pa.Array:
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    filled = [0.0 if v is None else v for v in values] if mask.any() else values
+    return pa.array(_micros(filled, what), type=_TS_US, mask=mask)
+
+
+def _to_datetime(secs: float) -> datetime:
+    """One float -> naive UTC datetime, which DuckDB binds as TIMESTAMP. Same rounding as `_micros`."""
+    return _EPOCH + timedelta(microseconds=round(secs * 1e6))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building a large result.
+
+    Creating 300k small objects sets off generation after generation of GC passes that
+    rescan all of them: about half the cost of `intervals()`. These objects cannot form
+    cycles, so nothing is lost by collecting after. Re-enables only what it disabled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_INTERVAL_FIELDS: Final = ("machine", "start", "end", "state", "reason", "reason_by", "reason_at")
+
+
+def _interval_setters() -> tuple[Callable[[StateInterval, Any], None], ...] | None:
+    """Slot setters of StateInterval, to build instances without its generated __init__.
+
+    The frozen dataclass __init__ goes through object.__setattr__ per field, about twice
+    the cost of calling the slot descriptors directly. Returns None (use the constructor)
+    if the model ever changes shape, so a new field cannot be silently left unset.
+    """
+    names = tuple(f.name for f in dataclasses.fields(StateInterval))
+    if names != _INTERVAL_FIELDS or "__post_init__" in vars(StateInterval):
+        return None
+    try:
+        return tuple(vars(StateInterval)[name].__set__ for name in names)
+    except (KeyError, AttributeError):
+        return None
+
+
+_SET_INTERVAL: Final = _interval_setters()
+
+
+def _build_intervals(*columns: list[Any]) -> list[StateInterval]:
+    if _SET_INTERVAL is None:
+        return [StateInterval(*row) for row in zip(*columns, strict=True)]
+    n = len(columns[0])
+    if any(len(col) != n for col in columns):
+        raise ValueError("interval columns differ in length")
+    # map() drives the allocation and each slot setter from C: no bytecode runs per row.
+    objs: list[StateInterval] = list(map(object.__new__, itertools.repeat(StateInterval, n)))
+    for setter, col in zip(_SET_INTERVAL, columns, strict=True):
+        collections.deque(map(setter, objs, col), maxlen=0)
+    return objs
+
+
+# Result columns -> Python lists. Arrow does the per-value work in C; these only pick the
+# cheapest way to get Python objects out (numpy's tolist for numbers, a dictionary for strings).
+
+def _str_list(col: pa.ChunkedArray, convert: Callable[[str], Any] | None = None) -> list[Any]:
+    """Strings (None for NULL) through a dictionary: a column of a few distinct machine names,
+    states or reasons then costs one object per distinct value, not one per row."""
+    n = len(col)
+    if col.null_count == n:
+        return [None] * n
+    encoded = col.combine_chunks().dictionary_encode()
+    values: list[Any] = encoded.dictionary.to_pylist()
+    if convert is not None:
+        values = [convert(v) for v in values]
+    values.append(None)  # NULL indices point here
+    indices = pc.fill_null(encoded.indices, len(values) - 1).to_numpy()
+    return list(map(values.__getitem__, indices.tolist()))
+
+
+def _num_list(col: pa.ChunkedArray) -> list[Any]:
+    """Numbers (None for NULL): numpy's tolist, then the NULL positions, or the valid ones if fewer."""
+    arr = col.combine_chunks()
+    n, nulls = len(arr), arr.null_count
+    if nulls == 0:
+        return arr.to_numpy().tolist()
+    if nulls == n:
+        return [None] * n
+    values = pc.fill_null(arr, 0).to_numpy()
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    if nulls <= n // 2:
+        out: list[Any] = values.tolist()
+        for i in np.flatnonzero(~valid).tolist():
+            out[i] = None
+        return out
+    out = [None] * n
+    positions = np.flatnonzero(valid)
+    for i, value in zip(positions.tolist(), values[positions].tolist(), strict=True):
+        out[i] = value
+    return out
+
+
+def _check_lengths(**columns: Sequence[Any]) -> int:
+    lengths = {name: len(col) for name, col in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"columns differ in length: {lengths}")
+    return next(iter(lengths.values()), 0)
+
+
+def _machine_filter(machines: Sequence[str] | None, column: str) -> tuple[str, list[Any]]:
+    if machines is None:
+        return "", []
+    return f" AND list_contains(?::VARCHAR[], {column})", [list(machines)]
+
+
+# ---------------------------------------------------------------- lock file
+
+def _acquire_lock(data_dir: Path) -> int:
+    """Take the exclusive lock on data_dir/oee.lock and record our pid and command line in it.
+
+    flock (not a PID file) because the kernel drops it when the process dies, so a crash
+    never leaves a stale lock behind. The file is opened non-inheritable, so child
+    processes (brokers, simulators) started by the engine do not keep the lock alive.
+    """
+    lock_path = data_dir / Store.LOCK_FILENAME
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            os.close(fd)
+            raise
+        pid, command = _read_owner(fd)
+        os.close(fd)
+        raise StoreLockedError(data_dir, pid, command) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode(), 0)
+    except OSError:
+        _release_lock(fd)
+        raise
+    return fd
+
+
+def _read_owner(fd: int) -> tuple[int | None, str | None]:
+    # The owner writes its pid just after taking the lock; give it a moment rather than report "unknown".
+    deadline = time.monotonic() + 0.5
+    while True:
+        text = os.pread(fd, 65536, 0).decode("utf-8", "replace")
+        if text.strip() or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    first, _, rest = text.partition("\n")
+    try:
+        pid: int | None = int(first.strip())
+    except ValueError:
+        pid = None
+    command = rest.strip() or None
+    return pid, command
+
+
+def _release_lock(fd: int) -> None:
+    # Empty the file rather than delete it: unlinking a flock file races with a process that
+    # has just opened the old inode and would then "hold" a lock nobody else can see.
+    try:
+        os.ftruncate(fd, 0)
+    except OSError:
+        log.warning("could not clear the store lock file", exc_info=True)
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+_DUCKDB_LOCK = re.compile(r"Conflicting lock is held in (?P<cmd>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def _locked_by_duckdb(data_dir: Path, exc: duckdb.IOException) -> StoreLockedError:
+    """Someone opened oee.duckdb without our lock file (the duckdb CLI, an old oee): name them."""
+    match = _DUCKDB_LOCK.search(str(exc))
+    if match is None:
+        return StoreLockedError(data_dir, None, None)
+    return StoreLockedError(data_dir, int(match["pid"]), match["cmd"])
+
+
+# ---------------------------------------------------------------- the store
+
+class Store:
+    """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
+
+    DB_FILENAME: Final = "oee.duckdb"
+    LOCK_FILENAME: Final = "oee.lock"
+
+    def __init__(self, data_dir: Path, con: duckdb.DuckDBPyConnection, lock_fd: int, version: int) -> None:
+        self.data_dir = data_dir
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self._lock_fd = lock_fd
+        self._version = version
+        # Guards the parent connection: cursor() and close() may come from different threads.
+        self._guard = threading.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = _acquire_lock(data_dir)
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            try:
+                con = duckdb.connect(str(data_dir / cls.DB_FILENAME))
+            except duckdb.IOException as exc:
+                if "Could not set lock" in str(exc):
+                    raise _locked_by_duckdb(data_dir, exc) from exc
+                raise
+            # GLOBAL, not plain SET: in duckdb 2.0 a plain SET is per connection and cursors
+            # start from the process default (the host's zone) instead of inheriting it.
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
+            con.execute("SET TimeZone = 'UTC'")
+            version = _migrate(con, data_dir)
+        except BaseException:
+            if con is not None:
+                con.close()
+            _release_lock(lock_fd)
+            raise
+        return cls(data_dir, con, lock_fd, version)
+
+    def close(self) -> None:
+        with self._guard:
+            con, self._con = self._con, None
+            fd, self._lock_fd = self._lock_fd, -1
+        if con is not None:
+            try:
+                # Fold the WAL into the file so the next open does not replay it.
+                con.execute("CHECKPOINT")
+            except duckdb.Error:
+                log.warning("checkpoint on close failed; the WAL will be replayed on the next open", exc_info=True)
+            finally:
+                con.close()
+        if fd >= 0:
+            _release_lock(fd)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+    @property
+    def closed(self) -> bool:
+        return self._con is None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to the same database for the calling thread; close it when done."""
+        with self._guard:
+            if self._con is None:
+                raise RuntimeError(f"the store in {self.data_dir} is closed")
+            return self._con.cursor()
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # A fresh cursor per call keeps every method safe to call from any thread.
+        cur = self.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._cursor() as cur:
+            cur.begin()
+            try:
+                yield cur
+            except BaseException:
+                cur.rollback()
+                raise
+            cur.commit()
+
+    def _insert(self, table: pa.Table, sql: str) -> int:
+        """Run `sql` (which reads the Arrow table as `_batch`) in one transaction."""
+        if table.num_rows == 0:
+            return 0
+        with self._transaction() as cur:
+            cur.register("_batch", table)
+            try:
+                cur.execute(sql)
+            finally:
+                cur.unregister("_batch")
+        return table.num_rows
+
+    def _arrow(self, sql: str, params: list[Any]) -> pa.Table:
+        # con.sql(...).to_arrow_table() rather than execute(): in duckdb 2.0 Arrow output from an
+        # execute() result makes an extra copy of every row (and warns).
+        with self._cursor() as cur:
+            return cur.sql(sql, params=params).to_arrow_table()
+
+    # ------------------------------------------------------------ writes
+
+    def write_samples(self, ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
+                      value_num: Sequence[float | None], value_text: Sequence[str | None],
+                      quality: Sequence[str]) -> int:
+        _check_lengths(ts=ts, source=source, tag=tag, value_num=value_num, value_text=value_text, quality=quality)
+        table = pa.table({
+            "ts": _ts_array(ts, "samples.ts"),
+            "source": pa.array(source, type=pa.string()),
+            "tag": pa.array(tag, type=pa.string()),
+            "value_num": pa.array(value_num, type=pa.float64()),
+            "value_text": pa.array(value_text, type=pa.string()),
+            "quality": pa.array(quality, type=pa.string()),
+        })
+        return self._insert(table, "INSERT INTO samples SELECT ts, source, tag, value_num, value_text, quality "
+                                   "FROM _batch")
+
+    def upsert_intervals(self, intervals: Sequence[StateInterval]) -> int:
+        if not intervals:
+            return 0
+        starts = _micros([i.start for i in intervals], "state_intervals.start")
+        # DuckDB's INSERT OR REPLACE keeps the FIRST of two batch rows with the same key; the
+        # engine means the last (the closed version of an interval it also sent open), so
+        # dedupe here, last one wins.
+        latest: dict[tuple[str, int], int] = {}
+        for index, (interval, start) in enumerate(zip(intervals, starts.tolist(), strict=True)):
+            latest[(interval.machine, start)] = index
+        rows = [intervals[i] for i in latest.values()]
+        table = pa.table({
+            "machine": pa.array([i.machine for i in rows], type=pa.string()),
+            "start_ts": pa.array(starts[list(latest.values())], type=_TS_US),
+            "end_ts": _nullable_ts_array([i.end for i in rows], "state_intervals.end"),
+            # MachineState(...) refuses an unknown state before anything is written.
+            "state": pa.array([MachineState(i.state).value for i in rows], type=pa.string()),
+        })
+        self._insert(table, "INSERT OR REPLACE INTO state_intervals SELECT machine, start_ts, end_ts, state "
+                            "FROM _batch")
+        return len(rows)
+
+    def write_counts(self, buckets: Sequence[CountBucket]) -> int:
+        table = pa.table({
+            "machine": pa.array([b.machine for b in buckets], type=pa.string()),
+            "minute": _ts_array([b.minute for b in buckets], "count_minutes.minute"),
+            "product": pa.array([b.product for b in buckets], type=pa.string()),
+            "total": pa.array([b.total for b in buckets], type=pa.int64()),
+            "reject": pa.array([b.reject for b in buckets], type=pa.int64()),
+        })
+        return self._insert(table, "INSERT INTO count_minutes SELECT machine, minute, product, total, reject "
+                                   "FROM _batch")
+
+    def write_stop_reason(self, machine: str, stop_start: float, reason: str, entered_by: str,
+                          entered_at: float) -> None:
+        # One row per operator action: a parameterised INSERT is the right tool here.
+        params = [machine, _to_datetime(stop_start), reason, entered_by, _to_datetime(entered_at)]
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO stop_reasons VALUES (?, ?, ?, ?, ?)", params)
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        table = pa.table({
+            "received_at": _ts_array([d.received_at for d in letters], "dead_letters.received_at"),
+            "source": pa.array([d.source for d in letters], type=pa.string()),
+            "topic": pa.array([d.topic for d in letters], type=pa.string()),
+            "payload": pa.array([bytes(d.payload) for d in letters], type=pa.binary()),
+            "error": pa.array([d.error for d in letters], type=pa.string()),
+        })
+        return self._insert(table, "INSERT INTO dead_letters SELECT received_at, source, topic, payload, error "
+                                   "FROM _batch")
+
+    # ------------------------------------------------------------ reads
+
+    def intervals(self, start: float, end: float, machines: Sequence[str] | None = None) -> list[StateInterval]:
+        """Intervals overlapping [start, end), open ones included, unclipped, with their newest reason."""
+        where, extra = _machine_filter(machines, "i.machine")
+        sql = f"""
+            WITH newest AS (
+                SELECT machine, stop_start, reason, entered_by, entered_at
+                FROM stop_reasons
+                -- rowid breaks ties of entered_at: the later entry in the audit trail wins
+                QUALIFY row_number() OVER (PARTITION BY machine, stop_start
+                                           ORDER BY entered_at DESC, rowid DESC) = 1
+            )
+            SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
+                   r.reason, r.entered_by, epoch_us(r.entered_at) / 1e6 AS ra
+            FROM state_intervals i
+            LEFT JOIN newest r ON r.machine = i.machine AND r.stop_start = i.start_ts
+            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?){where}
+            ORDER BY i.machine, i.start_ts
+        """
+        table = self._arrow(sql, [_to_datetime(end), _to_datetime(start), *extra])
+        with _gc_paused():
+            return _build_intervals(
+                _str_list(table["machine"]), _num_list(table["s"]), _num_list(table["e"]),
+                _str_list(table["state"], MachineState), _str_list(table["reason"]),
+                _str_list(table["entered_by"]), _num_list(table["ra"]),
+            )
+
+    def counts(self, start: float, end: float, machines: Sequence[str] | None = None) -> list[CountBucket]:
+        """Buckets whose minute is in [start, end), summed per (machine, minute, product)."""
+        where, extra = _machine_filter(machines, "machine")
+        sql = f"""
+            SELECT machine, epoch_us(minute) / 1e6 AS minute, product,
+                   coalesce(sum(total), 0)::BIGINT AS total, coalesce(sum(reject), 0)::BIGINT AS reject
+            FROM count_minutes
+            WHERE minute >= ? AND minute < ?{where}
+            GROUP BY machine, count_minutes.minute, product
+            ORDER BY machine, minute, product NULLS FIRST
+        """
+        table = self._arrow(sql, [_to_datetime(start), _to_datetime(end), *extra])
+        with _gc_paused():
+            return [
+                CountBucket(*row)
+                for row in zip(
+                    _str_list(table["machine"]), _num_list(table["minute"]), _str_list(table["product"]),
+                    _num_list(table["total"]), _num_list(table["reject"]), strict=True,
+                )
+            ]
+
+    def count_totals(self, start: float, end: float,
+                     machines: Sequence[str] | None = None) -> dict[tuple[str, str | None], tuple[int, int]]:
+        """(machine, product) -> (total, reject) over minutes in [start, end), summed in SQL."""
+        where, extra = _machine_filter(machines, "machine")
+        sql = f"""
+            SELECT machine, product, coalesce(sum(total), 0)::BIGINT, coalesce(sum(reject), 0)::BIGINT
+            FROM count_minutes
+            WHERE minute >= ? AND minute < ?{where}
+            GROUP BY machine, product
+        """
+        with self._cursor() as cur:
+            rows = cur.execute(sql, [_to_datetime(start), _to_datetime(end), *extra]).fetchall()
+        return {(machine, product): (int(total), int(reject)) for machine, product, total, reject in rows}
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest `limit` dead letters, newest first."""
+        sql = """
+            SELECT epoch_us(received_at) / 1e6, source, topic, payload, error
+            FROM dead_letters ORDER BY received_at DESC, rowid DESC LIMIT ?
+        """
+        with self._cursor() as cur:
+            rows = cur.execute(sql, [int(limit)]).fetchall()
+        return [DeadLetter(ts, source, topic, bytes(payload), error) for ts, source, topic, payload, error in rows]
+
+    def latest_samples(self, limit: int = 100) -> list[SampleRow]:
+        """The newest `limit` samples, newest first: (ts, source, tag, value_num, value_text, quality)."""
+        sql = """
+            SELECT epoch_us(ts) / 1e6, source, tag, value_num, value_text, quality
+            FROM samples ORDER BY ts DESC, rowid DESC LIMIT ?
+        """
+        with self._cursor() as cur:
+            return [tuple(row) for row in cur.execute(sql, [int(limit)]).fetchall()]
+
+    def bounds(self) -> tuple[float, float] | None:
+        """Earliest and latest time in intervals and counts, or None when both are empty."""
+        sql = """
+            SELECT epoch_us(min(lo)) / 1e6, epoch_us(max(hi)) / 1e6 FROM (
+                SELECT min(start_ts) AS lo, max(coalesce(end_ts, start_ts)) AS hi FROM state_intervals
+                UNION ALL
+                SELECT min(minute), max(minute) FROM count_minutes
+            )
+        """
+        with self._cursor() as cur:
+            lo, hi = cur.execute(sql).fetchall()[0]
+        return None if lo is None else (lo, hi)
+
+
+# ---------------------------------------------------------------- migrations
+
+def _migrate(con: duckdb.DuckDBPyConnection, data_dir: Path) -> int:
+    """Bring the schema up to date; refuse, without writing anything, a store from a newer version."""
+    has_table = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    current = 0
+    if has_table:
+        current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+    if current > LATEST_VERSION:
+        raise StoreVersionError(data_dir, current, LATEST_VERSION)
+    for version in range(current + 1, LATEST_VERSION + 1):
+        log.info("store %s: migrating to schema version %d", data_dir, version)
+        con.begin()
+        try:
+            con.execute(MIGRATIONS[version - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, datetime.now(UTC).replace(tzinfo=None)])
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return LATEST_VERSION
