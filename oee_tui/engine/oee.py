@@ -360,6 +360,13 @@ def machine_oee(machine: MachineConfig, window: Span, scheduled: Sequence[Span],
             seconds[cls] += inside
             events[cls] += 1
 
+    return _finish(machine, lo, hi, calendar_s, scheduled_s, planned_s, open_s, seconds, events, totals)
+
+
+def _finish(machine: MachineConfig, lo: float, hi: float, calendar_s: float, scheduled_s: float, planned_s: float,
+            open_s: float, seconds: Mapping[str, float], events: Mapping[str, int],
+            totals: Mapping[str | None, ProductCounts]) -> OeeResult:
+    """From measured times and counted parts to the result; shared by both calculator paths."""
     covered_s = seconds[RUN] + seconds[BREAKDOWN] + seconds[SETUP] + seconds[MINOR_STOP]
     no_data_s = max(0.0, open_s - covered_s)
     ppt = scheduled_s - planned_s - no_data_s

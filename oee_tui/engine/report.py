@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,11 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from oee_tui.config import Config
-from oee_tui.engine.model import Span, StateInterval
-from oee_tui.engine.oee import ProductCounts, aggregate, classify_interval, machine_oee
+from oee_tui.engine.model import MachineState, Span
+from oee_tui.engine.oee import ProductCounts, aggregate
+from oee_tui.engine.oee_columns import CODE, IntervalColumns, classify_columns, machine_oee_columns
 from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.shifts import ShiftCalendar
 from oee_tui.engine.store import Store
@@ -84,22 +87,23 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
     breaks = calendar.break_spans(window.start, window.end)
     reasons = {reason.code: reason for reason in config.reasons}
     machine_ids = [machine.id for machine in config.machines]
-    by_machine: dict[str, list[StateInterval]] = {machine_id: [] for machine_id in machine_ids}
-    for interval in store.intervals(window.start, window.end, machine_ids):
-        by_machine.setdefault(interval.machine, []).append(interval)
-    startup_windows: list[tuple[str, float, float]] = []
+    columns = _columns_by_machine(store, store.interval_table(window.start, window.end, machine_ids),
+                                  machine_ids, list(reasons))
+    empty = _empty_columns()
+    startup: list[tuple[str, npt.NDArray[np.float64], float]] = []
+    classes_by_machine = {}
     for machine in config.machines:
-        if machine.startup_period_s <= 0:
-            continue
-        for interval in by_machine[machine.id]:
-            if interval.end is None:
-                continue
-            if classify_interval(interval, machine, reasons, now) in ("breakdown", "setup"):
-                startup_windows.append((machine.id, interval.end, interval.end + machine.startup_period_s))
-    totals = _product_totals(store, window, scheduled, _merge(startup_windows), machine_ids)
+        machine_columns = columns.get(machine.id, empty)
+        classes = classify_columns(machine_columns, machine, reasons, now)
+        classes_by_machine[machine.id] = classes
+        if machine.startup_period_s > 0:
+            closed = ~np.isnan(machine_columns.ends)
+            stop_ends = machine_columns.ends[closed & np.isin(classes, (CODE["breakdown"], CODE["setup"]))]
+            startup.append((machine.id, stop_ends, machine.startup_period_s))
+    totals = _product_totals(store, window, scheduled, startup, machine_ids)
     results = [
-        machine_oee(machine, window, scheduled, breaks, by_machine[machine.id], totals.get(machine.id, {}),
-                    reasons, now)
+        machine_oee_columns(machine, window, scheduled, breaks, columns.get(machine.id, empty),
+                            totals.get(machine.id, {}), reasons, now)
         for machine in config.machines
     ]
     lines = tuple(
@@ -110,41 +114,92 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
     return Report(label, window, config.site.timezone, tuple(results), lines, plant)
 
 
-def _merge(windows: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
-    """Merge overlapping startup windows per machine, so no reject is counted twice."""
-    merged: list[tuple[str, float, float]] = []
-    for machine, start, end in sorted(windows):
-        if merged and merged[-1][0] == machine and start <= merged[-1][2]:
-            merged[-1] = (machine, merged[-1][1], max(merged[-1][2], end))
-        else:
-            merged.append((machine, start, end))
-    return merged
+def _empty_columns() -> IntervalColumns:
+    nothing = np.zeros(0, dtype=np.float64)
+    return IntervalColumns(nothing, nothing, np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64), [])
 
 
-def _ts_array(values: Sequence[float]) -> pa.Array:
+def _columns_by_machine(store: Store, table: pa.Table, machines: Sequence[str],
+                        reasons: Sequence[str]) -> dict[str, IntervalColumns]:
+    """Split the store's interval table into per-machine columns of numbers.
+
+    DuckDB turns the strings into small integer codes with hash joins; doing it
+    in Python (or with Arrow's compute kernels, whose first use costs 0.3 s)
+    would cost more than the rest of the report.
+    """
+    if table.num_rows == 0:
+        return {}
+    state_names = [state.value for state in MachineState]
+    cursor = store.cursor()
+    try:
+        cursor.register("iv", table)
+        cursor.register("machine_codes", pa.table({"machine": pa.array(list(machines), pa.string()),
+                                                    "idx": pa.array(range(len(machines)), pa.int64())}))
+        cursor.register("state_codes", pa.table({"state": pa.array(state_names, pa.string()),
+                                                  "idx": pa.array(range(len(state_names)), pa.int64())}))
+        cursor.register("reason_codes", pa.table({"reason": pa.array(list(reasons), pa.string()),
+                                                   "idx": pa.array(range(len(reasons)), pa.int64())}))
+        data = cursor.execute(
+            """
+            SELECT m.idx AS machine, iv.s AS s, coalesce(iv.e, 'NaN'::DOUBLE) AS e, st.idx AS state,
+                   coalesce(rc.idx, -1) AS reason
+            FROM iv JOIN machine_codes m ON m.machine = iv.machine
+            JOIN state_codes st ON st.state = iv.state
+            LEFT JOIN reason_codes rc ON rc.reason = iv.reason
+            ORDER BY m.idx, iv.s
+            """
+        ).fetchnumpy()
+    finally:
+        cursor.close()
+    machine_codes = np.asarray(data["machine"], dtype=np.int64)
+    starts = np.asarray(data["s"], dtype=np.float64)
+    ends = np.asarray(data["e"], dtype=np.float64)
+    states = np.asarray(data["state"], dtype=np.int64)
+    reason_idx = np.asarray(data["reason"], dtype=np.int64)
+    boundaries = np.flatnonzero(np.diff(machine_codes)) + 1
+    out: dict[str, IntervalColumns] = {}
+    for lo, hi in zip(np.concatenate(([0], boundaries)), np.concatenate((boundaries, [len(machine_codes)])),
+                      strict=True):
+        if hi > lo:
+            out[machines[machine_codes[lo]]] = IntervalColumns(
+                starts[lo:hi], ends[lo:hi], states[lo:hi], state_names, reason_idx[lo:hi], list(reasons))
+    return out
+
+
+def _ts_array(values: Sequence[float] | npt.NDArray[np.float64]) -> pa.Array:
     micros = (np.asarray(values, dtype=np.float64) * 1e6).round().astype(np.int64)
     return pa.array(micros, type=pa.timestamp("us"))
 
 
 def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
-                    startup: Sequence[tuple[str, float, float]],
+                    startup: Sequence[tuple[str, npt.NDArray[np.float64], float]],
                     machines: Sequence[str]) -> dict[str, dict[str | None, ProductCounts]]:
     """Sum counts per machine and product over the scheduled part of the window, in SQL.
 
-    Same rule as the calculator: a bucket counts when its minute starts inside
-    the window and inside scheduled time; its rejects are startup rejects when
-    the minute starts within a startup window after a breakdown or setup.
+    Same rule as oee.product_totals: a bucket counts when its minute starts
+    inside the window and inside scheduled time; its rejects are startup
+    rejects when the minute starts within a startup window after a breakdown or
+    setup. An ASOF join finds the startup window by sort-merge, because range
+    joins over millions of minutes are quadratic. A machine's startup windows
+    all have one length, so the latest window starting at or before a minute
+    is the one that reaches furthest.
     """
     spans = [(max(s.start, window.start), min(s.end, window.end)) for s in scheduled]
     spans = [(a, b) for a, b in spans if b > a]
     out: dict[str, dict[str | None, ProductCounts]] = {}
     if not spans:
         return out
-    sched_tbl = pa.table({"s": _ts_array([a for a, _ in spans]), "e": _ts_array([b for _, b in spans])})
+    # Counts sit in buckets that start on whole minutes: the scheduled minutes are a small
+    # table (43,200 for a month) that an equi-join can use instead of a range join.
+    minutes = np.concatenate([np.arange(math.ceil(a / 60.0) * 60.0, b, 60.0) for a, b in spans])
+    sched_tbl = pa.table({"m": _ts_array(minutes)})
+    names = [name for name, ends, _ in startup for _ in range(len(ends))]
+    window_starts = np.concatenate([ends for _, ends, _ in startup]) if startup else np.zeros(0)
+    window_ends = np.concatenate([ends + period for _, ends, period in startup]) if startup else np.zeros(0)
     startup_tbl = pa.table({
-        "machine": pa.array([m for m, _, _ in startup], type=pa.string()),
-        "s": _ts_array([a for _, a, _ in startup]),
-        "e": _ts_array([b for _, _, b in startup]),
+        "machine": pa.array(names, type=pa.string()),
+        "s": _ts_array(window_starts),
+        "e": _ts_array(window_ends),
     })
     machines_tbl = pa.table({"machine": pa.array(list(machines), type=pa.string())})
     cursor = store.cursor()
@@ -154,15 +209,18 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
         cursor.register("machines_tbl", machines_tbl)
         rows = cursor.execute(
             """
-            WITH counted AS (
+            WITH in_window AS (
+                SELECT machine, minute, product, total, reject
+                FROM count_minutes
+                WHERE minute >= ? AND minute < ? AND machine IN (SELECT machine FROM machines_tbl)
+            ), counted AS (
                 SELECT c.machine, c.minute, c.product, c.total, c.reject
-                FROM count_minutes c
-                JOIN sched_tbl s ON c.minute >= s.s AND c.minute < s.e
-                WHERE c.machine IN (SELECT machine FROM machines_tbl)
+                FROM in_window c SEMI JOIN sched_tbl s ON c.minute = s.m
             ), startup AS (
                 SELECT c.machine, c.product, sum(c.reject) AS startup_reject
-                FROM counted c
-                JOIN startup_tbl w ON c.machine = w.machine AND c.minute >= w.s AND c.minute < w.e
+                FROM (SELECT * FROM counted WHERE reject <> 0) c
+                ASOF JOIN startup_tbl w ON c.machine = w.machine AND c.minute >= w.s
+                WHERE c.minute < w.e
                 GROUP BY ALL
             ), totals AS (
                 SELECT machine, product, sum(total) AS total, sum(reject) AS reject
@@ -171,13 +229,19 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
             SELECT t.machine, t.product, t.total, t.reject, coalesce(s.startup_reject, 0)
             FROM totals t LEFT JOIN startup s
               ON t.machine = s.machine AND t.product IS NOT DISTINCT FROM s.product
-            """
+            """,
+            [_ts_py(window.start), _ts_py(window.end)],
         ).fetchall()
     finally:
         cursor.close()
     for machine, product, total, reject, startup_reject in rows:
         out.setdefault(machine, {})[product] = ProductCounts(int(total), int(reject), int(startup_reject))
     return out
+
+
+def _ts_py(ts: float) -> datetime:
+    """A naive UTC datetime, as the store keeps TIMESTAMP columns."""
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------- output

@@ -480,6 +480,16 @@ class Store:
 
     def intervals(self, start: float, end: float, machines: Sequence[str] | None = None) -> list[StateInterval]:
         """Intervals overlapping [start, end), open ones included, unclipped, with their newest reason."""
+        table = self.interval_table(start, end, machines)
+        with _gc_paused():
+            return _build_intervals(
+                _str_list(table["machine"]), _num_list(table["s"]), _num_list(table["e"]),
+                _str_list(table["state"], MachineState), _str_list(table["reason"]),
+                _str_list(table["entered_by"]), _num_list(table["ra"]),
+            )
+
+    def interval_table(self, start: float, end: float, machines: Sequence[str] | None = None) -> pa.Table:
+        """intervals() as an Arrow table (machine, s, e, state, reason, entered_by, ra), for columnar reports."""
         where, extra = _machine_filter(machines, "i.machine")
         sql = f"""
             WITH newest AS (
@@ -496,13 +506,7 @@ class Store:
             WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?){where}
             ORDER BY i.machine, i.start_ts
         """
-        table = self._arrow(sql, [_to_datetime(end), _to_datetime(start), *extra])
-        with _gc_paused():
-            return _build_intervals(
-                _str_list(table["machine"]), _num_list(table["s"]), _num_list(table["e"]),
-                _str_list(table["state"], MachineState), _str_list(table["reason"]),
-                _str_list(table["entered_by"]), _num_list(table["ra"]),
-            )
+        return self._arrow(sql, [_to_datetime(end), _to_datetime(start), *extra])
 
     def counts(self, start: float, end: float, machines: Sequence[str] | None = None) -> list[CountBucket]:
         """Buckets whose minute is in [start, end), summed per (machine, minute, product)."""
