@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
@@ -54,8 +54,11 @@ class Engine:
 
     def __init__(self, config: Config, store: Store | None, *, clock: Callable[[], float] = time.time,
                  driver_factory: DriverFactory = make_driver, tick_s: float = 1.0,
-                 flush_interval_s: float = 2.0) -> None:
+                 flush_interval_s: float = 2.0, acquire: bool = True) -> None:
+        """`acquire=False` starts no source tasks: samples then come only through ingest()
+        (benchmarks, replays)."""
         self.config = config
+        self.acquire = acquire
         self.store = store
         self.clock = clock
         self.driver_factory = driver_factory
@@ -78,6 +81,7 @@ class Engine:
         self._started = False
         self._stopped = False
         self._flush_lock = asyncio.Lock()
+        self._last_trim = now
 
     # ------------------------------------------------------------ wiring
 
@@ -113,7 +117,7 @@ class Engine:
         self._started = True
         if self.store is not None:
             await self._load_current_shift()
-        for source in self.config.sources:
+        for source in self.config.sources if self.acquire else ():
             tags = self.tags_of(source.name)
             if not tags:
                 continue
@@ -222,9 +226,12 @@ class Engine:
         breaks = self.calendar.break_spans(window.start, window.end)
         rows: list[MachineSnapshot] = []
         results: list[OeeResult] = []
+        trim = now - self._last_trim >= 60.0
+        if trim:
+            self._last_trim = now
         for machine in self.machines.values():
             machine.evaluate(now)
-            if int(now) % 60 == 0:
+            if trim:
                 machine.trim(shift.start - 3600.0)
             result = self._machine_oee(machine, window, scheduled, breaks, now)
             results.append(result)
@@ -404,6 +411,3 @@ class Engine:
         ]
         return sorted(out, key=lambda r: r.seconds, reverse=True)[:10]
 
-
-def with_reason(interval: StateInterval, reason: str, user: str, at: float) -> StateInterval:
-    return replace(interval, reason=reason, reason_by=user, reason_at=at)
