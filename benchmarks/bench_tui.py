@@ -10,6 +10,7 @@ Run: python benchmarks/bench_tui.py
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 MACHINES = 200
-MEASURE_S = float(__import__("os").environ.get("BENCH_TUI_SECONDS", "30"))
+MEASURE_S = float(os.environ.get("BENCH_TUI_SECONDS", "30"))
 
 
 def rss_mb() -> tuple[float, float]:
@@ -34,6 +35,7 @@ def child() -> None:
     from oee_tui.engine.engine import Engine
     from oee_tui.engine.model import Quality, TagSample
     from oee_tui.engine.store import Store
+    from oee_tui.widgets.keyed_table import KeyedTable
 
     config = plant_config(MACHINES)
     tmp = Path(tempfile.mkdtemp())
@@ -69,7 +71,7 @@ def child() -> None:
             await asyncio.sleep(MEASURE_S)
             cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
             rss, peak = rss_mb()
-            rows = len(self.screen.query("DataTable").first().rows)  # type: ignore[attr-defined]
+            rows = self.screen.query_one(KeyedTable).row_count
             print(f"RESULT cpu={cpu * 100:.1f} rss={rss:.0f} peak={peak:.0f} rows={rows}", flush=True)
             feeder.cancel()
             self.exit(0)

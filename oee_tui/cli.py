@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from oee_tui.engine.store import StoreLockedError
+    from oee_tui.engine.store import StoreLockedError, StoreVersionError
 
     config_path: Path = args.config or default_config_path()
     data_dir: Path = args.data_dir or default_data_dir()
@@ -178,6 +178,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except StoreLockedError as exc:
         print(f"oee: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    except StoreVersionError as exc:
+        print(f"oee: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     raise AssertionError(command)
 
 

@@ -112,3 +112,15 @@ def test_headless_engine_owns_the_store_and_flushes_on_sigterm(tmp_path: Path) -
     assert data["plant"]["scope"] == "plant"
     assert not os.path.exists(tmp_path / "demo" / "oee.lock") or \
         str(engine.pid) not in (tmp_path / "demo" / "oee.lock").read_text()
+
+
+def test_a_store_from_a_newer_oee_is_refused_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "demo")
+    cursor = store.cursor()
+    cursor.execute("INSERT INTO schema_version VALUES (99, TIMESTAMP '2030-01-01')")
+    cursor.close()
+    store.close()
+    result = _oee(tmp_path, "report", "--demo")
+    assert result.returncode == 2
+    assert "schema version 99" in result.stderr and "upgrade" in result.stderr
+    assert "Traceback" not in result.stderr

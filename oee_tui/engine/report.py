@@ -13,12 +13,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from oee_tui.config import Config
 from oee_tui.engine.model import MachineState, Span
@@ -87,8 +87,7 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
     breaks = calendar.break_spans(window.start, window.end)
     reasons = {reason.code: reason for reason in config.reasons}
     machine_ids = [machine.id for machine in config.machines]
-    columns = _columns_by_machine(store, store.interval_table(window.start, window.end, machine_ids),
-                                  machine_ids, list(reasons))
+    columns = _columns_by_machine(store, window, machine_ids, list(reasons))
     empty = _empty_columns()
     startup: list[tuple[str, npt.NDArray[np.float64], float]] = []
     classes_by_machine = {}
@@ -119,39 +118,14 @@ def _empty_columns() -> IntervalColumns:
     return IntervalColumns(nothing, nothing, np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64), [])
 
 
-def _columns_by_machine(store: Store, table: pa.Table, machines: Sequence[str],
+def _columns_by_machine(store: Store, window: Span, machines: Sequence[str],
                         reasons: Sequence[str]) -> dict[str, IntervalColumns]:
-    """Split the store's interval table into per-machine columns of numbers.
-
-    DuckDB turns the strings into small integer codes with hash joins; doing it
-    in Python (or with Arrow's compute kernels, whose first use costs 0.3 s)
-    would cost more than the rest of the report.
-    """
-    if table.num_rows == 0:
-        return {}
+    """The store's intervals in the window, split into per-machine columns of numbers."""
     state_names = [state.value for state in MachineState]
-    cursor = store.cursor()
-    try:
-        cursor.register("iv", table)
-        cursor.register("machine_codes", pa.table({"machine": pa.array(list(machines), pa.string()),
-                                                    "idx": pa.array(range(len(machines)), pa.int64())}))
-        cursor.register("state_codes", pa.table({"state": pa.array(state_names, pa.string()),
-                                                  "idx": pa.array(range(len(state_names)), pa.int64())}))
-        cursor.register("reason_codes", pa.table({"reason": pa.array(list(reasons), pa.string()),
-                                                   "idx": pa.array(range(len(reasons)), pa.int64())}))
-        data = cursor.execute(
-            """
-            SELECT m.idx AS machine, iv.s AS s, coalesce(iv.e, 'NaN'::DOUBLE) AS e, st.idx AS state,
-                   coalesce(rc.idx, -1) AS reason
-            FROM iv JOIN machine_codes m ON m.machine = iv.machine
-            JOIN state_codes st ON st.state = iv.state
-            LEFT JOIN reason_codes rc ON rc.reason = iv.reason
-            ORDER BY m.idx, iv.s
-            """
-        ).fetchnumpy()
-    finally:
-        cursor.close()
+    data = store.interval_codes(window.start, window.end, machines, state_names, reasons)
     machine_codes = np.asarray(data["machine"], dtype=np.int64)
+    if len(machine_codes) == 0:
+        return {}
     starts = np.asarray(data["s"], dtype=np.float64)
     ends = np.asarray(data["e"], dtype=np.float64)
     states = np.asarray(data["state"], dtype=np.int64)
@@ -166,23 +140,18 @@ def _columns_by_machine(store: Store, table: pa.Table, machines: Sequence[str],
     return out
 
 
-def _ts_array(values: Sequence[float] | npt.NDArray[np.float64]) -> pa.Array:
-    micros = (np.asarray(values, dtype=np.float64) * 1e6).round().astype(np.int64)
-    return pa.array(micros, type=pa.timestamp("us"))
-
-
 def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
                     startup: Sequence[tuple[str, npt.NDArray[np.float64], float]],
                     machines: Sequence[str]) -> dict[str, dict[str | None, ProductCounts]]:
-    """Sum counts per machine and product over the scheduled part of the window, in SQL.
+    """Sum counts per machine and product over the scheduled part of the window.
 
     Same rule as oee.product_totals: a bucket counts when its minute starts
     inside the window and inside scheduled time; its rejects are startup
     rejects when the minute starts within a startup window after a breakdown or
-    setup. An ASOF join finds the startup window by sort-merge, because range
-    joins over millions of minutes are quadratic. A machine's startup windows
-    all have one length, so the latest window starting at or before a minute
-    is the one that reaches furthest.
+    setup. DuckDB sums the buckets and hands back only the minutes that had
+    rejects; a binary search per machine then finds each one's startup window.
+    A machine's startup windows all have one length, so the latest window
+    starting at or before a minute is the one that reaches furthest.
     """
     spans = [(max(s.start, window.start), min(s.end, window.end)) for s in scheduled]
     spans = [(a, b) for a, b in spans if b > a]
@@ -190,53 +159,75 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
     if not spans:
         return out
     # Counts sit in buckets that start on whole minutes: the scheduled minutes are a small
-    # table (43,200 for a month) that an equi-join can use instead of a range join.
-    minutes = np.concatenate([np.arange(math.ceil(a / 60.0) * 60.0, b, 60.0) for a, b in spans])
-    sched_tbl = pa.table({"m": _ts_array(minutes)})
-    names = [name for name, ends, _ in startup for _ in range(len(ends))]
-    window_starts = np.concatenate([ends for _, ends, _ in startup]) if startup else np.zeros(0)
-    window_ends = np.concatenate([ends + period for _, ends, period in startup]) if startup else np.zeros(0)
-    startup_tbl = pa.table({
-        "machine": pa.array(names, type=pa.string()),
-        "s": _ts_array(window_starts),
-        "e": _ts_array(window_ends),
-    })
-    machines_tbl = pa.table({"machine": pa.array(list(machines), type=pa.string())})
+    # table (43,200 for a month) that an equi-join can use instead of a range join. DuckDB
+    # generates it from the spans. Inputs go in as short lists, not Arrow tables: an Arrow
+    # scan makes DuckDB import pandas, a sixth of a second of every `oee report`.
+    firsts = [math.ceil(a / 60.0) * 60.0 for a, _ in spans]
+    lasts = [math.ceil(b / 60.0) * 60.0 - 60.0 for _, b in spans]
+    sched = [(first, last) for first, last in zip(firsts, lasts, strict=True) if last >= first]
     cursor = store.cursor()
     try:
-        cursor.register("sched_tbl", sched_tbl)
-        cursor.register("startup_tbl", startup_tbl)
-        cursor.register("machines_tbl", machines_tbl)
-        rows = cursor.execute(
+        data = cursor.execute(
             """
-            WITH in_window AS (
-                SELECT machine, minute, product, total, reject
-                FROM count_minutes
-                WHERE minute >= ? AND minute < ? AND machine IN (SELECT machine FROM machines_tbl)
+            WITH sched AS (
+                SELECT unnest(generate_series(make_timestamp(a), make_timestamp(b), INTERVAL 1 MINUTE)) AS m
+                FROM (SELECT unnest(?::BIGINT[]) AS a, unnest(?::BIGINT[]) AS b)
+            ), wanted AS (
+                SELECT unnest(?::VARCHAR[]) AS machine, unnest(range(?)) AS idx
             ), counted AS (
-                SELECT c.machine, c.minute, c.product, c.total, c.reject
-                FROM in_window c SEMI JOIN sched_tbl s ON c.minute = s.m
-            ), startup AS (
-                SELECT c.machine, c.product, sum(c.reject) AS startup_reject
-                FROM (SELECT * FROM counted WHERE reject <> 0) c
-                ASOF JOIN startup_tbl w ON c.machine = w.machine AND c.minute >= w.s
-                WHERE c.minute < w.e
-                GROUP BY ALL
-            ), totals AS (
-                SELECT machine, product, sum(total) AS total, sum(reject) AS reject
-                FROM counted GROUP BY ALL
+                SELECT w.idx AS machine, c.minute, c.product, c.total, c.reject
+                FROM count_minutes c JOIN wanted w ON w.machine = c.machine
+                SEMI JOIN sched s ON c.minute = s.m
+                WHERE c.minute >= ? AND c.minute < ?
             )
-            SELECT t.machine, t.product, t.total, t.reject, coalesce(s.startup_reject, 0)
-            FROM totals t LEFT JOIN startup s
-              ON t.machine = s.machine AND t.product IS NOT DISTINCT FROM s.product
+            -- kind 0: the totals per machine and product; kind 1: each minute that had rejects
+            SELECT 0 AS kind, machine, product, 0.0 AS minute, sum(total) AS total, sum(reject) AS reject
+            FROM counted GROUP BY machine, product
+            UNION ALL
+            SELECT 1, machine, product, epoch_us(minute) / 1e6, total, reject
+            FROM counted WHERE reject <> 0
+            ORDER BY kind, machine, product NULLS FIRST, minute
             """,
-            [_ts_py(window.start), _ts_py(window.end)],
-        ).fetchall()
+            [_micros([a for a, _ in sched]), _micros([b for _, b in sched]), list(machines), len(machines),
+             _ts_py(window.start), _ts_py(window.end)],
+        ).fetchnumpy()
     finally:
         cursor.close()
-    for machine, product, total, reject, startup_reject in rows:
-        out.setdefault(machine, {})[product] = ProductCounts(int(total), int(reject), int(startup_reject))
+    kinds = np.asarray(data["kind"], dtype=np.int64)
+    machine_idx = np.asarray(data["machine"], dtype=np.int64)
+    products = np.asarray(data["product"], dtype=object)
+    totals = np.asarray(data["total"], dtype=np.int64)
+    rejects = np.asarray(data["reject"], dtype=np.int64)
+    split = int(np.searchsorted(kinds, 1))
+    for i in range(split):
+        out.setdefault(machines[machine_idx[i]], {})[products[i]] = ProductCounts(int(totals[i]), int(rejects[i]), 0)
+
+    windows = {name: (np.round(ends * 1e6) / 1e6, period) for name, ends, period in startup if len(ends)}
+    minutes = np.asarray(data["minute"], dtype=np.float64)
+    rows = np.arange(split, len(kinds))
+    if len(rows) == 0 or not windows:
+        return out
+    # Groups of one machine and one product, in the order the query sorted them.
+    changes = (np.diff(machine_idx[rows]) != 0) | (products[rows][1:] != products[rows][:-1])
+    bounds = np.concatenate(([0], np.flatnonzero(changes) + 1, [len(rows)])) + split
+    for lo, hi in pairwise(bounds):
+        machine = machines[machine_idx[lo]]
+        if machine not in windows:
+            continue
+        ends, period = windows[machine]
+        at = minutes[lo:hi]
+        latest = np.searchsorted(ends, at, side="right") - 1
+        inside = (latest >= 0) & (at < ends[np.maximum(latest, 0)] + period)
+        startup_reject = int(rejects[lo:hi][inside].sum())
+        if startup_reject:
+            counts = out[machine][products[lo]]
+            out[machine][products[lo]] = ProductCounts(counts.total, counts.reject, startup_reject)
     return out
+
+
+def _micros(values: Sequence[float] | npt.NDArray[np.float64]) -> list[int]:
+    """Epoch seconds as whole epoch microseconds, the store's TIMESTAMP resolution."""
+    return (np.asarray(values, dtype=np.float64) * 1e6).round().astype(np.int64).tolist()
 
 
 def _ts_py(ts: float) -> datetime:

@@ -34,15 +34,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
 from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, StateInterval
+
+# pyarrow is imported where it is used, for writes and Arrow reads: importing it (and its
+# compute module) costs a tenth of a second that `oee report`, which needs neither, would pay.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,17 @@ _EPOCH: Final = datetime(1970, 1, 1)
 _MIN_TS: Final = -62135596800.0
 _MAX_TS: Final = 253402300800.0
 _STATES: Final = {state.value: state for state in MachineState}
-_TS_US: Final = pa.timestamp("us")
 
 SampleRow = tuple[float, str, str, float | None, str | None, str]
+
+
+# The newest reason given for each stop; rowid breaks ties of entered_at, so the later entry in
+# the audit trail wins.
+_NEWEST_REASON = """newest AS (
+    SELECT machine, stop_start, reason, entered_by, entered_at
+    FROM stop_reasons
+    QUALIFY row_number() OVER (PARTITION BY machine, stop_start ORDER BY entered_at DESC, rowid DESC) = 1
+)"""
 
 
 class StoreLockedError(Exception):
@@ -101,13 +112,15 @@ def _micros(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
 
 
 def _ts_array(values: Sequence[float], what: str) -> pa.Array:
-    return pa.array(_micros(values, what), type=_TS_US)
+    import pyarrow as pa
+    return pa.array(_micros(values, what), type=pa.timestamp("us"))
 
 
 def _nullable_ts_array(values: Sequence[float | None], what: str) -> pa.Array:
+    import pyarrow as pa
     mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
     filled = [0.0 if v is None else v for v in values] if mask.any() else values
-    return pa.array(_micros(filled, what), type=_TS_US, mask=mask)
+    return pa.array(_micros(filled, what), type=pa.timestamp("us"), mask=mask)
 
 
 def _to_datetime(secs: float) -> datetime:
@@ -173,6 +186,7 @@ def _build_intervals(*columns: list[Any]) -> list[StateInterval]:
 def _str_list(col: pa.ChunkedArray, convert: Callable[[str], Any] | None = None) -> list[Any]:
     """Strings (None for NULL) through a dictionary: a column of a few distinct machine names,
     states or reasons then costs one object per distinct value, not one per row."""
+    import pyarrow.compute as pc
     n = len(col)
     if col.null_count == n:
         return [None] * n
@@ -187,6 +201,7 @@ def _str_list(col: pa.ChunkedArray, convert: Callable[[str], Any] | None = None)
 
 def _num_list(col: pa.ChunkedArray) -> list[Any]:
     """Numbers (None for NULL): numpy's tolist, then the NULL positions, or the valid ones if fewer."""
+    import pyarrow.compute as pc
     arr = col.combine_chunks()
     n, nulls = len(arr), arr.null_count
     if nulls == 0:
@@ -413,6 +428,7 @@ class Store:
     def write_samples(self, ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
                       value_num: Sequence[float | None], value_text: Sequence[str | None],
                       quality: Sequence[str]) -> int:
+        import pyarrow as pa
         _check_lengths(ts=ts, source=source, tag=tag, value_num=value_num, value_text=value_text, quality=quality)
         table = pa.table({
             "ts": _ts_array(ts, "samples.ts"),
@@ -426,6 +442,7 @@ class Store:
                                    "FROM _batch")
 
     def upsert_intervals(self, intervals: Sequence[StateInterval]) -> int:
+        import pyarrow as pa
         if not intervals:
             return 0
         starts = _micros([i.start for i in intervals], "state_intervals.start")
@@ -438,7 +455,7 @@ class Store:
         rows = [intervals[i] for i in latest.values()]
         table = pa.table({
             "machine": pa.array([i.machine for i in rows], type=pa.string()),
-            "start_ts": pa.array(starts[list(latest.values())], type=_TS_US),
+            "start_ts": pa.array(starts[list(latest.values())], type=pa.timestamp("us")),
             "end_ts": _nullable_ts_array([i.end for i in rows], "state_intervals.end"),
             # MachineState(...) refuses an unknown state before anything is written.
             "state": pa.array([MachineState(i.state).value for i in rows], type=pa.string()),
@@ -448,6 +465,7 @@ class Store:
         return len(rows)
 
     def write_counts(self, buckets: Sequence[CountBucket]) -> int:
+        import pyarrow as pa
         table = pa.table({
             "machine": pa.array([b.machine for b in buckets], type=pa.string()),
             "minute": _ts_array([b.minute for b in buckets], "count_minutes.minute"),
@@ -466,6 +484,7 @@ class Store:
             cur.execute("INSERT INTO stop_reasons VALUES (?, ?, ?, ?, ?)", params)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        import pyarrow as pa
         table = pa.table({
             "received_at": _ts_array([d.received_at for d in letters], "dead_letters.received_at"),
             "source": pa.array([d.source for d in letters], type=pa.string()),
@@ -489,16 +508,10 @@ class Store:
             )
 
     def interval_table(self, start: float, end: float, machines: Sequence[str] | None = None) -> pa.Table:
-        """intervals() as an Arrow table (machine, s, e, state, reason, entered_by, ra), for columnar reports."""
+        """intervals() as an Arrow table (machine, s, e, state, reason, entered_by, ra)."""
         where, extra = _machine_filter(machines, "i.machine")
         sql = f"""
-            WITH newest AS (
-                SELECT machine, stop_start, reason, entered_by, entered_at
-                FROM stop_reasons
-                -- rowid breaks ties of entered_at: the later entry in the audit trail wins
-                QUALIFY row_number() OVER (PARTITION BY machine, stop_start
-                                           ORDER BY entered_at DESC, rowid DESC) = 1
-            )
+            WITH {_NEWEST_REASON}
             SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
                    r.reason, r.entered_by, epoch_us(r.entered_at) / 1e6 AS ra
             FROM state_intervals i
@@ -507,6 +520,37 @@ class Store:
             ORDER BY i.machine, i.start_ts
         """
         return self._arrow(sql, [_to_datetime(end), _to_datetime(start), *extra])
+
+    def interval_codes(self, start: float, end: float, machines: Sequence[str], states: Sequence[str],
+                       reasons: Sequence[str]) -> dict[str, np.ndarray]:
+        """The intervals overlapping [start, end) as plain number columns, for columnar reports.
+
+        `machine`, `state` and `reason` are indexes into the lists given (reason -1 for none or
+        one not in the list); `s` and `e` are epoch seconds, `e` NaN while open. Rows come
+        ordered by machine index, then start. DuckDB does the string-to-code joins: in Python
+        they would cost more than the rest of a report, and handing DuckDB Arrow tables to
+        join against makes it import pandas, a sixth of a second on every `oee report`.
+        """
+        sql = f"""
+            WITH {_NEWEST_REASON},
+            machine_codes AS (SELECT unnest(?::VARCHAR[]) AS machine, unnest(range(?)) AS idx),
+            state_codes AS (SELECT unnest(?::VARCHAR[]) AS state, unnest(range(?)) AS idx),
+            reason_codes AS (SELECT unnest(?::VARCHAR[]) AS reason, unnest(range(?)) AS idx)
+            SELECT m.idx AS machine, epoch_us(i.start_ts) / 1e6 AS s,
+                   coalesce(epoch_us(i.end_ts) / 1e6, 'NaN'::DOUBLE) AS e, st.idx AS state,
+                   coalesce(rc.idx, -1) AS reason
+            FROM state_intervals i
+            JOIN machine_codes m ON m.machine = i.machine
+            JOIN state_codes st ON st.state = i.state
+            LEFT JOIN newest r ON r.machine = i.machine AND r.stop_start = i.start_ts
+            LEFT JOIN reason_codes rc ON rc.reason = r.reason
+            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
+            ORDER BY m.idx, i.start_ts
+        """
+        params: list[Any] = [list(machines), len(machines), list(states), len(states), list(reasons), len(reasons),
+                             _to_datetime(end), _to_datetime(start)]
+        with self._cursor() as cur:
+            return cur.execute(sql, params).fetchnumpy()
 
     def counts(self, start: float, end: float, machines: Sequence[str] | None = None) -> list[CountBucket]:
         """Buckets whose minute is in [start, end), summed per (machine, minute, product)."""

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from oee_tui.engine.model import MachineState
 from oee_tui.engine.snapshot import MachineSnapshot, PlantSnapshot
@@ -168,10 +168,9 @@ class LiveScreen(Screen[None]):
             return
         self._open_detail(machine.machine)
 
-    @on(DataTable.RowSelected, "#machines")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self._open_detail(event.row_key.value)
+    @on(KeyedTable.RowSelected, "#machines")
+    def _row_selected(self, event: KeyedTable.RowSelected) -> None:
+        self._open_detail(event.key)
 
     def _open_detail(self, machine_id: str) -> None:
         self.app.push_screen(MachineDetailScreen(machine_id))

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from oee_tui.config import Config
@@ -239,9 +239,9 @@ class MachineDetailScreen(Screen[None]):
             return
         self._pick_reason(stop)
 
-    @on(DataTable.RowSelected, "#stops")
-    def _stop_selected(self, event: DataTable.RowSelected) -> None:
-        stop = self._stops.get(event.row_key.value or "")
+    @on(KeyedTable.RowSelected, "#stops")
+    def _stop_selected(self, event: KeyedTable.RowSelected) -> None:
+        stop = self._stops.get(event.key)
         if stop is not None:
             self._pick_reason(stop)
 

@@ -106,7 +106,9 @@ async def test_cursor_stays_on_its_machine_and_cells_update_by_difference(make_a
         await pilot.pause()
 
         assert table.cursor_key == "L1-LAB"
-        assert table.cursor_row == 1  # the Capper above it is gone: the cursor followed the row
+        # The Capper above it left and the Sealer arrived at the top: the cursor followed the row.
+        assert table.shown_keys()[:3] == ("L3-NEW", "L1-FILL", "L1-LAB")
+        assert table.cursor_row == 2
         assert table.scroll_x == scroll_x
         assert cell(table, "L1-LAB", "good") == "9,500"
         assert cell(table, "L1-LAB", "state") == "► RUN"
