@@ -21,7 +21,11 @@ from oee_tui.engine.model import COUNTER_SIGNALS, STATE_CODE_TARGETS, Loss, Sign
 APP_NAME: Final = "oee-tui"
 CONFIG_FILENAME: Final = "oee.toml"
 
-SOURCE_KINDS: Final = ("modbus", "opcua")
+SOURCE_KINDS: Final = ("modbus", "opcua", "s7", "logix")
+DEFAULT_PORTS: Final = {"modbus": 502, "opcua": 4840, "s7": 102, "logix": 44818}
+OPCUA_SECURITY_MODES: Final = ("None", "Sign", "SignAndEncrypt")
+OPCUA_SECURITY_POLICIES: Final = ("None", "Basic256Sha256")
+_TSAP = re.compile(r"^[0-9A-Fa-f]{2}\.[0-9A-Fa-f]{2}$")
 MODBUS_TYPES: Final = ("bool", "int16", "uint16", "int32", "uint32", "float32")
 BYTE_ORDERS: Final = ("big", "little")
 COUNTER_WIDTHS: Final = (16, 32, 64)
@@ -117,6 +121,18 @@ class SourceConfig:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     queue_size: int = 10_000
+    # Siemens S7: rack and slot, or both TSAPs as Siemens writes them ("01.00", "03.01").
+    rack: int = 0
+    slot: int | None = None  # S7: 1 for S7-1200/1500, 2 for S7-300; Logix: the CPU's slot, 0 if unset
+    local_tsap: str | None = None
+    remote_tsap: str | None = None
+    # OPC-UA security: the mode and policy, a user name and password, or an X.509 user certificate.
+    security_mode: str = "None"
+    security_policy: str = "None"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or reprs
+    user_certificate: str | None = None
+    user_private_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,18 +383,24 @@ def _unique(r: _Reader, key: str, seen: set[str], value: str) -> None:
 
 
 def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
-    allowed = {"name", "kind", "host", "port", "endpoint", "unit_id", "poll_interval_s", "timeout_s",
-               "byte_order", "word_order", "max_registers_per_read", "publishing_interval_ms",
-               "reconnect_min_s", "reconnect_max_s", "queue_size"}
+    common = {"name", "kind", "host", "port", "poll_interval_s", "timeout_s",
+              "reconnect_min_s", "reconnect_max_s", "queue_size"}
+    allowed_by_kind = {
+        "modbus": common | {"unit_id", "byte_order", "word_order", "max_registers_per_read"},
+        "opcua": common | {"endpoint", "publishing_interval_ms", "security_mode", "security_policy", "username",
+                           "password", "user_certificate", "user_private_key"},
+        "s7": common | {"rack", "slot", "local_tsap", "remote_tsap"},
+        "logix": common | {"slot"},
+    }
     out: list[SourceConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "sources", "sources")):
         key = _entry_key("sources", i, t, "name")
-        r.unknown_keys(t, key, allowed)
         name = r.string(t, key, "name")
         _unique(r, f"{key}.name", seen, name)
         key = f"sources[{name}]"
         kind = r.string(t, key, "kind", choices=SOURCE_KINDS)
+        r.unknown_keys(t, key, allowed_by_kind[kind])
         endpoint = ""
         if kind == "opcua":
             endpoint = r.string(t, key, "endpoint")
@@ -388,11 +410,40 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         reconnect_max = r.number(t, key, "reconnect_max_s", default=30.0, positive=True)
         if reconnect_max < reconnect_min:
             raise r.fail(f"{key}.reconnect_max_s", reconnect_max, f"must be at least reconnect_min_s ({reconnect_min})")
+        tsaps = {}
+        for field_name in ("local_tsap", "remote_tsap"):
+            tsap = r.opt_string(t, key, field_name)
+            if tsap is not None and not _TSAP.match(tsap):
+                raise r.fail(f"{key}.{field_name}", tsap, "must be a TSAP as Siemens writes it, such as 01.00 or 03.01")
+            tsaps[field_name] = tsap
+        if (tsaps["local_tsap"] is None) != (tsaps["remote_tsap"] is None):
+            raise r.fail(f"{key}.remote_tsap" if tsaps["remote_tsap"] is None else f"{key}.local_tsap", None,
+                         "give both local_tsap and remote_tsap, or neither (then rack and slot are used)")
+        security_mode = r.string(t, key, "security_mode", default="None", choices=OPCUA_SECURITY_MODES)
+        security_policy = r.string(t, key, "security_policy",
+                                   default="None" if security_mode == "None" else "Basic256Sha256",
+                                   choices=OPCUA_SECURITY_POLICIES)
+        if (security_mode == "None") != (security_policy == "None"):
+            raise r.fail(f"{key}.security_policy", security_policy,
+                         "must be None exactly when security_mode is None (Sign and SignAndEncrypt need "
+                         "Basic256Sha256)")
+        username = r.opt_string(t, key, "username")
+        password = r.opt_string(t, key, "password")
+        if password is not None and username is None:
+            raise r.fail(f"{key}.username", None, "is needed when a password is given")
+        user_certificate = r.opt_string(t, key, "user_certificate")
+        user_private_key = r.opt_string(t, key, "user_private_key")
+        if (user_certificate is None) != (user_private_key is None):
+            raise r.fail(f"{key}.user_private_key" if user_private_key is None else f"{key}.user_certificate", None,
+                         "give both user_certificate and user_private_key for certificate login, or neither")
+        if user_certificate is not None and username is not None:
+            raise r.fail(f"{key}.username", username, "cannot be combined with user_certificate; pick one login")
+        slot = t.get("slot")
         out.append(SourceConfig(
             name=name,
             kind=kind,
             host=r.string(t, key, "host", default="127.0.0.1"),
-            port=r.integer(t, key, "port", 502, 1, 65535),
+            port=r.integer(t, key, "port", DEFAULT_PORTS[kind], 1, 65535),
             endpoint=endpoint,
             unit_id=r.integer(t, key, "unit_id", 1, 0, 255),
             poll_interval_s=r.number(t, key, "poll_interval_s", default=1.0, positive=True),
@@ -404,6 +455,16 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
             reconnect_min_s=reconnect_min,
             reconnect_max_s=reconnect_max,
             queue_size=r.integer(t, key, "queue_size", 10_000, 10, 10_000_000),
+            rack=r.integer(t, key, "rack", 0, 0, 7),
+            slot=None if slot is None else r.integer(t, key, "slot", 0, 0, 31),
+            local_tsap=tsaps["local_tsap"],
+            remote_tsap=tsaps["remote_tsap"],
+            security_mode=security_mode,
+            security_policy=security_policy,
+            username=username,
+            password=password,
+            user_certificate=user_certificate,
+            user_private_key=user_private_key,
         ))
     return tuple(out)
 

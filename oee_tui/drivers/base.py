@@ -69,4 +69,12 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
         from oee_tui.drivers.opcua import OpcUaDriver
 
         return OpcUaDriver(source, tags)
-    raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; known kinds: modbus, opcua")
+    if source.kind == "s7":
+        from oee_tui.drivers.s7 import S7Driver
+
+        return S7Driver(source, tags)
+    if source.kind == "logix":
+        from oee_tui.drivers.logix import LogixDriver
+
+        return LogixDriver(source, tags)
+    raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; known kinds: modbus, opcua, s7, logix")
