@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.engine.model import TagSample
+from oee_tui.engine.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,31 @@ EmitFn = Callable[[Sequence[TagSample]], Awaitable[None]]
 
 class DriverError(Exception):
     """A connection or protocol failure; the message names the device and the cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagReading:
+    """One mapped tag read once, for "Test connection": what came back, and how fast."""
+
+    tag: str
+    value: TagValue
+    type: str  # the device's type name for it: "uint16", "REAL", "DINT", "Int32"
+    quality: Quality
+    latency_s: float
+    error: str | None = None  # why quality is not good, in the device's words
+
+
+@dataclass(frozen=True, slots=True)
+class BrowseEntry:
+    """One item of a device's address space: an OPC-UA node, a Logix tag or UDT member."""
+
+    id: str  # what goes into a tag mapping's `tag`: a node id, a tag name
+    name: str  # what a person reads
+    type: str | None  # the data type of a readable item; None for folders and objects
+    has_children: bool
+
+
+ReadObserver = Callable[[float, bool], None]  # (latency in seconds, succeeded)
 
 
 class Driver(ABC):
@@ -39,9 +65,17 @@ class Driver(ABC):
                             source.name, mapping.tag, first.type, first.byte_order, first.word_order)
         self.tags: tuple[TagMapping, ...] = tuple(unique.values())
 
+        # Set by the acquisition runner: every request to the device reports its latency here,
+        # which gives the source's reads per second and latency percentiles.
+        self.on_read: ReadObserver | None = None
+
     @property
     def name(self) -> str:
         return self.source.name
+
+    def record_read(self, latency_s: float, ok: bool) -> None:
+        if self.on_read is not None:
+            self.on_read(latency_s, ok)
 
     @abstractmethod
     async def connect(self) -> None:
@@ -54,6 +88,14 @@ class Driver(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release the connection. Idempotent; never raises."""
+
+    async def read_once(self) -> list[TagReading]:
+        """Read every mapped tag once (after connect()), one reading per tag, bad ones included."""
+        raise NotImplementedError(f"{self.source.kind} sources cannot be test-read yet")
+
+    async def browse(self, parent: str | None = None) -> list[BrowseEntry]:
+        """The children of `parent` (None: the top level) in the device's address space."""
+        raise NotImplementedError(f"{self.source.kind} sources cannot be browsed")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source.name!r}, {len(self.tags)} tags)"
