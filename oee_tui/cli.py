@@ -41,7 +41,7 @@ area = "Packaging"
 
 [[sources]]
 name = "plc1"
-kind = "modbus"             # modbus | opcua
+kind = "modbus"             # modbus | opcua | s7 | logix
 host = "192.0.2.10"
 port = 502
 unit_id = 1
@@ -140,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", help="end, ISO date/time")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
+    devices = sub.add_parser("devices", parents=[common], help="list, test and browse the configured sources")
+    devices_sub = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+    devices_sub.add_parser("list", parents=[common], help="every source, whether it answers, and what it feeds")
+    test = devices_sub.add_parser("test", parents=[common], help="read every mapped tag of a source once")
+    test.add_argument("name", help="the source's name in the config")
+    browse = devices_sub.add_parser("browse", parents=[common], help="what a source offers (OPC-UA nodes, Logix tags)")
+    browse.add_argument("name", help="the source's name in the config")
+    browse.add_argument("parent", nargs="?", help="a node id or tag to list the children of (default: the top)")
+
     config = sub.add_parser("config", parents=[common], help="check, locate or create the config file")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     config_sub.add_parser("check", parents=[common], help="validate the config file")
@@ -168,6 +177,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "ui"
     if command == "config":
         return _config_command(args, config_path, data_dir)
+    if command == "devices":
+        return _devices_command(args, config_path)
     try:
         if command == "ui":
             return _run_ui(args, config_path, data_dir)
@@ -216,6 +227,55 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
     print(f"{config_path}: ok: {len(config.lines)} lines, {len(config.machines)} machines, "
           f"{len(config.sources)} sources, {len(config.shifts)} shifts, {len(config.reasons)} reasons")
     return EXIT_OK
+
+
+def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
+    from oee_tui import devices
+
+    if args.demo:
+        print("oee devices: the demo's devices exist only while `oee --demo` or `oee engine --demo` runs; "
+              "give a config with --config", file=sys.stderr)
+        return EXIT_USAGE
+    config = _load_for_run(args, config_path)
+    if args.devices_command == "list":
+        checks = asyncio.run(devices.check_all(config))
+        rows = [("source", "kind", "address", "tags", "status", "feeds")]
+        for check in checks:
+            status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
+                else f"DOWN: {check.error}"
+            rows.append((check.name, check.kind, check.address, str(check.tags), status, " ".join(check.machines)))
+        _print_rows(rows)
+        return EXIT_OK if all(check.connected for check in checks) else EXIT_FAILURE
+    try:
+        source = devices.source_named(config, args.name)
+    except LookupError as exc:
+        print(f"oee devices: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.devices_command == "test":
+            readings = asyncio.run(devices.test_source(config, source))
+            rows = [("tag", "value", "type", "quality", "latency", "error")]
+            rows += [(r.tag, repr(r.value) if isinstance(r.value, str) else str(r.value), r.type, r.quality.value,
+                      f"{r.latency_s * 1000:.1f} ms", r.error or "") for r in readings]
+            _print_rows(rows)
+            return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
+        entries = asyncio.run(devices.browse_source(config, source, args.parent))
+        _print_rows([("id", "name", "type", "")] + [
+            (e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
+        return EXIT_OK
+    except NotImplementedError as exc:
+        print(f"oee devices: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # the device's own words, not a traceback
+        print(f"oee devices: {source.name} ({devices.address_of(source)}): {devices.describe_error(exc)}",
+              file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _print_rows(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
