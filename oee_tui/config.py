@@ -26,6 +26,8 @@ DEFAULT_PORTS: Final = {"modbus": 502, "opcua": 4840, "s7": 102, "logix": 44818}
 OPCUA_SECURITY_MODES: Final = ("None", "Sign", "SignAndEncrypt")
 OPCUA_SECURITY_POLICIES: Final = ("None", "Basic256Sha256")
 _TSAP = re.compile(r"^[0-9A-Fa-f]{2}\.[0-9A-Fa-f]{2}$")
+_OPCUA_NODE_ID = re.compile(
+    r"^((ns=\d+|nsu=[^;]+);)?(i=\d+|s=.+|g=[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|b=.+)$", re.DOTALL)
 MODBUS_TYPES: Final = ("bool", "int16", "uint16", "int32", "uint32", "float32")
 BYTE_ORDERS: Final = ("big", "little")
 COUNTER_WIDTHS: Final = (16, 32, 64)
@@ -572,9 +574,27 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
             if area in ("hr", "ir") and tag_type == "bool":
                 raise r.fail(f"{skey}.type", tag_type,
                              "bool needs a co: or di: address; registers are int16, uint16, int32, uint32 or float32")
+        elif source.kind == "s7":
+            # Imported here: the parser is the driver's own, and config must not import drivers at load.
+            from oee_tui.drivers.s7_address import parse_s7_address
+
+            try:
+                tag_type = parse_s7_address(tag, tag_type).type.lower()
+            except ValueError as exc:
+                raise r.fail(f"{skey}.tag", tag, str(exc)) from None
+        elif source.kind == "logix":
+            from oee_tui.drivers.logix import check_tag_name
+
+            problem = check_tag_name(tag)
+            if problem is not None:
+                raise r.fail(f"{skey}.tag", tag, problem)
+        elif source.kind == "opcua" and not _OPCUA_NODE_ID.match(tag):
+            raise r.fail(f"{skey}.tag", tag, "must be an OPC-UA node id such as ns=2;s=Filler.Count, ns=3;i=1001, "
+                         "i=2258 or nsu=urn:plant;s=Count")
         width = None
         if signal in COUNTER_SIGNALS:
-            default_width = 32 if tag_type in ("int32", "uint32") else 16 if tag_type in ("int16", "uint16") else 32
+            default_width = 32 if tag_type in ("int32", "uint32", "dint", "dword") else \
+                16 if tag_type in ("int16", "uint16", "int", "word") else 32
             width = r.integer(t, skey, "width", default_width, 1, 64)
             if width not in COUNTER_WIDTHS:
                 raise r.fail(f"{skey}.width", width, "must be 16, 32 or 64 (bits of the PLC counter)")

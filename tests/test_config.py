@@ -97,3 +97,48 @@ def test_cli_config_init_then_check(tmp_path: Path) -> None:
     check = subprocess.run([*run, "check"], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
     assert "1 machines" in check.stdout
+
+
+S7_SOURCE = '\n[[sources]]\nname = "s7"\nkind = "s7"\nhost = "192.0.2.40"\n'
+
+
+def _with_s7_tag(tag: str, source_extra: str = "") -> str:
+    return _replace('reject_count = { source = "plc1", tag = "hr:2", type = "uint16", width = 16 }',
+                    f'reject_count = {{ source = "s7", tag = "{tag}" }}') + S7_SOURCE + source_extra
+
+
+def test_s7_logix_and_opcua_sources_parse_with_their_own_settings() -> None:
+    text = _with_s7_tag("DB3.DBD4:DINT", 'rack = 0\nslot = 2\n') + (
+        '\n[[sources]]\nname = "clx"\nkind = "logix"\nhost = "192.0.2.50"\nslot = 3\n'
+        '\n[[sources]]\nname = "ua"\nkind = "opcua"\nendpoint = "opc.tcp://192.0.2.60:4840/"\n'
+        'security_mode = "SignAndEncrypt"\nusername = "oee"\npassword = "secret"\n')
+    config = parse_config(text, "plant.toml")
+    s7, clx, ua = config.sources[1:]
+    assert (s7.port, s7.rack, s7.slot) == (102, 0, 2)
+    assert (clx.port, clx.slot) == (44818, 3)
+    assert (ua.security_mode, ua.security_policy, ua.username) == ("SignAndEncrypt", "Basic256Sha256", "oee")
+    assert "secret" not in repr(ua)  # passwords never reach a log through a repr
+    reject = config.machine("L1-FILL").signals[Signal.REJECT_COUNT]
+    assert (reject.type, reject.width) == ("dint", 32)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        (_with_s7_tag("DB1.DBW"), "machines[L1-FILL].signals.reject_count.tag", "byte offset is missing"),
+        (_with_s7_tag("DB1.DBW2:REAL"), "machines[L1-FILL].signals.reject_count.tag", "REAL"),
+        (_with_s7_tag("DB1.DBW2", 'local_tsap = "01.00"\n'), "sources[s7].remote_tsap", "both"),
+        (_with_s7_tag("DB1.DBW2", 'local_tsap = "0100"\nremote_tsap = "03.01"\n'), "sources[s7].local_tsap",
+         "01.00"),
+        (_with_s7_tag("DB1.DBW2", 'endpoint = "opc.tcp://x/"\n'), "sources[s7].endpoint", "known keys"),
+        (_replace('tag = "hr:3"', 'tag = "Filler.State"').replace('kind = "modbus"', 'kind = "opcua"\n'
+                  'endpoint = "opc.tcp://192.0.2.20:4840/"').replace('port = 502\nunit_id = 1\n', ''),
+         "machines[L1-FILL].signals.total_count.tag", "ns=2;s=Filler.Count"),  # hr:0 is no node id
+    ],
+    ids=["s7-offset-missing", "s7-type-too-big", "s7-one-tsap", "s7-tsap-format", "s7-opcua-key", "opcua-node-id"],
+)
+def test_bad_device_settings_name_key_value_and_fix(text: str, key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "plant.toml")
+    assert caught.value.key == key
+    assert hint in caught.value.expected
