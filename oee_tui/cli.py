@@ -12,10 +12,12 @@ import logging
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from oee_tui import __version__
 from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir, load_config
+from oee_tui.drivers.base import make_driver, pki_dir_for
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -143,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", parents=[common], help="list, test and browse the configured sources")
     devices_sub = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
     devices_sub.add_parser("list", parents=[common], help="every source, whether it answers, and what it feeds")
+    trust = devices_sub.add_parser("trust", parents=[common],
+                                   help="trust the OPC-UA server certificate a source was refused for")
+    trust.add_argument("name", help="the source's name, or the certificate's SHA-1/SHA-256 thumbprint")
+    devices_sub.add_parser("certificates", parents=[common], help="this client's and the servers' certificates")
     test = devices_sub.add_parser("test", parents=[common], help="read every mapped tag of a source once")
     test.add_argument("name", help="the source's name in the config")
     browse = devices_sub.add_parser("browse", parents=[common], help="what a source offers (OPC-UA nodes, Logix tags)")
@@ -236,9 +242,12 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
         print("oee devices: the demo's devices exist only while `oee --demo` or `oee engine --demo` runs; "
               "give a config with --config", file=sys.stderr)
         return EXIT_USAGE
+    pki_dir = pki_dir_for(config_path)
+    if args.devices_command in ("trust", "certificates"):
+        return _certificates_command(args, pki_dir)
     config = _load_for_run(args, config_path)
     if args.devices_command == "list":
-        checks = asyncio.run(devices.check_all(config))
+        checks = asyncio.run(devices.check_all(config, pki_dir))
         rows = [("source", "kind", "address", "tags", "status", "feeds")]
         for check in checks:
             status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
@@ -253,13 +262,13 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
         return EXIT_USAGE
     try:
         if args.devices_command == "test":
-            readings = asyncio.run(devices.test_source(config, source))
+            readings = asyncio.run(devices.test_source(config, source, pki_dir))
             rows = [("tag", "value", "type", "quality", "latency", "error")]
             rows += [(r.tag, repr(r.value) if isinstance(r.value, str) else str(r.value), r.type, r.quality.value,
                       f"{r.latency_s * 1000:.1f} ms", r.error or "") for r in readings]
             _print_rows(rows)
             return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
-        entries = asyncio.run(devices.browse_source(config, source, args.parent))
+        entries = asyncio.run(devices.browse_source(config, source, args.parent, pki_dir))
         _print_rows([("id", "name", "type", "")] + [
             (e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
         return EXIT_OK
@@ -270,6 +279,24 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
         print(f"oee devices: {source.name} ({devices.address_of(source)}): {devices.describe_error(exc)}",
               file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _certificates_command(args: argparse.Namespace, pki_dir: Path) -> int:
+    from oee_tui.drivers.opcua_security import list_certificates, trust_rejected
+
+    if args.devices_command == "trust":
+        try:
+            info = trust_rejected(pki_dir, args.name)
+        except LookupError as exc:
+            print(f"oee devices trust: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"trusted {info.subject} (SHA-256 {info.sha256}); it is in {info.path}")
+        return EXIT_OK
+    rows = [("store", "source", "subject", "sha256", "expires")]
+    rows += [(c.store, c.source or "", c.subject, c.sha256, f"{c.not_after:%Y-%m-%d}")
+             for c in list_certificates(pki_dir)]
+    _print_rows(rows)
+    return EXIT_OK
 
 
 def _print_rows(rows: list[tuple[str, ...]]) -> None:
@@ -298,7 +325,8 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     if args.demo:
         engine = DemoEngine(Store.open(store_dir))
     elif config_path.exists():
-        engine = Engine(load_config(config_path), Store.open(data_dir))
+        engine = Engine(load_config(config_path), Store.open(data_dir),
+                        driver_factory=partial(make_driver, pki_dir=pki_dir_for(config_path)))
     else:
         def demo_factory() -> DemoEngine:
             return DemoEngine(Store.open(demo_data_dir(data_dir)))
@@ -321,7 +349,8 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     else:
         config = _load_for_run(args, config_path)
         store_dir = data_dir
-        engine = Engine(config, Store.open(store_dir))
+        engine = Engine(config, Store.open(store_dir),
+                        driver_factory=partial(make_driver, pki_dir=pki_dir_for(config_path)))
 
     async def run() -> None:
         stop = asyncio.Event()

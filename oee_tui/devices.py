@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from oee_tui.config import Config, SourceConfig, TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, TagReading, make_driver
@@ -63,8 +64,8 @@ def describe_error(exc: BaseException) -> str:
     return "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 
-async def _connected(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
-    driver = make_driver(source, tags)
+async def _connected(source: SourceConfig, tags: Sequence[TagMapping], pki_dir: Path | None) -> Driver:
+    driver = make_driver(source, tags, pki_dir=pki_dir)
     try:
         await asyncio.wait_for(driver.connect(), timeout=source.timeout_s)
     except BaseException:
@@ -73,12 +74,12 @@ async def _connected(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver
     return driver
 
 
-async def check_source(config: Config, source: SourceConfig) -> SourceCheck:
+async def check_source(config: Config, source: SourceConfig, pki_dir: Path | None = None) -> SourceCheck:
     tags = tags_of(config, source.name)
     started = time.perf_counter()
     connected, error, elapsed = False, None, None
     try:
-        driver = await _connected(source, tags)
+        driver = await _connected(source, tags, pki_dir)
         elapsed = time.perf_counter() - started
         connected = True
         await driver.close()
@@ -88,21 +89,22 @@ async def check_source(config: Config, source: SourceConfig) -> SourceCheck:
                        connected, elapsed, error)
 
 
-async def check_all(config: Config) -> list[SourceCheck]:
-    return list(await asyncio.gather(*(check_source(config, source) for source in config.sources)))
+async def check_all(config: Config, pki_dir: Path | None = None) -> list[SourceCheck]:
+    return list(await asyncio.gather(*(check_source(config, source, pki_dir) for source in config.sources)))
 
 
-async def test_source(config: Config, source: SourceConfig) -> list[TagReading]:
+async def test_source(config: Config, source: SourceConfig, pki_dir: Path | None = None) -> list[TagReading]:
     """Every mapped tag of `source` read once. Raises if the device cannot be reached."""
-    driver = await _connected(source, tags_of(config, source.name))
+    driver = await _connected(source, tags_of(config, source.name), pki_dir)
     try:
         return await driver.read_once()
     finally:
         await driver.close()
 
 
-async def browse_source(config: Config, source: SourceConfig, parent: str | None = None) -> list[BrowseEntry]:
-    driver = await _connected(source, tags_of(config, source.name))
+async def browse_source(config: Config, source: SourceConfig, parent: str | None = None,
+                        pki_dir: Path | None = None) -> list[BrowseEntry]:
+    driver = await _connected(source, tags_of(config, source.name), pki_dir)
     try:
         return await driver.browse(parent)
     finally:

@@ -11,6 +11,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.engine.model import Quality, TagSample, TagValue
@@ -101,8 +102,11 @@ class Driver(ABC):
         return f"{type(self).__name__}({self.source.name!r}, {len(self.tags)} tags)"
 
 
-def make_driver(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
-    """The driver for `source.kind`. Imports lazily so a Modbus-only plant never loads asyncua."""
+def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Path | None = None) -> Driver:
+    """The driver for `source.kind`. Imports lazily so a Modbus-only plant never loads asyncua.
+
+    `pki_dir` is where OPC-UA keeps this client's certificate and the trusted and rejected
+    server certificates: `pki/` beside the config file (see pki_dir_for)."""
     if source.kind == "modbus":
         from oee_tui.drivers.modbus import ModbusDriver
 
@@ -110,7 +114,7 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
     if source.kind == "opcua":
         from oee_tui.drivers.opcua import OpcUaDriver
 
-        return OpcUaDriver(source, tags)
+        return OpcUaDriver(source, tags, pki_dir=pki_dir)
     if source.kind == "s7":
         from oee_tui.drivers.s7 import S7Driver
 
@@ -120,3 +124,8 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
 
         return LogixDriver(source, tags)
     raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; known kinds: modbus, opcua, s7, logix")
+
+
+def pki_dir_for(config_path: Path) -> Path:
+    """Certificates live beside the config they belong to, so `--config` moves them too."""
+    return config_path.parent / "pki"

@@ -3,6 +3,11 @@
 The server pushes changes at the publishing interval, so an idle line costs
 nothing on the wire. asyncua calls the handler without letting it wait, so
 the handler only queues samples; run() drains the queue and emits batches.
+
+Security (Sign / SignAndEncrypt with Basic256Sha256) and login (anonymous,
+user name and password, X.509 user certificate) are applied in connect();
+the certificates live in the PKI folder (see opcua_security). Besides
+run(), the driver offers read_once() and browse() for the Devices screen.
 """
 
 from __future__ import annotations
@@ -10,24 +15,64 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from asyncua import Client, Node, ua
 from asyncua.common.subscription import DataChangeNotif
+from asyncua.crypto import security_policies, uacrypto
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, EmitFn
+from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading
+from oee_tui.drivers.opcua_security import (
+    ClientCertificate,
+    UntrustedServerCertificate,
+    check_server_certificate,
+    default_pki_dir,
+    ensure_client_certificate,
+)
 from oee_tui.engine.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 5_000
-# Monitored items per CreateMonitoredItems call; keeps each request well under
-# the message size limits of small embedded servers.
+# Monitored items per CreateMonitoredItems call, and nodes per Read or Browse call;
+# keeps each request well under the message size limits of small embedded servers.
 SUBSCRIBE_CHUNK: Final = 500
+REQUEST_CHUNK: Final = 500
+SECURITY_POLICIES: Final[dict[str, type[security_policies.SecurityPolicy]]] = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+}
+# Status codes by which a server refuses the user (wrong password, unknown user
+# certificate, login type not offered) and by which it refuses this client's certificate.
+_LOGIN_REFUSED: Final = frozenset({
+    "BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid", "BadUserSignatureInvalid"})
+_CLIENT_CERT_REFUSED: Final = frozenset({
+    "BadCertificateUntrusted", "BadSecurityChecksFailed", "BadCertificateInvalid", "BadCertificateUriInvalid",
+    "BadCertificateUseNotAllowed", "BadCertificateTimeInvalid", "BadCertificateRevoked",
+    "BadCertificateIssuerRevoked", "BadCertificateRevocationUnknown", "BadCertificateChainIncomplete"})
+
+
+class _RedactIdentityToken(logging.Filter):
+    """asyncua logs every request it sends at DEBUG, ActivateSession included, and with it
+    the user's password (in clear text when the channel itself is encrypted). Whoever turns
+    on debug logging to chase a connection problem must not find passwords in the file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, ua.ActivateSessionRequest) for a in record.args):
+            record.args = tuple("ActivateSessionRequest(<identity token redacted>)"
+                                if isinstance(a, ua.ActivateSessionRequest) else a for a in record.args)
+        return True
+
+
+_REDACT = _RedactIdentityToken()
+# The logger asyncua's UASocketProtocol sends requests through; addFilter ignores repeats.
+logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_REDACT)
 
 
 class _Signal:
@@ -99,10 +144,17 @@ class _Handler:
 
 
 class OpcUaDriver(Driver):
-    """Subscribes to every tag of one OPC UA server (security None, anonymous for now)."""
+    """Subscribes to every tag of one OPC UA server, with the source's security and login.
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping]) -> None:
+    `pki_dir` holds this client's certificate and the trusted and rejected server
+    certificates; it is only touched when security_mode is Sign or SignAndEncrypt.
+    """
+
+    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Path | None = None) -> None:
         super().__init__(source, tags)
+        self.pki_dir = default_pki_dir() if pki_dir is None else pki_dir
+        self._own: ClientCertificate | None = None  # set by connect() when security is on
+        self._told_plain_login = False
         self._client: Client | None = None
         self._queue: asyncio.Queue[TagSample | _Signal] = asyncio.Queue(maxsize=max(16, source.queue_size))
         # Different strings may name the same node ("i=85" and "ns=0;i=85"); each gets its sample.
@@ -113,7 +165,9 @@ class OpcUaDriver(Driver):
 
     @property
     def where(self) -> str:
-        return f"opcua {self.source.endpoint or '(no endpoint)'}"
+        # A password written into the URL (opc.tcp://user:pw@host) must not reach messages.
+        endpoint = re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", self.source.endpoint)
+        return f"opcua {endpoint or '(no endpoint)'}"
 
     @property
     def check_interval_s(self) -> float:
@@ -123,6 +177,7 @@ class OpcUaDriver(Driver):
         # A driver may be connected again after a loss or close(); start clean.
         await self.close()
         self._closed = self._signalled = False
+        self._own = None
         self._queue = asyncio.Queue(maxsize=max(16, self.source.queue_size))
         self._tags_by_node = {}
         if not self.source.endpoint:
@@ -132,13 +187,120 @@ class OpcUaDriver(Driver):
         # asyncua 2.x reports a loss through this hook at once; 1.x lacks it and
         # the periodic check_connection() in run() catches the loss instead.
         client.connection_lost_callback = self._on_connection_lost
+        client.name = client.description = "oee-tui"
         self._client = client
         try:
+            await self._apply_login(client)
+            await self._apply_security(client)
             await client.connect()
+        except DriverError:
+            with contextlib.suppress(Exception):
+                client.disconnect_socket()
+            raise
         except Exception as exc:  # asyncua raises OSError, TimeoutError, UaError and more
             with contextlib.suppress(Exception):
                 client.disconnect_socket()
+            raise DriverError(f"{self.where}: cannot connect: {self._explain(exc)}") from exc
+
+    async def _apply_login(self, client: Client) -> None:
+        source = self.source
+        if source.username is not None:
+            client.set_user(source.username)
+            if source.password is not None:
+                client.set_password(source.password)
+            if source.security_mode == "None" and not self._told_plain_login:
+                self._told_plain_login = True  # once per driver, not on every reconnect
+                log.warning("%s: user %s logs in over an unsigned, unencrypted channel; the password is "
+                            "protected only if the server asks for it encrypted", self.where, source.username)
+        if source.user_certificate is not None and source.user_private_key is not None:
+            cert_path = Path(source.user_certificate).expanduser()
+            key_path = Path(source.user_private_key).expanduser()
+            try:
+                await client.load_client_certificate(str(cert_path))
+                await client.load_private_key(key_path)
+            except Exception as exc:  # OSError for a missing file, ValueError for a damaged one
+                raise DriverError(f"{self.where}: cannot load the user certificate {cert_path} or its key "
+                                  f"{key_path}: {_describe(exc)}") from exc
+
+    async def _apply_security(self, client: Client) -> None:
+        """Sign or SignAndEncrypt: the client's own certificate, and the server's, trusted beforehand."""
+        source = self.source
+        if source.security_mode == "None":
+            return
+        policy = SECURITY_POLICIES.get(source.security_policy)
+        mode = getattr(ua.MessageSecurityMode, source.security_mode, None)
+        if policy is None or mode is None:
+            raise DriverError(f"{self.where}: security {source.security_mode}/{source.security_policy} is not "
+                              f"supported; use Sign or SignAndEncrypt with Basic256Sha256")
+        try:
+            # Key generation and file work: keep them off the event loop.
+            self._own = await asyncio.to_thread(ensure_client_certificate, self.pki_dir)
+        except DriverError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise DriverError(f"{self.where}: cannot create or read the client certificate in "
+                              f"{self.pki_dir}: {_describe(exc)}") from exc
+        # The server checks that this URI is the one in the client's certificate.
+        client.application_uri = self._own.application_uri
+        server_der = await self._server_certificate(mode, policy)
+        try:
+            await asyncio.to_thread(check_server_certificate, self.pki_dir, self.name, server_der)
+        except UntrustedServerCertificate as exc:
+            # Same type, so a screen can offer to trust exc.certificate there and then.
+            raise UntrustedServerCertificate(f"{self.where}: {exc}", exc.certificate,
+                                             exc.previously_trusted) from exc
+        except (OSError, ValueError) as exc:
+            raise DriverError(f"{self.where}: cannot check the server's certificate against "
+                              f"{self.pki_dir}: {_describe(exc)}") from exc
+        # Passing the certificate pins it: asyncua encrypts to its key and refuses a
+        # session whose server certificate differs ("Server certificate mismatch").
+        await client.set_security(policy, str(self._own.cert_path), str(self._own.key_path),
+                                  server_certificate=server_der, mode=mode)
+
+    async def _server_certificate(self, mode: ua.MessageSecurityMode,
+                                  policy: type[security_policies.SecurityPolicy]) -> bytes:
+        """The certificate of the endpoint with this mode and policy, asked over an open channel.
+
+        What comes back is not believed: it is used only if it is already in trusted/.
+        """
+        probe = Client(self.source.endpoint, timeout=self.source.timeout_s)
+        try:
+            endpoints = await probe.connect_and_get_server_endpoints()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                probe.disconnect_socket()
             raise DriverError(f"{self.where}: cannot connect: {_describe(exc)}") from exc
+        for endpoint in endpoints:
+            if endpoint.SecurityMode == mode and endpoint.SecurityPolicyUri == policy.URI:
+                if not endpoint.ServerCertificate:
+                    raise DriverError(f"{self.where}: the server's {mode.name} endpoint has no certificate")
+                return uacrypto.x509_from_der(endpoint.ServerCertificate).public_bytes(Encoding.DER)
+        offered = sorted({f"{e.SecurityMode.name.rstrip('_')}/{e.SecurityPolicyUri.rsplit('#', 1)[-1]}"
+                          for e in endpoints})
+        raise DriverError(f"{self.where}: the server offers no {mode.name} endpoint with "
+                          f"{self.source.security_policy}; it offers {', '.join(offered) or 'nothing'}")
+
+    def _explain(self, exc: BaseException) -> str:
+        """The cause in words an operator can act on; never the password."""
+        status = _status_name(exc)
+        if status in _LOGIN_REFUSED:
+            source = self.source
+            if source.user_certificate is not None:
+                return (f"the server refused the login with the user certificate {source.user_certificate} "
+                        f"({status}): the server must accept that certificate as a user")
+            if source.username is not None:
+                return (f"the server refused the login as user {source.username!r} ({status}): "
+                        f"check the user name and password")
+            return (f"the server refused anonymous login ({status}): set username and password, "
+                    f"or a user certificate")
+        if status in _CLIENT_CERT_REFUSED and self._own is not None:
+            own = f"{self._own.cert_path} (SHA-1 {self._own.sha1}, SHA-256 {self._own.sha256})"
+            if status in ("BadCertificateUntrusted", "BadSecurityChecksFailed"):
+                # Many servers hide an untrusted client behind the generic BadSecurityChecksFailed.
+                return (f"the server refused this client's certificate ({status}): it does not trust it yet. "
+                        f"Trust {own} on the server, then connect again")
+            return f"the server refused this client's certificate {own} ({status}); its log says why"
+        return _describe(exc)
 
     async def _on_connection_lost(self, exc: Exception) -> None:
         self._signal_lost(f"connection lost: {_describe(exc)}")
@@ -213,15 +375,151 @@ class OpcUaDriver(Driver):
         return bad
 
     async def _watch(self, client: Client) -> None:
-        """Catch a lost link the callbacks missed, e.g. a server that stops answering."""
+        """Catch a lost link the callbacks missed, e.g. a server that stops answering.
+
+        The check is a real round trip, so it also feeds the source's latency figures:
+        a subscription has no other request whose latency means anything.
+        """
         interval = self.check_interval_s
         while True:
             await asyncio.sleep(interval)
+            started = time.perf_counter()
             try:
                 await asyncio.wait_for(client.check_connection(), timeout=max(interval, self.source.timeout_s))
             except Exception as exc:
+                self.record_read(time.perf_counter() - started, False)
                 self._signal_lost(f"connection lost: {_describe(exc)}")
                 return
+            self.record_read(time.perf_counter() - started, True)
+
+    # ---------------------------------------------------------------- one-off requests
+
+    def _connected_client(self, what: str) -> Client:
+        if self._client is None:
+            raise DriverError(f"{self.where}: {what}() before connect()")
+        return self._client
+
+    async def read_once(self) -> list[TagReading]:
+        """Read every mapped node once (one Read per REQUEST_CHUNK nodes); bad ones included."""
+        client = self._connected_client("read_once")
+        readings: dict[str, TagReading] = {}
+        tags_by_node: dict[ua.NodeId, list[str]] = {}
+        for mapping in self.tags:
+            try:
+                node_id = ua.NodeId.from_string(mapping.tag)
+            except Exception as exc:  # asyncua raises UaStringParsingError, ValueError or KeyError
+                readings[mapping.tag] = TagReading(mapping.tag, None, "", Quality.BAD, 0.0,
+                                                   f"BadNodeIdInvalid: {mapping.tag!r} is not a node id: "
+                                                   f"{_describe(exc)}")
+                continue
+            tags_by_node.setdefault(node_id, []).append(mapping.tag)
+        node_ids = list(tags_by_node)
+        for i in range(0, len(node_ids), REQUEST_CHUNK):
+            chunk = node_ids[i:i + REQUEST_CHUNK]
+            started = time.perf_counter()
+            try:
+                values = await client.uaclient.read_attributes(chunk, ua.AttributeIds.Value)
+            except Exception as exc:
+                self.record_read(time.perf_counter() - started, False)
+                raise DriverError(f"{self.where}: read failed: {_describe(exc)}") from exc
+            latency = time.perf_counter() - started
+            self.record_read(latency, True)
+            for node_id, data in zip(chunk, values, strict=True):
+                for tag in tags_by_node[node_id]:
+                    readings[tag] = _reading(tag, data, latency)
+        return [readings[mapping.tag] for mapping in self.tags]
+
+    async def browse(self, parent: str | None = None) -> list[BrowseEntry]:
+        """The children of `parent` (a node id; None: the Objects folder) by hierarchical references."""
+        client = self._connected_client("browse")
+        if parent is None:
+            parent_id = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+        else:
+            try:
+                parent_id = ua.NodeId.from_string(parent)
+            except Exception as exc:
+                raise DriverError(f"{self.where}: {parent!r} is not a node id: {_describe(exc)}") from exc
+        where = parent or "the Objects folder"
+        try:
+            references = (await self._browse(client, [parent_id], max_references=0))[0]
+        except ua.UaStatusCodeError as exc:
+            raise DriverError(f"{self.where}: cannot browse {where}: {_describe(exc)}") from exc
+        except Exception as exc:
+            raise DriverError(f"{self.where}: browsing {where} failed: {_describe(exc)}") from exc
+        if not references:
+            return []
+        child_ids = [ref.NodeId for ref in references]
+        try:
+            # One reference is enough to know there is something to open; ask for no more.
+            grandchildren = await self._browse(client, child_ids, max_references=1, check=False)
+            variables = [ref.NodeId for ref in references if ref.NodeClass == ua.NodeClass.Variable]
+            type_names = await self._data_type_names(client, variables)
+        except Exception as exc:
+            raise DriverError(f"{self.where}: browsing {where} failed: {_describe(exc)}") from exc
+        return [BrowseEntry(id=ref.NodeId.to_string(),
+                            name=ref.DisplayName.Text or ref.BrowseName.Name or ref.NodeId.to_string(),
+                            type=type_names.get(ref.NodeId) if ref.NodeClass == ua.NodeClass.Variable else None,
+                            has_children=bool(found))
+                for ref, found in zip(references, grandchildren, strict=True)]
+
+    async def _browse(self, client: Client, node_ids: Sequence[ua.NodeId], max_references: int,
+                      check: bool = True) -> list[list[ua.ReferenceDescription]]:
+        """Forward hierarchical references of each node, REQUEST_CHUNK nodes per Browse.
+
+        With max_references=0 every continuation point is followed; otherwise the first
+        page is kept and the continuation points are released, so the server can free them.
+        """
+        out: list[list[ua.ReferenceDescription]] = []
+        for i in range(0, len(node_ids), REQUEST_CHUNK):
+            params = ua.BrowseParameters()
+            params.RequestedMaxReferencesPerNode = max_references
+            params.NodesToBrowse = [ua.BrowseDescription(
+                NodeId=node_id, BrowseDirection=ua.BrowseDirection.Forward,
+                ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences), IncludeSubtypes=True,
+                NodeClassMask=0, ResultMask=ua.BrowseResultMask.All) for node_id in node_ids[i:i + REQUEST_CHUNK]]
+            results = await client.uaclient.browse(params)
+            pending: list[bytes] = []
+            for result in results:
+                if check:
+                    result.StatusCode.check()
+                references = list(result.References or [])
+                point = result.ContinuationPoint
+                while point and max_references == 0:
+                    more = await client.uaclient.browse_next(
+                        ua.BrowseNextParameters(ReleaseContinuationPoints=False, ContinuationPoints=[point]))
+                    references.extend(more[0].References or [])
+                    point = more[0].ContinuationPoint
+                if point:
+                    pending.append(point)
+                out.append(references if quality_of(result.StatusCode) is not Quality.BAD else [])
+            if pending:
+                await client.uaclient.browse_next(
+                    ua.BrowseNextParameters(ReleaseContinuationPoints=True, ContinuationPoints=pending))
+        return out
+
+    async def _data_type_names(self, client: Client, variables: Sequence[ua.NodeId]) -> dict[ua.NodeId, str]:
+        """Each variable's DataType as a name: "Int32", "Double", or a server-defined type's BrowseName."""
+        names: dict[ua.NodeId, str] = {}
+        type_ids: dict[ua.NodeId, ua.NodeId] = {}
+        for i in range(0, len(variables), REQUEST_CHUNK):
+            chunk = list(variables[i:i + REQUEST_CHUNK])
+            for node_id, data in zip(chunk, await client.uaclient.read_attributes(chunk, ua.AttributeIds.DataType),
+                                     strict=True):
+                if data.Value is not None and isinstance(data.Value.Value, ua.NodeId):
+                    type_ids[node_id] = data.Value.Value
+        unknown: list[ua.NodeId] = []
+        for type_id in dict.fromkeys(type_ids.values()):
+            if type_id.NamespaceIndex == 0 and type_id.Identifier in ua.ObjectIdNames:
+                names[type_id] = ua.ObjectIdNames[type_id.Identifier]
+            else:
+                unknown.append(type_id)
+        for i in range(0, len(unknown), REQUEST_CHUNK):
+            chunk = unknown[i:i + REQUEST_CHUNK]
+            for type_id, data in zip(chunk, await client.uaclient.read_attributes(chunk, ua.AttributeIds.BrowseName),
+                                     strict=True):
+                value = None if data.Value is None else data.Value.Value
+                names[type_id] = value.Name if isinstance(value, ua.QualifiedName) else type_id.to_string()
+        return {node_id: names[type_id] for node_id, type_id in type_ids.items()}
 
     def _on_data_change(self, node: Node, value: ua.DataValue | None) -> None:
         tags = self._tags_by_node.get(node.nodeid)
@@ -271,6 +569,31 @@ class OpcUaDriver(Driver):
             log.debug("%s: error while disconnecting", self.where, exc_info=True)
         with contextlib.suppress(Exception):
             client.disconnect_socket()
+
+
+def _reading(tag: str, data: ua.DataValue, latency_s: float) -> TagReading:
+    status = data.StatusCode
+    quality = quality_of(status)
+    variant = data.Value
+    value = None if variant is None or variant.Value is None else plain_value(variant.Value)
+    type_name = ""
+    if variant is not None and variant.VariantType != ua.VariantType.Null:
+        type_name = variant.VariantType.name + ("[]" if isinstance(variant.Value, list) else "")
+    error = None
+    if quality is not Quality.GOOD and status is not None:
+        error = status_text(status)
+        if quality is Quality.BAD:
+            value = None  # a Bad value must not be used (OPC UA Part 4, 7.34)
+    return TagReading(tag, value, type_name, quality, latency_s, error)
+
+
+def _status_name(exc: BaseException) -> str | None:
+    if isinstance(exc, ua.UaStatusCodeError):
+        try:
+            return ua.StatusCode(exc.code).name
+        except Exception:  # a code asyncua does not know
+            return None
+    return None
 
 
 def _describe(exc: BaseException) -> str:
