@@ -24,7 +24,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ModbusPDU
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, EmitFn
+from oee_tui.drivers.base import Driver, DriverError, EmitFn, TagReading
 from oee_tui.engine.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
@@ -308,9 +308,31 @@ class ModbusDriver(Driver):
         samples: list[TagSample] = [
             TagSample(ts, self.name, tag, None, Quality.BAD, error) for tag, error in self.invalid.items()
         ]
+        for block, response, _latency in await self._read_plan():
+            samples.extend(self._samples(block, response, ts))
+        return samples
+
+    async def read_once(self) -> list[TagReading]:
+        """Every mapped tag read once, in mapping order, with the latency of the request that read it."""
+        self._raise_if_lost()
+        ts = time.time()
+        types = {point.tag: point.type for point in self.points}
+        readings: dict[str, TagReading] = {
+            mapping.tag: TagReading(mapping.tag, None, mapping.type or "unknown", Quality.BAD, 0.0, error)
+            for mapping in self.tags if (error := self.invalid.get(mapping.tag)) is not None
+        }
+        for block, response, latency in await self._read_plan():
+            for sample in self._samples(block, response, ts):
+                readings[sample.tag] = TagReading(sample.tag, sample.value, types[sample.tag], sample.quality,
+                                                  latency, sample.error)
+        return [readings[mapping.tag] for mapping in self.tags if mapping.tag in readings]
+
+    async def _read_plan(self) -> list[tuple[ReadBlock, ModbusPDU, float]]:
+        """Send every request of the plan once: (block, response, latency in seconds) each."""
+        results: list[tuple[ReadBlock, ModbusPDU, float]] = []
         new_plan: list[ReadBlock] = []
         for block in self.plan:
-            response = await self._read(block)
+            response, latency = await self._read(block)
             code = getattr(response, "exception_code", None) if response.isError() else None
             if code == ILLEGAL_DATA_ADDRESS and len(block.points) > 1:
                 # Coalescing may have read across addresses the device does not
@@ -319,32 +341,43 @@ class ModbusDriver(Driver):
                 log.info("%s: %s refused as one block (%s); reading its %d tags one by one",
                          self.where, block.describe(), exception_text(code), len(block.points))
                 for single in split_block(block):
-                    samples.extend(self._samples(single, await self._read(single), ts))
+                    single_response, single_latency = await self._read(single)
+                    results.append((single, single_response, single_latency))
                     new_plan.append(single)
                 continue
-            samples.extend(self._samples(block, response, ts))
+            results.append((block, response, latency))
             new_plan.append(block)
         self.plan = new_plan
-        return samples
+        return results
 
-    async def _read(self, block: ReadBlock) -> ModbusPDU:
+    async def _read(self, block: ReadBlock) -> tuple[ModbusPDU, float]:
+        """One request; its response and latency. Every request is reported through record_read()."""
         client = self._client
         if client is None or self._closed:
             raise DriverError(f"{self.where}: not connected")
         self.requests += 1
+        started = time.perf_counter()
         try:
             response = await self._race(self._request(client, block))
         except ConnectionException as exc:
+            self.record_read(time.perf_counter() - started, False)
             raise DriverError(f"{self.where}: connection lost reading {block.describe()}: {exc}") from exc
         except ModbusIOException as exc:
+            self.record_read(time.perf_counter() - started, False)
             raise DriverError(f"{self.where}: no response reading {block.describe()} "
                               f"within {self.source.timeout_s:g} s: {exc}") from exc
         except (ModbusException, OSError, TimeoutError) as exc:
+            self.record_read(time.perf_counter() - started, False)
             raise DriverError(f"{self.where}: error reading {block.describe()}: {exc or type(exc).__name__}") from exc
+        latency = time.perf_counter() - started
         if response is None:
+            if self._lost is not None:
+                self.record_read(latency, False)
             self._raise_if_lost()
             raise DriverError(f"{self.where}: closed while reading {block.describe()}")
-        return response
+        # An exception response is an answer (the link works) but not a successful read.
+        self.record_read(latency, not response.isError())
+        return response, latency
 
     async def _request(self, client: AsyncModbusTcpClient, block: ReadBlock) -> ModbusPDU:
         unit = self.source.unit_id

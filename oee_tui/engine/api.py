@@ -20,7 +20,12 @@ class PlantEngine(Protocol):
         ...
 
     def snapshot(self) -> PlantSnapshot:
-        """The newest snapshot; cheap, never blocks."""
+        """The newest snapshot; cheap, never blocks.
+
+        Besides the machines it carries `sources`: one SourceStatus per source
+        (connected, stale, last error, reads/s, latency p50/p95, error, reconnect
+        and dropped-sample counts, queue policy).
+        """
         ...
 
     async def machine_detail(self, machine: str) -> MachineDetail:

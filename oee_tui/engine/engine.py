@@ -82,6 +82,9 @@ class Engine:
         self._stopped = False
         self._flush_lock = asyncio.Lock()
         self._last_trim = now
+        # Set when a source goes offline or comes back, so the snapshot shows it without
+        # waiting for the next regular tick.
+        self._tick_now = asyncio.Event()
 
     # ------------------------------------------------------------ wiring
 
@@ -152,9 +155,13 @@ class Engine:
         self._writer.shutdown(wait=True)
 
     async def _consume(self, runner: SourceRunner) -> None:
+        online = runner.online
         while True:
             batch = await runner.queue.get()
             self.ingest(batch)
+            if runner.online != online:
+                online = not online
+                self._tick_now.set()
 
     async def _tick_loop(self) -> None:
         while True:
@@ -162,7 +169,9 @@ class Engine:
                 self.tick()
             except Exception:  # a bad tick must not stop the plant view
                 log.exception("engine tick failed")
-            await asyncio.sleep(self.tick_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tick_now.wait(), timeout=self.tick_s)
+            self._tick_now.clear()
 
     async def _flush_loop(self) -> None:
         while True:
@@ -257,7 +266,9 @@ class Engine:
             for line in self.config.lines
         )
         plant = aggregate("plant", results) if results else None
-        self._snapshot = PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines)
+        sources = tuple(runner.status() for runner in self.runners)
+        self._snapshot = PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines,
+                                       sources=sources)
         return self._snapshot
 
     def snapshot(self) -> PlantSnapshot:

@@ -31,12 +31,42 @@ class MachineSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """Health of one data source (a PLC, a server) as its acquisition runner sees it."""
+
+    name: str
+    kind: str
+    connected: bool  # the driver holds a connection
+    stale: bool  # no data within 2 x expected_interval_s: its machines are offline
+    last_error: str | None  # in the device's or the network's words
+    last_data: float | None  # POSIX time of the newest samples, None if never
+    expected_interval_s: float  # the poll interval, or the keep-alive check of a subscription
+    reads_per_s: float  # requests to the device, over the last 10 s
+    latency_p50_s: float | None  # over the last 256 successful requests; None before the first
+    latency_p95_s: float | None
+    reads: int  # requests since start
+    failed_reads: int
+    errors: int  # connection failures (each one ends in a reconnect)
+    reconnects: int
+    samples: int  # samples the driver delivered to the queue (later dropped ones included)
+    dropped: int  # samples lost because the queue to the engine was full
+    queued: int  # samples waiting for the engine now
+    policy: str  # what a full queue does: "wait" or "drop oldest"
+    next_retry_in_s: float | None = None  # while disconnected: when the next attempt is due
+
+    @property
+    def online(self) -> bool:
+        return self.connected and not self.stale
+
+
+@dataclass(frozen=True, slots=True)
 class PlantSnapshot:
     ts: float
     shift: str | None
     machines: tuple[MachineSnapshot, ...]
     plant: OeeResult | None = None
     lines: tuple[OeeResult, ...] = ()
+    sources: tuple[SourceStatus, ...] = ()  # one per source that feeds a machine
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,7 @@ def test_make_driver_picks_by_kind_and_dedupes_tags() -> None:
     assert [m.tag for m in driver.tags] == ["hr:1", "hr:2", "bogus"]
     assert list(driver.invalid) == ["bogus"]
     with pytest.raises(ValueError, match="unknown kind"):
-        make_driver(modbus_source(502, kind="s7"), [])
+        make_driver(modbus_source(502, kind="profibus"), [])
 
 
 # ---------------------------------------------------------------- against a server
