@@ -13,7 +13,7 @@ from textual.theme import Theme
 from textual.widgets import Footer, Static
 
 from oee_tui.engine.model import MachineState
-from oee_tui.engine.snapshot import MachineSnapshot, PlantSnapshot
+from oee_tui.engine.snapshot import MachineSnapshot, PlantSnapshot, SourceStatus
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.widgets.formatting import MISSING, age, count, hms, percent, percent_aligned, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -47,6 +47,15 @@ COLUMNS: Final[tuple[tuple[str, str | Text], ...]] = (
     ("actual_target", _right("Good/Tgt")),
     ("data_age", _right("Age")),
 )
+
+
+def _sources_offline(sources: list[SourceStatus]) -> str:
+    """"1 source offline: plc2 (connection refused)"; with several, their names only."""
+    if len(sources) == 1:
+        source = sources[0]
+        why = source.last_error or ("not connected" if not source.connected else "no data")
+        return f"1 source offline: {source.name} ({why})"
+    return f"{len(sources)} sources offline: {', '.join(source.name for source in sources)}"
 
 
 class LiveScreen(Screen[None]):
@@ -124,6 +133,13 @@ class LiveScreen(Screen[None]):
         )
         if stale:
             header.append(f" │ {stale} stale", style="bold reverse")
+        offline = [source for source in snapshot.sources if not source.online]
+        if offline:
+            header.append(" │ ")
+            header.append(_sources_offline(offline), style="bold reverse")
+        dropped = sum(source.dropped for source in snapshot.sources)
+        if dropped:
+            header.append(f" │ {dropped} samples dropped", style="bold")
         return header
 
     def _cells(self, machine: MachineSnapshot, now: float, variables: dict[str, str]) -> list[Text]:
