@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oee_tui.config import Config
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.engine import Engine, ReloadSummary
 from oee_tui.engine.snapshot import MachineDetail, PlantSnapshot
 from oee_tui.engine.store import Store
 
@@ -56,3 +56,7 @@ class DemoEngine:
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
         await self.engine.set_stop_reason(machine, stop_start, reason, user)
+
+    async def reload(self, config: Config) -> ReloadSummary:
+        self.config = config
+        return await self.engine.reload(config)

@@ -38,3 +38,7 @@ class PlantEngine(Protocol):
         Raises KeyError for an unknown machine/stop and ValueError for an unknown reason.
         """
         ...
+
+    async def reload(self, config: Config) -> object:
+        """Take a changed config while running: changed sources reconnect, machines keep their shift."""
+        ...

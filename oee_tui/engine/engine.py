@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from oee_tui.config import Config, MachineConfig, Reason, TagMapping
+from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
 from oee_tui.drivers.base import make_driver
 from oee_tui.engine.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.machine import MachineTracker
@@ -37,6 +37,14 @@ class _TagRoute:
     deadband: float
     last_value: Any = None
     last_quality: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadSummary:
+    """What a reload changed: the sources reconnected (added, changed or removed) and machines dropped."""
+
+    sources_restarted: tuple[str, ...]
+    machines_removed: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -73,6 +81,7 @@ class Engine:
         }
         self.routes: dict[tuple[str, str], _TagRoute] = self._build_routes()
         self.runners: list[SourceRunner] = []
+        self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oee-store")
         self._sample_columns: tuple[list[float], list[str], list[str], list[float | None], list[str | None],
@@ -121,21 +130,85 @@ class Engine:
         if self.store is not None:
             await self._load_current_shift()
         for source in self.config.sources if self.acquire else ():
-            tags = self.tags_of(source.name)
-            if not tags:
-                continue
-            runner = SourceRunner(source, tags, self.driver_factory)
-            self.runners.append(runner)
-            self._tasks.append(asyncio.create_task(runner.run(), name=f"source:{source.name}"))
-            self._tasks.append(asyncio.create_task(self._consume(runner), name=f"consume:{source.name}"))
+            self._start_source(source)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
+
+    def _start_source(self, source: SourceConfig) -> None:
+        tags = self.tags_of(source.name)
+        if not tags:
+            return
+        runner = SourceRunner(source, tags, self.driver_factory)
+        self.runners.append(runner)
+        self._source_tasks[source.name] = [
+            asyncio.create_task(runner.run(), name=f"source:{source.name}"),
+            asyncio.create_task(self._consume(runner), name=f"consume:{source.name}"),
+        ]
+
+    async def _stop_source(self, name: str) -> None:
+        """Stop one source's acquisition and take in what it had queued."""
+        tasks = self._source_tasks.pop(name, [])
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for runner in [runner for runner in self.runners if runner.source.name == name]:
+            while not runner.queue.empty():
+                self.ingest(runner.queue.get_nowait())
+            self.runners.remove(runner)
+
+    async def reload(self, config: Config) -> ReloadSummary:
+        """Apply a changed config while running, keeping everything that did not change.
+
+        A source whose settings or tag maps changed is reconnected; removed sources stop,
+        new ones start. Machines keep their shift so far (intervals, counts, state) and take
+        their new settings at once; a counter keeps counting unless its tag changed, when it
+        starts again from a baseline. A removed machine's open interval is closed and stored.
+        """
+        old_tags = {source.name: (source, self.tags_of(source.name)) for source in self.config.sources}
+        now = self.clock()
+        removed_machines = [machine_id for machine_id in self.machines
+                            if machine_id not in {machine.id for machine in config.machines}]
+        for machine_id in removed_machines:
+            tracker = self.machines[machine_id]
+            tracker.evaluate(now)
+            tracker.close(now)
+        if removed_machines:
+            await self.flush()  # their last intervals and counts, before the trackers go
+            for machine_id in removed_machines:
+                del self.machines[machine_id]
+        for machine in config.machines:
+            tracker = self.machines.get(machine.id)
+            if tracker is None:
+                self.machines[machine.id] = MachineTracker(machine, config.site.stale_after_s, now)
+            elif tracker.config != machine or tracker.stale_after_s != config.site.stale_after_s:
+                tracker.reconfigure(machine, config.site.stale_after_s)
+        self.machines = {machine.id: self.machines[machine.id] for machine in config.machines}  # config order
+        self.config = config
+        self.calendar = ShiftCalendar(config.shifts, config.site.timezone)
+        self.reasons = {reason.code: reason for reason in config.reasons}
+        self.routes = self._build_routes()
+
+        restarted: list[str] = []
+        if self._started and not self._stopped and self.acquire:
+            new_tags = {source.name: (source, self.tags_of(source.name)) for source in config.sources}
+            for name in sorted(set(old_tags) | set(new_tags)):
+                if old_tags.get(name) != new_tags.get(name):
+                    await self._stop_source(name)
+                    if name in new_tags:
+                        self._start_source(new_tags[name][0])
+                    restarted.append(name)
+        self.tick()  # the next snapshot already shows the new plant
+        return ReloadSummary(tuple(restarted), tuple(removed_machines))
 
     async def stop(self) -> None:
         """Stop acquisition, take in what is queued, close intervals and flush. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
+        for name in list(self._source_tasks):
+            await self._stop_source(name)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

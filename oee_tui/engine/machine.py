@@ -49,26 +49,9 @@ class MachineTracker:
     """Live state of one machine; keeps the intervals and counts not yet flushed."""
 
     def __init__(self, config: MachineConfig, stale_after_s: float, start: float) -> None:
-        self.config = config
         self.id = config.id
-        self.stale_after_s = stale_after_s
-        self.signals = frozenset(config.signals)
-        self.has_state_tag = Signal.STATE_CODE in self.signals
-        self.counters = {
-            signal: CounterTracker(mapping.width or 32)
-            for signal, mapping in config.signals.items()
-            if mapping.width is not None
-        }
-        self.derive = (
-            "total+reject" if Signal.TOTAL_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
-            else "total+good" if Signal.TOTAL_COUNT in self.signals and Signal.GOOD_COUNT in self.signals
-            else "good+reject" if Signal.GOOD_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
-            else "total" if Signal.TOTAL_COUNT in self.signals
-            else "good" if Signal.GOOD_COUNT in self.signals
-            else "none"
-        )
-        # Without a state tag, a machine that made no part for this long is stopped.
-        self.activity_timeout_s = max(10.0, 5 * config.ideal_cycle_time_s)
+        self.counters: dict[Signal, CounterTracker] = {}
+        self._configure(config, stale_after_s, previous=None)
         self.state_code: int | None = None
         self.fault = False
         self.speed: float | None = None
@@ -83,6 +66,38 @@ class MachineTracker:
         self.history: list[StateInterval] = []  # recent closed intervals, for live OEE and detail
         self.pending_counts: dict[tuple[float, str | None], list[int]] = {}  # not yet flushed
         self.recent_counts: dict[tuple[float, str | None], list[int]] = {}  # for live OEE
+
+    def _configure(self, config: MachineConfig, stale_after_s: float, previous: MachineConfig | None) -> None:
+        self.config = config
+        self.stale_after_s = stale_after_s
+        self.signals = frozenset(config.signals)
+        self.has_state_tag = Signal.STATE_CODE in self.signals
+        # A counter whose tag did not change keeps its last value, so no part is lost or
+        # counted twice; one on a new tag starts from its first value, a baseline and never a delta.
+        self.counters = {
+            signal: self.counters[signal]
+            if previous is not None and signal in self.counters and previous.signals.get(signal) == mapping
+            else CounterTracker(mapping.width or 32)
+            for signal, mapping in config.signals.items()
+            if mapping.width is not None
+        }
+        self.derive = (
+            "total+reject" if Signal.TOTAL_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
+            else "total+good" if Signal.TOTAL_COUNT in self.signals and Signal.GOOD_COUNT in self.signals
+            else "good+reject" if Signal.GOOD_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
+            else "total" if Signal.TOTAL_COUNT in self.signals
+            else "good" if Signal.GOOD_COUNT in self.signals
+            else "none"
+        )
+        # Without a state tag, a machine that made no part for this long is stopped.
+        self.activity_timeout_s = max(10.0, 5 * config.ideal_cycle_time_s)
+
+    def reconfigure(self, config: MachineConfig, stale_after_s: float) -> None:
+        """Take a changed config while running, keeping the shift so far: intervals, counts, state."""
+        self._configure(config, stale_after_s, previous=self.config)
+        self.bad = {signal: error for signal, error in self.bad.items() if signal in self.signals}
+        if Signal.PRODUCT not in self.signals:
+            self.product = config.default_product
 
     # ------------------------------------------------------------ samples
 

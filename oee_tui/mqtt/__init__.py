@@ -1,0 +1,1 @@
+"""MQTT / Sparkplug B host application: codec, metric decoding, topics."""
