@@ -3,8 +3,9 @@
 Targets (issue 3): offline shown within two poll intervals; reconnected within the
 backoff limit (reconnect_max_s) after the server is back.
 A real pymodbus server in its own process is killed and restarted on the same
-port, several times; the real engine polls it and the script watches the
-engine's snapshot the way the live screen does.
+port (the PLC rebooted: connections are refused), and frozen with SIGSTOP and
+thawed (a cable pulled: no answer, no refusal), several times each; the real
+engine polls it and the script watches the engine's snapshot as the live screen does.
 Run: python benchmarks/bench_reconnect.py   (BENCH_ROUNDS=5)
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -81,20 +83,30 @@ async def main() -> None:
     engine = Engine(plant(port), Store.open(Path(tempfile.mkdtemp())), tick_s=0.05)
     await engine.start()
 
+    since_data: list[float] = []
+
     async def until(online: bool, limit: float) -> float:
         started = time.monotonic()
         while time.monotonic() - started < limit:
-            machine = engine.snapshot().machines[0]
-            is_online = not machine.stale and machine.state is not MachineState.OFFLINE
+            machines = engine.snapshot().machines
+            is_online = bool(machines) and not machines[0].stale and machines[0].state is not MachineState.OFFLINE
             if is_online == online:
+                if not online and machines and machines[0].last_data is not None:
+                    since_data.append(time.time() - machines[0].last_data)
                 return time.monotonic() - started
             await asyncio.sleep(0.01)
         return float("inf")
 
-    offline_times, online_times = [], []
+    offline_times, online_times, frozen_times, thawed_times = [], [], [], []
     try:
         await until(True, 10)
         for _ in range(ROUNDS):
+            await asyncio.sleep(1.0)
+            server.send_signal(signal.SIGSTOP)
+            frozen_times.append(await until(False, 10))
+            await asyncio.sleep(RECONNECT_MAX_S * 2)
+            server.send_signal(signal.SIGCONT)
+            thawed_times.append(await until(True, 30))
             await asyncio.sleep(1.0)
             server.kill()
             server.wait()
@@ -106,7 +118,12 @@ async def main() -> None:
         server.kill()
         await engine.stop()
     print(f"reconnect: poll every {POLL_S} s, backoff 0.2..{RECONNECT_MAX_S} s, {ROUNDS} rounds of kill and restart")
-    print(f"reconnect: offline shown after {max(offline_times):.2f} s at worst "
+    frozen_since_data = since_data[0::2]
+    print(f"reconnect: device frozen (no answer): offline shown {max(frozen_since_data):.2f} s at worst after its "
+          f"last data (mean {sum(frozen_since_data) / ROUNDS:.2f} s; target <= 2 polls = {2 * POLL_S:.1f} s), "
+          f"{max(frozen_times):.2f} s after the freeze; online again {max(thawed_times):.2f} s at worst after it "
+          "answers again")
+    print(f"reconnect: device restarted: offline shown after {max(offline_times):.2f} s at worst "
           f"(mean {sum(offline_times) / ROUNDS:.2f} s; target <= 2 polls = {2 * POLL_S:.1f} s)")
     print(f"reconnect: online again after {max(online_times):.2f} s at worst "
           f"(mean {sum(online_times) / ROUNDS:.2f} s; target <= reconnect_max_s = {RECONNECT_MAX_S:.1f} s)")
