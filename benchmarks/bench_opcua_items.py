@@ -43,8 +43,10 @@ async def serve(items: int) -> None:
     while True:
         tick += 1
         started = time.monotonic()
-        for node_id in node_ids:  # every item changes once a second
+        for i, node_id in enumerate(node_ids):  # every item changes once a second
             await server.write_attribute_value(node_id, ua.DataValue(ua.Variant(tick, ua.VariantType.Int32)))
+            if i % 500 == 0:
+                await asyncio.sleep(0)  # writes never yield: let the server answer its clients meanwhile
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 
 

@@ -8,6 +8,7 @@ read) and posts it as one message; a backlog of those collapses to the newest
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -21,8 +22,11 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from oee_tui.config import Config, ConfigError
+from oee_tui.config_edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
 from oee_tui.engine.snapshot import PlantSnapshot
+from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic
 from oee_tui.screens.live import LiveScreen
@@ -32,6 +36,7 @@ from oee_tui.widgets.states import state_variables
 log = logging.getLogger(__name__)
 
 LIVE_MODE = "live"
+DEVICES_MODE = "devices"
 
 
 class SnapshotReady(Message):
@@ -50,7 +55,7 @@ class OeeApp(App[int]):
     """oee-tui's terminal UI. Returns 0 on a clean exit, 1 if the engine failed to stop cleanly."""
 
     TITLE = "oee"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {LIVE_MODE: LiveScreen}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit",
                 tooltip="Stop acquisition, save what is buffered, and exit"),
@@ -59,6 +64,8 @@ class OeeApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit-ctrl-c"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-ctrl-q"),
         Binding("f1", "help", "Help", id="app.help", tooltip="List the keys of this screen"),
+        Binding("f2", "devices", "Devices", id="app.devices",
+                tooltip="PLCs and servers: health, settings, tag maps"),
     ]
 
     def __init__(
@@ -150,6 +157,8 @@ class OeeApp(App[int]):
         live = self.live_screen
         if live is not None and self.screen is live:
             live.show_snapshot(snapshot)
+        elif isinstance(self.screen, DevicesScreen):
+            self.screen.show_health(snapshot)
 
     @property
     def live_screen(self) -> LiveScreen | None:
@@ -207,6 +216,56 @@ class OeeApp(App[int]):
             except Exception:
                 log.exception("engine stop on shutdown failed")
 
+    # ------------------------------------------------------------ config changes
+
+    async def apply_config(self, document: ConfigDocument) -> Config | None:
+        """Write an edited config to disk, then hand it to the running engine. Call from a worker.
+
+        Says how it went in a notification: saved or not (and why), and whether the
+        engine now runs on the change or needs a restart. Returns the new config, or
+        None when nothing was written.
+        """
+        try:
+            # Validation, the .bak copy and fsync are file work: keep them off the event loop.
+            config = await asyncio.to_thread(document.save)
+        except (ConfigError, ConfigEditError, OSError) as exc:
+            log.warning("config not saved: %s", exc)
+            again = " (r on the device list reads it again)" if isinstance(exc, ConfigEditError) else ""
+            self.notify(f"Not saved: {exc}{again}", title="Config", severity="error", timeout=30)
+            return None
+        backup = document.path.with_name(document.path.name + ".bak")
+        saved = f"Saved {document.path}" + (f" (the previous version is {backup.name})" if backup.exists() else "")
+        self.notify(saved + ". " + await self._reload_engine(config, document.path), title="Config saved", timeout=10)
+        return config
+
+    async def _reload_engine(self, config: Config, path: Path) -> str:
+        """Give the running engine the new config; returns what happened, for the person who saved."""
+        engine = self.engine
+        if engine is None:
+            return "It is used when oee next starts."
+        # Only an engine that runs on this very file takes it; the demo plant's config is built in code.
+        if engine.config.path is None or engine.config.path.resolve() != path.resolve():
+            return "The running plant is not read from this file, so it keeps running unchanged."
+        reload = getattr(engine, "reload", None)
+        if reload is None:
+            return "The running engine cannot take a new config while it runs: restart oee to use the change."
+        try:
+            summary = await reload(config)
+        except Exception as exc:
+            log.exception("engine reload failed")
+            self.notify(f"The engine did not take the new config and keeps running on the previous one: {exc}",
+                        title="Engine reload", severity="error", timeout=30)
+            return "The engine did not take it (see the next message)."
+        # The engine may say what the reload touched; a technician wants to know which links dropped.
+        restarted = tuple(getattr(summary, "sources_restarted", ()) or ())
+        removed = tuple(getattr(summary, "machines_removed", ()) or ())
+        said = "The running engine picked up the change."
+        if restarted:
+            said += f" Reconnected: {', '.join(restarted)}."
+        if removed:
+            said += f" Machines no longer running: {', '.join(removed)}."
+        return said
+
     # ------------------------------------------------------------ help and commands
 
     def action_help(self) -> None:
@@ -225,15 +284,32 @@ class OeeApp(App[int]):
         while len(self.screen_stack) > 1:
             self.pop_screen()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Before there is a plant (the welcome screen) there is no device list to go back from;
+        # on the device screens the key would lead where the technician already is.
+        if action == "devices":
+            return self.engine is not None and self.current_mode != DEVICES_MODE
+        return True
+
+    def action_devices(self) -> None:
+        """The device configuration: sources, their health, settings and tag maps."""
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        self.switch_mode(DEVICES_MODE)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if self.engine is not None:
             yield SystemCommand("Live status", "Every machine's state and OEE, updated live", self.action_live)
+            yield SystemCommand("Devices", "Sources: health, settings, tag maps, test connection, browse (F2)",
+                                self.action_devices)
         if isinstance(screen, LiveScreen) and (name := screen.highlighted_machine_name()) is not None:
             yield SystemCommand("Open machine detail", f"Timeline, trend and stops of {name}",
                                 screen.action_open_detail)
         if isinstance(screen, MachineDetailScreen) and (stop := screen.selected_stop_label()) is not None:
             yield SystemCommand("Give reason to the selected stop", f"Pick a reason for the stop {stop}",
                                 screen.action_give_reason)
+        if isinstance(screen, DevicesScreen):
+            yield from screen.commands()
         yield SystemCommand("Help", "List the keys of this screen (F1)", self.action_help)
         yield SystemCommand("Quit", "Stop acquisition, save what is buffered, and exit (q)", self.action_quit)
         # Textual's own commands (theme, keys panel, screenshot…) stay; its Quit is replaced

@@ -108,7 +108,10 @@ def test_headless_engine_owns_the_store_and_flushes_on_sigterm(tmp_path: Path) -
     assert report.returncode == 0, report.stderr
     data = json.loads(report.stdout)
     assert len(data["machines"]) == 8
-    assert sum(m["total_count"] for m in data["machines"]) > 0
+    # The demo keeps real shift breaks (Night: 02:00-02:20 Berlin); inside one nothing is
+    # made, so either parts were counted or the time was counted as a planned stop.
+    assert sum(m["total_count"] for m in data["machines"]) > 0 or \
+        all(m["planned_stop_s"] > 0 for m in data["machines"])
     assert data["plant"]["scope"] == "plant"
     assert not os.path.exists(tmp_path / "demo" / "oee.lock") or \
         str(engine.pid) not in (tmp_path / "demo" / "oee.lock").read_text()

@@ -156,12 +156,17 @@ class OpcUaDriver(Driver):
         self._own: ClientCertificate | None = None  # set by connect() when security is on
         self._told_plain_login = False
         self._client: Client | None = None
-        self._queue: asyncio.Queue[TagSample | _Signal] = asyncio.Queue(maxsize=max(16, source.queue_size))
+        self._queue: asyncio.Queue[TagSample | _Signal] = asyncio.Queue(maxsize=self._queue_size())
         # Different strings may name the same node ("i=85" and "ns=0;i=85"); each gets its sample.
         self._tags_by_node: dict[ua.NodeId, list[str]] = {}
         self._closed = False
         self._signalled = False
         self.dropped = 0  # samples dropped because the engine fell behind by a whole queue
+
+    def _queue_size(self) -> int:
+        # A new subscription sends every item's current value at once: the queue must hold
+        # that burst twice over, or a large address space drops samples on every connect.
+        return max(16, self.source.queue_size, 2 * len(self.tags))
 
     @property
     def where(self) -> str:
@@ -178,7 +183,7 @@ class OpcUaDriver(Driver):
         await self.close()
         self._closed = self._signalled = False
         self._own = None
-        self._queue = asyncio.Queue(maxsize=max(16, self.source.queue_size))
+        self._queue = asyncio.Queue(maxsize=self._queue_size())
         self._tags_by_node = {}
         if not self.source.endpoint:
             raise DriverError(f"source {self.name}: no endpoint configured (opc.tcp://host:port/path)")

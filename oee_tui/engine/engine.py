@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
 from oee_tui.drivers.base import make_driver
-from oee_tui.engine.acquisition import DriverFactory, SourceHealth, SourceRunner
+from oee_tui.engine.acquisition import SUBSCRIPTION_KINDS, DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.machine import MachineTracker
 from oee_tui.engine.model import COUNTER_SIGNALS, MachineState, Quality, Signal, Span, StateInterval, TagSample
 from oee_tui.engine.oee import aggregate, machine_oee_from_counts
@@ -87,6 +87,7 @@ class Engine:
         self._sample_columns: tuple[list[float], list[str], list[str], list[float | None], list[str | None],
                                     list[str]] = ([], [], [], [], [], [])
         self._snapshot = PlantSnapshot(ts=now, shift=None, machines=())
+        self._snapshot_stale = False  # True after a tick until snapshot() rebuilds it
         self._started = False
         self._stopped = False
         self._flush_lock = asyncio.Lock()
@@ -107,6 +108,10 @@ class Engine:
                 # Counters are kept exactly: a deadband on a counter would hide parts.
                 deadband = 0.0 if signal in COUNTER_SIGNALS else mapping.deadband
                 deadbands[key] = max(deadbands.get(key, 0.0), deadband)
+        self._fed_by: dict[str, list[MachineTracker]] = {}
+        for (source, _tag), value in targets.items():
+            fed = self._fed_by.setdefault(source, [])
+            fed.extend(tracker for tracker, _signal in value if tracker not in fed)
         return {key: _TagRoute(tuple(value), deadbands[key]) for key, value in targets.items()}
 
     def tags_of(self, source: str) -> list[TagMapping]:
@@ -239,7 +244,7 @@ class Engine:
     async def _tick_loop(self) -> None:
         while True:
             try:
-                self.tick()
+                self._advance()
             except Exception:  # a bad tick must not stop the plant view
                 log.exception("engine tick failed")
             with contextlib.suppress(TimeoutError):
@@ -301,20 +306,49 @@ class Engine:
     # ------------------------------------------------------------ snapshots
 
     def tick(self) -> PlantSnapshot:
+        """Bring every machine's state up to date, and the snapshot with it."""
+        self._advance()
+        return self.snapshot()
+
+    def _advance(self) -> None:
+        """Bring every machine's state up to date (staleness, open intervals); the snapshot is
+        rebuilt when next asked for."""
         now = self.clock()
+        shift = self.calendar.current_or_last(now)
+        trim = now - self._last_trim >= 60.0
+        if trim:
+            self._last_trim = now
+        # A subscription sends nothing while values stand still (a machine on a break): while
+        # its source is online, what the machine last heard is still current, not stale.
+        for runner in self.runners:
+            if runner.source.kind in SUBSCRIPTION_KINDS and runner.online:
+                for tracker in self._fed_by.get(runner.source.name, ()):
+                    tracker.still_current(now)
+        for machine in self.machines.values():
+            machine.evaluate(now)
+            if trim:
+                machine.trim(shift.start - 3600.0)
+        self._snapshot_stale = True
+
+    def snapshot(self) -> PlantSnapshot:
+        """The plant as of the last tick. Built when asked, at most once per tick: computing
+        every machine's OEE costs ~45 µs a machine, which a headless engine never needs."""
+        if self._snapshot_stale:
+            self._snapshot_stale = False
+            try:
+                self._snapshot = self._build_snapshot(self.clock())
+            except Exception:  # the last good view beats no view; the log says what broke
+                log.exception("building the plant snapshot failed")
+        return self._snapshot
+
+    def _build_snapshot(self, now: float) -> PlantSnapshot:
         shift = self.calendar.current_or_last(now)
         window = Span(shift.start, min(max(now, shift.start), shift.end))
         scheduled = self.calendar.scheduled_spans(window.start, window.end)
         breaks = self.calendar.break_spans(window.start, window.end)
         rows: list[MachineSnapshot] = []
         results: list[OeeResult] = []
-        trim = now - self._last_trim >= 60.0
-        if trim:
-            self._last_trim = now
         for machine in self.machines.values():
-            machine.evaluate(now)
-            if trim:
-                machine.trim(shift.start - 3600.0)
             result = self._machine_oee(machine, window, scheduled, breaks, now)
             results.append(result)
             rows.append(MachineSnapshot(
@@ -340,12 +374,8 @@ class Engine:
         )
         plant = aggregate("plant", results) if results else None
         sources = tuple(runner.status() for runner in self.runners)
-        self._snapshot = PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines,
-                                       sources=sources)
-        return self._snapshot
-
-    def snapshot(self) -> PlantSnapshot:
-        return self._snapshot
+        return PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines,
+                             sources=sources)
 
     def _machine_oee(self, machine: MachineTracker, window: Span, scheduled: Sequence[Span],
                      breaks: Sequence[Span], now: float) -> OeeResult:

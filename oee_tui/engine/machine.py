@@ -153,6 +153,11 @@ class MachineTracker:
 
     # ------------------------------------------------------------ state
 
+    def still_current(self, now: float) -> None:
+        """The source vouches that nothing changed: values heard before are still good at `now`."""
+        if self.last_good is not None and not self.bad:
+            self.last_good = now
+
     def evaluate(self, now: float) -> None:
         """Derive the machine's state from what it has been told; close/open intervals."""
         kind, since = self._derive_kind(now)

@@ -14,7 +14,14 @@ from typing import Final
 from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig
 from oee_tui.engine.model import MachineState, StateInterval
 from oee_tui.engine.oee_result import OeeResult
-from oee_tui.engine.snapshot import MachineDetail, MachineSnapshot, PlantSnapshot, ReasonTotal, TrendPoint
+from oee_tui.engine.snapshot import (
+    MachineDetail,
+    MachineSnapshot,
+    PlantSnapshot,
+    ReasonTotal,
+    SourceStatus,
+    TrendPoint,
+)
 
 NOW: Final = 1_795_687_200.0  # 2026-11-26 10:00 UTC, 11:00 in the plant (Europe/Berlin)
 SHIFT_START: Final = NOW - 5 * 3600  # 06:00 local
@@ -119,10 +126,32 @@ def machine_snapshot(facts: MachineFacts) -> MachineSnapshot:
     )
 
 
+def source_status(name: str, kind: str, *, connected: bool = True, stale: bool = False,
+                  last_error: str | None = None, errors: int = 0, reconnects: int = 0,
+                  dropped: int = 0) -> SourceStatus:
+    """The health of one source, with fixed figures."""
+    return SourceStatus(
+        name=name, kind=kind, connected=connected, stale=stale, last_error=last_error,
+        last_data=NOW - 1 if connected else NOW - 300, expected_interval_s=1.0,
+        reads_per_s=4.0 if connected else 0.0, latency_p50_s=0.0042 if connected else None,
+        latency_p95_s=0.0187 if connected else None, reads=14_400, failed_reads=errors, errors=errors,
+        reconnects=reconnects, samples=57_600, dropped=dropped, queued=0, policy="wait",
+        next_retry_in_s=None if connected else 12.0,
+    )
+
+
+# One healthy Modbus PLC and one OPC-UA server that went away; any other source has no health.
+SOURCES: Final[tuple[SourceStatus, ...]] = (
+    source_status("plc1", "modbus"),
+    source_status("ua", "opcua", connected=False, stale=True, last_error="connection refused", errors=3,
+                  reconnects=3, dropped=12),
+)
+
+
 def plant_snapshot() -> PlantSnapshot:
     machines = tuple(machine_snapshot(facts) for facts in MACHINES)
     return PlantSnapshot(ts=NOW, shift=SHIFT_LABEL, machines=machines,
-                         plant=oee_result("plant", 0.86, 0.93, 0.99, 37_926, 620))
+                         plant=oee_result("plant", 0.86, 0.93, 0.99, 37_926, 620), sources=SOURCES)
 
 
 def _intervals(facts: MachineFacts) -> list[StateInterval]:
@@ -149,7 +178,7 @@ def _trend(facts: MachineFacts) -> tuple[TrendPoint, ...]:
 
 
 class StaticEngine:
-    """Implements PlantEngine over fixed data; records start, stop and every reason given."""
+    """Implements PlantEngine over fixed data; records start, stop, every reason given and every reload."""
 
     def __init__(self) -> None:
         self.config: Config = plant_config()
@@ -160,12 +189,17 @@ class StaticEngine:
         self.stopped = 0
         self.detail_requests: list[str] = []
         self.reason_calls: list[tuple[str, float, str, str]] = []
+        self.reloads: list[Config] = []
 
     async def start(self) -> None:
         self.started += 1
 
     async def stop(self) -> None:
         self.stopped += 1
+
+    async def reload(self, config: Config) -> None:
+        # Keeps its own config: the fixed snapshot data is built around the plant_config() machines.
+        self.reloads.append(config)
 
     def snapshot(self) -> PlantSnapshot:
         return self.plant

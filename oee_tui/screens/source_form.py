@@ -1,0 +1,493 @@
+"""Add or edit one source: the kind first, then only the settings that kind has, each checked as typed.
+
+The form never writes the file. Save (ctrl+s) checks every shown field, applies
+the change to a copy of the open document and runs the config reader over the
+whole copy, so a combination the reader would refuse (a reconnect maximum below
+its minimum, a password without a user name) is caught here, under the field it
+concerns. Only a copy that would load is handed back; the devices screen writes
+it to disk and tells the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label, Select, Static
+
+from oee_tui import field_checks
+from oee_tui.config import DEFAULT_PORTS, OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES, SOURCE_KINDS, ConfigError
+from oee_tui.config_edit import ConfigDocument, ConfigEditError
+from oee_tui.field_checks import Check
+
+# ---------------------------------------------------------------- shared form parts
+
+
+class FieldValidator(Validator):
+    """Runs one of oee_tui.field_checks' checks, so its words become the Input's failure description."""
+
+    def __init__(self, check: Check) -> None:
+        super().__init__()
+        self.check = check
+
+    def validate(self, value: str) -> ValidationResult:
+        problem = self.check(value)
+        return self.success() if problem is None else self.failure(problem)
+
+
+class FormField(Vertical):
+    """A label, the widget that edits one setting, and the problem with it (if any) underneath."""
+
+    DEFAULT_CSS = """
+    FormField {
+        height: auto;
+    }
+    FormField > Horizontal {
+        height: auto;
+    }
+    FormField > Horizontal > Label {
+        width: 20;
+        padding-right: 1;
+        color: $text-muted;
+    }
+    /* Compact inputs have no border, so the focused field is marked on its label too:
+       reverse video still shows on a monochrome or 16-colour terminal. */
+    FormField:focus-within > Horizontal > Label {
+        color: $foreground;
+        text-style: bold reverse;
+    }
+    FormField > Horizontal > Input, FormField > Horizontal > Select {
+        width: 1fr;
+    }
+    FormField > .field-error {
+        display: none;
+        padding-left: 20;
+        color: $text-error;
+    }
+    FormField.-has-error > .field-error {
+        display: block;
+    }
+    """
+
+    def __init__(self, key: str, label: str, editor: Widget, *, classes: str = "") -> None:
+        super().__init__(id=f"row-{key}", classes=classes)
+        self.key = key
+        self.label = label
+        self.editor = editor
+        self.problem: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(self.label)
+            yield self.editor
+        yield Static("", classes="field-error", markup=False)
+
+    def show_problem(self, problem: str | None) -> None:
+        self.problem = problem
+        # The cross is there for terminals and eyes that do not see the red.
+        self.query_one(".field-error", Static).update("" if problem is None else f"✕ {problem}")
+        self.set_class(problem is not None, "-has-error")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks before something that cannot be undone from the app: y does it, n or Esc does not."""
+
+    HELP_TITLE = "Confirm"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no", key_display="n/Esc"),
+    ]
+    DEFAULT_CSS = """
+    ConfirmScreen {
+        align: center middle;
+    }
+    ConfirmScreen > Static {
+        width: 60;
+        max-width: 100%;
+        height: auto;
+        border: round $warning;
+        background: $surface;
+        padding: 1 2;
+    }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text.assemble((self.question, "bold"), "\n\ny = yes   n or Esc = no"), id="confirm-question")
+        yield Footer()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+# On a form, a stray q (typed while a drop-down has the focus) must not quit the app and
+# throw away what was typed: the form takes the key and says how to leave. Ctrl+Q still quits.
+FORM_GUARDS: Final[tuple[Binding, ...]] = (
+    Binding("q", "app.notify('Esc leaves the form; ctrl+q quits oee.')", show=False),
+)
+
+
+def form_css(screen: str) -> str:
+    """The frame the device forms share: a title line, the scrolling fields, a status line, the footer."""
+    return f"""
+    {screen} #form-title {{
+        height: 1;
+        background: $panel;
+        padding: 0 1;
+        text-style: bold;
+    }}
+    {screen} #form-fields {{
+        height: 1fr;
+        max-width: 110;  /* on a wide terminal the values stay near their labels */
+        padding: 0 1;
+    }}
+    {screen} .form-section {{
+        margin-top: 1;
+        color: $text-muted;
+        text-style: bold;
+    }}
+    {screen} #form-status {{
+        height: auto;
+        max-height: 4;
+        padding: 0 1;
+        background: $panel;
+    }}
+    """
+
+
+def status_text(problem: str | None, fallback: str) -> Text:
+    if problem is None:
+        return Text(fallback)
+    return Text.assemble(("✕ ", "bold"), (problem, "bold"))
+
+
+# ---------------------------------------------------------------- the source's settings
+
+ALL_KINDS: Final = frozenset(SOURCE_KINDS)
+NETWORKED: Final = frozenset({"modbus", "s7", "logix"})  # addressed by host and port; OPC-UA by its endpoint
+KIND_LABELS: Final = {
+    "modbus": "modbus — Modbus TCP",
+    "opcua": "opcua — OPC UA",
+    "s7": "s7 — Siemens S7 (ISO-on-TCP)",
+    "logix": "logix — Allen-Bradley Logix (EtherNet/IP)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceField:
+    key: str  # the key in [[sources]]
+    label: str
+    kinds: frozenset[str]
+    check: Check | None = None
+    value_type: type = str  # int, float or str: how the text is written to the file
+    required: bool = False
+    choices: tuple[str, ...] = ()  # a Select instead of an Input
+    default: str = ""  # what the config reader uses when the key is left out
+    hint: str = ""
+    password: bool = False
+    tuning: bool = False  # rarely changed: shown under "Connection tuning"
+
+
+SOURCE_FIELDS: Final[tuple[SourceField, ...]] = (
+    SourceField("host", "Host", NETWORKED, field_checks.check_host, required=True,
+                hint="IP address or host name, e.g. 192.168.0.10"),
+    SourceField("port", "Port", NETWORKED, field_checks.check_port, int, hint="TCP port"),
+    SourceField("endpoint", "Endpoint", frozenset({"opcua"}), field_checks.check_endpoint, required=True,
+                hint="opc.tcp://host:4840/path"),
+    SourceField("unit_id", "Unit id", frozenset({"modbus"}), field_checks.int_range(0, 255), int, default="1",
+                hint="Modbus unit (slave) id, 0-255"),
+    SourceField("byte_order", "Byte order", frozenset({"modbus"}), choices=("big", "little"), default="big"),
+    SourceField("word_order", "Word order", frozenset({"modbus"}), choices=("big", "little"), default="big"),
+    SourceField("rack", "Rack", frozenset({"s7"}), field_checks.check_rack, int, default="0", hint="0-7"),
+    SourceField("slot", "Slot", frozenset({"s7", "logix"}), field_checks.check_slot, int,
+                hint="S7-1200/1500: 1, S7-300: 2; Logix: the CPU's slot"),
+    SourceField("local_tsap", "Local TSAP", frozenset({"s7"}), field_checks.check_tsap,
+                hint="instead of rack/slot, e.g. 01.00"),
+    SourceField("remote_tsap", "Remote TSAP", frozenset({"s7"}), field_checks.check_tsap, hint="e.g. 03.01"),
+    SourceField("publishing_interval_ms", "Publishing ms", frozenset({"opcua"}),
+                field_checks.int_range(10, 600_000), int, default="500", hint="10-600000"),
+    SourceField("security_mode", "Security mode", frozenset({"opcua"}), choices=OPCUA_SECURITY_MODES,
+                default="None"),
+    SourceField("security_policy", "Security policy", frozenset({"opcua"}), choices=OPCUA_SECURITY_POLICIES,
+                default="None"),
+    SourceField("username", "User name", frozenset({"opcua"}), hint="blank: anonymous"),
+    SourceField("password", "Password", frozenset({"opcua"}), password=True),
+    SourceField("user_certificate", "User certificate", frozenset({"opcua"}), hint="path to the .der/.pem file"),
+    SourceField("user_private_key", "User private key", frozenset({"opcua"}), hint="path to the key file"),
+    SourceField("poll_interval_s", "Poll every (s)", ALL_KINDS, field_checks.check_positive_number, float,
+                default="1.0", tuning=True),
+    SourceField("timeout_s", "Timeout (s)", ALL_KINDS, field_checks.check_positive_number, float, default="3.0",
+                tuning=True),
+    SourceField("reconnect_min_s", "Reconnect min (s)", ALL_KINDS, field_checks.check_positive_number, float,
+                default="0.5", tuning=True),
+    SourceField("reconnect_max_s", "Reconnect max (s)", ALL_KINDS, field_checks.check_positive_number, float,
+                default="30.0", tuning=True),
+    SourceField("max_registers_per_read", "Registers per read", frozenset({"modbus"}),
+                field_checks.int_range(1, 125), int, default="120", tuning=True, hint="1-125"),
+    SourceField("queue_size", "Queue size", ALL_KINDS, field_checks.int_range(10, 10_000_000), int,
+                default="10000", tuning=True, hint="samples held for the engine"),
+)
+FIELDS_BY_KEY: Final = {field.key: field for field in SOURCE_FIELDS}
+
+
+def _placeholder(field: SourceField, kind: str) -> str:
+    default = str(DEFAULT_PORTS[kind]) if field.key == "port" else field.default
+    parts = [f"default {default}"] if default else []
+    if field.hint:
+        parts.append(field.hint)
+    return "; ".join(parts)
+
+
+def _written(field: SourceField, text: str) -> Any:
+    """The TOML value for a field's text: a number where the reader expects one, as typed otherwise."""
+    if field.value_type is int:
+        return int(text)
+    if field.value_type is float:
+        whole = field_checks.parse_int(text)
+        return whole if whole is not None else float(text)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFormResult:
+    """What Save hands back: the document with the change applied (checked, not yet on disk)."""
+
+    document: ConfigDocument
+    name: str
+    old_name: str | None
+
+
+class SourceFormScreen(Screen[SourceFormResult | None]):
+    """The settings of one source. Esc leaves without changing anything."""
+
+    HELP_TITLE = "Source settings"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="source-form.save",
+                tooltip="Check every field and save the source to the config file", priority=True),
+        Binding("escape", "cancel", "Cancel", id="source-form.cancel", tooltip="Leave without saving"),
+        *FORM_GUARDS,
+    ]
+    DEFAULT_CSS = form_css("SourceFormScreen")
+
+    def __init__(self, document: ConfigDocument, source_name: str | None = None) -> None:
+        super().__init__()
+        self.document = document
+        self.old_name = source_name
+        self.original: dict[str, Any] = document.source(source_name) if source_name is not None else {}
+        self.kind = str(self.original.get("kind", "modbus"))
+        if self.kind not in SOURCE_KINDS:
+            self.kind = "modbus"
+        self.taken = frozenset(document.source_names()) - {source_name or ""}
+        # Errors show under fields the technician has touched, or all of them once Save was tried;
+        # an empty form should not open covered in complaints.
+        self._touched: set[str] = set()
+        self._save_tried = False
+
+    # ------------------------------------------------------------ building
+
+    def compose(self) -> ComposeResult:
+        title = "Add a source" if self.old_name is None else f"Edit source {self.old_name}"
+        yield Static(title, id="form-title", markup=False)
+        with VerticalScroll(id="form-fields"):
+            kind = Select([(label, kind) for kind, label in KIND_LABELS.items()], value=self.kind,
+                          allow_blank=False, compact=True, id="field-kind")
+            yield FormField("kind", "Kind", kind)
+            yield FormField("name", "Name", Input(str(self.original.get("name", "")), compact=True, id="field-name",
+                                                  placeholder="how tag maps refer to it, e.g. plc1",
+                                                  validators=[FieldValidator(self._check_name)]))
+            tuning_shown = False
+            for field in SOURCE_FIELDS:
+                if field.tuning and not tuning_shown:
+                    yield Static("Connection tuning (blank = default)", classes="form-section")
+                    tuning_shown = True
+                yield FormField(field.key, field.label, self._editor(field))
+        yield Static("", id="form-status")
+        yield Footer()
+
+    def _editor(self, field: SourceField) -> Widget:
+        original = self.original.get(field.key)
+        if field.choices:
+            value = str(original) if original is not None and str(original) in field.choices else field.default
+            return Select([(choice, choice) for choice in field.choices], value=value, allow_blank=False,
+                          compact=True, id=f"field-{field.key}")
+        text = "" if original is None else str(original)
+        if field.key == "port" and self.old_name is None:
+            text = str(DEFAULT_PORTS[self.kind])  # a new source starts on its protocol's usual port
+        return Input(text, placeholder=_placeholder(field, self.kind), password=field.password, compact=True,
+                     id=f"field-{field.key}", valid_empty=not field.required,
+                     validators=[FieldValidator(field.check or field_checks.check_required)]
+                     if field.check or field.required else None,
+                     tooltip=f"{field.key} in the config file")
+
+    def on_mount(self) -> None:
+        self._show_kind(self.kind)
+        self.query_one("#field-kind" if self.old_name is None else "#field-name").focus()
+        self._status(None)
+        # Values that came from the file are checked at once: a bad one there is worth seeing before Save.
+        for field in self._shown_fields():
+            editor = self.query_one(f"#field-{field.key}")
+            if isinstance(editor, Input) and editor.value:
+                self._touched.add(field.key)
+                self._check_input(editor)
+
+    def _check_name(self, text: str) -> str | None:
+        return field_checks.check_source_name(text, self.taken)
+
+    # ------------------------------------------------------------ reacting to typing
+
+    @on(Select.Changed, "#field-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        new_kind = str(event.value)
+        if new_kind == self.kind:
+            return
+        port = self.query_one("#field-port", Input)
+        # Follow the protocol's usual port unless the technician typed another one.
+        if port.value.strip() in ("", str(DEFAULT_PORTS[self.kind])):
+            port.value = str(DEFAULT_PORTS[new_kind])
+        self.kind = new_kind
+        self._show_kind(new_kind)
+
+    @on(Select.Changed, "#field-security_mode")
+    def _security_mode_changed(self, event: Select.Changed) -> None:
+        # Signing needs a policy and no security needs none: follow the mode, as the reader requires.
+        policy = self.query_one("#field-security_policy", Select)
+        if event.value == "None":
+            policy.value = "None"
+        elif policy.value == "None":
+            policy.value = "Basic256Sha256"
+
+    def _show_kind(self, kind: str) -> None:
+        for field in SOURCE_FIELDS:
+            row = self.query_one(f"#row-{field.key}", FormField)
+            row.display = kind in field.kinds
+            editor = row.editor
+            if isinstance(editor, Input):
+                editor.placeholder = _placeholder(field, kind)
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        key = (event.input.id or "").removeprefix("field-")
+        if event.input.has_focus:
+            self._touched.add(key)
+        self._show_result(key, event.validation_result)
+
+    @on(Input.Blurred)
+    def _input_left(self, event: Input.Blurred) -> None:
+        # Leaving a required field empty is a mistake worth showing as soon as the cursor moves on.
+        key = (event.input.id or "").removeprefix("field-")
+        self._touched.add(key)
+        self._check_input(event.input)
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        # Enter moves on, as on a paper form; Save is ctrl+s so a stray Enter never writes the file.
+        event.stop()
+        self.focus_next()
+
+    def _check_input(self, editor: Input) -> str | None:
+        key = (editor.id or "").removeprefix("field-")
+        result = editor.validate(editor.value)
+        self._show_result(key, result)
+        return None if result is None or result.is_valid else _first_failure(result)
+
+    def _show_result(self, key: str, result: ValidationResult | None) -> None:
+        row = self.query_one(f"#row-{key}", FormField)
+        if result is None or result.is_valid:
+            row.show_problem(None)
+        elif key in self._touched or self._save_tried:
+            row.show_problem(_first_failure(result))
+
+    def _status(self, problem: str | None) -> None:
+        self.query_one("#form-status", Static).update(
+            status_text(problem, "Tab/Enter next field · ctrl+s save · Esc cancel · F1 keys"))
+
+    # ------------------------------------------------------------ saving
+
+    def _shown_fields(self) -> list[SourceField]:
+        return [field for field in SOURCE_FIELDS if self.kind in field.kinds]
+
+    def action_save(self) -> None:
+        self._save_tried = True
+        name_input = self.query_one("#field-name", Input)
+        problems: list[FormField] = []
+        if self._check_input(name_input) is not None:
+            problems.append(self.query_one("#row-name", FormField))
+        for field in self._shown_fields():
+            editor = self.query_one(f"#field-{field.key}")
+            if isinstance(editor, Input) and self._check_input(editor) is not None:
+                problems.append(self.query_one(f"#row-{field.key}", FormField))
+        if problems:
+            problems[0].editor.focus()
+            count = len(problems)
+            self._status(f"Not saved: fix the {count} field{'s' if count > 1 else ''} marked ✕ first.")
+            return
+        values = self._values()
+        candidate = copy.deepcopy(self.document)
+        try:
+            candidate.upsert_source(values, old_name=self.old_name)
+            candidate.validate()
+        except ConfigError as exc:
+            self._refuse(exc.key, f"{exc.key} = {exc.value!r}: {exc.expected}")
+            return
+        except ConfigEditError as exc:
+            self._refuse("", str(exc))
+            return
+        self.dismiss(SourceFormResult(candidate, str(values["name"]), self.old_name))
+
+    def _refuse(self, key: str, message: str) -> None:
+        """Show the config reader's objection under the field it names, or in the status line."""
+        field_key = key.rsplit(".", 1)[-1]
+        if field_key in FIELDS_BY_KEY and self.kind in FIELDS_BY_KEY[field_key].kinds:
+            row = self.query_one(f"#row-{field_key}", FormField)
+            row.show_problem(message.split(": ", 1)[-1])
+            row.editor.focus()
+        self._status(f"Not saved: {message}")
+
+    def _values(self) -> dict[str, Any]:
+        """The [[sources]] table the form describes; None for keys to leave out (the reader's default applies)."""
+        values: dict[str, Any] = {
+            "name": self.query_one("#field-name", Input).value,
+            "kind": self.kind,
+        }
+        for field in self._shown_fields():
+            editor = self.query_one(f"#field-{field.key}")
+            if isinstance(editor, Select):
+                chosen = str(editor.value)
+                # Do not add a key that only restates the default to someone's hand-written file.
+                keep = field.key in self.original or chosen != field.default
+                values[field.key] = chosen if keep else None
+            elif isinstance(editor, Input):
+                text = editor.value.strip() if not field.password else editor.value
+                values[field.key] = _written(field, text) if text else None
+        same_kind = self.original.get("kind") == self.kind
+        for key, value in self.original.items():
+            # Same kind: what the form does not show (an OPC-UA source's unused host, a key a newer
+            # oee knows) stays as the user wrote it. Another kind: the old kind's settings go.
+            if key not in values:
+                values[key] = value if same_kind else None
+        for field in SOURCE_FIELDS:
+            values.setdefault(field.key, None)
+        return values
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _first_failure(result: ValidationResult) -> str:
+    return next((text for text in result.failure_descriptions if text), "is not valid")
+
+
+__all__ = ["FORM_GUARDS", "ConfirmScreen", "FieldValidator", "FormField", "SourceFormResult", "SourceFormScreen",
+           "form_css", "status_text"]

@@ -1,0 +1,179 @@
+"""Test connection: read every mapped tag of one source once and show what came back.
+
+The read uses its own connection (oee_tui.devices.test_source), apart from the
+engine's acquisition, so testing never disturbs the data being collected. It runs
+in a worker: the screen stays live while a slow or absent device times out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import ClassVar, Final
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, LoadingIndicator, Static
+
+from oee_tui.config import Config, SourceConfig
+from oee_tui.devices import address_of, describe_error, tags_of, test_source
+from oee_tui.drivers.base import TagReading
+from oee_tui.engine.model import Quality
+from oee_tui.widgets.keyed_table import KeyedTable
+
+COLUMNS: Final = (
+    ("tag", "Tag"),
+    ("value", Text("Value", justify="right")),
+    ("type", "Type"),
+    ("quality", "Quality"),
+    ("latency", Text("ms", justify="right")),
+    ("error", "Error"),
+)
+
+# Symbol and word, never colour alone: the quality must read on a monochrome terminal.
+QUALITY_TEXT: Final = {
+    Quality.GOOD: "✓ good",
+    Quality.UNCERTAIN: "? uncertain",
+    Quality.BAD: "✕ bad",
+    Quality.STALE: "… stale",
+}
+
+
+def _value_text(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def reading_cells(reading: TagReading) -> list[Text]:
+    quality = Quality(reading.quality)
+    return [
+        Text(reading.tag),
+        Text(_value_text(reading.value), justify="right"),
+        Text(reading.type or "—"),
+        Text(QUALITY_TEXT.get(quality, str(quality)), style="" if quality is Quality.GOOD else "bold"),
+        Text(f"{reading.latency_s * 1000:.1f}", justify="right"),
+        Text(reading.error or ""),
+    ]
+
+
+class TestConnectionScreen(ModalScreen[None]):
+    """One read of every mapped tag: value, type, quality, latency and the device's error, per tag."""
+
+    __test__ = False  # a screen, not a pytest test class, whatever its name says
+
+    HELP_TITLE = "Test connection"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="test.close", tooltip="Back to the device list"),
+        Binding("r", "retry", "Read again", id="test.retry", tooltip="Connect and read every tag once more"),
+        # A modal screen hides the app's bindings, F1 included; bring help back explicitly.
+        Binding("f1", "app.help", "Help", id="test.help", tooltip="List the keys of this screen"),
+    ]
+    DEFAULT_CSS = """
+    TestConnectionScreen {
+        align: center middle;
+    }
+    TestConnectionScreen > Vertical {
+        width: 100;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    TestConnectionScreen LoadingIndicator {
+        height: 3;
+    }
+    TestConnectionScreen #test-readings {
+        height: auto;
+        max-height: 16;
+    }
+    TestConnectionScreen #test-outcome {
+        margin-top: 1;
+    }
+    """
+
+    def __init__(self, config: Config, source: SourceConfig, *, overall_timeout_s: float | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.source = source
+        self.tag_count = len({mapping.tag for mapping in tags_of(config, source.name)})
+        # A device that accepts the connection and then never answers must not leave the
+        # spinner turning forever; the driver's own timeouts should fire well before this.
+        self.overall_timeout_s = overall_timeout_s or max(10.0, source.timeout_s * (3 + self.tag_count))
+        self.readings: list[TagReading] = []
+        self.failure: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Test connection: {self.source.name}"
+            yield Static(Text.assemble(f"{self.source.kind} at ", (address_of(self.source), "bold"),
+                                       f" · {self.tag_count} mapped tag{'' if self.tag_count == 1 else 's'}"),
+                         id="test-target")
+            yield LoadingIndicator(id="test-loading")
+            yield KeyedTable(COLUMNS, id="test-readings", fixed_columns=1)
+            yield Static("", id="test-outcome")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#test-readings").display = False
+        self.action_retry()
+
+    def action_retry(self) -> None:
+        self.query_one("#test-loading").display = True
+        self.query_one("#test-outcome", Static).update(
+            f"Connecting and reading {self.tag_count} tag{'' if self.tag_count == 1 else 's'}…")
+        self._run_test()
+
+    @work(exclusive=True, group="test-connection", exit_on_error=False)
+    async def _run_test(self) -> None:
+        # The drivers are asyncio-native (the engine runs them on this same loop), and an async
+        # worker is cancelled, closing the connection, when the modal closes mid-test.
+        started = time.perf_counter()
+        try:
+            readings = await asyncio.wait_for(test_source(self.config, self.source), self.overall_timeout_s)
+        except NotImplementedError:
+            self._show_failure(f"{self.source.kind} sources cannot be test-read by this version of oee.")
+            return
+        except Exception as exc:  # whatever went wrong is the answer the technician asked for
+            self._show_failure(f"Could not read from {self.source.name} at {address_of(self.source)}: "
+                               f"{describe_error(exc)}.\nCheck the address, that the device is on and "
+                               "reachable from here; r tries again.")
+            return
+        self._show_readings(readings, time.perf_counter() - started)
+
+    def _show_failure(self, message: str) -> None:
+        self.failure = message
+        self.readings = []
+        self.query_one("#test-loading").display = False
+        self.query_one("#test-readings").display = False
+        self.query_one("#test-outcome", Static).update(Text.assemble(("✕ ", "bold"), (message, "bold")))
+
+    def _show_readings(self, readings: list[TagReading], elapsed_s: float) -> None:
+        self.failure = None
+        self.readings = readings
+        self.query_one("#test-loading").display = False
+        table = self.query_one("#test-readings", KeyedTable)
+        table.sync([(reading.tag, reading_cells(reading)) for reading in readings])
+        table.display = bool(readings)
+        bad = sum(1 for reading in readings if Quality(reading.quality) is not Quality.GOOD)
+        if not readings:
+            outcome = (f"✓ Connected in {elapsed_s * 1000:.0f} ms. No tag maps read from this source yet: "
+                       "press m on the device list to map some.")
+        elif bad:
+            outcome = f"✕ {bad} of {len(readings)} tags did not read good: see the Error column. r reads again."
+        else:
+            outcome = f"✓ All {len(readings)} tags read good in {elapsed_s * 1000:.0f} ms. r reads again."
+        self.query_one("#test-outcome", Static).update(Text(outcome, style="bold" if bad else ""))
+        if readings:
+            table.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
