@@ -522,6 +522,59 @@ async def test_pick_an_opcua_node_from_a_real_server_into_a_tag_map(tmp_path: Pa
     assert [(m.source, m.tag) for s, m in speed.items() if s == "speed"] == [("ua", opcua_sim.node_id("Speed"))]
 
 
+async def test_pick_a_logix_udt_member_from_the_uploaded_tag_list(tmp_path: Path, engine: StaticEngine) -> None:
+    from tests.drivers.logix_server import LogixServer
+
+    server = LogixServer()  # a minimal EtherNet/IP controller; pycomm3 uploads its tag list over TCP
+    server.start()
+    try:
+        extra = (f'\n[[sources]]\nname = "clx"\nkind = "logix"\nhost = "127.0.0.1"\nport = {server.port}\n'
+                 "timeout_s = 5\n")
+        path = write_config(tmp_path, extra=extra)
+        app = make_devices_app(path, engine)
+        async with app.run_test(size=(100, 30)) as pilot:
+            devices = await open_devices(pilot, engine)
+            await cursor_to(pilot, devices.table, "clx")
+            await pilot.press("m")
+            await pilot.pause()
+            await pilot.press("a")
+            await pilot.pause()
+            form = app.screen
+            assert isinstance(form, TagMapEditScreen)
+            await pilot.press("tab")  # machine (L1-FILL) -> signal
+            await pilot.press("enter", *["down"] * 5, "enter")  # total_count -> speed, in Signal order
+            await pilot.pause()
+            await pilot.press("f3")
+            await settle(pilot)
+            browse = app.screen
+            assert isinstance(browse, BrowseScreen)
+            tree: Tree[Any] = browse.query_one(Tree)
+
+            def labels(node: Any) -> list[str]:
+                return [str(child.label).split()[0] for child in node.children]
+
+            await until(pilot, lambda: "Filler" in labels(tree.root), "the controller tags listed")
+            assert "Program:MainProgram" in labels(tree.root)
+            while tree.cursor_node is None or str(tree.cursor_node.label).split()[0] != "Filler":
+                await pilot.press("down")
+            filler = tree.cursor_node
+            await pilot.press("space")  # its members come from the UDT's template
+            await until(pilot, lambda: "Speed" in labels(filler), "the UDT's members listed")
+            while str(tree.cursor_node.label).split()[0] != "Speed":
+                await pilot.press("down")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen is form
+            assert form.query_one("#field-tag", Input).value == "Filler.Speed"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, TagMapScreen)
+    finally:
+        server.stop()
+    signals = load_config(path).machine("L1-FILL").signals
+    assert [(m.source, m.tag) for s, m in signals.items() if s == "speed"] == [("clx", "Filler.Speed")]
+
+
 # ---------------------------------------------------------------- what the engine does with a save
 
 
