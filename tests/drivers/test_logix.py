@@ -390,3 +390,32 @@ async def test_pycomm3_writes_and_fragmented_reads_through_the_server(logix_serv
     assert big.error is None and big.value == list(range(1500))
     served, _ = logix_server.counts()
     assert served["read_tag_fragmented"] >= 2  # 6000 bytes do not fit one 4000-byte connection
+
+
+async def test_source_runner_marks_offline_and_reconnects_by_itself(logix_server: LogixServer) -> None:
+    from oee_tui.engine.acquisition import SourceRunner
+
+    port = logix_server.port
+    logix_server.set("Line1Count", 5)
+    runner = SourceRunner(logix_source(port, reconnect_min_s=0.05, reconnect_max_s=0.3), [tag("Line1Count")])
+    runner_task = asyncio.create_task(runner.run())
+
+    async def next_sample(wanted: Any) -> Any:
+        while True:
+            for sample in await runner.queue.get():
+                if wanted(sample):
+                    return sample
+
+    try:
+        await asyncio.wait_for(next_sample(lambda s: s.value == 5), 10)
+        await asyncio.to_thread(logix_server.stop)
+        offline = await asyncio.wait_for(next_sample(lambda s: s.quality is Quality.BAD), 10)
+        assert f"logix 127.0.0.1:{port} slot 0" in (offline.error or "")
+        logix_server.set("Line1Count", 6)
+        await asyncio.to_thread(restart, logix_server, port)
+        back = await asyncio.wait_for(next_sample(lambda s: s.quality is Quality.GOOD), 10)
+        assert back.value == 6
+        assert runner.health.reconnects >= 1 and runner.health.connected
+    finally:
+        runner_task.cancel()
+        await asyncio.gather(runner_task, return_exceptions=True)
