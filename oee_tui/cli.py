@@ -7,7 +7,6 @@ is owned by another process.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 import sys
@@ -236,6 +235,8 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
 
 
 def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
+    import asyncio
+
     from oee_tui import devices
 
     if args.demo:
@@ -337,6 +338,8 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 
 
 def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    import asyncio
+
     from oee_tui.engine.engine import Engine
     from oee_tui.engine.store import Store
     from oee_tui.runtime import DemoEngine, demo_data_dir
@@ -371,10 +374,11 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.engine.store import Store
-    from oee_tui.runtime import demo_data_dir
 
     if args.demo:
+        # Imported only here: the runtime pulls in the whole engine, which a report never runs.
         from oee_tui.demo.servers import demo_config
+        from oee_tui.runtime import demo_data_dir
 
         config = demo_config()
         store_dir = demo_data_dir(data_dir)
