@@ -21,8 +21,9 @@ from oee_tui.engine.model import COUNTER_SIGNALS, STATE_CODE_TARGETS, Loss, Sign
 APP_NAME: Final = "oee-tui"
 CONFIG_FILENAME: Final = "oee.toml"
 
-SOURCE_KINDS: Final = ("modbus", "opcua", "s7", "logix")
-DEFAULT_PORTS: Final = {"modbus": 502, "opcua": 4840, "s7": 102, "logix": 44818}
+SOURCE_KINDS: Final = ("modbus", "opcua", "s7", "logix", "sparkplug")
+DEFAULT_PORTS: Final = {"modbus": 502, "opcua": 4840, "s7": 102, "logix": 44818, "sparkplug": 1883}
+MQTT_VERSIONS: Final = ("3.1.1", "5")
 OPCUA_SECURITY_MODES: Final = ("None", "Sign", "SignAndEncrypt")
 OPCUA_SECURITY_POLICIES: Final = ("None", "Basic256Sha256")
 _TSAP = re.compile(r"^[0-9A-Fa-f]{2}\.[0-9A-Fa-f]{2}$")
@@ -135,6 +136,17 @@ class SourceConfig:
     password: str | None = field(default=None, repr=False)  # never in logs or reprs
     user_certificate: str | None = None
     user_private_key: str | None = None
+    # Sparkplug B host over MQTT (username/password above apply to the broker).
+    host_id: str | None = None  # the STATE topic's host id; default "oee-tui"
+    group_ids: tuple[str, ...] = ()  # empty: every group
+    reorder_timeout_s: float | None = None  # how long a seq gap may wait for its message
+    mqtt_version: str | None = None  # "3.1.1" or "5"
+    client_id: str | None = None
+    keepalive_s: int | None = None
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +405,9 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
                            "password", "user_certificate", "user_private_key"},
         "s7": common | {"rack", "slot", "local_tsap", "remote_tsap"},
         "logix": common | {"slot"},
+        "sparkplug": common | {"username", "password", "host_id", "group_ids", "reorder_timeout_s", "mqtt_version",
+                               "client_id", "keepalive_s", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file",
+                               "publishing_interval_ms"},
     }
     out: list[SourceConfig] = []
     seen: set[str] = set()
@@ -441,6 +456,13 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         if user_certificate is not None and username is not None:
             raise r.fail(f"{key}.username", username, "cannot be combined with user_certificate; pick one login")
         slot = t.get("slot")
+        group_ids = t.get("group_ids", [])
+        if not isinstance(group_ids, list) or not all(isinstance(g, str) and g for g in group_ids):
+            raise r.fail(f"{key}.group_ids", group_ids, 'must be a list of Sparkplug group ids, e.g. ["Plant1"]')
+        tls_files = {name: r.opt_string(t, key, name) for name in ("tls_ca_file", "tls_cert_file", "tls_key_file")}
+        if (tls_files["tls_cert_file"] is None) != (tls_files["tls_key_file"] is None):
+            raise r.fail(f"{key}.tls_key_file" if tls_files["tls_key_file"] is None else f"{key}.tls_cert_file",
+                         None, "give both tls_cert_file and tls_key_file for a client certificate, or neither")
         out.append(SourceConfig(
             name=name,
             kind=kind,
@@ -467,6 +489,16 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
             password=password,
             user_certificate=user_certificate,
             user_private_key=user_private_key,
+            host_id=r.opt_string(t, key, "host_id"),
+            group_ids=tuple(group_ids),
+            reorder_timeout_s=None if "reorder_timeout_s" not in t else
+            r.number(t, key, "reorder_timeout_s", positive=True),
+            mqtt_version=None if "mqtt_version" not in t else
+            r.string(t, key, "mqtt_version", choices=MQTT_VERSIONS),
+            client_id=r.opt_string(t, key, "client_id"),
+            keepalive_s=None if "keepalive_s" not in t else r.integer(t, key, "keepalive_s", 30, 5, 3600),
+            tls=r.boolean(t, key, "tls", False),
+            **tls_files,
         ))
     return tuple(out)
 

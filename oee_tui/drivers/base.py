@@ -123,7 +123,12 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Pa
         from oee_tui.drivers.logix import LogixDriver
 
         return LogixDriver(source, tags)
-    raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; known kinds: modbus, opcua, s7, logix")
+    if source.kind == "sparkplug":
+        from oee_tui.drivers.sparkplug import SparkplugDriver
+
+        return SparkplugDriver(source, tags)
+    raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; "
+                     "known kinds: modbus, opcua, s7, logix, sparkplug")
 
 
 def pki_dir_for(config_path: Path) -> Path:

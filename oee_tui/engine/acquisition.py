@@ -41,7 +41,7 @@ from typing import Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, make_driver
-from oee_tui.engine.model import Quality, TagSample
+from oee_tui.engine.model import DeadLetter, Quality, TagSample
 from oee_tui.engine.snapshot import SourceStatus
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ DROP_LOG_EVERY_S: Final = 60.0
 # A driver that reports nothing at all (no read, no sample) for this many of its own
 # timeouts beyond the stale mark is stuck in a call its timeout did not end: abandon it.
 HUNG_AFTER_TIMEOUTS: Final = 3.0
-SUBSCRIPTION_KINDS: Final = frozenset({"opcua", "mqtt"})
+SUBSCRIPTION_KINDS: Final = frozenset({"opcua", "mqtt", "sparkplug"})
 
 
 class QueueFullPolicy(StrEnum):
@@ -253,6 +253,9 @@ class SourceRunner:
         self._reads_reported = False
         self._driver_dropped_before = 0  # drops counted inside drivers that have been replaced
         self._last_drop_log = -math.inf
+        # Where a driver's undecodable messages go (the engine stores them); drivers that
+        # receive payloads (MQTT) take it, the others have no such thing.
+        self.on_dead_letter: Callable[[DeadLetter], None] | None = None
 
     # ------------------------------------------------------------ from the driver
 
@@ -317,6 +320,8 @@ class SourceRunner:
         while True:
             driver = self.factory(self.source, self.tags)
             driver.on_read = self._on_read
+            if self.on_dead_letter is not None and hasattr(driver, "on_dead_letter"):
+                driver.on_dead_letter = self.on_dead_letter
             self._driver = driver
             try:
                 self._last_call_mono = time.monotonic()

@@ -19,7 +19,16 @@ from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMappi
 from oee_tui.drivers.base import make_driver
 from oee_tui.engine.acquisition import SUBSCRIPTION_KINDS, DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.machine import MachineTracker
-from oee_tui.engine.model import COUNTER_SIGNALS, MachineState, Quality, Signal, Span, StateInterval, TagSample
+from oee_tui.engine.model import (
+    COUNTER_SIGNALS,
+    DeadLetter,
+    MachineState,
+    Quality,
+    Signal,
+    Span,
+    StateInterval,
+    TagSample,
+)
 from oee_tui.engine.oee import aggregate, machine_oee_from_counts
 from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.shifts import ShiftCalendar
@@ -88,6 +97,7 @@ class Engine:
                                     list[str]] = ([], [], [], [], [], [])
         self._snapshot = PlantSnapshot(ts=now, shift=None, machines=())
         self._snapshot_stale = False  # True after a tick until snapshot() rebuilds it
+        self._dead_letters: list[DeadLetter] = []  # undecodable payloads, stored at the next flush
         self._started = False
         self._stopped = False
         self._flush_lock = asyncio.Lock()
@@ -144,6 +154,7 @@ class Engine:
         if not tags:
             return
         runner = SourceRunner(source, tags, self.driver_factory)
+        runner.on_dead_letter = self._dead_letters.append
         self.runners.append(runner)
         self._source_tasks[source.name] = [
             asyncio.create_task(runner.run(), name=f"source:{source.name}"),
@@ -404,6 +415,7 @@ class Engine:
             now = self.clock()
             columns = self._sample_columns
             self._sample_columns = ([], [], [], [], [], [])
+            letters, self._dead_letters = self._dead_letters, []
             intervals: list[StateInterval] = []
             buckets = []
             for machine in self.machines.values():
@@ -411,7 +423,7 @@ class Engine:
                 intervals.extend(machine_intervals)
                 buckets.extend(machine_buckets)
             try:
-                await self._in_writer(self._write, columns, intervals, buckets)
+                await self._in_writer(self._write, columns, intervals, buckets, letters)
                 self.stats.flushes += 1
                 self.stats.samples_stored += len(columns[0])
             except Exception as exc:
@@ -421,6 +433,7 @@ class Engine:
                 log.exception("flush failed")
                 for target, lost in zip(self._sample_columns, columns, strict=True):
                     target[:0] = lost
+                self._dead_letters[:0] = letters
                 for bucket in buckets:
                     tracker = self.machines[bucket.machine]
                     key = (bucket.minute, bucket.product)
@@ -431,8 +444,11 @@ class Engine:
                     if interval.start != self.machines[interval.machine].current.start:
                         self.machines[interval.machine].closed.append(interval)
 
-    def _write(self, columns: tuple[list[Any], ...], intervals: list[StateInterval], buckets: list[Any]) -> None:
+    def _write(self, columns: tuple[list[Any], ...], intervals: list[StateInterval], buckets: list[Any],
+               letters: list[DeadLetter]) -> None:
         assert self.store is not None
+        if letters:
+            self.store.write_dead_letters(letters)
         if columns[0]:
             self.store.write_samples(*columns)
         if intervals:

@@ -1,0 +1,499 @@
+"""Sparkplug B 3.0 host application over MQTT (paho 2.x): source kind "sparkplug".
+
+paho runs its network loop in its own thread (``loop_start``). Its callbacks never touch the
+host state: they append to an inbox and wake the asyncio side with one
+``call_soon_threadsafe`` per burst, not per message, so 20,000 messages a second do not
+flood the event loop. run() drains the inbox into :class:`SparkplugHost`, emits the samples,
+publishes the rebirth requests the host asks for and hands dead letters on.
+
+Session (Sparkplug 3.0, host application): the STATE offline will is set before CONNECT; after
+CONNACK the host subscribes, and only after the SUBACK publishes STATE online (retained, QoS 1,
+the will's timestamp), so an edge node that waits for its primary host never births into a
+host that is not listening yet. close() publishes STATE offline before a clean DISCONNECT.
+
+paho's own reconnect is off: the acquisition runner owns reconnect and backoff, so a lost
+connection ends run() with DriverError. A QoS 1 keep-alive round trip every check interval
+proves the broker still answers on a quiet network and gives the source its latency figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.drivers.base import Driver, DriverError, EmitFn
+from oee_tui.engine.model import DeadLetter, TagSample
+from oee_tui.mqtt.host import (
+    DEFAULT_HOST_ID,
+    DEFAULT_REORDER_TIMEOUT_S,
+    HostOutput,
+    Publication,
+    SparkplugHost,
+    state_birth,
+    state_will,
+)
+from oee_tui.mqtt.sparkplug import NAMESPACE, state_topic
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH: Final = 5_000  # samples per emit
+MAX_MESSAGES_PER_PASS: Final = 2_000  # messages handled before the loop yields to other tasks
+DEAD_LETTERS_KEPT: Final = 1_000  # on the driver, when no on_dead_letter callback takes them
+HISTORY_KEPT: Final = 10_000  # historical samples kept on the driver without an on_historical callback
+MIN_INBOX: Final = 1_000
+MQTT_VERSIONS: Final = {"3.1.1": mqtt.MQTTv311, "5": mqtt.MQTTv5}
+# Under TLS 1.3 a broker that requires a client certificate refuses after the handshake, so
+# the client sees the connection close (rc 7) instead of an SSL error: say what it likely means.
+_REFUSED_EARLY: Final = ("the broker closed the connection before accepting it ({reason}); if it requires a "
+                         "client certificate, set tls_cert_file and tls_key_file")
+ALIVE_TOPIC: Final = "oee-tui/alive/{client_id}"  # outside the Sparkplug namespace: nobody acts on it
+
+DeadLetterFn = Callable[[DeadLetter], None]
+HistoricalFn = Callable[[Sequence[TagSample]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SparkplugSettings:
+    """The source settings only a Sparkplug host has. ``from_source`` reads them from the
+    SourceConfig where it has them and uses these defaults where it does not (yet)."""
+
+    host_id: str = DEFAULT_HOST_ID
+    group_ids: tuple[str, ...] = ()  # empty: every group on the broker
+    reorder_timeout_s: float = DEFAULT_REORDER_TIMEOUT_S
+    mqtt_version: str = "3.1.1"  # or "5"
+    client_id: str | None = None  # default: "<host_id>-<source name>"
+    keepalive_s: int = 30
+    tls: bool = False  # on by itself when any tls_* file is set; alone it trusts the system CAs
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @classmethod
+    def from_source(cls, source: SourceConfig) -> SparkplugSettings:
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            value = getattr(source, name, None)
+            values[name] = getattr(defaults, name) if value is None else value
+        values["group_ids"] = tuple(values["group_ids"])
+        return cls(**values)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or any((self.tls_ca_file, self.tls_cert_file, self.tls_key_file))
+
+
+class SparkplugDriver(Driver):
+    """A Sparkplug B host application on one broker; emits every mapped metric it hears.
+
+    Tag names are ``group/edge_node[/device]/metric name``. With no tags mapped every metric
+    is emitted (discovery). Dead letters go to ``on_dead_letter`` (the engine stores them), or
+    are kept in ``dead_letters`` (the newest DEAD_LETTERS_KEPT) while nothing takes them;
+    historical metrics likewise go to ``on_historical`` or ``historical``.
+    """
+
+    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *,
+                 settings: SparkplugSettings | None = None, on_dead_letter: DeadLetterFn | None = None,
+                 on_historical: HistoricalFn | None = None) -> None:
+        super().__init__(source, tags)
+        self.settings = SparkplugSettings.from_source(source) if settings is None else settings
+        if self.settings.mqtt_version not in MQTT_VERSIONS:
+            raise ValueError(f"source {source.name}: mqtt_version must be one of {', '.join(MQTT_VERSIONS)}")
+        self.on_dead_letter = on_dead_letter
+        self.on_historical = on_historical
+        self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
+        self.dead_letter_count = 0
+        self.historical: deque[TagSample] = deque(maxlen=HISTORY_KEPT)
+        self.dropped = 0  # messages dropped because the inbox was full (each may carry several samples)
+        self.rebirths_sent = 0
+        self.client_id = self.settings.client_id or _client_id(self.settings.host_id, source.name)
+        self._wanted = frozenset(mapping.tag for mapping in self.tags) or None
+        self._client: mqtt.Client | None = None
+        self._host: SparkplugHost | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: deque[tuple[str, bytes, float]] = deque()
+        self._inbox_max = max(MIN_INBOX, source.queue_size)
+        self._wake = asyncio.Event()
+        self._wake_pending = False
+        self._connack: asyncio.Future[ReasonCode] | None = None
+        self._acks: dict[int, asyncio.Future[list[ReasonCode] | ReasonCode]] = {}
+        self._lost: str | None = None
+        self._closed = False
+        self._state_ts_ms = 0
+        self._ping: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ description
+
+    @property
+    def where(self) -> str:
+        scheme = "mqtts" if self.settings.uses_tls else "mqtt"
+        return f"sparkplug {scheme}://{self.source.host}:{self.source.port}"
+
+    @property
+    def check_interval_s(self) -> float:
+        # The acquisition runner expects a sign of life from a subscription this often.
+        return max(1.0, 2 * self.source.publishing_interval_ms / 1000)
+
+    @property
+    def subscriptions(self) -> list[str]:
+        groups = self.settings.group_ids
+        filters = [f"{NAMESPACE}/{group}/#" for group in groups] if groups else [f"{NAMESPACE}/#"]
+        if groups:
+            filters.append(state_topic(self.settings.host_id))  # 3.0: a host hears its own STATE
+        return filters
+
+    # ------------------------------------------------------------ connect
+
+    async def connect(self) -> None:
+        await self.close()  # a driver may be connected again after a loss or close()
+        self._closed = False
+        self._lost = None
+        self._loop = loop = asyncio.get_running_loop()
+        self._inbox = deque()
+        self._wake = asyncio.Event()
+        self._wake_pending = False
+        self._acks = {}
+        self._connack = loop.create_future()
+        settings, source = self.settings, self.source
+        # One timestamp for will, birth and clean death: 3.0 ties them together.
+        self._state_ts_ms = int(time.time() * 1000)
+        self._host = SparkplugHost(source.name, host_id=settings.host_id, groups=settings.group_ids,
+                                   reorder_timeout_s=settings.reorder_timeout_s)
+        self._host.state_timestamp_ms = self._state_ts_ms
+
+        version = MQTT_VERSIONS[settings.mqtt_version]
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=version,
+                             clean_session=True if version != mqtt.MQTTv5 else None,
+                             reconnect_on_failure=False)
+        client.connect_timeout = source.timeout_s
+        if source.username is not None:
+            client.username_pw_set(source.username, source.password)
+        if settings.uses_tls:
+            self._apply_tls(client)
+        will = state_will(settings.host_id, self._state_ts_ms)
+        client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        self._client = client
+
+        options: dict[str, Any] = {"clean_start": True} if version == mqtt.MQTTv5 else {}
+        try:
+            # connect() resolves, opens the socket, does the TLS handshake and sends CONNECT: blocking.
+            result = await asyncio.to_thread(client.connect, source.host, source.port, settings.keepalive_s,
+                                             **options)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise DriverError(f"{self.where}: cannot connect: {_describe(exc)}") from exc
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            # A TLS 1.3 refusal can already arrive while CONNECT is being written: rc 7, no exception.
+            raise DriverError(f"{self.where}: " + (_REFUSED_EARLY.format(reason=mqtt.error_string(result))
+                                                   if result == MQTTErrorCode.MQTT_ERR_CONN_LOST
+                                                   else f"cannot connect: {mqtt.error_string(result)}"))
+        client.loop_start()
+        connack = await self._wait(self._connack, "the broker's answer to CONNECT")
+        if connack.is_failure:
+            raise DriverError(f"{self.where}: the broker refused the connection: {connack}"
+                              + (f" (user {source.username!r})" if source.username is not None else ""))
+        await self._subscribe(client)
+        await self._publish_and_wait(state_birth(settings.host_id, self._state_ts_ms), "STATE online")
+        log.info("%s: connected as host %s, subscribed to %s", self.where, settings.host_id,
+                 ", ".join(self.subscriptions))
+
+    def _apply_tls(self, client: mqtt.Client) -> None:
+        settings = self.settings
+        files = [name for name in (settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file) if name]
+        try:
+            client.tls_set(ca_certs=_path(settings.tls_ca_file), certfile=_path(settings.tls_cert_file),
+                           keyfile=_path(settings.tls_key_file), cert_reqs=ssl.CERT_REQUIRED,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise DriverError(f"{self.where}: cannot load the TLS files {', '.join(files) or '(system CAs)'}: "
+                              f"{_describe(exc)}") from exc
+
+    async def _subscribe(self, client: mqtt.Client) -> None:
+        result, mid = client.subscribe([(name, 1) for name in self.subscriptions])
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+            raise DriverError(f"{self.where}: cannot subscribe: {mqtt.error_string(result)}")
+        codes = await self._wait(self._ack_future(mid), "SUBACK")
+        refused = [name for name, code in zip(self.subscriptions, _as_list(codes), strict=False) if code.is_failure]
+        if refused:
+            raise DriverError(f"{self.where}: the broker refused the subscription to {', '.join(refused)}; "
+                              f"its access control must allow this client to read them")
+
+    async def _publish_and_wait(self, message: Publication, what: str) -> float:
+        """Publish at QoS >= 1 and wait for the broker's acknowledgement; returns the round trip."""
+        client = self._client
+        if client is None:
+            raise DriverError(f"{self.where}: not connected")
+        started = time.perf_counter()
+        info = client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise DriverError(f"{self.where}: cannot publish {what}: {mqtt.error_string(info.rc)}")
+        # Registered before any await: the acknowledgement reaches this loop only through
+        # call_soon_threadsafe, so it cannot be resolved before the future exists.
+        code = await self._wait(self._ack_future(info.mid), f"the acknowledgement of {what}")
+        if isinstance(code, ReasonCode) and code.is_failure:
+            raise DriverError(f"{self.where}: the broker refused {what}: {code}")
+        return time.perf_counter() - started
+
+    def _ack_future(self, mid: int) -> asyncio.Future[list[ReasonCode] | ReasonCode]:
+        assert self._loop is not None
+        future = self._acks[mid] = self._loop.create_future()
+        if self._lost is not None:
+            future.set_exception(ConnectionError(self._lost))
+        return future
+
+    async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
+        """Wait for a CONNACK, SUBACK or PUBACK; a lost connection fails it at once (_connection_lost)."""
+        try:
+            return await asyncio.wait_for(future, self.source.timeout_s)
+        except TimeoutError:
+            raise DriverError(f"{self.where}: no {what} within {self.source.timeout_s:g} s") from None
+        except ConnectionError as exc:
+            raise DriverError(f"{self.where}: {exc} while waiting for {what}") from None
+
+    def _connection_lost(self, message: str) -> None:
+        """On the loop: everyone waiting for an answer from the broker learns it will not come."""
+        waiting = [self._connack, *self._acks.values()]
+        self._acks = {}
+        for future in waiting:
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError(message))
+        self._wake.set()
+
+    # ------------------------------------------------------------ paho callbacks (paho's thread)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed while paho was still talking
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _wake_up(self) -> None:
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._post(self._wake.set)
+
+    def _on_connect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                    _properties: Any) -> None:
+        self._post(_resolve, self._connack, reason)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                       _properties: Any) -> None:
+        if self._closed:
+            return
+        if self._connack is not None and not self._connack.done():
+            self._lost = _REFUSED_EARLY.format(reason=reason)
+        else:
+            self._lost = f"connection lost ({reason})"
+        self._wake_pending = True
+        self._post(self._connection_lost, self._lost)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        arrival = time.time()
+        try:
+            topic_name = message.topic
+        except UnicodeDecodeError:  # MQTT requires UTF-8 topics; keep the bytes of one that is not
+            topic_name = message._topic.decode("utf-8", "replace")
+        if message.retain and topic_name == state_topic(self.settings.host_id):
+            return  # the stored STATE of an earlier session; our birth replaces it right after
+        inbox = self._inbox
+        if len(inbox) >= self._inbox_max:
+            # The engine is far behind: lose the oldest message rather than memory. Its gap is
+            # seen by the seq check and answered with a rebirth, which restores every value.
+            with contextlib.suppress(IndexError):
+                inbox.popleft()
+                self.dropped += 1
+        inbox.append((topic_name, message.payload, arrival))
+        self._wake_up()
+
+    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
+                    _properties: Any) -> None:
+        self._post(self._acked, mid, reason)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode],
+                      _properties: Any) -> None:
+        self._post(self._acked, mid, reasons)
+
+    def _acked(self, mid: int, value: Any) -> None:
+        future = self._acks.pop(mid, None)
+        if future is not None:
+            _resolve(future, value)
+
+    # ------------------------------------------------------------ run
+
+    async def run(self, emit: EmitFn) -> None:
+        host = self._host
+        if self._client is None or host is None:
+            raise DriverError(f"{self.where}: run() before connect()")
+        next_check = time.monotonic() + self.check_interval_s
+        try:
+            while not self._closed:
+                now = time.monotonic()
+                wake_at = next_check
+                gap = host.next_deadline()
+                if gap is not None:
+                    wake_at = min(wake_at, gap)
+                if not self._inbox and self._lost is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - now))
+                # Cleared before draining: a message appended from now on schedules a new wake.
+                self._wake.clear()
+                self._wake_pending = False
+                await self._handle_inbox(host, emit)
+                if self._inbox:
+                    await asyncio.sleep(0)  # a flood must not starve the engine's other tasks
+                if self._lost is not None and not self._inbox:
+                    raise DriverError(f"{self.where}: {self._lost}")
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + self.check_interval_s
+                    if self._ping is None or self._ping.done():
+                        self._ping = asyncio.create_task(self._keep_alive(), name=f"sparkplug-alive-{self.name}")
+        finally:
+            await _cancel(self._ping)
+            self._ping = None
+
+    async def _handle_inbox(self, host: SparkplugHost, emit: EmitFn) -> None:
+        out = HostOutput()
+        inbox = self._inbox
+        oldest: float | None = None
+        for _ in range(min(len(inbox), MAX_MESSAGES_PER_PASS)):
+            topic_name, payload, arrival = inbox.popleft()
+            if oldest is None:
+                oldest = arrival
+            out.extend(host.handle(topic_name, payload, arrival))
+        out.extend(host.poll())
+        if oldest is not None:
+            # A subscription has no request to time; what it can tell is how long messages
+            # waited in this driver before they were handled.
+            self.record_read(max(0.0, time.time() - oldest), True)
+        await self._deliver(out, emit)
+
+    async def _deliver(self, out: HostOutput, emit: EmitFn) -> None:
+        for letter in out.dead_letters:
+            self.dead_letter_count += 1
+            log.warning("%s: dead letter from %s: %s", self.where, letter.topic, letter.error)
+            if self.on_dead_letter is not None:
+                self.on_dead_letter(letter)
+            else:
+                self.dead_letters.append(letter)
+        for command in out.commands:
+            self._publish_command(command)
+        if out.republish_state:
+            self._publish_command(state_birth(self.settings.host_id, self._state_ts_ms))
+        if out.historical:
+            historical = self._filter(out.historical)
+            if historical:
+                if self.on_historical is not None:
+                    self.on_historical(historical)
+                else:
+                    self.historical.extend(historical)
+        samples = self._filter(out.samples)
+        for start in range(0, len(samples), MAX_BATCH):
+            await emit(samples[start:start + MAX_BATCH])
+
+    def _filter(self, samples: list[TagSample]) -> list[TagSample]:
+        wanted = self._wanted
+        return samples if wanted is None else [sample for sample in samples if sample.tag in wanted]
+
+    def _publish_command(self, message: Publication) -> None:
+        client = self._client
+        if client is None:
+            return
+        info = client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.warning("%s: cannot publish to %s: %s", self.where, message.topic, mqtt.error_string(info.rc))
+            return
+        if message.reason:
+            self.rebirths_sent += 1
+            log.info("%s: sent %s (%s)", self.where, message.topic, message.reason)
+
+    async def _keep_alive(self) -> None:
+        """A QoS 1 round trip to the broker: proof of life on a quiet network, and its latency."""
+        alive = Publication(ALIVE_TOPIC.format(client_id=self.client_id), b"", qos=1)
+        try:
+            latency = await self._publish_and_wait(alive, "a keep-alive")
+        except DriverError as exc:
+            if self._closed:
+                return
+            self.record_read(self.source.timeout_s, False)
+            if self._lost is None:
+                self._lost = str(exc).removeprefix(f"{self.where}: ")
+            self._wake.set()
+            return
+        self.record_read(latency, True)
+
+    # ------------------------------------------------------------ close
+
+    async def close(self) -> None:
+        self._closed = True
+        await _cancel(self._ping)
+        self._ping = None
+        client, self._client = self._client, None
+        self._wake.set()  # a run() waiting for messages returns
+        for future in self._acks.values():
+            future.cancel()
+        self._acks = {}
+        if client is None:
+            return
+        try:
+            await asyncio.to_thread(self._say_goodbye, client)
+        except Exception as exc:  # close() never raises
+            log.debug("%s: closing: %s", self.where, _describe(exc))
+
+    def _say_goodbye(self, client: mqtt.Client) -> None:
+        """STATE offline (3.0: a clean disconnect does not send the will), then DISCONNECT."""
+        if self._lost is None and client.is_connected():
+            death = state_will(self.settings.host_id, self._state_ts_ms)
+            info = client.publish(death.topic, death.payload, qos=death.qos, retain=death.retain)
+            with contextlib.suppress(Exception):
+                info.wait_for_publish(timeout=min(2.0, self.source.timeout_s))
+        client.disconnect()
+        client.loop_stop()  # joins paho's thread
+
+
+def _client_id(host_id: str, source: str) -> str:
+    # Brokers differ in what they accept in a client id; letters, digits, - and _ pass everywhere.
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{host_id}-{source}")[:64]
+
+
+def _path(name: str | None) -> str | None:
+    return None if not name else str(Path(name).expanduser())
+
+
+def _as_list(codes: list[ReasonCode] | ReasonCode) -> list[ReasonCode]:
+    return codes if isinstance(codes, list) else [codes]
+
+
+def _resolve(future: asyncio.Future[Any] | None, value: Any) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:297] + "..."

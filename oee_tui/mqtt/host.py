@@ -1,0 +1,468 @@
+"""Sparkplug B 3.0 host application logic, with no MQTT client in it.
+
+The driver (oee_tui.drivers.sparkplug) feeds every received message into
+:meth:`SparkplugHost.handle` and calls :meth:`SparkplugHost.poll` when the deadline of
+:meth:`SparkplugHost.next_deadline` passes; both return a :class:`HostOutput` with the
+samples to emit, the commands to publish and the dead letters to store. Keeping the state
+machine free of paho makes every rule below testable without a broker.
+
+Rules (Sparkplug B 3.0, "Host Applications"):
+
+* Per edge node: the bdSeq of its current NBIRTH, its alias table, its devices and the next
+  ``seq`` (0..255, wrapping). NBIRTH, NDATA, DBIRTH, DDATA and DDEATH share that one seq.
+* A message ahead of the expected seq waits in a small reorder buffer: MQTT keeps order per
+  connection, but a bridge or a shared subscription can swap neighbours. If the gap is not
+  filled within ``reorder_timeout_s`` (or the buffer fills), the buffered messages are
+  delivered in seq order anyway, since their values are real, and a rebirth is requested
+  because something in between was lost.
+* A message behind the expected seq (a duplicate, or one that came after its gap was given
+  up) must not move live values backwards: its metrics are returned as historical.
+* NDEATH whose bdSeq matches the current NBIRTH, and DDEATH, make every metric of that node
+  (and its devices) BAD, so its machines go offline. An NDEATH with another bdSeq is the
+  delayed will of an older session and is ignored.
+* DATA before any birth, an unknown alias or name, or a seq gap that does not fill: the host
+  asks the edge node for a rebirth with an NCMD ``Node Control/Rebirth = true``. Requests to
+  one node are spaced by ``rebirth_holdoff_s`` so a chatty node cannot make the host flood it.
+* Bytes that cannot be read become a :class:`DeadLetter` with the raw payload and the reason;
+  one bad message never stops the stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from oee_tui.engine.model import DeadLetter, Quality, TagSample, TagValue
+from oee_tui.mqtt.sparkplug import (
+    BD_SEQ_METRIC,
+    REBIRTH_METRIC,
+    AliasTable,
+    DataType,
+    DecodedMessage,
+    FileValue,
+    MessageType,
+    Payload,
+    SparkplugDecodeError,
+    SparkplugTopicError,
+    UnknownMetricError,
+    _decode_metrics,  # the codec's DATA hot path on an already parsed payload: no second parse
+    decode_payload,
+    metric_value,
+    parse_state,
+    parse_topic,
+    set_metric_value,
+    state_payload,
+    state_topic,
+    topic,
+)
+
+__all__ = [
+    "DEFAULT_HOST_ID",
+    "DEFAULT_REBIRTH_HOLDOFF_S",
+    "DEFAULT_REORDER_TIMEOUT_S",
+    "HostOutput",
+    "Publication",
+    "SparkplugHost",
+    "plain_value",
+    "rebirth_command",
+    "state_birth",
+    "state_will",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST_ID: Final = "oee-tui"
+DEFAULT_REORDER_TIMEOUT_S: Final = 2.0
+DEFAULT_REBIRTH_HOLDOFF_S: Final = 5.0
+DEFAULT_REORDER_BUFFER: Final = 16  # messages waiting for one gap; more than that is a real loss
+_SEQ_MODULUS: Final = 256
+_AHEAD_WINDOW: Final = _SEQ_MODULUS // 2  # seq up to 127 ahead is "early"; further is "late"
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One MQTT message the host wants sent. ``reason`` says why, for logs."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    reason: str = ""
+
+
+def state_birth(host_id: str, timestamp_ms: int) -> Publication:
+    """STATE online (3.0: JSON, retained, QoS 1), with the same timestamp as the will before it."""
+    return Publication(state_topic(host_id), state_payload(True, timestamp_ms), qos=1, retain=True)
+
+
+def state_will(host_id: str, timestamp_ms: int) -> Publication:
+    """STATE offline: the MQTT will set before CONNECT, and what a clean shutdown publishes."""
+    return Publication(state_topic(host_id), state_payload(False, timestamp_ms), qos=1, retain=True)
+
+
+def rebirth_command(group_id: str, edge_node_id: str, timestamp_ms: int, reason: str = "") -> Publication:
+    """NCMD ``Node Control/Rebirth = true`` (3.0: QoS 0, not retained, a timestamp and no seq)."""
+    payload = Payload(timestamp=timestamp_ms)
+    metric = payload.metrics.add(name=REBIRTH_METRIC)
+    set_metric_value(metric, DataType.Boolean, True)
+    metric.timestamp = timestamp_ms
+    return Publication(topic(group_id, MessageType.NCMD, edge_node_id), payload.SerializeToString(),
+                       qos=0, retain=False, reason=reason)
+
+
+def plain_value(value: Any) -> TagValue:
+    """A value TagSample can carry. Complex Sparkplug values become JSON text, kept losslessly."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, FileValue):
+        return json.dumps({"file_name": value.file_name, "file_type": value.file_type,
+                           "content_base64": base64.b64encode(value.content).decode("ascii")})
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class HostOutput:
+    """What one call into the host produced. ``historical`` never moves live values."""
+
+    samples: list[TagSample] = field(default_factory=list)
+    historical: list[TagSample] = field(default_factory=list)
+    commands: list[Publication] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    republish_state: bool = False  # someone overwrote our STATE with offline: publish online again
+
+    def extend(self, other: HostOutput) -> None:
+        self.samples.extend(other.samples)
+        self.historical.extend(other.historical)
+        self.commands.extend(other.commands)
+        self.dead_letters.extend(other.dead_letters)
+        self.republish_state = self.republish_state or other.republish_state
+
+    def __bool__(self) -> bool:
+        return bool(self.samples or self.historical or self.commands or self.dead_letters or self.republish_state)
+
+
+@dataclass(slots=True)
+class _Buffered:
+    """A seq-carrying message parsed and waiting for its turn."""
+
+    message_type: MessageType
+    device_id: str | None
+    topic: str
+    raw: bytes
+    payload: Payload
+    arrival_ts: float
+
+
+@dataclass(slots=True)
+class _Metrics:
+    """One edge node's or device's definitions and the tag names it has produced."""
+
+    prefix: str  # "group/edge" or "group/edge/device"
+    table: AliasTable = field(default_factory=AliasTable)
+    names: list[str] = field(default_factory=list)  # in birth order, for the BAD samples of a death
+    born: bool = False
+
+    def tag(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+
+@dataclass(slots=True)
+class _Node:
+    group_id: str
+    edge_node_id: str
+    metrics: _Metrics
+    bd_seq: int | None = None
+    expected_seq: int | None = None  # None: the birth carried no seq, so order cannot be checked
+    devices: dict[str, _Metrics] = field(default_factory=dict)
+    pending: dict[int, _Buffered] = field(default_factory=dict)
+    gap_deadline: float | None = None  # host clock time when a waiting gap is given up
+    rebirth_requested_at: float | None = None
+
+
+class SparkplugHost:
+    """The state of every edge node and device seen on the broker, fed one message at a time.
+
+    ``clock`` is monotonic seconds for the reorder and rebirth timers (a test passes its own);
+    ``arrival_ts`` given to :meth:`handle` is POSIX time, used for samples without a timestamp
+    and for dead letters. ``groups`` limits the host to those Sparkplug groups (empty: all).
+    """
+
+    def __init__(self, source: str, *, host_id: str = DEFAULT_HOST_ID, groups: Iterable[str] = (),
+                 reorder_timeout_s: float = DEFAULT_REORDER_TIMEOUT_S,
+                 rebirth_holdoff_s: float = DEFAULT_REBIRTH_HOLDOFF_S,
+                 reorder_buffer: int = DEFAULT_REORDER_BUFFER,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.source = source
+        self.host_id = host_id
+        self.groups = frozenset(groups)
+        self.reorder_timeout_s = reorder_timeout_s
+        self.rebirth_holdoff_s = rebirth_holdoff_s
+        self.reorder_buffer = max(1, reorder_buffer)
+        self.clock = clock
+        self.state_timestamp_ms: int | None = None  # our own STATE birth's, set by the driver
+        self._nodes: dict[tuple[str, str], _Node] = {}
+        self.rebirths_requested = 0
+
+    # ------------------------------------------------------------ entry points
+
+    def handle(self, topic_name: str, raw: bytes, arrival_ts: float) -> HostOutput:
+        """Take one received message. Never raises for anything a publisher sent."""
+        out = HostOutput()
+        try:
+            self._handle(topic_name, raw, arrival_ts, out)
+        except SparkplugDecodeError as exc:
+            self._dead_letter(out, topic_name, raw, arrival_ts, exc.reason)
+        except SparkplugTopicError as exc:
+            self._dead_letter(out, topic_name, raw, arrival_ts, str(exc))
+        except Exception as exc:  # a bug here must cost one message, not the whole stream
+            log.exception("%s: cannot handle a message on %s", self.source, topic_name)
+            self._dead_letter(out, topic_name, raw, arrival_ts, f"internal error: {type(exc).__name__}: {exc}")
+        return out
+
+    def poll(self) -> HostOutput:
+        """Give up the gaps whose reorder timeout has passed."""
+        out = HostOutput()
+        now = self.clock()
+        for node in list(self._nodes.values()):
+            if node.gap_deadline is not None and now >= node.gap_deadline:
+                self._give_up_gap(node, out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The earliest host-clock time at which :meth:`poll` has work, or None."""
+        deadlines = [node.gap_deadline for node in self._nodes.values() if node.gap_deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    def node_bd_seq(self, group_id: str, edge_node_id: str) -> int | None:
+        node = self._nodes.get((group_id, edge_node_id))
+        return None if node is None else node.bd_seq
+
+    # ------------------------------------------------------------ dispatch
+
+    def _handle(self, topic_name: str, raw: bytes, arrival_ts: float, out: HostOutput) -> None:
+        parsed = parse_topic(topic_name)
+        kind = parsed.message_type
+        if kind is MessageType.STATE:
+            # Other hosts' STATE is not ours to act on, but a broken one is still dead-lettered.
+            online, _ = parse_state(raw)
+            if parsed.host_id == self.host_id and not online and self.state_timestamp_ms is not None:
+                # A late will of an older session (or another process) says we are offline;
+                # 3.0 asks the host to answer any offline on its own topic with its birth again.
+                out.republish_state = True
+            return
+        if kind in (MessageType.NCMD, MessageType.DCMD):
+            return  # commands go to edge nodes; ours come back to us through the wildcard
+        assert parsed.group_id is not None and parsed.edge_node_id is not None
+        if self.groups and parsed.group_id not in self.groups:
+            return
+        payload = decode_payload(raw)
+        node = self._node(parsed.group_id, parsed.edge_node_id)
+        if kind is MessageType.NDEATH:
+            self._on_ndeath(node, payload, topic_name, raw, arrival_ts, out)
+        elif kind is MessageType.NBIRTH:
+            self._on_nbirth(node, payload, topic_name, raw, arrival_ts, out)
+        else:
+            self._sequenced(node, _Buffered(kind, parsed.device_id, topic_name, raw, payload, arrival_ts), out)
+
+    def _node(self, group_id: str, edge_node_id: str) -> _Node:
+        key = (group_id, edge_node_id)
+        node = self._nodes.get(key)
+        if node is None:
+            node = self._nodes[key] = _Node(group_id, edge_node_id, _Metrics(f"{group_id}/{edge_node_id}"))
+        return node
+
+    # ------------------------------------------------------------ node birth and death
+
+    def _on_nbirth(self, node: _Node, payload: Payload, topic_name: str, raw: bytes, arrival_ts: float,
+                   out: HostOutput) -> None:
+        # A birth starts a new session whatever the seq said before: drop what waited.
+        node.pending.clear()
+        node.gap_deadline = None
+        node.rebirth_requested_at = None
+        for device in node.devices.values():
+            device.born = False  # 3.0: after an NBIRTH every device must be born again
+        try:
+            decoded = self._birth(node.metrics, payload)
+        except SparkplugDecodeError as exc:
+            node.metrics.born = False
+            node.bd_seq = None
+            node.expected_seq = None
+            self._dead_letter(out, topic_name, raw, arrival_ts, f"NBIRTH rejected: {exc.reason}")
+            return
+        node.bd_seq = _bd_seq_of(payload)
+        node.expected_seq = None if decoded.seq is None else (decoded.seq + 1) % _SEQ_MODULUS
+        self._samples(node.metrics, decoded, arrival_ts, out)
+
+    def _on_ndeath(self, node: _Node, payload: Payload, topic_name: str, raw: bytes, arrival_ts: float,
+                   out: HostOutput) -> None:
+        bd_seq = _bd_seq_of(payload)
+        if bd_seq is None:
+            self._dead_letter(out, topic_name, raw, arrival_ts, "NDEATH without a bdSeq metric")
+            return
+        if not node.metrics.born or bd_seq != node.bd_seq:
+            # The will of an older session, delivered after the node was born again.
+            log.debug("%s: NDEATH with bdSeq %s ignored (current birth: %s)", node.metrics.prefix, bd_seq,
+                      node.bd_seq)
+            return
+        error = f"edge node {node.group_id}/{node.edge_node_id} is offline (NDEATH)"
+        self._mark_dead(node.metrics, arrival_ts, error, out)
+        for device in node.devices.values():
+            self._mark_dead(device, arrival_ts, error, out)
+        node.pending.clear()
+        node.gap_deadline = None
+        node.expected_seq = None
+
+    # ------------------------------------------------------------ seq order
+
+    def _sequenced(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
+        if not node.metrics.born:
+            self._before_birth(node, message, out)
+            return
+        seq = message.payload.seq if message.payload.HasField("seq") else None
+        expected = node.expected_seq
+        if expected is None or seq is None:
+            self._process(node, message, out)
+            return
+        distance = (seq - expected) % _SEQ_MODULUS
+        if distance == 0:
+            node.expected_seq = (seq + 1) % _SEQ_MODULUS
+            self._process(node, message, out)
+            self._drain(node, out)
+        elif distance < _AHEAD_WINDOW:
+            node.pending[seq] = message
+            if node.gap_deadline is None:
+                node.gap_deadline = self.clock() + self.reorder_timeout_s
+            if len(node.pending) > self.reorder_buffer:
+                self._give_up_gap(node, out)
+        else:
+            log.debug("%s: seq %d arrived after %d; kept as history", node.metrics.prefix, seq, expected)
+            self._process(node, message, out, late=True)
+
+    def _drain(self, node: _Node, out: HostOutput) -> None:
+        while node.expected_seq is not None and node.expected_seq in node.pending:
+            message = node.pending.pop(node.expected_seq)
+            node.expected_seq = (node.expected_seq + 1) % _SEQ_MODULUS
+            self._process(node, message, out)
+        if not node.pending:
+            node.gap_deadline = None
+
+    def _give_up_gap(self, node: _Node, out: HostOutput) -> None:
+        expected = node.expected_seq
+        node.gap_deadline = None
+        if expected is None or not node.pending:
+            return
+        # Deliver what waited in seq order from the expected one: those values are real.
+        ordered = sorted(node.pending, key=lambda seq: (seq - expected) % _SEQ_MODULUS)
+        first = ordered[0]
+        node.expected_seq = first
+        self._drain(node, out)
+        # Anything left sits behind another gap: start its own wait.
+        if node.pending:
+            node.gap_deadline = self.clock() + self.reorder_timeout_s
+        self._request_rebirth(node, f"seq gap: expected {expected}, next received {first}", out)
+
+    # ------------------------------------------------------------ one message, in order
+
+    def _process(self, node: _Node, message: _Buffered, out: HostOutput, *, late: bool = False) -> None:
+        kind = message.message_type
+        if kind is MessageType.DBIRTH:
+            if late:
+                return  # an old device definition must not replace the current one
+            self._on_dbirth(node, message, out)
+            return
+        if kind is MessageType.DDEATH:
+            if late:
+                return
+            device = node.devices.get(message.device_id or "")
+            if device is not None and device.born:
+                error = f"device {node.group_id}/{node.edge_node_id}/{message.device_id} is offline (DDEATH)"
+                self._mark_dead(device, message.arrival_ts, error, out)
+            return
+        target = node.metrics if kind is MessageType.NDATA else node.devices.get(message.device_id or "")
+        if target is None or not target.born:  # DDATA of a device not (or no longer) born
+            self._before_birth(node, message, out)
+            return
+        try:
+            decoded = _decode_metrics(message.payload, target.table)
+        except UnknownMetricError as exc:
+            self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
+            self._request_rebirth(node, exc.reason, out)
+            return
+        except SparkplugDecodeError as exc:
+            self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
+            return
+        self._samples(target, decoded, message.arrival_ts, out, late=late)
+
+    def _on_dbirth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
+        device_id = message.device_id or ""
+        device = node.devices.get(device_id)
+        if device is None:
+            device = node.devices[device_id] = _Metrics(f"{node.metrics.prefix}/{device_id}")
+        try:
+            decoded = self._birth(device, message.payload)
+        except SparkplugDecodeError as exc:
+            device.born = False
+            self._dead_letter(out, message.topic, message.raw, message.arrival_ts, f"DBIRTH rejected: {exc.reason}")
+            return
+        self._samples(device, decoded, message.arrival_ts, out)
+
+    def _before_birth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
+        what = f"{message.message_type} from {message.topic} before its birth certificate"
+        if message.message_type in (MessageType.NDATA, MessageType.DDATA):
+            # Without the birth its aliases and datatypes cannot be read: keep the bytes.
+            self._dead_letter(out, message.topic, message.raw, message.arrival_ts, what)
+        self._request_rebirth(node, what, out)
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _birth(metrics: _Metrics, payload: Payload) -> DecodedMessage:
+        metrics.born = False
+        metrics.table.apply_birth(payload)
+        decoded = _decode_metrics(payload, metrics.table)
+        metrics.names = list(dict.fromkeys(name for name, *_ in decoded.metrics))
+        metrics.born = True
+        return decoded
+
+    def _samples(self, metrics: _Metrics, decoded: DecodedMessage, arrival_ts: float, out: HostOutput,
+                 *, late: bool = False) -> None:
+        source = self.source
+        for name, value, timestamp_ms, historical in decoded.metrics:
+            sample = TagSample(timestamp_ms / 1000.0 if timestamp_ms else arrival_ts, source, metrics.tag(name),
+                               plain_value(value), Quality.GOOD)
+            (out.historical if historical or late else out.samples).append(sample)
+
+    def _mark_dead(self, metrics: _Metrics, arrival_ts: float, error: str, out: HostOutput) -> None:
+        if not metrics.born:
+            return
+        metrics.born = False
+        out.samples.extend(TagSample(arrival_ts, self.source, metrics.tag(name), None, Quality.BAD, error)
+                           for name in metrics.names)
+
+    def _request_rebirth(self, node: _Node, reason: str, out: HostOutput) -> None:
+        now = self.clock()
+        last = node.rebirth_requested_at
+        if last is not None and now - last < self.rebirth_holdoff_s:
+            return  # one request is on its way; the birth it brings answers this one too
+        node.rebirth_requested_at = now
+        self.rebirths_requested += 1
+        log.info("%s/%s: requesting a rebirth: %s", node.group_id, node.edge_node_id, reason)
+        out.commands.append(rebirth_command(node.group_id, node.edge_node_id, int(time.time() * 1000), reason))
+
+    def _dead_letter(self, out: HostOutput, topic_name: str, raw: bytes, arrival_ts: float, error: str) -> None:
+        out.dead_letters.append(DeadLetter(arrival_ts, self.source, topic_name, bytes(raw), error))
+
+
+def _bd_seq_of(payload: Payload) -> int | None:
+    for metric in payload.metrics:
+        if metric.name == BD_SEQ_METRIC:
+            value = metric_value(metric, metric.datatype or DataType.Int64)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return None

@@ -1,0 +1,99 @@
+"""A Sparkplug source configured like any other: the engine counts parts from DDATA and stores dead letters.
+
+Real Mosquitto, a real edge node (paho + our encoders), the real driver, engine and DuckDB store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from oee_tui.config import parse_config
+from oee_tui.engine.engine import Engine
+from oee_tui.engine.model import MachineState, Signal
+from oee_tui.engine.store import Store
+from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
+from tests.mqtt.broker import EdgeNode, MosquittoBroker
+
+CONFIG = """
+[site]
+name = "Sparkplug plant"
+timezone = "UTC"
+
+[[lines]]
+id = "L1"
+name = "Line 1"
+
+[[sources]]
+name = "uns"
+kind = "sparkplug"
+host = "127.0.0.1"
+port = {port}
+host_id = "oee-test"
+group_ids = ["plant"]
+
+[[machines]]
+id = "M1"
+name = "Press"
+line = "L1"
+ideal_cycle_time_s = 1.0
+[machines.signals]
+total_count = {{ source = "uns", tag = "plant/line1/press1/Count", width = 32 }}
+state_code = {{ source = "uns", tag = "plant/line1/press1/State" }}
+
+[state_map]
+"1" = "running"
+"2" = "stopped"
+
+[[shifts]]
+name = "Day"
+start = "00:00"
+end = "00:00"
+"""
+
+
+def metrics(count: int) -> list[MetricSpec]:
+    return [MetricSpec("Count", DataType.UInt32, count, alias=1), MetricSpec("State", DataType.Int16, 1, alias=2)]
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_ddata_counts_parts_and_a_bad_payload_is_stored_as_a_dead_letter(broker: MosquittoBroker,
+                                                                              tmp_path: Path) -> None:
+    config = parse_config(CONFIG.format(port=broker.port), "plant.toml")
+    assert config.sources[0].group_ids == ("plant",)
+    engine = Engine(config, Store.open(tmp_path), tick_s=0.05, flush_interval_s=0.2)
+    await engine.start()
+    node = await asyncio.to_thread(EdgeNode, broker.port, "plant", "line1")
+    try:
+        await until(lambda: engine.runners[0].health.connected)
+        await asyncio.to_thread(node.nbirth, [])
+        await asyncio.to_thread(node.dbirth, "press1", metrics(100))
+        tracker = engine.machines["M1"]
+        await until(lambda: tracker.counters[Signal.TOTAL_COUNT].last == 100)
+        await asyncio.to_thread(node.ddata, "press1", metrics(107))
+        await until(lambda: sum(total for total, _ in tracker.recent_counts.values()) == 7)
+        assert engine.tick().machines[0].state is MachineState.RUNNING
+
+        await asyncio.to_thread(node.publish, MessageType.DDATA, b"\xff\x00 not protobuf", "press1")
+        await asyncio.to_thread(node.ddata, "press1", metrics(110))  # one bad message never stops the stream
+        await until(lambda: sum(total for total, _ in tracker.recent_counts.values()) == 10)
+    finally:
+        await asyncio.to_thread(node.close)
+        await engine.stop()
+    store = Store.open(tmp_path)
+    try:
+        rows = store.cursor().execute("SELECT source, topic, payload, error FROM dead_letters").fetchall()
+    finally:
+        store.close()
+    assert len(rows) == 1
+    source, topic, payload, error = rows[0]
+    assert (source, topic) == ("uns", "spBv1.0/plant/DDATA/line1/press1")
+    assert bytes(payload) == b"\xff\x00 not protobuf" and error
