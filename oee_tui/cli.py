@@ -209,7 +209,7 @@ def _setup_logging(verbose: bool, log_file: Path | None) -> None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         logging.basicConfig(level=level, format=fmt, filename=log_file)
     # asyncua and pymodbus log every failed reconnect attempt at length; the source health says it once.
-    for noisy in ("asyncua", "pymodbus"):
+    for noisy in ("asyncua", "pymodbus", "snap7"):
         logging.getLogger(noisy).setLevel(logging.ERROR if not verbose else logging.INFO)
 
 

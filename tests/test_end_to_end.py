@@ -107,7 +107,7 @@ def test_headless_engine_owns_the_store_and_flushes_on_sigterm(tmp_path: Path) -
     report = _oee(tmp_path, "report", "--demo", "--format", "json")
     assert report.returncode == 0, report.stderr
     data = json.loads(report.stdout)
-    assert len(data["machines"]) == 8
+    assert len(data["machines"]) == 11
     # The demo keeps real shift breaks (Night: 02:00-02:20 Berlin); inside one nothing is
     # made, so either parts were counted or the time was counted as a planned stop.
     assert sum(m["total_count"] for m in data["machines"]) > 0 or \

@@ -1,4 +1,4 @@
-"""The demo plant served over real protocols on loopback: Modbus/TCP for line 1, OPC UA for line 2.
+"""The demo plant served over real protocols on loopback: Modbus/TCP, OPC UA and Siemens S7, one per line.
 
 `oee --demo` runs the product's real drivers against these servers, so the
 demo exercises the same path as a real plant: polling, subscriptions, counter
@@ -21,6 +21,21 @@ Line 2 (OPC UA, namespace index 2, under Objects/L2/<Machine>):
     .Speed (Double), .Product (String), .Fault (Boolean);
     <Machine> is Filler, Seamer, Pasteurizer or Packer. The Seamer reports good
     parts instead of rejects.
+
+Line 3 (Siemens S7 via snap7's server, rack 0 slot 1, DB1): one 16-byte struct
+per machine from byte 16 * slot, as a UDT array in a TIA Portal DB would be:
+
+    offset  type  content
+    +0      DINT  total count: counts modulo 2**32 and starts just below 2**31,
+                  so the PLC value soon turns negative, as a real DINT does
+    +4      INT   reject count (the low 16 bits of the reject counter)
+    +6      INT   state code
+    +8      REAL  speed, parts per minute
+    +12     INT   product code
+    +14.0   BOOL  fault (byte 15 is padding: S7 structs have an even length)
+
+    so L3-CART (slot 0) is DB1.DBD0, DB1.DBW4, DB1.DBW6, DB1.DBD8:REAL,
+    DB1.DBW12 and DB1.DBX14.0; L3-SEAL starts at DB1.DBD16, L3-PAL at DB1.DBD32.
 """
 
 from __future__ import annotations
@@ -39,15 +54,19 @@ from typing import Any, Final, Literal
 from asyncua import Server, ua
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+from snap7.server import Server as S7Server
+from snap7.type import SrvArea
 
 from oee_tui.config import Config, config_from_dict
 from oee_tui.demo.simulation import BreakCalendar, SimMachine, SimPlant
+from oee_tui.drivers.s7_address import S7Value, parse_s7_address, store
 
 log = logging.getLogger(__name__)
 
 HOST: Final = "127.0.0.1"
 MODBUS_SOURCE: Final = "demo-modbus"
 OPCUA_SOURCE: Final = "demo-opcua"
+S7_SOURCE: Final = "demo-s7"
 MODBUS_UNIT: Final = 1
 OPCUA_PATH: Final = "/oee-demo/"
 OPCUA_NAMESPACE_URI: Final = "urn:oee-tui:demo-plant"
@@ -67,6 +86,21 @@ SPEED_OFFSET: Final = 3  # float32: two registers
 PRODUCT_OFFSET: Final = 5
 FAULT_COIL_START: Final = 0
 
+# Line 3's DB: one struct per machine, S7_STRUCT_BYTES apart (see the module docstring).
+S7_DB: Final = 1
+S7_RACK: Final = 0
+S7_SLOT: Final = 1  # an S7-1200/1500 CPU
+S7_STRUCT_BYTES: Final = 16
+# Field -> (size letter, byte offset in the struct, S7 type).
+S7_FIELDS: Final[dict[str, tuple[str, int, str]]] = {
+    "Total": ("D", 0, "DINT"),
+    "Reject": ("W", 4, "INT"),
+    "State": ("W", 6, "INT"),
+    "Speed": ("D", 8, "REAL"),
+    "Product": ("W", 12, "INT"),
+    "Fault": ("X", 14, "BOOL"),
+}
+
 TICK_S: Final = 1.0
 # After a suspend or a stalled loop, step at most this much at once: a long
 # gap would otherwise come back as one burst of parts.
@@ -85,7 +119,7 @@ class DemoMachine:
     line: str
     products: dict[int | str, float]  # product code -> ideal cycle time, s
     ideal_cycle_time_s: float
-    slot: int  # modbus: block number (register block and fault coil); opcua: unused
+    slot: int  # modbus: block number (register block and fault coil); s7: struct number in DB1; opcua: unused
     opcua_name: str = ""  # opcua: browse name of the machine's object
     maps_state: bool = True  # False: only counters are mapped, the engine derives the state
     counts: Literal["reject", "good"] = "reject"  # which second counter the machine reports
@@ -97,6 +131,11 @@ class DemoMachine:
     @property
     def fault_coil(self) -> int:
         return FAULT_COIL_START + self.slot
+
+    @property
+    def s7_base(self) -> int:
+        """The byte in DB1 where this machine's struct starts."""
+        return S7_STRUCT_BYTES * self.slot
 
 
 # Line 1 bottles (product codes are numbers, as a PLC stores them); line 2 cans.
@@ -117,29 +156,50 @@ OPCUA_MACHINES: Final[tuple[DemoMachine, ...]] = (
     DemoMachine("L2-PACK", "Tray packer", "L2", {"CAN-330": 1.20, "CAN-500": 1.50, "CAN-250": 1.20}, 1.20,
                 slot=3, opcua_name="Packer"),
 )
-DEMO_MACHINES: Final = MODBUS_MACHINES + OPCUA_MACHINES
+# Line 3 packs the bottles into cartons, cases and pallets; product codes are INTs in the PLC.
+S7_MACHINES: Final[tuple[DemoMachine, ...]] = (
+    DemoMachine("L3-CART", "Cartoner", "L3", {301: 0.50, 302: 0.60, 303: 0.45}, 0.50, slot=0),
+    DemoMachine("L3-SEAL", "Case sealer", "L3", {301: 1.20, 302: 1.40, 303: 1.10}, 1.20, slot=1),
+    DemoMachine("L3-PAL", "Palletizer", "L3", {301: 1.40, 302: 1.50, 303: 1.30}, 1.40, slot=2),
+)
+DEMO_MACHINES: Final = MODBUS_MACHINES + OPCUA_MACHINES + S7_MACHINES
+LINE_SOURCES: Final = {"L1": MODBUS_SOURCE, "L2": OPCUA_SOURCE, "L3": S7_SOURCE}
+S7_DB_BYTES: Final = S7_STRUCT_BYTES * len(S7_MACHINES)
 
 
 def opcua_node_id(machine: DemoMachine, variable: str, ns: int = OPCUA_NS) -> str:
     return f"ns={ns};s=L2.{machine.opcua_name}.{variable}"
 
 
+def s7_tag(machine: DemoMachine, field_name: str) -> str:
+    """The address of a field (a key of S7_FIELDS) of the machine's struct: DB1.DBW4, DB1.DBD8:REAL."""
+    letter, offset, s7_type = S7_FIELDS[field_name]
+    byte = machine.s7_base + offset
+    text = f"DB{S7_DB}.DBX{byte}.0" if letter == "X" else f"DB{S7_DB}.DB{letter}{byte}"
+    # canonical names the type only where it is not the size's default (DBD reads as DINT), as PLC listings do.
+    return parse_s7_address(text, s7_type).canonical
+
+
 # ---------------------------------------------------------------- configuration
 
 
-def demo_config_dict(modbus_port: int, opcua_port: int, timezone: str = "Europe/Berlin") -> dict[str, Any]:
+def demo_config_dict(modbus_port: int, opcua_port: int, s7_port: int = 1102,
+                     timezone: str = "Europe/Berlin") -> dict[str, Any]:
     """The demo plant's config as a TOML file would hold it (tables, arrays, strings, numbers)."""
     return {
         "site": {"name": "Demo Works", "timezone": timezone},
         "lines": [
             {"id": "L1", "name": "Bottling", "area": "Hall A"},
             {"id": "L2", "name": "Canning", "area": "Hall B"},
+            {"id": "L3", "name": "Packaging", "area": "Hall C"},
         ],
         "sources": [
             {"name": MODBUS_SOURCE, "kind": "modbus", "host": HOST, "port": modbus_port, "unit_id": MODBUS_UNIT,
              "poll_interval_s": 1.0, "reconnect_min_s": 0.5, "reconnect_max_s": 5.0},
             {"name": OPCUA_SOURCE, "kind": "opcua", "endpoint": f"opc.tcp://{HOST}:{opcua_port}{OPCUA_PATH}",
              "publishing_interval_ms": 500, "reconnect_min_s": 0.5, "reconnect_max_s": 5.0},
+            {"name": S7_SOURCE, "kind": "s7", "host": HOST, "port": s7_port, "rack": S7_RACK, "slot": S7_SLOT,
+             "poll_interval_s": 1.0, "reconnect_min_s": 0.5, "reconnect_max_s": 5.0},
         ],
         "machines": [_machine_entry(machine) for machine in DEMO_MACHINES],
         "shifts": [
@@ -175,7 +235,7 @@ def _machine_entry(machine: DemoMachine) -> dict[str, Any]:
         "target_per_hour": target,
         # TOML keys are strings: the engine reads Modbus product 101 as "101".
         "product_cycle_times": {str(code): seconds for code, seconds in machine.products.items()},
-        "signals": _modbus_signals(machine) if machine.line == "L1" else _opcua_signals(machine),
+        "signals": _SIGNALS[LINE_SOURCES[machine.line]](machine),
     }
 
 
@@ -214,9 +274,28 @@ def _opcua_signals(machine: DemoMachine) -> dict[str, dict[str, Any]]:
     }
 
 
-def demo_config(modbus_port: int = 5020, opcua_port: int = 4840, timezone: str = "Europe/Berlin") -> Config:
+def _s7_signals(machine: DemoMachine) -> dict[str, dict[str, Any]]:
+    def field(name: str) -> dict[str, Any]:
+        return {"source": S7_SOURCE, "tag": s7_tag(machine, name)}
+
+    return {
+        "state_code": field("State"),
+        # Widths as the PLC's types: the DINT and the INT wrap (to negative values) at 32 and 16 bits.
+        "total_count": {**field("Total"), "width": 32},
+        "reject_count": {**field("Reject"), "width": 16},
+        "speed": field("Speed"),
+        "product": field("Product"),
+        "fault": field("Fault"),
+    }
+
+
+_SIGNALS: Final = {MODBUS_SOURCE: _modbus_signals, OPCUA_SOURCE: _opcua_signals, S7_SOURCE: _s7_signals}
+
+
+def demo_config(modbus_port: int = 5020, opcua_port: int = 4840, s7_port: int = 1102,
+                timezone: str = "Europe/Berlin") -> Config:
     """The demo plant's validated config. Without ports it names placeholders (enough for reports)."""
-    return config_from_dict(demo_config_dict(modbus_port, opcua_port, timezone), "<demo>")
+    return config_from_dict(demo_config_dict(modbus_port, opcua_port, s7_port, timezone), "<demo>")
 
 
 def break_calendar(config: Config) -> BreakCalendar:
@@ -226,9 +305,10 @@ def break_calendar(config: Config) -> BreakCalendar:
 
 def build_simulation(config: Config, seed: int) -> SimPlant:
     """The simulated machines; each gets its own random stream so one machine never shifts another's."""
+    # Counter widths as each line's PLC holds them: Modbus words, OPC UA UInt32, S7 DINT (signed).
     machines = [
         SimMachine(machine.id, machine.products, 16 if machine.line == "L1" else 32,
-                   random.Random(f"{seed}:{machine.id}"))
+                   random.Random(f"{seed}:{machine.id}"), signed=machine.line == "L3")
         for machine in DEMO_MACHINES
     ]
     return SimPlant(machines, break_calendar(config))
@@ -282,6 +362,40 @@ def _machine_registers(sim: SimMachine) -> list[int]:
     return block
 
 
+def _signed(value: int, bits: int) -> int:
+    """An unsigned counter value as the signed PLC type of that width holds it (two's complement)."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _s7_struct(sim: SimMachine) -> dict[str, S7Value]:
+    """One machine's struct fields, as S7_FIELDS names them, in the PLC's types."""
+    return {
+        "Total": _signed(sim.total, 32),
+        "Reject": _signed(sim.reject, 16),
+        "State": sim.state_code,
+        "Speed": float(sim.speed),
+        "Product": int(sim.product),
+        "Fault": sim.fault,
+    }
+
+
+# Parsed once: the tick encodes every field of every L3 machine each second.
+_S7_ADDRESSES: Final = {
+    machine.id: {name: parse_s7_address(s7_tag(machine, name)) for name in S7_FIELDS} for machine in S7_MACHINES
+}
+
+
+def s7_db_image(simulation: SimPlant) -> bytearray:
+    """DB1 as the PLC holds it now: every L3 machine's struct, S7-encoded (big-endian)."""
+    image = bytearray(S7_DB_BYTES)
+    for machine in S7_MACHINES:
+        addresses = _S7_ADDRESSES[machine.id]
+        for name, value in _s7_struct(simulation[machine.id]).items():
+            store(addresses[name], image, value)
+    return image
+
+
 @dataclass(frozen=True, slots=True)
 class _OpcuaMachineNodes:
     machine: DemoMachine
@@ -289,8 +403,10 @@ class _OpcuaMachineNodes:
 
 
 class DemoPlant:
-    """The simulated plant and its two protocol servers, all in the caller's event loop.
+    """The simulated plant and its three protocol servers.
 
+    Modbus and OPC UA run in the caller's event loop; snap7's S7 server runs in
+    threads of its own and reads DB1 from a bytearray that the tick rewrites.
     The config (with the ports) exists as soon as the object does, so the engine
     and UI can start while `start()` still waits on asyncua's ~2 s set-up; the
     drivers reconnect until the servers answer. A DemoPlant starts once.
@@ -301,16 +417,20 @@ class DemoPlant:
         # Ports are picked now (bind to 0, read, close) so the config is final
         # before any server runs. Another process could take one in between; on
         # loopback that is rare, and start() then fails with a clear error.
-        self.modbus_port, self.opcua_port = _free_ports(2)
-        self.config: Config = demo_config(self.modbus_port, self.opcua_port, timezone)
+        self.modbus_port, self.opcua_port, self.s7_port = _free_ports(3)
+        self.config: Config = demo_config(self.modbus_port, self.opcua_port, self.s7_port, timezone)
         self.simulation: SimPlant = build_simulation(self.config, seed)
         self.endpoint = self.config.source(OPCUA_SOURCE).endpoint
-        self.ready = asyncio.Event()  # set once both servers serve
+        self.ready = asyncio.Event()  # set once all three servers serve
         self.ticks = 0  # simulation steps published so far
         self._modbus: ModbusTcpServer | None = None
         self._opcua: Server | None = None
         self._opcua_started = False
         self._opcua_nodes: list[_OpcuaMachineNodes] = []
+        self._s7: S7Server | None = None
+        # DB1 as registered with the S7 server: the server's threads read it live, so
+        # the tick rewrites it in place (never rebinds it).
+        self.s7_db = s7_db_image(self.simulation)
         self._tick_task: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
@@ -319,7 +439,7 @@ class DemoPlant:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start both servers and the 1 Hz simulation; returns once both serve.
+        """Start the three servers and the 1 Hz simulation; returns once all serve.
 
         Cancel-safe: whatever was started is stopped by `stop()`. On failure
         the plant stops itself and re-raises.
@@ -332,7 +452,8 @@ class DemoPlant:
         self._started = True
         try:
             await self._start_modbus()
-            # Line 1 comes alive at once; line 2 joins when asyncua is up.
+            self._start_s7()
+            # Lines 1 and 3 come alive at once; line 2 joins when asyncua is up.
             self._tick_task = asyncio.create_task(self._tick_forever(), name="demo-plant-tick")
             await self._start_opcua()
         except BaseException:
@@ -340,10 +461,11 @@ class DemoPlant:
             raise
         if not self._closed:
             self.ready.set()
-            log.info("demo plant serving: modbus on %s:%d, opc ua at %s", HOST, self.modbus_port, self.endpoint)
+            log.info("demo plant serving: modbus on %s:%d, s7 on %s:%d, opc ua at %s",
+                     HOST, self.modbus_port, HOST, self.s7_port, self.endpoint)
 
     async def stop(self) -> None:
-        """Stop the simulation and both servers, freeing the ports. Safe to call twice or before start."""
+        """Stop the simulation and the servers, freeing the ports. Safe to call twice or before start."""
         if self._stop_lock is None:
             self._stop_lock = asyncio.Lock()
         async with self._stop_lock:
@@ -357,6 +479,11 @@ class DemoPlant:
             modbus, self._modbus = self._modbus, None
             if modbus is not None:
                 await modbus.shutdown()
+            s7, self._s7 = self._s7, None
+            if s7 is not None:
+                # stop() closes the listener at once, then joins the server's threads
+                # (up to ~1 s for a client that stays connected): off the event loop.
+                await asyncio.to_thread(s7.stop)
             opcua, self._opcua = self._opcua, None
             if opcua is not None and self._opcua_started:
                 self._opcua_started = False
@@ -368,6 +495,22 @@ class DemoPlant:
         self._modbus = server
         # background=True returns once listening; the server lives in the event loop.
         await server.serve_forever(background=True)
+
+    def _start_s7(self) -> None:
+        # snap7's server sets SO_REUSEPORT, so a second server on our port would
+        # share it silently instead of failing. A plain bind first fails loudly,
+        # as the Modbus and OPC UA servers do, if anything listens there already.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((HOST, self.s7_port))
+            except OSError as exc:
+                raise OSError(exc.errno, f"demo S7 server: port {self.s7_port} on {HOST} is taken") from exc
+        self.s7_db[:] = s7_db_image(self.simulation)  # the plant as it is now, before the first tick
+        server = S7Server(log=False)
+        server.register_area(SrvArea.DB, S7_DB, self.s7_db)
+        server.start_to(HOST, self.s7_port)  # binds and starts its accept thread; returns at once
+        self._s7 = server
 
     async def _start_opcua(self) -> None:
         server = Server()
@@ -448,6 +591,16 @@ class DemoPlant:
                 await modbus.async_setValues(MODBUS_UNIT, FC_HOLDING, machine.base_register, registers)
             faults = [self.simulation[machine.id].fault for machine in MODBUS_MACHINES]
             await modbus.async_setValues(MODBUS_UNIT, FC_COILS, FAULT_COIL_START, faults)
+        s7 = self._s7
+        if s7 is not None:
+            image = s7_db_image(self.simulation)
+            # One copy under the server's own area lock, which it holds while it
+            # answers a read: a client never sees half of one tick and half of the next.
+            s7.lock_area(SrvArea.DB, S7_DB)
+            try:
+                self.s7_db[:] = image
+            finally:
+                s7.unlock_area(SrvArea.DB, S7_DB)
         server = self._opcua
         if server is not None and self._opcua_started:
             stamp = datetime.now(UTC)

@@ -45,7 +45,8 @@ STARTUP_S: Final = (90.0, 240.0)  # scrap is high while the line settles after a
 SCRAP_NORMAL: Final = (0.005, 0.025)
 SCRAP_STARTUP: Final = (0.04, 0.08)
 
-# A 16-bit PLC counter starts this far below its wrap, so a wrap shows within minutes.
+# A 16-bit PLC counter starts this far below its wrap (a signed one below its sign
+# change), so a wrap shows within minutes.
 WRAP_HEADROOM: Final = (150, 450)
 
 
@@ -57,8 +58,14 @@ class SimMachine:
     """One simulated machine. Call `step` once per tick; read the attributes the PLC would expose."""
 
     def __init__(self, machine_id: str, products: Mapping[int | str, float], counter_width: int,
-                 rng: random.Random) -> None:
-        """`products` maps each product code to its ideal cycle time in seconds."""
+                 rng: random.Random, *, signed: bool = False) -> None:
+        """`products` maps each product code to its ideal cycle time in seconds.
+
+        `signed`: the PLC stores the counters in a signed type (an S7 INT or
+        DINT). The counters still count modulo 2**counter_width, but the total
+        starts just below 2**(counter_width - 1), where the PLC's value turns
+        negative, so the demo shows that within minutes as it shows a 16-bit wrap.
+        """
         if not products:
             raise ValueError(f"{machine_id}: a machine needs at least one product")
         self.id = machine_id
@@ -72,7 +79,10 @@ class SimMachine:
         self.product: int | str = rng.choice(list(self.products))
         self.speed: float = 0.0  # parts per minute
         self.fault: bool = False
-        if counter_width <= 16:
+        if signed:
+            self.total = (self.modulus >> 1) - 1 - rng.randint(*WRAP_HEADROOM)
+            self.reject = rng.randint(0, 5_000)
+        elif counter_width <= 16:
             self.total = self.modulus - 1 - rng.randint(*WRAP_HEADROOM)
             self.reject = rng.randint(0, 5_000)
         else:

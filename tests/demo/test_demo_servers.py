@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+import snap7
 from asyncua import Client
 from pymodbus.client import AsyncModbusTcpClient
 
@@ -24,11 +26,16 @@ from oee_tui.demo.servers import (
     MODBUS_UNIT,
     OPCUA_MACHINES,
     OPCUA_NAMESPACE_URI,
+    S7_DB,
+    S7_DB_BYTES,
+    S7_MACHINES,
     DemoPlant,
     build_simulation,
     demo_config,
     demo_config_dict,
     opcua_node_id,
+    s7_db_image,
+    s7_tag,
 )
 from oee_tui.demo.simulation import (
     CHANGEOVER,
@@ -38,13 +45,14 @@ from oee_tui.demo.simulation import (
     STOPPED,
     BreakCalendar,
 )
+from oee_tui.drivers.s7_address import decode, parse_s7_address
 from oee_tui.engine.model import Signal
+from tests.demo.conftest import SERVER_TIMEOUT_S
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 08:30 in Berlin: two hours from here include the 09:30-09:45 break.
 START = datetime(2024, 3, 4, 8, 30, tzinfo=BERLIN).timestamp()
 TWO_HOURS = 7200
-SERVER_TIMEOUT_S = 30.0  # a guard, not the expectation: asyncua starts in ~2 s, slower on a busy CI machine
 T = TypeVar("T")
 
 
@@ -139,13 +147,23 @@ def test_sixteen_bit_counters_wrap_and_stay_in_range(two_hours: Trace) -> None:
     for machine in MODBUS_MACHINES:
         assert two_hours.wraps[machine.id] >= 1, machine.id
         assert all(0 <= total < 65536 and 0 <= reject < 65536 for total, reject, _ in two_hours.counters[machine.id])
-    for machine in OPCUA_MACHINES:
+    for machine in OPCUA_MACHINES + S7_MACHINES:
         assert all(0 <= total < 2**32 for total, _, _ in two_hours.counters[machine.id])
 
 
 def test_a_sixteen_bit_counter_wraps_within_minutes() -> None:
     trace = simulate(seed=7, seconds=15 * 60)
     assert any(trace.wraps[machine.id] for machine in MODBUS_MACHINES)
+
+
+def test_every_s7_dint_total_turns_negative_within_minutes() -> None:
+    # The S7 totals start just below 2**31: the DINT the PLC holds goes from
+    # 2147483647 to -2147483648 there, which the engine must count as one part.
+    trace = simulate(seed=7, seconds=15 * 60)
+    for machine in S7_MACHINES:
+        totals = [total for total, _, _ in trace.counters[machine.id]]
+        assert totals[0] < 2**31 <= totals[-1], machine.id
+        assert trace.wraps[machine.id] == 0, machine.id  # counted on, modulo 2**32, without a wrap
 
 
 def test_rejects_are_counted_at_a_plausible_rate(two_hours: Trace) -> None:
@@ -206,24 +224,39 @@ def _toml_types_only(value: object) -> bool:
 
 
 def test_demo_config_dict_validates() -> None:
-    data = demo_config_dict(15020, 14840, "America/Chicago")
+    data = demo_config_dict(15020, 14840, 11102, "America/Chicago")
     assert _toml_types_only(data)
     config = config_from_dict(data)
     assert config.site.name == "Demo Works" and config.site.timezone == "America/Chicago"
-    assert [(line.id, line.name) for line in config.lines] == [("L1", "Bottling"), ("L2", "Canning")]
+    assert [(line.id, line.name, line.area) for line in config.lines] == [
+        ("L1", "Bottling", "Hall A"), ("L2", "Canning", "Hall B"), ("L3", "Packaging", "Hall C")]
     assert config.source("demo-modbus").port == 15020
     assert config.source("demo-opcua").endpoint == "opc.tcp://127.0.0.1:14840/oee-demo/"
+    s7 = config.source("demo-s7")
+    assert (s7.kind, s7.host, s7.port, s7.rack, s7.slot, s7.poll_interval_s) == ("s7", "127.0.0.1", 11102, 0, 1, 1.0)
     assert [m.id for m in config.machines] == [m.id for m in DEMO_MACHINES]
+    assert len(config.machines) == 11
     modbus = [m for m in config.machines if m.line == "L1"]
     opcua = [m for m in config.machines if m.line == "L2"]
+    packaging = [m for m in config.machines if m.line == "L3"]
+    assert [m.name for m in packaging] == ["Cartoner", "Case sealer", "Palletizer"]
     # Exactly one Modbus machine has only counters: the engine derives its state.
     assert [m.id for m in modbus if Signal.STATE_CODE not in m.signals] == ["L1-DEPAL"]
     assert all(m.signals[Signal.TOTAL_COUNT].width == 16 for m in modbus)
     assert any(Signal.GOOD_COUNT in m.signals and Signal.REJECT_COUNT not in m.signals for m in opcua)
     assert all(mapping.tag.startswith("ns=2;s=L2.") for m in opcua for mapping in m.signals.values())
+    # Line 3 maps every signal of its struct, with the PLC's own types and counter widths.
+    assert [(signal.value, mapping.tag, mapping.type, mapping.width)
+            for signal, mapping in packaging[0].signals.items()] == [
+        ("state_code", "DB1.DBW6", "int", None), ("total_count", "DB1.DBD0", "dint", 32),
+        ("reject_count", "DB1.DBW4", "int", 16), ("speed", "DB1.DBD8:REAL", "real", None),
+        ("product", "DB1.DBW12", "int", None), ("fault", "DB1.DBX14.0", "bool", None)]
+    assert packaging[2].signals[Signal.TOTAL_COUNT].tag == "DB1.DBD32"
+    assert all(m.signals[s].source == "demo-s7" for m in packaging for s in m.signals)
     for machine, spec in zip(config.machines, DEMO_MACHINES, strict=True):
         assert 0.3 <= machine.ideal_cycle_time_s <= 1.5
         assert machine.product_cycle_times == {str(code): t for code, t in spec.products.items()}
+    assert demo_config().source("demo-s7").port == 1102  # the placeholder `oee report --demo` names
     assert [(s.name, s.start, s.end) for s in config.shifts] == [
         ("Early", "06:00", "14:00"), ("Late", "14:00", "22:00"), ("Night", "22:00", "06:00")]
     jam = config.reason("FAIL.JAM")
@@ -231,39 +264,51 @@ def test_demo_config_dict_validates() -> None:
     assert {r.code for r in config.reasons if r.planned} == {"BREAK", "PM", "CLEAN"}
 
 
+def test_s7_db_image_holds_each_machine_struct_as_the_config_reads_it() -> None:
+    config = demo_config()
+    simulation = build_simulation(config, seed=7)
+    for second in range(1, 600):
+        simulation.step(START + second, 1.0)
+    # One L3 total past the sign change and a reject count past 16 bits: both wrap as the PLC's types do.
+    simulation["L3-SEAL"].total = 2**31 + 5
+    simulation["L3-PAL"].reject = 70_000
+    image = s7_db_image(simulation)
+    assert len(image) == S7_DB_BYTES
+    used: set[int] = set()
+    for spec in S7_MACHINES:
+        sim = simulation[spec.id]
+        values = {}
+        for signal, mapping in config.machine(spec.id).signals.items():
+            address = parse_s7_address(mapping.tag, mapping.type)
+            assert address.area == "DB" and address.db == S7_DB and address.end <= S7_DB_BYTES, mapping.tag
+            assert used.isdisjoint(range(address.byte, address.end)), f"{mapping.tag} overlaps another field"
+            used |= set(range(address.byte, address.end))
+            values[signal] = decode(address, image, address.byte)  # the image starts at DB1.DBB0
+        assert values[Signal.TOTAL_COUNT] % 2**32 == sim.total
+        assert values[Signal.REJECT_COUNT] % 2**16 == sim.reject % 2**16
+        assert values[Signal.STATE_CODE] == sim.state_code and values[Signal.FAULT] == sim.fault
+        assert values[Signal.PRODUCT] == sim.product and values[Signal.PRODUCT] in spec.products
+        assert isinstance(values[Signal.SPEED], float)
+        assert math.isclose(values[Signal.SPEED], sim.speed, rel_tol=1e-6)  # REAL is a float32
+    sealer_total = parse_s7_address(s7_tag(S7_MACHINES[1], "Total"))
+    palletizer_reject = parse_s7_address(s7_tag(S7_MACHINES[2], "Reject"))
+    assert decode(sealer_total, image, sealer_total.byte) == -(2**31) + 5
+    assert decode(palletizer_reject, image, palletizer_reject.byte) == 70_000 - 2**16
+
+
 def test_plant_config_is_ready_before_any_server() -> None:
     started = time.perf_counter()
     plant = DemoPlant(seed=3, timezone="UTC")  # no event loop needed, nothing started
     assert time.perf_counter() - started < 1.0
-    assert plant.modbus_port != plant.opcua_port
+    assert len({plant.modbus_port, plant.opcua_port, plant.s7_port}) == 3
     assert plant.config.source("demo-modbus").port == plant.modbus_port
+    assert plant.config.source("demo-s7").port == plant.s7_port
     assert plant.config.source("demo-opcua").endpoint == f"opc.tcp://127.0.0.1:{plant.opcua_port}/oee-demo/"
     assert plant.config.site.timezone == "UTC"
     assert not plant.ready.is_set()
 
 
 # ---------------------------------------------------------------- servers
-
-
-def _zone_without_a_break_now() -> str:
-    """A time zone in which no shift break starts in the next few minutes, so machines run."""
-    now = time.time()
-    breaks = [(b.start, b.end) for shift in demo_config().shifts for b in shift.breaks]
-    for zone in ("Europe/Berlin", "UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata"):
-        calendar = BreakCalendar(breaks, zone)
-        if not any(calendar(now + offset) for offset in range(0, 300, 30)):
-            return zone
-    raise AssertionError("every candidate zone is on a break")  # impossible: breaks fill 65 min a day
-
-
-@pytest.fixture
-async def plant() -> AsyncIterator[DemoPlant]:
-    demo = DemoPlant(seed=7, timezone=_zone_without_a_break_now())
-    await asyncio.wait_for(demo.start(), SERVER_TIMEOUT_S)
-    try:
-        yield demo
-    finally:
-        await demo.stop()
 
 
 async def _until_changed(read: Callable[[], Awaitable[T]], first: T, timeout: float = 15.0) -> T:
@@ -330,6 +375,35 @@ async def test_opcua_serves_every_mapped_node(plant: DemoPlant) -> None:
         await _until_changed(totals, await totals())
 
 
+async def test_s7_serves_db1_as_the_simulation_writes_it(plant: DemoPlant) -> None:
+    client = snap7.Client()
+    source = plant.config.source("demo-s7")
+    # snap7's client blocks: run it in a thread so the plant keeps ticking meanwhile.
+    await asyncio.to_thread(client.connect, source.host, source.rack, source.slot or 0, source.port)
+    try:
+        async def db1() -> bytes:
+            return bytes(await asyncio.to_thread(client.db_read, S7_DB, 0, S7_DB_BYTES))
+
+        # What the client reads is the registered bytearray, unless a tick wrote it in between.
+        async with asyncio.timeout(10):
+            while (served := await db1()) != bytes(plant.s7_db):
+                await asyncio.sleep(0.05)
+        for spec in S7_MACHINES:
+            for signal, mapping in plant.config.machine(spec.id).signals.items():
+                address = parse_s7_address(mapping.tag, mapping.type)
+                value = decode(address, served, address.byte)
+                if signal is Signal.STATE_CODE:
+                    assert value in range(1, 6)
+                elif signal is Signal.PRODUCT:
+                    assert value in spec.products
+                elif signal is Signal.SPEED:
+                    assert isinstance(value, float) and 0 <= value < 400
+        await _until_changed(db1, served)
+        assert plant.ticks >= 1
+    finally:
+        await asyncio.to_thread(client.disconnect)
+
+
 def _port_is_free(port: int) -> bool:
     # SO_REUSEADDR, as a restarted server would set: TIME_WAIT connections don't count.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -346,10 +420,17 @@ async def test_stop_frees_the_ports_and_is_idempotent() -> None:
     await demo.stop()  # before start: nothing to do
     demo = DemoPlant(seed=11, timezone="UTC")
     await asyncio.wait_for(demo.start(), SERVER_TIMEOUT_S)
-    ports = (demo.modbus_port, demo.opcua_port)
+    ports = (demo.modbus_port, demo.opcua_port, demo.s7_port)
     assert not any(_port_is_free(port) for port in ports)
+    # An S7 client that stays connected must not hold up stop(): snap7's server
+    # runs threads of its own, which stop() joins off the event loop.
+    client = snap7.Client()
+    await asyncio.to_thread(client.connect, "127.0.0.1", 0, 1, demo.s7_port)
+    started = time.perf_counter()
     await asyncio.gather(demo.stop(), demo.stop())
+    assert time.perf_counter() - started < 5.0
     await demo.stop()
+    await asyncio.to_thread(client.disconnect)
     assert all(_port_is_free(port) for port in ports)
     for port in ports:
         with pytest.raises(ConnectionRefusedError):
@@ -370,7 +451,7 @@ async def test_cancelling_start_then_stop_leaves_nothing_running() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await demo.stop()
-    assert _port_is_free(demo.modbus_port) and _port_is_free(demo.opcua_port)
+    assert _port_is_free(demo.modbus_port) and _port_is_free(demo.opcua_port) and _port_is_free(demo.s7_port)
 
 
 async def _accepts(port: int) -> bool:
