@@ -1,0 +1,341 @@
+"""File -> table of raw cells with the row numbers the user sees.
+
+CSV: the encoding is sniffed (a BOM, else strict UTF-8, else Windows-1252, the
+encoding Excel on Windows writes "CSV" in), the separator is whichever of `,`
+`;` and tab makes the header row match the kind's columns best, and the csv
+module handles quoted separators and line breaks. XLSX: openpyxl in read-only
+mode with `values_only`, the one path fast enough for 100k rows; cells keep the
+type Excel stored (datetime, number, text), so `00042` stays text and a date
+stays a date. In both, title rows above the header are skipped: the header is
+the first row in which enough cells name known columns.
+
+Row numbers are 1-based as Excel or a text editor shows them. For CSV a record
+that spans lines (a quoted line break) is numbered by its first line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Final
+from xml.etree import ElementTree
+
+from oee_tui.imports.columns import KindSpec, alias_index, normalize_header
+
+# How far down a sheet a header may sit under titles, logos and notes.
+HEADER_SEARCH_ROWS: Final = 30
+SEPARATORS: Final = (",", ";", "\t")
+
+Cell = object  # str | int | float | datetime | time | timedelta | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawTable:
+    file: str
+    sheet: str | None  # None for CSV
+    header: tuple[str, ...]  # header cells as written, for naming columns in problems
+    header_row: int
+    rows: tuple[tuple[int, tuple[Cell, ...]], ...]  # (row number, cells), empty rows left out
+    separator: str | None = None  # CSV only
+    encoding: str | None = None  # CSV only
+
+
+class ReadError(Exception):
+    """The file cannot be read as a table of this kind; says where and why, like a Problem."""
+
+    def __init__(self, file: str, why: str, sheet: str | None = None, row: int | None = None) -> None:
+        self.file = file
+        self.sheet = sheet
+        self.row = row
+        self.why = why
+        where = file + (f", sheet {sheet}" if sheet else "") + (f", row {row}" if row else "")
+        super().__init__(f"{where}: {why}")
+
+
+def _matches(cells: tuple[Cell, ...] | list[Cell], index: dict[str, str]) -> int:
+    """How many distinct known columns a row's cells name."""
+    return len({index[name] for cell in cells if isinstance(cell, str)
+                if (name := normalize_header(cell)) in index})
+
+
+def _needed(spec: KindSpec) -> int:
+    # Two matching cells tell a header from a title row ("Schedule week 12" matches nothing,
+    # but a title that happens to say "Order" would match one); a one-column kind needs one.
+    return min(2, len(spec.columns))
+
+
+def _find_header(rows: list[tuple[int, tuple[Cell, ...]]], spec: KindSpec) -> tuple[int, int] | None:
+    """(position in rows, number of matches) of the header row, or None."""
+    index = alias_index(spec)
+    for position, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        found = _matches(cells, index)
+        if found >= _needed(spec):
+            return position, found
+    return None
+
+
+def _is_empty(cells: tuple[Cell, ...]) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def read_table(path: Path | str, spec: KindSpec, sheet: str | None = None) -> RawTable:
+    path = Path(path)
+    if not path.is_file():
+        raise ReadError(str(path), "file not found")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx(path, spec, sheet)
+    if suffix == ".xls":
+        raise ReadError(str(path), "is an old Excel 97-2003 file; save it as .xlsx or .csv")
+    if sheet is not None:
+        raise ReadError(str(path), f"--sheet {sheet} applies to .xlsx files only; this is read as CSV")
+    return read_csv(path, spec)
+
+
+# ---------------------------------------------------------------- CSV
+
+def decode(data: bytes) -> tuple[str, str]:
+    """(text, encoding name). UTF-8 is tried strictly first: cp1252 decodes any bytes, so it must come last."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        # cp1252 leaves five bytes undefined; map them rather than refuse a whole file over one.
+        return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _records(text: str, separator: str, limit: int | None = None) -> list[tuple[int, tuple[Cell, ...]]]:
+    """csv records with the line number each starts on (a quoted line break spans lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"', doublequote=True,
+                        skipinitialspace=False, strict=False)
+    out: list[tuple[int, tuple[Cell, ...]]] = []
+    first_line = 1
+    for record in reader:
+        out.append((first_line, tuple(record)))
+        first_line = reader.line_num + 1
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def _sniff_separator(text: str, spec: KindSpec) -> str:
+    """The separator under which a header row names the most columns; ties go to consistent field counts."""
+    best: tuple[int, int, str] | None = None
+    for separator in SEPARATORS:
+        try:
+            head = _records(text, separator, limit=HEADER_SEARCH_ROWS + 20)
+        except csv.Error:
+            continue
+        found = _find_header(head, spec)
+        matched = found[1] if found else 0
+        widths = [len(cells) for _, cells in head if not _is_empty(cells)]
+        consistent = sum(1 for width in widths if width == max(widths, default=0) and width > 1)
+        score = (matched, consistent, separator)
+        if best is None or score[:2] > best[:2]:
+            best = score
+    return best[2] if best else ","
+
+
+def read_csv(path: Path, spec: KindSpec) -> RawTable:
+    try:
+        text, encoding = decode(path.read_bytes())
+    except OSError as exc:
+        raise ReadError(str(path), f"cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ReadError(str(path), f"starts with a UTF-8 byte order mark but is not UTF-8 ({exc.reason})") from exc
+    separator = _sniff_separator(text, spec)
+    try:
+        records = _records(text, separator)
+    except csv.Error as exc:
+        raise ReadError(str(path), f"is not readable as CSV: {exc}") from exc
+    found = _find_header(records, spec)
+    if found is None:
+        raise ReadError(str(path), _no_header_why(spec))
+    position, _ = found
+    header_row, header = records[position]
+    rows = tuple((number, cells) for number, cells in records[position + 1:] if not _is_empty(cells))
+    return RawTable(str(path), None, tuple(str(h).strip() for h in header), header_row, rows,
+                    separator=separator, encoding=encoding)
+
+
+def _no_header_why(spec: KindSpec) -> str:
+    names = ", ".join(column.name for column in spec.columns if column.required)
+    return (f"no header row found in the first {HEADER_SEARCH_ROWS} rows: a {spec.kind} file needs a row naming "
+            f"its columns ({names}); see `oee import --help` for the accepted names")
+
+
+# ---------------------------------------------------------------- XLSX
+
+def read_xlsx(path: Path, spec: KindSpec, sheet: str | None) -> RawTable:
+    # Imported here: openpyxl costs a quarter of a second to import, and CSV imports never need it.
+    import zipfile
+
+    try:
+        book = _Workbook(path)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ReadError(str(path), f"is not a readable .xlsx workbook ({exc})") from exc
+    try:
+        if sheet is not None:
+            if sheet not in book.sheet_names:
+                raise ReadError(str(path), f"has no sheet {sheet!r}; its sheets are {', '.join(book.sheet_names)}")
+            candidates = [sheet]
+        else:
+            candidates = list(book.sheet_names)
+        for name in candidates:
+            rows_iter = book.rows(name)
+            # Read only the top of each sheet to find the header; the rest is read once, below.
+            head: list[tuple[int, tuple[Cell, ...]]] = []
+            for number, cells in rows_iter:
+                head.append((number, cells))
+                if number >= HEADER_SEARCH_ROWS:
+                    break
+            found = _find_header(head, spec)
+            if found is None:
+                continue
+            position, _ = found
+            header_row, header = head[position]
+            width = max((i + 1 for i, cell in enumerate(header) if cell is not None), default=0)
+            data: list[tuple[int, tuple[Cell, ...]]] = []
+            # Every row gets the header's width: the sheet XML leaves out empty cells at a row's end.
+            padding = (None,) * width
+            for number, cells in itertools.chain(head[position + 1:], rows_iter):
+                row = cells[:width] if len(cells) >= width else cells + padding[len(cells):]
+                if not _is_empty(row):
+                    data.append((number, row))
+            return RawTable(str(path), name, tuple("" if h is None else str(h).strip() for h in header[:width]),
+                            header_row, tuple(data))
+        if sheet is not None:
+            raise ReadError(str(path), _no_header_why(spec), sheet=sheet)
+        raise ReadError(str(path), f"no sheet has a {spec.kind} header row; " + _no_header_why(spec))
+    finally:
+        book.close()
+
+
+class _Workbook:
+    """The parts of an .xlsx that a table read needs: sheet names and paths, shared strings, date styles.
+
+    Built from openpyxl's own ExcelReader steps, minus `read_worksheets`: in read-only mode that
+    step looks for each sheet's `<dimension>`, and a sheet written without one (openpyxl's write-only
+    mode, many exporters) is parsed end to end just to size it, which cost 3.4 s on 100k rows.
+    The cells are then parsed by `_sheet_rows`, about three times faster than openpyxl's
+    per-cell objects. Both lean on openpyxl 3.1 internals; if they move, the public
+    `load_workbook(read_only=True)` path is used instead, slower but correct.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fallback: Any = None
+        try:
+            self._open_fast(path)
+        except (ImportError, AttributeError):
+            import openpyxl
+
+            self._fallback = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            self.sheet_names = list(self._fallback.sheetnames)
+
+    def _open_fast(self, path: Path) -> None:
+        from openpyxl.reader.excel import ExcelReader
+        from openpyxl.styles.stylesheet import apply_stylesheet
+
+        reader = ExcelReader(path, read_only=True, data_only=True)
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        reader.read_theme()
+        apply_stylesheet(reader.archive, reader.wb)
+        self._archive = reader.archive
+        self._paths = {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets()
+                       if rel.target in reader.valid_files and "worksheet" in rel.Type}
+        self.sheet_names = list(self._paths)
+        self._shared = list(reader.shared_strings)
+        self._date_styles = frozenset(reader.wb._date_formats)
+        self._timedelta_styles = frozenset(reader.wb._timedelta_formats)
+        self._epoch = reader.wb.epoch
+
+    def rows(self, name: str) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+        if self._fallback is not None:
+            return enumerate(self._fallback[name].iter_rows(values_only=True), start=1)
+        return _sheet_rows(self._archive.open(self._paths[name]), self._shared, self._date_styles,
+                           self._timedelta_styles, self._epoch)
+
+    def close(self) -> None:
+        if self._fallback is not None:
+            self._fallback.close()
+        else:
+            self._archive.close()
+
+
+_MAIN_NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW_TAG: Final = _MAIN_NS + "row"
+_CELL_TAG: Final = _MAIN_NS + "c"
+_VALUE_TAG: Final = _MAIN_NS + "v"
+_TEXT_TAG: Final = _MAIN_NS + "t"
+
+
+def _sheet_rows(source: IO[bytes], shared: list[str], date_styles: frozenset[int],
+                timedelta_styles: frozenset[int], epoch: datetime) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+    """(row number, values) for each row the sheet stores, values typed as openpyxl types them:
+    shared and inline strings as str, numbers as int or float, date-styled numbers as datetime
+    (or timedelta for duration styles), booleans as bool, error cells as their text (`#N/A`)."""
+    from openpyxl.utils.datetime import from_excel
+
+    column_of: dict[str, int] = {}
+    next_row = 1
+    with source:
+        # Only "end" events: a row is complete when it ends, and start events would double the Python work.
+        for _, element in ElementTree.iterparse(source, events=("end",)):
+            if element.tag != _ROW_TAG:
+                continue
+            number = int(element.get("r") or next_row)
+            next_row = number + 1
+            values: list[Cell] = []
+            for cell in element.iter(_CELL_TAG):
+                reference = cell.get("r")
+                if reference is not None:
+                    letters = reference.rstrip("0123456789")
+                    index = column_of.get(letters)
+                    if index is None:
+                        index = column_of[letters] = _column_index(letters)
+                    if index > len(values):
+                        values.extend([None] * (index - len(values)))
+                kind = cell.get("t", "n")
+                if kind == "inlineStr":
+                    value: Cell = "".join(t.text or "" for t in cell.iter(_TEXT_TAG))
+                else:
+                    raw = cell.findtext(_VALUE_TAG)
+                    if not raw:  # no <v>, or an empty one: a formula never calculated
+                        value = None
+                    elif kind == "n":
+                        value = float(raw) if "." in raw or "E" in raw or "e" in raw else int(raw)
+                        style = int(cell.get("s", 0))
+                        if style in date_styles:
+                            value = from_excel(value, epoch, timedelta=style in timedelta_styles)
+                    elif kind == "s":
+                        value = shared[int(raw)]
+                    elif kind == "b":
+                        value = raw == "1"
+                    elif kind == "d":
+                        value = datetime.fromisoformat(raw)
+                    else:  # "str" (a formula's text result) and "e" (an error such as #N/A)
+                        value = raw
+                values.append(value)
+            # Free the row's cells: a 100k-row sheet would otherwise stay in memory as a tree
+            # (the emptied row elements stay, at a few dozen bytes each).
+            element.clear()
+            yield number, tuple(values)
+
+
+def _column_index(letters: str) -> int:
+    """`A` -> 0, `AB` -> 27."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
