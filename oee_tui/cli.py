@@ -14,14 +14,14 @@ import time
 from functools import partial
 from pathlib import Path
 
-from oee_tui import __version__
+from oee_tui import __version__, commands
+from oee_tui.commands.common import EXIT_FAILURE, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, plant
+from oee_tui.commands.common import load_for_run as _load_for_run_path
+from oee_tui.commands.common import print_rows as _print_rows
 from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir, load_config
 from oee_tui.drivers.base import make_driver, pki_dir_for
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 3
+__all__ = ["EXIT_FAILURE", "EXIT_LOCKED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 SAMPLE_CONFIG = """\
 # oee-tui plant configuration. Times are local to site.timezone.
@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub.add_parser("path", parents=[common], help="print the config file and data dir paths")
     init = config_sub.add_parser("init", parents=[common], help="write a commented sample config")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    commands.register(sub, common)
     return parser
 
 
@@ -191,6 +192,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _run_engine(args, config_path, data_dir)
         if command == "report":
             return _run_report(args, config_path, data_dir)
+        if hasattr(args, "run"):
+            return int(args.run(args, config_path, data_dir))
     except StoreLockedError as exc:
         print(f"oee: {exc}", file=sys.stderr)
         return EXIT_LOCKED
@@ -300,17 +303,8 @@ def _certificates_command(args: argparse.Namespace, pki_dir: Path) -> int:
     return EXIT_OK
 
 
-def _print_rows(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
 def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
-    if not config_path.exists():
-        raise ConfigError(config_path, "(file)", None,
-                          "not found; run `oee config init` to write a sample, or try `oee --demo`")
-    return load_config(config_path)
+    return _load_for_run_path(config_path)
 
 
 def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
@@ -375,16 +369,7 @@ def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.engine.store import Store
 
-    if args.demo:
-        # Imported only here: the runtime pulls in the whole engine, which a report never runs.
-        from oee_tui.demo.servers import demo_config
-        from oee_tui.runtime import demo_data_dir
-
-        config = demo_config()
-        store_dir = demo_data_dir(data_dir)
-    else:
-        config = _load_for_run(args, config_path)
-        store_dir = data_dir
+    config, store_dir = plant(args, config_path, data_dir)
     now = time.time()
     try:
         window, label = resolve_window(config, now, args.shift, args.start, args.end)

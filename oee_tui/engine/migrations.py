@@ -69,7 +69,82 @@ CREATE TABLE dead_letters (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+_V2: Final = """
+-- Planning data imported from CSV/Excel (oee import). Each table is keyed by what a
+-- planner would call the same row, so importing the same file twice changes nothing.
+-- Every import that wrote something is logged with its file's SHA-256.
+CREATE TABLE import_log (
+    imported_at TIMESTAMP,
+    kind        VARCHAR,
+    file        VARCHAR,
+    sheet       VARCHAR,
+    sha256      VARCHAR,
+    row_count   INTEGER,
+    imported_by VARCHAR
+);
+
+-- Ideal cycle time per product; machine '' is the product's default on every machine.
+CREATE TABLE products (
+    product                VARCHAR,
+    machine                VARCHAR,
+    ideal_cycle_time_s     DOUBLE,
+    micro_stop_threshold_s DOUBLE,
+    PRIMARY KEY (product, machine)
+);
+
+-- Production orders; an order runs on one machine or on every machine of one line.
+CREATE TABLE orders (
+    order_id VARCHAR PRIMARY KEY,
+    product  VARCHAR,
+    machine  VARCHAR,
+    line     VARCHAR,
+    start_ts TIMESTAMP,
+    end_ts   TIMESTAMP,
+    quantity BIGINT
+);
+
+-- Planned maintenance and no-order periods, for one machine or a whole line.
+CREATE TABLE planned_stops (
+    machine  VARCHAR,
+    line     VARCHAR,
+    start_ts TIMESTAMP,
+    end_ts   TIMESTAMP,
+    reason   VARCHAR,
+    note     VARCHAR
+);
+
+-- The reason-code tree as imported; it extends (and for the same code overrides) the config's.
+CREATE TABLE reasons (
+    code    VARCHAR PRIMARY KEY,
+    name    VARCHAR,
+    parent  VARCHAR,
+    planned BOOLEAN,
+    loss    VARCHAR
+);
+
+-- Shift patterns as imported; times are plant-local HH:MM, breaks a JSON list of [start, end].
+CREATE TABLE shift_patterns (
+    name   VARCHAR PRIMARY KEY,
+    start  VARCHAR,
+    "end"  VARCHAR,
+    days   VARCHAR,
+    breaks VARCHAR
+);
+
+-- Hand-kept production runs for machines without a PLC, as they were written down.
+CREATE TABLE production_runs (
+    machine  VARCHAR,
+    product  VARCHAR,
+    order_id VARCHAR,
+    start_ts TIMESTAMP,
+    end_ts   TIMESTAMP,
+    total    BIGINT,
+    reject   BIGINT,
+    PRIMARY KEY (machine, start_ts)
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

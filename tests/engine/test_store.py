@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from oee_tui.engine.migrations import LATEST_VERSION
+from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
 from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, Quality, StateInterval
 from oee_tui.engine.store import Store, StoreLockedError, StoreVersionError
 
@@ -302,12 +302,25 @@ def test_writes_from_another_thread_are_seen(store: Store) -> None:
 
 # ---------------------------------------------------------------- migrations
 
-def test_migrations_record_version_1_and_reopening_is_idempotent(tmp_path: Path) -> None:
+def test_migrations_record_every_version_and_reopening_is_idempotent(tmp_path: Path) -> None:
     for _ in range(3):
         store = Store.open(tmp_path)
-        assert store.schema_version == LATEST_VERSION == 1
-        assert [r[0] for r in rows(store, "SELECT version FROM schema_version")] == [1]
+        assert store.schema_version == LATEST_VERSION == len(MIGRATIONS)
+        assert [r[0] for r in rows(store, "SELECT version FROM schema_version ORDER BY version")] == \
+            list(range(1, LATEST_VERSION + 1))
         store.close()
+
+
+def test_a_store_from_version_1_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / Store.DB_FILENAME))
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO schema_version VALUES (1, TIMESTAMP '2026-01-01')")
+    con.execute("INSERT INTO count_minutes VALUES ('M1', TIMESTAMP '2026-01-01 06:00', NULL, 7, 1)")
+    con.close()
+    with Store.open(tmp_path) as store:
+        assert store.schema_version == LATEST_VERSION
+        assert rows(store, "SELECT machine, total, reject FROM count_minutes") == [("M1", 7, 1)]
+        assert rows(store, "SELECT count(*) FROM orders") == [(0,)]
 
 
 def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
@@ -327,7 +340,8 @@ def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> No
         Store.open(tmp_path)
     con = duckdb.connect(str(tmp_path / Store.DB_FILENAME), read_only=True)
     try:
-        assert con.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [(1,), (99,)]
+        assert con.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == \
+            [(v,) for v in range(1, LATEST_VERSION + 1)] + [(99,)]
         assert con.execute("SELECT count(*) FROM count_minutes").fetchall() == [(1,)]
     finally:
         con.close()

@@ -1,0 +1,20 @@
+"""Subcommands beyond the core ones (ui, engine, report, devices, config), one module each.
+
+Each module in `MODULES` has `add_parser(sub, common)`, which adds its subparser and sets
+`run=` to a function `(args, config_path, data_dir) -> exit code`. Keeping them apart keeps
+`oee --help` from importing what only one command needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+
+
+def _modules() -> tuple[ModuleType, ...]:
+    return ()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    for module in _modules():
+        module.add_parser(sub, common)
