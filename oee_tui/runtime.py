@@ -48,6 +48,10 @@ class DemoEngine:
                 await self._plant_task
         await self.plant.stop()
 
+    @property
+    def store(self) -> Store | None:
+        return self.engine.store
+
     def snapshot(self) -> PlantSnapshot:
         return self.engine.snapshot()
 

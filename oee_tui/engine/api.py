@@ -6,10 +6,20 @@ from typing import Protocol
 
 from oee_tui.config import Config
 from oee_tui.engine.snapshot import MachineDetail, PlantSnapshot
+from oee_tui.engine.store import Store
 
 
 class PlantEngine(Protocol):
     config: Config
+
+    @property
+    def store(self) -> Store | None:
+        """The store this engine writes, for screens that query history or write planning data.
+
+        None when the engine runs without one. Its methods are safe from any thread; screens
+        call them from thread workers, never on the event loop.
+        """
+        ...
 
     async def start(self) -> None:
         """Start acquisition; returns once tasks are running (does not wait for devices)."""

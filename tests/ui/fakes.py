@@ -22,6 +22,7 @@ from oee_tui.engine.snapshot import (
     SourceStatus,
     TrendPoint,
 )
+from oee_tui.engine.store import Store
 
 NOW: Final = 1_795_687_200.0  # 2026-11-26 10:00 UTC, 11:00 in the plant (Europe/Berlin)
 SHIFT_START: Final = NOW - 5 * 3600  # 06:00 local
@@ -182,6 +183,7 @@ class StaticEngine:
 
     def __init__(self) -> None:
         self.config: Config = plant_config()
+        self.store: Store | None = None  # a screen that needs history gets a real Store in its test
         self.plant: PlantSnapshot = plant_snapshot()
         self.facts = {facts.id: facts for facts in MACHINES}
         self.intervals: dict[str, list[StateInterval]] = {facts.id: _intervals(facts) for facts in MACHINES}
