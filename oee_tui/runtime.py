@@ -52,6 +52,11 @@ class DemoEngine:
     def store(self) -> Store | None:
         return self.engine.store
 
+    @property
+    def built_in_config_text(self) -> str:
+        """The demo's devices live here, not in a file: the device screen shows them read-only."""
+        return self.plant.config_text()
+
     def snapshot(self) -> PlantSnapshot:
         return self.engine.snapshot()
 

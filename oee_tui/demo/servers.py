@@ -418,6 +418,7 @@ class DemoPlant:
         # before any server runs. Another process could take one in between; on
         # loopback that is rare, and start() then fails with a clear error.
         self.modbus_port, self.opcua_port, self.s7_port = _free_ports(3)
+        self.timezone = timezone
         self.config: Config = demo_config(self.modbus_port, self.opcua_port, self.s7_port, timezone)
         self.simulation: SimPlant = build_simulation(self.config, seed)
         self.endpoint = self.config.source(OPCUA_SOURCE).endpoint
@@ -435,6 +436,12 @@ class DemoPlant:
         self._started = False
         self._closed = False
         self._stop_lock: asyncio.Lock | None = None
+
+    def config_text(self) -> str:
+        """The demo's config as a TOML file would hold it, with this run's ports (for the device screen)."""
+        import tomlkit  # only the device screen asks
+
+        return tomlkit.dumps(demo_config_dict(self.modbus_port, self.opcua_port, self.s7_port, self.timezone))
 
     # ------------------------------------------------------------ lifecycle
 

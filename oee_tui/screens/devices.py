@@ -97,9 +97,14 @@ def source_facts(document: ConfigDocument) -> list[SourceFacts]:
     return facts
 
 
-def _read(path: Path) -> tuple[ConfigDocument, list[SourceFacts], str | None]:
+BUILT_IN_PATH: Final = Path("demo plant (built in, read-only)")
+READ_ONLY: Final = ("The demo plant's devices are built in and not saved anywhere; "
+                    "test and browse work. To edit devices, write a config (`oee config init`) and run without --demo.")
+
+
+def _read(path: Path, built_in: str | None = None) -> tuple[ConfigDocument, list[SourceFacts], str | None]:
     """Open the file for editing and say whether it loads as it is. File work: run it in a thread."""
-    document = ConfigDocument.open(path)
+    document = ConfigDocument(BUILT_IN_PATH, built_in) if built_in is not None else ConfigDocument.open(path)
     try:
         document.validate()
     except ConfigError as exc:
@@ -228,11 +233,22 @@ class DevicesScreen(Screen[None]):
             return
         self._load()
 
+    @property
+    def read_only(self) -> bool:
+        # Only the demo engine has built-in devices; a real plant's live in its config file.
+        return getattr(self.oee_app.engine, "built_in_config_text", None) is not None
+
+    def _refuse_if_read_only(self) -> bool:
+        if self.read_only:
+            self.notify(READ_ONLY, title="Read-only", severity="warning", timeout=12)
+        return self.read_only
+
     @work(exclusive=True, group="config-load", exit_on_error=False)
     async def _load(self) -> None:
         path = self.oee_app.config_path
+        built_in: str | None = getattr(self.oee_app.engine, "built_in_config_text", None)
         try:
-            document, facts, problem = await asyncio.to_thread(_read, path)
+            document, facts, problem = await asyncio.to_thread(_read, path, built_in)
         except FileNotFoundError:
             self._set_document(None, [], load_problem=f"There is no config file at {path} yet: "
                                                      "`oee config init` writes a sample.")
@@ -306,7 +322,8 @@ class DevicesScreen(Screen[None]):
     def _header(self, sources: int) -> Text:
         if self.load_problem is not None:
             return Text.assemble(("✕ ", "bold"), (self.load_problem, "bold"))
-        header = Text.assemble((str(self.oee_app.config_path), "bold"),
+        shown = BUILT_IN_PATH if self.read_only else self.oee_app.config_path
+        header = Text.assemble((str(shown), "bold"),
                                f" │ {sources} source{'' if sources == 1 else 's'} │ ")
         header.append("health from the running engine" if self._has_health
                       else "no health reported yet (— in the columns)")
@@ -343,7 +360,7 @@ class DevicesScreen(Screen[None]):
             return None
 
     def action_add(self) -> None:
-        if self._saving():
+        if self._refuse_if_read_only() or self._saving():
             return
         if self.document is None:
             self.notify(self.load_problem or "The config file is still being read.", severity="warning")
@@ -351,7 +368,7 @@ class DevicesScreen(Screen[None]):
         self.app.push_screen(SourceFormScreen(self.document), self._form_done)
 
     def action_edit(self) -> None:
-        if self._saving():
+        if self._refuse_if_read_only() or self._saving():
             return
         name = self._highlighted()
         if name is not None and self.document is not None:
@@ -366,7 +383,7 @@ class DevicesScreen(Screen[None]):
             self._save(result.document, result.name)
 
     def action_delete(self) -> None:
-        if self._saving():
+        if self._refuse_if_read_only() or self._saving():
             return
         name = self._highlighted()
         if name is None or self.document is None:
@@ -421,7 +438,7 @@ class DevicesScreen(Screen[None]):
         self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, name)), picked)
 
     def action_tag_maps(self) -> None:
-        if self._saving():
+        if self._refuse_if_read_only() or self._saving():
             return
         name = self._highlighted()
         if name is None or self.document is None:

@@ -648,3 +648,34 @@ async def test_browse_says_why_when_the_server_does_not_answer(tmp_path: Path, e
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, DevicesScreen)
+
+
+async def test_the_demo_plants_built_in_devices_are_shown_read_only(tmp_path: Path, engine: StaticEngine) -> None:
+    from oee_tui.demo.servers import DemoPlant
+
+    plant = DemoPlant(seed=3)  # not started: only its config (with this run's ports) is needed
+    engine.built_in_config_text = plant.config_text()  # what DemoEngine offers
+    notes: list[Notification] = []
+    # A config file of the user's exists, but the demo does not run on it: the demo's devices are shown.
+    app = make_devices_app(write_config(tmp_path), engine)
+    async with app.run_test(size=(80, 24), message_hook=collect(notes)) as pilot:
+        devices = await open_devices(pilot, engine)
+        assert devices.table.shown_keys() == tuple(source.name for source in plant.config.sources)
+        assert cell(devices.table, "demo-modbus", "address") == f"127.0.0.1:{plant.modbus_port}"
+        assert "demo plant (built in, read-only)" in str(devices.query_one("#devices-header").render())
+        for key in ("a", "e", "x", "m", "enter"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, DevicesScreen), key
+        assert sum("built in and not saved" in note.message for note in notes) == 5
+    assert (tmp_path / "oee.toml").read_text(encoding="utf-8") == write_config(tmp_path).read_text(encoding="utf-8")
+
+
+def test_the_demo_engine_offers_exactly_the_config_it_runs() -> None:
+    from oee_tui.config_edit import ConfigDocument
+    from oee_tui.runtime import DemoEngine
+
+    demo = DemoEngine(None, seed=3)
+    shown = ConfigDocument(Path("demo"), demo.built_in_config_text).validate()
+    assert shown.sources == demo.config.sources
+    assert [m.id for m in shown.machines] == [m.id for m in demo.config.machines]
