@@ -366,22 +366,26 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.engine.planning import Planning
     from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.engine.store import Store
 
     config, store_dir = plant(args, config_path, data_dir)
     now = time.time()
-    try:
-        window, label = resolve_window(config, now, args.shift, args.start, args.end)
-    except ReportError as exc:
-        print(f"oee report: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     if not (store_dir / Store.DB_FILENAME).exists():
         print(f"oee report: no data yet in {store_dir}; run `oee engine` (or `oee --demo`) first", file=sys.stderr)
         return EXIT_USAGE
     store = Store.open(store_dir)
     try:
-        report = build_report(store, config, window, now, label)
+        # Imported shift patterns name shifts too (`--shift Late@...`), so the window needs the store.
+        try:
+            window, label = resolve_window(config, now, args.shift, args.start, args.end,
+                                           planning=Planning.load(store))
+        except ReportError as exc:
+            print(f"oee report: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        # The split by product and order is in the JSON only: it joins every count with the schedule.
+        report = build_report(store, config, window, now, label, attribution=args.format == "json")
     finally:
         store.close()
     output = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](report)

@@ -69,3 +69,6 @@ class DemoEngine:
     async def reload(self, config: Config) -> ReloadSummary:
         self.config = config
         return await self.engine.reload(config)
+
+    async def reload_planning(self) -> None:
+        await self.engine.reload_planning()

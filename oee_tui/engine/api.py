@@ -52,3 +52,8 @@ class PlantEngine(Protocol):
     async def reload(self, config: Config) -> object:
         """Take a changed config while running: changed sources reconnect, machines keep their shift."""
         ...
+
+    async def reload_planning(self) -> None:
+        """Read the imported planning data again (after an import) and apply it while running:
+        shift patterns, reasons, and each machine's schedule, cycle times and thresholds."""
+        ...

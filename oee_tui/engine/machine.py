@@ -12,6 +12,7 @@ from dataclasses import replace
 from oee_tui.config import MachineConfig
 from oee_tui.engine.counters import CounterTracker
 from oee_tui.engine.model import CountBucket, MachineState, Signal, StateInterval, TagValue
+from oee_tui.engine.planning import MachinePlan
 
 # What the engine knows about a machine before deciding how long a stop lasts.
 RUN = "running"
@@ -55,7 +56,9 @@ class MachineTracker:
         self.state_code: int | None = None
         self.fault = False
         self.speed: float | None = None
-        self.product: str | None = config.default_product
+        self.tag_product: str | None = None  # what the product tag last said, if one is mapped
+        self.plan = MachinePlan(config)  # the schedule; Engine.reload_planning sets it
+        self.product: str | None = config.default_product  # the product now, for the live view
         self.bad: dict[Signal, str] = {}
         self.last_good: float | None = None
         self.last_count: float | None = None
@@ -97,7 +100,19 @@ class MachineTracker:
         self._configure(config, stale_after_s, previous=self.config)
         self.bad = {signal: error for signal, error in self.bad.items() if signal in self.signals}
         if Signal.PRODUCT not in self.signals:
-            self.product = config.default_product
+            self.tag_product = None
+        # The schedule stays; the new config's defaults apply until the engine resolves the plan again.
+        self.plan = replace(self.plan, machine=config)
+        self.product = self.product_at(self.current.start)
+
+    def set_plan(self, plan: MachinePlan, now: float) -> None:
+        """Take this machine's resolved planning (schedule, cycle times, thresholds)."""
+        self.plan = plan
+        self.product = self.product_at(now)
+
+    def product_at(self, ts: float) -> str | None:
+        """A product tag wins; without one (or while it says nothing) the schedule, then the default."""
+        return self.plan.product_at(ts, self.tag_product)
 
     # ------------------------------------------------------------ samples
 
@@ -123,7 +138,8 @@ class MachineTracker:
         elif signal is Signal.FAULT:
             self.fault = bool(value)
         elif signal is Signal.PRODUCT:
-            self.product = product_name(value)
+            self.tag_product = product_name(value)
+            self.product = self.product_at(ts)
         elif signal is Signal.SPEED:
             self.speed = None if value is None or isinstance(value, str) else float(value)
 
@@ -142,7 +158,7 @@ class MachineTracker:
                 total, reject = delta, 0
         if total > 0 or signal is not Signal.REJECT_COUNT:
             self.last_count = received
-        key = (ts - ts % 60.0, self.product)
+        key = (ts - ts % 60.0, self.tag_product if self.tag_product is not None else self.plan.product_at(ts))
         for buckets in (self.pending_counts, self.recent_counts):
             bucket = buckets.get(key)
             if bucket is None:
@@ -161,6 +177,8 @@ class MachineTracker:
     def evaluate(self, now: float) -> None:
         """Derive the machine's state from what it has been told; close/open intervals."""
         kind, since = self._derive_kind(now)
+        if self.tag_product is None and self.plan.segments:
+            self.product = self.plan.product_at(now)
         if kind != self.kind:
             self._transition(kind, max(since, self.current.start))
 
@@ -200,13 +218,19 @@ class MachineTracker:
         state = interval.state
         if self.kind == UNPLANNED:
             # The class of a stop is decided by its full length, once.
-            short = end - interval.start < self.config.micro_stop_threshold_s
+            short = end - interval.start < self._threshold(interval.start)
             state = MachineState.MINOR_STOP if short else MachineState.DOWN
         return replace(interval, end=end, state=state)
 
+    def _threshold(self, at: float) -> float:
+        """The micro-stop threshold of the product running when a stop began."""
+        if not self.plan.thresholds:
+            return self.config.micro_stop_threshold_s
+        return self.plan.micro_stop_threshold(self.product_at(at))
+
     def live_state(self, now: float) -> MachineState:
         if self.kind == UNPLANNED:
-            short = now - self.current.start < self.config.micro_stop_threshold_s
+            short = now - self.current.start < self._threshold(self.current.start)
             return MachineState.MINOR_STOP if short else MachineState.DOWN
         return self.current.state
 

@@ -71,8 +71,12 @@ class IntervalColumns:
 
 
 def classify_columns(columns: IntervalColumns, machine: MachineConfig, reasons: Mapping[str, Reason],
-                     now: float) -> npt.NDArray[np.int64]:
-    """Class codes (indices into CLASSES), by the rules of oee.classify_interval."""
+                     now: float, thresholds: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.int64]:
+    """Class codes (indices into CLASSES), by the rules of oee.classify_interval.
+
+    `thresholds` gives each interval its own micro-stop threshold (that of the product
+    scheduled when it started); without it every interval takes the machine's.
+    """
     state_lookup = np.array([_STATE_CLASS[name] for name in columns.state_names] or [0], dtype=np.int64)
     base = state_lookup[columns.states] if len(columns.states) else np.zeros(0, dtype=np.int64)
     reason_lookup = np.array([_reason_class(reasons.get(code)) for code in columns.reason_codes] + [_NONE],
@@ -81,7 +85,8 @@ def classify_columns(columns: IntervalColumns, machine: MachineConfig, reasons: 
     fixed = np.isin(base, list(_FIXED_STATES))
     classes = np.where(~fixed & (by_reason != _NONE), by_reason, base)
     ends = np.where(np.isnan(columns.ends), now, columns.ends)
-    short = (ends - columns.starts) < machine.micro_stop_threshold_s
+    limit = machine.micro_stop_threshold_s if thresholds is None else thresholds
+    short = (ends - columns.starts) < limit
     candidate = classes == _CANDIDATE
     classes[candidate & short] = CODE[MINOR_STOP]
     classes[candidate & ~short] = CODE[BREAKDOWN]
@@ -116,16 +121,40 @@ def _measure_before(t: npt.NDArray[np.float64], starts: npt.NDArray[np.float64],
     return np.where(k >= 0, cumulative[np.maximum(k, 0)] + inside, 0.0)
 
 
-def machine_oee_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
-                        columns: IntervalColumns, totals: Mapping[str | None, ProductCounts],
-                        reasons: Mapping[str, Reason], now: float) -> OeeResult:
-    """Same result as oee.machine_oee, from columns."""
+@dataclass(frozen=True, slots=True)
+class MeasuredTime:
+    """What the calculator measured of one machine in one window, before counts come in.
+
+    Kept so that the same measurement can be split at instants (product or order changes)
+    without classifying the intervals again: `split_times`.
+    """
+
+    window: Span
+    calendar_s: float
+    scheduled_s: float
+    planned_s: float
+    open_s: float
+    seconds: Mapping[str, float]
+    events: Mapping[str, int]
+    sched: list[tuple[float, float]]
+    planned: list[tuple[float, float]]
+    open_time: list[tuple[float, float]]
+    starts: npt.NDArray[np.float64]  # counted (not planned, not no-data) intervals, clipped to the window
+    ends: npt.NDArray[np.float64]
+    classes: npt.NDArray[np.int64]
+    inside: npt.NDArray[np.float64]  # each counted interval's measure inside open time
+
+
+def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
+                    columns: IntervalColumns, reasons: Mapping[str, Reason], now: float,
+                    thresholds: npt.NDArray[np.float64] | None = None) -> MeasuredTime:
+    """The time half of machine_oee_columns. `breaks` may include planned stops (any planned time)."""
     lo, hi = window.start, window.end
     calendar_s = max(0.0, hi - lo)
     sched = _clip(scheduled, lo, hi)
     scheduled_s = _measure(sched)
 
-    classes = classify_columns(columns, machine, reasons, now)
+    classes = classify_columns(columns, machine, reasons, now, thresholds)
     ends = np.where(np.isnan(columns.ends), now, columns.ends)
     starts = columns.starts
     nonempty = ends > starts
@@ -150,18 +179,91 @@ def machine_oee_columns(machine: MachineConfig, window: Span, scheduled: Sequenc
     seconds = {RUN: 0.0, BREAKDOWN: 0.0, SETUP: 0.0, MINOR_STOP: 0.0}
     events = {RUN: 0, BREAKDOWN: 0, SETUP: 0, MINOR_STOP: 0}
     counted = ~is_planned & (classes != CODE[NO_DATA])
-    if open_time and counted.any():
+    a, b, classes = a[counted], b[counted], classes[counted]
+    inside = np.zeros(len(a), dtype=np.float64)
+    if open_time and len(a):
         o_starts, o_ends, cumulative = _prefix_measure(open_time)
-        inside = (_measure_before(b[counted], o_starts, o_ends, cumulative)
-                  - _measure_before(a[counted], o_starts, o_ends, cumulative))
-        counted_classes = classes[counted]
+        inside = (_measure_before(b, o_starts, o_ends, cumulative)
+                  - _measure_before(a, o_starts, o_ends, cumulative))
         size = len(CLASSES)
-        measured = np.bincount(counted_classes, weights=inside, minlength=size)
-        touched = np.bincount(counted_classes[inside > 0], minlength=size)
+        measured = np.bincount(classes, weights=inside, minlength=size)
+        touched = np.bincount(classes[inside > 0], minlength=size)
         for name in seconds:
             seconds[name] = float(measured[CODE[name]])
             events[name] = int(touched[CODE[name]])
-    return _finish(machine, lo, hi, calendar_s, scheduled_s, planned_s, open_s, seconds, events, totals)
+    return MeasuredTime(window, calendar_s, scheduled_s, planned_s, open_s, seconds, events, sched, planned,
+                        open_time, a, b, classes, inside)
+
+
+def finish_measured(machine: MachineConfig, measured: MeasuredTime,
+                    totals: Mapping[str | None, ProductCounts]) -> OeeResult:
+    return _finish(machine, measured.window.start, measured.window.end, measured.calendar_s, measured.scheduled_s,
+                   measured.planned_s, measured.open_s, measured.seconds, measured.events, totals)
+
+
+def machine_oee_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
+                        columns: IntervalColumns, totals: Mapping[str | None, ProductCounts],
+                        reasons: Mapping[str, Reason], now: float,
+                        thresholds: npt.NDArray[np.float64] | None = None) -> OeeResult:
+    """Same result as oee.machine_oee, from columns."""
+    measured = measure_columns(machine, window, scheduled, breaks, columns, reasons, now, thresholds)
+    return finish_measured(machine, measured, totals)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitTimes:
+    """Times of consecutive pieces of a window, one array element per piece; they sum to the whole."""
+
+    scheduled_s: npt.NDArray[np.float64]
+    planned_s: npt.NDArray[np.float64]
+    no_data_s: npt.NDArray[np.float64]
+    planned_production_time_s: npt.NDArray[np.float64]
+    run_time_s: npt.NDArray[np.float64]
+    unplanned_downtime_s: npt.NDArray[np.float64]
+
+
+def split_times(measured: MeasuredTime, bounds: npt.NDArray[np.float64]) -> SplitTimes:
+    """The measured times cut at `bounds` (sorted; piece i is [bounds[i], bounds[i + 1])).
+
+    Each figure is a difference of a cumulative measure F(t), so the pieces add up to the
+    whole exactly as far as floating point goes, and no interval is classified twice.
+    """
+    t = np.asarray(bounds, dtype=np.float64)
+
+    def prefix(spans: list[tuple[float, float]]) -> npt.NDArray[np.float64]:
+        if not spans:
+            return np.zeros(len(t), dtype=np.float64)
+        starts, ends, cumulative = _prefix_measure(spans)
+        return _measure_before(t, starts, ends, cumulative)
+
+    sched = np.diff(prefix(measured.sched))
+    planned = np.diff(prefix(measured.planned))
+    open_f = prefix(measured.open_time)
+    open_s = np.diff(open_f)
+    # Counted intervals are disjoint and sorted, so their ends are sorted too: the ones that
+    # end by t add up whole, and at most one (index j) is cut by t.
+    a, b, classes, inside = measured.starts, measured.ends, measured.classes, measured.inside
+    j = np.searchsorted(b, t, side="right")
+    cut = (j < len(a)) & (a[np.minimum(j, max(len(a) - 1, 0))] < t) if len(a) else np.zeros(len(t), dtype=bool)
+    covered = np.zeros(len(t) - 1 if len(t) else 0, dtype=np.float64)
+    unplanned = np.zeros_like(covered)
+    if len(a):
+        jj = np.minimum(j, len(a) - 1)
+        if measured.open_time:
+            o_starts, o_ends, cumulative = _prefix_measure(measured.open_time)
+            at_a = _measure_before(a[jj], o_starts, o_ends, cumulative)
+        else:
+            at_a = np.zeros(len(t), dtype=np.float64)
+        partial = np.where(cut, open_f - at_a, 0.0)
+        for codes, target in (((CODE[RUN], CODE[BREAKDOWN], CODE[SETUP], CODE[MINOR_STOP]), covered),
+                              ((CODE[BREAKDOWN], CODE[SETUP]), unplanned)):
+            mask = np.isin(classes, codes)
+            cumulative_c = np.concatenate(([0.0], np.cumsum(np.where(mask, inside, 0.0))))
+            f = cumulative_c[j] + np.where(mask[jj], partial, 0.0)
+            target += np.diff(f)
+    no_data = np.maximum(0.0, open_s - covered)
+    ppt = sched - planned - no_data
+    return SplitTimes(sched, planned, no_data, ppt, ppt - unplanned, unplanned)
 
 
 def _check_overlaps(machine: MachineConfig, starts: npt.NDArray[np.float64], ends: npt.NDArray[np.float64]) -> None:

@@ -100,3 +100,14 @@ def test_formats_carry_every_figure(store: Store) -> None:
 def test_bad_windows_say_what_is_wrong(kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(ReportError, match=message):
         resolve_window(CONFIG, at("20:00"), **kwargs)
+
+
+def test_the_report_without_the_split_by_product_and_order_gives_the_same_figures(store: Store) -> None:
+    window, label = resolve_window(CONFIG, at("20:00"), shift="Early@2026-11-24")
+    full = build_report(store, CONFIG, window, at("20:00"), label, attribution=True)
+    lean = build_report(store, CONFIG, window, at("20:00"), label)
+    assert lean.machines == full.machines and lean.attribution == ()
+    assert lean.machines[0].losses.startup_rejects_count == 40
+    # With no schedule, each machine's split is one share: all its time and parts, product and order unknown.
+    a = full.attribution[0]
+    assert [(s.key, s.total_count, s.run_time_s) for s in a.by_order] == [(None, 7100, 25200)]

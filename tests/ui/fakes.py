@@ -192,6 +192,7 @@ class StaticEngine:
         self.detail_requests: list[str] = []
         self.reason_calls: list[tuple[str, float, str, str]] = []
         self.reloads: list[Config] = []
+        self.planning_reloads = 0  # how often an import asked for the planning data to be read again
 
     async def start(self) -> None:
         self.started += 1
@@ -202,6 +203,9 @@ class StaticEngine:
     async def reload(self, config: Config) -> None:
         # Keeps its own config: the fixed snapshot data is built around the plant_config() machines.
         self.reloads.append(config)
+
+    async def reload_planning(self) -> None:
+        self.planning_reloads += 1
 
     def snapshot(self) -> PlantSnapshot:
         return self.plant

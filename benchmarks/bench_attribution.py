@@ -1,0 +1,77 @@
+"""Attributed facts (shift, order, product per state interval and per count minute) for
+100 machines x 90 days, with an order every 4 h on every machine. Target (issue 5): well under 1 s
+for the review screen's queries. Setup is not timed.
+Run: python benchmarks/bench_attribution.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import plant_config
+
+from oee_tui.engine.model import Span
+from oee_tui.engine.planning import Planning, attributed_counts, attributed_intervals
+from oee_tui.engine.store import Store
+
+MACHINES = 100
+DAYS = 90
+START = datetime(2026, 7, 1, tzinfo=UTC).timestamp()
+
+
+def fill(store: Store) -> None:
+    cursor = store.cursor()
+    seconds = DAYS * 86400
+    cursor.execute(f"""
+        INSERT INTO state_intervals
+        SELECT printf('M%03d', m), to_timestamp({START} + c * 1200 + o.off)::TIMESTAMP,
+               to_timestamp({START} + c * 1200 + o.off + o.len)::TIMESTAMP, o.state
+        FROM range({MACHINES}) t(m), range({seconds // 1200}) r(c),
+             (VALUES (0, 1020, 'running'), (1020, 40, 'minor_stop'), (1060, 140, 'down')) o(off, len, state)
+    """)
+    cursor.execute(f"""
+        INSERT INTO count_minutes
+        SELECT printf('M%03d', m), to_timestamp({START} + i * 60)::TIMESTAMP, NULL,
+               CASE WHEN (i % 20) < 17 THEN 55 ELSE 0 END, CASE WHEN i % 20 = 3 THEN 2 ELSE 0 END
+        FROM range({MACHINES}) t(m), range({seconds // 60}) r(i)
+    """)
+    cursor.execute(f"""
+        INSERT INTO orders
+        SELECT printf('O%03d-%04d', m, k), CASE WHEN k % 2 = 0 THEN 'A' ELSE 'B' END, printf('M%03d', m), NULL,
+               to_timestamp({START} + k * 14400 + m * 60)::TIMESTAMP,
+               to_timestamp({START} + (k + 1) * 14400 + m * 60)::TIMESTAMP, 10000
+        FROM range({MACHINES}) t(m), range({seconds // 14400}) r(k)
+    """)
+    cursor.close()
+
+
+def main() -> None:
+    config = plant_config(MACHINES)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "data")
+        fill(store)
+        window = Span(START, START + DAYS * 86400)
+        t0 = time.perf_counter()
+        planning = Planning.load(store)
+        load = time.perf_counter() - t0
+        print(f"attribution: Planning.load with {len(planning.orders):,} orders: {load:.3f} s")
+        for name, fn in (("intervals", attributed_intervals), ("counts", attributed_counts)):
+            best, rows = float("inf"), 0
+            for _ in range(2):
+                t0 = time.perf_counter()
+                table = fn(store, config, planning, window)
+                best = min(best, time.perf_counter() - t0)
+                rows = table.num_rows
+            print(f"attribution: attributed_{name}, {MACHINES} machines x {DAYS} days: {best:.3f} s "
+                  f"(best of 2) for {rows:,} rows")
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
