@@ -19,7 +19,7 @@ import codecs
 import csv
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +31,10 @@ from oee_tui.imports.columns import KindSpec, alias_index, normalize_header
 # How far down a sheet a header may sit under titles, logos and notes.
 HEADER_SEARCH_ROWS: Final = 30
 SEPARATORS: Final = (",", ";", "\t")
+# `progress(rows done, rows total or 0 if unknown)` is called every this many rows (for a progress bar).
+PROGRESS_EVERY: Final = 2000
+
+Progress = Callable[[int, int], None]
 
 Cell = object  # str | int | float | datetime | time | timedelta | bool | None
 
@@ -84,18 +88,19 @@ def _is_empty(cells: tuple[Cell, ...]) -> bool:
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 
-def read_table(path: Path | str, spec: KindSpec, sheet: str | None = None) -> RawTable:
+def read_table(path: Path | str, spec: KindSpec, sheet: str | None = None,
+               progress: Progress | None = None) -> RawTable:
     path = Path(path)
     if not path.is_file():
         raise ReadError(str(path), "file not found")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(path, spec, sheet)
+        return read_xlsx(path, spec, sheet, progress)
     if suffix == ".xls":
         raise ReadError(str(path), "is an old Excel 97-2003 file; save it as .xlsx or .csv")
     if sheet is not None:
         raise ReadError(str(path), f"--sheet {sheet} applies to .xlsx files only; this is read as CSV")
-    return read_csv(path, spec)
+    return read_csv(path, spec, progress)
 
 
 # ---------------------------------------------------------------- CSV
@@ -113,8 +118,12 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("cp1252", errors="replace"), "cp1252"
 
 
-def _records(text: str, separator: str, limit: int | None = None) -> list[tuple[int, tuple[Cell, ...]]]:
-    """csv records with the line number each starts on (a quoted line break spans lines)."""
+def _records(text: str, separator: str, limit: int | None = None,
+             progress: Progress | None = None) -> list[tuple[int, tuple[Cell, ...]]]:
+    """csv records with the line number each starts on (a quoted line break spans lines).
+
+    `progress` counts in lines, which are rows except where a quoted cell holds a line break."""
+    lines = (text.count("\n") + (not text.endswith("\n"))) if progress is not None else 0
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"', doublequote=True,
                         skipinitialspace=False, strict=False)
     out: list[tuple[int, tuple[Cell, ...]]] = []
@@ -124,6 +133,10 @@ def _records(text: str, separator: str, limit: int | None = None) -> list[tuple[
         first_line = reader.line_num + 1
         if limit is not None and len(out) >= limit:
             break
+        if progress is not None and len(out) % PROGRESS_EVERY == 0:
+            progress(reader.line_num, lines)
+    if progress is not None:
+        progress(lines, lines)
     return out
 
 
@@ -145,7 +158,7 @@ def _sniff_separator(text: str, spec: KindSpec) -> str:
     return best[2] if best else ","
 
 
-def read_csv(path: Path, spec: KindSpec) -> RawTable:
+def read_csv(path: Path, spec: KindSpec, progress: Progress | None = None) -> RawTable:
     try:
         text, encoding = decode(path.read_bytes())
     except OSError as exc:
@@ -154,7 +167,7 @@ def read_csv(path: Path, spec: KindSpec) -> RawTable:
         raise ReadError(str(path), f"starts with a UTF-8 byte order mark but is not UTF-8 ({exc.reason})") from exc
     separator = _sniff_separator(text, spec)
     try:
-        records = _records(text, separator)
+        records = _records(text, separator, progress=progress)
     except csv.Error as exc:
         raise ReadError(str(path), f"is not readable as CSV: {exc}") from exc
     found = _find_header(records, spec)
@@ -175,7 +188,7 @@ def _no_header_why(spec: KindSpec) -> str:
 
 # ---------------------------------------------------------------- XLSX
 
-def read_xlsx(path: Path, spec: KindSpec, sheet: str | None) -> RawTable:
+def read_xlsx(path: Path, spec: KindSpec, sheet: str | None, progress: Progress | None = None) -> RawTable:
     # Imported here: openpyxl costs a quarter of a second to import, and CSV imports never need it.
     import zipfile
 
@@ -211,6 +224,13 @@ def read_xlsx(path: Path, spec: KindSpec, sheet: str | None) -> RawTable:
                 row = cells[:width] if len(cells) >= width else cells + padding[len(cells):]
                 if not _is_empty(row):
                     data.append((number, row))
+                if progress is not None and number % PROGRESS_EVERY == 0:
+                    # The sheet does not say how many rows it has; the share of its XML parsed so far does.
+                    share = book.share_read()
+                    progress(number, round(number / share) if share else 0)
+            if progress is not None:
+                last = data[-1][0] if data else header_row
+                progress(last, last)
             return RawTable(str(path), name, tuple("" if h is None else str(h).strip() for h in header[:width]),
                             header_row, tuple(data))
         if sheet is not None:
@@ -263,8 +283,19 @@ class _Workbook:
     def rows(self, name: str) -> Iterator[tuple[int, tuple[Cell, ...]]]:
         if self._fallback is not None:
             return enumerate(self._fallback[name].iter_rows(values_only=True), start=1)
-        return _sheet_rows(self._archive.open(self._paths[name]), self._shared, self._date_styles,
-                           self._timedelta_styles, self._epoch)
+        self._stream = self._archive.open(self._paths[name])
+        self._stream_size = self._archive.getinfo(self._paths[name]).file_size
+        return _sheet_rows(self._stream, self._shared, self._date_styles, self._timedelta_styles, self._epoch)
+
+    def share_read(self) -> float | None:
+        """How much of the sheet last opened by `rows` has been parsed (0-1), or None if that is unknown."""
+        stream = getattr(self, "_stream", None)
+        if stream is None or not self._stream_size:
+            return None
+        try:
+            return min(1.0, stream.tell() / self._stream_size)
+        except (OSError, ValueError):  # closed, or not seekable
+            return None
 
     def close(self) -> None:
         if self._fallback is not None:

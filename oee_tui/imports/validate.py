@@ -160,8 +160,11 @@ DEFAULT_PLANNED_REASON: Final = "PM"
 
 
 def validate_file(kind: str, path: Path | str, config: Config, sheet: str | None = None,
-                  products_path: Path | str | None = None) -> ImportResult:
-    """Read and check one file. `products_path`: a products file whose products count as known."""
+                  products_path: Path | str | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Read and check one file. `products_path`: a products file whose products count as known.
+
+    `progress(rows read, rows total or 0 if unknown)` follows the reading, the slow part of a large file."""
     if kind not in SPECS:
         raise ValueError(f"unknown import kind {kind!r}; kinds are {', '.join(SPECS)}")
     extra_products: set[str] | None = None
@@ -172,7 +175,7 @@ def validate_file(kind: str, path: Path | str, config: Config, sheet: str | None
             problems.extend(products.problems)
         extra_products = {record.product for record in products.records if isinstance(record, ProductRate)}
     try:
-        table = read_table(path, SPECS[kind], sheet)
+        table = read_table(path, SPECS[kind], sheet, progress)
     except ReadError as exc:
         problems.append(Problem(exc.file, exc.sheet, exc.row, None, None, exc.why))
         return ImportResult(kind, str(path), sheet, (), tuple(sorted(problems, key=Problem.sort_key)))
@@ -495,7 +498,7 @@ class _Checker:
         for number, row, _ in parsed:
             if number in duplicates:
                 continue
-            ok = self._check_machine_or_line(number, row)
+            ok = self._check_machine_or_line(number, row) and self._check_no_plc(number, row["machine"])
             ok = self._check_span(number, row["start"], row["end"]) and ok
             kind = _record_type(row)
             if kind is None:
@@ -526,8 +529,17 @@ class _Checker:
                 runs.append((f"machine {row['machine']}", row["start"], row["end"], number, "the run"))
                 self.records.append(ProductionRun(row["machine"], row.get("product"), row.get("order_id"),
                                                   row["start"], row["end"], total, reject, number))
-        self._check_overlaps(runs)
-        self._check_overlaps(stops)
+        # One timeline per machine: a stop inside a run would count its time twice (split the run instead).
+        self._check_overlaps(runs + stops)
+
+    def _check_no_plc(self, number: int, machine: str) -> bool:
+        signals = self.machines[machine].signals
+        if not signals:
+            return True
+        self.problem(number, "machine", self._raw(number, "machine"),
+                     f"is read from a PLC (the config maps its {', '.join(sorted(signals))}); a production log "
+                     "is only for machines without one, or their output would be counted twice")
+        return False
 
     def _build_reasons(self, parsed: list[tuple[int, dict[str, Any], tuple[object, ...]]]) -> None:
         rows: dict[str, tuple[int, dict[str, Any]]] = {}
