@@ -1,0 +1,672 @@
+"""The supervisor's shift review: the queries behind the review screen, free of any UI.
+
+A period is a named shift on a date, a local day, an ISO week or a range of local
+dates, always in the plant's time zone, so a day across a DST change is 23 or 25
+hours long, as the people in the plant lived it. Figures come from the report
+(`build_report`, the one OEE calculator); what the report does not give (the
+downtime Pareto, the stop lists) is aggregated in DuckDB, so a quarter of a
+hundred machines costs the same few round trips as one shift.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from oee_tui.config import Config
+from oee_tui.engine.model import MachineState, Span
+from oee_tui.engine.oee_result import OeeResult
+from oee_tui.engine.planning import Planning
+from oee_tui.engine.report import Report, build_report
+from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.store import Store
+
+UNASSIGNED_LIMIT: Final = 500
+STOPS_LIMIT: Final = 2000
+COMPARE_DAYS: Final = 7
+# How far a step to the previous or next shift looks; a weekly pattern always has one within 8 days.
+_SHIFT_SEARCH_S: Final = 8 * 86400.0
+
+# States that are stops (MachineState.is_stop); offline is missing data, not a stop.
+STOP_STATES: Final = tuple(state.value for state in MachineState if state.is_stop)
+# States the calculator never counts as unplanned downtime, whatever reason they are given.
+_NOT_DOWNTIME: Final = (MachineState.RUNNING.value, MachineState.OFFLINE.value, MachineState.PLANNED_STOP.value)
+
+_WEEK = re.compile(r"^(\d{4})-?[Ww](\d{1,2})$")
+_RANGE_SEPARATORS = re.compile(r"\s*(?:\.\.|/|\s+to\s+|\s+)\s*")
+
+
+class ReviewError(ValueError):
+    """A period or request the review cannot answer, worded for the supervisor."""
+
+
+class PeriodKind(StrEnum):
+    SHIFT = "shift"
+    DAY = "day"
+    WEEK = "week"
+    RANGE = "range"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of plant time to review. `start`/`end` are the full period, which may reach past now."""
+
+    kind: PeriodKind
+    label: str
+    start: float
+    end: float
+    first_day: date  # plant-local date the period starts on (a shift: the date it starts on)
+    last_day: date  # plant-local date of its last day (a shift: its start date)
+    shift: str | None = None  # the shift's name, for PeriodKind.SHIFT
+
+    def window(self, now: float) -> Span:
+        """The part of the period that has happened: it ends at `now` if that is earlier."""
+        return Span(self.start, min(self.end, max(now, self.start)))
+
+
+# ---------------------------------------------------------------- periods
+
+
+def _midnight(day: date, tz: ZoneInfo) -> float:
+    # zoneinfo gives each midnight its own offset, so days across a DST change are 23 or 25 h.
+    return datetime.combine(day, time(0, 0), tzinfo=tz).timestamp()
+
+
+def day_period(config: Config, day: date) -> Period:
+    tz = config.tz
+    return Period(PeriodKind.DAY, day.isoformat(), _midnight(day, tz), _midnight(day + timedelta(days=1), tz),
+                  day, day)
+
+
+def week_period(config: Config, year: int, week: int) -> Period:
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError as exc:
+        raise ReviewError(f"week {year}-W{week:02d} does not exist; {year} has weeks 1 to "
+                          f"{date(year, 12, 28).isocalendar().week}") from exc
+    tz = config.tz
+    sunday = monday + timedelta(days=6)
+    return Period(PeriodKind.WEEK, f"{year}-W{week:02d}", _midnight(monday, tz),
+                  _midnight(sunday + timedelta(days=1), tz), monday, sunday)
+
+
+def range_period(config: Config, first: date, last: date) -> Period:
+    """Local dates `first` to `last`, both included."""
+    if last < first:
+        raise ReviewError(f"the range {first.isoformat()}..{last.isoformat()} ends before it starts")
+    tz = config.tz
+    return Period(PeriodKind.RANGE, f"{first.isoformat()}..{last.isoformat()}", _midnight(first, tz),
+                  _midnight(last + timedelta(days=1), tz), first, last)
+
+
+def shift_period(config: Config, name: str, day: date) -> Period:
+    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    names = [s.name for s in config.shifts] or ["Day"]
+    if name not in names:
+        raise ReviewError(f"no shift named {name!r}; shifts are {', '.join(names)}")
+    instance = calendar.find(name, day.isoformat())
+    if instance is None:
+        raise ReviewError(f"the {name} shift does not run on {day.isoformat()} ({day.strftime('%A')})")
+    return Period(PeriodKind.SHIFT, instance.label, instance.start, instance.end, day, day, name)
+
+
+def _local_day(config: Config, ts: float) -> date:
+    return datetime.fromtimestamp(ts, config.tz).date()
+
+
+def current_period(config: Config, kind: PeriodKind, now: float) -> Period:
+    """The period of `kind` that holds `now`: this shift (or the last one), today, this week, the last 7 days."""
+    today = _local_day(config, now)
+    if kind is PeriodKind.SHIFT:
+        instance = ShiftCalendar(config.shifts, config.site.timezone).current_or_last(now)
+        return shift_period(config, instance.name, date.fromisoformat(instance.local_date))
+    if kind is PeriodKind.DAY:
+        return day_period(config, today)
+    if kind is PeriodKind.WEEK:
+        year, week, _ = today.isocalendar()
+        return week_period(config, year, week)
+    return range_period(config, today - timedelta(days=6), today)
+
+
+def period_of_kind(config: Config, period: Period, kind: PeriodKind, now: float) -> Period:
+    """Switch kind around the period in view: the day of a shift, the week of a day, and so on."""
+    if kind is period.kind:
+        return period
+    if period.kind is PeriodKind.SHIFT:
+        # A night shift belongs to the day most of it falls on, or to today while it runs.
+        day = _local_day(config, min(period.end, max(now, period.start + 1e-3)) - 1e-3)
+    else:
+        day = period.last_day if period.end <= now else min(period.last_day, _local_day(config, now))
+    if kind is PeriodKind.DAY:
+        return day_period(config, day)
+    if kind is PeriodKind.WEEK:
+        year, week, _ = day.isocalendar()
+        return week_period(config, year, week)
+    if kind is PeriodKind.RANGE:
+        return range_period(config, day - timedelta(days=6), day)
+    # To a shift: the shift running at the period's end (or now), or the last one before it.
+    moment = min(period.end, now) - 1e-6
+    instance = ShiftCalendar(config.shifts, config.site.timezone).current_or_last(moment)
+    return shift_period(config, instance.name, date.fromisoformat(instance.local_date))
+
+
+def step_period(config: Config, period: Period, steps: int) -> Period:
+    """The period `steps` periods later (negative: earlier), of the same kind and length."""
+    if steps == 0:
+        return period
+    if period.kind is PeriodKind.SHIFT:
+        calendar = ShiftCalendar(config.shifts, config.site.timezone)
+        current = period
+        for _ in range(abs(steps)):
+            if steps > 0:
+                later = [s for s in calendar.shifts_between(current.start, current.start + _SHIFT_SEARCH_S)
+                         if s.start > current.start]
+                found = min(later, key=lambda s: (s.start, s.name)) if later else None
+            else:
+                earlier = [s for s in calendar.shifts_between(current.start - _SHIFT_SEARCH_S, current.start)
+                           if s.start < current.start]
+                found = max(earlier, key=lambda s: (s.start, s.name)) if earlier else None
+            if found is None:
+                raise ReviewError(f"no shift within 8 days {'after' if steps > 0 else 'before'} {current.label}")
+            current = shift_period(config, found.name, date.fromisoformat(found.local_date))
+        return current
+    if period.kind is PeriodKind.DAY:
+        return day_period(config, period.first_day + timedelta(days=steps))
+    if period.kind is PeriodKind.WEEK:
+        monday = period.first_day + timedelta(weeks=steps)
+        year, week, _ = monday.isocalendar()
+        return week_period(config, year, week)
+    length = (period.last_day - period.first_day).days + 1
+    shift = timedelta(days=length * steps)
+    return range_period(config, period.first_day + shift, period.last_day + shift)
+
+
+def _parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ReviewError(f"{what} {text!r} is not a date; write it as 2026-11-26") from exc
+
+
+PERIOD_SYNTAX: Final = "2026-11-26 (a day), 2026-W48 (a week), Early@2026-11-26 (a shift), " \
+                       "2026-11-01..2026-11-07 (a range of days, both included)"
+
+
+def parse_period(config: Config, text: str, now: float) -> Period:
+    """A period typed by a person: a day, an ISO week, SHIFT@DAY (or SHIFT for today's), or FIRST..LAST."""
+    text = text.strip()
+    if not text:
+        raise ReviewError(f"type a period: {PERIOD_SYNTAX}")
+    if "@" in text:
+        name, _, day = text.partition("@")
+        return shift_period(config, name.strip(), _parse_date(day.strip(), "the shift's date"))
+    names = {s.name for s in config.shifts} or {"Day"}
+    if text in names:
+        return shift_period(config, text, _local_day(config, now))
+    week = _WEEK.match(text)
+    if week is not None:
+        return week_period(config, int(week[1]), int(week[2]))
+    parts = [part for part in _RANGE_SEPARATORS.split(text) if part]
+    if len(parts) == 2:
+        return range_period(config, _parse_date(parts[0], "the first day"), _parse_date(parts[1], "the last day"))
+    if len(parts) == 1:
+        try:
+            return day_period(config, date.fromisoformat(parts[0]))
+        except ValueError:
+            pass
+    raise ReviewError(f"{text!r} is not a period; write {PERIOD_SYNTAX}")
+
+
+# ---------------------------------------------------------------- scopes
+
+
+class Level(StrEnum):
+    PLANT = "plant"
+    LINE = "line"
+    MACHINE = "machine"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What is reviewed: the whole plant, one line or one machine."""
+
+    level: Level = Level.PLANT
+    id: str = "plant"
+
+    def machines(self, config: Config) -> list[str]:
+        if self.level is Level.PLANT:
+            return [m.id for m in config.machines]
+        if self.level is Level.LINE:
+            return [m.id for m in config.machines if m.line == self.id]
+        return [self.id]
+
+    def result(self, report: Report) -> OeeResult | None:
+        if self.level is Level.PLANT:
+            return report.plant
+        pool = report.lines if self.level is Level.LINE else report.machines
+        return next((r for r in pool if r.scope == self.id), None)
+
+    def name(self, config: Config) -> str:
+        if self.level is Level.PLANT:
+            return config.site.name
+        if self.level is Level.LINE:
+            return next((f"{line.id} {line.name}" for line in config.lines if line.id == self.id), self.id)
+        return next((m.name for m in config.machines if m.id == self.id), self.id)
+
+
+def scoped_config(config: Config, scope: Scope) -> Config:
+    """The config cut down to the scope's machines (and their lines), so a report computes only them."""
+    if scope.level is Level.PLANT:
+        return config
+    wanted = set(scope.machines(config))
+    machines = tuple(m for m in config.machines if m.id in wanted)
+    lines = {m.line for m in machines}
+    return replace(config, machines=machines, lines=tuple(line for line in config.lines if line.id in lines))
+
+
+# ---------------------------------------------------------------- OEE and losses
+
+
+def planned_config(store: Store, config: Config) -> tuple[Config, Planning]:
+    """The config with the imported planning data (reasons, shifts, cycle times) merged in, and that data:
+    the review must name, class and schedule stops exactly as the report does."""
+    planning = Planning.load(store)
+    return planning.effective_config(config), planning
+
+
+def review_report(store: Store, config: Config, period: Period, now: float, scope: Scope = Scope(),
+                  planning: Planning | None = None) -> Report:
+    """OEE, A, P, Q, counts and the six big losses per machine, line and plant for the period."""
+    # No split by product and order here: the review does not show it, and it costs time.
+    return build_report(store, scoped_config(config, scope), period.window(now), now, period.label,
+                        planning=planning, attribution=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LossRow:
+    loss: str  # machine-readable: breakdown, setup, minor_stop, reduced_speed, defects, startup_rejects
+    name: str
+    affects: str  # A, P or Q
+    seconds: float
+    count: int | None  # stops for time losses, parts for quality losses; None for reduced speed
+    unit: str  # "stops", "parts" or ""
+    share_of_ppt: float | None  # seconds / planned production time
+
+
+def six_big_losses(result: OeeResult) -> tuple[LossRow, ...]:
+    """The six big losses of one result in time and in counts, with each one's share of planned time."""
+    losses = result.losses
+    ppt = result.planned_production_time_s
+
+    def row(loss: str, name: str, affects: str, seconds: float, count: int | None, unit: str) -> LossRow:
+        return LossRow(loss, name, affects, seconds, count, unit, seconds / ppt if ppt > 0 else None)
+
+    return (
+        row("breakdown", "Breakdowns", "A", losses.breakdown_s, losses.breakdown_events, "stops"),
+        row("setup", "Setups and adjustments", "A", losses.setup_s, losses.setup_events, "stops"),
+        row("minor_stop", "Idling and minor stops", "P", losses.minor_stop_s, losses.minor_stop_events, "stops"),
+        row("reduced_speed", "Reduced speed", "P", losses.reduced_speed_s, None, ""),
+        row("defects", "Process defects", "Q", losses.defects_s, losses.defects_count, "parts"),
+        row("startup_rejects", "Startup rejects", "Q", losses.startup_rejects_s, losses.startup_rejects_count,
+            "parts"),
+    )
+
+
+# ---------------------------------------------------------------- target against actual
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    scope: str
+    name: str
+    oee_target: float
+    oee: float | None
+    good: int
+    good_target: int
+
+    @property
+    def good_share(self) -> float | None:
+        return self.good / self.good_target if self.good_target > 0 else None
+
+
+def target_counts(config: Config, window: Span) -> dict[str, int]:
+    """Good parts each machine should have made in the window, as the live screen counts them:
+    its target rate (or its ideal rate x the plant's OEE target) over scheduled time less breaks."""
+    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    scheduled = sum(span.seconds for span in calendar.scheduled_spans(window.start, window.end))
+    breaks = sum(span.seconds for span in calendar.break_spans(window.start, window.end))
+    hours = max(0.0, scheduled - breaks) / 3600.0
+    out = {}
+    for machine in config.machines:
+        per_hour = machine.target_per_hour or 3600.0 / machine.ideal_cycle_time_s * config.targets.oee
+        out[machine.id] = int(per_hour * hours)
+    return out
+
+
+def target_vs_actual(config: Config, report: Report, scope: Scope = Scope()) -> tuple[TargetRow, ...]:
+    """One row per line (plant scope) or machine (line or machine scope), then the scope's total."""
+    targets = target_counts(config, report.window)
+    by_machine = {r.scope: r for r in report.machines}
+    line_of = {m.id: m.line for m in config.machines}
+    goal = config.targets.oee
+    rows: list[TargetRow] = []
+    if scope.level is Level.PLANT:
+        for line in config.lines:
+            result = next((r for r in report.lines if r.scope == line.id), None)
+            members = [m for m in by_machine if line_of.get(m) == line.id]
+            rows.append(TargetRow(line.id, line.name, goal, result.oee if result else None,
+                                  sum(by_machine[m].good_count for m in members),
+                                  sum(targets.get(m, 0) for m in members)))
+    else:
+        for machine in config.machines:
+            if machine.id in scope.machines(config) and machine.id in by_machine:
+                result = by_machine[machine.id]
+                rows.append(TargetRow(machine.id, machine.name, goal, result.oee, result.good_count,
+                                      targets.get(machine.id, 0)))
+    total = scope.result(report)
+    if total is not None and scope.level is not Level.MACHINE:
+        members = scope.machines(config)
+        rows.append(TargetRow(scope.id, f"Total {scope.name(config)}", goal, total.oee, total.good_count,
+                              sum(targets.get(m, 0) for m in members)))
+    return tuple(rows)
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True, slots=True)
+class CompareRow:
+    period: Period
+    result: OeeResult | None  # None when the scope has no machines
+    good_target: int
+
+
+def _compare(store: Store, config: Config, periods: Sequence[Period], now: float, scope: Scope,
+             planning: Planning | None) -> list[CompareRow]:
+    cut = scoped_config(config, scope)
+    planning = planning if planning is not None else Planning.load(store)
+    rows = []
+    for period in periods:
+        if period.start >= now:
+            continue  # a shift that has not begun has nothing to compare
+        window = period.window(now)
+        report = build_report(store, cut, window, now, period.label, planning=planning, attribution=False)
+        targets = target_counts(cut, window)
+        rows.append(CompareRow(period, scope.result(report), sum(targets.get(m, 0) for m in scope.machines(cut))))
+    return rows
+
+
+def compare_same_shift(store: Store, config: Config, shift: str, last_day: date, now: float,
+                       scope: Scope = Scope(), days: int = COMPARE_DAYS,
+                       planning: Planning | None = None) -> list[CompareRow]:
+    """The shift `shift` on each of the `days` days up to `last_day`, oldest first.
+
+    Days it does not run on are left out."""
+    periods = []
+    for back in range(days - 1, -1, -1):
+        try:
+            periods.append(shift_period(config, shift, last_day - timedelta(days=back)))
+        except ReviewError:
+            continue
+    return _compare(store, config, periods, now, scope, planning)
+
+
+def compare_shifts_of_day(store: Store, config: Config, day: date, now: float,
+                          scope: Scope = Scope(), planning: Planning | None = None) -> list[CompareRow]:
+    """Every shift that starts on local date `day`, in order of start."""
+    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    instances = [s for s in calendar.shifts_between(_midnight(day, config.tz),
+                                                    _midnight(day + timedelta(days=1), config.tz))
+                 if s.local_date == day.isoformat()]
+    periods = [shift_period(config, s.name, day) for s in instances]
+    return _compare(store, config, periods, now, scope, planning)
+
+
+# ---------------------------------------------------------------- downtime Pareto
+
+
+@dataclass(frozen=True, slots=True)
+class ParetoBar:
+    reason: str | None  # None: stops nobody gave a reason yet
+    name: str
+    seconds: float
+    stops: int
+    share: float
+    cumulative: float
+
+
+NO_REASON: Final = "No reason given"
+
+
+def _open_spans(config: Config, window: Span) -> tuple[list[float], list[float]]:
+    """Scheduled time less breaks in the window, the only time a stop can cost (as in the calculator)."""
+    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    scheduled = calendar.scheduled_spans(window.start, window.end)
+    breaks = calendar.break_spans(window.start, window.end)
+    starts: list[float] = []
+    ends: list[float] = []
+    b = 0
+    for span in scheduled:
+        cursor = span.start
+        while b < len(breaks) and breaks[b].end <= cursor:
+            b += 1
+        k = b
+        while k < len(breaks) and breaks[k].start < span.end:
+            if breaks[k].start > cursor:
+                starts.append(cursor)
+                ends.append(breaks[k].start)
+            cursor = max(cursor, breaks[k].end)
+            k += 1
+        if cursor < span.end:
+            starts.append(cursor)
+            ends.append(span.end)
+    return starts, ends
+
+
+# The newest reason of the stops in `candidates` only: ranking the whole audit trail would cost
+# more than the rest of a shift's query once a store holds months of reasons.
+_NEWEST_FOR_CANDIDATES: Final = """newest AS (
+    SELECT machine, stop_start, reason, entered_by, entered_at
+    FROM stop_reasons sr
+    SEMI JOIN candidates c ON c.machine = sr.machine AND c.start_ts = sr.stop_start
+    QUALIFY row_number() OVER (PARTITION BY machine, stop_start ORDER BY entered_at DESC, rowid DESC) = 1
+)"""
+
+
+def _subtract_spans(spans: list[tuple[float, float]], cut: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sorted disjoint `spans` less sorted disjoint `cut`."""
+    if not cut:
+        return spans
+    out: list[tuple[float, float]] = []
+    j = 0
+    for a, b in spans:
+        while j < len(cut) and cut[j][1] <= a:
+            j += 1
+        k, cursor = j, a
+        while k < len(cut) and cut[k][0] < b:
+            if cut[k][0] > cursor:
+                out.append((cursor, cut[k][0]))
+            cursor = max(cursor, cut[k][1])
+            k += 1
+        if cursor < b:
+            out.append((cursor, b))
+    return out
+
+
+def _ts(seconds: float) -> datetime:
+    """Naive UTC, as the store keeps TIMESTAMP columns; same microsecond rounding as the store."""
+    return datetime(1970, 1, 1) + timedelta(microseconds=round(seconds * 1e6))
+
+
+def downtime_pareto(store: Store, config: Config, window: Span, now: float, scope: Scope = Scope(),
+                    planning: Planning | None = None) -> tuple[ParetoBar, ...]:
+    """Unplanned stop time per reason inside scheduled time (breaks left out), largest first.
+
+    Every stop the calculator counts as a loss is here: breakdowns, setups and minor stops, so
+    the bars add up to the A and P stop losses. Planned stops (the planned_stop state or a reason
+    marked planned) are not losses and are left out; stops without a reason are one bar of their
+    own. A stop counts once, in the period, however much of it the period cuts off.
+    """
+    starts, ends = _open_spans(config, window)
+    machines = scope.machines(config)
+    if not starts or not machines:
+        return ()
+    # Open time per machine: imported planned stops (maintenance, no orders) are not losses either.
+    owners: list[str] = []
+    spans: list[tuple[float, float]] = []
+    for machine in config.machines:
+        if machine.id not in machines:
+            continue
+        planned_spans = planning.planned_stop_spans(machine, window.start, window.end) if planning else []
+        mine = _subtract_spans(list(zip(starts, ends, strict=True)), [(p.start, p.end) for p in planned_spans])
+        owners += [machine.id] * len(mine)
+        spans += mine
+    # With the open time before each span (a prefix sum per machine), SQL measures a stop's open time.
+    open_before: list[float] = []
+    total_before, previous = 0.0, None
+    for owner, (a, b) in zip(owners, spans, strict=True):
+        if owner != previous:
+            total_before, previous = 0.0, owner
+        open_before.append(total_before)
+        total_before += b - a
+    planned = [reason.code for reason in config.reasons if reason.planned]
+    sql = f"""
+        WITH open_time AS (SELECT unnest(?::VARCHAR[]) AS machine, unnest(?::DOUBLE[]) AS a, unnest(?::DOUBLE[]) AS b,
+                                  unnest(?::DOUBLE[]) AS before),
+        candidates AS (
+            SELECT i.machine, i.start_ts, i.end_ts FROM state_intervals i
+            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
+              AND list_contains(?::VARCHAR[], i.machine) AND NOT list_contains(?::VARCHAR[], i.state)
+        ),
+        {_NEWEST_FOR_CANDIDATES},
+        stops AS (
+            SELECT i.machine, greatest(epoch_us(i.start_ts) / 1e6, ?) AS lo,
+                   least(coalesce(epoch_us(i.end_ts) / 1e6, ?), ?) AS hi, r.reason
+            FROM candidates i
+            LEFT JOIN newest r ON r.machine = i.machine AND r.stop_start = i.start_ts
+            WHERE r.reason IS NULL OR NOT list_contains(?::VARCHAR[], r.reason)
+        ),
+        -- open time before t is F(t) = before + clamp(t - a, 0, b - a) of the last span starting at or
+        -- before t; a stop's open time is F(hi) - F(lo): two as-of joins instead of a range join.
+        measured AS (
+            SELECT s.reason,
+                   coalesce(fh.before + least(greatest(s.hi - fh.a, 0), fh.b - fh.a), 0)
+                   - coalesce(fl.before + least(greatest(s.lo - fl.a, 0), fl.b - fl.a), 0) AS inside
+            FROM stops s
+            ASOF LEFT JOIN open_time fl ON s.machine = fl.machine AND s.lo >= fl.a
+            ASOF LEFT JOIN open_time fh ON s.machine = fh.machine AND s.hi >= fh.a
+            WHERE s.hi > s.lo
+        )
+        SELECT reason, sum(inside) AS seconds, count(*) AS stops
+        FROM measured WHERE inside > 0
+        GROUP BY reason
+    """
+    params = [owners, [a for a, _ in spans], [b for _, b in spans], open_before, _ts(window.end), _ts(window.start),
+              machines, list(_NOT_DOWNTIME), window.start, now, window.end, planned]
+    cursor = store.cursor()
+    try:
+        rows = cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
+    names = {reason.code: reason.name for reason in config.reasons}
+    rows.sort(key=lambda row: (-row[1], -row[2], row[0] or ""))
+    total = sum(row[1] for row in rows)
+    bars = []
+    running = 0.0
+    for reason, seconds, stops in rows:
+        running += seconds
+        bars.append(ParetoBar(reason, NO_REASON if reason is None else names.get(reason, reason), float(seconds),
+                              int(stops), seconds / total, running / total))
+    return tuple(bars)
+
+
+# ---------------------------------------------------------------- stops
+
+
+@dataclass(frozen=True, slots=True)
+class StopRow:
+    machine: str
+    start: float
+    end: float | None  # None while the stop goes on
+    state: MachineState
+    reason: str | None
+    reason_by: str | None
+    reason_at: float | None
+
+    def duration(self, now: float) -> float:
+        return (self.end if self.end is not None else now) - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class StopList:
+    rows: tuple[StopRow, ...]
+    total: int  # how many match; rows holds at most the limit asked for
+
+
+def _stops(store: Store, window: Span, machines: Sequence[str], *, unassigned: bool, order: str,
+           limit: int) -> StopList:
+    if not machines:
+        return StopList((), 0)
+    if unassigned:
+        # No reason given ever: an anti-join, with no need to rank the audit trail.
+        sql = """
+            SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
+                   NULL AS reason, NULL AS entered_by, NULL AS ra, count(*) OVER () AS total
+            FROM state_intervals i
+            ANTI JOIN stop_reasons sr ON sr.machine = i.machine AND sr.stop_start = i.start_ts
+            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
+              AND list_contains(?::VARCHAR[], i.machine) AND list_contains(?::VARCHAR[], i.state)
+        """ + f"ORDER BY {order} LIMIT ?"
+        return _stop_list(store, sql, [_ts(window.end), _ts(window.start), list(machines), list(STOP_STATES), limit])
+    sql = f"""
+        WITH candidates AS (
+            SELECT i.machine, i.start_ts, i.end_ts, i.state FROM state_intervals i
+            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
+              AND list_contains(?::VARCHAR[], i.machine) AND list_contains(?::VARCHAR[], i.state)
+        ),
+        {_NEWEST_FOR_CANDIDATES},
+        found AS (
+            SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
+                   r.reason, r.entered_by, epoch_us(r.entered_at) / 1e6 AS ra
+            FROM candidates i
+            LEFT JOIN newest r ON r.machine = i.machine AND r.stop_start = i.start_ts
+        )
+        SELECT *, count(*) OVER () AS total FROM found ORDER BY {order} LIMIT ?
+    """
+    return _stop_list(store, sql, [_ts(window.end), _ts(window.start), list(machines), list(STOP_STATES), limit])
+
+
+def _stop_list(store: Store, sql: str, params: list[object]) -> StopList:
+    cursor = store.cursor()
+    try:
+        rows = cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
+    total = int(rows[0][-1]) if rows else 0
+    return StopList(tuple(StopRow(machine, s, e, MachineState(state), reason, by, at)
+                          for machine, s, e, state, reason, by, at, _ in rows), total)
+
+
+def machine_stops(store: Store, window: Span, machine: str, limit: int = STOPS_LIMIT) -> StopList:
+    """A machine's stops overlapping the window, newest first, with reason, who and when."""
+    return _stops(store, window, [machine], unassigned=False, order="s DESC", limit=limit)
+
+
+def unassigned_stops(store: Store, config: Config, window: Span, now: float, scope: Scope = Scope(),
+                     limit: int = UNASSIGNED_LIMIT) -> StopList:
+    """Stops overlapping the window that nobody gave a reason yet, longest first (the biggest unknowns)."""
+    return _stops(store, window, scope.machines(config), unassigned=True,
+                  order=f"coalesce(e, {float(now)!r}) - s DESC, s, machine", limit=limit)
+
+
+def local_iso(ts: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds")
+
+
+def utc_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
