@@ -21,8 +21,8 @@ from oee_tui.engine.model import COUNTER_SIGNALS, STATE_CODE_TARGETS, Loss, Sign
 APP_NAME: Final = "oee-tui"
 CONFIG_FILENAME: Final = "oee.toml"
 
-SOURCE_KINDS: Final = ("modbus", "opcua", "s7", "logix", "sparkplug")
-DEFAULT_PORTS: Final = {"modbus": 502, "opcua": 4840, "s7": 102, "logix": 44818, "sparkplug": 1883}
+SOURCE_KINDS: Final = ("modbus", "opcua", "s7", "logix", "sparkplug", "mqtt")
+DEFAULT_PORTS: Final = {"modbus": 502, "opcua": 4840, "s7": 102, "logix": 44818, "sparkplug": 1883, "mqtt": 1883}
 MQTT_VERSIONS: Final = ("3.1.1", "5")
 OPCUA_SECURITY_MODES: Final = ("None", "Sign", "SignAndEncrypt")
 OPCUA_SECURITY_POLICIES: Final = ("None", "Basic256Sha256")
@@ -147,6 +147,12 @@ class SourceConfig:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    # Generic MQTT (kind "mqtt"): QoS 1 and a persistent session keep what arrives while we are away.
+    qos: int = 1
+    persistent_session: bool = True
+    session_expiry_s: int = 86_400  # MQTT 5: how long the broker keeps the session while we are away
+    timestamp_path: str | None = None  # JSON path of the sample time in each payload; None: arrival
+    timestamp_format: str = "iso8601"  # iso8601 | epoch_s | epoch_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,37 @@ class Targets:
     quality: float = 0.99
 
 
+EDGE_QOS: Final = (0, 1)
+_SPARKPLUG_ID = re.compile(r"^[^/+#]+$")  # a Sparkplug group, edge node or device id: one topic level
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeConfig:
+    """``[edge]``: publish the machine signals as a Sparkplug B edge node (oee_tui.mqtt.edge)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    group_id: str = "oee-tui"
+    edge_node_id: str = "oee-tui"
+    client_id: str | None = None  # default: "<group_id>-<edge_node_id>"
+    mqtt_version: str = "3.1.1"
+    keepalive_s: int = 30
+    timeout_s: float = 5.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or reprs
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    publish_interval_s: float = 0.1  # changes are batched into one DDATA per machine per interval
+    data_qos: int = 0  # live DDATA; replayed (historical) data is always QoS 1
+    buffer_max_rows: int = 1_000_000  # store-and-forward rows kept while offline; the oldest go first
+    buffer_flush_s: float = 1.0  # how often buffered rows are written and acknowledged rows deleted
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     site: SiteConfig
@@ -191,6 +228,7 @@ class Config:
     shifts: tuple[ShiftConfig, ...]
     targets: Targets = Targets()
     path: Path | None = None
+    edge: EdgeConfig = EdgeConfig()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -343,7 +381,7 @@ def parse_config(text: str, path: Path | str = "<config>") -> Config:
 def config_from_dict(data: dict[str, Any], path: Path | str = "<config>") -> Config:
     r = _Reader(path)
     r.unknown_keys(data, "", {"site", "lines", "machines", "sources", "reasons", "shifts", "targets",
-                              "state_map"})
+                              "state_map", "edge"})
 
     site_t = r.table(data, "site", "site")
     r.unknown_keys(site_t, "site", {"name", "timezone", "stale_after_s"})
@@ -374,7 +412,63 @@ def config_from_dict(data: dict[str, Any], path: Path | str = "<config>") -> Con
         for name in ("oee", "availability", "performance", "quality")
     })
     return Config(site=site, lines=lines, machines=machines, sources=sources, reasons=reasons,
-                  shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None)
+                  shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
+                  edge=_edge(r, data, machines))
+
+
+def _edge(r: _Reader, data: dict[str, Any], machines: tuple[MachineConfig, ...]) -> EdgeConfig:
+    """``[edge]``; every machine becomes a Sparkplug device, so its id must be one topic level."""
+    t = r.table(data, "edge", "edge", required=False)
+    r.unknown_keys(t, "edge", {name for name in EdgeConfig.__dataclass_fields__})
+    defaults = EdgeConfig()
+    ids: dict[str, str] = {}
+    for name in ("group_id", "edge_node_id"):
+        value = r.string(t, "edge", name, default=getattr(defaults, name))
+        if not _SPARKPLUG_ID.match(value):
+            raise r.fail(f"edge.{name}", value, "must not contain /, + or # (it is one level of the MQTT topic)")
+        ids[name] = value
+    enabled = r.boolean(t, "edge", "enabled", False)
+    if enabled:
+        for machine in machines:
+            if not _SPARKPLUG_ID.match(machine.id):
+                raise r.fail(f"machines[{machine.id}].id", machine.id,
+                             "must not contain /, + or # while [edge] is enabled: it is the Sparkplug device id")
+    username = r.opt_string(t, "edge", "username")
+    password = r.opt_string(t, "edge", "password")
+    if password is not None and username is None:
+        raise r.fail("edge.username", None, "is needed when a password is given")
+    tls_files = {name: r.opt_string(t, "edge", name) for name in ("tls_ca_file", "tls_cert_file", "tls_key_file")}
+    if (tls_files["tls_cert_file"] is None) != (tls_files["tls_key_file"] is None):
+        raise r.fail("edge.tls_key_file" if tls_files["tls_key_file"] is None else "edge.tls_cert_file",
+                     None, "give both tls_cert_file and tls_key_file for a client certificate, or neither")
+    reconnect_min = r.number(t, "edge", "reconnect_min_s", default=defaults.reconnect_min_s, positive=True)
+    reconnect_max = r.number(t, "edge", "reconnect_max_s", default=defaults.reconnect_max_s, positive=True)
+    if reconnect_max < reconnect_min:
+        raise r.fail("edge.reconnect_max_s", reconnect_max, f"must be at least reconnect_min_s ({reconnect_min})")
+    data_qos = t.get("data_qos", defaults.data_qos)
+    if data_qos not in EDGE_QOS or isinstance(data_qos, bool):
+        raise r.fail("edge.data_qos", data_qos, "must be 0 (the Sparkplug default) or 1")
+    return EdgeConfig(
+        enabled=enabled,
+        host=r.string(t, "edge", "host", default=defaults.host),
+        port=r.integer(t, "edge", "port", defaults.port, 1, 65535),
+        client_id=r.opt_string(t, "edge", "client_id"),
+        mqtt_version=r.string(t, "edge", "mqtt_version", default=defaults.mqtt_version, choices=MQTT_VERSIONS),
+        keepalive_s=r.integer(t, "edge", "keepalive_s", defaults.keepalive_s, 5, 3600),
+        timeout_s=r.number(t, "edge", "timeout_s", default=defaults.timeout_s, positive=True),
+        reconnect_min_s=reconnect_min,
+        reconnect_max_s=reconnect_max,
+        username=username,
+        password=password,
+        tls=r.boolean(t, "edge", "tls", False),
+        publish_interval_s=r.number(t, "edge", "publish_interval_s", default=defaults.publish_interval_s,
+                                    positive=True),
+        data_qos=data_qos,
+        buffer_max_rows=r.integer(t, "edge", "buffer_max_rows", defaults.buffer_max_rows, 1, 1_000_000_000),
+        buffer_flush_s=r.number(t, "edge", "buffer_flush_s", default=defaults.buffer_flush_s, positive=True),
+        **ids,
+        **tls_files,
+    )
 
 
 def _fraction(r: _Reader, data: dict[str, Any], key: str, name: str, default: float) -> float:
@@ -408,6 +502,8 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         "sparkplug": common | {"username", "password", "host_id", "group_ids", "reorder_timeout_s", "mqtt_version",
                                "client_id", "keepalive_s", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file",
                                "publishing_interval_ms"},
+        "mqtt": common | {"username", "password", "mqtt_version", "client_id", "keepalive_s", "tls", "tls_ca_file",
+                          "tls_cert_file", "tls_key_file", "publishing_interval_ms", *_MQTT_KEYS},
     }
     out: list[SourceConfig] = []
     seen: set[str] = set()
@@ -499,8 +595,39 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
             keepalive_s=None if "keepalive_s" not in t else r.integer(t, key, "keepalive_s", 30, 5, 3600),
             tls=r.boolean(t, key, "tls", False),
             **tls_files,
+            **(_mqtt_options(r, t, key) if kind == "mqtt" else {}),
         ))
     return tuple(out)
+
+
+_MQTT_KEYS: Final = ("qos", "persistent_session", "session_expiry_s", "timestamp_path", "timestamp_format")
+
+
+def _mqtt_options(r: _Reader, t: dict[str, Any], key: str) -> dict[str, Any]:
+    """The keys only a generic MQTT source has; the JSON path is parsed now so a typo fails at load."""
+    from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS, parse_path
+
+    qos = t.get("qos", 1)
+    if qos not in (0, 1) or isinstance(qos, bool):
+        raise r.fail(f"{key}.qos", qos, "must be 1 (every message, also those sent while we were away) or 0")
+    persistent = r.boolean(t, key, "persistent_session", True)
+    if persistent and qos == 0:
+        raise r.fail(f"{key}.qos", qos, "must be 1 with persistent_session = true: a broker queues only QoS 1 "
+                     "messages for a client that is away; set persistent_session = false for QoS 0")
+    timestamp_path = r.opt_string(t, key, "timestamp_path")
+    if timestamp_path is not None:
+        try:
+            parse_path(timestamp_path)
+        except ValueError as exc:
+            raise r.fail(f"{key}.timestamp_path", timestamp_path, str(exc)) from None
+    timestamp_format = r.string(t, key, "timestamp_format", default="iso8601", choices=TIMESTAMP_FORMATS)
+    if "timestamp_format" in t and timestamp_path is None:
+        raise r.fail(f"{key}.timestamp_format", timestamp_format,
+                     "needs timestamp_path (the JSON path of the time in each payload); without it the "
+                     "arrival time is used")
+    return {"qos": qos, "persistent_session": persistent,
+            "session_expiry_s": r.integer(t, key, "session_expiry_s", 86_400, 0, 4_294_967_295),
+            "timestamp_path": timestamp_path, "timestamp_format": timestamp_format}
 
 
 def _lines(r: _Reader, data: dict[str, Any]) -> tuple[LineConfig, ...]:
@@ -620,6 +747,13 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
             problem = check_tag_name(tag)
             if problem is not None:
                 raise r.fail(f"{skey}.tag", tag, problem)
+        elif source.kind == "mqtt":
+            from oee_tui.mqtt.json_source import parse_tag
+
+            try:
+                parse_tag(tag)
+            except ValueError as exc:
+                raise r.fail(f"{skey}.tag", tag, str(exc)) from None
         elif source.kind == "opcua" and not _OPCUA_NODE_ID.match(tag):
             raise r.fail(f"{skey}.tag", tag, "must be an OPC-UA node id such as ns=2;s=Filler.Count, ns=3;i=1001, "
                          "i=2258 or nsu=urn:plant;s=Count")

@@ -127,8 +127,12 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Pa
         from oee_tui.drivers.sparkplug import SparkplugDriver
 
         return SparkplugDriver(source, tags)
+    if source.kind == "mqtt":
+        from oee_tui.drivers.mqtt_json import MqttJsonDriver
+
+        return MqttJsonDriver(source, tags)
     raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; "
-                     "known kinds: modbus, opcua, s7, logix, sparkplug")
+                     "known kinds: modbus, opcua, s7, logix, sparkplug, mqtt")
 
 
 def pki_dir_for(config_path: Path) -> Path:

@@ -21,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import SourceConfig, TagMapping
@@ -47,6 +45,16 @@ from oee_tui.mqtt.host import (
     state_will,
 )
 from oee_tui.mqtt.sparkplug import NAMESPACE, state_topic
+from oee_tui.mqtt.transport import (
+    MQTT_VERSIONS,
+    REFUSED_EARLY,
+    MqttSettings,
+    TransportError,
+    build_client,
+    connect_options,
+    describe_error,
+    safe_client_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +63,7 @@ MAX_MESSAGES_PER_PASS: Final = 2_000  # messages handled before the loop yields 
 DEAD_LETTERS_KEPT: Final = 1_000  # on the driver, when no on_dead_letter callback takes them
 HISTORY_KEPT: Final = 10_000  # historical samples kept on the driver without an on_historical callback
 MIN_INBOX: Final = 1_000
-MQTT_VERSIONS: Final = {"3.1.1": mqtt.MQTTv311, "5": mqtt.MQTTv5}
-# Under TLS 1.3 a broker that requires a client certificate refuses after the handshake, so
-# the client sees the connection close (rc 7) instead of an SSL error: say what it likely means.
-_REFUSED_EARLY: Final = ("the broker closed the connection before accepting it ({reason}); if it requires a "
-                         "client certificate, set tls_cert_file and tls_key_file")
+_REFUSED_EARLY: Final = REFUSED_EARLY
 ALIVE_TOPIC: Final = "oee-tui/alive/{client_id}"  # outside the Sparkplug namespace: nobody acts on it
 
 DeadLetterFn = Callable[[DeadLetter], None]
@@ -96,6 +100,15 @@ class SparkplugSettings:
     def uses_tls(self) -> bool:
         return self.tls or any((self.tls_ca_file, self.tls_cert_file, self.tls_key_file))
 
+    def transport(self, source: SourceConfig, client_id: str) -> MqttSettings:
+        """The broker connection: address, login and timeout from the source, the rest from here.
+        A host application starts clean (3.0): it learns the state from births, not from a queue."""
+        return MqttSettings(host=source.host, port=source.port, client_id=client_id,
+                            mqtt_version=self.mqtt_version, username=source.username, password=source.password,
+                            keepalive_s=self.keepalive_s, timeout_s=source.timeout_s, tls=self.tls,
+                            tls_ca_file=self.tls_ca_file, tls_cert_file=self.tls_cert_file,
+                            tls_key_file=self.tls_key_file, persistent_session=False)
+
 
 class SparkplugDriver(Driver):
     """A Sparkplug B host application on one broker; emits every mapped metric it hears.
@@ -121,6 +134,7 @@ class SparkplugDriver(Driver):
         self.dropped = 0  # messages dropped because the inbox was full (each may carry several samples)
         self.rebirths_sent = 0
         self.client_id = self.settings.client_id or _client_id(self.settings.host_id, source.name)
+        self.mqtt = self.settings.transport(source, self.client_id)
         self._wanted = frozenset(mapping.tag for mapping in self.tags) or None
         self._client: mqtt.Client | None = None
         self._host: SparkplugHost | None = None
@@ -140,8 +154,7 @@ class SparkplugDriver(Driver):
 
     @property
     def where(self) -> str:
-        scheme = "mqtts" if self.settings.uses_tls else "mqtt"
-        return f"sparkplug {scheme}://{self.source.host}:{self.source.port}"
+        return f"sparkplug {self.mqtt.url}"
 
     @property
     def check_interval_s(self) -> float:
@@ -175,17 +188,11 @@ class SparkplugDriver(Driver):
                                    reorder_timeout_s=settings.reorder_timeout_s)
         self._host.state_timestamp_ms = self._state_ts_ms
 
-        version = MQTT_VERSIONS[settings.mqtt_version]
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=version,
-                             clean_session=True if version != mqtt.MQTTv5 else None,
-                             reconnect_on_failure=False)
-        client.connect_timeout = source.timeout_s
-        if source.username is not None:
-            client.username_pw_set(source.username, source.password)
-        if settings.uses_tls:
-            self._apply_tls(client)
         will = state_will(settings.host_id, self._state_ts_ms)
-        client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        try:
+            client = build_client(self.mqtt, will=(will.topic, will.payload, will.qos, will.retain))
+        except TransportError as exc:
+            raise DriverError(f"{self.where}: {exc}") from None
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -193,10 +200,10 @@ class SparkplugDriver(Driver):
         client.on_subscribe = self._on_subscribe
         self._client = client
 
-        options: dict[str, Any] = {"clean_start": True} if version == mqtt.MQTTv5 else {}
+        options = connect_options(self.mqtt)
         try:
             # connect() resolves, opens the socket, does the TLS handshake and sends CONNECT: blocking.
-            result = await asyncio.to_thread(client.connect, source.host, source.port, settings.keepalive_s,
+            result = await asyncio.to_thread(client.connect, source.host, source.port, self.mqtt.keepalive_s,
                                              **options)
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise DriverError(f"{self.where}: cannot connect: {_describe(exc)}") from exc
@@ -214,17 +221,6 @@ class SparkplugDriver(Driver):
         await self._publish_and_wait(state_birth(settings.host_id, self._state_ts_ms), "STATE online")
         log.info("%s: connected as host %s, subscribed to %s", self.where, settings.host_id,
                  ", ".join(self.subscriptions))
-
-    def _apply_tls(self, client: mqtt.Client) -> None:
-        settings = self.settings
-        files = [name for name in (settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file) if name]
-        try:
-            client.tls_set(ca_certs=_path(settings.tls_ca_file), certfile=_path(settings.tls_cert_file),
-                           keyfile=_path(settings.tls_key_file), cert_reqs=ssl.CERT_REQUIRED,
-                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise DriverError(f"{self.where}: cannot load the TLS files {', '.join(files) or '(system CAs)'}: "
-                              f"{_describe(exc)}") from exc
 
     async def _subscribe(self, client: mqtt.Client) -> None:
         result, mid = client.subscribe([(name, 1) for name in self.subscriptions])
@@ -470,12 +466,7 @@ class SparkplugDriver(Driver):
 
 
 def _client_id(host_id: str, source: str) -> str:
-    # Brokers differ in what they accept in a client id; letters, digits, - and _ pass everywhere.
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{host_id}-{source}")[:64]
-
-
-def _path(name: str | None) -> str | None:
-    return None if not name else str(Path(name).expanduser())
+    return safe_client_id(f"{host_id}-{source}")
 
 
 def _as_list(codes: list[ReasonCode] | ReasonCode) -> list[ReasonCode]:
@@ -494,6 +485,4 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
             await task
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) < 300 else text[:297] + "..."
+_describe = describe_error

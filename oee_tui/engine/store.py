@@ -587,14 +587,25 @@ class Store:
             rows = cur.execute(sql, [_to_datetime(start), _to_datetime(end), *extra]).fetchall()
         return {(machine, product): (int(total), int(reject)) for machine, product, total, reject in rows}
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """The newest `limit` dead letters, newest first."""
-        sql = """
+    def dead_letters(self, limit: int = 100, *, source: str | None = None,
+                     since: float | None = None) -> list[DeadLetter]:
+        """The newest `limit` dead letters, newest first; only `source`'s and those received at or
+        after `since` (POSIX seconds) when given."""
+        conditions: list[str] = []
+        params: list[object] = []
+        if source is not None:
+            conditions.append("source = ?")
+            params.append(source)
+        if since is not None:
+            conditions.append("received_at >= ?")
+            params.append(_to_datetime(since))
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"""
             SELECT epoch_us(received_at) / 1e6, source, topic, payload, error
-            FROM dead_letters ORDER BY received_at DESC, rowid DESC LIMIT ?
+            FROM dead_letters {where} ORDER BY received_at DESC, rowid DESC LIMIT ?
         """
         with self._cursor() as cur:
-            rows = cur.execute(sql, [int(limit)]).fetchall()
+            rows = cur.execute(sql, [*params, int(limit)]).fetchall()
         return [DeadLetter(ts, source, topic, bytes(payload), error) for ts, source, topic, payload, error in rows]
 
     def latest_samples(self, limit: int = 100) -> list[SampleRow]:
