@@ -31,6 +31,7 @@ from oee_tui.engine.model import (
 )
 from oee_tui.engine.oee import aggregate, machine_oee_from_counts
 from oee_tui.engine.oee_result import OeeResult
+from oee_tui.engine.planning import MachinePlan, Planning, PlanningError
 from oee_tui.engine.shifts import ShiftCalendar
 from oee_tui.engine.snapshot import MachineDetail, MachineSnapshot, PlantSnapshot, ReasonTotal, TrendPoint
 from oee_tui.engine.store import Store
@@ -83,6 +84,7 @@ class Engine:
         self.flush_interval_s = flush_interval_s
         self.calendar = ShiftCalendar(config.shifts, config.site.timezone)
         self.reasons: dict[str, Reason] = {reason.code: reason for reason in config.reasons}
+        self.planning = Planning.empty()  # imported planning data; start() and reload_planning() load it
         self.stats = EngineStats()
         now = clock()
         self.machines: dict[str, MachineTracker] = {
@@ -105,6 +107,9 @@ class Engine:
         # Set when a source goes offline or comes back, so the snapshot shows it without
         # waiting for the next regular tick.
         self._tick_now = asyncio.Event()
+        # Called with every batch ingest() takes, before routing: the Sparkplug edge node ([edge]).
+        self.sample_observers: list[Callable[[Sequence[TagSample]], None]] = []
+        self.edge: Any = None  # oee_tui.mqtt.edge.EdgeNode while [edge] is enabled
 
     # ------------------------------------------------------------ wiring
 
@@ -143,11 +148,19 @@ class Engine:
             return
         self._started = True
         if self.store is not None:
+            try:
+                await self.reload_planning()
+            except PlanningError:  # the plant runs on, without the unreadable planning data
+                log.exception("the planning data in the store cannot be used; running on the config alone")
             await self._load_current_shift()
         for source in self.config.sources if self.acquire else ():
             self._start_source(source)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
+        if self.config.edge.enabled:
+            from oee_tui.mqtt.edge import attach_edge  # paho is loaded only for plants that publish
+
+            self.edge = await attach_edge(self)
 
     def _start_source(self, source: SourceConfig) -> None:
         tags = self.tags_of(source.name)
@@ -202,9 +215,10 @@ class Engine:
                 tracker.reconfigure(machine, config.site.stale_after_s)
         self.machines = {machine.id: self.machines[machine.id] for machine in config.machines}  # config order
         self.config = config
-        self.calendar = ShiftCalendar(config.shifts, config.site.timezone)
-        self.reasons = {reason.code: reason for reason in config.reasons}
+        self._apply_planning(self.planning, now)
         self.routes = self._build_routes()
+        if self.edge is not None:
+            self.edge.configure(config.machines)  # new devices and metrics: it births again
 
         restarted: list[str] = []
         if self._started and not self._stopped and self.acquire:
@@ -217,6 +231,34 @@ class Engine:
                     restarted.append(name)
         self.tick()  # the next snapshot already shows the new plant
         return ReloadSummary(tuple(restarted), tuple(removed_machines))
+
+    async def reload_planning(self) -> None:
+        """Read the planning tables again (after an import) in the writer thread and apply them:
+        imported shifts and reasons, and each machine's schedule, cycle times and thresholds."""
+        if self.store is None:
+            return
+        store, configs = self.store, [tracker.config for tracker in self.machines.values()]
+
+        def load() -> tuple[Planning, dict[str, tuple[MachineConfig, MachinePlan]]]:
+            # Resolving every machine's schedule costs about as much as reading it: both off the loop.
+            planning = Planning.load(store)
+            return planning, {config.id: (config, planning.machine_plan(config)) for config in configs}
+
+        planning, plans = await self._in_writer(load)
+        self._apply_planning(planning, self.clock(), plans)
+        self._snapshot_stale = True
+
+    def _apply_planning(self, planning: Planning, now: float,
+                        plans: dict[str, tuple[MachineConfig, MachinePlan]] | None = None) -> None:
+        self.planning = planning
+        self.calendar = planning.calendar(self.config)
+        self.reasons = planning.reason_tree(self.config)
+        for tracker in self.machines.values():
+            resolved = (plans or {}).get(tracker.id)
+            # A config reload while the plans were being resolved: resolve that machine again.
+            plan = resolved[1] if resolved is not None and resolved[0] is tracker.config \
+                else planning.machine_plan(tracker.config)
+            tracker.set_plan(plan, now)
 
     async def stop(self) -> None:
         """Stop acquisition, take in what is queued, close intervals and flush. Idempotent."""
@@ -239,6 +281,8 @@ class Engine:
             machine.evaluate(now)
             machine.close(now)
         await self.flush()
+        if self.edge is not None:  # its last changes go out, or into the buffer before the store closes
+            await self.edge.stop()
         if self.store is not None:
             await self._in_writer(self.store.close)
         self._writer.shutdown(wait=True)
@@ -274,6 +318,10 @@ class Engine:
 
     def ingest(self, batch: Iterable[TagSample]) -> None:
         """Route samples to machines, keep raw samples on change (deadband), derive states."""
+        if self.sample_observers:
+            batch = batch if isinstance(batch, list | tuple) else list(batch)
+            for observe in self.sample_observers:
+                observe(batch)
         routes = self.routes
         ts_col, source_col, tag_col, num_col, text_col, quality_col = self._sample_columns
         received = self.clock()
@@ -393,7 +441,8 @@ class Engine:
         intervals = [i for i in machine.history if (i.end or now) > window.start and i.start < window.end]
         intervals.append(machine.open_interval(now))
         try:
-            return machine_oee_from_counts(machine.config, window, scheduled, breaks, intervals,
+            stops = machine.plan.planned_stop_spans(window.start, window.end)
+            return machine_oee_from_counts(machine.plan.machine, window, scheduled, [*breaks, *stops], intervals,
                                            machine.recent_buckets(), self.reasons, now)
         except ValueError as exc:  # overlapping intervals: show, don't crash the view
             log.error("machine %s: %s", machine.id, exc)
@@ -504,9 +553,10 @@ class Engine:
         ))
         window = Span(shift.start, end)
         scheduled = self.calendar.scheduled_spans(window.start, window.end)
-        breaks = self.calendar.break_spans(window.start, window.end)
+        breaks = [*self.calendar.break_spans(window.start, window.end),
+                  *tracker.plan.planned_stop_spans(window.start, window.end)]
         buckets = tracker.recent_buckets()
-        oee = machine_oee_from_counts(tracker.config, window, scheduled, breaks, intervals, buckets,
+        oee = machine_oee_from_counts(tracker.plan.machine, window, scheduled, breaks, intervals, buckets,
                                       self.reasons, now)
         trend = []
         hour_start = shift.start
@@ -514,7 +564,7 @@ class Engine:
             hour_end = min(hour_start + 3600.0, end)
             part = Span(hour_start, hour_end)
             result = machine_oee_from_counts(
-                tracker.config, part, self.calendar.scheduled_spans(part.start, part.end),
+                tracker.plan.machine, part, self.calendar.scheduled_spans(part.start, part.end),
                 self.calendar.break_spans(part.start, part.end), intervals, buckets, self.reasons, now)
             trend.append(TrendPoint(part.start, part.end, result.oee, result.availability,
                                     result.performance, result.quality))

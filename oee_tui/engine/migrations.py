@@ -131,7 +131,8 @@ CREATE TABLE shift_patterns (
     breaks VARCHAR
 );
 
--- Hand-kept production runs for machines without a PLC, as they were written down.
+-- Hand-kept production runs for machines without a PLC, as they were written down. The
+-- import also turns them into state_intervals and count_minutes, which the calculator reads.
 CREATE TABLE production_runs (
     machine  VARCHAR,
     product  VARCHAR,
@@ -142,9 +143,34 @@ CREATE TABLE production_runs (
     reject   BIGINT,
     PRIMARY KEY (machine, start_ts)
 );
+
+-- Hand-kept stops of the same log; a stop's reason also goes to stop_reasons.
+CREATE TABLE production_stops (
+    machine  VARCHAR,
+    start_ts TIMESTAMP,
+    end_ts   TIMESTAMP,
+    reason   VARCHAR,
+    PRIMARY KEY (machine, start_ts)
+);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+_V3: Final = """
+-- The Sparkplug edge node's store-and-forward buffer: machine signal changes made while the
+-- broker could not be reached, replayed in id order as historical metrics after the next
+-- birth. A row is deleted only once the broker acknowledged (QoS 1 PUBACK) the message that
+-- carried it, so a crash during the replay sends it again rather than losing it.
+CREATE TABLE edge_buffer (
+    id         BIGINT PRIMARY KEY,
+    ts         TIMESTAMP,
+    device     VARCHAR,
+    metric     VARCHAR,
+    value_num  DOUBLE,
+    value_text VARCHAR,
+    quality    VARCHAR
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)
