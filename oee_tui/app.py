@@ -29,14 +29,18 @@ from oee_tui.engine.snapshot import PlantSnapshot
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic
+from oee_tui.screens.import_screen import ImportScreen
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
+from oee_tui.screens.review import ReviewScreen
 from oee_tui.widgets.states import state_variables
 
 log = logging.getLogger(__name__)
 
 LIVE_MODE = "live"
 DEVICES_MODE = "devices"
+REVIEW_MODE = "review"
+IMPORT_MODE = "import"
 
 
 class SnapshotReady(Message):
@@ -55,7 +59,8 @@ class OeeApp(App[int]):
     """oee-tui's terminal UI. Returns 0 on a clean exit, 1 if the engine failed to stop cleanly."""
 
     TITLE = "oee"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen,
+                                                                 REVIEW_MODE: ReviewScreen, IMPORT_MODE: ImportScreen}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit",
                 tooltip="Stop acquisition, save what is buffered, and exit"),
@@ -66,6 +71,13 @@ class OeeApp(App[int]):
         Binding("f1", "help", "Help", id="app.help", tooltip="List the keys of this screen"),
         Binding("f2", "devices", "Devices", id="app.devices",
                 tooltip="PLCs and servers: health, settings, tag maps"),
+        Binding("f3", "review", "Review", id="app.review",
+                tooltip="Shift review: OEE by line and machine, losses, Pareto, targets, stops to explain"),
+        Binding("f4", "import", "Import", id="app.import",
+                tooltip="Import planning data or a production log from a CSV or Excel file"),
+        # Not in the footer (it is full at 80 columns); F1 lists it and Ctrl+P offers it.
+        Binding("f6", "dead_letters", "Dead letters", id="app.dead-letters", show=False,
+                tooltip="Payloads a source sent that could not be decoded or mapped, with their bytes"),
     ]
 
     def __init__(
@@ -289,6 +301,10 @@ class OeeApp(App[int]):
         # on the device screens the key would lead where the technician already is.
         if action == "devices":
             return self.engine is not None and self.current_mode != DEVICES_MODE
+        if action == "review":
+            return self.engine is not None and self.current_mode != REVIEW_MODE
+        if action == "import":
+            return self.engine is not None and self.current_mode != IMPORT_MODE
         return True
 
     def action_devices(self) -> None:
@@ -297,11 +313,40 @@ class OeeApp(App[int]):
             return
         self.switch_mode(DEVICES_MODE)
 
+    def action_review(self) -> None:
+        """The supervisor's shift review: a period's OEE, losses, Pareto, targets and unexplained stops."""
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        self.switch_mode(REVIEW_MODE)
+
+    def action_import(self) -> None:
+        """Import planning data: pick a file, check it with a preview, then write it."""
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        self.switch_mode(IMPORT_MODE)
+
+    def action_dead_letters(self) -> None:
+        """Payloads that could not be decoded or mapped; F6 again (or Escape) goes back."""
+        from oee_tui.screens.dead_letters import DeadLettersScreen
+
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        if isinstance(self.screen, DeadLettersScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(DeadLettersScreen(refresh_s=None if self.refresh_interval is None else 5.0))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if self.engine is not None:
             yield SystemCommand("Live status", "Every machine's state and OEE, updated live", self.action_live)
             yield SystemCommand("Devices", "Sources: health, settings, tag maps, test connection, browse (F2)",
                                 self.action_devices)
+            yield SystemCommand("Shift review", "OEE by line and machine, losses, Pareto, targets, stops to explain "
+                                "(F3)", self.action_review)
+            yield SystemCommand("Import planning data", "Products, schedule, shifts, downtime plan, reasons or a "
+                                "production log from CSV/XLSX, checked before it is written (F4)", self.action_import)
+            yield SystemCommand("Dead letters", "Payloads that could not be decoded or mapped, with their bytes (F6)",
+                                self.action_dead_letters)
         if isinstance(screen, LiveScreen) and (name := screen.highlighted_machine_name()) is not None:
             yield SystemCommand("Open machine detail", f"Timeline, trend and stops of {name}",
                                 screen.action_open_detail)
