@@ -469,6 +469,10 @@ class Engine:
             buckets = []
             for machine in self.machines.values():
                 machine_intervals, machine_buckets = machine.take_pending(now)
+                if not machine.plan.machine.signals:
+                    # No PLC: its facts come from imported production logs, and an "offline"
+                    # written here would overlap them. The engine knows nothing of it to store.
+                    continue
                 intervals.extend(machine_intervals)
                 buckets.extend(machine_buckets)
             try:
@@ -535,10 +539,17 @@ class Engine:
             raise ValueError(f"unknown reason code {reason!r}")
         tracker = self.machines[machine]
         now = self.clock()
-        if not tracker.set_reason(stop_start, reason, user, now):
+        # The tracker holds the current shift; an older stop (the supervisor's review) is in the store.
+        if not tracker.set_reason(stop_start, reason, user, now) and not await self._stored_stop(machine, stop_start):
             raise KeyError(f"machine {machine!r} has no stop starting at {stop_start}")
         if self.store is not None:
             await self._in_writer(self.store.write_stop_reason, machine, stop_start, reason, user, now)
+
+    async def _stored_stop(self, machine: str, stop_start: float) -> bool:
+        if self.store is None:
+            return False
+        stored = await self._in_writer(self.store.intervals, stop_start, stop_start + 1e-3, [machine])
+        return any(abs(i.start - stop_start) < 1e-6 and i.state.is_stop for i in stored)
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         tracker = self.machines[machine]

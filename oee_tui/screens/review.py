@@ -8,7 +8,6 @@ table (the raw numbers, not the formatted text) to CSV or XLSX.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -848,16 +847,8 @@ class ReviewScreen(Screen[None]):
     @work(exclusive=True, exit_on_error=False, group="review-reason")
     async def save_reason(self, stop: StopRow, code: str) -> None:
         user = operator_name()
-        try:
-            await self.engine.set_stop_reason(stop.machine, stop.start, code, user)
-        except KeyError:
-            # The engine keeps only the current shift in memory; an older stop lives only in the
-            # store, so its reason goes there, as the engine would write it (same table, same who).
-            store = self.engine.store
-            if store is None or stop.machine not in {m.id for m in self.config.machines} \
-                    or self.reviewed_config.reason(code) is None:
-                raise
-            await asyncio.to_thread(store.write_stop_reason, stop.machine, stop.start, code, user, self.now())
+        # The engine checks the stop (in memory for this shift, in the store for older ones) and records who.
+        await self.engine.set_stop_reason(stop.machine, stop.start, code, user)
         reason = self.reviewed_config.reason(code)
         self.notify(f"{reason.name if reason else code} given to the stop at {self._when(stop.start)}",
                     title="Reason saved")

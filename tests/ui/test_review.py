@@ -34,12 +34,24 @@ YESTERDAY_LATE = NOW - 20 * 3600  # 2026-11-25 15:00 local, inside yesterday's L
 
 
 class StoreEngine(StaticEngine):
-    """StaticEngine that, like the real engine, also writes a reason it accepts to its store."""
+    """StaticEngine that, like the real engine, writes a reason it accepts to its store, and accepts
+    a stop it no longer holds in memory when the store has it (Engine.set_stop_reason does the same;
+    tests/engine/test_stop_reason_history.py tests the real one)."""
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
-        await super().set_stop_reason(machine, stop_start, reason, user)
         assert self.store is not None
+        try:
+            await super().set_stop_reason(machine, stop_start, reason, user)
+        except KeyError:
+            stored = self.store.intervals(stop_start, stop_start + 1e-3, [machine])
+            if not any(i.start == stop_start and i.state.is_stop for i in stored):
+                raise
+            self.stored_reason_calls.append((machine, stop_start, reason, user))
         self.store.write_stop_reason(machine, stop_start, reason, user, NOW)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored_reason_calls: list[tuple[str, float, str, str]] = []
 
 
 def fill(store: Store, engine: StaticEngine) -> None:
@@ -225,7 +237,7 @@ async def test_a_reason_given_to_a_stop_on_the_list_takes_it_off(make_app: AppFa
         assert f"({total - 1})" in str(screen.query_one("#review-tabs").render())
 
 
-async def test_an_older_stop_gets_its_reason_through_the_store(make_app: AppFactory,
+async def test_an_older_stop_gets_its_reason_through_the_engine_from_the_store(make_app: AppFactory,
                                                                 store_engine: StoreEngine) -> None:
     app = make_app(store_engine)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -235,6 +247,7 @@ async def test_an_older_stop_gets_its_reason_through_the_store(make_app: AppFact
         await press(pilot, "enter")
         await press(pilot, "enter")
         assert store_engine.reason_calls == []
+        assert [call[2:] for call in store_engine.stored_reason_calls] == [("BREAK", OPERATOR)]
         assert screen.loaded.unassigned.total == 5
         assert store_engine.store is not None
         stops = store_engine.store.intervals(YESTERDAY_LATE, YESTERDAY_LATE + 1)
