@@ -290,7 +290,8 @@ def parse_naive_datetime(value: object, day_first: bool | None) -> tuple[datetim
     """
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return value.replace(tzinfo=None) + (value.utcoffset() or timedelta()), UTC
+            # To UTC: 09:00+02:00 is 07:00 UTC, so the offset is taken off, not added.
+            return value.replace(tzinfo=None) - (value.utcoffset() or timedelta()), UTC
         return value, None
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day), None

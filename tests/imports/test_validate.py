@@ -294,3 +294,39 @@ def test_unknown_kind_and_unreadable_file(tmp_path: Path, config: Config) -> Non
     with pytest.raises(ValueError, match="unknown import kind 'orders'"):
         validate_file("orders", tmp_path / "x.csv", config)
     assert messages(validate_file("schedule", tmp_path / "x.csv", config)) == [f"{tmp_path / 'x.csv'}: file not found"]
+
+
+def test_typed_excel_cells_read_as_the_full_parsers_read_them(tmp_path: Path, config: Config) -> None:
+    """Ids, counts and datetimes as Excel types them take a shortcut in validation; the cells beside them
+    (padded ids, booleans, counts too large for a float, datetimes with an offset) still get the full parsers."""
+    from datetime import timedelta, timezone
+
+    from oee_tui.imports.columns import SPECS
+    from oee_tui.imports.reading import RawTable
+    from oee_tui.imports.validate import validate_table
+
+    header = ("Machine", "Order", "Start", "End", "Total", "Rejects")
+    plus_two = timezone(timedelta(hours=2))
+    table = RawTable("log.xlsx", "Log", header, 1, (
+        (2, (" M1 ", " 0042 ", datetime(2026, 3, 2, 6), datetime(2026, 3, 2, 7), 100, 0)),
+        (3, ("M1", 42.0, datetime(2026, 3, 2, 7, tzinfo=plus_two), datetime(2026, 3, 2, 8), 2**53, True)),
+        (4, ("M2", "7", datetime(2026, 3, 29, 2, 30), datetime(2026, 3, 29, 4), -1, 0)),
+    ))
+    result = validate_table("production-log", table, config)
+    assert messages(result) == [
+        "log.xlsx, sheet Log, row 3, column Rejects: True: is not a number",
+        "log.xlsx, sheet Log, row 4, column Start: '2026-03-29 02:30:00': does not exist in "
+        "Europe/Berlin: the clocks jump forward over it (spring DST change); fix the time or add the UTC offset, "
+        "e.g. +01:00",
+        "log.xlsx, sheet Log, row 4, column Total: -1: must not be negative",
+    ]
+    fixed = RawTable("log.xlsx", "Log", header, 1, (
+        table.rows[0],
+        (3, ("M1", 42.0, datetime(2026, 3, 2, 9, tzinfo=plus_two), datetime(2026, 3, 2, 10), 2**53 + 1, 0)),
+    ))
+    assert validate_table("production-log", fixed, config).records == (
+        ProductionRun("M1", None, "0042", utc(2026, 3, 2, 5), utc(2026, 3, 2, 6), 100, 0, 2),
+        # 2**53 + 1 goes through float, as every number did before; 09:00+02:00 is 07:00 UTC.
+        ProductionRun("M1", None, "42", utc(2026, 3, 2, 7), utc(2026, 3, 2, 9), 2**53, 0, 3),
+    )
+    assert SPECS["production-log"].column("order_id").kind == "id"
