@@ -4,7 +4,9 @@ paho runs its network loop in its own thread (``loop_start``). Its callbacks nev
 host state: they append to an inbox and wake the asyncio side with one
 ``call_soon_threadsafe`` per burst, not per message, so 20,000 messages a second do not
 flood the event loop. run() drains the inbox into :class:`SparkplugHost`, emits the samples,
-publishes the rebirth requests the host asks for and hands dead letters on.
+publishes the rebirth requests the host asks for and hands dead letters on. paho's thread
+reads its socket in large chunks (:class:`_BufferedSocket`, :func:`_quiet_network_loop`): a
+system call per message would hand the GIL to the asyncio thread and wait to get it back.
 
 Session (Sparkplug 3.0, host application): the STATE offline will is set before CONNECT; after
 CONNACK the host subscribes, and only after the SUBACK publishes STATE online (retained, QoS 1,
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -63,6 +66,7 @@ MAX_MESSAGES_PER_PASS: Final = 2_000  # messages handled before the loop yields 
 DEAD_LETTERS_KEPT: Final = 1_000  # on the driver, when no on_dead_letter callback takes them
 HISTORY_KEPT: Final = 10_000  # historical samples kept on the driver without an on_historical callback
 MIN_INBOX: Final = 1_000
+RECV_CHUNK: Final = 256 * 1024  # bytes paho's socket takes per recv (_BufferedSocket)
 _REFUSED_EARLY: Final = REFUSED_EARLY
 ALIVE_TOPIC: Final = "oee-tui/alive/{client_id}"  # outside the Sparkplug namespace: nobody acts on it
 
@@ -212,7 +216,9 @@ class SparkplugDriver(Driver):
             raise DriverError(f"{self.where}: " + (_REFUSED_EARLY.format(reason=mqtt.error_string(result))
                                                    if result == MQTTErrorCode.MQTT_ERR_CONN_LOST
                                                    else f"cannot connect: {mqtt.error_string(result)}"))
+        _buffer_reads(client)
         client.loop_start()
+        _quiet_network_loop(client)
         connack = await self._wait(self._connack, "the broker's answer to CONNECT")
         if connack.is_failure:
             raise DriverError(f"{self.where}: the broker refused the connection: {connack}"
@@ -463,6 +469,158 @@ class SparkplugDriver(Driver):
                 info.wait_for_publish(timeout=min(2.0, self.source.timeout_s))
         client.disconnect()
         client.loop_stop()  # joins paho's thread
+
+
+class _BufferedSocket:
+    """paho's socket, read in large chunks.
+
+    paho reads every packet with at least three ``recv`` calls (command byte, length bytes,
+    body) and one ``select`` per packet. Each of those system calls releases the GIL, and with
+    the asyncio thread busy decoding, paho then waits for the GIL again: at thousands of small
+    messages a second that convoy, not the work, bounded the host. Here one ``recv`` takes
+    what the kernel has (up to RECV_CHUNK bytes) and paho's small reads are served from it.
+    ``pending()`` tells paho's loop that buffered bytes wait, as it already does for TLS, so
+    it reads them without waiting in ``select``.
+
+    Writes, on a plain TCP socket, can be gathered the same way: between :meth:`cork` and
+    :meth:`uncork` (one ``loop_write`` of paho, which sends every queued packet with its own
+    ``send``, e.g. the 20 PUBACKs of a QoS 1 window) ``send`` only collects, and ``uncork``
+    sends it all at once. What the kernel does not take yet stays in :attr:`unsent`, ahead
+    of anything later, and goes out when the socket is writable again (``want_write``).
+    TLS sockets are left to write as paho does. Everything else goes to the real socket.
+    """
+
+    __slots__ = ("_buffer", "_corked", "_inner_pending", "_position", "_sock", "unsent")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._position = 0
+        self._inner_pending: Callable[[], int] | None = getattr(sock, "pending", None)  # TLS
+        self._corked = False
+        self.unsent = bytearray()
+
+    @property
+    def gathers_writes(self) -> bool:
+        return self._inner_pending is None
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        if not self._corked and not self.unsent:
+            return int(self._sock.send(data))
+        self.unsent += data
+        return len(data)  # paho counts it as written: it is, in order, as soon as the kernel takes it
+
+    def cork(self) -> None:
+        self._corked = True
+
+    def uncork(self) -> None:
+        """Send what was gathered. A would-block keeps the rest; an error is left to the next read."""
+        self._corked = False
+        unsent = self.unsent
+        while unsent:
+            try:
+                written = self._sock.send(unsent)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # paho learns of a broken connection from its next recv, as it would anyway.
+                log.debug("sparkplug: writing to the broker failed: %s", exc)
+                return
+            del unsent[:written]
+
+    def close(self) -> None:
+        self.uncork()  # a DISCONNECT gathered just before paho closes the socket still leaves
+        self._sock.close()
+
+    def recv(self, size: int) -> bytes:
+        buffer, position = self._buffer, self._position
+        if position >= len(buffer):
+            buffer = self._sock.recv(RECV_CHUNK)  # BlockingIOError and TLS errors reach paho as before
+            if not buffer:
+                return buffer  # end of stream
+            position = 0
+        end = position + size
+        self._buffer = buffer
+        self._position = end
+        return buffer[position:end]
+
+    def pending(self) -> int:
+        buffered = max(0, len(self._buffer) - self._position)
+        return buffered + (self._inner_pending() if self._inner_pending is not None else 0)
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _LoopWaker:
+    """paho's wake-up socket, silent when paho's own thread would wake itself.
+
+    paho writes a byte to a socket pair for every packet it queues, so that a publish from
+    another thread interrupts its ``select``. The PUBACK of every QoS 1 message is queued by
+    paho's own thread, which is awake already: that byte is a system call (and a GIL release)
+    per message for nothing. Its next loop turn writes the queued packet, as it does anyway.
+    """
+
+    __slots__ = ("_sock", "_thread_id")
+
+    def __init__(self, sock: Any, thread_id: int) -> None:
+        self._sock = sock
+        self._thread_id = thread_id
+
+    def send(self, data: bytes) -> int:
+        if threading.get_ident() == self._thread_id:
+            return len(data)
+        return int(self._sock.send(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _buffer_reads(client: mqtt.Client) -> None:
+    """Put :class:`_BufferedSocket` under a connected client, before its network thread starts."""
+    sock = client._sock  # paho has no public hook for the socket it created in connect()
+    if sock is not None and not isinstance(sock, _BufferedSocket):
+        client._sock = _BufferedSocket(sock)
+
+
+def _quiet_network_loop(client: mqtt.Client) -> None:
+    """Fewer system calls per message in paho's network thread (started by loop_start).
+
+    paho's loop reads one packet per turn, and every turn starts with a ``select``, even when
+    :class:`_BufferedSocket` already holds the next packets: ``loop_read`` here goes on reading
+    while buffered bytes wait, so a burst costs one ``recv`` and one ``select``, not one per
+    message. Its writes of one turn go out in one ``send`` (:meth:`_BufferedSocket.cork`).
+    And its wake-up socket stops waking its own thread (:class:`_LoopWaker`).
+    """
+    sock = client._sock
+    if isinstance(sock, _BufferedSocket):
+        read_packet = client.loop_read
+
+        def loop_read(max_packets: int = 1) -> MQTTErrorCode:
+            rc = read_packet(max_packets)
+            while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and client._sock is sock and sock.pending():
+                rc = read_packet(max_packets)
+            return rc
+
+        client.loop_read = loop_read  # type: ignore[method-assign]  # _loop calls self.loop_read()
+        if sock.gathers_writes:
+            write_packets, wants_write = client.loop_write, client.want_write
+
+            def loop_write() -> MQTTErrorCode:
+                sock.cork()
+                try:
+                    return write_packets()
+                finally:
+                    sock.uncork()
+
+            client.loop_write = loop_write  # type: ignore[method-assign]
+            client.want_write = lambda: bool(sock.unsent) or wants_write()  # type: ignore[method-assign]
+    waker, thread = client._sockpairW, client._thread
+    if waker is not None and thread is not None and thread.ident is not None:
+        client._sockpairW = _LoopWaker(waker, thread.ident)
 
 
 def _client_id(host_id: str, source: str) -> str:

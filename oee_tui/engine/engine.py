@@ -39,6 +39,9 @@ from oee_tui.engine.store import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _GOOD = Quality.GOOD
+# Quality.value is an enum property, as slow as the rest of a sample's bookkeeping: ingest
+# reads the text from this dict instead.
+_QUALITY_TEXT = {quality: quality.value for quality in Quality}
 
 
 @dataclass(slots=True)
@@ -324,6 +327,7 @@ class Engine:
                 observe(batch)
         routes = self.routes
         ts_col, source_col, tag_col, num_col, text_col, quality_col = self._sample_columns
+        quality_text = _QUALITY_TEXT
         received = self.clock()
         touched: set[MachineTracker] = set()
         count = 0
@@ -353,7 +357,7 @@ class Engine:
                 else:
                     num_col.append(float(value))
                     text_col.append(None)
-                quality_col.append(quality.value)
+                quality_col.append(quality_text[quality])
             for machine, signal in route.targets:
                 machine.on_sample(signal, sample.ts_utc, value, good, sample.error, received)
                 touched.add(machine)

@@ -48,6 +48,7 @@ from oee_tui.mqtt.sparkplug import (
     MessageType,
     Payload,
     SparkplugDecodeError,
+    SparkplugTopic,
     SparkplugTopicError,
     UnknownMetricError,
     _decode_metrics,  # the codec's DATA hot path on an already parsed payload: no second parse
@@ -80,8 +81,28 @@ DEFAULT_HOST_ID: Final = "oee-tui"
 DEFAULT_REORDER_TIMEOUT_S: Final = 2.0
 DEFAULT_REBIRTH_HOLDOFF_S: Final = 5.0
 DEFAULT_REORDER_BUFFER: Final = 16  # messages waiting for one gap; more than that is a real loss
+TOPIC_CACHE_SIZE: Final = 10_000  # parsed topics kept; a node or device has four or five
 _SEQ_MODULUS: Final = 256
 _AHEAD_WINDOW: Final = _SEQ_MODULUS // 2  # seq up to 127 ahead is "early"; further is "late"
+_GOOD: Final = Quality.GOOD
+# Values TagSample carries as they are; anything else (dicts, lists, bytes, FileValue) goes
+# through plain_value. An exact type test is one set lookup instead of an isinstance chain.
+_PLAIN_TYPES: Final = frozenset({int, float, str, bool, type(None)})
+
+# TagSample is a frozen dataclass: its __init__ sets each field through object.__setattr__,
+# which costs as much as decoding the metric. The DATA hot path fills the slots through their
+# descriptors instead (half the time, the same object). That is only the same object while
+# TagSample is these six slots and nothing runs in __init__, so this is checked at import.
+if tuple(TagSample.__dataclass_fields__) != ("ts_utc", "source", "tag", "value", "quality", "error") or hasattr(
+        TagSample, "__post_init__") or TagSample.__slots__ != ("ts_utc", "source", "tag", "value", "quality", "error"):
+    raise ImportError("TagSample changed: update SparkplugHost._data_samples, which fills its slots directly")
+_new_sample = TagSample.__new__
+_set_ts = TagSample.ts_utc.__set__  # type: ignore[attr-defined]
+_set_source = TagSample.source.__set__  # type: ignore[attr-defined]
+_set_tag = TagSample.tag.__set__  # type: ignore[attr-defined]
+_set_value = TagSample.value.__set__  # type: ignore[attr-defined]
+_set_quality = TagSample.quality.__set__  # type: ignore[attr-defined]
+_set_error = TagSample.error.__set__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +189,13 @@ class _Metrics:
     table: AliasTable = field(default_factory=AliasTable)
     names: list[str] = field(default_factory=list)  # in birth order, for the BAD samples of a death
     born: bool = False
+    tags: dict[str, str] = field(default_factory=dict)  # metric name -> tag name, filled as metrics arrive
 
     def tag(self, name: str) -> str:
-        return f"{self.prefix}/{name}"
+        tag = self.tags.get(name)
+        if tag is None:
+            tag = self.tags[name] = f"{self.prefix}/{name}"
+        return tag
 
 
 @dataclass(slots=True)
@@ -208,6 +233,7 @@ class SparkplugHost:
         self.clock = clock
         self.state_timestamp_ms: int | None = None  # our own STATE birth's, set by the driver
         self._nodes: dict[tuple[str, str], _Node] = {}
+        self._topics: dict[str, SparkplugTopic] = {}  # parsed once: a plant repeats its topics
         self.rebirths_requested = 0
 
     # ------------------------------------------------------------ entry points
@@ -247,7 +273,12 @@ class SparkplugHost:
     # ------------------------------------------------------------ dispatch
 
     def _handle(self, topic_name: str, raw: bytes, arrival_ts: float, out: HostOutput) -> None:
-        parsed = parse_topic(topic_name)
+        parsed = self._topics.get(topic_name)
+        if parsed is None:
+            parsed = parse_topic(topic_name)  # raises for a bad topic: those are never cached
+            if len(self._topics) >= TOPIC_CACHE_SIZE:
+                self._topics.clear()  # only a plant with more topics than that pays the parse again
+            self._topics[topic_name] = parsed
         kind = parsed.message_type
         if kind is MessageType.STATE:
             # Other hosts' STATE is not ours to act on, but a broken one is still dead-lettered.
@@ -390,7 +421,7 @@ class SparkplugHost:
             self._before_birth(node, message, out)
             return
         try:
-            decoded = _decode_metrics(message.payload, target.table)
+            live, historical = self._data_samples(target, message.payload, message.arrival_ts, late)
         except UnknownMetricError as exc:
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
             self._request_rebirth(node, exc.reason, out)
@@ -398,7 +429,8 @@ class SparkplugHost:
         except SparkplugDecodeError as exc:
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
             return
-        self._samples(target, decoded, message.arrival_ts, out, late=late)
+        out.samples.extend(live)
+        out.historical.extend(historical)
 
     def _on_dbirth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
         device_id = message.device_id or ""
@@ -425,11 +457,57 @@ class SparkplugHost:
     @staticmethod
     def _birth(metrics: _Metrics, payload: Payload) -> DecodedMessage:
         metrics.born = False
+        metrics.tags.clear()  # bounded by what births define, even when they rename metrics
         metrics.table.apply_birth(payload)
         decoded = _decode_metrics(payload, metrics.table)
         metrics.names = list(dict.fromkeys(name for name, *_ in decoded.metrics))
         metrics.born = True
         return decoded
+
+    def _data_samples(self, metrics: _Metrics, payload: Payload, arrival_ts: float,
+                      late: bool) -> tuple[list[TagSample], list[TagSample]]:
+        """NDATA/DDATA straight to samples: the host's hot path, one loop per message.
+
+        The same rules as the codec's ``_decode_metrics`` followed by :meth:`_samples`, fused so
+        that no intermediate tuple is built: alias -> (name, reader) from the table's hot dict,
+        name -> tag from a cache, plain values passed through without :func:`plain_value`, and
+        the TagSample filled slot by slot (see ``_new_sample`` above). Nothing is returned
+        before every metric has decoded, so an unknown alias still costs the whole message (it
+        is dead-lettered), never half of it.
+        """
+        table = metrics.table
+        hot = table._hot
+        tags = metrics.tags
+        source = self.source
+        default_ts = payload.timestamp
+        live: list[TagSample] = []
+        historical: list[TagSample] = []
+        add_live = historical.append if late else live.append
+        add_historical = historical.append
+        for metric in payload.metrics:
+            found = hot.get(metric.alias)
+            if found is None:
+                entry = table._resolve(metric)
+                found = (entry.name, entry.reader)
+            name, reader = found
+            value = reader(metric)
+            if not value and metric.is_null:
+                value = None
+            elif type(value) not in _PLAIN_TYPES:
+                value = plain_value(value)
+            tag = tags.get(name)
+            if tag is None:
+                tag = metrics.tag(name)
+            timestamp_ms = metric.timestamp or default_ts
+            sample = _new_sample(TagSample)
+            _set_ts(sample, timestamp_ms / 1000.0 if timestamp_ms else arrival_ts)
+            _set_source(sample, source)
+            _set_tag(sample, tag)
+            _set_value(sample, value)
+            _set_quality(sample, _GOOD)
+            _set_error(sample, None)
+            (add_historical if metric.is_historical else add_live)(sample)
+        return live, historical
 
     def _samples(self, metrics: _Metrics, decoded: DecodedMessage, arrival_ts: float, out: HostOutput,
                  *, late: bool = False) -> None:
