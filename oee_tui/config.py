@@ -747,6 +747,12 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
             problem = check_tag_name(tag)
             if problem is not None:
                 raise r.fail(f"{skey}.tag", tag, problem)
+        elif source.kind == "sparkplug":
+            from oee_tui.mqtt.metric_patterns import pattern_problem
+
+            problem = pattern_problem(tag)
+            if problem is not None:
+                raise r.fail(f"{skey}.tag", tag, problem)
         elif source.kind == "mqtt":
             from oee_tui.mqtt.json_source import parse_tag
 

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -47,6 +47,7 @@ from oee_tui.mqtt.host import (
     state_birth,
     state_will,
 )
+from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug import NAMESPACE, state_topic
 from oee_tui.mqtt.transport import (
     MQTT_VERSIONS,
@@ -139,7 +140,7 @@ class SparkplugDriver(Driver):
         self.rebirths_sent = 0
         self.client_id = self.settings.client_id or _client_id(self.settings.host_id, source.name)
         self.mqtt = self.settings.transport(source, self.client_id)
-        self._wanted = frozenset(mapping.tag for mapping in self.tags) or None
+        self._router = MetricRouter(mapping.tag for mapping in self.tags) if self.tags else None
         self._client: mqtt.Client | None = None
         self._host: SparkplugHost | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -412,8 +413,18 @@ class SparkplugDriver(Driver):
             await emit(samples[start:start + MAX_BATCH])
 
     def _filter(self, samples: list[TagSample]) -> list[TagSample]:
-        wanted = self._wanted
-        return samples if wanted is None else [sample for sample in samples if sample.tag in wanted]
+        """The samples the tag maps ask for, under the mapped tag (a pattern's own text for a wildcard)."""
+        router = self._router
+        if router is None:
+            return samples
+        kept: list[TagSample] = []
+        for sample in samples:
+            targets = router.targets(sample.tag)
+            if not targets:
+                continue
+            for tag in targets:
+                kept.append(sample if tag == sample.tag else replace(sample, tag=tag))
+        return kept
 
     def _publish_command(self, message: Publication) -> None:
         client = self._client

@@ -1,0 +1,62 @@
+"""Sparkplug metrics mapped by exact name or by pattern (`+` one level, final `#` the rest)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from oee_tui.config import ConfigError, parse_config
+from oee_tui.engine.engine import Engine
+from oee_tui.engine.model import Signal
+from oee_tui.engine.store import Store
+from oee_tui.mqtt.metric_patterns import MetricRouter, pattern_problem
+from tests.mqtt.broker import EdgeNode, MosquittoBroker
+from tests.mqtt.test_sparkplug_engine import CONFIG, metrics, until
+
+
+def test_exact_names_and_patterns_route_to_every_mapping_they_match() -> None:
+    router = MetricRouter(["plant/line1/press1/Count", "plant/+/press1/Count", "plant/line1/+/#", "plant/+/+/State"])
+    assert router.targets("plant/line1/press1/Count") == (
+        "plant/line1/press1/Count", "plant/+/press1/Count", "plant/line1/+/#")
+    assert router.targets("plant/line2/press1/Count") == ("plant/+/press1/Count",)
+    assert router.targets("plant/line2/press9/State") == ("plant/+/+/State",)
+    # Metric names may hold slashes; + is still exactly one level.
+    assert router.targets("plant/line2/press1/Counts/Good") == ()
+    assert router.targets("plant/line1/press1/Counts/Good") == ("plant/line1/+/#",)
+    assert router.targets("other/line1/press1/Count") == ()
+
+
+@pytest.mark.parametrize(("tag", "why"), [
+    ("plant/Count", "must be group/edge node/device/metric (or group/edge node/metric for a node metric)"),
+    ("plant//press1/Count", "has an empty level (two slashes in a row, or one at either end)"),
+    ("plant/line+/press1/Count", "level 'line+': + must be a whole level"),
+    ("plant/#/press1/Count", "# must be the last level"),
+    ("plant/line1/press#/Count", "level 'press#': # must be a whole level"),
+])
+def test_bad_patterns_are_refused_when_the_config_loads(tag: str, why: str) -> None:
+    assert pattern_problem(tag) == why
+    text = CONFIG.format(port=1883).replace('tag = "plant/line1/press1/Count"', f'tag = "{tag}"')
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "plant.toml")
+    assert f"machines[M1].signals.total_count.tag = {tag!r}: {why}" in str(info.value)
+
+
+async def test_a_wildcard_mapping_follows_the_press_whichever_edge_node_publishes_it(broker: MosquittoBroker,
+                                                                                    tmp_path: Path) -> None:
+    text = CONFIG.format(port=broker.port).replace('"plant/line1/press1/Count"', '"plant/+/press1/Count"')
+    engine = Engine(parse_config(text, "plant.toml"), Store.open(tmp_path), tick_s=0.05, flush_interval_s=0.2)
+    await engine.start()
+    node = await asyncio.to_thread(EdgeNode, broker.port, "plant", "line7")  # not the edge node named in State's map
+    try:
+        await until(lambda: engine.runners[0].health.connected)
+        await asyncio.to_thread(node.nbirth, [])
+        await asyncio.to_thread(node.dbirth, "press1", metrics(100))
+        tracker = engine.machines["M1"]
+        await until(lambda: tracker.counters[Signal.TOTAL_COUNT].last == 100)
+        await asyncio.to_thread(node.ddata, "press1", metrics(104))
+        await until(lambda: sum(total for total, _ in tracker.recent_counts.values()) == 4)
+    finally:
+        await asyncio.to_thread(node.close)
+        await engine.stop()
