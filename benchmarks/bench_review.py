@@ -4,12 +4,14 @@ Fills a store with SQL (not timed): a 20-minute cycle per machine (17 min runnin
 micro-stop, 2.3 min down), so 90 days hold ~1.9M state intervals and ~13M per-minute count
 rows; every other breakdown has a reason. Then times each query the screen runs, for the
 whole 90 days (the worst case), one ISO week and one shift: best of BENCH_ROUNDS runs each.
-Run: python benchmarks/bench_review.py   (BENCH_DAYS, BENCH_MACHINES and BENCH_ROUNDS scale it)
+Run: python benchmarks/bench_review.py   (BENCH_DAYS, BENCH_MACHINES and BENCH_ROUNDS scale it;
+BENCH_STORE=DIR keeps the filled store in DIR and reuses it on the next run with the same scale)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -123,12 +125,28 @@ def time_period(store: Store, name: str, period: Period, now: float) -> None:
 CONFIG = plant_config(MACHINES)
 
 
+def open_filled(tmp: str) -> Store:
+    """A filled store: in BENCH_STORE if given (filled there once per scale), else in `tmp`."""
+    keep = os.environ.get("BENCH_STORE")
+    data_dir = Path(keep) / f"review-{MACHINES}x{DAYS}" if keep else Path(tmp) / "data"
+    done = data_dir / "filled"
+    if done.exists():
+        print(f"review: reusing the store in {data_dir}")
+        return Store.open(data_dir)
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # a fill that did not finish
+    store = Store.open(data_dir)
+    t0 = time.perf_counter()
+    fill(store)
+    print(f"review: filled in {time.perf_counter() - t0:.1f} s (not part of the figures)")
+    done.touch()
+    return store
+
+
 def main() -> None:
+    print(f"review: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp) / "data")
-        t0 = time.perf_counter()
-        fill(store)
-        print(f"review: filled in {time.perf_counter() - t0:.1f} s (not part of the figures)")
+        store = open_filled(tmp)
         last_day = FIRST_DAY + timedelta(days=DAYS - 1)
         now = START + DAYS * 86400
         time_period(store, f"all {DAYS} days", range_period(CONFIG, FIRST_DAY, last_day), now)

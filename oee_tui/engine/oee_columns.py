@@ -147,14 +147,19 @@ class MeasuredTime:
 
 def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
                     columns: IntervalColumns, reasons: Mapping[str, Reason], now: float,
-                    thresholds: npt.NDArray[np.float64] | None = None) -> MeasuredTime:
-    """The time half of machine_oee_columns. `breaks` may include planned stops (any planned time)."""
+                    thresholds: npt.NDArray[np.float64] | None = None,
+                    classes: npt.NDArray[np.int64] | None = None) -> MeasuredTime:
+    """The time half of machine_oee_columns. `breaks` may include planned stops (any planned time).
+
+    `classes` is classify_columns of the same arguments, for a caller that already has it.
+    """
     lo, hi = window.start, window.end
     calendar_s = max(0.0, hi - lo)
     sched = _clip(scheduled, lo, hi)
     scheduled_s = _measure(sched)
 
-    classes = classify_columns(columns, machine, reasons, now, thresholds)
+    if classes is None:
+        classes = classify_columns(columns, machine, reasons, now, thresholds)
     ends = np.where(np.isnan(columns.ends), now, columns.ends)
     starts = columns.starts
     nonempty = ends > starts

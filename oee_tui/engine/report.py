@@ -195,7 +195,7 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
         stops = plan.planned_stop_spans(window.start, window.end)
         machine_breaks = [*breaks, *stops] if stops else breaks
         measured.append(measure_columns(machine, window, scheduled, machine_breaks, machine_columns, reasons, now,
-                                        thresholds))
+                                        thresholds, classes))
     totals, by_segment = _product_totals(store, window, scheduled, startup, machine_ids, timelines,
                                          per_segment=attribution)
     results = [finish_measured(plan.machine, measure, totals.get(plan.machine.id, {}))
@@ -300,6 +300,7 @@ def _columns_by_machine(store: Store, window: Span, machines: Sequence[str],
 
 
 _HOUR_US = 3_600_000_000
+_MINUTE_US = 60_000_000
 BySegment = dict[str, dict[int, dict[str | None, tuple[int, int]]]]  # machine -> segment index -> product -> sums
 
 
@@ -320,16 +321,31 @@ class _CountQuery:
     seg_ends: list[int]
     seg_products: list[str | None]
     window: Span
+    # Scheduled time is one run of minutes (a plant working round the clock, or one shift) and
+    # no bucket goes through the join with the schedule: a range test on the scan replaces the
+    # join with the minutes. With that join, DuckDB's estimate after a range test is so low that
+    # it builds the join's hash table on the buckets, which costs more than the join saves.
+    by_range: bool = False
 
     # Counts sit in buckets that start on whole minutes: the scheduled minutes are a small
     # table (43,200 for a month) that an equi-join can use instead of a range join. Segments
     # are joined on (machine, hour) and then on the range inside the hour: a hash join does
     # that in one pass, where an ASOF or inequality join over millions of buckets takes seconds.
-    CTES = f"""
-        WITH sched AS (
+    def ctes(self) -> str:
+        """The common table expressions of every count query; `params()` fills them in."""
+        if self.by_range:
+            # The same buckets as the join with the minutes: whole minutes from the first to the last.
+            sched, join = "", ""
+            in_sched = (f"AND c.minute >= make_timestamp(?) AND c.minute <= make_timestamp(?) "
+                        f"AND epoch_us(c.minute) % {_MINUTE_US} = 0")
+        else:
+            sched = """sched AS (
             SELECT unnest(generate_series(make_timestamp(a), make_timestamp(b), INTERVAL 1 MINUTE)) AS m
             FROM (SELECT unnest(?::BIGINT[]) AS a, unnest(?::BIGINT[]) AS b)
-        ), wanted AS (
+        ), """
+            join, in_sched = "SEMI JOIN sched s ON c.minute = s.m", ""
+        return f"""
+        WITH {sched}wanted AS (
             SELECT unnest(?::VARCHAR[]) AS machine, unnest(range(?)) AS idx
         ), segs AS (
             SELECT unnest(string_split(?, ',')::BIGINT[]) AS machine, unnest(string_split(?, ',')::BIGINT[]) AS s,
@@ -341,21 +357,30 @@ class _CountQuery:
         ), counted AS (
             SELECT w.idx AS machine, epoch_us(c.minute) AS us, c.product, c.total, c.reject
             FROM count_minutes c JOIN wanted w ON w.machine = c.machine
-            SEMI JOIN sched s ON c.minute = s.m
-            WHERE c.minute >= ? AND c.minute < ?
+            {join}
+            WHERE c.minute >= ? AND c.minute < ? {in_sched}
         )"""
+
     SEGMENT_JOIN = f"h.machine = c.machine AND h.h = c.us // {_HOUR_US} AND c.us >= h.s AND c.us < h.e"
 
     @classmethod
     def build(cls, window: Span, scheduled: Sequence[Span], machines: Sequence[str],
-              timelines: Sequence[Sequence[Segment]]) -> _CountQuery | None:
+              timelines: Sequence[Sequence[Segment]], *, joins_schedule: bool = True) -> _CountQuery | None:
         spans = [(max(s.start, window.start), min(s.end, window.end)) for s in scheduled]
         spans = [(a, b) for a, b in spans if b > a]
         if not spans or not machines:
             return None
         firsts = [math.ceil(a / 60.0) * 60.0 for a, _ in spans]
         lasts = [math.ceil(b / 60.0) * 60.0 - 60.0 for _, b in spans]
-        sched = [(first, last) for first, last in zip(firsts, lasts, strict=True) if last >= first]
+        sched: list[tuple[float, float]] = []
+        for first, last in sorted(zip(firsts, lasts, strict=True)):
+            if last < first:
+                continue
+            if sched and first <= sched[-1][1] + 60.0:
+                # Back-to-back shifts: one run of minutes, the same set as the two.
+                sched[-1] = (sched[-1][0], max(sched[-1][1], last))
+            else:
+                sched.append((first, last))
         flat = [segment for timeline in timelines for segment in timeline]
         seg_machine = [index for index, timeline in enumerate(timelines) for _ in timeline]
         seg_local = [local for timeline in timelines for local in range(len(timeline))]
@@ -368,12 +393,16 @@ class _CountQuery:
         seg_starts[firsts_of[:-1][nonempty]] -= 60.0
         seg_ends[firsts_of[1:][nonempty] - 1] += 60.0
         return cls(_micros([a for a, _ in sched]), _micros([b for _, b in sched]), list(machines), seg_machine,
-                   seg_local, _micros(seg_starts), _micros(seg_ends), [segment.product for segment in flat], window)
+                   seg_local, _micros(seg_starts), _micros(seg_ends), [segment.product for segment in flat], window,
+                   by_range=len(sched) == 1 and not joins_schedule)
 
     def params(self) -> list[Any]:
-        return [self.sched_firsts, self.sched_lasts, self.machines, len(self.machines), _joined(self.seg_machine),
-                _joined(self.seg_starts), _joined(self.seg_ends), self.seg_products, len(self.seg_machine),
+        rest = [self.machines, len(self.machines), _joined(self.seg_machine), _joined(self.seg_starts),
+                _joined(self.seg_ends), self.seg_products, len(self.seg_machine),
                 _ts_py(self.window.start), _ts_py(self.window.end)]
+        if self.by_range:
+            return [*rest, self.sched_firsts[0], self.sched_lasts[0]]
+        return [self.sched_firsts, self.sched_lasts, *rest]
 
 
 def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
@@ -399,7 +428,8 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
     by_segment: BySegment = {}
     if timelines is None:
         timelines = [[Segment(window.start, window.end, None, None)] for _ in machines]
-    query = _CountQuery.build(window, scheduled, machines, timelines)
+    joins = per_segment or any(segment.product is not None for timeline in timelines for segment in timeline)
+    query = _CountQuery.build(window, scheduled, machines, timelines, joins_schedule=joins)
     if query is None:
         return out, by_segment
     # Rows out: kind 0 rows hold sums per machine and product (total, reject) and, in rows of
@@ -408,7 +438,7 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
     if per_segment:
         # One aggregation with two grouping sets, so the join runs once and nothing is
         # materialised; the minutes with rejects are groups of their own in the first set.
-        sql = f"""{query.CTES}, attributed AS NOT MATERIALIZED (
+        sql = f"""{query.ctes()}, attributed AS NOT MATERIALIZED (
                 SELECT c.machine, h.seg, coalesce(c.product, h.product) AS product, c.us, c.total, c.reject
                 FROM counted c JOIN hours h ON {query.SEGMENT_JOIN}
             ), grouped AS (
@@ -430,17 +460,24 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
                 SELECT machine, product, us, total, reject FROM counted WHERE product IS NOT NULL
                 UNION ALL
                 SELECT * FROM joined"""
-        sql = f"""{query.CTES}, joined AS (
+        sql = f"""{query.ctes()}, joined AS (
                 SELECT c.machine, h.product, c.us, c.total, c.reject
                 FROM counted c JOIN hours h ON {query.SEGMENT_JOIN}
                 WHERE c.product IS NULL
             ), attributed AS NOT MATERIALIZED ({attributed}
+            ), grouped AS (
+                -- Two grouping sets in one pass, so that nothing is materialised for a second reader:
+                -- the sums per machine and product, and each minute with rejects (summed per minute,
+                -- which the startup rule adds up anyway); minutes without rejects are dropped.
+                SELECT machine, product, CASE WHEN reject <> 0 THEN us END AS reject_us,
+                       sum(total) AS total, sum(reject) AS reject, grouping(reject_us) AS sums
+                FROM attributed GROUP BY GROUPING SETS ((machine, product), (machine, product, reject_us))
             )
-            SELECT 0 AS kind, machine, -1 AS seg, product, 'NaN'::DOUBLE AS minute, 0 AS minute_reject,
-                   sum(total) AS total, sum(reject) AS reject
-            FROM attributed GROUP BY machine, product
-            UNION ALL
-            SELECT 0, machine, -1, product, us / 1e6, reject, 0, 0 FROM attributed WHERE reject <> 0
+            SELECT 0 AS kind, machine, -1 AS seg, product, coalesce(reject_us / 1e6, 'NaN'::DOUBLE) AS minute,
+                   CASE WHEN sums = 1 THEN 0 ELSE reject END AS minute_reject,
+                   CASE WHEN sums = 1 THEN total ELSE 0 END AS total,
+                   CASE WHEN sums = 1 THEN reject ELSE 0 END AS reject
+            FROM grouped WHERE sums = 1 OR reject_us IS NOT NULL
             ORDER BY kind, machine, product NULLS FIRST"""
     cursor = store.cursor()
     try:
