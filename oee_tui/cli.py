@@ -366,6 +366,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.engine.model import Span
     from oee_tui.engine.planning import Planning
     from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.engine.store import Store
@@ -378,9 +379,10 @@ def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     store = Store.open(store_dir)
     try:
         # Imported shift patterns name shifts too (`--shift Late@...`), so the window needs the store.
+        # An empty window reads the patterns but no orders: build_report reads those for its window.
         try:
             window, label = resolve_window(config, now, args.shift, args.start, args.end,
-                                           planning=Planning.load(store))
+                                           planning=Planning.load(store, Span(now, now)))
         except ReportError as exc:
             print(f"oee report: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -1,45 +1,32 @@
 """Planning-file imports: read CSV/XLSX as people make them, validate every row before anything is written.
 
 `validate_file(kind, path, config)` is the entry point; it returns an `ImportResult` whose
-`records` are ready to store, or whose `problems` list every fault in the file. Nothing here
-writes to the store or imports Textual.
+`records` are ready to store, or whose `problems` list every fault in the file.
+`oee_tui.imports.write.write_result` writes a valid result in one transaction. Nothing here
+imports Textual.
+
+The names below load on first use: `oee --help` needs only the kinds (columns.py), not the
+readers and validators (~45 ms of imports on every `oee` command).
 """
 
-from oee_tui.imports.columns import KINDS, SPECS, aliases_doc, normalize_header
-from oee_tui.imports.reading import RawTable, ReadError, read_table
-from oee_tui.imports.validate import (
-    ImportResult,
-    LoggedStop,
-    Order,
-    PlannedStop,
-    Problem,
-    ProductionRun,
-    ProductRate,
-    ReasonRecord,
-    Record,
-    ShiftPattern,
-    validate_file,
-    validate_table,
-)
+from __future__ import annotations
 
-__all__ = [
-    "KINDS",
-    "SPECS",
-    "ImportResult",
-    "LoggedStop",
-    "Order",
-    "PlannedStop",
-    "Problem",
-    "ProductRate",
-    "ProductionRun",
-    "RawTable",
-    "ReadError",
-    "ReasonRecord",
-    "Record",
-    "ShiftPattern",
-    "aliases_doc",
-    "normalize_header",
-    "read_table",
-    "validate_file",
-    "validate_table",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "KINDS": "columns", "SPECS": "columns", "aliases_doc": "columns", "normalize_header": "columns",
+    "RawTable": "reading", "ReadError": "reading", "read_table": "reading",
+    **{name: "validate" for name in (
+        "ImportResult", "LoggedStop", "Order", "PlannedStop", "Problem", "ProductRate", "ProductionRun",
+        "ReasonRecord", "Record", "ShiftPattern", "validate_file", "validate_table")},
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
