@@ -138,6 +138,7 @@ class SourceConfig:
     user_private_key: str | None = None
     # Sparkplug B host over MQTT (username/password above apply to the broker).
     host_id: str | None = None  # the STATE topic's host id; default "oee-tui"
+    namespace: str | None = None  # Sparkplug topics' first level; default "spBv1.0"
     group_ids: tuple[str, ...] = ()  # empty: every group
     reorder_timeout_s: float | None = None  # how long a seq gap may wait for its message
     mqtt_version: str | None = None  # "3.1.1" or "5"
@@ -499,7 +500,8 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
                            "password", "user_certificate", "user_private_key"},
         "s7": common | {"rack", "slot", "local_tsap", "remote_tsap"},
         "logix": common | {"slot"},
-        "sparkplug": common | {"username", "password", "host_id", "group_ids", "reorder_timeout_s", "mqtt_version",
+        "sparkplug": common | {"username", "password", "host_id", "namespace", "group_ids", "reorder_timeout_s",
+                               "mqtt_version",
                                "client_id", "keepalive_s", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file",
                                "publishing_interval_ms"},
         "mqtt": common | {"username", "password", "mqtt_version", "client_id", "keepalive_s", "tls", "tls_ca_file",
@@ -555,6 +557,10 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         group_ids = t.get("group_ids", [])
         if not isinstance(group_ids, list) or not all(isinstance(g, str) and g for g in group_ids):
             raise r.fail(f"{key}.group_ids", group_ids, 'must be a list of Sparkplug group ids, e.g. ["Plant1"]')
+        namespace = r.opt_string(t, key, "namespace")
+        if namespace is not None and (not namespace or any(c in namespace for c in "/+#")):
+            raise r.fail(f"{key}.namespace", namespace,
+                         'must be one topic level without /, + or # (the Sparkplug B default is "spBv1.0")')
         tls_files = {name: r.opt_string(t, key, name) for name in ("tls_ca_file", "tls_cert_file", "tls_key_file")}
         if (tls_files["tls_cert_file"] is None) != (tls_files["tls_key_file"] is None):
             raise r.fail(f"{key}.tls_key_file" if tls_files["tls_key_file"] is None else f"{key}.tls_cert_file",
@@ -586,6 +592,7 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
             user_certificate=user_certificate,
             user_private_key=user_private_key,
             host_id=r.opt_string(t, key, "host_id"),
+            namespace=namespace,
             group_ids=tuple(group_ids),
             reorder_timeout_s=None if "reorder_timeout_s" not in t else
             r.number(t, key, "reorder_timeout_s", positive=True),

@@ -81,6 +81,7 @@ class SparkplugSettings:
     SourceConfig where it has them and uses these defaults where it does not (yet)."""
 
     host_id: str = DEFAULT_HOST_ID
+    namespace: str = NAMESPACE  # the topics' first level; the specification's spBv1.0 unless a plant uses another
     group_ids: tuple[str, ...] = ()  # empty: every group on the broker
     reorder_timeout_s: float = DEFAULT_REORDER_TIMEOUT_S
     mqtt_version: str = "3.1.1"  # or "5"
@@ -169,9 +170,10 @@ class SparkplugDriver(Driver):
     @property
     def subscriptions(self) -> list[str]:
         groups = self.settings.group_ids
-        filters = [f"{NAMESPACE}/{group}/#" for group in groups] if groups else [f"{NAMESPACE}/#"]
+        root = self.settings.namespace
+        filters = [f"{root}/{group}/#" for group in groups] if groups else [f"{root}/#"]
         if groups:
-            filters.append(state_topic(self.settings.host_id))  # 3.0: a host hears its own STATE
+            filters.append(state_topic(self.settings.host_id, root))  # 3.0: a host hears its own STATE
         return filters
 
     # ------------------------------------------------------------ connect
@@ -190,10 +192,10 @@ class SparkplugDriver(Driver):
         # One timestamp for will, birth and clean death: 3.0 ties them together.
         self._state_ts_ms = int(time.time() * 1000)
         self._host = SparkplugHost(source.name, host_id=settings.host_id, groups=settings.group_ids,
-                                   reorder_timeout_s=settings.reorder_timeout_s)
+                                   reorder_timeout_s=settings.reorder_timeout_s, namespace=settings.namespace)
         self._host.state_timestamp_ms = self._state_ts_ms
 
-        will = state_will(settings.host_id, self._state_ts_ms)
+        will = state_will(settings.host_id, self._state_ts_ms, settings.namespace)
         try:
             client = build_client(self.mqtt, will=(will.topic, will.payload, will.qos, will.retain))
         except TransportError as exc:
@@ -225,7 +227,8 @@ class SparkplugDriver(Driver):
             raise DriverError(f"{self.where}: the broker refused the connection: {connack}"
                               + (f" (user {source.username!r})" if source.username is not None else ""))
         await self._subscribe(client)
-        await self._publish_and_wait(state_birth(settings.host_id, self._state_ts_ms), "STATE online")
+        await self._publish_and_wait(state_birth(settings.host_id, self._state_ts_ms, settings.namespace),
+                                     "STATE online")
         log.info("%s: connected as host %s, subscribed to %s", self.where, settings.host_id,
                  ", ".join(self.subscriptions))
 
@@ -315,7 +318,7 @@ class SparkplugDriver(Driver):
             topic_name = message.topic
         except UnicodeDecodeError:  # MQTT requires UTF-8 topics; keep the bytes of one that is not
             topic_name = message._topic.decode("utf-8", "replace")
-        if message.retain and topic_name == state_topic(self.settings.host_id):
+        if message.retain and topic_name == state_topic(self.settings.host_id, self.settings.namespace):
             return  # the stored STATE of an earlier session; our birth replaces it right after
         inbox = self._inbox
         if len(inbox) >= self._inbox_max:
@@ -400,7 +403,7 @@ class SparkplugDriver(Driver):
         for command in out.commands:
             self._publish_command(command)
         if out.republish_state:
-            self._publish_command(state_birth(self.settings.host_id, self._state_ts_ms))
+            self._publish_command(state_birth(self.settings.host_id, self._state_ts_ms, self.settings.namespace))
         if out.historical:
             historical = self._filter(out.historical)
             if historical:
@@ -474,7 +477,7 @@ class SparkplugDriver(Driver):
     def _say_goodbye(self, client: mqtt.Client) -> None:
         """STATE offline (3.0: a clean disconnect does not send the will), then DISCONNECT."""
         if self._lost is None and client.is_connected():
-            death = state_will(self.settings.host_id, self._state_ts_ms)
+            death = state_will(self.settings.host_id, self._state_ts_ms, self.settings.namespace)
             info = client.publish(death.topic, death.payload, qos=death.qos, retain=death.retain)
             with contextlib.suppress(Exception):
                 info.wait_for_publish(timeout=min(2.0, self.source.timeout_s))

@@ -40,6 +40,7 @@ from typing import Any, Final
 from oee_tui.engine.model import DeadLetter, Quality, TagSample, TagValue
 from oee_tui.mqtt.sparkplug import (
     BD_SEQ_METRIC,
+    NAMESPACE,
     REBIRTH_METRIC,
     AliasTable,
     DataType,
@@ -116,23 +117,25 @@ class Publication:
     reason: str = ""
 
 
-def state_birth(host_id: str, timestamp_ms: int) -> Publication:
+def state_birth(host_id: str, timestamp_ms: int, namespace: str = NAMESPACE) -> Publication:
     """STATE online (3.0: JSON, retained, QoS 1), with the same timestamp as the will before it."""
-    return Publication(state_topic(host_id), state_payload(True, timestamp_ms), qos=1, retain=True)
+    return Publication(state_topic(host_id, namespace), state_payload(True, timestamp_ms), qos=1, retain=True)
 
 
-def state_will(host_id: str, timestamp_ms: int) -> Publication:
+def state_will(host_id: str, timestamp_ms: int, namespace: str = NAMESPACE) -> Publication:
     """STATE offline: the MQTT will set before CONNECT, and what a clean shutdown publishes."""
-    return Publication(state_topic(host_id), state_payload(False, timestamp_ms), qos=1, retain=True)
+    return Publication(state_topic(host_id, namespace), state_payload(False, timestamp_ms), qos=1, retain=True)
 
 
-def rebirth_command(group_id: str, edge_node_id: str, timestamp_ms: int, reason: str = "") -> Publication:
+def rebirth_command(group_id: str, edge_node_id: str, timestamp_ms: int, reason: str = "",
+                    namespace: str = NAMESPACE) -> Publication:
     """NCMD ``Node Control/Rebirth = true`` (3.0: QoS 0, not retained, a timestamp and no seq)."""
     payload = Payload(timestamp=timestamp_ms)
     metric = payload.metrics.add(name=REBIRTH_METRIC)
     set_metric_value(metric, DataType.Boolean, True)
     metric.timestamp = timestamp_ms
-    return Publication(topic(group_id, MessageType.NCMD, edge_node_id), payload.SerializeToString(),
+    return Publication(topic(group_id, MessageType.NCMD, edge_node_id, namespace=namespace),
+                       payload.SerializeToString(),
                        qos=0, retain=False, reason=reason)
 
 
@@ -223,8 +226,9 @@ class SparkplugHost:
                  reorder_timeout_s: float = DEFAULT_REORDER_TIMEOUT_S,
                  rebirth_holdoff_s: float = DEFAULT_REBIRTH_HOLDOFF_S,
                  reorder_buffer: int = DEFAULT_REORDER_BUFFER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, namespace: str = NAMESPACE) -> None:
         self.source = source
+        self.namespace = namespace
         self.host_id = host_id
         self.groups = frozenset(groups)
         self.reorder_timeout_s = reorder_timeout_s
@@ -275,7 +279,7 @@ class SparkplugHost:
     def _handle(self, topic_name: str, raw: bytes, arrival_ts: float, out: HostOutput) -> None:
         parsed = self._topics.get(topic_name)
         if parsed is None:
-            parsed = parse_topic(topic_name)  # raises for a bad topic: those are never cached
+            parsed = parse_topic(topic_name, self.namespace)  # raises for a bad topic: never cached
             if len(self._topics) >= TOPIC_CACHE_SIZE:
                 self._topics.clear()  # only a plant with more topics than that pays the parse again
             self._topics[topic_name] = parsed
@@ -532,7 +536,8 @@ class SparkplugHost:
         node.rebirth_requested_at = now
         self.rebirths_requested += 1
         log.info("%s/%s: requesting a rebirth: %s", node.group_id, node.edge_node_id, reason)
-        out.commands.append(rebirth_command(node.group_id, node.edge_node_id, int(time.time() * 1000), reason))
+        out.commands.append(rebirth_command(node.group_id, node.edge_node_id, int(time.time() * 1000), reason,
+                                            namespace=self.namespace))
 
     def _dead_letter(self, out: HostOutput, topic_name: str, raw: bytes, arrival_ts: float, error: str) -> None:
         out.dead_letters.append(DeadLetter(arrival_ts, self.source, topic_name, bytes(raw), error))

@@ -192,18 +192,22 @@ def _check_id(kind: str, value: str, full: str) -> None:
         raise SparkplugTopicError(f"{full!r}: empty or wildcard {kind}")
 
 
-def parse_topic(topic_name: str) -> SparkplugTopic:
-    """Parse ``spBv1.0/<group>/<type>/<edge_node>[/<device>]`` or ``spBv1.0/STATE/<host_id>``."""
+def parse_topic(topic_name: str, namespace: str = NAMESPACE) -> SparkplugTopic:
+    """Parse ``spBv1.0/<group>/<type>/<edge_node>[/<device>]`` or ``spBv1.0/STATE/<host_id>``.
+
+    `namespace` is the topics' first level: the specification's ``spBv1.0`` unless a plant
+    runs its Sparkplug traffic under another root (a source's ``namespace`` key).
+    """
     parts = topic_name.split("/")
-    if parts[0] != NAMESPACE:
-        raise SparkplugTopicError(f"{topic_name!r}: namespace must be {NAMESPACE!r}")
+    if parts[0] != namespace:
+        raise SparkplugTopicError(f"{topic_name!r}: namespace must be {namespace!r}")
     if len(parts) == 3 and parts[1] == MessageType.STATE:
         _check_id("host id", parts[2], topic_name)
         return SparkplugTopic(MessageType.STATE, host_id=parts[2])
     if len(parts) not in (4, 5):
         raise SparkplugTopicError(
-            f"{topic_name!r}: expected {NAMESPACE}/<group>/<type>/<edge_node>[/<device>] "
-            f"or {NAMESPACE}/STATE/<host_id>"
+            f"{topic_name!r}: expected {namespace}/<group>/<type>/<edge_node>[/<device>] "
+            f"or {namespace}/STATE/<host_id>"
         )
     try:
         message_type = MessageType(parts[2])
@@ -214,7 +218,7 @@ def parse_topic(topic_name: str) -> SparkplugTopic:
     if message_type in _DEVICE_TYPES and len(parts) != 5:
         raise SparkplugTopicError(f"{topic_name!r}: {message_type} topics need a device id")
     if message_type is MessageType.STATE:
-        raise SparkplugTopicError(f"{topic_name!r}: STATE topics are {NAMESPACE}/STATE/<host_id>")
+        raise SparkplugTopicError(f"{topic_name!r}: STATE topics are {namespace}/STATE/<host_id>")
     _check_id("group id", parts[1], topic_name)
     _check_id("edge node id", parts[3], topic_name)
     device = parts[4] if len(parts) == 5 else None
@@ -223,18 +227,19 @@ def parse_topic(topic_name: str) -> SparkplugTopic:
     return SparkplugTopic(message_type, group_id=parts[1], edge_node_id=parts[3], device_id=device)
 
 
-def topic(group_id: str, message_type: MessageType | str, edge_node_id: str, device_id: str | None = None) -> str:
+def topic(group_id: str, message_type: MessageType | str, edge_node_id: str, device_id: str | None = None,
+          namespace: str = NAMESPACE) -> str:
     """Build a node or device topic; the inverse of :func:`parse_topic`."""
-    name = f"{NAMESPACE}/{group_id}/{MessageType(message_type)}/{edge_node_id}"
+    name = f"{namespace}/{group_id}/{MessageType(message_type)}/{edge_node_id}"
     if device_id is not None:
         name += f"/{device_id}"
-    parse_topic(name)  # one validation, shared with the decoder
+    parse_topic(name, namespace)  # one validation, shared with the decoder
     return name
 
 
-def state_topic(host_id: str) -> str:
-    name = f"{NAMESPACE}/STATE/{host_id}"
-    parse_topic(name)
+def state_topic(host_id: str, namespace: str = NAMESPACE) -> str:
+    name = f"{namespace}/STATE/{host_id}"
+    parse_topic(name, namespace)
     return name
 
 

@@ -36,6 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from oee_tui.engine.model import TagSample
 from oee_tui.mqtt.sparkplug import (
+    NAMESPACE,
     MessageType,
     MetricSpec,
     encode_dbirth,
@@ -294,20 +295,23 @@ def stop_client(client: mqtt.Client) -> None:
 class EdgeNode:
     """A Sparkplug edge node made of paho and the codec's encoders; it hears its own NCMDs."""
 
-    def __init__(self, port: int, group_id: str, edge_node_id: str, *, bd_seq: int = 0) -> None:
+    def __init__(self, port: int, group_id: str, edge_node_id: str, *, bd_seq: int = 0,
+                 namespace: str = NAMESPACE) -> None:
         self.group_id, self.edge_node_id, self.bd_seq = group_id, edge_node_id, bd_seq
+        self.namespace = namespace
         self.seq = 0
         self.client, self.commands = mqtt_client(
-            port, f"edge-{group_id}-{edge_node_id}",
-            subscribe=[topic(group_id, MessageType.NCMD, edge_node_id)],
-            will=(topic(group_id, MessageType.NDEATH, edge_node_id), encode_ndeath(bd_seq)))
+            port, f"edge-{group_id}-{edge_node_id}" + ("" if namespace == NAMESPACE else f"-{namespace}"),
+            subscribe=[topic(group_id, MessageType.NCMD, edge_node_id, namespace=namespace)],
+            will=(topic(group_id, MessageType.NDEATH, edge_node_id, namespace=namespace), encode_ndeath(bd_seq)))
 
     def _next_seq(self) -> int:
         seq, self.seq = self.seq, (self.seq + 1) % 256
         return seq
 
     def publish(self, kind: MessageType, raw: bytes, device_id: str | None = None) -> None:
-        info = self.client.publish(topic(self.group_id, kind, self.edge_node_id, device_id), raw, qos=0)
+        info = self.client.publish(topic(self.group_id, kind, self.edge_node_id, device_id, self.namespace), raw,
+                                   qos=0)
         info.wait_for_publish(10)
 
     def nbirth(self, metrics: Sequence[MetricSpec]) -> None:

@@ -60,3 +60,38 @@ async def test_a_wildcard_mapping_follows_the_press_whichever_edge_node_publishe
     finally:
         await asyncio.to_thread(node.close)
         await engine.stop()
+
+
+async def test_a_source_under_another_namespace_hears_only_that_namespace(broker: MosquittoBroker,
+                                                                         tmp_path: Path) -> None:
+    text = CONFIG.format(port=broker.port).replace('host_id = "oee-test"', 'host_id = "oee-test"\nnamespace = "spTest"')
+    config = parse_config(text, "plant.toml")
+    assert config.sources[0].namespace == "spTest"
+    engine = Engine(config, Store.open(tmp_path), tick_s=0.05, flush_interval_s=0.2)
+    await engine.start()
+    ours = await asyncio.to_thread(EdgeNode, broker.port, "plant", "line1", namespace="spTest")
+    other = await asyncio.to_thread(EdgeNode, broker.port, "plant", "line1")  # the usual spBv1.0 root
+    try:
+        await until(lambda: engine.runners[0].health.connected)
+        await asyncio.to_thread(other.nbirth, [])
+        await asyncio.to_thread(other.dbirth, "press1", metrics(500))
+        await asyncio.to_thread(ours.nbirth, [])
+        await asyncio.to_thread(ours.dbirth, "press1", metrics(100))
+        tracker = engine.machines["M1"]
+        await until(lambda: tracker.counters[Signal.TOTAL_COUNT].last == 100)
+        await asyncio.to_thread(other.ddata, "press1", metrics(900))
+        await asyncio.to_thread(ours.ddata, "press1", metrics(103))
+        await until(lambda: sum(total for total, _ in tracker.recent_counts.values()) == 3)
+        assert tracker.counters[Signal.TOTAL_COUNT].last == 103  # spBv1.0's 500 and 900 never arrived
+    finally:
+        await asyncio.to_thread(ours.close)
+        await asyncio.to_thread(other.close)
+        await engine.stop()
+
+
+def test_a_namespace_must_be_one_topic_level() -> None:
+    text = CONFIG.format(port=1883).replace('host_id = "oee-test"', 'host_id = "oee-test"\nnamespace = "sp/B"')
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "plant.toml")
+    assert ("sources[uns].namespace = 'sp/B': must be one topic level without /, + or # "
+            '(the Sparkplug B default is "spBv1.0")') in str(info.value)
