@@ -23,75 +23,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, EmitFn, TagReading
+from oee_tui.drivers.base import DriverError, EmitFn, TagReading
+from oee_tui.drivers.mqtt_base import (
+    MAX_BATCH,
+    MAX_MESSAGES_PER_PASS,
+    DeadLetterFn,
+    MqttDriverBase,
+    cancel_task,
+    message_topic,
+    resolve,
+)
 from oee_tui.engine.model import DeadLetter, Quality, TagSample
 from oee_tui.mqtt.json_paths import kind_of, parse_path
 from oee_tui.mqtt.json_source import PayloadDecoder, rules_from
-from oee_tui.mqtt.transport import (
-    REFUSED_EARLY,
-    MqttSettings,
-    TransportError,
-    build_client,
-    connect_options,
-    describe_error,
-    safe_client_id,
-)
+from oee_tui.mqtt.transport import MqttSettings, TransportError, build_client, safe_client_id
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH: Final = 5_000
-MAX_MESSAGES_PER_PASS: Final = 2_000
-MIN_INBOX: Final = 1_000
 INBOX_WAIT_S: Final = 1.0
-DEAD_LETTERS_KEPT: Final = 1_000
-ALIVE_TOPIC: Final = "oee-tui/alive/{client_id}"
-
-DeadLetterFn = Callable[[DeadLetter], None]
 
 
 def default_client_id(source: SourceConfig) -> str:
     return safe_client_id(f"oee-tui-{source.name}")
 
 
-class MqttJsonDriver(Driver):
+class MqttJsonDriver(MqttDriverBase):
     """Subscribes to the mapped topics and emits one sample per mapped tag a message feeds."""
 
     def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *, probe: bool | None = None,
                  on_dead_letter: DeadLetterFn | None = None) -> None:
-        super().__init__(source, tags)
+        super().__init__(source, tags, on_dead_letter=on_dead_letter)
         self.decoder = PayloadDecoder(
             source.name, rules_from(self.tags),
             timestamp_path=None if source.timestamp_path is None else parse_path(source.timestamp_path),
             timestamp_format=source.timestamp_format)
         self.probe = probe  # None: decided at connect(), see the module doc
         self.qos = source.qos
-        self.on_dead_letter = on_dead_letter
-        self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
-        self.dead_letter_count = 0
-        self.dropped = 0
         self.mqtt = self._settings(probe=False)
-        self._client: mqtt.Client | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: deque[tuple[str, bytes, float]] = deque()
-        self._inbox_max = max(MIN_INBOX, source.queue_size)
-        self._wake = asyncio.Event()
-        self._wake_pending = False
-        self._connack: asyncio.Future[ReasonCode] | None = None
-        self._acks: dict[int, asyncio.Future[Any]] = {}
-        self._lost: str | None = None
-        self._closed = False
-        self._ping: asyncio.Task[None] | None = None
         self.session_present = False
 
     def _settings(self, *, probe: bool) -> MqttSettings:
@@ -122,110 +98,30 @@ class MqttJsonDriver(Driver):
         await self.close()
         probe = self.on_read is None if self.probe is None else self.probe
         self.mqtt = self._settings(probe=probe)
-        self._closed = False
-        self._lost = None
-        self._loop = loop = asyncio.get_running_loop()
-        self._inbox = deque()
-        self._wake = asyncio.Event()
-        self._wake_pending = False
-        self._acks = {}
-        self._connack = loop.create_future()
+        self._new_session()
         try:
             client = build_client(self.mqtt)
         except TransportError as exc:
             raise DriverError(f"{self.where}: {exc}") from None
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
-        client.on_subscribe = self._on_subscribe
-        self._client = client
-        try:
-            result = await asyncio.to_thread(client.connect, self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s,
-                                             **connect_options(self.mqtt))
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise DriverError(f"{self.where}: cannot connect: {describe_error(exc)}") from None
-        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise DriverError(f"{self.where}: " + (REFUSED_EARLY.format(reason=mqtt.error_string(result))
-                                                   if result == MQTTErrorCode.MQTT_ERR_CONN_LOST
-                                                   else f"cannot connect: {mqtt.error_string(result)}"))
+        self._attach(client)
+        await self._open(client)
         client.loop_start()
-        connack = await self._wait(self._connack, "the broker's answer to CONNECT")
-        if connack.is_failure:
-            user = f" (user {self.mqtt.username!r})" if self.mqtt.username is not None else ""
-            raise DriverError(f"{self.where}: the broker refused the connection: {connack}{user}")
+        await self._await_connack()
         if self.subscriptions:
-            await self._subscribe(client)
+            await self._subscribe(client, self.subscriptions, self.qos)
         log.info("%s: connected (%s)%s, subscribed to %s", self.where, self.mqtt.describe(),
                  ", session resumed" if self.session_present else "", ", ".join(self.subscriptions) or "nothing")
 
-    async def _subscribe(self, client: mqtt.Client) -> None:
-        result, mid = client.subscribe([(name, self.qos) for name in self.subscriptions])
-        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
-            raise DriverError(f"{self.where}: cannot subscribe: {mqtt.error_string(result)}")
-        codes = await self._wait(self._ack_future(mid), "SUBACK")
-        codes = codes if isinstance(codes, list) else [codes]
-        refused = [name for name, code in zip(self.subscriptions, codes, strict=False) if code.is_failure]
-        if refused:
-            raise DriverError(f"{self.where}: the broker refused the subscription to {', '.join(refused)}; "
-                              f"its access control must allow this client to read them")
-
-    def _ack_future(self, mid: int) -> asyncio.Future[Any]:
-        assert self._loop is not None
-        future = self._acks[mid] = self._loop.create_future()
-        if self._lost is not None:
-            future.set_exception(ConnectionError(self._lost))
-        return future
-
-    async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
-        try:
-            return await asyncio.wait_for(future, self.source.timeout_s)
-        except TimeoutError:
-            raise DriverError(f"{self.where}: no {what} within {self.source.timeout_s:g} s") from None
-        except ConnectionError as exc:
-            raise DriverError(f"{self.where}: {exc} while waiting for {what}") from None
-
-    def _connection_lost(self, message: str) -> None:
-        if self._closed:
-            return  # nobody waits any more; an exception set now would never be retrieved
-        waiting = [self._connack, *self._acks.values()]
-        self._acks = {}
-        for future in waiting:
-            if future is not None and not future.done():
-                future.set_exception(ConnectionError(message))
-        self._wake.set()
-
     # ------------------------------------------------------------ paho callbacks (paho's thread)
-
-    def _post(self, callback: Callable[..., None], *args: Any) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(callback, *args)
 
     def _on_connect(self, _client: mqtt.Client, _userdata: Any, flags: Any, reason: ReasonCode,
                     _properties: Any) -> None:
         self.session_present = bool(getattr(flags, "session_present", False))
-        self._post(_resolve, self._connack, reason)
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
-                       _properties: Any) -> None:
-        if self._closed:
-            return
-        if self._connack is not None and not self._connack.done():
-            self._lost = REFUSED_EARLY.format(reason=reason)
-        else:
-            self._lost = f"connection lost ({reason})"
-        self._wake_pending = True
-        self._post(self._connection_lost, self._lost)
+        self._post(resolve, self._connack, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         arrival = time.time()
-        try:
-            topic_name = message.topic
-        except UnicodeDecodeError:
-            topic_name = message._topic.decode("utf-8", "replace")
+        topic_name = message_topic(message)
         inbox = self._inbox
         if len(inbox) >= self._inbox_max:
             # paho acknowledges a QoS 1 message when this callback returns: wait for room rather
@@ -238,22 +134,7 @@ class MqttJsonDriver(Driver):
                     inbox.popleft()
                     self.dropped += 1
         inbox.append((topic_name, message.payload, arrival))
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._post(self._wake.set)
-
-    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
-                    _properties: Any) -> None:
-        self._post(self._acked, mid, reason)
-
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode],
-                      _properties: Any) -> None:
-        self._post(self._acked, mid, reasons)
-
-    def _acked(self, mid: int, value: Any) -> None:
-        future = self._acks.pop(mid, None)
-        if future is not None:
-            _resolve(future, value)
+        self._wake_up()
 
     # ------------------------------------------------------------ run
 
@@ -278,7 +159,7 @@ class MqttJsonDriver(Driver):
                     if self._ping is None or self._ping.done():
                         self._ping = asyncio.create_task(self._keep_alive(), name=f"mqtt-alive-{self.name}")
         finally:
-            await _cancel(self._ping)
+            await cancel_task(self._ping)
             self._ping = None
 
     async def _handle_inbox(self, emit: EmitFn) -> None:
@@ -296,35 +177,6 @@ class MqttJsonDriver(Driver):
             self.record_read(max(0.0, time.time() - oldest), True)
         for start in range(0, len(samples), MAX_BATCH):
             await emit(samples[start:start + MAX_BATCH])
-
-    def _dead_letter(self, letter: DeadLetter) -> None:
-        self.dead_letter_count += 1
-        log.warning("%s: dead letter from %s: %s", self.where, letter.topic, letter.error)
-        if self.on_dead_letter is not None:
-            self.on_dead_letter(letter)
-        else:
-            self.dead_letters.append(letter)
-
-    async def _keep_alive(self) -> None:
-        """A QoS 1 round trip: proof of life on a quiet network, and the source's latency."""
-        client = self._client
-        if client is None:
-            return
-        started = time.perf_counter()
-        info = client.publish(ALIVE_TOPIC.format(client_id=self.mqtt.client_id), b"", qos=1)
-        try:
-            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                raise DriverError(f"{self.where}: cannot publish a keep-alive: {mqtt.error_string(info.rc)}")
-            await self._wait(self._ack_future(info.mid), "the acknowledgement of a keep-alive")
-        except DriverError as exc:
-            if self._closed:
-                return
-            self.record_read(self.source.timeout_s, False)
-            if self._lost is None:
-                self._lost = str(exc).removeprefix(f"{self.where}: ")
-            self._wake.set()
-            return
-        self.record_read(time.perf_counter() - started, True)
 
     # ------------------------------------------------------------ read once
 
@@ -367,42 +219,3 @@ class MqttJsonDriver(Driver):
                 f"no message on {topics[tag]} within {self.source.timeout_s:g} s")
             out.append(TagReading(tag, None, "-", Quality.BAD, elapsed, error))
         return out
-
-    # ------------------------------------------------------------ close
-
-    async def close(self) -> None:
-        self._closed = True
-        await _cancel(self._ping)
-        self._ping = None
-        client, self._client = self._client, None
-        self._wake.set()
-        for future in [*self._acks.values(), self._connack]:
-            if future is None:
-                continue
-            if future.done() and not future.cancelled():
-                future.exception()  # retrieved: a refusal already raised as DriverError
-            future.cancel()
-        self._acks = {}
-        if client is None:
-            return
-        try:
-            await asyncio.to_thread(_disconnect, client)
-        except Exception as exc:  # close() never raises
-            log.debug("%s: closing: %s", self.where, describe_error(exc))
-
-
-def _disconnect(client: mqtt.Client) -> None:
-    client.disconnect()
-    client.loop_stop()
-
-
-def _resolve(future: asyncio.Future[Any] | None, value: Any) -> None:
-    if future is not None and not future.done():
-        future.set_result(value)
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import threading
 import time
 from collections import deque
@@ -33,11 +32,18 @@ from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, EmitFn
-from oee_tui.engine.model import DeadLetter, TagSample
+from oee_tui.drivers.base import DriverError, EmitFn
+from oee_tui.drivers.mqtt_base import (
+    MAX_BATCH,
+    MAX_MESSAGES_PER_PASS,
+    DeadLetterFn,
+    MqttDriverBase,
+    cancel_task,
+    message_topic,
+)
+from oee_tui.engine.model import TagSample
 from oee_tui.mqtt.host import (
     DEFAULT_HOST_ID,
     DEFAULT_REORDER_TIMEOUT_S,
@@ -49,29 +55,12 @@ from oee_tui.mqtt.host import (
 )
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug import NAMESPACE, state_topic
-from oee_tui.mqtt.transport import (
-    MQTT_VERSIONS,
-    REFUSED_EARLY,
-    MqttSettings,
-    TransportError,
-    build_client,
-    connect_options,
-    describe_error,
-    safe_client_id,
-)
+from oee_tui.mqtt.transport import MQTT_VERSIONS, MqttSettings, TransportError, build_client, safe_client_id
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH: Final = 5_000  # samples per emit
-MAX_MESSAGES_PER_PASS: Final = 2_000  # messages handled before the loop yields to other tasks
-DEAD_LETTERS_KEPT: Final = 1_000  # on the driver, when no on_dead_letter callback takes them
 HISTORY_KEPT: Final = 10_000  # historical samples kept on the driver without an on_historical callback
-MIN_INBOX: Final = 1_000
 RECV_CHUNK: Final = 256 * 1024  # bytes paho's socket takes per recv (_BufferedSocket)
-_REFUSED_EARLY: Final = REFUSED_EARLY
-ALIVE_TOPIC: Final = "oee-tui/alive/{client_id}"  # outside the Sparkplug namespace: nobody acts on it
-
-DeadLetterFn = Callable[[DeadLetter], None]
 HistoricalFn = Callable[[Sequence[TagSample]], None]
 
 
@@ -116,45 +105,30 @@ class SparkplugSettings:
                             tls_key_file=self.tls_key_file, persistent_session=False)
 
 
-class SparkplugDriver(Driver):
+class SparkplugDriver(MqttDriverBase):
     """A Sparkplug B host application on one broker; emits every mapped metric it hears.
 
     Tag names are ``group/edge_node[/device]/metric name``. With no tags mapped every metric
     is emitted (discovery). Dead letters go to ``on_dead_letter`` (the engine stores them), or
-    are kept in ``dead_letters`` (the newest DEAD_LETTERS_KEPT) while nothing takes them;
+    are kept in ``dead_letters`` (the newest mqtt_base.DEAD_LETTERS_KEPT) while nothing takes them;
     historical metrics likewise go to ``on_historical`` or ``historical``.
     """
 
     def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *,
                  settings: SparkplugSettings | None = None, on_dead_letter: DeadLetterFn | None = None,
                  on_historical: HistoricalFn | None = None) -> None:
-        super().__init__(source, tags)
+        super().__init__(source, tags, on_dead_letter=on_dead_letter)
         self.settings = SparkplugSettings.from_source(source) if settings is None else settings
         if self.settings.mqtt_version not in MQTT_VERSIONS:
             raise ValueError(f"source {source.name}: mqtt_version must be one of {', '.join(MQTT_VERSIONS)}")
-        self.on_dead_letter = on_dead_letter
         self.on_historical = on_historical
-        self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
-        self.dead_letter_count = 0
         self.historical: deque[TagSample] = deque(maxlen=HISTORY_KEPT)
-        self.dropped = 0  # messages dropped because the inbox was full (each may carry several samples)
         self.rebirths_sent = 0
         self.client_id = self.settings.client_id or _client_id(self.settings.host_id, source.name)
         self.mqtt = self.settings.transport(source, self.client_id)
         self._router = MetricRouter(mapping.tag for mapping in self.tags) if self.tags else None
-        self._client: mqtt.Client | None = None
         self._host: SparkplugHost | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: deque[tuple[str, bytes, float]] = deque()
-        self._inbox_max = max(MIN_INBOX, source.queue_size)
-        self._wake = asyncio.Event()
-        self._wake_pending = False
-        self._connack: asyncio.Future[ReasonCode] | None = None
-        self._acks: dict[int, asyncio.Future[list[ReasonCode] | ReasonCode]] = {}
-        self._lost: str | None = None
-        self._closed = False
         self._state_ts_ms = 0
-        self._ping: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ description
 
@@ -180,14 +154,7 @@ class SparkplugDriver(Driver):
 
     async def connect(self) -> None:
         await self.close()  # a driver may be connected again after a loss or close()
-        self._closed = False
-        self._lost = None
-        self._loop = loop = asyncio.get_running_loop()
-        self._inbox = deque()
-        self._wake = asyncio.Event()
-        self._wake_pending = False
-        self._acks = {}
-        self._connack = loop.create_future()
+        self._new_session()
         settings, source = self.settings, self.source
         # One timestamp for will, birth and clean death: 3.0 ties them together.
         self._state_ts_ms = int(time.time() * 1000)
@@ -200,124 +167,23 @@ class SparkplugDriver(Driver):
             client = build_client(self.mqtt, will=(will.topic, will.payload, will.qos, will.retain))
         except TransportError as exc:
             raise DriverError(f"{self.where}: {exc}") from None
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
-        client.on_subscribe = self._on_subscribe
-        self._client = client
-
-        options = connect_options(self.mqtt)
-        try:
-            # connect() resolves, opens the socket, does the TLS handshake and sends CONNECT: blocking.
-            result = await asyncio.to_thread(client.connect, source.host, source.port, self.mqtt.keepalive_s,
-                                             **options)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise DriverError(f"{self.where}: cannot connect: {_describe(exc)}") from exc
-        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            # A TLS 1.3 refusal can already arrive while CONNECT is being written: rc 7, no exception.
-            raise DriverError(f"{self.where}: " + (_REFUSED_EARLY.format(reason=mqtt.error_string(result))
-                                                   if result == MQTTErrorCode.MQTT_ERR_CONN_LOST
-                                                   else f"cannot connect: {mqtt.error_string(result)}"))
+        self._attach(client)
+        await self._open(client)
         _buffer_reads(client)
         client.loop_start()
         _quiet_network_loop(client)
-        connack = await self._wait(self._connack, "the broker's answer to CONNECT")
-        if connack.is_failure:
-            raise DriverError(f"{self.where}: the broker refused the connection: {connack}"
-                              + (f" (user {source.username!r})" if source.username is not None else ""))
-        await self._subscribe(client)
-        await self._publish_and_wait(state_birth(settings.host_id, self._state_ts_ms, settings.namespace),
-                                     "STATE online")
+        await self._await_connack()
+        await self._subscribe(client, self.subscriptions, 1)
+        birth = state_birth(settings.host_id, self._state_ts_ms, settings.namespace)
+        await self._publish_and_wait(birth.topic, birth.payload, "STATE online", qos=birth.qos, retain=birth.retain)
         log.info("%s: connected as host %s, subscribed to %s", self.where, settings.host_id,
                  ", ".join(self.subscriptions))
 
-    async def _subscribe(self, client: mqtt.Client) -> None:
-        result, mid = client.subscribe([(name, 1) for name in self.subscriptions])
-        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
-            raise DriverError(f"{self.where}: cannot subscribe: {mqtt.error_string(result)}")
-        codes = await self._wait(self._ack_future(mid), "SUBACK")
-        refused = [name for name, code in zip(self.subscriptions, _as_list(codes), strict=False) if code.is_failure]
-        if refused:
-            raise DriverError(f"{self.where}: the broker refused the subscription to {', '.join(refused)}; "
-                              f"its access control must allow this client to read them")
-
-    async def _publish_and_wait(self, message: Publication, what: str) -> float:
-        """Publish at QoS >= 1 and wait for the broker's acknowledgement; returns the round trip."""
-        client = self._client
-        if client is None:
-            raise DriverError(f"{self.where}: not connected")
-        started = time.perf_counter()
-        info = client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise DriverError(f"{self.where}: cannot publish {what}: {mqtt.error_string(info.rc)}")
-        # Registered before any await: the acknowledgement reaches this loop only through
-        # call_soon_threadsafe, so it cannot be resolved before the future exists.
-        code = await self._wait(self._ack_future(info.mid), f"the acknowledgement of {what}")
-        if isinstance(code, ReasonCode) and code.is_failure:
-            raise DriverError(f"{self.where}: the broker refused {what}: {code}")
-        return time.perf_counter() - started
-
-    def _ack_future(self, mid: int) -> asyncio.Future[list[ReasonCode] | ReasonCode]:
-        assert self._loop is not None
-        future = self._acks[mid] = self._loop.create_future()
-        if self._lost is not None:
-            future.set_exception(ConnectionError(self._lost))
-        return future
-
-    async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
-        """Wait for a CONNACK, SUBACK or PUBACK; a lost connection fails it at once (_connection_lost)."""
-        try:
-            return await asyncio.wait_for(future, self.source.timeout_s)
-        except TimeoutError:
-            raise DriverError(f"{self.where}: no {what} within {self.source.timeout_s:g} s") from None
-        except ConnectionError as exc:
-            raise DriverError(f"{self.where}: {exc} while waiting for {what}") from None
-
-    def _connection_lost(self, message: str) -> None:
-        """On the loop: everyone waiting for an answer from the broker learns it will not come."""
-        waiting = [self._connack, *self._acks.values()]
-        self._acks = {}
-        for future in waiting:
-            if future is not None and not future.done():
-                future.set_exception(ConnectionError(message))
-        self._wake.set()
-
     # ------------------------------------------------------------ paho callbacks (paho's thread)
-
-    def _post(self, callback: Callable[..., None], *args: Any) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed while paho was still talking
-            loop.call_soon_threadsafe(callback, *args)
-
-    def _wake_up(self) -> None:
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._post(self._wake.set)
-
-    def _on_connect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
-                    _properties: Any) -> None:
-        self._post(_resolve, self._connack, reason)
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
-                       _properties: Any) -> None:
-        if self._closed:
-            return
-        if self._connack is not None and not self._connack.done():
-            self._lost = _REFUSED_EARLY.format(reason=reason)
-        else:
-            self._lost = f"connection lost ({reason})"
-        self._wake_pending = True
-        self._post(self._connection_lost, self._lost)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         arrival = time.time()
-        try:
-            topic_name = message.topic
-        except UnicodeDecodeError:  # MQTT requires UTF-8 topics; keep the bytes of one that is not
-            topic_name = message._topic.decode("utf-8", "replace")
+        topic_name = message_topic(message)
         if message.retain and topic_name == state_topic(self.settings.host_id, self.settings.namespace):
             return  # the stored STATE of an earlier session; our birth replaces it right after
         inbox = self._inbox
@@ -329,19 +195,6 @@ class SparkplugDriver(Driver):
                 self.dropped += 1
         inbox.append((topic_name, message.payload, arrival))
         self._wake_up()
-
-    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
-                    _properties: Any) -> None:
-        self._post(self._acked, mid, reason)
-
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode],
-                      _properties: Any) -> None:
-        self._post(self._acked, mid, reasons)
-
-    def _acked(self, mid: int, value: Any) -> None:
-        future = self._acks.pop(mid, None)
-        if future is not None:
-            _resolve(future, value)
 
     # ------------------------------------------------------------ run
 
@@ -373,7 +226,7 @@ class SparkplugDriver(Driver):
                     if self._ping is None or self._ping.done():
                         self._ping = asyncio.create_task(self._keep_alive(), name=f"sparkplug-alive-{self.name}")
         finally:
-            await _cancel(self._ping)
+            await cancel_task(self._ping)
             self._ping = None
 
     async def _handle_inbox(self, host: SparkplugHost, emit: EmitFn) -> None:
@@ -394,12 +247,7 @@ class SparkplugDriver(Driver):
 
     async def _deliver(self, out: HostOutput, emit: EmitFn) -> None:
         for letter in out.dead_letters:
-            self.dead_letter_count += 1
-            log.warning("%s: dead letter from %s: %s", self.where, letter.topic, letter.error)
-            if self.on_dead_letter is not None:
-                self.on_dead_letter(letter)
-            else:
-                self.dead_letters.append(letter)
+            self._dead_letter(letter)
         for command in out.commands:
             self._publish_command(command)
         if out.republish_state:
@@ -441,40 +289,9 @@ class SparkplugDriver(Driver):
             self.rebirths_sent += 1
             log.info("%s: sent %s (%s)", self.where, message.topic, message.reason)
 
-    async def _keep_alive(self) -> None:
-        """A QoS 1 round trip to the broker: proof of life on a quiet network, and its latency."""
-        alive = Publication(ALIVE_TOPIC.format(client_id=self.client_id), b"", qos=1)
-        try:
-            latency = await self._publish_and_wait(alive, "a keep-alive")
-        except DriverError as exc:
-            if self._closed:
-                return
-            self.record_read(self.source.timeout_s, False)
-            if self._lost is None:
-                self._lost = str(exc).removeprefix(f"{self.where}: ")
-            self._wake.set()
-            return
-        self.record_read(latency, True)
-
     # ------------------------------------------------------------ close
 
-    async def close(self) -> None:
-        self._closed = True
-        await _cancel(self._ping)
-        self._ping = None
-        client, self._client = self._client, None
-        self._wake.set()  # a run() waiting for messages returns
-        for future in self._acks.values():
-            future.cancel()
-        self._acks = {}
-        if client is None:
-            return
-        try:
-            await asyncio.to_thread(self._say_goodbye, client)
-        except Exception as exc:  # close() never raises
-            log.debug("%s: closing: %s", self.where, _describe(exc))
-
-    def _say_goodbye(self, client: mqtt.Client) -> None:
+    def _goodbye(self, client: mqtt.Client) -> None:
         """STATE offline (3.0: a clean disconnect does not send the will), then DISCONNECT."""
         if self._lost is None and client.is_connected():
             death = state_will(self.settings.host_id, self._state_ts_ms, self.settings.namespace)
@@ -640,21 +457,3 @@ def _quiet_network_loop(client: mqtt.Client) -> None:
 def _client_id(host_id: str, source: str) -> str:
     return safe_client_id(f"{host_id}-{source}")
 
-
-def _as_list(codes: list[ReasonCode] | ReasonCode) -> list[ReasonCode]:
-    return codes if isinstance(codes, list) else [codes]
-
-
-def _resolve(future: asyncio.Future[Any] | None, value: Any) -> None:
-    if future is not None and not future.done():
-        future.set_result(value)
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-
-
-_describe = describe_error
