@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import plant_config
+from common import fill_history, fill_orders, plant_config
 
 from oee_tui.engine.model import Span
 from oee_tui.engine.planning import Planning, attributed_counts, attributed_intervals
@@ -27,27 +27,8 @@ START = datetime(2026, 7, 1, tzinfo=UTC).timestamp()
 
 def fill(store: Store) -> None:
     cursor = store.cursor()
-    seconds = DAYS * 86400
-    cursor.execute(f"""
-        INSERT INTO state_intervals
-        SELECT printf('M%03d', m), to_timestamp({START} + c * 1200 + o.off)::TIMESTAMP,
-               to_timestamp({START} + c * 1200 + o.off + o.len)::TIMESTAMP, o.state
-        FROM range({MACHINES}) t(m), range({seconds // 1200}) r(c),
-             (VALUES (0, 1020, 'running'), (1020, 40, 'minor_stop'), (1060, 140, 'down')) o(off, len, state)
-    """)
-    cursor.execute(f"""
-        INSERT INTO count_minutes
-        SELECT printf('M%03d', m), to_timestamp({START} + i * 60)::TIMESTAMP, NULL,
-               CASE WHEN (i % 20) < 17 THEN 55 ELSE 0 END, CASE WHEN i % 20 = 3 THEN 2 ELSE 0 END
-        FROM range({MACHINES}) t(m), range({seconds // 60}) r(i)
-    """)
-    cursor.execute(f"""
-        INSERT INTO orders
-        SELECT printf('O%03d-%04d', m, k), CASE WHEN k % 2 = 0 THEN 'A' ELSE 'B' END, printf('M%03d', m), NULL,
-               to_timestamp({START} + k * 14400 + m * 60)::TIMESTAMP,
-               to_timestamp({START} + (k + 1) * 14400 + m * 60)::TIMESTAMP, 10000
-        FROM range({MACHINES}) t(m), range({seconds // 14400}) r(k)
-    """)
+    fill_history(cursor, START, MACHINES, DAYS, product=None)
+    fill_orders(cursor, START, MACHINES, DAYS)
     cursor.close()
 
 

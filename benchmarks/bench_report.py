@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import plant_config
+from common import fill_history, fill_orders, plant_config
 
 from oee_tui.engine.report import build_report
 from oee_tui.engine.store import Store
@@ -34,21 +34,7 @@ START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
 
 def fill(store: Store, with_schedule: bool) -> None:
     cursor = store.cursor()
-    seconds = DAYS * 86400
-    # A 20-minute cycle per machine: 17 min running, a 40 s micro-stop, then 2.3 min down.
-    cursor.execute(f"""
-        INSERT INTO state_intervals
-        SELECT printf('M%03d', m), to_timestamp({START} + c * 1200 + o.off)::TIMESTAMP,
-               to_timestamp({START} + c * 1200 + o.off + o.len)::TIMESTAMP, o.state
-        FROM range({MACHINES}) t(m), range({seconds // 1200}) r(c),
-             (VALUES (0, 1020, 'running'), (1020, 40, 'minor_stop'), (1060, 140, 'down')) o(off, len, state)
-    """)
-    cursor.execute(f"""
-        INSERT INTO count_minutes
-        SELECT printf('M%03d', m), to_timestamp({START} + i * 60)::TIMESTAMP, {"NULL" if with_schedule else "'A'"},
-               CASE WHEN (i % 20) < 17 THEN 55 ELSE 0 END, CASE WHEN i % 20 = 3 THEN 2 ELSE 0 END
-        FROM range({MACHINES}) t(m), range({seconds // 60}) r(i)
-    """)
+    fill_history(cursor, START, MACHINES, DAYS, product=None if with_schedule else "A")
     if not with_schedule:
         print("report: plain plant: counts carry their product, no planning data")
     else:
@@ -56,13 +42,7 @@ def fill(store: Store, with_schedule: bool) -> None:
         # their own cycle times, and one planned maintenance hour per machine a week. The counters
         # carry no product, so every count is attributed to its order's product by the report.
         cursor.execute("INSERT INTO products VALUES ('A', '', 1.0, NULL), ('B', '', 0.8, NULL)")
-        cursor.execute(f"""
-            INSERT INTO orders
-            SELECT printf('O%03d-%04d', m, k), CASE WHEN k % 2 = 0 THEN 'A' ELSE 'B' END, printf('M%03d', m), NULL,
-                   to_timestamp({START} + k * 14400 + m * 60)::TIMESTAMP,
-                   to_timestamp({START} + (k + 1) * 14400 + m * 60)::TIMESTAMP, 10000
-            FROM range({MACHINES}) t(m), range({seconds // 14400}) r(k)
-        """)
+        fill_orders(cursor, START, MACHINES, DAYS)
         cursor.execute(f"""
             INSERT INTO planned_stops
             SELECT printf('M%03d', m), NULL, to_timestamp({START} + w * 604800 + 36000)::TIMESTAMP,

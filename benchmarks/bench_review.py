@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import plant_config
+from common import fill_history, plant_config
 
 from oee_tui.engine.review import (
     Level,
@@ -53,19 +53,7 @@ START = datetime(2026, 8, 1, tzinfo=UTC).timestamp()
 def fill(store: Store) -> None:
     cursor = store.cursor()
     seconds = DAYS * 86400
-    cursor.execute(f"""
-        INSERT INTO state_intervals
-        SELECT printf('M%03d', m), to_timestamp({START} + c * 1200 + o.off)::TIMESTAMP,
-               to_timestamp({START} + c * 1200 + o.off + o.len)::TIMESTAMP, o.state
-        FROM range({MACHINES}) t(m), range({seconds // 1200}) r(c),
-             (VALUES (0, 1020, 'running'), (1020, 40, 'minor_stop'), (1060, 140, 'down')) o(off, len, state)
-    """)
-    cursor.execute(f"""
-        INSERT INTO count_minutes
-        SELECT printf('M%03d', m), to_timestamp({START} + i * 60)::TIMESTAMP, 'A',
-               CASE WHEN (i % 20) < 17 THEN 55 ELSE 0 END, CASE WHEN i % 20 = 3 THEN 2 ELSE 0 END
-        FROM range({MACHINES}) t(m), range({seconds // 60}) r(i)
-    """)
+    fill_history(cursor, START, MACHINES, DAYS, product="A")
     # Every other breakdown explained, with one of four reasons.
     cursor.execute(f"""
         INSERT INTO stop_reasons
