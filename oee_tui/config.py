@@ -217,6 +217,8 @@ class EdgeConfig:
     data_qos: int = 0  # live DDATA; replayed (historical) data is always QoS 1
     buffer_max_rows: int = 1_000_000  # store-and-forward rows kept while offline; the oldest go first
     buffer_flush_s: float = 1.0  # how often buffered rows are written and acknowledged rows deleted
+    # Sparkplug primary host application: births wait for its STATE online, its STATE offline ends the session.
+    primary_host_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +451,10 @@ def _edge(r: _Reader, data: dict[str, Any], machines: tuple[MachineConfig, ...])
     data_qos = t.get("data_qos", defaults.data_qos)
     if data_qos not in EDGE_QOS or isinstance(data_qos, bool):
         raise r.fail("edge.data_qos", data_qos, "must be 0 (the Sparkplug default) or 1")
+    primary_host_id = r.opt_string(t, "edge", "primary_host_id")
+    if primary_host_id is not None and not _SPARKPLUG_ID.match(primary_host_id):
+        raise r.fail("edge.primary_host_id", primary_host_id,
+                     "must not contain /, + or # (it is one level of the MQTT topic)")
     return EdgeConfig(
         enabled=enabled,
         host=r.string(t, "edge", "host", default=defaults.host),
@@ -467,6 +473,7 @@ def _edge(r: _Reader, data: dict[str, Any], machines: tuple[MachineConfig, ...])
         data_qos=data_qos,
         buffer_max_rows=r.integer(t, "edge", "buffer_max_rows", defaults.buffer_max_rows, 1, 1_000_000_000),
         buffer_flush_s=r.number(t, "edge", "buffer_flush_s", default=defaults.buffer_flush_s, positive=True),
+        primary_host_id=primary_host_id,
         **ids,
         **tls_files,
     )

@@ -165,12 +165,16 @@ class Engine:
 
             self.edge = await attach_edge(self)
 
+    def _keep_dead_letter(self, letter: DeadLetter) -> None:
+        # Looked up on every call: flush() swaps in a new list, which a bound list.append would miss.
+        self._dead_letters.append(letter)
+
     def _start_source(self, source: SourceConfig) -> None:
         tags = self.tags_of(source.name)
         if not tags:
             return
         runner = SourceRunner(source, tags, self.driver_factory)
-        runner.on_dead_letter = self._dead_letters.append
+        runner.on_dead_letter = self._keep_dead_letter
         self.runners.append(runner)
         self._source_tasks[source.name] = [
             asyncio.create_task(runner.run(), name=f"source:{source.name}"),

@@ -170,7 +170,19 @@ CREATE TABLE edge_buffer (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
+_V4: Final = """
+-- The Sparkplug edge node's next bdSeq, per edge node. Written before every CONNECT (the
+-- NDEATH will carries the bdSeq), so the next run of the app never reuses the last one: a late
+-- will of the previous run must not match, and so end, the new session at the host.
+CREATE TABLE edge_session (
+    group_id     VARCHAR,
+    edge_node_id VARCHAR,
+    next_bd_seq  INTEGER,
+    PRIMARY KEY (group_id, edge_node_id)
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

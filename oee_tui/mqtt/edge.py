@@ -28,6 +28,23 @@ replay window) is sent again after a crash or a lost connection: at least once. 
 ``data_qos = 1`` live DDATA not yet acknowledged when the connection drops goes back to the
 buffer as well; at QoS 0 whatever was written into a connection that silently died is lost
 (that is what QoS 0 means).
+
+Primary host (``[edge] primary_host_id``, spec 3.0 "Edge Node Session Establishment"): after
+CONNACK the node also subscribes to ``spBv1.0/STATE/<primary_host_id>`` and publishes nothing
+(no births, no data, no replay) until that host's STATE says ``"online": true``; meanwhile
+changes go to the buffer as when offline. A STATE ``"online": false`` ends the session on
+purpose: NDEATH by hand, DISCONNECT, and a new connection (next bdSeq) that waits for the host
+again. A STATE older than the last one seen (a stale retained message) is ignored.
+
+bdSeq across runs: the next CONNECT's bdSeq is kept in the store (``edge_session``, see
+oee_tui.mqtt.edge_session) and written before each CONNECT, so a new run of the app never
+reuses the previous run's bdSeq, whose late will would otherwise end the new session at a host.
+
+Commands: NCMD ``Node Control/Rebirth`` and ``Node Control/Next Server`` (a new connection:
+with one broker, the same broker and the next bdSeq) are answered; other NCMD metrics are
+logged and ignored. The machines' metrics are read-only (nothing is ever written to a PLC), so
+every DCMD is refused, logged and counted. An undecodable command or STATE is logged and kept
+in the store's dead letters (source ``edge``).
 """
 
 from __future__ import annotations
@@ -46,8 +63,9 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import EdgeConfig, MachineConfig
-from oee_tui.engine.model import Signal, TagSample, TagValue
+from oee_tui.engine.model import DeadLetter, Signal, TagSample, TagValue
 from oee_tui.mqtt.edge_buffer import BufferedRow, EdgeBuffer, StoredRow
+from oee_tui.mqtt.edge_session import BD_SEQ_MODULUS, EdgeSessions
 from oee_tui.mqtt.sparkplug import (
     REBIRTH_METRIC,
     DataType,
@@ -60,6 +78,8 @@ from oee_tui.mqtt.sparkplug import (
     encode_nbirth,
     encode_ndeath,
     metric_value,
+    parse_state,
+    state_topic,
     topic,
 )
 from oee_tui.mqtt.transport import (
@@ -86,14 +106,25 @@ REPLAY_CHUNK_ROWS: Final = 5_000  # rows read from the buffer per trip to the wr
 REPLAY_METRICS_PER_MESSAGE: Final = 200
 REPLAY_WINDOW: Final = 200  # replay messages sent and not yet acknowledged
 V5_INFLIGHT: Final = 20  # MQTT 5 brokers announce a receive maximum; Mosquitto's default is 20
+NEXT_SERVER_METRIC: Final = "Node Control/Next Server"
+DEAD_LETTER_SOURCE: Final = "edge"  # the dead_letters.source of undecodable commands and STATE
+DEAD_LETTERS_KEPT: Final = 1_000  # waiting for the store; beyond that the oldest go (a flood of garbage)
 _MASK64: Final = (1 << 64) - 1
 _I63: Final = 1 << 63
+
+# NBIRTH: besides bdSeq (added by encode_nbirth), the node controls we answer.
+_NODE_CONTROLS: Final = (MetricSpec(REBIRTH_METRIC, DataType.Boolean, False),
+                         MetricSpec(NEXT_SERVER_METRIC, DataType.Boolean, False))
 
 WriterFn = Callable[..., Awaitable[Any]]  # runs a function in the store's writer thread
 
 
 class EdgeError(Exception):
     """The broker could not be reached or refused us; the message says which and why."""
+
+
+class SessionEnded(EdgeError):
+    """The edge node ended its session on purpose (primary host offline, NCMD Next Server)."""
 
 
 @dataclass(slots=True)
@@ -119,7 +150,24 @@ class EdgeStats:
     replayed: int = 0  # rows sent from the buffer
     dropped: int = 0  # rows dropped because the buffer was full
     unknown_replayed: int = 0  # buffered rows whose machine or signal no longer exists
+    next_servers_answered: int = 0  # NCMD Node Control/Next Server: sessions ended to connect again
+    host_offline_ends: int = 0  # sessions ended because the primary host's STATE said offline
+    commands_ignored: int = 0  # NCMD metrics other than the node controls we answer
+    commands_refused: int = 0  # DCMD messages: writes to read-only machine metrics, or unknown devices
+    commands_undecodable: int = 0  # NCMD/DCMD/STATE payloads that could not be decoded
+    waiting_for_host: str | None = None  # the primary host id while births wait for its STATE online
     last_error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """One line for a user: what the edge node is doing now."""
+        if self.live:
+            return "live"
+        if not self.connected:
+            return "offline, buffering"
+        if self.waiting_for_host is not None:
+            return f"waiting for primary host {self.waiting_for_host}"
+        return "replaying the buffer"
 
 
 @dataclass(slots=True)
@@ -140,6 +188,10 @@ class _Session:
     sock: Any = None
     misc: asyncio.Task[None] | None = None
     window: int = REPLAY_WINDOW  # QoS 1 messages that may await their PUBACK
+    host_online: asyncio.Event = field(default_factory=asyncio.Event)  # the primary host's STATE said online
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # ended on purpose: see _end_on_purpose
+    end_reason: str | None = None
+    step: asyncio.Future[Any] | None = None  # what the session is doing now (waiting, replaying)
 
 
 class EdgeNode:
@@ -148,16 +200,24 @@ class EdgeNode:
 
     def __init__(self, config: EdgeConfig, machines: Sequence[MachineConfig], *,
                  buffer: EdgeBuffer | None = None, in_writer: WriterFn | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, sessions: EdgeSessions | None = None,
+                 write_dead_letters: Callable[[Sequence[DeadLetter]], Any] | None = None) -> None:
         self.config = config
         self.buffer = buffer
+        self.sessions = sessions
+        self._write_dead_letters_fn = write_dead_letters
+        self._dead_letters: list[DeadLetter] = []
         self._in_writer = in_writer
         self.clock = clock
         self.stats = EdgeStats()
         # Sparkplug 3.0: an edge node always connects with a clean session.
         self.settings = MqttSettings.from_config(config, default_client_id=f"{config.group_id}-{config.edge_node_id}")
         self.client_id = self.settings.client_id
-        self.bd_seq = 0  # the next CONNECT's
+        self.bd_seq = 0  # the next CONNECT's; start() continues from the store's
+        self._host_ts: int | None = None  # timestamp of the primary host's last STATE we took
+        self._state_topic = state_topic(config.primary_host_id) if config.primary_host_id else None
+        self._ncmd_topic = self.topic(MessageType.NCMD)
+        self._dcmd_prefix = self.topic(MessageType.DCMD, "x").removesuffix("x")
         self._session: _Session | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seq = 0
@@ -184,6 +244,7 @@ class EdgeNode:
         old = getattr(self, "_by_name", {})
         self._devices: dict[str, list[_Metric]] = {}
         self._by_name: dict[tuple[str, str], _Metric] = {}
+        self._by_alias: dict[int, _Metric] = {}  # to name what a DCMD sent by alias only
         self._routes: dict[tuple[str, str], tuple[_Metric, ...]] = {}
         routes: dict[tuple[str, str], list[_Metric]] = {}
         alias = 0
@@ -197,6 +258,7 @@ class EdgeNode:
                     metric.value, metric.quality = previous.value, previous.quality
                 metrics.append(metric)
                 self._by_name[(machine.id, metric.name)] = metric
+                self._by_alias[alias] = metric
                 routes.setdefault((mapping.source, mapping.tag), []).append(metric)
         self._routes = {key: tuple(value) for key, value in routes.items()}
         self._ddata_topics = {device: self.topic(MessageType.DDATA, device) for device in self._devices}
@@ -236,6 +298,8 @@ class EdgeNode:
     async def start(self) -> None:
         """Load the buffer's bounds and start the connection, publish and buffer tasks."""
         self._loop = asyncio.get_running_loop()
+        if self.sessions is not None:
+            self.bd_seq = await self._writer(self.sessions.next_bd_seq)
         if self.buffer is not None:
             counts = await self._writer(self.buffer.load)
             if counts.rows:
@@ -263,6 +327,10 @@ class EdgeNode:
             await self._say_goodbye(session)
         self._end_session()
         await self._write_buffer()
+        try:
+            await self._write_dead_letters()
+        except Exception:  # the buffer is written; these are only for diagnosis
+            log.exception("edge node: writing dead letters failed; %d are lost", len(self._dead_letters))
 
     async def _say_goodbye(self, session: _Session) -> None:
         """NDEATH by hand: 3.0 wants it on a clean shutdown, and a clean DISCONNECT drops the will."""
@@ -288,6 +356,10 @@ class EdgeNode:
             connected = False
             try:
                 await self._run_session()
+            except SessionEnded as exc:
+                if self._stopping:
+                    return
+                log.info("edge node: %s; connecting again in %.1f s", exc, delay)
             except EdgeError as exc:
                 if self._stopping:
                     return
@@ -322,7 +394,9 @@ class EdgeNode:
     async def _run_session(self) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
-        bd_seq, self.bd_seq = self.bd_seq, (self.bd_seq + 1) % 256
+        bd_seq, self.bd_seq = self.bd_seq, (self.bd_seq + 1) % BD_SEQ_MODULUS
+        await self._save_next_bd_seq()  # before CONNECT: from now on the broker may hold a will with bd_seq
+        host = self.stats.waiting_for_host = self.config.primary_host_id
         client = self._new_client(bd_seq)
         session = self._session = _Session(client, loop.create_future(), bd_seq=bd_seq)
         client.on_connect = lambda _c, _u, _f, reason, props: self._post(session, self._connected, session, reason,
@@ -331,7 +405,7 @@ class EdgeNode:
                                                                          f"connection lost ({reason})")
         client.on_subscribe = lambda _c, _u, _mid, reasons, _p: self._post(
             session, _resolve, session.suback, reasons)
-        client.on_message = lambda _c, _u, message: self._post(session, self._on_command, message.topic,
+        client.on_message = lambda _c, _u, message: self._post(session, self._on_message, session, message.topic,
                                                                message.payload)
         options = connect_options(self.settings)
         try:
@@ -354,19 +428,82 @@ class EdgeNode:
             raise EdgeError(f"{self.where}: the broker refused the connection: {reason}")
         self.stats.connected = True
         self.stats.connects += 1
-        # 3.0: subscribe to our commands before NBIRTH, so a rebirth request cannot be missed.
+        # 3.0: subscribe to our commands (and the primary host's STATE) before NBIRTH, so a rebirth
+        # request cannot be missed.
         session.suback = loop.create_future()
-        result, _mid = client.subscribe([(self.topic(MessageType.NCMD), 1),
-                                         (self.topic(MessageType.DCMD, "x").removesuffix("x") + "+", 1)])
+        subscriptions = [(self._ncmd_topic, 1), (self._dcmd_prefix + "+", 1)]
+        if self._state_topic is not None:
+            subscriptions.append((self._state_topic, 1))
+        result, _mid = client.subscribe(subscriptions)
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise EdgeError(f"{self.where}: cannot subscribe to NCMD/DCMD: {mqtt.error_string(result)}")
         await self._wait(session, session.suback, "SUBACK")
-        self._publish_births()
         log.info("edge node %s/%s: connected to %s (bdSeq %d)", self.config.group_id, self.config.edge_node_id,
                  self.where, bd_seq)
-        await self._replay(session)
-        await session.lost.wait()
+        try:
+            if host is not None:
+                if not session.host_online.is_set():
+                    log.info("edge node: waiting for primary host %s to be online", host)
+                await self._session_step(session, session.host_online.wait())
+                self.stats.waiting_for_host = None
+            if session.ended.is_set():  # e.g. a Next Server that came with the SUBACK: no births for it
+                raise SessionEnded(f"{self.where}: {session.end_reason}")
+            self._publish_births()
+            await self._session_step(session, self._replay(session))
+            await self._session_step(session, session.lost.wait())
+        except SessionEnded:
+            await self._say_goodbye(session)  # a clean DISCONNECT drops the will: NDEATH by hand
+            raise
+        finally:
+            self.stats.waiting_for_host = None
         raise EdgeError(f"{self.where}: {session.lost_reason}")
+
+    async def _session_step(self, session: _Session, step: Awaitable[T]) -> T:
+        """Run one step of a session until it is done, the connection is lost, or the session is
+        ended on purpose (then the step is cancelled at once: nothing more goes out)."""
+        task = session.step = asyncio.ensure_future(step)
+        lost = asyncio.ensure_future(session.lost.wait())
+        ended = asyncio.ensure_future(session.ended.wait())
+        try:
+            await asyncio.wait({task, lost, ended}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # stop(): the step goes too, and finishes its store write first
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        finally:
+            lost.cancel()
+            ended.cancel()
+            session.step = None
+        if session.ended.is_set():
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+            raise SessionEnded(f"{self.where}: {session.end_reason}")
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.wait({task})
+        raise EdgeError(f"{self.where}: {session.lost_reason}")
+
+    def _end_on_purpose(self, session: _Session, reason: str) -> None:
+        """Stop publishing now (live data goes to the buffer again); the session's task then says
+        NDEATH, disconnects, and the connection loop connects again with the next bdSeq."""
+        if session.ended.is_set() or self._session is not session:
+            return
+        session.end_reason = reason
+        session.ended.set()
+        self.stats.live = False
+        self._born = False
+        if session.step is not None:
+            session.step.cancel()
+
+    async def _save_next_bd_seq(self) -> None:
+        if self.sessions is None:
+            return
+        try:
+            await self._writer(self.sessions.save_next_bd_seq, self.bd_seq)
+        except Exception as exc:  # publishing matters more; only a restart could reuse this bdSeq
+            log.error("edge node: cannot keep the next bdSeq (%d) in the store: %s", self.bd_seq, exc)
 
     def _attach(self, session: _Session, loop: asyncio.AbstractEventLoop) -> None:
         """Drive paho from this event loop instead of paho's own thread.
@@ -512,22 +649,97 @@ class EdgeNode:
             del replay[mid]
             self._acked_through = message.last_id
 
-    def _on_command(self, topic_name: str, raw: bytes) -> None:
-        if not topic_name.startswith(self.topic(MessageType.NCMD)):
-            log.info("edge node: ignoring %s (device commands are not supported)", topic_name)
+    def _on_message(self, session: _Session, topic_name: str, raw: bytes) -> None:
+        """NCMD, DCMD or the primary host's STATE. Nothing a broker delivers may stop the node."""
+        try:
+            if topic_name == self._state_topic:
+                self._on_state(session, topic_name, raw)
+            elif topic_name == self._ncmd_topic:
+                self._on_ncmd(session, topic_name, raw)
+            elif topic_name.startswith(self._dcmd_prefix):
+                self._on_dcmd(topic_name, raw)
+            else:
+                log.info("edge node: ignoring a message on %s (not subscribed to)", topic_name)
+        except Exception as exc:  # a bug must cost one message, not the session
+            log.exception("edge node: handling a message on %s failed", topic_name)
+            self._dead_letter(topic_name, raw, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _undecodable(self, kind: str, topic_name: str, raw: bytes, reason: str) -> None:
+        self.stats.commands_undecodable += 1
+        log.warning("edge node: undecodable %s on %s ignored: %s", kind, topic_name, reason)
+        self._dead_letter(topic_name, raw, reason)
+
+    def _on_state(self, session: _Session, topic_name: str, raw: bytes) -> None:
+        host = self.config.primary_host_id
+        try:
+            online, timestamp = parse_state(raw)
+        except SparkplugDecodeError as exc:
+            self._undecodable("STATE", topic_name, raw, exc.reason)
             return
+        if self._host_ts is not None and timestamp < self._host_ts:
+            # A retained STATE older than one already seen: the host has moved on since.
+            log.info("edge node: STATE of primary host %s (online %s, timestamp %d) ignored: older than the last "
+                     "one seen (%d)", host, str(online).lower(), timestamp, self._host_ts)
+            return
+        self._host_ts = timestamp
+        if online:
+            if not session.host_online.is_set():
+                log.info("edge node: primary host %s is online (STATE timestamp %d)", host, timestamp)
+                session.host_online.set()
+            return
+        if not session.host_online.is_set():
+            log.info("edge node: primary host %s is offline (STATE timestamp %d); still waiting", host, timestamp)
+            return
+        self.stats.host_offline_ends += 1
+        log.info("edge node: primary host %s went offline (STATE timestamp %d): NDEATH, then a new session",
+                 host, timestamp)
+        self._end_on_purpose(session, f"primary host {host} went offline (STATE online false)")
+
+    def _on_ncmd(self, session: _Session, topic_name: str, raw: bytes) -> None:
         try:
             payload = decode_payload(raw)
         except SparkplugDecodeError as exc:
-            log.warning("edge node: undecodable NCMD: %s", exc.reason)
+            self._undecodable("NCMD", topic_name, raw, exc.reason)
             return
+        if not payload.metrics:
+            log.info("edge node: NCMD without metrics ignored")
         for metric in payload.metrics:
-            if metric.name == REBIRTH_METRIC and metric_value(metric, DataType.Boolean) is True:
+            name = metric.name or f"alias {metric.alias}"
+            wanted = metric.name in (REBIRTH_METRIC, NEXT_SERVER_METRIC) and _is_true(metric)
+            if wanted and metric.name == REBIRTH_METRIC:
                 self.stats.rebirths_answered += 1
                 self._rebirth_wanted = True
                 self._rebirth_now()
-                return
-        log.info("edge node: NCMD without a rebirth request ignored")
+            elif wanted:
+                self.stats.next_servers_answered += 1
+                log.info("edge node: NCMD %s: NDEATH, then a new session", NEXT_SERVER_METRIC)
+                self._end_on_purpose(session, f"NCMD {NEXT_SERVER_METRIC}")
+                return  # the session ends: the rest of this command is not for the next one
+            else:
+                self.stats.commands_ignored += 1
+                log.info("edge node: NCMD metric %r ignored (only %s = true and %s = true are answered)",
+                         name, REBIRTH_METRIC, NEXT_SERVER_METRIC)
+
+    def _on_dcmd(self, topic_name: str, raw: bytes) -> None:
+        device = topic_name[len(self._dcmd_prefix):]
+        try:
+            payload = decode_payload(raw)
+        except SparkplugDecodeError as exc:
+            self._undecodable("DCMD", topic_name, raw, exc.reason)
+            return
+        self.stats.commands_refused += 1
+        if device not in self._devices:
+            names = [metric.name or f"alias {metric.alias}" for metric in payload.metrics]
+            log.info("edge node: DCMD for unknown device %s refused (metrics: %s)", device,
+                     ", ".join(names) or "none")
+            return
+        names = []
+        for metric in payload.metrics:
+            known = self._by_alias.get(metric.alias) if not metric.name and metric.HasField("alias") else None
+            names.append(metric.name or (known.name if known is not None and known.device == device
+                                         else f"alias {metric.alias}"))
+        log.info("edge node: DCMD for device %s refused (metrics: %s): machine metrics are read-only", device,
+                 ", ".join(names) or "none")
 
     def _rebirth_now(self) -> None:
         if self._rebirth_wanted and self._born and self._session is not None:
@@ -558,12 +770,14 @@ class EdgeNode:
         now_ms = int(self.clock() * 1000)
         self._seq = 0
         self._publish(self.topic(MessageType.NBIRTH),
-                      encode_nbirth([], seq=self._next_seq(), bd_seq=session.bd_seq, timestamp_ms=now_ms), 0)
+                      encode_nbirth(_NODE_CONTROLS, seq=self._next_seq(), bd_seq=session.bd_seq, timestamp_ms=now_ms),
+                      0)
         for device, metrics in self._devices.items():
             specs = [_birth_spec(metric) for metric in metrics]
             self._publish(self.topic(MessageType.DBIRTH, device),
                           encode_dbirth(specs, seq=self._next_seq(), timestamp_ms=now_ms), 0)
         self._born = True
+        self._rebirth_wanted = False  # these births already carry the current layout
         self.stats.births += 1
 
     # ------------------------------------------------------------ live data
@@ -655,6 +869,28 @@ class EdgeNode:
             except Exception as exc:  # the rows stay spooled for the next try
                 self.stats.last_error = f"edge buffer: {exc}"
                 log.exception("edge node: writing the buffer failed")
+            try:
+                await self._write_dead_letters()
+            except Exception:  # they stay for the next try
+                log.exception("edge node: writing dead letters failed")
+
+    def _dead_letter(self, topic_name: str, raw: bytes, error: str) -> None:
+        """Keep an undecodable message for the store's dead letters (written with the buffer)."""
+        if self._write_dead_letters_fn is None:
+            return
+        if len(self._dead_letters) >= DEAD_LETTERS_KEPT:
+            del self._dead_letters[0]
+        self._dead_letters.append(DeadLetter(self.clock(), DEAD_LETTER_SOURCE, topic_name, bytes(raw), error))
+
+    async def _write_dead_letters(self) -> None:
+        letters, self._dead_letters = self._dead_letters, []
+        if not letters or self._write_dead_letters_fn is None:
+            return
+        try:
+            await self._finish_writing(self._write_dead_letters_fn, letters)
+        except Exception:
+            self._dead_letters[:0] = letters
+            raise
 
     async def _write_buffer(self) -> None:
         """Spooled rows into the table; acknowledged rows out of it. One writer-thread call."""
@@ -782,6 +1018,13 @@ def _wire_value(datatype: DataType, value: TagValue) -> Any:
         return None
 
 
+def _is_true(metric: Payload.Metric) -> bool:
+    try:
+        return metric_value(metric, DataType.Boolean) is True
+    except (SparkplugDecodeError, ValueError, TypeError):
+        return False
+
+
 def _birth_spec(metric: _Metric) -> MetricSpec:
     good = metric.quality == "good"
     value: Any = None
@@ -827,8 +1070,11 @@ async def attach_edge(engine: Any) -> EdgeNode:
     """Start an edge node on an engine (oee_tui.engine.engine.Engine): it sees every sample the
     engine ingests, and buffers through the engine's store writer thread."""
     config = engine.config
-    buffer = EdgeBuffer(engine.store, config.edge.buffer_max_rows) if engine.store is not None else None
-    node = EdgeNode(config.edge, config.machines, buffer=buffer, in_writer=engine._in_writer, clock=engine.clock)
+    store = engine.store
+    buffer = EdgeBuffer(store, config.edge.buffer_max_rows) if store is not None else None
+    sessions = EdgeSessions(store, config.edge.group_id, config.edge.edge_node_id) if store is not None else None
+    node = EdgeNode(config.edge, config.machines, buffer=buffer, in_writer=engine._in_writer, clock=engine.clock,
+                    sessions=sessions, write_dead_letters=store.write_dead_letters if store is not None else None)
     engine.sample_observers.append(node.observe)
     await node.start()
     return node

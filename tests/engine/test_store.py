@@ -323,6 +323,27 @@ def test_a_store_from_version_1_is_migrated_and_keeps_its_data(tmp_path: Path) -
         assert rows(store, "SELECT count(*) FROM orders") == [(0,)]
 
 
+def test_a_store_from_version_3_gets_the_edge_session_table_and_keeps_its_edge_buffer(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / Store.DB_FILENAME))
+    for version, script in enumerate(MIGRATIONS[:3], start=1):
+        con.execute(script)
+        con.execute("INSERT INTO schema_version VALUES (?, TIMESTAMP '2026-01-01')", [version])
+    con.execute("INSERT INTO edge_buffer VALUES (1, TIMESTAMP '2026-01-01 06:00', 'M1', 'total_count', 7, NULL, "
+                "'good')")
+    con.close()
+    with Store.open(tmp_path) as store:
+        assert store.schema_version == 4 == LATEST_VERSION
+        assert rows(store, "SELECT id, device, metric, value_num FROM edge_buffer") == [(1, "M1", "total_count", 7.0)]
+        assert rows(store, "SELECT count(*) FROM edge_session") == [(0,)]
+        cur = store.cursor()
+        try:
+            cur.execute("INSERT INTO edge_session VALUES ('plant', 'oee', 3)")
+            with pytest.raises(duckdb.ConstraintException):  # one row per edge node
+                cur.execute("INSERT INTO edge_session VALUES ('plant', 'oee', 4)")
+        finally:
+            cur.close()
+
+
 def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     store.write_counts([CountBucket("M1", T0, None, 1, 0)])

@@ -33,7 +33,7 @@ def config_with(edge: str, machine: str = "M1") -> str:
 def test_without_an_edge_section_nothing_is_published() -> None:
     config = parse_config(BASE.format(machine="M1"), "plant.toml")
     assert config.edge == EdgeConfig()
-    assert not config.edge.enabled
+    assert not config.edge.enabled and config.edge.primary_host_id is None  # births go out without waiting
 
 
 def test_every_key_is_read() -> None:
@@ -58,13 +58,14 @@ publish_interval_s = 0.5
 data_qos = 1
 buffer_max_rows = 5000
 buffer_flush_s = 2.0
+primary_host_id = "scada-1"
 """), "plant.toml")
     assert config.edge == EdgeConfig(
         enabled=True, host="broker.plant", port=8883, group_id="Plant1", edge_node_id="oee-line1",
         client_id="oee-edge-1", mqtt_version="5", keepalive_s=20, timeout_s=4.0, reconnect_min_s=1.0,
         reconnect_max_s=10.0, username="edge", password="secret", tls=False, tls_ca_file="ca.pem",
         tls_cert_file="edge.pem", tls_key_file="edge.key", publish_interval_s=0.5, data_qos=1,
-        buffer_max_rows=5000, buffer_flush_s=2.0)
+        buffer_max_rows=5000, buffer_flush_s=2.0, primary_host_id="scada-1")
     assert "secret" not in repr(config.edge)
 
 
@@ -85,6 +86,12 @@ buffer_flush_s = 2.0
     ('reconnect_min_s = 5.0\nreconnect_max_s = 1.0',
      "plant.toml: edge.reconnect_max_s = 1.0: must be at least reconnect_min_s (5.0)"),
     ('enabled = "yes"', "plant.toml: edge.enabled = 'yes': must be true or false"),
+    ('primary_host_id = "scada/1"',
+     "plant.toml: edge.primary_host_id = 'scada/1': must not contain /, + or # (it is one level of the MQTT topic)"),
+    ('primary_host_id = "+"',
+     "plant.toml: edge.primary_host_id = '+': must not contain /, + or # (it is one level of the MQTT topic)"),
+    ('primary_host_id = " "', "plant.toml: edge.primary_host_id = ' ': must be a non-empty string"),
+    ('primary_host_id = 7', "plant.toml: edge.primary_host_id = 7: must be a non-empty string"),
 ])
 def test_bad_values_name_the_key(edge: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -16,7 +16,7 @@ from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.model import Quality
 from oee_tui.engine.store import Store
-from oee_tui.mqtt.edge import EdgeNode
+from oee_tui.mqtt.edge import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
     BD_SEQ_METRIC,
@@ -69,7 +69,8 @@ async def test_births_and_data_carry_aliases_datatypes_and_values(broker: Mosqui
             nbirth = decode_payload(listener.messages(MessageType.NBIRTH)[0][1])
             assert nbirth.seq == 0
             assert [(m.name, m.datatype, metric_value(m)) for m in nbirth.metrics] == [
-                (BD_SEQ_METRIC, DataType.Int64, 0), (REBIRTH_METRIC, DataType.Boolean, False)]
+                (BD_SEQ_METRIC, DataType.Int64, 0), (REBIRTH_METRIC, DataType.Boolean, False),
+                (NEXT_SERVER_METRIC, DataType.Boolean, False)]
             dbirth = decode_payload(listener.messages(MessageType.DBIRTH)[0][1])
             assert dbirth.seq == 1
             assert [(m.name, m.alias, DataType(m.datatype)) for m in dbirth.metrics] == [

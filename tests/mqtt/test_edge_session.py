@@ -1,0 +1,84 @@
+"""bdSeq across runs of the app: the edge node keeps its next bdSeq in the store (``edge_session``),
+so a new run never reuses the bdSeq of the last one. Real Mosquitto, real engine and DuckDB store;
+a subscriber plays the host and reads the bdSeq of every NBIRTH and NDEATH."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from oee_tui.engine.engine import Engine
+from oee_tui.engine.store import Store
+from oee_tui.mqtt.edge import EdgeNode
+from oee_tui.mqtt.edge_session import EdgeSessions
+from oee_tui.mqtt.sparkplug import MessageType, decode_payload, metric_value
+from tests.mqtt.broker import MosquittoBroker
+from tests.mqtt.edge_fixtures import SparkplugListener, plant_config, until
+
+
+def bd_seqs(listener: SparkplugListener, kind: MessageType) -> list[int]:
+    return [metric_value(decode_payload(raw).metrics[0]) for _topic, raw in listener.messages(kind)]
+
+
+def edge_of(engine: Engine) -> EdgeNode:
+    assert isinstance(engine.edge, EdgeNode)
+    return engine.edge
+
+
+async def run_once(port: int, data_dir: Path, listener: SparkplugListener, *, cut: bool = False) -> None:
+    """One run of the app: start, go live (after a cut connection, twice), stop; the host sees the NDEATH."""
+    deaths = len(listener.messages(MessageType.NDEATH))
+    engine = Engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
+    await engine.start()
+    try:
+        edge = edge_of(engine)
+        await until(lambda: edge.stats.live, what="the edge node to go live")
+        if cut:
+            session = edge._session
+            assert session is not None
+            session.client.socket().shutdown(socket.SHUT_RDWR)  # no DISCONNECT: the broker sends the will
+            await until(lambda: edge.stats.connects == 2 and edge.stats.live, what="the second session")
+    finally:
+        await engine.stop()
+    await asyncio.to_thread(listener.wait_for,
+                            lambda h: len(h.messages(MessageType.NDEATH)) == deaths + (2 if cut else 1))
+
+
+def next_bd_seq(data_dir: Path) -> int:
+    with Store.open(data_dir) as store:
+        return EdgeSessions(store, "plant", "oee").next_bd_seq()
+
+
+async def test_consecutive_runs_continue_the_bdseq_and_never_reuse_the_last_one(
+        broker: MosquittoBroker, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    listener = await asyncio.to_thread(SparkplugListener, broker.port)
+    try:
+        await run_once(broker.port, data_dir, listener)
+        assert await asyncio.to_thread(next_bd_seq, data_dir) == 1
+        await run_once(broker.port, data_dir, listener, cut=True)  # a reconnect within a run counts too
+        assert await asyncio.to_thread(next_bd_seq, data_dir) == 3
+        await run_once(broker.port, data_dir, listener)
+    finally:
+        await asyncio.to_thread(listener.close)
+    assert bd_seqs(listener, MessageType.NBIRTH) == [0, 1, 2, 3]
+    assert bd_seqs(listener, MessageType.NDEATH) == [0, 1, 2, 3]  # each session's will or goodbye, its own
+
+
+async def test_the_bdseq_wraps_from_255_to_0_across_runs(broker: MosquittoBroker, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with Store.open(data_dir) as store:
+        EdgeSessions(store, "plant", "oee").save_next_bd_seq(255)
+        EdgeSessions(store, "plant", "other-node").save_next_bd_seq(17)  # another edge node's row: untouched
+    listener = await asyncio.to_thread(SparkplugListener, broker.port)
+    try:
+        await run_once(broker.port, data_dir, listener)
+        await run_once(broker.port, data_dir, listener)
+    finally:
+        await asyncio.to_thread(listener.close)
+    assert bd_seqs(listener, MessageType.NBIRTH) == [255, 0]
+    with Store.open(data_dir) as store:
+        assert EdgeSessions(store, "plant", "oee").next_bd_seq() == 1
+        assert EdgeSessions(store, "plant", "other-node").next_bd_seq() == 17
+        assert EdgeSessions(store, "elsewhere", "oee").next_bd_seq() == 0  # never connected: the spec's start
