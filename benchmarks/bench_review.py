@@ -4,6 +4,8 @@ Fills a store with SQL (not timed): a 20-minute cycle per machine (17 min runnin
 micro-stop, 2.3 min down), so 90 days hold ~1.9M state intervals and ~13M per-minute count
 rows; every other breakdown has a reason. Then times each query the screen runs, for the
 whole 90 days (the worst case), one ISO week and one shift: best of BENCH_ROUNDS runs each.
+Days, weeks and ranges sum saved day summaries (oee_tui.engine.day_summaries): their first look,
+which computes and saves every day, is printed apart, with the report computed whole for comparison.
 Run: python benchmarks/bench_review.py   (BENCH_DAYS, BENCH_MACHINES and BENCH_ROUNDS scale it;
 BENCH_STORE=DIR keeps the filled store in DIR and reuses it on the next run with the same scale)
 """
@@ -24,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import fill_history, plant_config
 
+from oee_tui.engine.report import build_report
 from oee_tui.engine.review import (
     Level,
     Period,
+    PeriodKind,
     Scope,
     compare_same_shift,
     compare_shifts_of_day,
@@ -86,12 +90,23 @@ def time_period(store: Store, name: str, period: Period, now: float) -> None:
 
     seconds, (config, planning) = best(lambda: planned_config(store, CONFIG))
     figures.append(("planning data (imported reasons, shifts, stops)", seconds, ""))
+    first: list[tuple[str, float, str]] = []
+    if period.kind is not PeriodKind.SHIFT:
+        # Days, weeks and ranges sum saved day summaries: once without any saved (the first look
+        # at these days, which computes and saves them), then as every later look finds them.
+        seconds, direct = best(lambda: build_report(store, config, window, now, "direct", planning=planning))
+        first.append(("the report computed whole, without day summaries", seconds, f"plant OEE {direct.plant.oee:.3f}"))
+        store.forget_day_summaries()
+        t0 = time.perf_counter()
+        review_report(store, config, period, now, planning=planning)
+        first.append(("first look: the report, computing and saving each day", time.perf_counter() - t0,
+                      "once per day and machine"))
     seconds, report = best(lambda: review_report(store, config, period, now, planning=planning))
     figures.append(("OEE per machine and line + six big losses (the report)", seconds,
                     f"plant OEE {report.plant.oee:.3f}"))
     seconds, losses = best(lambda: six_big_losses(report.plant))
     figures.append(("six big losses rows", seconds, f"{len(losses)} rows"))
-    seconds, bars = best(lambda: downtime_pareto(store, config, window, now, plant, planning))
+    seconds, bars = best(lambda: downtime_pareto(config, report, plant))
     figures.append(("downtime Pareto by reason, plant", seconds, f"{len(bars)} bars"))
     seconds, targets = best(lambda: target_vs_actual(config, report, plant))
     figures.append(("target vs actual", seconds, f"{len(targets)} rows"))
@@ -99,12 +114,14 @@ def time_period(store: Store, name: str, period: Period, now: float) -> None:
     figures.append(("stops without reason, plant", seconds, f"{todo.total:,} found, {len(todo.rows)} listed"))
     seconds, line_report = best(lambda: review_report(store, config, period, now, line, planning))
     figures.append(("drill to a line: its report", seconds, f"{len(line_report.machines)} machines"))
-    seconds, line_bars = best(lambda: downtime_pareto(store, config, window, now, line, planning))
+    seconds, line_bars = best(lambda: downtime_pareto(config, line_report, line))
     figures.append(("drill to a line: its Pareto", seconds, f"{len(line_bars)} bars"))
     seconds, stops = best(lambda: machine_stops(store, window, "M000"))
     figures.append(("drill to a machine: its stops", seconds, f"{stops.total:,} found, {len(stops.rows)} listed"))
     screen = sum(figures[i][1] for i in (0, 1, 3, 4, 5))
     print(f"review: {name} ({period.label}):")
+    for what, secs, note in first:
+        print(f"  {what:<55} {secs * 1000:8.1f} ms  {note}")
     for what, secs, note in figures:
         print(f"  {what:<55} {secs * 1000:8.1f} ms  {note}")
     print(f"  {'= the screen on it (planning+report+Pareto+targets+to-do)':<55} {screen * 1000:8.1f} ms")

@@ -75,9 +75,12 @@ class Engine:
 
     def __init__(self, config: Config, store: Store | None, *, clock: Callable[[], float] = time.time,
                  driver_factory: DriverFactory = make_driver, tick_s: float = 1.0,
-                 flush_interval_s: float = 2.0, acquire: bool = True) -> None:
+                 flush_interval_s: float = 2.0, acquire: bool = True, summary_delay_s: float = 60.0,
+                 summary_every_s: float = 3600.0) -> None:
         """`acquire=False` starts no source tasks: samples then come only through ingest()
-        (benchmarks, replays)."""
+        (benchmarks, replays). `summary_delay_s` after start, and every `summary_every_s` after
+        that, the engine saves the day summaries of the last SUMMARY_DAYS days that are missing
+        (oee_tui.engine.day_summaries), so that reviewing weeks and months finds them saved."""
         self.config = config
         self.acquire = acquire
         self.store = store
@@ -85,6 +88,8 @@ class Engine:
         self.driver_factory = driver_factory
         self.tick_s = tick_s
         self.flush_interval_s = flush_interval_s
+        self.summary_delay_s = summary_delay_s
+        self.summary_every_s = summary_every_s
         self.calendar = ShiftCalendar(config.shifts, config.site.timezone)
         self.reasons: dict[str, Reason] = {reason.code: reason for reason in config.reasons}
         self.planning = Planning.empty()  # imported planning data; start() and reload_planning() load it
@@ -160,6 +165,8 @@ class Engine:
             self._start_source(source)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._summary_loop(), name="engine:day-summaries"))
         if self.config.edge.enabled:
             from oee_tui.mqtt.edge import attach_edge  # paho is loaded only for plants that publish
 
@@ -317,6 +324,25 @@ class Engine:
         while True:
             await asyncio.sleep(self.flush_interval_s)
             await self.flush()
+
+    async def _summary_loop(self) -> None:
+        # Off the writer thread (flushes must not wait) and one day at a time, so that a first
+        # pass over a quarter of a big plant never holds the loop or the store for long.
+        from oee_tui.engine.day_summaries import SUMMARY_DAYS, save_days, settled_days
+
+        await asyncio.sleep(self.summary_delay_s)
+        while True:
+            store = self.store
+            try:
+                saved = 0
+                if store is not None:
+                    for day in settled_days(self.config, self.clock(), SUMMARY_DAYS):
+                        saved += await asyncio.to_thread(save_days, store, self.config, [day], self.clock())
+                if saved:
+                    log.info("day summaries: %d machine days saved", saved)
+            except Exception:  # the review computes what is missing itself; the plant runs on
+                log.exception("saving day summaries failed")
+            await asyncio.sleep(self.summary_every_s)
 
     async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)

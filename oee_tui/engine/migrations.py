@@ -182,7 +182,37 @@ CREATE TABLE edge_session (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4)
+_V5: Final = """
+-- Each machine's report over each closed plant-local day (oee_tui.engine.day_summaries), so
+-- that a review of weeks and months sums days instead of reading every interval and count
+-- minute again. `figures` are the report's times, counts and six big losses in the order of
+-- day_summaries.FIGURES; `loss_*` its stop time and stops per reason; `head_*`/`tail_*` the
+-- stops the day's start and end cut (one stop across midnight is counted once over days).
+-- A cache: the store deletes a machine's rows from the time of any later write for that
+-- machine on, and every row on an import; a row made under another config (fingerprint) is
+-- not used.
+CREATE TABLE day_summaries (
+    machine      VARCHAR NOT NULL,
+    day_start    TIMESTAMP NOT NULL,
+    day_end      TIMESTAMP NOT NULL,
+    fingerprint  VARCHAR NOT NULL,
+    figures      DOUBLE[] NOT NULL,
+    loss_reasons VARCHAR[] NOT NULL,
+    loss_seconds DOUBLE[] NOT NULL,
+    loss_stops   BIGINT[] NOT NULL,
+    head_start   DOUBLE,
+    head_loss    VARCHAR,
+    head_reason  VARCHAR,
+    head_touched BOOLEAN,
+    tail_start   DOUBLE,
+    tail_loss    VARCHAR,
+    tail_reason  VARCHAR,
+    tail_touched BOOLEAN,
+    computed_at  TIMESTAMP NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -143,6 +143,8 @@ class MeasuredTime:
     ends: npt.NDArray[np.float64]
     classes: npt.NDArray[np.int64]
     inside: npt.NDArray[np.float64]  # each counted interval's measure inside open time
+    reasons: npt.NDArray[np.int64]  # each counted interval's reason (index into the columns' reason_codes, -1 none)
+    origins: npt.NDArray[np.float64]  # each counted interval's own start, before the window clipped it
 
 
 def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
@@ -162,16 +164,20 @@ def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Sp
         classes = classify_columns(columns, machine, reasons, now, thresholds)
     ends = np.where(np.isnan(columns.ends), now, columns.ends)
     starts = columns.starts
+    reasons_of = columns.reasons
     nonempty = ends > starts
-    starts, ends, classes = starts[nonempty], ends[nonempty], classes[nonempty]
-    order = np.argsort(starts, kind="stable")
-    starts, ends, classes = starts[order], ends[order], classes[order]
+    if not nonempty.all():
+        starts, ends, classes, reasons_of = starts[nonempty], ends[nonempty], classes[nonempty], reasons_of[nonempty]
+    if len(starts) > 1 and (np.diff(starts) < 0).any():  # the store hands them over sorted: no sort to pay for
+        order = np.argsort(starts, kind="stable")
+        starts, ends, classes, reasons_of = starts[order], ends[order], classes[order], reasons_of[order]
     _check_overlaps(machine, starts, ends)
 
     a = np.maximum(starts, lo)
     b = np.minimum(ends, hi)
     inside_window = b > a
-    a, b, classes = a[inside_window], b[inside_window], classes[inside_window]
+    a, b, classes, reasons_of = a[inside_window], b[inside_window], classes[inside_window], reasons_of[inside_window]
+    origins = starts[inside_window]
 
     is_planned = classes == CODE[PLANNED]
     planned_pairs = [(span.start, span.end) for span in breaks]
@@ -184,7 +190,7 @@ def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Sp
     seconds = {RUN: 0.0, BREAKDOWN: 0.0, SETUP: 0.0, MINOR_STOP: 0.0}
     events = {RUN: 0, BREAKDOWN: 0, SETUP: 0, MINOR_STOP: 0}
     counted = ~is_planned & (classes != CODE[NO_DATA])
-    a, b, classes = a[counted], b[counted], classes[counted]
+    a, b, classes, reasons_of, origins = a[counted], b[counted], classes[counted], reasons_of[counted], origins[counted]
     inside = np.zeros(len(a), dtype=np.float64)
     if open_time and len(a):
         o_starts, o_ends, cumulative = _prefix_measure(open_time)
@@ -197,7 +203,7 @@ def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Sp
             seconds[name] = float(measured[CODE[name]])
             events[name] = int(touched[CODE[name]])
     return MeasuredTime(window, calendar_s, scheduled_s, planned_s, open_s, seconds, events, sched, planned,
-                        open_time, a, b, classes, inside)
+                        open_time, a, b, classes, inside, reasons_of, origins)
 
 
 def finish_measured(machine: MachineConfig, measured: MeasuredTime,

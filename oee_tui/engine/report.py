@@ -15,10 +15,12 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,7 +28,7 @@ import numpy.typing as npt
 
 from oee_tui.config import Config
 from oee_tui.engine.model import MachineState, Span
-from oee_tui.engine.oee import ProductCounts, aggregate
+from oee_tui.engine.oee import CLASSES, RUN, ProductCounts, aggregate
 from oee_tui.engine.oee_columns import (
     CODE,
     IntervalColumns,
@@ -40,6 +42,8 @@ from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.planning import MachinePlan, Planning, Segment
 from oee_tui.engine.shifts import ShiftCalendar
 from oee_tui.engine.store import Store
+
+_T = TypeVar("_T")
 
 
 class ReportError(ValueError):
@@ -104,6 +108,34 @@ class MachineAttribution:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasonLoss:
+    """One machine's unplanned stop time in open time for one reason (None: no reason given yet).
+
+    Every stop the calculator counts as a loss is here (breakdowns, setups, minor stops), so a
+    machine's entries add up to its A and P stop losses; `stops` counts each stop once however
+    much of it the window cuts off.
+    """
+
+    reason: str | None
+    seconds: float
+    stops: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopEdge:
+    """A stop the window's start or end cuts: in the window next to it, the same `start` is the same stop.
+
+    Summing windows (oee_tui.engine.day_summaries) counts a stop once from these, as one report
+    over the whole span would: `touched` says whether it cost open time in this window.
+    """
+
+    start: float
+    loss: str  # breakdown | setup | minor_stop
+    reason: str | None
+    touched: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     label: str
     window: Span
@@ -113,6 +145,10 @@ class Report:
     plant: OeeResult | None
     # Each machine's figures split by product and by order, in machine order (empty if not asked for).
     attribution: tuple[MachineAttribution, ...] = ()
+    # Each machine's stop losses by reason, in machine order: what the downtime Pareto adds up.
+    stop_losses: tuple[tuple[ReasonLoss, ...], ...] = ()
+    # Each machine's stops cut by the window's start and by its end (None: no stop there), in machine order.
+    edges: tuple[tuple[StopEdge | None, StopEdge | None], ...] = ()
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -178,7 +214,15 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
     machine_ids = [machine.id for machine in config.machines]
     plans = [planning.machine_plan(machine) for machine in config.machines]
     timelines = [plan.timeline(window.start, window.end) for plan in plans]
-    columns = _columns_by_machine(store, window, machine_ids, list(reasons))
+    # Codes given that the tree no longer has still name their stops (class by state, like no reason).
+    reason_codes = [*reasons, *(code for code in store.reasons_given(window.end) if code not in reasons)]
+    # The count query needs nothing from the intervals until its rows come back: DuckDB runs it
+    # beside the interval query and the numpy below (a quarter of the time over 90 days).
+    counting = _in_background(partial(_count_rows, store, window, scheduled, machine_ids, timelines, attribution))
+    # From a startup period before the window: a breakdown that ended just before it still makes
+    # the rejects of the window's first minutes startup rejects, as in any longer window around it.
+    lookback = max((machine.startup_period_s for machine in config.machines), default=0.0)
+    columns = _columns_by_machine(store, Span(window.start - lookback, window.end), machine_ids, reason_codes)
     empty = _empty_columns()
     startup: list[tuple[str, npt.NDArray[np.float64], float]] = []
     measured: list[MeasuredTime] = []
@@ -196,8 +240,7 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
         machine_breaks = [*breaks, *stops] if stops else breaks
         measured.append(measure_columns(machine, window, scheduled, machine_breaks, machine_columns, reasons, now,
                                         thresholds, classes))
-    totals, by_segment = _product_totals(store, window, scheduled, startup, machine_ids, timelines,
-                                         per_segment=attribution)
+    totals, by_segment = _sum_counts(counting.result(), startup, machine_ids, attribution)
     results = [finish_measured(plan.machine, measure, totals.get(plan.machine.id, {}))
                for plan, measure in zip(plans, measured, strict=True)]
     lines = tuple(
@@ -205,13 +248,57 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
         for line in config.lines
     )
     plant = aggregate("plant", results) if results else None
+    stop_losses = tuple(_stop_losses(measure, reason_codes) for measure in measured)
+    edges = tuple(_edges(measure, reason_codes) for measure in measured)
     shares: tuple[MachineAttribution, ...] = ()
     if attribution:
         shares = tuple(
             _attribute(plan, timeline, measure, by_segment.get(plan.machine.id, {}))
             for plan, timeline, measure in zip(plans, timelines, measured, strict=True)
         )
-    return Report(label, window, config.site.timezone, tuple(results), lines, plant, shares)
+    return Report(label, window, config.site.timezone, tuple(results), lines, plant, shares, stop_losses, edges)
+
+
+def _edges(measured: MeasuredTime, reason_codes: Sequence[str]) -> tuple[StopEdge | None, StopEdge | None]:
+    """The stop that began before the window and reaches into it, and the one the window's end cuts."""
+    if not len(measured.classes):
+        return None, None
+
+    def edge(i: int) -> StopEdge | None:
+        if int(measured.classes[i]) == CODE[RUN]:
+            return None
+        code = int(measured.reasons[i])
+        return StopEdge(float(measured.origins[i]), CLASSES[int(measured.classes[i])],
+                        reason_codes[code] if code >= 0 else None, bool(measured.inside[i] > 0))
+
+    window = measured.window
+    head = edge(0) if measured.starts[0] == window.start and measured.origins[0] < window.start else None
+    tail = edge(len(measured.classes) - 1) if measured.ends[-1] == window.end else None
+    return head, tail
+
+
+def _stop_losses(measured: MeasuredTime, reason_codes: Sequence[str]) -> tuple[ReasonLoss, ...]:
+    """The measured stop time per reason: every counted interval that is not running and costs open time."""
+    costs = (measured.classes != CODE[RUN]) & (measured.inside > 0)
+    if not costs.any():
+        return ()
+    none = len(reason_codes)
+    codes = measured.reasons[costs]
+    codes = np.where(codes >= 0, codes, none)
+    seconds = np.bincount(codes, weights=measured.inside[costs], minlength=none + 1)
+    stops = np.bincount(codes, minlength=none + 1)
+    names: list[str | None] = [*reason_codes, None]
+    return tuple(ReasonLoss(names[code], float(seconds[code]), int(stops[code]))
+                 for code in np.flatnonzero(stops).tolist())
+
+
+def _in_background(call: Callable[[], _T]) -> Future[_T]:
+    """Run `call` on a thread of its own; the thread ends with it, whether or not anyone asks for the result."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oee-report")
+    try:
+        return pool.submit(call)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _thresholds(plan: MachinePlan, timeline: Sequence[Segment],
@@ -424,14 +511,22 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
     the join with the timelines; with it every bucket does, and the second result holds the
     sums per machine, segment (index in its timeline) and product.
     """
-    out: dict[str, dict[str | None, ProductCounts]] = {}
-    by_segment: BySegment = {}
+    return _sum_counts(_count_rows(store, window, scheduled, machines, timelines, per_segment), startup, machines,
+                       per_segment)
+
+
+_CountRows = tuple[_CountQuery, dict[str, Any]] | None
+
+
+def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines: Sequence[str],
+                timelines: Sequence[Sequence[Segment]] | None, per_segment: bool) -> _CountRows:
+    """The SQL half of _product_totals: it needs no startup windows, so it can run beside the intervals."""
     if timelines is None:
         timelines = [[Segment(window.start, window.end, None, None)] for _ in machines]
     joins = per_segment or any(segment.product is not None for timeline in timelines for segment in timeline)
     query = _CountQuery.build(window, scheduled, machines, timelines, joins_schedule=joins)
     if query is None:
-        return out, by_segment
+        return None
     # Rows out: kind 0 rows hold sums per machine and product (total, reject) and, in rows of
     # their own, each minute that had rejects (minute, minute_reject) for the startup rule;
     # kind 1 rows the sums per segment, when asked for.
@@ -481,9 +576,20 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
             ORDER BY kind, machine, product NULLS FIRST"""
     cursor = store.cursor()
     try:
-        data = cursor.execute(sql, query.params()).fetchnumpy()
+        return query, cursor.execute(sql, query.params()).fetchnumpy()
     finally:
         cursor.close()
+
+
+def _sum_counts(rows: _CountRows, startup: Sequence[tuple[str, npt.NDArray[np.float64], float]],
+                machines: Sequence[str], per_segment: bool) -> tuple[dict[str, dict[str | None, ProductCounts]],
+                                                                     BySegment]:
+    """The numpy half of _product_totals: sums per machine and product, startup rejects, segment sums."""
+    out: dict[str, dict[str | None, ProductCounts]] = {}
+    by_segment: BySegment = {}
+    if rows is None:
+        return out, by_segment
+    query, data = rows
     kinds = np.asarray(data["kind"], dtype=np.int64)
     machine_idx = np.asarray(data["machine"], dtype=np.int64)
     products = np.asarray(data["product"], dtype=object)

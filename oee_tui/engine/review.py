@@ -3,9 +3,9 @@
 A period is a named shift on a date, a local day, an ISO week or a range of local
 dates, always in the plant's time zone, so a day across a DST change is 23 or 25
 hours long, as the people in the plant lived it. Figures come from the report
-(`build_report`, the one OEE calculator); what the report does not give (the
-downtime Pareto, the stop lists) is aggregated in DuckDB, so a quarter of a
-hundred machines costs the same few round trips as one shift.
+(`build_report`, the one OEE calculator), the downtime Pareto included (the report
+measures each stop once, with its reason); the stop lists are queries of their own,
+so a quarter of a hundred machines costs the same few round trips as one shift.
 """
 
 from __future__ import annotations
@@ -15,22 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import numpy.typing as npt
-
 from oee_tui.config import Config
+from oee_tui.engine.day_summaries import summed_report
 from oee_tui.engine.model import MachineState, Span
 from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import Report, build_report
 from oee_tui.engine.shifts import ShiftCalendar
 from oee_tui.engine.store import Store
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 UNASSIGNED_LIMIT: Final = 500
 STOPS_LIMIT: Final = 2000
@@ -40,8 +35,6 @@ _SHIFT_SEARCH_S: Final = 8 * 86400.0
 
 # States that are stops (MachineState.is_stop); offline is missing data, not a stop.
 STOP_STATES: Final = tuple(state.value for state in MachineState if state.is_stop)
-# States the calculator never counts as unplanned downtime, whatever reason they are given.
-_NOT_DOWNTIME: Final = (MachineState.RUNNING.value, MachineState.OFFLINE.value, MachineState.PLANNED_STOP.value)
 
 _WEEK = re.compile(r"^(\d{4})-?[Ww](\d{1,2})$")
 _RANGE_SEPARATORS = re.compile(r"\s*(?:\.\.|/|\s+to\s+|\s+)\s*")
@@ -288,9 +281,12 @@ def planned_config(store: Store, config: Config) -> tuple[Config, Planning]:
 def review_report(store: Store, config: Config, period: Period, now: float, scope: Scope = Scope(),
                   planning: Planning | None = None) -> Report:
     """OEE, A, P, Q, counts and the six big losses per machine, line and plant for the period."""
-    # No split by product and order here: the review does not show it, and it costs time.
-    return build_report(store, scoped_config(config, scope), period.window(now), now, period.label,
-                        planning=planning, attribution=False)
+    # No split by product and order here: the review does not show it, and it costs time. Days,
+    # weeks and ranges sum the saved summaries of their closed days; a shift is computed whole.
+    if period.kind is PeriodKind.SHIFT:
+        return build_report(store, scoped_config(config, scope), period.window(now), now, period.label,
+                            planning=planning, attribution=False)
+    return summed_report(store, scoped_config(config, scope), period.window(now), now, period.label, planning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,31 +445,6 @@ class ParetoBar:
 NO_REASON: Final = "No reason given"
 
 
-def _open_spans(config: Config, window: Span) -> tuple[list[float], list[float]]:
-    """Scheduled time less breaks in the window, the only time a stop can cost (as in the calculator)."""
-    calendar = ShiftCalendar(config.shifts, config.site.timezone)
-    scheduled = calendar.scheduled_spans(window.start, window.end)
-    breaks = calendar.break_spans(window.start, window.end)
-    starts: list[float] = []
-    ends: list[float] = []
-    b = 0
-    for span in scheduled:
-        cursor = span.start
-        while b < len(breaks) and breaks[b].end <= cursor:
-            b += 1
-        k = b
-        while k < len(breaks) and breaks[k].start < span.end:
-            if breaks[k].start > cursor:
-                starts.append(cursor)
-                ends.append(breaks[k].start)
-            cursor = max(cursor, breaks[k].end)
-            k += 1
-        if cursor < span.end:
-            starts.append(cursor)
-            ends.append(span.end)
-    return starts, ends
-
-
 # The newest reason of the stops in `candidates` only: ranking the whole audit trail would cost
 # more than the rest of a shift's query once a store holds months of reasons.
 _NEWEST_FOR_CANDIDATES: Final = """newest AS (
@@ -484,148 +455,40 @@ _NEWEST_FOR_CANDIDATES: Final = """newest AS (
 )"""
 
 
-def _subtract_spans(spans: list[tuple[float, float]], cut: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sorted disjoint `spans` less sorted disjoint `cut`."""
-    if not cut:
-        return spans
-    out: list[tuple[float, float]] = []
-    j = 0
-    for a, b in spans:
-        while j < len(cut) and cut[j][1] <= a:
-            j += 1
-        k, cursor = j, a
-        while k < len(cut) and cut[k][0] < b:
-            if cut[k][0] > cursor:
-                out.append((cursor, cut[k][0]))
-            cursor = max(cursor, cut[k][1])
-            k += 1
-        if cursor < b:
-            out.append((cursor, b))
-    return out
-
-
 def _ts(seconds: float) -> datetime:
     """Naive UTC, as the store keeps TIMESTAMP columns; same microsecond rounding as the store."""
     return datetime(1970, 1, 1) + timedelta(microseconds=round(seconds * 1e6))
 
 
-def _pareto_rows(stops: pa.Table, machines: Sequence[str], owners: Sequence[str], spans: Sequence[tuple[float, float]],
-                 open_before: Sequence[float]) -> list[tuple[str | None, float, int]]:
-    """(reason, open seconds, stops) per reason of the stops (machine index, lo, hi, reason) that cost open time.
-
-    Open time before t is F(t) = before + clamp(t - a, 0, b - a) of the machine's last open span
-    starting at or before t (0 if none); a stop's open time is F(hi) - F(lo).
-    """
-    # Imported here, as the store does: pyarrow.compute costs a tenth of a second to import.
-    import pyarrow.compute as pc
-
-    if stops.num_rows == 0:
-        return []
-    machine_idx = stops["machine"].to_numpy().astype(np.int32)
-    lo = stops["lo"].to_numpy()
-    hi = stops["hi"].to_numpy()
-    encoded = pc.dictionary_encode(stops["reason"]).combine_chunks()
-    reason_idx = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
-    reason_names: list[str | None] = [*encoded.dictionary.to_pylist(), None]
-    span_a = np.array([a for a, _ in spans], dtype=np.float64)
-    span_b = np.array([b for _, b in spans], dtype=np.float64)
-    before = np.asarray(open_before, dtype=np.float64)
-    # Each machine's open spans are one run in `owners`.
-    runs: dict[str, list[int]] = {}
-    for position, owner in enumerate(owners):
-        runs.setdefault(owner, [position, position])[1] = position + 1
-    inside = np.zeros(len(lo), dtype=np.float64)
-    order = np.argsort(machine_idx, kind="stable")
-    bounds = np.searchsorted(machine_idx[order], np.arange(len(machines) + 1))
-    for index, machine in enumerate(machines):
-        mine = order[bounds[index]:bounds[index + 1]]
-        if not len(mine) or machine not in runs:
-            continue  # no stops, or no open time: nothing costs
-        first, last = runs[machine]
-        a, b, prior = span_a[first:last], span_b[first:last], before[first:last]
-
-        def measure(t: npt.NDArray[np.float64], a: npt.NDArray[np.float64] = a, b: npt.NDArray[np.float64] = b,
-                    prior: npt.NDArray[np.float64] = prior) -> npt.NDArray[np.float64]:
-            k = np.searchsorted(a, t, side="right") - 1
-            at = np.maximum(k, 0)
-            return np.where(k >= 0, prior[at] + np.minimum(np.maximum(t - a[at], 0.0), b[at] - a[at]), 0.0)
-
-        inside[mine] = measure(hi[mine]) - measure(lo[mine])
-    counted = inside > 0
-    codes = np.where(reason_idx[counted] >= 0, reason_idx[counted], len(reason_names) - 1)
-    seconds = np.bincount(codes, weights=inside[counted], minlength=len(reason_names))
-    stops_per = np.bincount(codes, minlength=len(reason_names))
-    return [(reason_names[code], float(seconds[code]), int(stops_per[code]))
-            for code in np.flatnonzero(stops_per).tolist()]
-
-
-def downtime_pareto(store: Store, config: Config, window: Span, now: float, scope: Scope = Scope(),
-                    planning: Planning | None = None) -> tuple[ParetoBar, ...]:
+def downtime_pareto(config: Config, report: Report, scope: Scope = Scope()) -> tuple[ParetoBar, ...]:
     """Unplanned stop time per reason inside scheduled time (breaks left out), largest first.
 
     Every stop the calculator counts as a loss is here: breakdowns, setups and minor stops, so
-    the bars add up to the A and P stop losses. Planned stops (the planned_stop state or a reason
-    marked planned) are not losses and are left out; stops without a reason are one bar of their
-    own. A stop counts once, in the period, however much of it the period cuts off.
+    the bars add up to the A and P stop losses of the report they come from. Planned stops (the
+    planned_stop state, a reason marked planned, an imported planned stop) are not losses and are
+    left out; stops without a reason are one bar of their own. A stop counts once, in the period,
+    however much of it the period cuts off. `config` names the reasons (the planned config, with
+    imported reasons); the report gives the figures, so the Pareto costs no query of its own.
     """
-    starts, ends = _open_spans(config, window)
-    machines = scope.machines(config)
-    if not starts or not machines:
-        return ()
-    # Open time per machine: imported planned stops (maintenance, no orders) are not losses either.
-    owners: list[str] = []
-    spans: list[tuple[float, float]] = []
-    for machine in config.machines:
-        if machine.id not in machines:
+    wanted = set(scope.machines(config))
+    seconds: dict[str | None, float] = {}
+    stops: dict[str | None, int] = {}
+    for result, losses in zip(report.machines, report.stop_losses, strict=True):
+        if result.scope not in wanted:
             continue
-        planned_spans = planning.planned_stop_spans(machine, window.start, window.end) if planning else []
-        mine = _subtract_spans(list(zip(starts, ends, strict=True)), [(p.start, p.end) for p in planned_spans])
-        owners += [machine.id] * len(mine)
-        spans += mine
-    # With the open time before each span (a prefix sum per machine), SQL measures a stop's open time.
-    open_before: list[float] = []
-    total_before, previous = 0.0, None
-    for owner, (a, b) in zip(owners, spans, strict=True):
-        if owner != previous:
-            total_before, previous = 0.0, owner
-        open_before.append(total_before)
-        total_before += b - a
-    planned = [reason.code for reason in config.reasons if reason.planned]
-    # SQL picks the stops and their newest reasons; numpy measures each one's open time. An as-of
-    # join per stop edge in SQL costs about a second over a quarter of a hundred machines.
-    sql = f"""
-        WITH candidates AS (
-            SELECT i.machine, i.start_ts, i.end_ts FROM state_intervals i
-            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
-              AND list_contains(?::VARCHAR[], i.machine) AND NOT list_contains(?::VARCHAR[], i.state)
-        ),
-        {_NEWEST_FOR_CANDIDATES},
-        wanted AS (SELECT unnest(?::VARCHAR[]) AS machine, unnest(range(?)) AS idx)
-        SELECT w.idx AS machine, greatest(epoch_us(i.start_ts) / 1e6, ?) AS lo,
-               least(coalesce(epoch_us(i.end_ts) / 1e6, ?), ?) AS hi, r.reason
-        FROM candidates i
-        JOIN wanted w ON w.machine = i.machine
-        LEFT JOIN newest r ON r.machine = i.machine AND r.stop_start = i.start_ts
-        WHERE (r.reason IS NULL OR NOT list_contains(?::VARCHAR[], r.reason))
-          AND least(coalesce(epoch_us(i.end_ts) / 1e6, ?), ?) > greatest(epoch_us(i.start_ts) / 1e6, ?)
-    """
-    params = [_ts(window.end), _ts(window.start), machines, list(_NOT_DOWNTIME), machines, len(machines),
-              window.start, now, window.end, planned, now, window.end, window.start]
-    cursor = store.cursor()
-    try:
-        table = cursor.sql(sql, params=params).to_arrow_table()
-    finally:
-        cursor.close()
-    rows = _pareto_rows(table, machines, owners, spans, open_before)
+        for loss in losses:
+            seconds[loss.reason] = seconds.get(loss.reason, 0.0) + loss.seconds
+            stops[loss.reason] = stops.get(loss.reason, 0) + loss.stops
     names = {reason.code: reason.name for reason in config.reasons}
-    rows.sort(key=lambda row: (-row[1], -row[2], row[0] or ""))
-    total = sum(row[1] for row in rows)
+    rows = sorted(seconds.items(), key=lambda row: (-row[1], -stops[row[0]], row[0] or ""))
+    total = sum(seconds.values())
     bars = []
     running = 0.0
-    for reason, seconds, stops in rows:
-        running += seconds
-        bars.append(ParetoBar(reason, NO_REASON if reason is None else names.get(reason, reason), float(seconds),
-                              int(stops), seconds / total, running / total))
+    for reason, reason_seconds in rows:
+        running += reason_seconds
+        bars.append(ParetoBar(reason, NO_REASON if reason is None else names.get(reason, reason), reason_seconds,
+                              stops[reason], reason_seconds / total if total else 0.0,
+                              running / total if total else 0.0))
     return tuple(bars)
 
 

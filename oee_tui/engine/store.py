@@ -26,12 +26,13 @@ import fcntl
 import gc
 import itertools
 import logging
+import math
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +42,7 @@ import numpy as np
 
 from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
 from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, StateInterval
+from oee_tui.engine.summary_ledger import DaySums, SavedDay, SummaryLedger
 
 # pyarrow is imported where it is used, for writes and Arrow reads: importing it (and its
 # compute module) costs a tenth of a second that `oee report`, which needs neither, would pay.
@@ -306,6 +308,15 @@ def _locked_by_duckdb(data_dir: Path, exc: duckdb.IOException) -> StoreLockedErr
     return StoreLockedError(data_dir, int(match["pid"]), match["cmd"])
 
 
+def _earliest(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """The earliest time per machine of (machine, time) pairs."""
+    out: dict[str, float] = {}
+    for machine, ts in pairs:
+        if ts < out.get(machine, math.inf):
+            out[machine] = ts
+    return out
+
+
 def _merge_reasons(machine: np.ndarray, us: np.ndarray, reason_machine: np.ndarray, reason_us: np.ndarray,
                    reason: np.ndarray, machines: int) -> np.ndarray:
     """Each interval's reason code (-1 for none): both sides sorted by machine, then start."""
@@ -341,6 +352,7 @@ class Store:
         self._version = version
         # Guards the parent connection: cursor() and close() may come from different threads.
         self._guard = threading.Lock()
+        self._summaries = SummaryLedger(ends=self._summary_ends(con))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -425,17 +437,142 @@ class Store:
                 raise
             cur.commit()
 
-    def _insert(self, table: pa.Table, sql: str) -> int:
-        """Run `sql` (which reads the Arrow table as `_batch`) in one transaction."""
+    def _insert(self, table: pa.Table, sql: str, stale: Mapping[str, float] | None = None) -> int:
+        """Run `sql` (which reads the Arrow table as `_batch`) in one transaction.
+
+        `stale` (machine -> earliest time written) names the day summaries the rows make stale.
+        """
         if table.num_rows == 0:
             return 0
-        with self._transaction() as cur:
+        with contextlib.ExitStack() as stack:
+            delete = stack.enter_context(self._summaries.writing(stale)) if stale else {}
+            cur = stack.enter_context(self._transaction())
+            self._delete_summaries(cur, delete)
             cur.register("_batch", table)
             try:
                 cur.execute(sql)
             finally:
                 cur.unregister("_batch")
         return table.num_rows
+
+    # ------------------------------------------------------------ day summaries (a cache, see summary_ledger)
+
+    @staticmethod
+    def _summary_ends(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+        sql = "SELECT machine, epoch_us(max(day_end)) / 1e6 FROM day_summaries GROUP BY machine"
+        rows = con.execute(sql).fetchall()
+        return {machine: float(end) for machine, end in rows}
+
+    @staticmethod
+    def _delete_summaries(cur: duckdb.DuckDBPyConnection, delete: Mapping[str, float] | None) -> None:
+        if delete is None:
+            cur.execute("DELETE FROM day_summaries")
+        elif delete:
+            cur.execute("DELETE FROM day_summaries d USING (SELECT unnest(?::VARCHAR[]) AS machine, "
+                        "unnest(?::TIMESTAMP[]) AS after) s WHERE d.machine = s.machine AND d.day_end > s.after",
+                        [list(delete), [_to_datetime(ts) for ts in delete.values()]])
+
+    @contextlib.contextmanager
+    def summaries_stale(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Around a write that may change anything (an import): every saved day summary goes, in `cur`'s
+        transaction."""
+        with self._summaries.writing(None) as delete:
+            self._delete_summaries(cur, delete)
+            yield
+
+    def forget_day_summaries(self) -> None:
+        """Delete every saved day summary (they are made again when asked for)."""
+        with self._summaries.writing(None) as delete, self._transaction() as cur:
+            self._delete_summaries(cur, delete)
+
+    def begin_summary_read(self) -> int:
+        """Call before reading what day summaries will be made of; pass the token to save_day_summaries."""
+        return self._summaries.begin_read()
+
+    def end_summary_read(self, token: int) -> None:
+        self._summaries.end_read(token)
+
+    _SAVED_DAYS: Final = """
+        WITH wanted AS (SELECT unnest(?::VARCHAR[]) AS machine, unnest(?::VARCHAR[]) AS fingerprint)
+        SELECT d.* FROM day_summaries d JOIN wanted w ON w.machine = d.machine AND w.fingerprint = d.fingerprint
+        WHERE d.day_start >= ? AND d.day_end <= ?"""
+
+    def saved_days(self, fingerprints: Mapping[str, str], start: float, end: float) -> set[tuple[str, float]]:
+        """(machine, day start) of the days inside [start, end) saved under each machine's fingerprint."""
+        with self._cursor() as cur:
+            rows = cur.execute(f"SELECT machine, epoch_us(day_start) FROM ({self._SAVED_DAYS})",
+                               self._saved_params(fingerprints, start, end)).fetchall()
+        return {(machine, us / 1e6) for machine, us in rows}
+
+    def day_sums(self, fingerprints: Mapping[str, str], start: float, end: float) -> DaySums:
+        """The saved days inside [start, end) summed per machine, by DuckDB: a quarter of a hundred
+        machines is 9,000 rows, too many to turn into Python objects one by one."""
+        params = self._saved_params(fingerprints, start, end)
+        out = DaySums()
+        with self._cursor() as cur:
+            for machine, days, figures in cur.execute(f"""
+                    WITH saved AS ({self._SAVED_DAYS}),
+                    cells AS (SELECT machine, unnest(figures) AS v, unnest(range(len(figures))) AS i FROM saved),
+                    sums AS (SELECT machine, i, sum(v) AS v FROM cells GROUP BY machine, i)
+                    SELECT s.machine, n.days, list(s.v ORDER BY s.i)
+                    FROM sums s JOIN (SELECT machine, count(*) AS days FROM saved GROUP BY machine) n USING (machine)
+                    GROUP BY s.machine, n.days""", params).fetchall():
+                out.days[machine] = int(days)
+                out.figures[machine] = [float(v) for v in figures]
+            for machine, reason, seconds, stops in cur.execute(f"""
+                    WITH saved AS ({self._SAVED_DAYS}),
+                    cells AS (SELECT machine, unnest(loss_reasons) AS reason, unnest(loss_seconds) AS seconds,
+                                     unnest(loss_stops) AS stops FROM saved)
+                    SELECT machine, reason, sum(seconds), sum(stops) FROM cells GROUP BY machine, reason""",
+                                                            params).fetchall():
+                out.losses.setdefault(machine, {})[reason] = (float(seconds), int(stops))
+            for row in cur.execute(f"""
+                    SELECT machine, epoch_us(day_start), head_start, head_loss, head_reason, head_touched,
+                           tail_start, tail_loss, tail_reason, tail_touched
+                    FROM ({self._SAVED_DAYS}) WHERE head_touched OR tail_touched ORDER BY machine, day_start""",
+                                   params).fetchall():
+                head = (float(row[2]), row[3], row[4], True) if row[5] else None
+                tail = (float(row[6]), row[7], row[8], True) if row[9] else None
+                out.edges.setdefault(row[0], []).append((row[1] / 1e6, head, tail))
+        return out
+
+    @staticmethod
+    def _saved_params(fingerprints: Mapping[str, str], start: float, end: float) -> list[Any]:
+        return [list(fingerprints), list(fingerprints.values()), _to_datetime(start), _to_datetime(end)]
+
+    def save_day_summaries(self, token: int, days: Sequence[SavedDay]) -> list[SavedDay]:
+        """Save the days no write since `token` (begin_summary_read) made stale; returns those saved."""
+        import pyarrow as pa
+
+        def edge(kept: list[SavedDay], name: str, index: int, kind: pa.DataType) -> pa.Array:
+            return pa.array([None if e is None else e[index] for e in (getattr(day, name) for day in kept)], type=kind)
+
+        def insert(kept: list[SavedDay]) -> None:
+            table = pa.table({
+                "machine": pa.array([day.machine for day in kept], type=pa.string()),
+                "day_start": _ts_array([day.day_start for day in kept], "day_summaries.day_start"),
+                "day_end": _ts_array([day.day_end for day in kept], "day_summaries.day_end"),
+                "fingerprint": pa.array([day.fingerprint for day in kept], type=pa.string()),
+                "figures": pa.array([list(day.figures) for day in kept], type=pa.list_(pa.float64())),
+                "loss_reasons": pa.array([[r for r, _, _ in day.losses] for day in kept], type=pa.list_(pa.string())),
+                "loss_seconds": pa.array([[s for _, s, _ in day.losses] for day in kept],
+                                         type=pa.list_(pa.float64())),
+                "loss_stops": pa.array([[n for _, _, n in day.losses] for day in kept], type=pa.list_(pa.int64())),
+                **{f"{name}_{part}": edge(kept, name, index, kind) for name in ("head", "tail")
+                   for index, (part, kind) in enumerate((("start", pa.float64()), ("loss", pa.string()),
+                                                         ("reason", pa.string()), ("touched", pa.bool_())))},
+            })
+            with self._transaction() as cur:
+                cur.register("_batch", table)
+                try:
+                    cur.execute("DELETE FROM day_summaries d USING _batch b "
+                                "WHERE d.machine = b.machine AND d.day_start = b.day_start")
+                    # The batch has the table's columns in its order, all but the last.
+                    cur.execute("INSERT INTO day_summaries SELECT *, now()::TIMESTAMP FROM _batch")
+                finally:
+                    cur.unregister("_batch")
+
+        return self._summaries.save(token, days, lambda day: day.machine, lambda day: day.day_end, insert)
 
     def _arrow(self, sql: str, params: list[Any]) -> pa.Table:
         # con.sql(...).to_arrow_table() rather than execute(): in duckdb 2.0 Arrow output from an
@@ -481,7 +618,7 @@ class Store:
             "state": pa.array([MachineState(i.state).value for i in rows], type=pa.string()),
         })
         self._insert(table, "INSERT OR REPLACE INTO state_intervals SELECT machine, start_ts, end_ts, state "
-                            "FROM _batch")
+                            "FROM _batch", _earliest((i.machine, i.start) for i in rows))
         return len(rows)
 
     def write_counts(self, buckets: Sequence[CountBucket]) -> int:
@@ -494,13 +631,14 @@ class Store:
             "reject": pa.array([b.reject for b in buckets], type=pa.int64()),
         })
         return self._insert(table, "INSERT INTO count_minutes SELECT machine, minute, product, total, reject "
-                                   "FROM _batch")
+                                   "FROM _batch", _earliest((b.machine, b.minute) for b in buckets))
 
     def write_stop_reason(self, machine: str, stop_start: float, reason: str, entered_by: str,
                           entered_at: float) -> None:
         # One row per operator action: a parameterised INSERT is the right tool here.
         params = [machine, _to_datetime(stop_start), reason, entered_by, _to_datetime(entered_at)]
-        with self._transaction() as cur:
+        with self._summaries.writing({machine: stop_start}) as delete, self._transaction() as cur:
+            self._delete_summaries(cur, delete)
             cur.execute("INSERT INTO stop_reasons VALUES (?, ?, ?, ?, ?)", params)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
@@ -540,6 +678,13 @@ class Store:
             ORDER BY i.machine, i.start_ts
         """
         return self._arrow(sql, [_to_datetime(end), _to_datetime(start), *extra])
+
+    def reasons_given(self, before: float) -> list[str]:
+        """Every reason code given to a stop that started before `before`, in code order."""
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT DISTINCT reason FROM stop_reasons WHERE stop_start < ? ORDER BY reason",
+                               [_to_datetime(before)]).fetchall()
+        return [row[0] for row in rows]
 
     def interval_codes(self, start: float, end: float, machines: Sequence[str], states: Sequence[str],
                        reasons: Sequence[str]) -> dict[str, np.ndarray]:

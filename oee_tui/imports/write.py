@@ -118,10 +118,15 @@ def _run(store: Store, result: ImportResult, imported_by: str, sha256: str | Non
         except BaseException:
             cur.rollback()
             raise
-        if commit:
-            cur.commit()
-        else:
+        if not commit:
             cur.rollback()
+        elif summary.changed:
+            # Planning data and production logs can change any day's figures: the saved day
+            # summaries all go, in this transaction.
+            with store.summaries_stale(cur):
+                cur.commit()
+        else:
+            cur.commit()
         return summary
     finally:
         cur.close()

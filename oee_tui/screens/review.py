@@ -403,7 +403,7 @@ class ReviewScreen(Screen[None]):
         worker = get_current_worker()
         if worker.is_cancelled:
             return
-        pareto = downtime_pareto(store, config, window, now, scope, planning)
+        pareto = downtime_pareto(config, report, scope)
         unassigned = unassigned_stops(store, config, window, now, scope)
         stops = machine_stops(store, window, scope.id) if scope.level is Level.MACHINE else None
         loaded = Loaded(generation, period, scope, now, config, report, pareto, target_vs_actual(config, report, scope),

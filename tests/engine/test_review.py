@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oee_tui.config import config_from_dict
-from oee_tui.engine.model import CountBucket, MachineState, StateInterval
+from oee_tui.config import Config, config_from_dict
+from oee_tui.engine.model import CountBucket, MachineState, Span, StateInterval
+from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import build_report
 from oee_tui.engine.review import (
     NO_REASON,
     Level,
+    ParetoBar,
     PeriodKind,
     ReviewError,
     Scope,
@@ -65,6 +67,14 @@ CONFIG = config_from_dict({
     ],
 })
 AFTER = datetime(2026, 11, 25, 0, 0, tzinfo=TZ).timestamp()  # "now": the day is over
+
+
+def pareto(store: Store, config: Config, window: Span, now: float, scope: Scope | None = None,
+           planning: Planning | None = None) -> tuple[ParetoBar, ...]:
+    """The Pareto as the review screen gets it: from the plant report over the window."""
+    report = build_report(store, config, window, now, "test", planning=planning)
+    return downtime_pareto(config, report, scope or Scope())
+
 
 
 def at(hhmm: str, day: date = DAY) -> float:
@@ -178,7 +188,7 @@ def test_switching_kind_keeps_the_day_in_view() -> None:
 
 def test_pareto_orders_reasons_by_unplanned_time_with_shares(store: Store) -> None:
     window = shift_period(CONFIG, "Early", DAY).window(AFTER)
-    bars = downtime_pareto(store, CONFIG, window, AFTER)
+    bars = pareto(store, CONFIG, window, AFTER)
     total = 3600 + 2400 + 1800 + 630 + 600
     assert [(b.reason, b.name, b.seconds, b.stops) for b in bars] == [
         ("MATERIAL", "Waiting for material", 3600, 1),
@@ -199,17 +209,17 @@ def test_pareto_adds_up_to_the_stop_losses_of_the_report(store: Store) -> None:
     plant = review_report(store, CONFIG, period, AFTER).plant
     assert plant is not None
     losses = plant.losses
-    bars = downtime_pareto(store, CONFIG, period.window(AFTER), AFTER)
+    bars = pareto(store, CONFIG, period.window(AFTER), AFTER)
     assert sum(b.seconds for b in bars) == pytest.approx(losses.breakdown_s + losses.setup_s + losses.minor_stop_s)
     assert sum(b.stops for b in bars) == losses.breakdown_events + losses.setup_events + losses.minor_stop_events
 
 
 def test_pareto_of_a_line_and_of_a_whole_day(store: Store) -> None:
     early = shift_period(CONFIG, "Early", DAY).window(AFTER)
-    line = downtime_pareto(store, CONFIG, early, AFTER, Scope(Level.LINE, "L1"))
+    line = pareto(store, CONFIG, early, AFTER, Scope(Level.LINE, "L1"))
     assert [(b.reason, b.seconds) for b in line] == [("MATERIAL", 3600), ("SETUP", 2400), ("FAIL.MECH", 1800),
                                                       (None, 630)]
-    day = downtime_pareto(store, CONFIG, day_period(CONFIG, DAY).window(AFTER), AFTER)
+    day = pareto(store, CONFIG, day_period(CONFIG, DAY).window(AFTER), AFTER)
     by_reason = {b.reason: (b.seconds, b.stops) for b in day}
     assert by_reason[None] == (630 + 1800, 3)  # B's 14:00 stop in the Late shift joins
     assert by_reason["FAIL.ELEC"] == (1200, 1)  # counted once, whole, across the shift change
@@ -309,7 +319,7 @@ def test_imported_planned_stops_and_reasons_count_as_in_the_report(store: Store)
     period = shift_period(config, "Early", DAY)
     plant = review_report(store, config, period, AFTER, planning=planning).plant
     assert plant is not None
-    bars = {b.reason: b for b in downtime_pareto(store, config, period.window(AFTER), AFTER, planning=planning)}
+    bars = {b.reason: b for b in pareto(store, config, period.window(AFTER), AFTER, planning=planning)}
     assert bars["SETUP"].seconds == 1200  # the 20 planned minutes are not a loss
     assert (bars["JAM"].name, bars["JAM"].seconds) == ("Bottle jam", 30)
     losses = plant.losses

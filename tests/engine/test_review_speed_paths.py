@@ -18,9 +18,17 @@ import pytest
 
 from oee_tui.config import Config, config_from_dict
 from oee_tui.engine.model import CountBucket, MachineState, Span, StateInterval
+from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import build_report
-from oee_tui.engine.review import NO_REASON, Level, Scope, downtime_pareto
+from oee_tui.engine.review import NO_REASON, Level, ParetoBar, Scope, downtime_pareto
 from oee_tui.engine.store import Store
+
+
+def pareto(store: Store, config: Config, window: Span, now: float, scope: Scope | None = None,
+           planning: Planning | None = None) -> tuple[ParetoBar, ...]:
+    """The Pareto as the review screen gets it: from the plant report over the window."""
+    report = build_report(store, config, window, now, "test", planning=planning)
+    return downtime_pareto(config, report, scope or Scope())
 
 
 def at(text: str) -> float:
@@ -103,12 +111,28 @@ def test_pareto_measures_open_time_of_stops_across_breaks_edges_and_still_open(s
     for machine, start in (("A", "2026-11-24T09:50"), ("B", "2026-11-24T05:00"), ("B", "2026-11-24T10:05")):
         store.write_stop_reason(machine, at(start), "FAIL", "alice", at(start) + 60)
     window = Span(at("2026-11-24T00:00"), at("2026-11-24T23:00"))
-    bars = downtime_pareto(store, TWO_SHIFTS, window, at("2026-11-24T23:00"))
+    bars = pareto(store, TWO_SHIFTS, window, at("2026-11-24T23:00"))
     assert [(b.reason, b.name, b.seconds, b.stops) for b in bars] == [
         ("FAIL", "Failure", 1800.0, 2), (None, NO_REASON, 1800.0, 1)]
     assert [b.share for b in bars] == [0.5, 0.5]
-    only_c = downtime_pareto(store, TWO_SHIFTS, window, at("2026-11-24T23:00"), Scope(Level.MACHINE, "C"))
+    only_c = pareto(store, TWO_SHIFTS, window, at("2026-11-24T23:00"), Scope(Level.MACHINE, "C"))
     assert only_c == ()
+
+
+def test_pareto_names_a_stop_by_a_code_the_reason_tree_no_longer_has(store: Store) -> None:
+    # A reason given before the tree was edited still names its stop; it counts as a breakdown.
+    store.upsert_intervals([
+        StateInterval("A", at("2026-11-24T07:00"), at("2026-11-24T07:30"), MachineState.DOWN),
+        StateInterval("A", at("2026-11-24T08:00"), at("2026-11-24T08:10"), MachineState.DOWN),
+    ])
+    store.write_stop_reason("A", at("2026-11-24T07:00"), "OLD.JAM", "alice", at("2026-11-24T07:40"))
+    store.write_stop_reason("A", at("2026-11-24T08:00"), "FAIL", "alice", at("2026-11-24T08:20"))
+    window = Span(at("2026-11-24T06:00"), at("2026-11-24T14:00"))
+    report = build_report(store, TWO_SHIFTS, window, at("2026-11-24T23:00"), "test")
+    bars = downtime_pareto(TWO_SHIFTS, report, Scope())
+    assert [(b.reason, b.name, b.seconds, b.stops) for b in bars] == [
+        ("OLD.JAM", "OLD.JAM", 1800.0, 1), ("FAIL", "Failure", 600.0, 1)]
+    assert report.machines[0].losses.breakdown_s == 2400.0
 
 
 def test_interval_codes_carry_each_stops_newest_known_reason(store: Store) -> None:
