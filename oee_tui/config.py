@@ -564,6 +564,14 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         group_ids = t.get("group_ids", [])
         if not isinstance(group_ids, list) or not all(isinstance(g, str) and g for g in group_ids):
             raise r.fail(f"{key}.group_ids", group_ids, 'must be a list of Sparkplug group ids, e.g. ["Plant1"]')
+        for group in group_ids:
+            if not _SPARKPLUG_ID.match(group):
+                raise r.fail(f"{key}.group_ids", group_ids,
+                             f"group id {group!r} must be one topic level without /, + or #")
+        host_id = r.opt_string(t, key, "host_id")
+        if host_id is not None and not _SPARKPLUG_ID.match(host_id):
+            raise r.fail(f"{key}.host_id", host_id,
+                         "must be one topic level without /, + or # (it names the topic spBv1.0/STATE/<host_id>)")
         namespace = r.opt_string(t, key, "namespace")
         if namespace is not None and (not namespace or any(c in namespace for c in "/+#")):
             raise r.fail(f"{key}.namespace", namespace,
@@ -598,7 +606,7 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
             password=password,
             user_certificate=user_certificate,
             user_private_key=user_private_key,
-            host_id=r.opt_string(t, key, "host_id"),
+            host_id=host_id,
             namespace=namespace,
             group_ids=tuple(group_ids),
             reorder_timeout_s=None if "reorder_timeout_s" not in t else

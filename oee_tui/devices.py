@@ -8,13 +8,23 @@ device never disturbs the data the plant is collecting.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from oee_tui.config import Config, SourceConfig, TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, TagReading, make_driver
+
+if TYPE_CHECKING:
+    from oee_tui.mqtt.transport import MqttSettings
+
+# Sparkplug metrics are pushed by edge nodes (a birth, then changes); a host cannot ask for one.
+SPARKPLUG_NOT_READABLE: Final = ("sparkplug sources cannot be test-read: edge nodes push their metrics (a birth, "
+                                 "then changes) and a host cannot ask for one; `oee devices list` checks the broker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +84,100 @@ async def _connected(source: SourceConfig, tags: Sequence[TagMapping], pki_dir: 
     return driver
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerProbe:
+    """An MQTT broker answered a probe connection: where (no secrets), as whom, and how fast."""
+
+    endpoint: str  # MqttSettings.describe(): URL, protocol, client id, user, TLS file names
+    client_id: str
+    connect_s: float
+
+
+def probe_settings(source: SourceConfig) -> MqttSettings:
+    """The broker connection of a sparkplug or mqtt source, as `<client id>-probe` with a clean session."""
+    from oee_tui.mqtt.transport import MqttSettings, safe_client_id
+
+    if source.kind == "sparkplug":
+        from oee_tui.mqtt.host import DEFAULT_HOST_ID
+
+        default_id = f"{source.host_id or DEFAULT_HOST_ID}-{source.name}"  # as the Sparkplug driver names itself
+    else:
+        default_id = f"oee-tui-{source.name}"  # as the mqtt driver names itself
+    settings = MqttSettings.from_config(source, default_client_id=default_id)
+    return dataclasses.replace(settings, client_id=safe_client_id(f"{settings.client_id[:58]}-probe"),
+                               persistent_session=False)
+
+
+async def probe_broker(source: SourceConfig) -> BrokerProbe:
+    """Connect to a sparkplug or mqtt source's broker and leave again; raises with the reason if it cannot.
+
+    Nothing is published and there is no will: a Sparkplug host's retained STATE and the engine's
+    own session (its client id, its queued messages) are never touched.
+    """
+    settings = probe_settings(source)
+    return await asyncio.to_thread(_probe, settings)
+
+
+def _probe(settings: MqttSettings) -> BrokerProbe:
+    """The blocking half of probe_broker (paho's connect and TLS handshake): run it in a thread."""
+    import paho.mqtt.client as mqtt
+
+    from oee_tui.mqtt.transport import REFUSED_EARLY, build_client, connect_options
+
+    client = build_client(settings)  # TransportError when a TLS file cannot be loaded
+    answered = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def on_connect(_client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
+        outcome["connack"] = reason
+        answered.set()
+
+    def on_disconnect(_client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
+        outcome.setdefault("closed", reason)
+        answered.set()
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    where = settings.url
+    started = time.perf_counter()
+    try:
+        try:
+            result = client.connect(settings.host, settings.port, settings.keepalive_s, **connect_options(settings))
+        except (OSError, ValueError) as exc:  # refused, unreachable, no such host, a TLS handshake that failed
+            raise ConnectionError(f"{where}: cannot connect: {describe_error(exc)}") from None
+        if result == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST:
+            raise ConnectionError(f"{where}: " + REFUSED_EARLY.format(reason=mqtt.error_string(result)))
+        if result != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"{where}: cannot connect: {mqtt.error_string(result)}")
+        client.loop_start()
+        if not answered.wait(settings.timeout_s):
+            raise TimeoutError(f"{where}: no answer to CONNECT within {settings.timeout_s:g} s")
+        elapsed = time.perf_counter() - started
+        connack = outcome.get("connack")
+        if connack is None:
+            raise ConnectionError(f"{where}: " + REFUSED_EARLY.format(reason=outcome.get("closed")))
+        if connack.is_failure:
+            user = f" (user {settings.username!r})" if settings.username is not None else ""
+            raise ConnectionError(f"{where}: the broker refused the connection: {connack}{user}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return BrokerProbe(settings.describe(), settings.client_id, elapsed)
+
+
 async def check_source(config: Config, source: SourceConfig, pki_dir: Path | None = None) -> SourceCheck:
     tags = tags_of(config, source.name)
     started = time.perf_counter()
     connected, error, elapsed = False, None, None
     try:
-        driver = await _connected(source, tags, pki_dir)
-        elapsed = time.perf_counter() - started
+        if source.kind == "sparkplug":
+            # Connecting as the host would take over the engine's client id and rewrite its STATE.
+            elapsed = (await probe_broker(source)).connect_s
+        else:
+            driver = await _connected(source, tags, pki_dir)
+            elapsed = time.perf_counter() - started
+            await driver.close()
         connected = True
-        await driver.close()
     except Exception as exc:  # any failure is the answer to "is it there?"
         error = describe_error(exc)
     return SourceCheck(source.name, source.kind, address_of(source), len(tags), machines_of(config, source.name),
@@ -95,6 +190,8 @@ async def check_all(config: Config, pki_dir: Path | None = None) -> list[SourceC
 
 async def test_source(config: Config, source: SourceConfig, pki_dir: Path | None = None) -> list[TagReading]:
     """Every mapped tag of `source` read once. Raises if the device cannot be reached."""
+    if source.kind == "sparkplug":
+        raise NotImplementedError(SPARKPLUG_NOT_READABLE)  # before connecting: see check_source
     driver = await _connected(source, tags_of(config, source.name), pki_dir)
     try:
         return await driver.read_once()

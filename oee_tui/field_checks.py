@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 
 from oee_tui.config import COUNTER_WIDTHS, MODBUS_TYPES
 from oee_tui.engine.model import COUNTER_SIGNALS, Signal
+from oee_tui.mqtt.json_paths import parse_path
+from oee_tui.mqtt.json_source import PATH_SEPARATOR, check_topic_filter, parse_tag
+from oee_tui.mqtt.metric_patterns import pattern_problem
 
 Check = Callable[[str], str | None]
 
@@ -161,6 +164,57 @@ def check_endpoint(text: str) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- MQTT brokers (sparkplug and mqtt sources)
+
+# The config reader's words for a namespace, kept identical so the form and `oee` say the same.
+NAMESPACE_PROBLEM: Final = 'must be one topic level without /, + or # (the Sparkplug B default is "spBv1.0")'
+TLS_PAIR_PROBLEM: Final = "give both tls_cert_file and tls_key_file for a client certificate, or neither"
+_TOPIC_LEVEL_CHARS: Final = "/+#"
+
+
+def check_namespace(text: str) -> str | None:
+    namespace = text.strip()
+    if namespace and any(char in namespace for char in _TOPIC_LEVEL_CHARS):
+        return NAMESPACE_PROBLEM
+    return None
+
+
+def check_host_id(text: str) -> str | None:
+    # The reader takes any text, but the host id is a level of the STATE topic: a / + or # in it
+    # would publish STATE where no edge node looks for it.
+    host_id = text.strip()
+    if host_id and any(char in host_id for char in _TOPIC_LEVEL_CHARS):
+        return "must be one topic level without /, + or # (it names the topic spBv1.0/STATE/<host_id>)"
+    return None
+
+
+def split_list(text: str) -> list[str]:
+    """A comma-separated list as typed: "Plant1, Plant2" -> ["Plant1", "Plant2"]; blank -> []."""
+    return [] if not text.strip() else [part.strip() for part in text.split(",")]
+
+
+def check_group_ids(text: str) -> str | None:
+    """Sparkplug group ids, comma-separated; blank means every group."""
+    for group in split_list(text):
+        if not group:
+            return "must be a list of Sparkplug group ids separated by commas, e.g. Plant1, Plant2"
+        if any(char in group for char in _TOPIC_LEVEL_CHARS):
+            return f"group id {group!r} must be one topic level without /, + or #"
+    return None
+
+
+def check_json_path(text: str) -> str | None:
+    """A JSON path as oee_tui.mqtt.json_paths reads it, worded as the config reader words it."""
+    path = text.strip()
+    if not path:
+        return None
+    try:
+        parse_path(path)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 # ---------------------------------------------------------------- tag maps
 
 
@@ -260,10 +314,47 @@ def check_logix_tag(text: str) -> str | None:
     return None if problem is None else str(problem)
 
 
+def check_sparkplug_tag(text: str) -> str | None:
+    """group/edge node/device/metric (or group/edge node/metric), + and # as in MQTT filters."""
+    return pattern_problem(text.strip())
+
+
+def check_mqtt_topic(text: str) -> str | None:
+    """The topic filter of an mqtt tag map, the part before the JSON path."""
+    topic = text.strip()
+    if PATH_SEPARATOR in topic:
+        return "the topic ends at ' $': put the JSON path in the JSON path field"
+    return check_topic_filter(topic)
+
+
+def check_mqtt_path(text: str) -> str | None:
+    """The JSON path of an mqtt tag map, worded as the config reader words it; blank: the whole payload."""
+    path = text.strip()
+    problem = check_json_path(path)
+    return None if problem is None else f"JSON path {path!r}: {problem}"
+
+
+def mqtt_tag(topic: str, path: str) -> str:
+    """The tag the config file holds: TOPIC, or TOPIC $PATH."""
+    return f"{topic.strip()} {path.strip()}" if path.strip() else topic.strip()
+
+
+def check_mqtt_tag(text: str) -> str | None:
+    try:
+        parse_tag(text.strip())
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def check_tag(kind: str, tag: str, type_text: str = "") -> str | None:
     """The tag field of a tag map, by the kind of its source."""
     if kind == "modbus":
         return check_modbus_address(tag)
+    if kind == "sparkplug":
+        return check_sparkplug_tag(tag)
+    if kind == "mqtt":
+        return check_mqtt_tag(tag)
     if kind == "opcua":
         return check_node_id(tag)
     if kind == "s7":

@@ -32,9 +32,9 @@ from oee_tui.config_edit import ConfigDocument, ConfigEditError
 from oee_tui.devices import tags_of
 from oee_tui.engine.model import MachineState
 from oee_tui.engine.snapshot import PlantSnapshot, SourceStatus
-from oee_tui.screens.browse import BROWSABLE_KINDS, NOT_BROWSABLE, BrowseScreen
+from oee_tui.screens.browse import BROWSABLE_KINDS, BrowseScreen
 from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
-from oee_tui.screens.tag_map_form import TagMapScreen
+from oee_tui.screens.tag_map_form import TagMapScreen, not_browsable
 from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -421,8 +421,9 @@ class DevicesScreen(Screen[None]):
         name = self._highlighted()
         if name is None or self.document is None:
             return
-        if self.document.source(name).get("kind") not in BROWSABLE_KINDS:
-            self.notify(f"{name}: {NOT_BROWSABLE}.", title="Browse", severity="warning", timeout=8)
+        kind = str(self.document.source(name).get("kind", ""))
+        if kind not in BROWSABLE_KINDS:
+            self.notify(f"{name}: {not_browsable(kind)}.", title="Browse", severity="warning", timeout=12)
             return
         config = self._config()
         if config is None:
@@ -455,7 +456,8 @@ class DevicesScreen(Screen[None]):
 
     def commands(self) -> Iterator[SystemCommand]:
         """This screen's actions for the command palette, named after the highlighted source."""
-        yield SystemCommand("Add a source", "A PLC or server: Modbus, OPC-UA, S7 or Logix (a)", self.action_add)
+        yield SystemCommand("Add a source", "A PLC, server or broker: Modbus, OPC-UA, S7, Logix, Sparkplug or MQTT (a)",
+                            self.action_add)
         name = self.table.cursor_key
         if name is not None:
             yield SystemCommand(f"Edit source {name}", "Its address and connection settings (e)", self.action_edit)

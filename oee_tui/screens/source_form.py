@@ -25,9 +25,17 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from oee_tui import field_checks
-from oee_tui.config import DEFAULT_PORTS, OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES, SOURCE_KINDS, ConfigError
+from oee_tui.config import (
+    DEFAULT_PORTS,
+    MQTT_VERSIONS,
+    OPCUA_SECURITY_MODES,
+    OPCUA_SECURITY_POLICIES,
+    SOURCE_KINDS,
+    ConfigError,
+)
 from oee_tui.config_edit import ConfigDocument, ConfigEditError
 from oee_tui.field_checks import Check
+from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS
 
 # ---------------------------------------------------------------- shared form parts
 
@@ -176,13 +184,21 @@ def status_text(problem: str | None, fallback: str) -> Text:
 # ---------------------------------------------------------------- the source's settings
 
 ALL_KINDS: Final = frozenset(SOURCE_KINDS)
-NETWORKED: Final = frozenset({"modbus", "s7", "logix"})  # addressed by host and port; OPC-UA by its endpoint
+SPARKPLUG: Final = frozenset({"sparkplug"})
+MQTT_JSON: Final = frozenset({"mqtt"})
+BROKERED: Final = SPARKPLUG | MQTT_JSON  # an MQTT broker pushes their data; nothing is polled
+POLLED: Final = ALL_KINDS - BROKERED
+# Addressed by host and port (OPC-UA by its endpoint); for the MQTT kinds, the broker's.
+NETWORKED: Final = frozenset({"modbus", "s7", "logix"}) | BROKERED
 KIND_LABELS: Final = {
     "modbus": "modbus — Modbus TCP",
     "opcua": "opcua — OPC UA",
     "s7": "s7 — Siemens S7 (ISO-on-TCP)",
     "logix": "logix — Allen-Bradley Logix (EtherNet/IP)",
+    "sparkplug": "sparkplug — Sparkplug B host (MQTT)",
+    "mqtt": "mqtt — MQTT, JSON or plain payloads",
 }
+TLS_PORT: Final = 8883  # the usual MQTT-over-TLS port, offered when TLS is switched on
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +214,8 @@ class SourceField:
     hint: str = ""
     password: bool = False
     tuning: bool = False  # rarely changed: shown under "Connection tuning"
+    choice_labels: tuple[str, ...] = ()  # what the drop-down shows for each of `choices`, if not the value
+    pair: str = ""  # the key that must be given with this one, or neither (a client certificate and its key)
 
 
 SOURCE_FIELDS: Final[tuple[SourceField, ...]] = (
@@ -222,11 +240,29 @@ SOURCE_FIELDS: Final[tuple[SourceField, ...]] = (
                 default="None"),
     SourceField("security_policy", "Security policy", frozenset({"opcua"}), choices=OPCUA_SECURITY_POLICIES,
                 default="None"),
-    SourceField("username", "User name", frozenset({"opcua"}), hint="blank: anonymous"),
-    SourceField("password", "Password", frozenset({"opcua"}), password=True),
+    SourceField("host_id", "Host id", SPARKPLUG, field_checks.check_host_id, default="oee-tui",
+                hint="publishes spBv1.0/STATE/<host id>"),
+    SourceField("group_ids", "Group ids", SPARKPLUG, field_checks.check_group_ids, list,
+                hint="comma-separated, e.g. Plant1, Plant2; blank: every group"),
+    SourceField("mqtt_version", "MQTT version", BROKERED, choices=MQTT_VERSIONS, default="3.1.1"),
+    SourceField("username", "User name", frozenset({"opcua"}) | BROKERED, hint="blank: anonymous"),
+    SourceField("password", "Password", frozenset({"opcua"}) | BROKERED, password=True),
     SourceField("user_certificate", "User certificate", frozenset({"opcua"}), hint="path to the .der/.pem file"),
     SourceField("user_private_key", "User private key", frozenset({"opcua"}), hint="path to the key file"),
-    SourceField("poll_interval_s", "Poll every (s)", ALL_KINDS, field_checks.check_positive_number, float,
+    SourceField("tls", "TLS", BROKERED, value_type=bool, choices=("false", "true"), default="false",
+                choice_labels=("false — plain MQTT, unless a TLS file below is set",
+                               "true — TLS; the system CAs unless a CA file is set")),
+    SourceField("tls_ca_file", "TLS CA file", BROKERED, hint="path to the CA's .pem; blank: the system CAs"),
+    SourceField("tls_cert_file", "TLS client cert", BROKERED,
+                hint="mutual TLS: path to the client .pem, with its key", pair="tls_key_file"),
+    SourceField("tls_key_file", "TLS client key", BROKERED, hint="path to the client certificate's key",
+                pair="tls_cert_file"),
+    SourceField("qos", "QoS", MQTT_JSON, value_type=int, choices=("1", "0"), default="1",
+                choice_labels=("1 — every message, also those sent while away", "0 — at most once")),
+    SourceField("timestamp_path", "Timestamp path", MQTT_JSON, field_checks.check_json_path,
+                hint="JSON path of the sample time, e.g. $.ts; blank: arrival time"),
+    SourceField("timestamp_format", "Timestamp format", MQTT_JSON, choices=TIMESTAMP_FORMATS, default="iso8601"),
+    SourceField("poll_interval_s", "Poll every (s)", POLLED, field_checks.check_positive_number, float,
                 default="1.0", tuning=True),
     SourceField("timeout_s", "Timeout (s)", ALL_KINDS, field_checks.check_positive_number, float, default="3.0",
                 tuning=True),
@@ -238,25 +274,56 @@ SOURCE_FIELDS: Final[tuple[SourceField, ...]] = (
                 field_checks.int_range(1, 125), int, default="120", tuning=True, hint="1-125"),
     SourceField("queue_size", "Queue size", ALL_KINDS, field_checks.int_range(10, 10_000_000), int,
                 default="10000", tuning=True, hint="samples held for the engine"),
+    SourceField("namespace", "Namespace", SPARKPLUG, field_checks.check_namespace, default="spBv1.0",
+                tuning=True, hint="the topics' first level"),
+    SourceField("client_id", "Client id", BROKERED, tuning=True,
+                hint="the broker knows this client by it: keep it stable"),
+    SourceField("keepalive_s", "Keep-alive (s)", BROKERED, field_checks.int_range(5, 3600), int, default="30",
+                tuning=True, hint="5-3600"),
+    SourceField("reorder_timeout_s", "Reorder timeout (s)", SPARKPLUG, field_checks.check_positive_number, float,
+                default="2.0", tuning=True, hint="a seq gap waits this long, then a rebirth is asked for"),
+    SourceField("persistent_session", "Persistent session", MQTT_JSON, value_type=bool, choices=("true", "false"),
+                default="true", tuning=True,
+                choice_labels=("true — the broker queues QoS 1 messages while away", "false — clean session")),
+    SourceField("session_expiry_s", "Session expiry (s)", MQTT_JSON, field_checks.int_range(0, 4_294_967_295), int,
+                default="86400", tuning=True, hint="MQTT 5: how long the broker keeps the session"),
 )
 FIELDS_BY_KEY: Final = {field.key: field for field in SOURCE_FIELDS}
 
 
 def _placeholder(field: SourceField, kind: str) -> str:
-    default = str(DEFAULT_PORTS[kind]) if field.key == "port" else field.default
+    default = field.default
+    if field.key == "port":
+        default = str(DEFAULT_PORTS[kind])
+    elif field.key == "client_id":
+        # As the drivers make it (oee_tui.drivers.sparkplug / mqtt_json), so blank is not a mystery.
+        default = "<host id>-<name>" if kind == "sparkplug" else "oee-tui-<name>"
     parts = [f"default {default}"] if default else []
     if field.hint:
         parts.append(field.hint)
     return "; ".join(parts)
 
 
+def _shown_value(field: SourceField, value: Any) -> str:
+    """A value from the file as the form shows it: true/false in lower case, a list comma-separated."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
 def _written(field: SourceField, text: str) -> Any:
-    """The TOML value for a field's text: a number where the reader expects one, as typed otherwise."""
+    """The TOML value for a field's text: a number, boolean or array where the reader expects one, else as typed."""
     if field.value_type is int:
         return int(text)
     if field.value_type is float:
         whole = field_checks.parse_int(text)
         return whole if whole is not None else float(text)
+    if field.value_type is bool:
+        return text == "true"
+    if field.value_type is list:
+        return field_checks.split_list(text)
     return text
 
 
@@ -294,6 +361,7 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
         # an empty form should not open covered in complaints.
         self._touched: set[str] = set()
         self._save_tried = False
+        self._tls = self._initial_choice(FIELDS_BY_KEY["tls"])
 
     # ------------------------------------------------------------ building
 
@@ -316,20 +384,37 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
         yield Static("", id="form-status")
         yield Footer()
 
+    def _initial_choice(self, field: SourceField) -> str:
+        original = self.original.get(field.key)
+        shown = None if original is None else _shown_value(field, original)
+        return shown if shown in field.choices else field.default
+
     def _editor(self, field: SourceField) -> Widget:
         original = self.original.get(field.key)
         if field.choices:
-            value = str(original) if original is not None and str(original) in field.choices else field.default
-            return Select([(choice, choice) for choice in field.choices], value=value, allow_blank=False,
-                          compact=True, id=f"field-{field.key}")
-        text = "" if original is None else str(original)
+            labels = field.choice_labels or field.choices
+            return Select(list(zip(labels, field.choices, strict=True)), value=self._initial_choice(field),
+                          allow_blank=False, compact=True, id=f"field-{field.key}",
+                          tooltip=f"{field.key} in the config file")
+        text = "" if original is None else _shown_value(field, original)
         if field.key == "port" and self.old_name is None:
             text = str(DEFAULT_PORTS[self.kind])  # a new source starts on its protocol's usual port
+        validators: list[Validator] = []
+        if field.pair:
+            validators.append(FieldValidator(lambda typed: self._check_pair(field, typed)))
+        elif field.check or field.required:
+            validators.append(FieldValidator(field.check or field_checks.check_required))
+        # A pair's empty half can be the mistake, so its check must also run on empty text.
         return Input(text, placeholder=_placeholder(field, self.kind), password=field.password, compact=True,
-                     id=f"field-{field.key}", valid_empty=not field.required,
-                     validators=[FieldValidator(field.check or field_checks.check_required)]
-                     if field.check or field.required else None,
-                     tooltip=f"{field.key} in the config file")
+                     id=f"field-{field.key}", valid_empty=not field.required and not field.pair,
+                     validators=validators or None, tooltip=f"{field.key} in the config file")
+
+    def _check_pair(self, field: SourceField, text: str) -> str | None:
+        """Both halves of a pair or neither (a client certificate and its key); the empty half is marked."""
+        partner = next(iter(self.query(f"#field-{field.pair}").results(Input)), None)
+        if not text.strip() and partner is not None and partner.value.strip():
+            return field_checks.TLS_PAIR_PROBLEM
+        return None
 
     def on_mount(self) -> None:
         self._show_kind(self.kind)
@@ -338,7 +423,8 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
         # Values that came from the file are checked at once: a bad one there is worth seeing before Save.
         for field in self._shown_fields():
             editor = self.query_one(f"#field-{field.key}")
-            if isinstance(editor, Input) and editor.value:
+            # A pair's empty half is checked too when editing: a certificate without its key is in the file.
+            if isinstance(editor, Input) and (editor.value or (field.pair and self.old_name is not None)):
                 self._touched.add(field.key)
                 self._check_input(editor)
 
@@ -358,6 +444,45 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
             port.value = str(DEFAULT_PORTS[new_kind])
         self.kind = new_kind
         self._show_kind(new_kind)
+
+    @on(Select.Changed, "#field-tls")
+    def _tls_changed(self, event: Select.Changed) -> None:
+        # Brokers listen for TLS on 8883 and plain MQTT on 1883: follow unless another port was typed.
+        # Only a change the technician makes counts, not the drop-down showing the file's value.
+        previous, self._tls = self._tls, str(event.value)
+        if previous == self._tls:
+            return
+        port = self.query_one("#field-port", Input)
+        plain, secure = str(DEFAULT_PORTS[self.kind]), str(TLS_PORT)
+        if event.value == "true" and port.value.strip() == plain:
+            port.value = secure
+        elif event.value == "false" and port.value.strip() == secure:
+            port.value = plain
+
+    @on(Select.Changed, "#field-qos, #field-persistent_session, #field-timestamp_format")
+    def _mqtt_choice_changed(self, _event: Select.Changed) -> None:
+        self._check_choices()
+
+    def _choice_problems(self) -> dict[str, str]:
+        """The combinations of an mqtt source's drop-downs that the config reader refuses, by field."""
+        if self.kind != "mqtt":
+            return {}
+        problems: dict[str, str] = {}
+        qos = self.query_one("#field-qos", Select).value
+        if qos == "0" and self.query_one("#field-persistent_session", Select).value == "true":
+            problems["qos"] = ("must be 1 with persistent_session = true: a broker queues only QoS 1 messages "
+                               "for a client that is away; set persistent_session = false for QoS 0")
+        timestamp_format = self.query_one("#field-timestamp_format", Select).value
+        if timestamp_format != "iso8601" and not self.query_one("#field-timestamp_path", Input).value.strip():
+            problems["timestamp_format"] = ("needs timestamp_path (the JSON path of the time in each payload); "
+                                            "without it the arrival time is used")
+        return problems
+
+    def _check_choices(self) -> dict[str, str]:
+        problems = self._choice_problems()
+        for key in ("qos", "timestamp_format"):
+            self.query_one(f"#row-{key}", FormField).show_problem(problems.get(key))
+        return problems
 
     @on(Select.Changed, "#field-security_mode")
     def _security_mode_changed(self, event: Select.Changed) -> None:
@@ -382,6 +507,12 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
         if event.input.has_focus:
             self._touched.add(key)
         self._show_result(key, event.validation_result)
+        field = FIELDS_BY_KEY.get(key)
+        if field is not None and field.pair and self.is_mounted:
+            # Typing a certificate makes its empty key the mistake, and clearing it mends it.
+            self._check_input(self.query_one(f"#field-{field.pair}", Input))
+        if key == "timestamp_path" and self.is_mounted:
+            self._check_choices()
 
     @on(Input.Blurred)
     def _input_left(self, event: Input.Blurred) -> None:
@@ -424,9 +555,10 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
         problems: list[FormField] = []
         if self._check_input(name_input) is not None:
             problems.append(self.query_one("#row-name", FormField))
-        for field in self._shown_fields():
+        wrong_choices = self._check_choices()
+        for field in self._shown_fields():  # in the form's order, so the cursor goes to the first one shown
             editor = self.query_one(f"#field-{field.key}")
-            if isinstance(editor, Input) and self._check_input(editor) is not None:
+            if (isinstance(editor, Input) and self._check_input(editor) is not None) or field.key in wrong_choices:
                 problems.append(self.query_one(f"#row-{field.key}", FormField))
         if problems:
             problems[0].editor.focus()
@@ -467,10 +599,17 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
                 chosen = str(editor.value)
                 # Do not add a key that only restates the default to someone's hand-written file.
                 keep = field.key in self.original or chosen != field.default
-                values[field.key] = chosen if keep else None
+                values[field.key] = _written(field, chosen) if keep else None
             elif isinstance(editor, Input):
                 text = editor.value.strip() if not field.password else editor.value
-                values[field.key] = _written(field, text) if text else None
+                original = self.original.get(field.key)
+                if isinstance(original, list) and text == _shown_value(field, original):
+                    values[field.key] = original  # untouched: as written (a group id with a comma stays one)
+                else:
+                    values[field.key] = _written(field, text) if text else None
+        if self.kind == "mqtt" and values.get("timestamp_path") is None and values.get("timestamp_format") == "iso8601":
+            # A format without a path is refused by the reader and means nothing: the arrival time is used.
+            values["timestamp_format"] = None
         same_kind = self.original.get("kind") == self.kind
         for key, value in self.original.items():
             # Same kind: what the form does not show (an OPC-UA source's unused host, a key a newer

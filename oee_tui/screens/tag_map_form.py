@@ -2,9 +2,11 @@
 
 Checks run as the tag is typed, by the source's kind: a Modbus area and
 register, an OPC-UA node id, an S7 address (with the S7 driver's own parser), a
-Logix tag name (with the Logix driver's). F3 opens the device's browse tree for
-OPC-UA and Logix, so a node id need not be typed at all. Each change is saved at
-once, like every change on the device screens.
+Logix tag name (with the Logix driver's), a Sparkplug metric pattern, an MQTT
+topic filter and JSON path (with oee_tui.mqtt's own parsers). F3 opens the
+device's browse tree for OPC-UA and Logix, so a node id need not be typed at
+all; an MQTT broker has nothing to browse, and F3 says so. Each change is saved
+at once, like every change on the device screens.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from oee_tui.config import MODBUS_TYPES, ConfigError
 from oee_tui.config_edit import ConfigDocument, ConfigEditError
 from oee_tui.devices import tags_of
 from oee_tui.engine.model import COUNTER_SIGNALS, Signal
+from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BROWSABLE_KINDS, NOT_BROWSABLE, BrowseScreen
 from oee_tui.screens.source_form import FORM_GUARDS, ConfirmScreen, FieldValidator, FormField, form_css, status_text
 from oee_tui.widgets.formatting import MISSING
@@ -49,7 +52,24 @@ TAG_HINTS: Final = {
     "opcua": "node id, e.g. ns=2;s=Line1.Count (F3 browses)",
     "s7": "e.g. DB1.DBD0, DB1.DBX4.0, MW10",
     "logix": "tag name, e.g. Line1_Count (F3 lists the controller's tags)",
+    "sparkplug": "group/edge node/device/metric, e.g. Plant1/+/Press1/Count",
+    "mqtt": "topic filter, e.g. plant/+/filler/counts",
 }
+TAG_LABELS: Final = {"sparkplug": "Metric", "mqtt": "Topic"}
+PATH_HINT: Final = "e.g. $.machine.count or $.data[0].value; blank: the whole payload"
+# The MQTT kinds carry their type in the payload: a tag map of theirs has no type to give.
+UNTYPED_KINDS: Final = frozenset({"sparkplug", "mqtt"})
+NOT_BROWSABLE_BECAUSE: Final = {
+    "sparkplug": ("a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
+                  "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest"),
+    "mqtt": ("an MQTT broker has no list of the topics that will be published. "
+             "Type the topic (+ matches one level, a final # the rest) and, for JSON payloads, the JSON path"),
+}
+
+
+def not_browsable(kind: str) -> str:
+    """Why a source of `kind` has no browse tree, and what to do instead."""
+    return NOT_BROWSABLE_BECAUSE.get(kind, NOT_BROWSABLE)
 TYPE_HINTS: Final = {
     "modbus": f"{', '.join(MODBUS_TYPES)}; blank: uint16 (bool for co/di)",
     "opcua": "blank: the server's type",
@@ -113,6 +133,14 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
         self._start_signal = signal
         self._touched: set[str] = set()
         self._save_tried = False
+        tag = str(self.original.get("tag", ""))
+        # An mqtt tag is TOPIC or TOPIC $PATH in the file; the form edits the two parts apart.
+        self._tag_text, path = split_tag(tag) if kind == "mqtt" else (tag, None)
+        self._path_text = path or ""
+
+    @property
+    def checked_keys(self) -> tuple[str, ...]:
+        return ("tag", "path", "type", "width") if self.kind == "mqtt" else ("tag", "type", "width")
 
     def compose(self) -> ComposeResult:
         title = (f"Map a signal to a tag of {self.source} ({self.kind})" if self.old_key is None
@@ -128,12 +156,20 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
             yield FormField("signal", "Signal", Select([(s, s) for s in signals],
                                                        value=self._start_signal or Signal.TOTAL_COUNT.value,
                                                        allow_blank=False, compact=True, id="field-signal"))
-            yield FormField("tag", "Tag", Input(str(self.original.get("tag", "")), compact=True, id="field-tag",
-                                                placeholder=TAG_HINTS.get(self.kind, ""),
-                                                validators=[FieldValidator(self._check_tag)]))
-            yield FormField("type", "Type", Input(str(self.original.get("type", "") or ""), compact=True,
-                                                  id="field-type", placeholder=TYPE_HINTS.get(self.kind, ""),
-                                                  valid_empty=True, validators=[FieldValidator(self._check_type)]))
+            yield FormField("tag", TAG_LABELS.get(self.kind, "Tag"),
+                            Input(self._tag_text, compact=True, id="field-tag",
+                                  placeholder=TAG_HINTS.get(self.kind, ""),
+                                  validators=[FieldValidator(self._check_tag)]))
+            if self.kind == "mqtt":
+                yield FormField("path", "JSON path", Input(self._path_text, compact=True, id="field-path",
+                                                           placeholder=PATH_HINT, valid_empty=True,
+                                                           validators=[FieldValidator(field_checks.check_mqtt_path)]))
+            type_row = FormField("type", "Type", Input(str(self.original.get("type", "") or ""), compact=True,
+                                                       id="field-type", placeholder=TYPE_HINTS.get(self.kind, ""),
+                                                       valid_empty=True,
+                                                       validators=[FieldValidator(self._check_type)]))
+            type_row.display = self.kind not in UNTYPED_KINDS
+            yield type_row
             width = self.original.get("width")
             yield FormField("width", "Counter width", Input("" if width is None else str(width), compact=True,
                                                             id="field-width", valid_empty=True,
@@ -149,7 +185,7 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
             self._status("There are no machines in the config file yet: add a [[machines]] entry first.")
         else:
             self._status(None)
-        for key in ("tag", "type", "width"):
+        for key in self.checked_keys:
             editor = self.query_one(f"#field-{key}", Input)
             if editor.value:
                 self._touched.add(key)
@@ -169,6 +205,8 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
         return Signal.TOTAL_COUNT.value if select is None else str(select.value)
 
     def _check_tag(self, text: str) -> str | None:
+        if self.kind == "mqtt":
+            return field_checks.check_mqtt_topic(text)  # the JSON path has a field of its own
         return field_checks.check_tag(self.kind, text, self._value("type"))
 
     def _check_type(self, text: str) -> str | None:
@@ -205,8 +243,9 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
 
     def _show_width_hint(self) -> None:
         counter = Signal(self._signal()) in COUNTER_SIGNALS
+        blank = "32" if self.kind in UNTYPED_KINDS else "from the type"  # the reader's default with no type
         self.query_one("#width-hint", Static).update(
-            "Counter width: 16, 32 or 64 bits, so a wrap is not taken for a reset; blank: from the type."
+            f"Counter width: 16, 32 or 64 bits, so a wrap is not taken for a reset; blank: {blank}."
             if counter else "Counter width applies to counters only: leave it empty for this signal.")
 
     @on(Input.Blurred)
@@ -221,14 +260,15 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
         self.focus_next()
 
     def _status(self, problem: str | None) -> None:
+        pick = "" if self.kind in NOT_BROWSABLE_BECAUSE else " · F3 pick from device"
         self.query_one("#form-status", Static).update(
-            status_text(problem, "Tab/Enter next field · F3 pick from device · ctrl+s save · Esc cancel"))
+            status_text(problem, f"Tab/Enter next field{pick} · ctrl+s save · Esc cancel"))
 
     # ------------------------------------------------------------ picking
 
     def action_pick(self) -> None:
         if self.kind not in BROWSABLE_KINDS:
-            self.notify(f"{self.kind}: {NOT_BROWSABLE}.", title="Pick", severity="warning", timeout=8)
+            self.notify(f"{self.kind}: {not_browsable(self.kind)}.", title="Pick", severity="warning", timeout=12)
             return
         try:
             config = self.document.validate()
@@ -255,7 +295,7 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
         if machine_value is Select.NULL or not self.machines:
             self._status("Not saved: pick a machine (the config file has none yet).")
             return
-        problems = [key for key in ("tag", "type", "width") if self._recheck(key) is not None]
+        problems = [key for key in self.checked_keys if self._recheck(key) is not None]
         if problems:
             self.query_one(f"#field-{problems[0]}", Input).focus()
             self._status(f"Not saved: fix the {len(problems)} field{'s' if len(problems) > 1 else ''} marked ✕.")
@@ -282,6 +322,8 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
 
     def _mapping(self) -> dict[str, Any]:
         tag = self._value("tag").strip()
+        if self.kind == "mqtt":
+            tag = field_checks.mqtt_tag(tag, self._value("path"))
         type_text = self._value("type").strip()
         width = self._value("width").strip()
         # Settings this form does not show (deadband, byte and word order) are kept as they were.

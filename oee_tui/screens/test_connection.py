@@ -3,6 +3,10 @@
 The read uses its own connection (oee_tui.devices.test_source), apart from the
 engine's acquisition, so testing never disturbs the data being collected. It runs
 in a worker: the screen stays live while a slow or absent device times out.
+
+A Sparkplug source has nothing to read on request (edge nodes push their metrics),
+so its test connects to the broker as a probe client and says whether the broker
+took the connection and the login.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, LoadingIndicator, Static
 
 from oee_tui.config import Config, SourceConfig
-from oee_tui.devices import address_of, describe_error, tags_of, test_source
+from oee_tui.devices import BrokerProbe, address_of, describe_error, probe_broker, tags_of, test_source
 from oee_tui.drivers.base import TagReading
 from oee_tui.engine.model import Quality
 from oee_tui.widgets.keyed_table import KeyedTable
@@ -110,6 +114,7 @@ class TestConnectionScreen(ModalScreen[None]):
         self.overall_timeout_s = overall_timeout_s or max(10.0, source.timeout_s * (3 + self.tag_count))
         self.readings: list[TagReading] = []
         self.failure: str | None = None
+        self.probe: BrokerProbe | None = None  # a sparkplug source's answer
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -128,9 +133,35 @@ class TestConnectionScreen(ModalScreen[None]):
 
     def action_retry(self) -> None:
         self.query_one("#test-loading").display = True
+        if self.source.kind == "sparkplug":
+            self.query_one("#test-outcome", Static).update("Connecting to the broker…")
+            self._probe_broker()
+            return
         self.query_one("#test-outcome", Static).update(
             f"Connecting and reading {self.tag_count} tag{'' if self.tag_count == 1 else 's'}…")
         self._run_test()
+
+    @work(exclusive=True, group="test-connection", exit_on_error=False)
+    async def _probe_broker(self) -> None:
+        try:
+            probe = await asyncio.wait_for(probe_broker(self.source), self.overall_timeout_s)
+        except Exception as exc:  # the broker's or the network's words are the answer
+            self._show_failure(f"Could not reach the broker of {self.source.name}: {describe_error(exc)}.\n"
+                               "Check the host, port, login and TLS files, and that the broker runs; r tries again.")
+            return
+        self._show_broker(probe)
+
+    def _show_broker(self, probe: BrokerProbe) -> None:
+        self.failure = None
+        self.probe = probe
+        self.readings = []
+        self.query_one("#test-loading").display = False
+        self.query_one("#test-readings").display = False
+        self.query_one("#test-outcome", Static).update(Text.assemble(
+            ("✓ The broker took the connection", "bold"), f" in {probe.connect_s * 1000:.0f} ms: {probe.endpoint}.\n"
+            "Sparkplug metrics are pushed by the edge nodes (a birth, then changes), so there is nothing to read "
+            "on request. The Link and Reads/s columns of the device list show whether they arrive. This test "
+            "published nothing and used its own client id, so the engine's session and STATE are untouched."))
 
     @work(exclusive=True, group="test-connection", exit_on_error=False)
     async def _run_test(self) -> None:

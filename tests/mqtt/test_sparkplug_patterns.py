@@ -95,3 +95,18 @@ def test_a_namespace_must_be_one_topic_level() -> None:
         parse_config(text, "plant.toml")
     assert ("sources[uns].namespace = 'sp/B': must be one topic level without /, + or # "
             '(the Sparkplug B default is "spBv1.0")') in str(info.value)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('host_id = "scada/1"', "sources[uns].host_id = 'scada/1': must be one topic level without /, + or # "
+                            "(it names the topic spBv1.0/STATE/<host_id>)"),
+    ('group_ids = ["plant", "Plant+"]',
+     "sources[uns].group_ids = ['plant', 'Plant+']: group id 'Plant+' must be one topic level without /, + or #"),
+])
+def test_host_id_and_group_ids_must_be_one_topic_level(setting: str, message: str) -> None:
+    key = setting.split(" =")[0]
+    text = CONFIG.format(port=1883).replace(next(line for line in CONFIG.splitlines() if line.startswith(key)),
+                                           setting)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "plant.toml")
+    assert message in str(info.value)
