@@ -256,6 +256,9 @@ class SourceRunner:
         # Where a driver's undecodable messages go (the engine stores them); drivers that
         # receive payloads (MQTT) take it, the others have no such thing.
         self.on_dead_letter: Callable[[DeadLetter], None] | None = None
+        # Where historical samples go (Sparkplug is_historical, e.g. an edge node's replayed
+        # buffer): into the history (the samples table), never into live values.
+        self.on_historical: Callable[[Sequence[TagSample]], None] | None = None
 
     # ------------------------------------------------------------ from the driver
 
@@ -322,6 +325,8 @@ class SourceRunner:
             driver.on_read = self._on_read
             if self.on_dead_letter is not None and hasattr(driver, "on_dead_letter"):
                 driver.on_dead_letter = self.on_dead_letter
+            if self.on_historical is not None and hasattr(driver, "on_historical"):
+                driver.on_historical = self.on_historical
             self._driver = driver
             try:
                 self._last_call_mono = time.monotonic()

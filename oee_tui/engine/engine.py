@@ -108,6 +108,7 @@ class Engine:
         self._snapshot = PlantSnapshot(ts=now, shift=None, machines=())
         self._snapshot_stale = False  # True after a tick until snapshot() rebuilds it
         self._dead_letters: list[DeadLetter] = []  # undecodable payloads, stored at the next flush
+        self._history: list[TagSample] = []  # historical samples (Sparkplug), stored at the next flush
         self._started = False
         self._stopped = False
         self._flush_lock = asyncio.Lock()
@@ -172,6 +173,10 @@ class Engine:
 
             self.edge = await attach_edge(self)
 
+    def _keep_history(self, samples: Sequence[TagSample]) -> None:
+        # Stored at the next flush like live samples, but not routed: history never moves live values.
+        self._history.extend(samples)
+
     def _keep_dead_letter(self, letter: DeadLetter) -> None:
         # Looked up on every call: flush() swaps in a new list, which a bound list.append would miss.
         self._dead_letters.append(letter)
@@ -182,6 +187,7 @@ class Engine:
             return
         runner = SourceRunner(source, tags, self.driver_factory)
         runner.on_dead_letter = self._keep_dead_letter
+        runner.on_historical = self._keep_history
         self.runners.append(runner)
         self._source_tasks[source.name] = [
             asyncio.create_task(runner.run(), name=f"source:{source.name}"),
@@ -499,6 +505,7 @@ class Engine:
             columns = self._sample_columns
             self._sample_columns = ([], [], [], [], [], [])
             letters, self._dead_letters = self._dead_letters, []
+            history, self._history = self._history, []
             intervals: list[StateInterval] = []
             buckets = []
             for machine in self.machines.values():
@@ -510,7 +517,7 @@ class Engine:
                 intervals.extend(machine_intervals)
                 buckets.extend(machine_buckets)
             try:
-                await self._in_writer(self._write, columns, intervals, buckets, letters)
+                await self._in_writer(self._write, columns, intervals, buckets, letters, history)
                 self.stats.flushes += 1
                 self.stats.samples_stored += len(columns[0])
             except Exception as exc:
@@ -521,6 +528,7 @@ class Engine:
                 for target, lost in zip(self._sample_columns, columns, strict=True):
                     target[:0] = lost
                 self._dead_letters[:0] = letters
+                self._history[:0] = history
                 for bucket in buckets:
                     tracker = self.machines[bucket.machine]
                     key = (bucket.minute, bucket.product)
@@ -532,10 +540,12 @@ class Engine:
                         self.machines[interval.machine].closed.append(interval)
 
     def _write(self, columns: tuple[list[Any], ...], intervals: list[StateInterval], buckets: list[Any],
-               letters: list[DeadLetter]) -> None:
+               letters: list[DeadLetter], history: list[TagSample]) -> None:
         assert self.store is not None
         if letters:
             self.store.write_dead_letters(letters)
+        if history:
+            self.store.write_history(history)
         if columns[0]:
             self.store.write_samples(*columns)
         if intervals:

@@ -41,7 +41,7 @@ import duckdb
 import numpy as np
 
 from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
-from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, StateInterval
+from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
 from oee_tui.engine.summary_ledger import DaySums, SavedDay, SummaryLedger
 
 # pyarrow is imported where it is used, for writes and Arrow reads: importing it (and its
@@ -597,6 +597,40 @@ class Store:
         })
         return self._insert(table, "INSERT INTO samples SELECT ts, source, tag, value_num, value_text, quality "
                                    "FROM _batch")
+
+    def write_history(self, samples: Sequence[TagSample]) -> int:
+        """Historical samples (e.g. an edge node's replayed buffer) into `samples`, each (source, tag,
+        time) once: a replay is at least once, so a sample already stored, or twice in the batch, is
+        skipped. Returns how many were new."""
+        import pyarrow as pa
+        if not samples:
+            return 0
+        values = [s.value for s in samples]
+        table = pa.table({
+            "ts": _ts_array([s.ts_utc for s in samples], "samples.ts"),
+            "source": pa.array([s.source for s in samples], type=pa.string()),
+            "tag": pa.array([s.tag for s in samples], type=pa.string()),
+            "value_num": pa.array([None if v is None or isinstance(v, str) else float(v) for v in values],
+                                  type=pa.float64()),
+            "value_text": pa.array([v if isinstance(v, str) else None for v in values], type=pa.string()),
+            "quality": pa.array([s.quality.value for s in samples], type=pa.string()),
+        })
+        with self._transaction() as cur:
+            cur.register("_batch", table)
+            try:
+                # The time range lets DuckDB skip the row groups of other times (samples come in time order).
+                return int(cur.execute("""
+                    INSERT INTO samples
+                    SELECT DISTINCT ON (b.source, b.tag, b.ts) b.ts, b.source, b.tag, b.value_num, b.value_text,
+                           b.quality
+                    FROM _batch b
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM samples s
+                        WHERE s.ts >= (SELECT min(ts) FROM _batch) AND s.ts <= (SELECT max(ts) FROM _batch)
+                          AND s.source = b.source AND s.tag = b.tag AND s.ts = b.ts)
+                """).fetchone()[0])  # type: ignore[index]
+            finally:
+                cur.unregister("_batch")
 
     def upsert_intervals(self, intervals: Sequence[StateInterval]) -> int:
         import pyarrow as pa

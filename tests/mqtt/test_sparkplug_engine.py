@@ -97,3 +97,38 @@ async def test_ddata_counts_parts_and_a_bad_payload_is_stored_as_a_dead_letter(b
     source, topic, payload, error = rows[0]
     assert (source, topic) == ("uns", "spBv1.0/plant/DDATA/line1/press1")
     assert bytes(payload) == b"\xff\x00 not protobuf" and error
+
+
+async def test_historical_metrics_go_to_history_once_and_never_move_live_values(broker: MosquittoBroker,
+                                                                              tmp_path: Path) -> None:
+    config = parse_config(CONFIG.format(port=broker.port), "plant.toml")
+    engine = Engine(config, Store.open(tmp_path), tick_s=0.05, flush_interval_s=0.2)
+    await engine.start()
+    node = await asyncio.to_thread(EdgeNode, broker.port, "plant", "line1")
+    past = int(time.time() * 1000) - 3_600_000
+    history = [MetricSpec("Count", DataType.UInt32, 40 + i, alias=1, timestamp_ms=past + i * 1000, is_historical=True)
+               for i in range(3)]
+    try:
+        await until(lambda: engine.runners[0].health.connected)
+        await asyncio.to_thread(node.nbirth, [])
+        await asyncio.to_thread(node.dbirth, "press1", metrics(100))
+        tracker = engine.machines["M1"]
+        await until(lambda: tracker.counters[Signal.TOTAL_COUNT].last == 100)
+        # A replayed buffer, sent twice (at least once), and the last sample of it a third time.
+        await asyncio.to_thread(node.ddata, "press1", history)
+        await asyncio.to_thread(node.ddata, "press1", history)
+        await asyncio.to_thread(node.ddata, "press1", history[-1:])
+        await asyncio.to_thread(node.ddata, "press1", metrics(104))
+        await until(lambda: tracker.counters[Signal.TOTAL_COUNT].last == 104)
+        await engine.flush()
+        assert sum(total for total, _ in tracker.recent_counts.values()) == 4  # 40..42 never counted as parts
+    finally:
+        await asyncio.to_thread(node.close)
+        await engine.stop()
+    with Store.open(tmp_path) as store:
+        cur = store.cursor()
+        rows = cur.execute("SELECT epoch_ms(ts), value_num FROM samples WHERE tag = 'plant/line1/press1/Count' "
+                           "ORDER BY ts").fetchall()
+        cur.close()
+    assert [(ts - past, value) for ts, value in rows[:3]] == [(0, 40.0), (1000, 41.0), (2000, 42.0)]
+    assert [value for _, value in rows[3:]] == [100.0, 104.0]
