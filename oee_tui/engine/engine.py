@@ -341,8 +341,11 @@ class Engine:
             store = self.store
             try:
                 saved = 0
-                if store is not None:
-                    for day in settled_days(self.config, self.clock(), SUMMARY_DAYS):
+                bounds = await asyncio.to_thread(store.bounds) if store is not None else None
+                if store is not None and bounds is not None:
+                    # Days before the first interval or count hold nothing worth summing ahead of time.
+                    days = [day for day in settled_days(self.config, self.clock(), SUMMARY_DAYS) if day.end > bounds[0]]
+                    for day in days:
                         saved += await asyncio.to_thread(save_days, store, self.config, [day], self.clock())
                 if saved:
                     log.info("day summaries: %d machine days saved", saved)
