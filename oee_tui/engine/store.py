@@ -473,12 +473,13 @@ class Store:
                         [list(delete), [_to_datetime(ts) for ts in delete.values()]])
 
     @contextlib.contextmanager
-    def summaries_stale(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        """Around a write that may change anything (an import): every saved day summary goes, in `cur`'s
-        transaction."""
+    def summaries_stale(self) -> Iterator[Callable[[duckdb.DuckDBPyConnection], None]]:
+        """Around a transaction that may change anything (an import): yields what deletes every saved
+        day summary, to be called inside that transaction. Enter it before the transaction begins, so
+        that no summary saved meanwhile escapes the DELETE (a transaction sees what was committed before
+        it began) and none is saved from data read before the commit."""
         with self._summaries.writing(None) as delete:
-            self._delete_summaries(cur, delete)
-            yield
+            yield lambda cur: self._delete_summaries(cur, delete)
 
     def forget_day_summaries(self) -> None:
         """Delete every saved day summary (they are made again when asked for)."""

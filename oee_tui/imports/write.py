@@ -34,6 +34,7 @@ comparison, insert and delete is one SQL statement over them (DuckDB's
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -107,26 +108,27 @@ def _run(store: Store, result: ImportResult, imported_by: str, sha256: str | Non
     _refuse_problems(result)
     writer = _WRITERS[result.kind]
     cur = store.cursor()
+    # A committing import may change any day's figures (planning data, production logs): every
+    # saved day summary goes, in its transaction. Announced before it begins (see summaries_stale).
+    stale = store.summaries_stale() if commit else contextlib.nullcontext(None)
     try:
-        cur.begin()
-        try:
-            summary = writer(cur, result.records, imported_by)
-            if summary.changed:
-                cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [_now(), result.kind, result.file, result.sheet, sha256, len(result.records),
-                             imported_by])
-        except BaseException:
-            cur.rollback()
-            raise
-        if not commit:
-            cur.rollback()
-        elif summary.changed:
-            # Planning data and production logs can change any day's figures: the saved day
-            # summaries all go, in this transaction.
-            with store.summaries_stale(cur):
+        with stale as forget_summaries:
+            cur.begin()
+            try:
+                summary = writer(cur, result.records, imported_by)
+                if summary.changed:
+                    cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [_now(), result.kind, result.file, result.sheet, sha256, len(result.records),
+                                 imported_by])
+                if forget_summaries is not None:
+                    forget_summaries(cur)
+            except BaseException:
+                cur.rollback()
+                raise
+            if commit:
                 cur.commit()
-        else:
-            cur.commit()
+            else:
+                cur.rollback()
         return summary
     finally:
         cur.close()
