@@ -116,6 +116,8 @@ class Engine:
         # Set when a source goes offline or comes back, so the snapshot shows it without
         # waiting for the next regular tick.
         self._tick_now = asyncio.Event()
+        # Set after an import (reload_planning), which deletes every saved day summary.
+        self._summaries_wanted = asyncio.Event()
         # Called with every batch ingest() takes, before routing: the Sparkplug edge node ([edge]).
         self.sample_observers: list[Callable[[Sequence[TagSample]], None]] = []
         self.edge: Any = None  # oee_tui.mqtt.edge.EdgeNode while [edge] is enabled
@@ -267,6 +269,7 @@ class Engine:
         planning, plans = await self._in_writer(load)
         self._apply_planning(planning, self.clock(), plans)
         self._snapshot_stale = True
+        self._summaries_wanted.set()  # the import deleted the saved days: save them again soon
 
     def _apply_planning(self, planning: Planning, now: float,
                         plans: dict[str, tuple[MachineConfig, MachinePlan]] | None = None) -> None:
@@ -338,6 +341,7 @@ class Engine:
 
         await asyncio.sleep(self.summary_delay_s)
         while True:
+            self._summaries_wanted.clear()  # an import from now on asks for another pass
             store = self.store
             try:
                 saved = 0
@@ -351,7 +355,8 @@ class Engine:
                     log.info("day summaries: %d machine days saved", saved)
             except Exception:  # the review computes what is missing itself; the plant runs on
                 log.exception("saving day summaries failed")
-            await asyncio.sleep(self.summary_every_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._summaries_wanted.wait(), self.summary_every_s)
 
     async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)

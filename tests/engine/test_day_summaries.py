@@ -278,7 +278,8 @@ def test_a_save_after_a_write_it_did_not_see_keeps_only_the_untouched_days() -> 
     assert ledger.ends == {}
 
 
-async def test_the_engine_saves_recent_days_in_the_background(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_engine_saves_recent_days_in_the_background(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
     engine = Engine(CONFIG, store, clock=lambda: AFTER, acquire=False, summary_delay_s=0.0, tick_s=0.05)
     monkeypatch.setattr(day_summaries, "SUMMARY_DAYS", 14)
     await engine.start()
@@ -294,5 +295,14 @@ async def test_the_engine_saves_recent_days_in_the_background(store: Store, monk
         summed, direct = both(store)
         assert computed == []
         assert_same(summed, direct)
+        # An import deletes every saved day; the engine, told to reload planning, saves them again
+        # at once (not an hour later).
+        csv = write_csv(tmp_path / "reasons.csv", [["code", "name", "loss"], ["FAIL", "Failure", "setup"]])
+        write_result(store, validate_file("reasons", csv, CONFIG), imported_by="planner")
+        assert saved_days(store) == 0
+        await engine.reload_planning()
+        while saved_days(store) < 3 * 13:
+            assert time.monotonic() < deadline + 60, f"only {saved_days(store)} saved again"
+            await asyncio.sleep(0.05)
     finally:
         await engine.stop()
