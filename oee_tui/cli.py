@@ -258,6 +258,9 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
                 else f"DOWN: {check.error}"
             rows.append((check.name, check.kind, check.address, str(check.tags), status, " ".join(check.machines)))
         _print_rows(rows)
+        edge = devices.edge_summary(config)
+        if edge is not None:
+            print(edge)
         return EXIT_OK if all(check.connected for check in checks) else EXIT_FAILURE
     try:
         source = devices.source_named(config, args.name)

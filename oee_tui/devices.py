@@ -41,6 +41,26 @@ class SourceCheck:
     error: str | None
 
 
+# The CLI does not run the engine, so it can say where the edge node publishes but not how it is doing.
+EDGE_LIVE_STATUS: Final = "(live status: in the TUI's Devices screen)"
+
+
+def edge_summary(config: Config) -> str | None:
+    """`oee devices list`'s line for the Sparkplug edge node, or None without ``[edge] enabled``:
+    its group/edge node id, the broker as the node connects to it (no password), its primary host."""
+    edge = config.edge
+    if not edge.enabled:
+        return None
+    from oee_tui.mqtt.transport import MqttSettings
+
+    # As EdgeNode builds its settings, so the client id and session shown are the ones it uses.
+    settings = MqttSettings.from_config(edge, default_client_id=f"{edge.group_id}-{edge.edge_node_id}")
+    line = f"edge node {edge.group_id}/{edge.edge_node_id} → {settings.describe()}"
+    if edge.primary_host_id is not None:
+        line += f", primary host {edge.primary_host_id}"
+    return f"{line} {EDGE_LIVE_STATUS}"
+
+
 def address_of(source: SourceConfig) -> str:
     if source.kind == "opcua":
         return source.endpoint

@@ -381,6 +381,21 @@ class EdgeNode:
     def where(self) -> str:
         return self.settings.url
 
+    # Read-only views for the Devices screen: plain attribute reads, so a 1 Hz refresh costs the
+    # node nothing (no lock, no store query, no work on the publish path).
+
+    @property
+    def session_bd_seq(self) -> int | None:
+        """The bdSeq of the connection now open (its NBIRTH's and its will's); None between connections."""
+        session = self._session
+        return None if session is None else session.bd_seq
+
+    @property
+    def buffered_rows(self) -> int:
+        """Changes waiting to be sent as history: rows in the store's buffer plus those spooled for it."""
+        in_table = self.buffer.counts.rows if self.buffer is not None else 0
+        return in_table + len(self._spool)
+
     def _new_client(self, bd_seq: int) -> mqtt.Client:
         """A paho client with credentials, TLS and the NDEATH will; nothing sent yet."""
         # 3.0: the will is NDEATH with this connection's bdSeq, QoS 1, not retained; clean session.
@@ -412,6 +427,10 @@ class EdgeNode:
             result = await asyncio.to_thread(client.connect, self.config.host, self.config.port,
                                              self.config.keepalive_s, **options)
         except (OSError, ssl.SSLError, ValueError) as exc:
+            # No CONNECT went out (no connection, or its TLS handshake failed): the next attempt's
+            # CONNECT takes this bdSeq, so that bdSeq goes up by one per CONNECT, not per attempt.
+            # The store may hold one more; a number skipped across a restart is harmless.
+            self.bd_seq = bd_seq
             raise EdgeError(f"{self.where}: cannot connect: {describe_error(exc)}") from exc
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise EdgeError(f"{self.where}: " + (REFUSED_EARLY.format(reason=mqtt.error_string(result))

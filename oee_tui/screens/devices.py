@@ -42,6 +42,7 @@ from oee_tui.widgets.states import state_colour
 
 if TYPE_CHECKING:
     from oee_tui.app import OeeApp
+    from oee_tui.mqtt.edge import EdgeNode
 
 
 def _right(text: str, style: str = "") -> Text:
@@ -141,6 +142,101 @@ def health_cells(status: SourceStatus | None) -> list[Text]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeReading:
+    """The Sparkplug edge node's figures at one refresh, copied out of its stats (plain reads: the
+    node's publish path is never touched), so drawing them never reaches into the live node."""
+
+    node: str  # "<group_id>/<edge_node_id>"
+    where: str  # the broker's URL
+    primary_host: str | None
+    status: str  # EdgeStats.status: "live", "offline, buffering", ...
+    live: bool
+    connected: bool
+    bd_seq: int | None  # the open connection's; None between connections
+    messages: int  # DDATA published, live and replayed
+    births: int
+    rebirths_answered: int
+    buffered_rows: int  # waiting to be replayed
+    replayed: int
+    dropped: int
+    refused: int
+    ignored: int
+    undecodable: int
+    next_servers: int
+    host_offline_ends: int
+    last_error: str | None
+    ts: float  # the snapshot's time: rates are counter deltas between two refreshes
+
+
+def read_edge(node: EdgeNode, ts: float) -> EdgeReading:
+    stats = node.stats
+    config = node.config
+    return EdgeReading(
+        node=f"{config.group_id}/{config.edge_node_id}", where=node.where, primary_host=config.primary_host_id,
+        status=stats.status, live=stats.live, connected=stats.connected, bd_seq=node.session_bd_seq,
+        messages=stats.messages, births=stats.births, rebirths_answered=stats.rebirths_answered,
+        buffered_rows=node.buffered_rows, replayed=stats.replayed, dropped=stats.dropped,
+        refused=stats.commands_refused, ignored=stats.commands_ignored, undecodable=stats.commands_undecodable,
+        next_servers=stats.next_servers_answered, host_offline_ends=stats.host_offline_ends,
+        last_error=stats.last_error, ts=ts)
+
+
+def ddata_rate(previous: EdgeReading | None, now: EdgeReading, rate: float | None) -> tuple[EdgeReading, float | None]:
+    """The DDATA rate from the messages counter between two refreshes; (the reading to compare the
+    next one with, the rate to show). The same snapshot twice (a screen shown again) keeps the rate."""
+    if previous is None or now.messages < previous.messages or now.node != previous.node:
+        return now, None  # a first look, or a different node since (a restart of the engine)
+    elapsed = now.ts - previous.ts
+    if elapsed <= 0:
+        return previous, rate
+    return now, (now.messages - previous.messages) / elapsed
+
+
+def _rate_text(rate: float | None) -> str:
+    if rate is None:
+        return MISSING
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
+
+
+def edge_status_cell(reading: EdgeReading, variables: dict[str, str]) -> Text:
+    # The words and symbols of the source table's Link column: offline, buffering and waiting for
+    # the primary host all mean data is not reaching the broker, so they look like an offline source.
+    if reading.live:
+        return Text(f"● {reading.status}", style=f"bold {state_colour(variables, MachineState.RUNNING)}")
+    if reading.connected and reading.status == "replaying the buffer":
+        return Text(f"… {reading.status}", style=f"bold {state_colour(variables, MachineState.MINOR_STOP)}")
+    return Text(f"✕ {reading.status}", style=f"bold {state_colour(variables, MachineState.DOWN)}")
+
+
+def edge_text(reading: EdgeReading, rate: float | None, variables: dict[str, str]) -> Text:
+    """Lines cut with … where the screen is narrow, most important first: who, where and how it
+    is; the counters; while it is not live, the last error."""
+    text = Text.assemble("Edge node ", (reading.node, "bold"), f" → {reading.where}")
+    if reading.primary_host is not None:
+        text.append(f" (primary host {reading.primary_host})")
+    text.append(": ")
+    text.append_text(edge_status_cell(reading, variables))
+    if reading.bd_seq is not None:
+        text.append(f" · bdSeq {reading.bd_seq}")
+    text.append(f"\n{_rate_text(rate)} DDATA/s · buffer {count(reading.buffered_rows)} rows · dropped ")
+    text.append(count(reading.dropped), style="bold reverse" if reading.dropped else "")
+    text.append(" · refused commands ")
+    text.append(count(reading.refused), style="bold" if reading.refused else "")
+    text.append(f" · sent {count(reading.messages)} DDATA · births {count(reading.births)}"
+                f" · rebirths {count(reading.rebirths_answered)} · replayed {count(reading.replayed)} rows")
+    # Rare events, named only once they happened, so the line fits a wide terminal.
+    for label, value in (("ignored commands", reading.ignored), ("undecodable", reading.undecodable),
+                         ("next server", reading.next_servers), ("host offline", reading.host_offline_ends)):
+        if value:
+            text.append(f" · {label} {count(value)}")
+    if not reading.live and reading.last_error:
+        # Why it is not publishing, on a line of its own: at 80 columns it would be cut off above.
+        text.append("\nlast error: ", style="bold")
+        text.append(reading.last_error)
+    return text
+
+
 class SourceTable(KeyedTable):
     """The source list; says when the cursor moves, so the line under it can describe that source."""
 
@@ -187,6 +283,14 @@ class DevicesScreen(Screen[None]):
         padding: 0 1;
         background: $panel;
     }
+    DevicesScreen #edge-node {
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+        background: $boost;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     """
 
     def __init__(self) -> None:
@@ -197,6 +301,8 @@ class DevicesScreen(Screen[None]):
         self._facts: dict[str, SourceFacts] = {}  # by source name, in file order
         self._health: dict[str, SourceStatus] = {}
         self._has_health = False
+        self._edge_previous: EdgeReading | None = None  # the last reading a rate was taken from
+        self._edge_rate: float | None = None
 
     @property
     def oee_app(self) -> OeeApp:
@@ -212,6 +318,10 @@ class DevicesScreen(Screen[None]):
         # At 80 columns the address and the last error are off to the right: the highlighted
         # source's are spelled out here in full.
         yield Static("", id="device-detail", markup=False)
+        # Shown only while the engine publishes the plant as a Sparkplug edge node ([edge]).
+        edge = Static("", id="edge-node", markup=False)
+        edge.display = False
+        yield edge
         # Compact: seven keys of its own plus the app's must fit in 80 columns.
         yield Footer(compact=True)
 
@@ -275,6 +385,20 @@ class DevicesScreen(Screen[None]):
         self._health = {status.name: status for status in sources}
         if self.document is not None:
             self._show_sources()
+        self._show_edge(snapshot.ts)
+
+    def _show_edge(self, ts: float) -> None:
+        """The edge node's line, with each snapshot: a handful of attribute reads, nothing that waits."""
+        line = self.query_one("#edge-node", Static)
+        node = getattr(self.oee_app.engine, "edge", None)
+        if node is None:
+            line.display = False
+            self._edge_previous = self._edge_rate = None
+            return
+        reading = read_edge(node, ts)
+        self._edge_previous, self._edge_rate = ddata_rate(self._edge_previous, reading, self._edge_rate)
+        line.update(edge_text(reading, self._edge_rate, self.app.theme_variables))
+        line.display = True
 
     def _show_sources(self, focus: str | None = None) -> None:
         # Once a second with the engine's health: only the health is new, the rest is cached facts.

@@ -82,3 +82,31 @@ async def test_the_bdseq_wraps_from_255_to_0_across_runs(broker: MosquittoBroker
         assert EdgeSessions(store, "plant", "oee").next_bd_seq() == 1
         assert EdgeSessions(store, "plant", "other-node").next_bd_seq() == 17
         assert EdgeSessions(store, "elsewhere", "oee").next_bd_seq() == 0  # never connected: the spec's start
+
+
+async def test_refused_connection_attempts_do_not_use_up_bdseqs(tmp_path: Path) -> None:
+    # The broker is away when the app starts: attempts that never sent a CONNECT take no bdSeq.
+    (tmp_path / "mosquitto").mkdir()
+    broker = MosquittoBroker(tmp_path / "mosquitto").start()
+    broker.stop()
+    engine = Engine(plant_config(broker.port), Store.open(tmp_path / "data"), acquire=False, tick_s=0.05,
+                    flush_interval_s=0.2)
+    await engine.start()
+    listener = None
+    try:
+        edge = edge_of(engine)
+        await until(lambda: edge.stats.last_error is not None, what="a refused attempt")
+        await asyncio.sleep(1.0)  # several more attempts (reconnect_max_s = 0.3)
+        assert edge.bd_seq == 0
+        await asyncio.to_thread(broker.restart)
+        listener = await asyncio.to_thread(SparkplugListener, broker.port)
+        await until(lambda: edge.stats.live, what="the edge node to go live")
+        await engine.stop()
+        await asyncio.to_thread(listener.wait_for, lambda h: len(h.messages(MessageType.NDEATH)) == 1)
+    finally:
+        await engine.stop()
+        if listener is not None:
+            await asyncio.to_thread(listener.close)
+        broker.stop()
+    assert bd_seqs(listener, MessageType.NDEATH) == [0]  # the first CONNECT's bdSeq
+    assert await asyncio.to_thread(next_bd_seq, tmp_path / "data") == 1
