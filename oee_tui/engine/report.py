@@ -492,11 +492,15 @@ class _CountQuery:
         return [self.sched_firsts, self.sched_lasts, *rest]
 
 
-def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
-                    startup: Sequence[tuple[str, npt.NDArray[np.float64], float]],
-                    machines: Sequence[str], timelines: Sequence[Sequence[Segment]] | None = None,
-                    per_segment: bool = False) -> tuple[dict[str, dict[str | None, ProductCounts]], BySegment]:
-    """Sum counts per machine and product over the scheduled part of the window.
+_CountRows = tuple[_CountQuery, dict[str, Any]] | None
+
+
+def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines: Sequence[str],
+                timelines: Sequence[Sequence[Segment]] | None, per_segment: bool) -> _CountRows:
+    """The count rows of the window, for _sum_counts: this half needs no startup windows, so it runs
+    beside the interval query (build_report).
+
+    Sums counts per machine and product over the scheduled part of the window.
 
     Same rule as oee.product_totals: a bucket counts when its minute starts
     inside the window and inside scheduled time; its rejects are startup
@@ -511,16 +515,6 @@ def _product_totals(store: Store, window: Span, scheduled: Sequence[Span],
     the join with the timelines; with it every bucket does, and the second result holds the
     sums per machine, segment (index in its timeline) and product.
     """
-    return _sum_counts(_count_rows(store, window, scheduled, machines, timelines, per_segment), startup, machines,
-                       per_segment)
-
-
-_CountRows = tuple[_CountQuery, dict[str, Any]] | None
-
-
-def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines: Sequence[str],
-                timelines: Sequence[Sequence[Segment]] | None, per_segment: bool) -> _CountRows:
-    """The SQL half of _product_totals: it needs no startup windows, so it can run beside the intervals."""
     if timelines is None:
         timelines = [[Segment(window.start, window.end, None, None)] for _ in machines]
     joins = per_segment or any(segment.product is not None for timeline in timelines for segment in timeline)
@@ -584,7 +578,7 @@ def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines:
 def _sum_counts(rows: _CountRows, startup: Sequence[tuple[str, npt.NDArray[np.float64], float]],
                 machines: Sequence[str], per_segment: bool) -> tuple[dict[str, dict[str | None, ProductCounts]],
                                                                      BySegment]:
-    """The numpy half of _product_totals: sums per machine and product, startup rejects, segment sums."""
+    """The numpy half: sums per machine and product, startup rejects, segment sums (see _count_rows)."""
     out: dict[str, dict[str | None, ProductCounts]] = {}
     by_segment: BySegment = {}
     if rows is None:
