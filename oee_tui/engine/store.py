@@ -440,7 +440,8 @@ class Store:
     def _insert(self, table: pa.Table, sql: str, stale: Mapping[str, float] | None = None) -> int:
         """Run `sql` (which reads the Arrow table as `_batch`) in one transaction.
 
-        `stale` (machine -> earliest time written) names the day summaries the rows make stale.
+        `stale` (machine -> earliest time written) names the day summaries the rows make stale;
+        None for rows no summary is made of (samples, dead letters).
         """
         if table.num_rows == 0:
             return 0
