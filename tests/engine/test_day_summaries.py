@@ -19,7 +19,13 @@ import pytest
 
 from oee_tui.config import Config, config_from_dict
 from oee_tui.engine import day_summaries
-from oee_tui.engine.day_summaries import fingerprints, plant_days, saved_days_of, summed_report
+from oee_tui.engine.day_summaries import (
+    fingerprints,
+    plant_days,
+    saved_days_of,
+    summed_report,
+    wait_for_saving,
+)
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.model import CountBucket, MachineState, Span, StateInterval
 from oee_tui.engine.oee_result import OeeResult
@@ -144,7 +150,8 @@ def both(store: Store, config: Config = CONFIG, start: float = FIRST, end: float
          now: float = AFTER) -> tuple[Report, Report]:
     window = Span(start, min(end, now))
     planning = Planning.load(store)
-    return (summed_report(store, config, window, now, "w", planning),
+    # Every missing day computed at once, so that each call here goes through the sum of days.
+    return (summed_report(store, config, window, now, "w", planning, compute_at_once=10_000),
             build_report(store, config, window, now, "w", planning=planning))
 
 
@@ -159,6 +166,25 @@ def test_twelve_days_summed_equal_the_report_over_them_and_a_second_time_reads_o
                             store, config, window, *a, **k))
     again, _ = both(store)
     assert windows == []  # every day came from the store
+    assert_same(again, direct)
+
+
+def test_many_unsaved_days_are_answered_whole_and_saved_in_the_background(store: Store) -> None:
+    window = Span(FIRST, LAST)
+    first = summed_report(store, CONFIG, window, AFTER, "w")  # 12 days to compute: more than COMPUTE_AT_ONCE
+    direct = build_report(store, CONFIG, window, AFTER, "w")
+    assert_same(first, direct)
+    wait_for_saving(store, 60)
+    assert saved_days(store) == 3 * 12
+    computed: list[Span] = []
+    original = day_summaries.build_report
+    day_summaries.build_report = lambda store, config, window, *a, **k: computed.append(window) or original(
+        store, config, window, *a, **k)
+    try:
+        again = summed_report(store, CONFIG, window, AFTER, "w")
+    finally:
+        day_summaries.build_report = original
+    assert computed == []  # summed from the days saved in the background
     assert_same(again, direct)
 
 
