@@ -204,6 +204,8 @@ def _save_missing(store: Store, config: Config, days: Sequence[Span], now: float
         present = store.saved_days(keys, days[0].start, days[-1].end) if days else set()
     computed: list[SavedDay] = []
     for day in days:
+        if store.closed:  # the app is stopping: what is not saved is computed the next time
+            break
         missing = tuple(machine for machine in config.machines if (machine.id, day.start) not in present)
         if missing:
             report = build_report(store, replace(config, machines=missing), day, now, "day", planning=planning)

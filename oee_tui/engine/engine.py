@@ -308,6 +308,11 @@ class Engine:
             await self.edge.stop()
         if self.store is not None:
             await self._in_writer(self.store.close)
+            # A review saving days on a thread of its own stops at its next day once the store is
+            # closed; wait for that, so the process never exits with it inside DuckDB.
+            from oee_tui.engine.day_summaries import wait_for_saving
+
+            await asyncio.to_thread(wait_for_saving, self.store, 5.0)
         self._writer.shutdown(wait=True)
 
     async def _consume(self, runner: SourceRunner) -> None:

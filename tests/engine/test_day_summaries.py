@@ -332,3 +332,20 @@ async def test_the_engine_saves_recent_days_in_the_background(store: Store, monk
             await asyncio.sleep(0.05)
     finally:
         await engine.stop()
+
+
+def test_closing_the_store_stops_the_background_save_at_its_next_day(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = Store.open(data)
+    intervals, buckets, _ = history(1)
+    store.upsert_intervals(intervals)
+    store.write_counts(buckets)
+    summed_report(store, CONFIG, Span(FIRST, LAST), AFTER, "w")  # 12 days: saved in the background
+    store.close()
+    started = time.monotonic()
+    wait_for_saving(store, 10)
+    assert time.monotonic() - started < 5  # a day or two more at most, not the 12
+    with Store.open(data) as again:
+        assert saved_days(again) < 3 * 12
+        summed, direct = both(again)
+        assert_same(summed, direct)
