@@ -4,7 +4,7 @@ One report over 90 days of 100 machines reads ~2M state intervals and ~13M count
 each machine's report over each closed plant-local day is computed once, by the one calculator
 (build_report over that day), saved in the store (table day_summaries) and summed afterwards.
 The sum is the report over the whole period: times, counts and losses add up; ratios and flags
-are computed again from the sums (oee.aggregate); a stop that crosses midnight is counted once,
+are worked out again from the sums (oee._build, as aggregate does); a stop that crosses midnight is counted once,
 because each day keeps the stops its start and end cut (StopEdge) and a stop met on several
 days of the period is taken off all but one of them; and each day's report looks back a startup
 period for breakdowns that ended the day before.
@@ -13,7 +13,9 @@ A day is saved once it ended SETTLE_S ago, so the engine's last writes for it ar
 keeps saved days true to their data (summary_ledger): a write for a machine deletes that
 machine's days from its time on, an import deletes them all, and a config change (fingerprint)
 makes them unused. Today, a day not yet settled, or a period that does not start at midnight,
-is computed as before.
+is computed as before. With many days unsaved (after an import, on a store the engine has not
+caught up with), the answer is the report over the whole period and the days are saved on a
+thread of their own; the engine also saves the last SUMMARY_DAYS days in the background.
 """
 
 from __future__ import annotations
