@@ -9,7 +9,7 @@ payload of the highlighted letter. Nothing here parses the payloads: they are sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Final, cast
+from typing import TYPE_CHECKING, ClassVar, Final
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -23,9 +23,10 @@ from textual.widgets import DataTable, Footer, Static
 from oee_tui.dead_letter_text import hex_dump, is_text, local_time, preview
 from oee_tui.engine.model import DeadLetter
 from oee_tui.engine.store import Store
+from oee_tui.screens.plumbing import AppPlumbing
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
+    pass
 
 SHOWN: Final = 500  # the newest this many; `oee deadletters --limit` reaches further back
 REFRESH_S: Final = 5.0
@@ -42,7 +43,7 @@ def letter_key(index_from_oldest: int, letter: DeadLetter) -> str:
     return f"{letter.received_at:.6f}:{letter.source}:{index_from_oldest}"
 
 
-class DeadLettersScreen(Screen[None]):
+class DeadLettersScreen(AppPlumbing, Screen[None]):
     """Dead letters: a list on top, the highlighted one's error and payload dump below."""
 
     HELP_TITLE = "Dead letters"
@@ -80,10 +81,6 @@ class DeadLettersScreen(Screen[None]):
         self.refresh_s = refresh_s
         self.letters: dict[str, DeadLetter] = {}
         self._order: tuple[str, ...] | None = None  # None until the first load
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
 
     @property
     def store(self) -> Store | None:

@@ -17,7 +17,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -33,6 +33,7 @@ from oee_tui.devices import tags_of
 from oee_tui.engine.model import MachineState
 from oee_tui.engine.snapshot import PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BROWSABLE_KINDS, BrowseScreen
+from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapScreen, not_browsable
 from oee_tui.screens.test_connection import TestConnectionScreen
@@ -41,7 +42,6 @@ from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
     from oee_tui.mqtt.edge import EdgeNode
 
 
@@ -248,7 +248,7 @@ class SourceTable(KeyedTable):
         self.post_message(self.CursorMoved())
 
 
-class DevicesScreen(Screen[None]):
+class DevicesScreen(AppPlumbing, Screen[None]):
     """The sources of the config file with their health; add, edit, delete, test, browse, map tags."""
 
     HELP_TITLE = "Devices"
@@ -303,10 +303,6 @@ class DevicesScreen(Screen[None]):
         self._has_health = False
         self._edge_previous: EdgeReading | None = None  # the last reading a rate was taken from
         self._edge_rate: float | None = None
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
 
     @property
     def table(self) -> KeyedTable:

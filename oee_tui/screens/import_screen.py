@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Final, cast
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -41,12 +41,12 @@ from oee_tui.imports.detect import XLSX_SUFFIXES, Detection, detect_kind, sheets
 from oee_tui.imports.reading import RawTable, ReadError, read_table
 from oee_tui.imports.validate import ImportResult, Problem, validate_table
 from oee_tui.screens.machine_detail import operator_name
+from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
     from oee_tui.imports.write import WriteSummary
 
 IMPORTABLE: Final = (".csv", *XLSX_SUFFIXES)
@@ -271,7 +271,7 @@ def build_preview(table: RawTable, problems: Sequence[Problem], bad_style: str) 
 # ---------------------------------------------------------------- the screen
 
 
-class ImportScreen(Screen[None]):
+class ImportScreen(AppPlumbing, Screen[None]):
     """File, sheet and kind at the top; the preview with marked cells and the problem list below."""
 
     HELP_TITLE = "Import planning data"
@@ -389,10 +389,6 @@ class ImportScreen(Screen[None]):
         self._shown_kind: str | None = None
         # The file's header decides the columns, so each file gets a new table (see _show_table).
         self._table = KeyedTable((("row", "Row"),), fixed_columns=1)
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
 
     @property
     def table(self) -> KeyedTable:

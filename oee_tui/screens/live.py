@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Final, cast
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual import on
@@ -15,12 +15,13 @@ from textual.widgets import Footer, Static
 from oee_tui.engine.model import MachineState
 from oee_tui.engine.snapshot import MachineSnapshot, PlantSnapshot, SourceStatus
 from oee_tui.screens.machine_detail import MachineDetailScreen
+from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.widgets.formatting import MISSING, age, count, hms, percent, percent_aligned, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
+    pass
 
 # Compact headers so the figures that matter fit in 80 columns; the machine name
 # stays put (fixed column) when the operator scrolls right to the counts.
@@ -58,7 +59,7 @@ def _sources_offline(sources: list[SourceStatus]) -> str:
     return f"{len(sources)} sources offline: {', '.join(source.name for source in sources)}"
 
 
-class LiveScreen(Screen[None]):
+class LiveScreen(AppPlumbing, Screen[None]):
     """Every machine's state, time in state, OEE, A, P, Q, counts and data age."""
 
     HELP_TITLE = "Live status"
@@ -80,10 +81,6 @@ class LiveScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._machines: dict[str, MachineSnapshot] = {}
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("Waiting for the engine's first snapshot…", id="live-header", markup=False)

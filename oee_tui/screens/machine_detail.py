@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from typing import TYPE_CHECKING, ClassVar, Final, cast
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -15,10 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from oee_tui.config import Config
-from oee_tui.engine.api import PlantEngine
 from oee_tui.engine.model import StateInterval
 from oee_tui.engine.snapshot import MachineDetail
+from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.formatting import count, hms, local_time, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -28,7 +27,7 @@ from oee_tui.widgets.top_reasons import TopReasons
 from oee_tui.widgets.trend import OeeTrend
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
+    pass
 
 NEEDS_REASON: Final = "— needs reason"
 STOP_COLUMNS: Final[tuple[tuple[str, str | Text], ...]] = (
@@ -51,7 +50,7 @@ def stop_key(stop: StateInterval) -> str:
     return repr(stop.start)
 
 
-class MachineDetailScreen(Screen[None]):
+class MachineDetailScreen(AppPlumbing, Screen[None]):
     """Loads `engine.machine_detail()` in a worker on show, every few seconds, and after a reason is set."""
 
     HELP_TITLE = "Machine detail"
@@ -104,21 +103,6 @@ class MachineDetailScreen(Screen[None]):
         self.machine_id = machine_id
         self.detail: MachineDetail | None = None
         self._stops: dict[str, StateInterval] = {}
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
-
-    @property
-    def engine(self) -> PlantEngine:
-        engine = self.oee_app.engine
-        if engine is None:  # the app only opens this screen once it has an engine
-            raise RuntimeError("no engine")
-        return engine
-
-    @property
-    def config(self) -> Config:
-        return self.engine.config
 
     def compose(self) -> ComposeResult:
         config = self.config

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Final, cast
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -27,7 +27,6 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from oee_tui.config import Config
-from oee_tui.engine.api import PlantEngine
 from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.report import Report
 from oee_tui.engine.review import (
@@ -59,13 +58,14 @@ from oee_tui.engine.review import (
 from oee_tui.engine.store import Store
 from oee_tui.exports.tables import ExportError, write_table
 from oee_tui.screens.machine_detail import operator_name
+from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
+    pass
 
 BAR_WIDTH: Final = 20
 RELOAD_AFTER_S: Final = 10.0
@@ -248,7 +248,7 @@ def _safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(AppPlumbing, Screen[None]):
     """A period's OEE by line, machine and stop, with losses, Pareto, targets, comparisons and the to-do list."""
 
     HELP_TITLE = "Shift review"
@@ -310,21 +310,6 @@ class ReviewScreen(Screen[None]):
         self._loaded_at = 0.0
 
     # ------------------------------------------------------------ plumbing
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
-
-    @property
-    def engine(self) -> PlantEngine:
-        engine = self.oee_app.engine
-        if engine is None:  # the app offers this screen only once it has an engine
-            raise RuntimeError("no engine")
-        return engine
-
-    @property
-    def config(self) -> Config:
-        return self.engine.config
 
     @property
     def reviewed_config(self) -> Config:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -32,12 +32,13 @@ from oee_tui.devices import tags_of
 from oee_tui.engine.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BROWSABLE_KINDS, NOT_BROWSABLE, BrowseScreen
+from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS, ConfirmScreen, FieldValidator, FormField, form_css, status_text
 from oee_tui.widgets.formatting import MISSING
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 
 if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
+    pass
 
 COLUMNS: Final = (
     ("machine", "Machine"),
@@ -358,7 +359,7 @@ def _map_cells(machine: str, signal: str, mapping: Mapping[str, Any]) -> list[Te
     ]
 
 
-class TagMapScreen(Screen[bool]):
+class TagMapScreen(AppPlumbing, Screen[bool]):
     """Every tag map that reads from one source. Returns True if anything was saved."""
 
     HELP_TITLE = "Tag maps"
@@ -386,10 +387,6 @@ class TagMapScreen(Screen[bool]):
         self.source = source
         self.kind = str(document.source(source).get("kind", ""))
         self.saved = False
-
-    @property
-    def oee_app(self) -> OeeApp:
-        return cast("OeeApp", self.app)
 
     @property
     def table(self) -> KeyedTable:
