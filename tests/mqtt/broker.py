@@ -15,6 +15,7 @@ use it are in tests/mqtt/conftest.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import shutil
@@ -23,11 +24,13 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -59,6 +62,25 @@ def free_port() -> int:
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
         (path for path in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(path).exists()), None)
+
+
+_Broker = TypeVar("_Broker", bound="MosquittoBroker")
+
+
+@contextlib.contextmanager
+def running_broker(kind: type[_Broker], directory: Path, *, tls: TlsFiles | None = None) -> Iterator[_Broker]:
+    """A broker of `kind` started in `directory` (made here), stopped at the end: what every broker
+    fixture does. A missing mosquitto fails the test with the fix.
+    """
+    if mosquitto_binary() is None:
+        pytest.fail("mosquitto is not installed: apt-get install -y mosquitto (test.sh does it)")
+    server = kind(directory, tls=tls)
+    server.directory.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- certificates

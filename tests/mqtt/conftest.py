@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mqtt.broker import MosquittoBroker, TlsFiles, make_tls_files, mosquitto_binary
+from tests.mqtt.broker import MosquittoBroker, TlsFiles, make_tls_files, running_broker
 
 
 @pytest.fixture(scope="session")
@@ -19,12 +19,5 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 @pytest.fixture
 def broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[MosquittoBroker]:
     """A fresh broker per test (it starts in tens of milliseconds), stopped at teardown."""
-    if mosquitto_binary() is None:
-        pytest.fail("mosquitto is not installed: apt-get install -y mosquitto (test.sh does it)")
-    server = MosquittoBroker(tmp_path / "mosquitto", tls=tls_files)
-    server.directory.mkdir()
-    server.start()
-    try:
+    with running_broker(MosquittoBroker, tmp_path / "mosquitto", tls=tls_files) as server:
         yield server
-    finally:
-        server.stop()

@@ -24,7 +24,7 @@ import pytest
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge import EdgeNode
-from tests.mqtt.broker import mosquitto_binary
+from tests.mqtt.broker import running_broker
 from tests.mqtt.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample, until
 
 VALUES = 600
@@ -33,15 +33,8 @@ RESTART_AFTER = 200  # values heard by the host before the broker goes down
 
 @pytest.fixture
 def persistent_broker(tmp_path: Path) -> Iterator[PersistentBroker]:
-    if mosquitto_binary() is None:
-        pytest.fail("mosquitto is not installed: apt-get install -y mosquitto (test.sh does it)")
-    server = PersistentBroker(tmp_path / "mosquitto")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with running_broker(PersistentBroker, tmp_path / "mosquitto") as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(persistent_broker: PersistentBroker,

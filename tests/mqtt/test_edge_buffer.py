@@ -18,7 +18,7 @@ import pytest
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge import EdgeNode
-from tests.mqtt.broker import TlsFiles, mosquitto_binary
+from tests.mqtt.broker import TlsFiles, running_broker
 from tests.mqtt.edge_fixtures import (
     Heard,
     PersistentBroker,
@@ -33,15 +33,8 @@ from tests.mqtt.edge_fixtures import (
 
 @pytest.fixture
 def persistent_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[PersistentBroker]:
-    if mosquitto_binary() is None:
-        pytest.fail("mosquitto is not installed: apt-get install -y mosquitto (test.sh does it)")
-    server = PersistentBroker(tmp_path / "mosquitto")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with running_broker(PersistentBroker, tmp_path / "mosquitto") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def edge_of(engine: Engine) -> EdgeNode:

@@ -34,7 +34,7 @@ from oee_tui.engine.model import Quality, TagSample
 from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge import EdgeNode, EdgeStats
 from oee_tui.screens.devices import DevicesScreen, link_cell
-from tests.mqtt.broker import MosquittoBroker, mosquitto_binary
+from tests.mqtt.broker import MosquittoBroker, running_broker
 from tests.ui.conftest import DATA_DIR
 from tests.ui.fakes import NOW, StaticEngine, frozen_clock, source_status
 from tests.ui.test_devices import write_config
@@ -82,15 +82,8 @@ timeout_s = 2.0
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     """A fresh plain-MQTT broker per test (tests/mqtt/conftest.py's fixture is not visible from here)."""
-    if mosquitto_binary() is None:
-        pytest.fail("mosquitto is not installed: apt-get install -y mosquitto (test.sh does it)")
-    server = MosquittoBroker(tmp_path / "mosquitto")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with running_broker(MosquittoBroker, tmp_path / "mosquitto") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def write_plant(tmp_path: Path, port: int, extra: str = "") -> Path:

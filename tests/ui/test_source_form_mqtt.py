@@ -28,7 +28,7 @@ from oee_tui.screens.source_form import FormField, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
 from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.keyed_table import KeyedTable
-from tests.mqtt.broker import MosquittoBroker, free_port, mosquitto_binary, mqtt_client, stop_client
+from tests.mqtt.broker import MosquittoBroker, free_port, mqtt_client, running_broker, stop_client
 from tests.ui.conftest import DATA_DIR
 from tests.ui.fakes import StaticEngine, frozen_clock
 from tests.ui.test_devices import (
@@ -510,15 +510,8 @@ async def test_browse_says_why_an_mqtt_source_has_nothing_to_browse(tmp_path: Pa
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    if mosquitto_binary() is None:
-        pytest.fail("mosquitto is not installed: apt-get install -y mosquitto (test.sh does it)")
-    server = MosquittoBroker(tmp_path / "mosquitto")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with running_broker(MosquittoBroker, tmp_path / "mosquitto") as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_test_connection_of_a_sparkplug_source_probes_the_broker_and_leaves_state_alone(
