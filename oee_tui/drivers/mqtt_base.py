@@ -64,6 +64,11 @@ class MqttDriverBase(Driver):
         self._closed = False
         self._ping: asyncio.Task[None] | None = None
 
+    @property
+    def check_interval_s(self) -> float:
+        # The acquisition runner expects a sign of life from a subscription this often.
+        return max(1.0, 2 * self.source.publishing_interval_ms / 1000)
+
     # ------------------------------------------------------------ connect
 
     def _new_session(self) -> None:

@@ -85,10 +85,6 @@ class MqttJsonDriver(MqttDriverBase):
         return f"mqtt {self.mqtt.url}"
 
     @property
-    def check_interval_s(self) -> float:
-        return max(1.0, 2 * self.source.publishing_interval_ms / 1000)
-
-    @property
     def subscriptions(self) -> list[str]:
         return self.decoder.filters
 

@@ -137,11 +137,6 @@ class SparkplugDriver(MqttDriverBase):
         return f"sparkplug {self.mqtt.url}"
 
     @property
-    def check_interval_s(self) -> float:
-        # The acquisition runner expects a sign of life from a subscription this often.
-        return max(1.0, 2 * self.source.publishing_interval_ms / 1000)
-
-    @property
     def subscriptions(self) -> list[str]:
         groups = self.settings.group_ids
         root = self.settings.namespace
