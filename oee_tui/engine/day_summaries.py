@@ -30,7 +30,7 @@ from typing import Final
 
 from oee_tui.config import Config
 from oee_tui.engine.model import Span
-from oee_tui.engine.oee import _build, aggregate
+from oee_tui.engine.oee import _build, lines_and_plant
 from oee_tui.engine.oee_result import OeeResult, SixBigLosses
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import ReasonLoss, Report, StopEdge, build_report
@@ -268,11 +268,7 @@ def _report(config: Config, window: Span, label: str, machines: dict[str, _Machi
         result, losses = _finish(machine.id, window, machines[machine.id])
         results.append(result)
         stop_losses.append(losses)
-    lines = tuple(
-        aggregate(line.id, [r for r, m in zip(results, config.machines, strict=True) if m.line == line.id])
-        for line in config.lines
-    )
-    plant = aggregate("plant", results) if results else None
+    lines, plant = lines_and_plant([line.id for line in config.lines], [m.line for m in config.machines], results)
     edges = tuple((None, None) for _ in results)  # the period's own edges are not summed; nothing needs them
     return Report(label, window, config.site.timezone, tuple(results), lines, plant, (), tuple(stop_losses), edges)
 

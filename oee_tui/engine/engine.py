@@ -29,7 +29,7 @@ from oee_tui.engine.model import (
     StateInterval,
     TagSample,
 )
-from oee_tui.engine.oee import aggregate, machine_oee_from_counts
+from oee_tui.engine.oee import lines_and_plant, machine_oee_from_counts
 from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.planning import MachinePlan, Planning, PlanningError
 from oee_tui.engine.shifts import ShiftCalendar
@@ -479,12 +479,8 @@ class Engine:
                 target_count=self._target_count(machine.config, window, breaks),
                 reason=machine.current.reason,
             ))
-        lines = tuple(
-            aggregate(line.id, [r for r, m in zip(results, self.machines.values(), strict=True)
-                                if m.config.line == line.id])
-            for line in self.config.lines
-        )
-        plant = aggregate("plant", results) if results else None
+        lines, plant = lines_and_plant([line.id for line in self.config.lines],
+                                       [m.config.line for m in self.machines.values()], results)
         sources = tuple(runner.status() for runner in self.runners)
         return PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines,
                              sources=sources)

@@ -415,6 +415,15 @@ def machine_oee_from_counts(machine: MachineConfig, window: Span, scheduled: Seq
 _LOSS_FIELDS: Final = tuple(SixBigLosses.__dataclass_fields__)
 
 
+def lines_and_plant(line_ids: Sequence[str], machine_lines: Sequence[str],
+                    results: Sequence[OeeResult]) -> tuple[tuple[OeeResult, ...], OeeResult | None]:
+    """Each line's result (in `line_ids` order) and the plant's, from machine results; `machine_lines[i]`
+    is the line of `results[i]`. The plant is None without machines."""
+    lines = tuple(aggregate(line, [r for r, on in zip(results, machine_lines, strict=True) if on == line])
+                  for line in line_ids)
+    return lines, (aggregate("plant", results) if results else None)
+
+
 def aggregate(scope: str, results: Sequence[OeeResult]) -> OeeResult:
     """Line or plant OEE: sum the times and counts, then recompute the ratios.
 

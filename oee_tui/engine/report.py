@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from oee_tui.config import Config
 from oee_tui.engine.model import MachineState, Span
-from oee_tui.engine.oee import CLASSES, RUN, ProductCounts, aggregate
+from oee_tui.engine.oee import CLASSES, RUN, ProductCounts, lines_and_plant
 from oee_tui.engine.oee_columns import (
     CODE,
     IntervalColumns,
@@ -243,11 +243,7 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
     totals, by_segment = _sum_counts(counting.result(), startup, machine_ids, attribution)
     results = [finish_measured(plan.machine, measure, totals.get(plan.machine.id, {}))
                for plan, measure in zip(plans, measured, strict=True)]
-    lines = tuple(
-        aggregate(line.id, [r for r, m in zip(results, config.machines, strict=True) if m.line == line.id])
-        for line in config.lines
-    )
-    plant = aggregate("plant", results) if results else None
+    lines, plant = lines_and_plant([line.id for line in config.lines], [m.line for m in config.machines], results)
     stop_losses = tuple(_stop_losses(measure, reason_codes) for measure in measured)
     edges = tuple(_edges(measure, reason_codes) for measure in measured)
     shares: tuple[MachineAttribution, ...] = ()

@@ -308,6 +308,22 @@ def _locked_by_duckdb(data_dir: Path, exc: duckdb.IOException) -> StoreLockedErr
     return StoreLockedError(data_dir, int(match["pid"]), match["cmd"])
 
 
+def _samples_table(ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
+                   value_num: Sequence[float | None], value_text: Sequence[str | None],
+                   quality: Sequence[str]) -> pa.Table:
+    """Columns of the samples table as one Arrow batch (write_samples, write_history)."""
+    import pyarrow as pa
+    _check_lengths(ts=ts, source=source, tag=tag, value_num=value_num, value_text=value_text, quality=quality)
+    return pa.table({
+        "ts": _ts_array(ts, "samples.ts"),
+        "source": pa.array(source, type=pa.string()),
+        "tag": pa.array(tag, type=pa.string()),
+        "value_num": pa.array(value_num, type=pa.float64()),
+        "value_text": pa.array(value_text, type=pa.string()),
+        "quality": pa.array(quality, type=pa.string()),
+    })
+
+
 def _earliest(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
     """The earliest time per machine of (machine, time) pairs."""
     out: dict[str, float] = {}
@@ -587,16 +603,7 @@ class Store:
     def write_samples(self, ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
                       value_num: Sequence[float | None], value_text: Sequence[str | None],
                       quality: Sequence[str]) -> int:
-        import pyarrow as pa
-        _check_lengths(ts=ts, source=source, tag=tag, value_num=value_num, value_text=value_text, quality=quality)
-        table = pa.table({
-            "ts": _ts_array(ts, "samples.ts"),
-            "source": pa.array(source, type=pa.string()),
-            "tag": pa.array(tag, type=pa.string()),
-            "value_num": pa.array(value_num, type=pa.float64()),
-            "value_text": pa.array(value_text, type=pa.string()),
-            "quality": pa.array(quality, type=pa.string()),
-        })
+        table = _samples_table(ts, source, tag, value_num, value_text, quality)
         return self._insert(table, "INSERT INTO samples SELECT ts, source, tag, value_num, value_text, quality "
                                    "FROM _batch")
 
@@ -604,19 +611,13 @@ class Store:
         """Historical samples (e.g. an edge node's replayed buffer) into `samples`, each (source, tag,
         time) once: a replay is at least once, so a sample already stored, or twice in the batch, is
         skipped. Returns how many were new."""
-        import pyarrow as pa
         if not samples:
             return 0
         values = [s.value for s in samples]
-        table = pa.table({
-            "ts": _ts_array([s.ts_utc for s in samples], "samples.ts"),
-            "source": pa.array([s.source for s in samples], type=pa.string()),
-            "tag": pa.array([s.tag for s in samples], type=pa.string()),
-            "value_num": pa.array([None if v is None or isinstance(v, str) else float(v) for v in values],
-                                  type=pa.float64()),
-            "value_text": pa.array([v if isinstance(v, str) else None for v in values], type=pa.string()),
-            "quality": pa.array([s.quality.value for s in samples], type=pa.string()),
-        })
+        table = _samples_table([s.ts_utc for s in samples], [s.source for s in samples], [s.tag for s in samples],
+                               [None if v is None or isinstance(v, str) else float(v) for v in values],
+                               [v if isinstance(v, str) else None for v in values],
+                               [s.quality.value for s in samples])
         with self._transaction() as cur:
             cur.register("_batch", table)
             try:
