@@ -281,11 +281,8 @@ def planned_config(store: Store, config: Config) -> tuple[Config, Planning]:
 def review_report(store: Store, config: Config, period: Period, now: float, scope: Scope = Scope(),
                   planning: Planning | None = None) -> Report:
     """OEE, A, P, Q, counts and the six big losses per machine, line and plant for the period."""
-    # No split by product and order here: the review does not show it, and it costs time. Days,
-    # weeks and ranges sum the saved summaries of their closed days; a shift is computed whole.
-    if period.kind is PeriodKind.SHIFT:
-        return build_report(store, scoped_config(config, scope), period.window(now), now, period.label,
-                            planning=planning, attribution=False)
+    # No split by product and order here: the review does not show it. Weeks and ranges sum the saved
+    # summaries of their closed days; a shift or a day is too short for that and is computed whole.
     return summed_report(store, scoped_config(config, scope), period.window(now), now, period.label, planning)
 
 
