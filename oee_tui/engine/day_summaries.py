@@ -65,13 +65,13 @@ class _Machine:
     losses: dict[str | None, tuple[float, int]]
     edges: list[tuple[float, Edge | None, Edge | None]]  # (day start, head, tail) of stops that cost time
 
-    def add(self, figures: Sequence[float], losses: dict[str | None, tuple[float, int]],
-            edges: list[tuple[float, Edge | None, Edge | None]]) -> None:
-        self.figures = [a + b for a, b in zip(self.figures, figures, strict=True)]
-        for reason, (seconds, stops) in losses.items():
+    def add(self, day: SavedDay) -> None:
+        """Add a day the store does not hold (computed here) to what it summed."""
+        self.figures = [a + b for a, b in zip(self.figures, day.figures, strict=True)]
+        for reason, seconds, stops in day.losses:
             old_seconds, old_stops = self.losses.get(reason, (0.0, 0))
             self.losses[reason] = (old_seconds + seconds, old_stops + stops)
-        self.edges.extend(edges)
+        self.edges.extend(_touched(day))
 
 
 def fingerprints(config: Config) -> dict[str, str]:
@@ -150,7 +150,7 @@ def summed_report(store: Store, config: Config, window: Span, now: float, label:
     # which is what the store held when they were read.
     for day in computed:
         if (day.machine, day.day_start) not in saved:
-            machines[day.machine].add(day.figures, {r: (s, n) for r, s, n in day.losses}, _touched(day))
+            machines[day.machine].add(day)
     counted = _days_counted(sums, computed, saved)
     if any(counted.get(machine, 0) != len(settled) for machine in machines):
         # A write deleted saved days between saving and summing: the report over the whole period.
@@ -159,7 +159,7 @@ def summed_report(store: Store, config: Config, window: Span, now: float, label:
     if rest:  # today, and days not settled yet: one report as the store has it now
         report = build_report(store, config, Span(rest[0].start, window.end), now, label, planning=planning)
         for day in saved_days_of(report, Span(rest[0].start, window.end), keys):
-            machines[day.machine].add(day.figures, {r: (s, n) for r, s, n in day.losses}, _touched(day))
+            machines[day.machine].add(day)
     return _report(config, window, label, machines)
 
 
