@@ -7,11 +7,14 @@ What runs: a real Mosquitto on loopback (started as tests/mqtt/broker.py does); 
 its own process (paho, the project's encoder; NBIRTH, then a DBIRTH per device, then
 BENCH_MESSAGES pre-encoded DDATA of 20 metrics round-robin over BENCH_DEVICES devices, each
 metric changing every message: counters, a state code, a speed, a fault flag, a product); and
-in this process the real engine with a "sparkplug" source: the host driver (paho's network
-thread, inbox, SparkplugHost: topic parse, protobuf parse, seq check, alias resolution,
-typed values, TagSample), the acquisition runner's queue, Engine.ingest (routing to 4
-machines per device, change detection, counters and states of MachineTracker) and the flush
-of every sample to the DuckDB store (Arrow insert, writer thread).
+the real engine with a "sparkplug" source, as the app runs it: the host in its worker process
+(drivers/sparkplug_worker.py: paho's network thread, inbox, SparkplugHost: topic parse,
+protobuf parse, seq check, alias resolution, typed values, the tag filter), the samples sent
+as columns through the pipe, and in this process the acquisition runner's queue,
+Engine.ingest (routing to 4 machines per device, change detection, counters and states of
+MachineTracker) and the flush of every sample to the DuckDB store (Arrow insert, writer
+thread). For comparison, QoS 0 once more with the host inside the engine's process
+(SparkplugDriver, as before the worker process), sharing its GIL.
 
 Measured: metrics ingested by the engine per second, from the first data sample to the last,
 and what the store holds afterwards. At QoS 0 a host that falls behind loses messages (the
@@ -178,9 +181,13 @@ def go(process: subprocess.Popen[str]) -> None:
     process.stdin.flush()
 
 
-async def host_run(port: int, qos: int, data_dir: Path) -> dict[str, float]:
+async def host_run(port: int, qos: int, data_dir: Path, *, in_process: bool = False) -> dict[str, float]:
+    from oee_tui.drivers.base import make_driver
+    from oee_tui.drivers.sparkplug import SparkplugDriver
+
     store = Store.open(data_dir)
-    engine = Engine(plant(port), store, tick_s=1.0, flush_interval_s=1.0)
+    engine = Engine(plant(port), store, tick_s=1.0, flush_interval_s=1.0,
+                    driver_factory=SparkplugDriver if in_process else make_driver)
     await engine.start()
     while not (engine.runners and engine.runners[0].health.connected):
         await asyncio.sleep(0.05)
@@ -277,6 +284,7 @@ def main() -> None:
             for qos in (0, 1):
                 results[qos] = asyncio.run(host_run(broker.port, qos, Path(tmp) / f"store-{qos}"))
                 results[qos]["paho"] = paho_baseline(broker.port, qos)  # type: ignore[assignment]
+            in_process = asyncio.run(host_run(broker.port, 0, Path(tmp) / "store-in-process", in_process=True))
         finally:
             broker.stop()
         load_after = os.getloadavg()[0]
@@ -294,9 +302,13 @@ def main() -> None:
               f"{r['stored']:,} samples in the store); publisher needed {r['publish_s']:.2f} s")
         print(f"       plain paho subscriber, counting only: {count / seconds:>8,.0f} messages/s "
               f"({count:,} of {MESSAGES:,} received)")
+    r = in_process
+    print(f"QoS 0, host inside the engine's process: {r['rate']:>10,.0f} metrics/s ({r['metrics']:,.0f} metrics in "
+          f"{r['elapsed']:.2f} s; lost {r['lost']:,.0f})")
     print(f"where the time goes, each stage alone in one thread ({stage['metrics']:,.0f} metrics):")
     print(f"  SparkplugHost.handle (topic, parse, seq, aliases, values, TagSample): {stage['host']:>10,.0f} metrics/s")
-    print("  (paho's network thread is not in these: in the runs above it shares the GIL with them)")
+    print("  (paho's network thread is not in these. Above, it and SparkplugHost run in the worker process;")
+    print("   inside the engine's process they share the GIL with Engine.ingest)")
     print(f"  Engine.ingest (routing, change detection, counters, states)        : {stage['ingest']:>10,.0f} metrics/s")
     print(f"  Store.write_samples (Arrow insert into DuckDB)                     : {stage['store']:>10,.0f} rows/s")
 

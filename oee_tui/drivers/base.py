@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.engine.model import Quality, TagSample, TagValue
+from oee_tui.engine.model import Quality, SampleBatch, TagValue
 
 log = logging.getLogger(__name__)
 
-EmitFn = Callable[[Sequence[TagSample]], Awaitable[None]]
+EmitFn = Callable[[SampleBatch], Awaitable[None]]
 
 
 class DriverError(Exception):
@@ -74,6 +74,11 @@ class Driver(ABC):
     def name(self) -> str:
         return self.source.name
 
+    @property
+    def connect_timeout_s(self) -> float:
+        """How long the runner lets connect() take."""
+        return self.source.timeout_s
+
     def record_read(self, latency_s: float, ok: bool) -> None:
         if self.on_read is not None:
             self.on_read(latency_s, ok)
@@ -124,9 +129,9 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Pa
 
         return LogixDriver(source, tags)
     if source.kind == "sparkplug":
-        from oee_tui.drivers.sparkplug import SparkplugDriver
+        from oee_tui.drivers.sparkplug_process import SparkplugProcessDriver
 
-        return SparkplugDriver(source, tags)
+        return SparkplugProcessDriver(source, tags)
     if source.kind == "mqtt":
         from oee_tui.drivers.mqtt_json import MqttJsonDriver
 

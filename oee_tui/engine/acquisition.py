@@ -41,7 +41,7 @@ from typing import Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, make_driver
-from oee_tui.engine.model import DeadLetter, Quality, TagSample
+from oee_tui.engine.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 from oee_tui.engine.snapshot import SourceStatus
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,13 @@ class SourceHealth:
         return max(0.0, self.next_retry_mono - time.monotonic())
 
 
+Batch = list[TagSample] | SampleColumns  # as queued: never a view of a list the driver goes on filling
+
+
+def _queued(batch: SampleBatch) -> Batch:
+    return batch if isinstance(batch, SampleColumns) else list(batch)
+
+
 class SampleQueue:
     """A FIFO of sample batches bounded by the number of samples it holds.
 
@@ -171,7 +178,7 @@ class SampleQueue:
     def __init__(self, capacity: int) -> None:
         self.capacity = max(1, capacity)
         self.samples = 0
-        self._batches: deque[list[TagSample]] = deque()
+        self._batches: deque[Batch] = deque()
         self._not_empty = asyncio.Event()
         self._has_room = asyncio.Event()
 
@@ -184,19 +191,19 @@ class SampleQueue:
     def empty(self) -> bool:
         return not self._batches
 
-    def _append(self, batch: list[TagSample]) -> None:
+    def _append(self, batch: Batch) -> None:
         self._batches.append(batch)
         self.samples += len(batch)
         self._not_empty.set()
 
-    async def put(self, batch: list[TagSample]) -> None:
+    async def put(self, batch: Batch) -> None:
         """Wait until the batch fits (backpressure), then queue it."""
         while not self._fits(len(batch)):
             self._has_room.clear()
             await self._has_room.wait()
         self._append(batch)
 
-    def put_dropping_oldest(self, batch: list[TagSample]) -> int:
+    def put_dropping_oldest(self, batch: Batch) -> int:
         """Queue the batch now; returns the number of samples dropped from the old end to make room."""
         dropped = 0
         while not self._fits(len(batch)):
@@ -204,7 +211,7 @@ class SampleQueue:
         self._append(batch)
         return dropped
 
-    def _pop(self) -> list[TagSample]:
+    def _pop(self) -> Batch:
         batch = self._batches.popleft()
         self.samples -= len(batch)
         if not self._batches:
@@ -212,12 +219,12 @@ class SampleQueue:
         self._has_room.set()
         return batch
 
-    def get_nowait(self) -> list[TagSample]:
+    def get_nowait(self) -> Batch:
         if not self._batches:
             raise asyncio.QueueEmpty
         return self._pop()
 
-    async def get(self) -> list[TagSample]:
+    async def get(self) -> Batch:
         while not self._batches:
             self._not_empty.clear()
             await self._not_empty.wait()
@@ -268,10 +275,10 @@ class SourceRunner:
         self._reads_reported = True
         self.health.record_read(now, latency_s, ok)
 
-    async def emit(self, batch: Sequence[TagSample]) -> None:
+    async def emit(self, batch: SampleBatch) -> None:
         if not batch:
             return
-        items = list(batch)
+        items = _queued(batch)
         if self.policy is QueueFullPolicy.WAIT:
             self._blocked = True
             try:
@@ -292,11 +299,11 @@ class SourceRunner:
             self.health.last_error = None  # the device answers again without a reconnect
         self._stale_reason = None
 
-    def emit_nowait(self, batch: Sequence[TagSample]) -> None:
+    def emit_nowait(self, batch: SampleBatch) -> None:
         """For callbacks that cannot await: always drops the oldest when full, counted."""
         if not batch:
             return
-        items = list(batch)
+        items = _queued(batch)
         self._count_dropped(self.queue.put_dropping_oldest(items))
         self._delivered(len(items))
 
@@ -330,7 +337,7 @@ class SourceRunner:
             self._driver = driver
             try:
                 self._last_call_mono = time.monotonic()
-                await asyncio.wait_for(driver.connect(), timeout=self.source.timeout_s)
+                await asyncio.wait_for(driver.connect(), timeout=driver.connect_timeout_s)
                 self.health.connected = True
                 self.health.connects += 1
                 if self.health.connects > 1:

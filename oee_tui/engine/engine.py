@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
@@ -24,6 +26,7 @@ from oee_tui.engine.model import (
     DeadLetter,
     MachineState,
     Quality,
+    SampleColumns,
     Signal,
     Span,
     StateInterval,
@@ -42,6 +45,7 @@ _GOOD = Quality.GOOD
 # Quality.value is an enum property, as slow as the rest of a sample's bookkeeping: ingest
 # reads the text from this dict instead.
 _QUALITY_TEXT = {quality: quality.value for quality in Quality}
+_SAMPLE_FIELDS = attrgetter("ts_utc", "source", "tag", "value", "quality", "error")
 
 
 @dataclass(slots=True)
@@ -368,12 +372,20 @@ class Engine:
 
     # ------------------------------------------------------------ hot path
 
-    def ingest(self, batch: Iterable[TagSample]) -> None:
+    def ingest(self, batch: Iterable[TagSample] | SampleColumns) -> None:
         """Route samples to machines, keep raw samples on change (deadband), derive states."""
         if self.sample_observers:
-            batch = batch if isinstance(batch, list | tuple) else list(batch)
+            samples = batch if isinstance(batch, list | tuple) else list(batch)
             for observe in self.sample_observers:
-                observe(batch)
+                observe(samples)
+            batch = samples
+        if isinstance(batch, SampleColumns):
+            source = batch.source
+            rows: Iterable[tuple[Any, ...]] = zip(batch.times, repeat(source), batch.tags, batch.values,
+                                                  repeat(_GOOD), repeat(None))
+        else:
+            # One C call per sample unpacks its fields: cheaper than six attribute reads below.
+            rows = map(_SAMPLE_FIELDS, batch)
         routes = self.routes
         ts_col, source_col, tag_col, num_col, text_col, quality_col = self._sample_columns
         quality_text = _QUALITY_TEXT
@@ -381,14 +393,12 @@ class Engine:
         touched: set[MachineTracker] = set()
         count = 0
         unknown = 0
-        for sample in batch:
+        for ts, source, tag, value, quality, error in rows:
             count += 1
-            route = routes.get((sample.source, sample.tag))
+            route = routes.get((source, tag))
             if route is None:
                 unknown += 1
                 continue
-            value = sample.value
-            quality = sample.quality
             good = quality is _GOOD
             last = route.last_value
             if (quality is not route.last_quality or value != last) and (
@@ -397,9 +407,9 @@ class Engine:
             ):
                 route.last_value = value
                 route.last_quality = quality
-                ts_col.append(sample.ts_utc)
-                source_col.append(sample.source)
-                tag_col.append(sample.tag)
+                ts_col.append(ts)
+                source_col.append(source)
+                tag_col.append(tag)
                 if value is None or isinstance(value, str):
                     num_col.append(None)
                     text_col.append(value)
@@ -408,7 +418,7 @@ class Engine:
                     text_col.append(None)
                 quality_col.append(quality_text[quality])
             for machine, signal in route.targets:
-                machine.on_sample(signal, sample.ts_utc, value, good, sample.error, received)
+                machine.on_sample(signal, ts, value, good, error, received)
                 touched.add(machine)
         self.stats.samples_in += count
         self.stats.unknown_tags += unknown

@@ -7,6 +7,7 @@ Conversion to aware datetimes happens only at the edges (store, UI, reports).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, Literal
@@ -36,6 +37,65 @@ class TagSample:
     value: TagValue
     quality: Quality = Quality.GOOD
     error: str | None = None
+
+
+# TagSample is a frozen dataclass: its __init__ sets each field through object.__setattr__,
+# which costs as much as decoding a Sparkplug metric. The hot paths that build hundreds of
+# thousands a second (the Sparkplug host, samples arriving from a host process) fill the slots
+# through their descriptors instead: half the time, the same object. That is only the same
+# object while TagSample is these six slots and nothing runs in __init__, checked here at import.
+_SAMPLE_SLOTS: Final = ("ts_utc", "source", "tag", "value", "quality", "error")
+if tuple(TagSample.__dataclass_fields__) != _SAMPLE_SLOTS or hasattr(TagSample, "__post_init__") or \
+        TagSample.__slots__ != _SAMPLE_SLOTS:
+    raise ImportError("TagSample changed: update the slot setters below and their users")
+new_sample = TagSample.__new__
+set_ts = TagSample.ts_utc.__set__  # type: ignore[attr-defined]
+set_source = TagSample.source.__set__  # type: ignore[attr-defined]
+set_tag = TagSample.tag.__set__  # type: ignore[attr-defined]
+set_value = TagSample.value.__set__  # type: ignore[attr-defined]
+set_quality = TagSample.quality.__set__  # type: ignore[attr-defined]
+set_error = TagSample.error.__set__  # type: ignore[attr-defined]
+
+
+def good_samples(source: str, times: list[float], tags: list[str], values: list[TagValue]) -> list[TagSample]:
+    """TagSample(ts, source, tag, value) for each position of the three columns, quality GOOD."""
+    samples: list[TagSample] = []
+    add = samples.append
+    good = Quality.GOOD
+    for ts, tag, value in zip(times, tags, values, strict=True):
+        sample = new_sample(TagSample)
+        set_ts(sample, ts)
+        set_source(sample, source)
+        set_tag(sample, tag)
+        set_value(sample, value)
+        set_quality(sample, good)
+        set_error(sample, None)
+        add(sample)
+    return samples
+
+
+@dataclass(frozen=True, slots=True)
+class SampleColumns:
+    """GOOD samples of one source as three columns of equal length.
+
+    What a Sparkplug host process sends: the engine ingests them without building a TagSample
+    for each (half a microsecond apiece, a third of the engine's time per sample). Iterating
+    yields TagSamples, for anyone who needs them.
+    """
+
+    source: str
+    times: list[float]
+    tags: list[str]
+    values: list[TagValue]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[TagSample]:
+        return iter(good_samples(self.source, self.times, self.tags, self.values))
+
+
+SampleBatch = Sequence[TagSample] | SampleColumns  # what a driver emits to the engine
 
 
 class MachineState(StrEnum):

@@ -37,7 +37,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from oee_tui.engine.model import DeadLetter, Quality, TagSample, TagValue
+from oee_tui.engine.model import (
+    DeadLetter,
+    Quality,
+    TagSample,
+    TagValue,
+    new_sample,  # TagSample's slot setters: the DATA hot path's fast construction
+    set_error,
+    set_quality,
+    set_source,
+    set_tag,
+    set_ts,
+    set_value,
+)
 from oee_tui.mqtt.sparkplug import (
     BD_SEQ_METRIC,
     NAMESPACE,
@@ -89,22 +101,6 @@ _GOOD: Final = Quality.GOOD
 # Values TagSample carries as they are; anything else (dicts, lists, bytes, FileValue) goes
 # through plain_value. An exact type test is one set lookup instead of an isinstance chain.
 _PLAIN_TYPES: Final = frozenset({int, float, str, bool, type(None)})
-
-# TagSample is a frozen dataclass: its __init__ sets each field through object.__setattr__,
-# which costs as much as decoding the metric. The DATA hot path fills the slots through their
-# descriptors instead (half the time, the same object). That is only the same object while
-# TagSample is these six slots and nothing runs in __init__, so this is checked at import.
-if tuple(TagSample.__dataclass_fields__) != ("ts_utc", "source", "tag", "value", "quality", "error") or hasattr(
-        TagSample, "__post_init__") or TagSample.__slots__ != ("ts_utc", "source", "tag", "value", "quality", "error"):
-    raise ImportError("TagSample changed: update SparkplugHost._data_samples, which fills its slots directly")
-_new_sample = TagSample.__new__
-_set_ts = TagSample.ts_utc.__set__  # type: ignore[attr-defined]
-_set_source = TagSample.source.__set__  # type: ignore[attr-defined]
-_set_tag = TagSample.tag.__set__  # type: ignore[attr-defined]
-_set_value = TagSample.value.__set__  # type: ignore[attr-defined]
-_set_quality = TagSample.quality.__set__  # type: ignore[attr-defined]
-_set_error = TagSample.error.__set__  # type: ignore[attr-defined]
-
 
 @dataclass(frozen=True, slots=True)
 class Publication:
@@ -475,7 +471,7 @@ class SparkplugHost:
         The same rules as the codec's ``_decode_metrics`` followed by :meth:`_samples`, fused so
         that no intermediate tuple is built: alias -> (name, reader) from the table's hot dict,
         name -> tag from a cache, plain values passed through without :func:`plain_value`, and
-        the TagSample filled slot by slot (see ``_new_sample`` above). Nothing is returned
+        the TagSample filled slot by slot (``new_sample`` in oee_tui.engine.model). Nothing is returned
         before every metric has decoded, so an unknown alias still costs the whole message (it
         is dead-lettered), never half of it.
         """
@@ -503,13 +499,13 @@ class SparkplugHost:
             if tag is None:
                 tag = metrics.tag(name)
             timestamp_ms = metric.timestamp or default_ts
-            sample = _new_sample(TagSample)
-            _set_ts(sample, timestamp_ms / 1000.0 if timestamp_ms else arrival_ts)
-            _set_source(sample, source)
-            _set_tag(sample, tag)
-            _set_value(sample, value)
-            _set_quality(sample, _GOOD)
-            _set_error(sample, None)
+            sample = new_sample(TagSample)
+            set_ts(sample, timestamp_ms / 1000.0 if timestamp_ms else arrival_ts)
+            set_source(sample, source)
+            set_tag(sample, tag)
+            set_value(sample, value)
+            set_quality(sample, _GOOD)
+            set_error(sample, None)
             (add_historical if metric.is_historical else add_live)(sample)
         return live, historical
 
