@@ -147,7 +147,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     frames_fd = os.dup(sys.stdout.fileno())
     with contextlib.suppress(OSError):  # Linux: room for a burst, so decoding rarely waits for the engine to read
-        fcntl.fcntl(frames_fd, F_SETPIPE_SZ, PIPE_SIZE)
+        fcntl.fcntl(frames_fd, F_SETPIPE_SZ, PIPE_SIZE)  # elsewhere the default size only costs some speed
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the frames
     writer = FrameWriter(frames_fd)
     stdin = sys.stdin.buffer
