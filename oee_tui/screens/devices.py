@@ -211,7 +211,7 @@ def edge_status_cell(reading: EdgeReading, variables: dict[str, str]) -> Text:
 
 def edge_text(reading: EdgeReading, rate: float | None, variables: dict[str, str]) -> Text:
     """Lines cut with … where the screen is narrow, most important first: who, where and how it
-    is; the counters; while it is not live, the last error."""
+    is; the live figures; the totals; while it is not live, the last error."""
     text = Text.assemble("Edge node ", (reading.node, "bold"), f" → {reading.where}")
     if reading.primary_host is not None:
         text.append(f" (primary host {reading.primary_host})")
@@ -223,9 +223,10 @@ def edge_text(reading: EdgeReading, rate: float | None, variables: dict[str, str
     text.append(count(reading.dropped), style="bold reverse" if reading.dropped else "")
     text.append(" · refused commands ")
     text.append(count(reading.refused), style="bold" if reading.refused else "")
-    text.append(f" · sent {count(reading.messages)} DDATA · births {count(reading.births)}"
+    # The totals on a line of their own: with the live figures above they are cut at 80 columns.
+    text.append(f"\nsent {count(reading.messages)} DDATA · births {count(reading.births)}"
                 f" · rebirths {count(reading.rebirths_answered)} · replayed {count(reading.replayed)} rows")
-    # Rare events, named only once they happened, so the line fits a wide terminal.
+    # Rare events, named only once they happened, so the line fits where it can.
     for label, value in (("ignored commands", reading.ignored), ("undecodable", reading.undecodable),
                          ("next server", reading.next_servers), ("host offline", reading.host_offline_ends)):
         if value:
@@ -285,7 +286,7 @@ class DevicesScreen(AppPlumbing, Screen[None]):
     }
     DevicesScreen #edge-node {
         height: auto;
-        max-height: 3;
+        max-height: 4;
         padding: 0 1;
         background: $boost;
         text-wrap: nowrap;

@@ -142,19 +142,20 @@ async def test_edge_line_says_live_then_offline_buffering_when_the_broker_goes(b
             await pilot.press("f2")
             await until(pilot, lambda: isinstance(app.screen, DevicesScreen) and "● live" in edge_line(app),
                         "the edge line to say live")
-            first, counters = edge_line(app).split("\n")
+            first, counters, totals = edge_line(app).split("\n")
             # bdSeq: 0 on a fresh store, unless a loaded machine made the first attempt time out.
             assert re.fullmatch(rf"Edge node Plant1/oee-line1 → mqtt://127\.0\.0\.1:{broker.port}: ● live · bdSeq \d+",
                                 first), first
-            assert counters.startswith(("— DDATA/s · buffer 0 rows · dropped 0 · refused commands 0 · ",
-                                        "0.0 DDATA/s · buffer 0 rows · dropped 0 · refused commands 0 · "))
+            assert counters in ("— DDATA/s · buffer 0 rows · dropped 0 · refused commands 0",
+                                "0.0 DDATA/s · buffer 0 rows · dropped 0 · refused commands 0")
+            assert totals.startswith("sent 0 DDATA · births ")
 
             engine.ingest(counts(engine, 1))
             await until(pilot, lambda: "sent 1 DDATA" in edge_line(app), "the DDATA to be counted on the line")
 
             await asyncio.to_thread(broker.stop)
             await until(pilot, lambda: "✕ offline, buffering" in edge_line(app), "the edge line to say offline")
-            first, _counters, error = edge_line(app).split("\n")
+            first, _counters, _totals, error = edge_line(app).split("\n")
             assert first == f"Edge node Plant1/oee-line1 → mqtt://127.0.0.1:{broker.port}: ✕ offline, buffering"
             # No connection, so no bdSeq of one; the reason is the node's own words.
             assert error.startswith(f"last error: mqtt://127.0.0.1:{broker.port}: ")
