@@ -90,6 +90,7 @@ class SparkplugProcessDriver(Driver):
     async def connect(self) -> None:
         await self.close()  # a driver may be connected again after a loss or close()
         env = dict(os.environ)
+        # The worker imports this same package, also when it was found through sys.path (a checkout).
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         try:
             process = await asyncio.create_subprocess_exec(

@@ -103,26 +103,35 @@ class _Worker:
 
     async def serve(self, close_requested: asyncio.Event) -> None:
         driver, writer = self.driver, self.writer
-        try:
-            await driver.connect()
-        except Exception as exc:
-            writer.send(("failed", type(exc).__name__, str(exc) or type(exc).__name__))
-            await driver.close()
-            return
-        writer.send(("connected", driver.client_id))
-        running = asyncio.ensure_future(driver.run(self._emit))
         closing = asyncio.ensure_future(close_requested.wait())
-        await asyncio.wait({running, closing}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (running, closing):
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-        if running.done() and not running.cancelled():
-            error = running.exception()
-            writer.send(("lost", str(error) if error is not None else f"{driver.where}: the host stopped"))
-        await driver.close()
-        self._send_counters()
+        try:
+            # A close while connecting (the engine's connect timeout ran out) stops the attempt.
+            connecting = asyncio.ensure_future(driver.connect())
+            if await _first(connecting, closing) is connecting:
+                error = connecting.exception()
+                if error is not None:
+                    writer.send(("failed", type(error).__name__, str(error) or type(error).__name__))
+                    return
+                writer.send(("connected", driver.client_id))
+                running = asyncio.ensure_future(driver.run(self._emit))
+                if await _first(running, closing) is running:
+                    error = running.exception()
+                    writer.send(("lost", str(error) if error is not None else f"{driver.where}: the host stopped"))
+        finally:
+            await driver.close()
+            self._send_counters()
+            closing.cancel()
+
+
+async def _first(task: asyncio.Future[None], closing: asyncio.Future[bool]) -> asyncio.Future[Any]:
+    """Whichever ends first; `task` is cancelled (and waited for) when it is not."""
+    await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        return task
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    return closing
 
 
 def _watch_stdin(stdin: Any, loop: asyncio.AbstractEventLoop, close_requested: asyncio.Event) -> None:

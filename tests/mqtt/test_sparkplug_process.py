@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -197,3 +198,21 @@ async def test_the_host_process_leaves_when_the_engine_is_killed(broker: Mosquit
     finally:
         engine.kill()
         engine.wait()
+
+
+async def test_closing_while_the_host_still_connects_stops_it_at_once() -> None:
+    """The runner's connect timeout ran out (a broker that accepts TCP and never answers):
+    close() must not wait for the worker's own, longer, timeouts."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        driver = process_driver(silent.getsockname()[1], timeout_s=30.0)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(driver.connect(), 2.0)
+        pid = driver.pid
+        assert pid is not None
+        started = time.monotonic()
+        await driver.close()
+        assert time.monotonic() - started < 2.0
+        assert gone(pid)
+    finally:
+        silent.close()
