@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 # Sparkplug metrics are pushed by edge nodes (a birth, then changes); a host cannot ask for one.
 SPARKPLUG_NOT_READABLE: Final = ("sparkplug sources cannot be test-read: edge nodes push their metrics (a birth, "
                                  "then changes) and a host cannot ask for one; `oee devices list` checks the broker")
+BROWSABLE_KINDS: Final = frozenset({"opcua", "logix"})
+NOT_BROWSABLE: Final = "this kind of source has no browsable address space: type the address instead"
+NOT_BROWSABLE_BECAUSE: Final = {
+    "sparkplug": ("a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
+                  "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest"),
+    "mqtt": ("an MQTT broker has no list of the topics that will be published. "
+             "Type the topic (+ matches one level, a final # the rest) and, for JSON payloads, the JSON path"),
+}
+
+
+def not_browsable(kind: str) -> str:
+    """Why a source of `kind` has no browse tree, and what to do instead."""
+    return NOT_BROWSABLE_BECAUSE.get(kind, NOT_BROWSABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +234,9 @@ async def test_source(config: Config, source: SourceConfig, pki_dir: Path | None
 
 async def browse_source(config: Config, source: SourceConfig, parent: str | None = None,
                         pki_dir: Path | None = None) -> list[BrowseEntry]:
+    if source.kind not in BROWSABLE_KINDS:
+        # Before connecting: a Sparkplug host would take over the engine's client id and STATE.
+        raise NotImplementedError(f"{source.kind} sources cannot be browsed: {not_browsable(source.kind)}")
     driver = await _connected(source, tags_of(config, source.name), pki_dir)
     try:
         return await driver.browse(parent)

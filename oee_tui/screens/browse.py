@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, Protocol
+from typing import ClassVar, Protocol
 
 from rich.text import Text
 from textual import on
@@ -25,12 +25,10 @@ from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.devices import describe_error
+from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE, describe_error
 from oee_tui.drivers.base import BrowseEntry, Driver, make_driver
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.
-BROWSABLE_KINDS: Final = frozenset({"opcua", "logix"})
-NOT_BROWSABLE: Final = "this kind of source has no browsable address space: type the address instead"
 
 
 class Browser(Protocol):

@@ -29,13 +29,13 @@ from textual.widgets import Footer, Static
 
 from oee_tui.config import Config, ConfigError
 from oee_tui.config_edit import ConfigDocument, ConfigEditError
-from oee_tui.devices import tags_of
+from oee_tui.devices import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.engine.model import MachineState
 from oee_tui.engine.snapshot import PlantSnapshot, SourceStatus
-from oee_tui.screens.browse import BROWSABLE_KINDS, BrowseScreen
+from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
-from oee_tui.screens.tag_map_form import TagMapScreen, not_browsable
+from oee_tui.screens.tag_map_form import TagMapScreen
 from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row

@@ -28,10 +28,10 @@ from tomlkit.items import AoT
 from oee_tui import field_checks
 from oee_tui.config import MODBUS_TYPES, ConfigError
 from oee_tui.config_edit import ConfigDocument, ConfigEditError
-from oee_tui.devices import tags_of
+from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE_BECAUSE, not_browsable, tags_of
 from oee_tui.engine.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
-from oee_tui.screens.browse import BROWSABLE_KINDS, NOT_BROWSABLE, BrowseScreen
+from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS, ConfirmScreen, FieldValidator, FormField, form_css, status_text
 from oee_tui.widgets.formatting import MISSING
@@ -60,17 +60,6 @@ TAG_LABELS: Final = {"sparkplug": "Metric", "mqtt": "Topic"}
 PATH_HINT: Final = "e.g. $.machine.count or $.data[0].value; blank: the whole payload"
 # The MQTT kinds carry their type in the payload: a tag map of theirs has no type to give.
 UNTYPED_KINDS: Final = frozenset({"sparkplug", "mqtt"})
-NOT_BROWSABLE_BECAUSE: Final = {
-    "sparkplug": ("a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
-                  "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest"),
-    "mqtt": ("an MQTT broker has no list of the topics that will be published. "
-             "Type the topic (+ matches one level, a final # the rest) and, for JSON payloads, the JSON path"),
-}
-
-
-def not_browsable(kind: str) -> str:
-    """Why a source of `kind` has no browse tree, and what to do instead."""
-    return NOT_BROWSABLE_BECAUSE.get(kind, NOT_BROWSABLE)
 TYPE_HINTS: Final = {
     "modbus": f"{', '.join(MODBUS_TYPES)}; blank: uint16 (bool for co/di)",
     "opcua": "blank: the server's type",

@@ -710,7 +710,7 @@ def test_add_mqtt_source_with_a_certificate_but_no_key(snap_compare: Any, mqtt_d
 # ---------------------------------------------------------------- `oee devices list` / `test` share the probe
 
 
-async def test_checking_a_sparkplug_source_probes_and_a_test_read_is_refused_before_connecting(
+async def test_checking_a_sparkplug_source_probes_and_test_read_and_browse_are_refused_before_connecting(
         tmp_path: Path, broker: MosquittoBroker) -> None:
     from oee_tui import devices
 
@@ -726,6 +726,9 @@ async def test_checking_a_sparkplug_source_probes_and_a_test_read_is_refused_bef
         assert str(refused.value) == ("sparkplug sources cannot be test-read: edge nodes push their metrics (a "
                                       "birth, then changes) and a host cannot ask for one; `oee devices list` checks "
                                       "the broker")
+        with pytest.raises(NotImplementedError, match="sparkplug sources cannot be browsed: a Sparkplug host "
+                                                      "cannot list metrics on request"):
+            await devices.browse_source(config, source)
     finally:
         stop_client(watcher)
     assert heard.messages == []  # no STATE birth or death from either
