@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -46,7 +46,7 @@ from oee_tui.drivers.mqtt_base import (
     cancel_task,
     message_topic,
 )
-from oee_tui.engine.model import TagSample
+from oee_tui.engine.model import SampleColumns, TagSample
 from oee_tui.mqtt.host import (
     DEFAULT_HOST_ID,
     DEFAULT_REORDER_TIMEOUT_S,
@@ -157,7 +157,8 @@ class SparkplugDriver(MqttDriverBase):
         # One timestamp for will, birth and clean death: 3.0 ties them together.
         self._state_ts_ms = int(time.time() * 1000)
         self._host = SparkplugHost(source.name, host_id=settings.host_id, groups=settings.group_ids,
-                                   reorder_timeout_s=settings.reorder_timeout_s, namespace=settings.namespace)
+                                   reorder_timeout_s=settings.reorder_timeout_s, namespace=settings.namespace,
+                                   router=self._router)
         self._host.state_timestamp_ms = self._state_ts_ms
 
         will = state_will(settings.host_id, self._state_ts_ms, settings.namespace)
@@ -228,14 +229,15 @@ class SparkplugDriver(MqttDriverBase):
             self._ping = None
 
     async def _handle_inbox(self, host: SparkplugHost, emit: EmitFn) -> None:
-        out = HostOutput()
+        out = HostOutput(self.source.name)
         inbox = self._inbox
+        handle = host.handle
         oldest: float | None = None
         for _ in range(min(len(inbox), MAX_MESSAGES_PER_PASS)):
             topic_name, payload, arrival = inbox.popleft()
             if oldest is None:
                 oldest = arrival
-            out.extend(host.handle(topic_name, payload, arrival))
+            handle(topic_name, payload, arrival, out)
         out.extend(host.poll())
         if oldest is not None:
             # A subscription has no request to time; what it can tell is how long messages
@@ -251,29 +253,13 @@ class SparkplugDriver(MqttDriverBase):
         if out.republish_state:
             self._publish_command(state_birth(self.settings.host_id, self._state_ts_ms, self.settings.namespace))
         if out.historical:
-            historical = self._filter(out.historical)
-            if historical:
-                if self.on_historical is not None:
-                    self.on_historical(historical)
-                else:
-                    self.historical.extend(historical)
-        samples = self._filter(out.samples)
-        for start in range(0, len(samples), MAX_BATCH):
-            await emit(samples[start:start + MAX_BATCH])
-
-    def _filter(self, samples: list[TagSample]) -> list[TagSample]:
-        """The samples the tag maps ask for, under the mapped tag (a pattern's own text for a wildcard)."""
-        router = self._router
-        if router is None:
-            return samples
-        kept: list[TagSample] = []
-        for sample in samples:
-            targets = router.targets(sample.tag)
-            if not targets:
-                continue
-            for tag in targets:
-                kept.append(sample if tag == sample.tag else replace(sample, tag=tag))
-        return kept
+            if self.on_historical is not None:
+                self.on_historical(out.historical)
+            else:
+                self.historical.extend(out.historical)
+        for batch in out.batches:
+            for start in range(0, len(batch), MAX_BATCH):
+                await emit(batch if len(batch) <= MAX_BATCH else _part(batch, start, start + MAX_BATCH))
 
     def _publish_command(self, message: Publication) -> None:
         client = self._client
@@ -450,6 +436,12 @@ def _quiet_network_loop(client: mqtt.Client) -> None:
     waker, thread = client._sockpairW, client._thread
     if waker is not None and thread is not None and thread.ident is not None:
         client._sockpairW = _LoopWaker(waker, thread.ident)
+
+
+def _part(batch: list[TagSample] | SampleColumns, start: int, end: int) -> list[TagSample] | SampleColumns:
+    if isinstance(batch, SampleColumns):
+        return SampleColumns(batch.source, batch.times[start:end], batch.tags[start:end], batch.values[start:end])
+    return batch[start:end]
 
 
 def _client_id(host_id: str, source: str) -> str:

@@ -37,15 +37,17 @@ from typing import Any, Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.frames import FrameWriter, read_frame_blocking
-from oee_tui.engine.model import DeadLetter, Quality, TagSample
+from oee_tui.engine.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 
 _GOOD = Quality.GOOD
 F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_SIZE: Final = 1 << 20  # /proc/sys/fs/pipe-max-size allows this much to anyone by default
 
 
-def sample_columns(samples: Sequence[TagSample]) -> tuple[Any, ...]:
+def sample_columns(samples: SampleBatch) -> tuple[Any, ...]:
     """A frame's body for samples: three columns when all are GOOD (the usual case), else the samples."""
+    if isinstance(samples, SampleColumns):
+        return (samples.times, samples.tags, samples.values)
     good = _GOOD
     for sample in samples:
         if sample.quality is not good or sample.error is not None:
@@ -90,7 +92,7 @@ class _Worker:
     def _historical(self, samples: Sequence[TagSample]) -> None:
         self.writer.send(("historical", *sample_columns(samples)))
 
-    async def _emit(self, samples: Sequence[TagSample]) -> None:
+    async def _emit(self, samples: SampleBatch) -> None:
         self.writer.send(("samples", *sample_columns(samples)))
         self._send_counters()
 

@@ -74,13 +74,14 @@ def good_samples(source: str, times: list[float], tags: list[str], values: list[
     return samples
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SampleColumns:
     """GOOD samples of one source as three columns of equal length.
 
-    What a Sparkplug host process sends: the engine ingests them without building a TagSample
-    for each (half a microsecond apiece, a third of the engine's time per sample). Iterating
-    yields TagSamples, for anyone who needs them.
+    What the Sparkplug host decodes DATA into and its worker process sends: the engine ingests
+    them without building a TagSample for each (half a microsecond apiece, a third of the
+    engine's time per sample). The host appends while it decodes a pass of messages; once
+    emitted, nobody changes them. Iterating yields TagSamples, for anyone who needs them.
     """
 
     source: str

@@ -37,19 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from oee_tui.engine.model import (
-    DeadLetter,
-    Quality,
-    TagSample,
-    TagValue,
-    new_sample,  # TagSample's slot setters: the DATA hot path's fast construction
-    set_error,
-    set_quality,
-    set_source,
-    set_tag,
-    set_ts,
-    set_value,
-)
+from oee_tui.engine.model import DeadLetter, Quality, SampleColumns, TagSample, TagValue
+from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug import (
     BD_SEQ_METRIC,
     NAMESPACE,
@@ -149,23 +138,60 @@ def plain_value(value: Any) -> TagValue:
 
 @dataclass(slots=True)
 class HostOutput:
-    """What one call into the host produced. ``historical`` never moves live values."""
+    """What calls into the host produced, in the order of the messages. ``historical`` never
+    moves live values.
 
-    samples: list[TagSample] = field(default_factory=list)
+    Live samples come in ``batches``: the metrics of NDATA and DDATA as columns
+    (:class:`SampleColumns`, all GOOD: no TagSample is built for them), births and deaths as
+    TagSamples. ``samples`` lists them all as TagSamples, for whoever wants them one by one.
+    """
+
+    source: str = ""
+    batches: list[list[TagSample] | SampleColumns] = field(default_factory=list)
     historical: list[TagSample] = field(default_factory=list)
     commands: list[Publication] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     republish_state: bool = False  # someone overwrote our STATE with offline: publish online again
 
+    @property
+    def samples(self) -> list[TagSample]:
+        return [sample for batch in self.batches for sample in batch]
+
+    def add_samples(self, samples: Iterable[TagSample]) -> None:
+        samples = list(samples)
+        if not samples:
+            return
+        tail = self.batches[-1] if self.batches else None
+        if not isinstance(tail, list):
+            tail = []
+            self.batches.append(tail)
+        tail.extend(samples)
+
+    def columns(self) -> SampleColumns:
+        """The columns that the next DATA metrics are appended to (after anything already here)."""
+        tail = self.batches[-1] if self.batches else None
+        if not isinstance(tail, SampleColumns):
+            tail = SampleColumns(self.source, [], [], [])
+            self.batches.append(tail)
+        return tail
+
     def extend(self, other: HostOutput) -> None:
-        self.samples.extend(other.samples)
+        for batch in other.batches:
+            if isinstance(batch, SampleColumns):
+                columns = self.columns()
+                columns.times.extend(batch.times)
+                columns.tags.extend(batch.tags)
+                columns.values.extend(batch.values)
+            else:
+                self.add_samples(batch)
         self.historical.extend(other.historical)
         self.commands.extend(other.commands)
         self.dead_letters.extend(other.dead_letters)
         self.republish_state = self.republish_state or other.republish_state
 
     def __bool__(self) -> bool:
-        return bool(self.samples or self.historical or self.commands or self.dead_letters or self.republish_state)
+        return bool(any(self.batches) or self.historical or self.commands or self.dead_letters
+                    or self.republish_state)
 
 
 @dataclass(slots=True)
@@ -182,19 +208,22 @@ class _Buffered:
 
 @dataclass(slots=True)
 class _Metrics:
-    """One edge node's or device's definitions and the tag names it has produced."""
+    """One edge node's or device's definitions and the tags its metrics feed."""
 
     prefix: str  # "group/edge" or "group/edge/device"
+    router: MetricRouter | None = None  # None: every metric under its own tag
     table: AliasTable = field(default_factory=AliasTable)
     names: list[str] = field(default_factory=list)  # in birth order, for the BAD samples of a death
     born: bool = False
-    tags: dict[str, str] = field(default_factory=dict)  # metric name -> tag name, filled as metrics arrive
+    # metric name -> the mapped tags it feeds (none: not mapped), filled as metrics arrive
+    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def tag(self, name: str) -> str:
-        tag = self.tags.get(name)
-        if tag is None:
-            tag = self.tags[name] = f"{self.prefix}/{name}"
-        return tag
+    def route(self, name: str) -> tuple[str, ...]:
+        targets = self.routes.get(name)
+        if targets is None:
+            tag = f"{self.prefix}/{name}"
+            targets = self.routes[name] = (tag,) if self.router is None else self.router.targets(tag)
+        return targets
 
 
 @dataclass(slots=True)
@@ -213,6 +242,8 @@ class _Node:
 class SparkplugHost:
     """The state of every edge node and device seen on the broker, fed one message at a time.
 
+    ``router`` keeps only the metrics the tag maps ask for, under the mapped tags (a pattern's
+    own text for a wildcard); without one every metric is delivered under its own tag.
     ``clock`` is monotonic seconds for the reorder and rebirth timers (a test passes its own);
     ``arrival_ts`` given to :meth:`handle` is POSIX time, used for samples without a timestamp
     and for dead letters. ``groups`` limits the host to those Sparkplug groups (empty: all).
@@ -222,8 +253,10 @@ class SparkplugHost:
                  reorder_timeout_s: float = DEFAULT_REORDER_TIMEOUT_S,
                  rebirth_holdoff_s: float = DEFAULT_REBIRTH_HOLDOFF_S,
                  reorder_buffer: int = DEFAULT_REORDER_BUFFER,
-                 clock: Callable[[], float] = time.monotonic, namespace: str = NAMESPACE) -> None:
+                 clock: Callable[[], float] = time.monotonic, namespace: str = NAMESPACE,
+                 router: MetricRouter | None = None) -> None:
         self.source = source
+        self.router = router
         self.namespace = namespace
         self.host_id = host_id
         self.groups = frozenset(groups)
@@ -238,9 +271,11 @@ class SparkplugHost:
 
     # ------------------------------------------------------------ entry points
 
-    def handle(self, topic_name: str, raw: bytes, arrival_ts: float) -> HostOutput:
-        """Take one received message. Never raises for anything a publisher sent."""
-        out = HostOutput()
+    def handle(self, topic_name: str, raw: bytes, arrival_ts: float, out: HostOutput | None = None) -> HostOutput:
+        """Take one received message, adding what it gives to `out` (a new one when None), which
+        is returned. Never raises for anything a publisher sent."""
+        if out is None:
+            out = HostOutput(self.source)
         try:
             self._handle(topic_name, raw, arrival_ts, out)
         except SparkplugDecodeError as exc:
@@ -254,7 +289,7 @@ class SparkplugHost:
 
     def poll(self) -> HostOutput:
         """Give up the gaps whose reorder timeout has passed."""
-        out = HostOutput()
+        out = HostOutput(self.source)
         now = self.clock()
         for node in list(self._nodes.values()):
             if node.gap_deadline is not None and now >= node.gap_deadline:
@@ -306,7 +341,7 @@ class SparkplugHost:
         key = (group_id, edge_node_id)
         node = self._nodes.get(key)
         if node is None:
-            node = self._nodes[key] = _Node(group_id, edge_node_id, _Metrics(f"{group_id}/{edge_node_id}"))
+            node = self._nodes[key] = _Node(group_id, edge_node_id, _Metrics(f"{group_id}/{edge_node_id}", self.router))
         return node
 
     # ------------------------------------------------------------ node birth and death
@@ -421,22 +456,19 @@ class SparkplugHost:
             self._before_birth(node, message, out)
             return
         try:
-            live, historical = self._data_samples(target, message.payload, message.arrival_ts, late)
+            self._data(target, message.payload, message.arrival_ts, late, out)
         except UnknownMetricError as exc:
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
             self._request_rebirth(node, exc.reason, out)
             return
         except SparkplugDecodeError as exc:
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
-            return
-        out.samples.extend(live)
-        out.historical.extend(historical)
 
     def _on_dbirth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
         device_id = message.device_id or ""
         device = node.devices.get(device_id)
         if device is None:
-            device = node.devices[device_id] = _Metrics(f"{node.metrics.prefix}/{device_id}")
+            device = node.devices[device_id] = _Metrics(f"{node.metrics.prefix}/{device_id}", self.router)
         try:
             decoded = self._birth(device, message.payload)
         except SparkplugDecodeError as exc:
@@ -457,72 +489,77 @@ class SparkplugHost:
     @staticmethod
     def _birth(metrics: _Metrics, payload: Payload) -> DecodedMessage:
         metrics.born = False
-        metrics.tags.clear()  # bounded by what births define, even when they rename metrics
+        metrics.routes.clear()  # bounded by what births define, even when they rename metrics
         metrics.table.apply_birth(payload)
         decoded = _decode_metrics(payload, metrics.table)
         metrics.names = list(dict.fromkeys(name for name, *_ in decoded.metrics))
         metrics.born = True
         return decoded
 
-    def _data_samples(self, metrics: _Metrics, payload: Payload, arrival_ts: float,
-                      late: bool) -> tuple[list[TagSample], list[TagSample]]:
-        """NDATA/DDATA straight to samples: the host's hot path, one loop per message.
+    def _data(self, metrics: _Metrics, payload: Payload, arrival_ts: float, late: bool, out: HostOutput) -> None:
+        """NDATA/DDATA straight into the output's columns: the host's hot path, one loop per message.
 
         The same rules as the codec's ``_decode_metrics`` followed by :meth:`_samples`, fused so
-        that no intermediate tuple is built: alias -> (name, reader) from the table's hot dict,
-        name -> tag from a cache, plain values passed through without :func:`plain_value`, and
-        the TagSample filled slot by slot (``new_sample`` in oee_tui.engine.model). Nothing is returned
-        before every metric has decoded, so an unknown alias still costs the whole message (it
-        is dead-lettered), never half of it.
+        that nothing is built per metric but its value: alias -> (name, reader) from the table's
+        hot dict, name -> mapped tags from a cache, plain values passed through without
+        :func:`plain_value`, and three appends to the columns. Every metric is decoded, mapped
+        or not, and if one cannot be, what this message appended is taken back: an unknown
+        alias costs the whole message (it is dead-lettered), never half of it.
         """
         table = metrics.table
         hot = table._hot
-        tags = metrics.tags
-        source = self.source
+        routes = metrics.routes
         default_ts = payload.timestamp
-        live: list[TagSample] = []
-        historical: list[TagSample] = []
-        add_live = historical.append if late else live.append
-        add_historical = historical.append
-        for metric in payload.metrics:
-            found = hot.get(metric.alias)
-            if found is None:
-                entry = table._resolve(metric)
-                found = (entry.name, entry.reader)
-            name, reader = found
-            value = reader(metric)
-            if not value and metric.is_null:
-                value = None
-            elif type(value) not in _PLAIN_TYPES:
-                value = plain_value(value)
-            tag = tags.get(name)
-            if tag is None:
-                tag = metrics.tag(name)
-            timestamp_ms = metric.timestamp or default_ts
-            sample = new_sample(TagSample)
-            set_ts(sample, timestamp_ms / 1000.0 if timestamp_ms else arrival_ts)
-            set_source(sample, source)
-            set_tag(sample, tag)
-            set_value(sample, value)
-            set_quality(sample, _GOOD)
-            set_error(sample, None)
-            (add_historical if metric.is_historical else add_live)(sample)
-        return live, historical
+        columns = out.columns()
+        times, tags, values = columns.times, columns.tags, columns.values
+        historical = out.historical
+        live_mark, historical_mark = len(times), len(historical)
+        try:
+            for metric in payload.metrics:
+                found = hot.get(metric.alias)
+                if found is None:
+                    entry = table._resolve(metric)
+                    found = (entry.name, entry.reader)
+                name, reader = found
+                value = reader(metric)
+                if not value and metric.is_null:
+                    value = None
+                elif type(value) not in _PLAIN_TYPES:
+                    value = plain_value(value)
+                targets = routes.get(name)
+                if targets is None:
+                    targets = metrics.route(name)
+                if not targets:
+                    continue
+                timestamp_ms = metric.timestamp or default_ts
+                ts = timestamp_ms / 1000.0 if timestamp_ms else arrival_ts
+                if late or metric.is_historical:
+                    historical.extend(TagSample(ts, self.source, tag, value, _GOOD) for tag in targets)
+                    continue
+                for tag in targets:
+                    times.append(ts)
+                    tags.append(tag)
+                    values.append(value)
+        except BaseException:
+            del times[live_mark:], tags[live_mark:], values[live_mark:], historical[historical_mark:]
+            raise
 
     def _samples(self, metrics: _Metrics, decoded: DecodedMessage, arrival_ts: float, out: HostOutput,
                  *, late: bool = False) -> None:
         source = self.source
+        live: list[TagSample] = []
         for name, value, timestamp_ms, historical in decoded.metrics:
-            sample = TagSample(timestamp_ms / 1000.0 if timestamp_ms else arrival_ts, source, metrics.tag(name),
-                               plain_value(value), Quality.GOOD)
-            (out.historical if historical or late else out.samples).append(sample)
+            ts = timestamp_ms / 1000.0 if timestamp_ms else arrival_ts
+            samples = [TagSample(ts, source, tag, plain_value(value), Quality.GOOD) for tag in metrics.route(name)]
+            (out.historical if historical or late else live).extend(samples)
+        out.add_samples(live)
 
     def _mark_dead(self, metrics: _Metrics, arrival_ts: float, error: str, out: HostOutput) -> None:
         if not metrics.born:
             return
         metrics.born = False
-        out.samples.extend(TagSample(arrival_ts, self.source, metrics.tag(name), None, Quality.BAD, error)
-                           for name in metrics.names)
+        out.add_samples(TagSample(arrival_ts, self.source, tag, None, Quality.BAD, error)
+                        for name in metrics.names for tag in metrics.route(name))
 
     def _request_rebirth(self, node: _Node, reason: str, out: HostOutput) -> None:
         now = self.clock()

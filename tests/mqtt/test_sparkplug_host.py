@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from oee_tui.engine.model import Quality
+from oee_tui.engine.model import Quality, SampleColumns
 from oee_tui.mqtt.host import HostOutput, SparkplugHost, plain_value, rebirth_command, state_birth, state_will
+from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug import (
     REBIRTH_METRIC,
     DataType,
@@ -192,6 +193,57 @@ def test_unknown_alias_requests_a_rebirth_and_keeps_the_bytes(host: SparkplugHos
     assert "alias 99" in out.dead_letters[0].error
     # The stream goes on.
     assert values(feed(host, MessageType.DDATA, ddata(3, 41), DEVICE)) == {"plant1/line1/press1/Count": 41}
+
+
+def test_a_message_with_an_unknown_alias_gives_none_of_its_metrics_even_into_a_shared_output(
+        host: SparkplugHost) -> None:
+    """The driver hands one output to every message of a pass: a bad one must take back what it
+    appended, and leave what the messages before it gave."""
+    birth(host)
+    out = HostOutput("broker")
+    host.handle(t(MessageType.DDATA, DEVICE), ddata(2, 20), ARRIVAL, out)
+    half = encode_ddata([MetricSpec("Count", DataType.UInt32, 21, alias=11),
+                         MetricSpec("Ghost", DataType.Int32, 1, alias=99),
+                         MetricSpec("State", DataType.Int16, 2, alias=12, is_historical=True)], seq=3, timestamp_ms=T0)
+    host.handle(t(MessageType.DDATA, DEVICE), half, ARRIVAL, out)
+    host.handle(t(MessageType.DDATA, DEVICE), ddata(4, 22), ARRIVAL, out)
+    assert [s.value for s in out.samples] == [20, 22]
+    assert not out.historical
+    assert [letter.payload for letter in out.dead_letters] == [half]
+    # The DATA of the three messages is one run of columns: no TagSample was built for it.
+    [columns] = out.batches
+    assert isinstance(columns, SampleColumns) and columns.values == [20, 22]
+
+
+def test_births_data_and_deaths_keep_their_order_in_one_output(host: SparkplugHost) -> None:
+    birth(host, bd_seq=2)
+    out = HostOutput("broker")
+    host.handle(t(MessageType.DDATA, DEVICE), ddata(2, 30), ARRIVAL, out)
+    host.handle(t(MessageType.NDEATH), encode_ndeath(2), ARRIVAL, out)
+    host.handle(t(MessageType.NBIRTH), encode_nbirth(NODE_METRICS, seq=0, bd_seq=3, timestamp_ms=T0), ARRIVAL, out)
+    host.handle(t(MessageType.DBIRTH, DEVICE), encode_dbirth(DEVICE_METRICS, seq=1, timestamp_ms=T0), ARRIVAL, out)
+    host.handle(t(MessageType.DDATA, DEVICE), ddata(2, 31), ARRIVAL, out)
+    counts = [(s.value, s.quality) for s in out.samples if s.tag == "plant1/line1/press1/Count"]
+    assert counts == [(30, Quality.GOOD), (None, Quality.BAD), (10, Quality.GOOD), (31, Quality.GOOD)]
+    assert [type(batch) for batch in out.batches] == [SampleColumns, list, SampleColumns]
+
+
+def test_a_router_keeps_only_mapped_metrics_under_the_mapped_tags(clock: FakeClock) -> None:
+    router = MetricRouter(["plant1/line1/press1/Count", "plant1/+/press1/Count", "plant1/line1/Uptime"])
+    host = SparkplugHost("broker", clock=clock, router=router)
+    out = HostOutput("broker")
+    host.handle(t(MessageType.NBIRTH), encode_nbirth(NODE_METRICS, seq=0, bd_seq=1, timestamp_ms=T0), ARRIVAL, out)
+    host.handle(t(MessageType.DBIRTH, DEVICE), encode_dbirth(DEVICE_METRICS, seq=1, timestamp_ms=T0), ARRIVAL, out)
+    host.handle(t(MessageType.DDATA, DEVICE), encode_ddata(
+        [MetricSpec("Count", DataType.UInt32, 11, alias=11), MetricSpec("State", DataType.Int16, 2, alias=12)],
+        seq=2, timestamp_ms=T0), ARRIVAL, out)
+    host.handle(t(MessageType.NDEATH), encode_ndeath(1), ARRIVAL, out)
+    assert [(s.tag, s.value) for s in out.samples] == [
+        ("plant1/line1/Uptime", 5),
+        ("plant1/line1/press1/Count", 10), ("plant1/+/press1/Count", 10),
+        ("plant1/line1/press1/Count", 11), ("plant1/+/press1/Count", 11),
+        ("plant1/line1/Uptime", None),
+        ("plant1/line1/press1/Count", None), ("plant1/+/press1/Count", None)]
 
 
 def test_data_before_any_birth_requests_a_rebirth_once_per_holdoff(host: SparkplugHost, clock: FakeClock) -> None:
