@@ -159,13 +159,19 @@ class MachineTracker:
         if total > 0 or signal is not Signal.REJECT_COUNT:
             self.last_count = received
         key = (ts - ts % 60.0, self.tag_product if self.tag_product is not None else self.plan.product_at(ts))
-        for buckets in (self.pending_counts, self.recent_counts):
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = [total, reject]
-            else:
-                bucket[0] += total
-                bucket[1] += reject
+        # Two buckets written out, not a loop over both: this runs for every count that moves.
+        pending = self.pending_counts.get(key)
+        if pending is None:
+            self.pending_counts[key] = [total, reject]
+        else:
+            pending[0] += total
+            pending[1] += reject
+        recent = self.recent_counts.get(key)
+        if recent is None:
+            self.recent_counts[key] = [total, reject]
+        else:
+            recent[0] += total
+            recent[1] += reject
 
     # ------------------------------------------------------------ state
 
