@@ -1,8 +1,8 @@
 """Source kind "sparkplug": the Sparkplug B host application, run in a worker process.
 
 The engine's process has one GIL for paho's network thread, the decoding and the engine's own
-work; at 10,000 DDATA messages a second they take turns and the host path stays below
-200,000 metrics/s. So each connection of a Sparkplug source starts
+work; at 10,000 DDATA messages a second they take turns, and on two cores the host path is
+about a third slower than with the host beside it (README, Benchmarks). So each connection of a Sparkplug source starts
 ``python -m oee_tui.drivers.sparkplug_worker``, which runs the whole host
 (:class:`oee_tui.drivers.sparkplug.SparkplugDriver`: session, STATE, births, seq, aliases,
 rebirth requests, the tag filter) and sends resolved samples back as columns, which go to the

@@ -5,7 +5,8 @@ connection. Here the whole host runs as it would in the engine (:class:`Sparkplu
 paho's network thread, the session, births, seq, aliases, decoding, the tag filter), and what
 it produces goes to the engine as frames (oee_tui.drivers.frames) on stdout. Receiving and
 decoding then take a core of their own, and the engine's process keeps its GIL for the
-engine: with both in one process the host path topped out below 200,000 metrics/s.
+engine: in one process they take turns, and the host path is about a third slower (README,
+Benchmarks).
 
 Engine -> worker, on stdin: ``("start", source, tags, log_level)``, then ``("close",)``. The end of
 stdin means the engine is gone: the worker closes cleanly and exits.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import signal
@@ -40,7 +40,7 @@ from oee_tui.drivers.frames import FrameWriter, read_frame_blocking
 from oee_tui.engine.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 
 _GOOD = Quality.GOOD
-F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+F_SETPIPE_SZ: Final = 1031  # Linux's fcntl command (fcntl.F_SETPIPE_SZ from Python 3.10, on Linux only)
 PIPE_SIZE: Final = 1 << 20  # /proc/sys/fs/pipe-max-size allows this much to anyone by default
 
 
@@ -157,8 +157,11 @@ def main() -> None:
     # Ctrl+C in the terminal signals the whole process group; the engine decides when the host stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     frames_fd = os.dup(sys.stdout.fileno())
-    with contextlib.suppress(OSError):  # Linux: room for a burst, so decoding rarely waits for the engine to read
-        fcntl.fcntl(frames_fd, F_SETPIPE_SZ, PIPE_SIZE)  # elsewhere the default size only costs some speed
+    if sys.platform == "linux":  # room for a burst, so decoding rarely waits for the engine to read
+        import fcntl
+
+        with contextlib.suppress(OSError):  # the default size only costs some speed
+            fcntl.fcntl(frames_fd, F_SETPIPE_SZ, PIPE_SIZE)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the frames
     writer = FrameWriter(frames_fd)
     stdin = sys.stdin.buffer

@@ -40,10 +40,11 @@ class TagSample:
 
 
 # TagSample is a frozen dataclass: its __init__ sets each field through object.__setattr__,
-# which costs as much as decoding a Sparkplug metric. The hot paths that build hundreds of
-# thousands a second (the Sparkplug host, samples arriving from a host process) fill the slots
-# through their descriptors instead: half the time, the same object. That is only the same
-# object while TagSample is these six slots and nothing runs in __init__, checked here at import.
+# which costs as much as decoding a Sparkplug metric. good_samples, which turns a Sparkplug
+# host's columns back into TagSamples for whoever iterates them (the edge node watching every
+# sample, at the host's full rate), fills the slots through their descriptors instead: half the
+# time, the same object. That is only the same object while TagSample is these six slots and
+# nothing runs in __init__, checked here at import.
 _SAMPLE_SLOTS: Final = ("ts_utc", "source", "tag", "value", "quality", "error")
 if tuple(TagSample.__dataclass_fields__) != _SAMPLE_SLOTS or hasattr(TagSample, "__post_init__") or \
         TagSample.__slots__ != _SAMPLE_SLOTS:
