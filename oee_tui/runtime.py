@@ -28,10 +28,11 @@ class DemoEngine:
     waits for asyncua's ~2 s start-up.
     """
 
-    def __init__(self, store: Store | None, seed: int = 7, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, store: Store | None, seed: int = 7, clock: Callable[[], float] | None = None,
+                 timezone: str = "Europe/Berlin") -> None:
         from oee_tui.demo.servers import DemoPlant
 
-        self.plant = DemoPlant(seed=seed)
+        self.plant = DemoPlant(seed=seed, timezone=timezone)
         self.config: Config = self.plant.config
         self.engine = Engine(self.config, store) if clock is None else Engine(self.config, store, clock=clock)
         self._plant_task: asyncio.Task[None] | None = None

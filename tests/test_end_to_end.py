@@ -21,9 +21,17 @@ from oee_tui.engine.store import Store
 from oee_tui.runtime import DemoEngine
 
 
+def late_morning_zone() -> str:
+    """A time zone where it is late morning now (11:00-11:59): no demo shift break for an hour,
+    so the simulated machines make parts whenever this test runs (in Europe/Berlin they stop at
+    09:30, 18:00 and 02:00 local)."""
+    offset = (11 - time.gmtime().tm_hour + 12) % 24 - 12  # -12..11 hours from UTC
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX signs: Etc/GMT-3 is UTC+3
+
+
 async def test_engine_reads_demo_servers_and_store_holds_states_and_counts(tmp_path: Path) -> None:
     started = time.time()
-    demo = DemoEngine(Store.open(tmp_path))
+    demo = DemoEngine(Store.open(tmp_path), timezone=late_morning_zone())
     machine_ids = [m.id for m in demo.config.machines]
     assert len(machine_ids) >= 8 and len(demo.config.lines) >= 2
     await demo.start()
