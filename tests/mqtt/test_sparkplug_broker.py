@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import DriverError
+from oee_tui.drivers.base import Driver, DriverError
 from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
 from oee_tui.engine.acquisition import QueueFullPolicy, SourceRunner
 from oee_tui.engine.model import Quality, Signal, TagSample
@@ -39,7 +39,7 @@ def make_driver(port: int, *, tags: tuple[str, ...] = (), **settings: Any) -> Sp
 
 
 @contextlib.asynccontextmanager
-async def running(driver: SparkplugDriver, emit: SampleCollector) -> AsyncIterator[asyncio.Task[None]]:
+async def running(driver: Driver, emit: SampleCollector) -> AsyncIterator[asyncio.Task[None]]:
     """connect() then run() in a task; on exit close() and require run() to have ended."""
     await asyncio.wait_for(driver.connect(), TIMEOUT)
     task = asyncio.create_task(driver.run(emit))

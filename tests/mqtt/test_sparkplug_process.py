@@ -4,7 +4,6 @@ what happens when either side goes away. Real Mosquitto, real edge node, real wo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -12,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from oee_tui.engine.model import Quality, SampleBatch, SampleColumns, Signal, Ta
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
 from oee_tui.mqtt.sparkplug import parse_state as parse_state_payload
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, free_port, mqtt_client, stop_client
-from tests.mqtt.test_sparkplug_broker import DEVICE, DEVICE_METRICS, PREFIX, TIMEOUT, edge_node, is_value
+from tests.mqtt.test_sparkplug_broker import DEVICE, DEVICE_METRICS, PREFIX, TIMEOUT, edge_node, is_value, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,18 +50,6 @@ class BatchCollector(SampleCollector):
     async def __call__(self, batch: Sequence[TagSample] | SampleColumns) -> None:
         self.batches.append(batch)
         await super().__call__(list(batch))
-
-
-@contextlib.asynccontextmanager
-async def running(driver: SparkplugProcessDriver, emit: SampleCollector) -> AsyncIterator[asyncio.Task[None]]:
-    await asyncio.wait_for(driver.connect(), driver.connect_timeout_s)
-    task = asyncio.create_task(driver.run(emit))
-    try:
-        yield task
-    finally:
-        await driver.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, TIMEOUT)
 
 
 def state_of(port: int, host_id: str) -> tuple[bool, bool]:
