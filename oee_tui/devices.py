@@ -64,10 +64,9 @@ def edge_summary(config: Config) -> str | None:
     edge = config.edge
     if not edge.enabled:
         return None
-    from oee_tui.mqtt.transport import MqttSettings
+    from oee_tui.mqtt.edge import edge_settings
 
-    # As EdgeNode builds its settings, so the client id and session shown are the ones it uses.
-    settings = MqttSettings.from_config(edge, default_client_id=f"{edge.group_id}-{edge.edge_node_id}")
+    settings = edge_settings(edge)  # EdgeNode's own: the client id and session shown are the ones it uses
     line = f"edge node {edge.group_id}/{edge.edge_node_id} → {settings.describe()}"
     if edge.primary_host_id is not None:
         line += f", primary host {edge.primary_host_id}"
@@ -130,12 +129,15 @@ def probe_settings(source: SourceConfig) -> MqttSettings:
     """The broker connection of a sparkplug or mqtt source, as `<client id>-probe` with a clean session."""
     from oee_tui.mqtt.transport import MqttSettings, safe_client_id
 
+    # The client id the source's own driver would use, before "-probe" is added.
     if source.kind == "sparkplug":
-        from oee_tui.mqtt.host import DEFAULT_HOST_ID
+        from oee_tui.drivers.sparkplug import SparkplugSettings, default_client_id
 
-        default_id = f"{source.host_id or DEFAULT_HOST_ID}-{source.name}"  # as the Sparkplug driver names itself
+        default_id = default_client_id(SparkplugSettings.from_source(source).host_id, source.name)
     else:
-        default_id = f"oee-tui-{source.name}"  # as the mqtt driver names itself
+        from oee_tui.drivers.mqtt_json import default_client_id as mqtt_client_id
+
+        default_id = mqtt_client_id(source)
     settings = MqttSettings.from_config(source, default_client_id=default_id)
     return dataclasses.replace(settings, client_id=safe_client_id(f"{settings.client_id[:58]}-probe"),
                                persistent_session=False)

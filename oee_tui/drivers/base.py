@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 EmitFn = Callable[[SampleBatch], Awaitable[None]]
 
 
+def keep_alive_interval_s(source: SourceConfig) -> float:
+    """How often a subscription driver (opcua, mqtt, sparkplug) checks its connection and reports
+    the check as a read, and so how often the acquisition runner expects a sign of life from it:
+    every max(1 s, 2 x the publishing interval)."""
+    return max(1.0, 2 * source.publishing_interval_ms / 1000)
+
+
 class DriverError(Exception):
     """A connection or protocol failure; the message names the device and the cause."""
 

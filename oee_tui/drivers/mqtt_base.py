@@ -24,7 +24,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError
+from oee_tui.drivers.base import Driver, DriverError, keep_alive_interval_s
 from oee_tui.engine.model import DeadLetter
 from oee_tui.mqtt.transport import REFUSED_EARLY, MqttSettings, connect_options, describe_error
 
@@ -66,8 +66,7 @@ class MqttDriverBase(Driver):
 
     @property
     def check_interval_s(self) -> float:
-        # The acquisition runner expects a sign of life from a subscription this often.
-        return max(1.0, 2 * self.source.publishing_interval_ms / 1000)
+        return keep_alive_interval_s(self.source)
 
     # ------------------------------------------------------------ connect
 

@@ -28,7 +28,7 @@ from asyncua.crypto import security_policies, uacrypto
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading
+from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading, keep_alive_interval_s
 from oee_tui.drivers.opcua_security import (
     ClientCertificate,
     UntrustedServerCertificate,
@@ -162,7 +162,7 @@ class OpcUaDriver(Driver):
 
     @property
     def check_interval_s(self) -> float:
-        return max(1.0, 2 * self.source.publishing_interval_ms / 1000)
+        return keep_alive_interval_s(self.source)
 
     async def connect(self) -> None:
         # A driver may be connected again after a loss or close(); start clean.

@@ -127,7 +127,7 @@ class SparkplugDriver(MqttDriverBase):
         self.on_historical = on_historical
         self.historical: deque[TagSample] = deque(maxlen=HISTORY_KEPT)
         self.rebirths_sent = 0
-        self.client_id = self.settings.client_id or _client_id(self.settings.host_id, source.name)
+        self.client_id = self.settings.client_id or default_client_id(self.settings.host_id, source.name)
         self.mqtt = self.settings.transport(source, self.client_id)
         self._router = MetricRouter(mapping.tag for mapping in self.tags) if self.tags else None
         self._host: SparkplugHost | None = None
@@ -444,6 +444,7 @@ def _part(batch: list[TagSample] | SampleColumns, start: int, end: int) -> list[
     return batch[start:end]
 
 
-def _client_id(host_id: str, source: str) -> str:
+def default_client_id(host_id: str, source: str) -> str:
+    """The host's client id when the source sets none: `<host id>-<source name>`."""
     return safe_client_id(f"{host_id}-{source}")
 

@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import Final
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, make_driver
+from oee_tui.drivers.base import Driver, DriverError, keep_alive_interval_s, make_driver
 from oee_tui.engine.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 from oee_tui.engine.snapshot import SourceStatus
 
@@ -73,10 +73,10 @@ def expected_interval_s(source: SourceConfig) -> float:
     """How often data (or, for a quiet subscription, a keep-alive) should arrive from `source`.
 
     A subscription sends data only on change; what must arrive regularly is
-    the driver's connection check, done every max(1 s, 2 x publishing interval).
+    the driver's connection check (drivers.base.keep_alive_interval_s).
     """
     if source.kind in SUBSCRIPTION_KINDS:
-        return max(1.0, 2 * source.publishing_interval_ms / 1000)
+        return keep_alive_interval_s(source)
     return max(0.001, source.poll_interval_s)
 
 

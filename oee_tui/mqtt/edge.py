@@ -210,8 +210,7 @@ class EdgeNode:
         self._in_writer = in_writer
         self.clock = clock
         self.stats = EdgeStats()
-        # Sparkplug 3.0: an edge node always connects with a clean session.
-        self.settings = MqttSettings.from_config(config, default_client_id=f"{config.group_id}-{config.edge_node_id}")
+        self.settings = edge_settings(config)
         self.client_id = self.settings.client_id
         self.bd_seq = 0  # the next CONNECT's; start() continues from the store's
         self._host_ts: int | None = None  # timestamp of the primary host's last STATE we took
@@ -1083,6 +1082,12 @@ def _forget(sock: Any) -> None:
     with contextlib.suppress(Exception):
         sock.close()
 
+
+
+def edge_settings(config: EdgeConfig) -> MqttSettings:
+    """The edge node's broker connection; its client id is `<group id>-<edge node id>` unless set.
+    Sparkplug 3.0: an edge node always connects with a clean session."""
+    return MqttSettings.from_config(config, default_client_id=f"{config.group_id}-{config.edge_node_id}")
 
 
 async def attach_edge(engine: Any) -> EdgeNode:
