@@ -4,10 +4,11 @@ across a restart, and a Sparkplug "host" that decodes what it hears with the pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,19 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from oee_tui.config import Config, parse_config
+from oee_tui.engine.engine import Engine
 from oee_tui.engine.model import Quality, TagSample
-from oee_tui.mqtt.sparkplug import AliasTable, MessageType, decode_birth, decode_data, decode_payload, parse_topic
+from oee_tui.engine.store import Store
+from oee_tui.mqtt.edge import EdgeNode
+from oee_tui.mqtt.sparkplug import (
+    AliasTable,
+    MessageType,
+    decode_birth,
+    decode_data,
+    decode_payload,
+    metric_value,
+    parse_topic,
+)
 from tests.mqtt.broker import MosquittoBroker
 
 TIMEOUT = 15.0  # generous: two loaded cores shared with other test runs
@@ -71,9 +83,36 @@ mqtt_version = "{mqtt_version}"
 
 
 def plant_config(port: int, *, data_qos: int = 0, reconnect_max: float = 0.3,
-                 buffer_max_rows: int = 1_000_000, mqtt_version: str = "3.1.1") -> Config:
-    return parse_config(PLANT.format(port=port, data_qos=data_qos, reconnect_max=reconnect_max,
-                                     buffer_max_rows=buffer_max_rows, mqtt_version=mqtt_version), "plant.toml")
+                 buffer_max_rows: int = 1_000_000, mqtt_version: str = "3.1.1",
+                 primary_host_id: str | None = None) -> Config:
+    config = parse_config(PLANT.format(port=port, data_qos=data_qos, reconnect_max=reconnect_max,
+                                       buffer_max_rows=buffer_max_rows, mqtt_version=mqtt_version), "plant.toml")
+    if primary_host_id is not None:
+        config = replace(config, edge=replace(config.edge, primary_host_id=primary_host_id))
+    return config
+
+
+@contextlib.asynccontextmanager
+async def edge_engine(port: int, data_dir: Path, **options: Any) -> AsyncIterator[Engine]:
+    """An engine fed through ingest() (what every source kind does) with [edge] enabled;
+    `options` go to plant_config."""
+    engine = Engine(plant_config(port, **options), Store.open(data_dir), acquire=False, tick_s=0.05,
+                    flush_interval_s=0.2)
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+
+
+def edge_of(engine: Engine) -> EdgeNode:
+    assert isinstance(engine.edge, EdgeNode)
+    return engine.edge
+
+
+def bd_seqs(listener: SparkplugListener, kind: MessageType) -> list[int]:
+    """The bdSeq of each NBIRTH or NDEATH the listener heard, in order."""
+    return [metric_value(decode_payload(raw).metrics[0]) for _topic, raw in listener.messages(kind)]
 
 
 def ms(ts: float) -> int:

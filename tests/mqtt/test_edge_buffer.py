@@ -17,12 +17,12 @@ import pytest
 
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.store import Store
-from oee_tui.mqtt.edge import EdgeNode
 from tests.mqtt.broker import TlsFiles, running_broker
 from tests.mqtt.edge_fixtures import (
     Heard,
     PersistentBroker,
     SparkplugListener,
+    edge_of,
     edge_rows,
     ms,
     plant_config,
@@ -35,11 +35,6 @@ from tests.mqtt.edge_fixtures import (
 def persistent_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[PersistentBroker]:
     with running_broker(PersistentBroker, tmp_path / "mosquitto") as server:
         yield server
-
-
-def edge_of(engine: Engine) -> EdgeNode:
-    assert isinstance(engine.edge, EdgeNode)
-    return engine.edge
 
 
 def counts(listener: SparkplugListener) -> list[tuple[int, bool]]:

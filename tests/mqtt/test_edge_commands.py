@@ -15,7 +15,7 @@ import pytest
 
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.store import Store
-from oee_tui.mqtt.edge import NEXT_SERVER_METRIC, EdgeNode
+from oee_tui.mqtt.edge import NEXT_SERVER_METRIC
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
     REBIRTH_METRIC,
@@ -24,11 +24,18 @@ from oee_tui.mqtt.sparkplug import (
     MetricSpec,
     decode_payload,
     encode_ddata,
-    metric_value,
     topic,
 )
 from tests.mqtt.broker import MosquittoBroker, mqtt_client, stop_client
-from tests.mqtt.edge_fixtures import TIMEOUT, SparkplugListener, plant_config, sample, until
+from tests.mqtt.edge_fixtures import (
+    TIMEOUT,
+    SparkplugListener,
+    bd_seqs,
+    edge_engine,
+    edge_of,
+    sample,
+    until,
+)
 
 NCMD = topic("plant", MessageType.NCMD, "oee")
 
@@ -39,18 +46,9 @@ def dcmd(device: str) -> str:
 
 @contextlib.asynccontextmanager
 async def live_engine(port: int, data_dir: Path) -> AsyncIterator[Engine]:
-    engine = Engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
-    await engine.start()
-    try:
+    async with edge_engine(port, data_dir) as engine:
         await until(lambda: edge_of(engine).stats.live, what="the edge node to go live")
         yield engine
-    finally:
-        await engine.stop()
-
-
-def edge_of(engine: Engine) -> EdgeNode:
-    assert isinstance(engine.edge, EdgeNode)
-    return engine.edge
 
 
 def command(metrics: list[MetricSpec]) -> bytes:
@@ -67,10 +65,6 @@ async def send(port: int, *messages: tuple[str, bytes]) -> None:
         finally:
             stop_client(client)
     await asyncio.to_thread(publish)
-
-
-def bd_seqs(listener: SparkplugListener, kind: MessageType) -> list[int]:
-    return [metric_value(decode_payload(raw).metrics[0]) for _topic, raw in listener.messages(kind)]
 
 
 async def test_ncmd_next_server_ends_the_session_with_ndeath_and_births_with_the_next_bdseq(

@@ -7,15 +7,12 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 from oee_tui.config import SourceConfig
 from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
-from oee_tui.engine.engine import Engine
 from oee_tui.engine.model import Quality
-from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
@@ -27,24 +24,7 @@ from oee_tui.mqtt.sparkplug import (
     metric_value,
 )
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, TlsFiles, mqtt_client, stop_client
-from tests.mqtt.edge_fixtures import TIMEOUT, SparkplugListener, ms, plant_config, sample, until
-
-
-@contextlib.asynccontextmanager
-async def edge_engine(port: int, data_dir: Path, **options: object) -> AsyncIterator[Engine]:
-    """An engine fed through ingest() (what every source kind does) with [edge] enabled."""
-    engine = Engine(plant_config(port, **options), Store.open(data_dir), acquire=False, tick_s=0.05,  # type: ignore[arg-type]
-                    flush_interval_s=0.2)
-    await engine.start()
-    try:
-        yield engine
-    finally:
-        await engine.stop()
-
-
-def edge_of(engine: Engine) -> EdgeNode:
-    assert isinstance(engine.edge, EdgeNode)
-    return engine.edge
+from tests.mqtt.edge_fixtures import TIMEOUT, SparkplugListener, edge_engine, edge_of, ms, plant_config, sample, until
 
 
 async def listening(port: int, client_id: str = "listener") -> SparkplugListener:

@@ -7,25 +7,29 @@ that publishes STATE as Sparkplug 3.0 asks: retained, QoS 1, its will the offlin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from oee_tui.engine.engine import Engine
 from oee_tui.engine.store import Store
-from oee_tui.mqtt.edge import EdgeNode
-from oee_tui.mqtt.sparkplug import MessageType, decode_payload, metric_value, state_payload, state_topic
+from oee_tui.mqtt.sparkplug import MessageType, state_payload, state_topic
 from tests.mqtt.broker import MosquittoBroker
-from tests.mqtt.edge_fixtures import TIMEOUT, SparkplugListener, ms, plant_config, sample, until
+from tests.mqtt.edge_fixtures import (
+    TIMEOUT,
+    SparkplugListener,
+    bd_seqs,
+    edge_engine,
+    edge_of,
+    ms,
+    sample,
+    until,
+)
 
 HOST_ID = "scada"
 STATE_TOPIC = state_topic(HOST_ID)
@@ -65,37 +69,16 @@ class PrimaryHost:
         self.client.loop_stop()
 
 
-@contextlib.asynccontextmanager
-async def waiting_engine(port: int, data_dir: Path) -> AsyncIterator[Engine]:
-    config = plant_config(port)
-    config = replace(config, edge=replace(config.edge, primary_host_id=HOST_ID))
-    engine = Engine(config, Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
-    await engine.start()
-    try:
-        yield engine
-    finally:
-        await engine.stop()
-
-
-def edge_of(engine: Engine) -> EdgeNode:
-    assert isinstance(engine.edge, EdgeNode)
-    return engine.edge
-
-
 def node_messages(listener: SparkplugListener) -> list[str]:
     """Every message type the edge node published, in order (STATE is the host's, not ours)."""
     return [topic_name.split("/")[2] for topic_name, _ in listener.raw if "/STATE/" not in topic_name]
-
-
-def bd_seqs(listener: SparkplugListener, kind: MessageType) -> list[int]:
-    return [metric_value(decode_payload(raw).metrics[0]) for _topic, raw in listener.messages(kind)]
 
 
 async def test_nothing_is_published_until_the_primary_host_is_online_then_births_and_the_buffer(
         broker: MosquittoBroker, tmp_path: Path) -> None:
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     try:
-        async with waiting_engine(broker.port, tmp_path / "data") as engine:
+        async with edge_engine(broker.port, tmp_path / "data", primary_host_id=HOST_ID) as engine:
             edge = edge_of(engine)
             await until(lambda: edge.stats.connected, what="the CONNACK")
             assert edge.stats.status == f"waiting for primary host {HOST_ID}"
@@ -129,7 +112,7 @@ async def test_the_primary_host_going_offline_ends_the_session_until_it_is_back(
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     first_host = await asyncio.to_thread(PrimaryHost, broker.port, 1_000)
     try:
-        async with waiting_engine(broker.port, tmp_path / "data") as engine:
+        async with edge_engine(broker.port, tmp_path / "data", primary_host_id=HOST_ID) as engine:
             edge = edge_of(engine)
             await until(lambda: edge.stats.live, what="the edge node to go live")
             start = time.time()
@@ -168,7 +151,7 @@ async def test_a_stale_offline_state_is_ignored_and_a_current_one_ends_the_sessi
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     host = await asyncio.to_thread(PrimaryHost, broker.port, 5_000)
     try:
-        async with waiting_engine(broker.port, tmp_path / "data") as engine:
+        async with edge_engine(broker.port, tmp_path / "data", primary_host_id=HOST_ID) as engine:
             edge = edge_of(engine)
             await until(lambda: edge.stats.live, what="the edge node to go live")
             # A host's old session (an earlier timestamp) ending: not the current host.
@@ -198,7 +181,7 @@ async def test_a_broken_state_is_logged_and_kept_as_a_dead_letter(
     caplog.set_level(logging.WARNING, logger="oee_tui.mqtt.edge")
     host = await asyncio.to_thread(PrimaryHost, broker.port, 7_000, announce=False)
     try:
-        async with waiting_engine(broker.port, tmp_path / "data") as engine:
+        async with edge_engine(broker.port, tmp_path / "data", primary_host_id=HOST_ID) as engine:
             edge = edge_of(engine)
             await until(lambda: edge.stats.connected, what="the CONNACK")
             await asyncio.to_thread(host.publish, b'{"online": "yes", "timestamp": 7000}')

@@ -10,20 +10,10 @@ from pathlib import Path
 
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.store import Store
-from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.mqtt.edge_session import EdgeSessions
-from oee_tui.mqtt.sparkplug import MessageType, decode_payload, metric_value
+from oee_tui.mqtt.sparkplug import MessageType
 from tests.mqtt.broker import MosquittoBroker
-from tests.mqtt.edge_fixtures import SparkplugListener, plant_config, until
-
-
-def bd_seqs(listener: SparkplugListener, kind: MessageType) -> list[int]:
-    return [metric_value(decode_payload(raw).metrics[0]) for _topic, raw in listener.messages(kind)]
-
-
-def edge_of(engine: Engine) -> EdgeNode:
-    assert isinstance(engine.edge, EdgeNode)
-    return engine.edge
+from tests.mqtt.edge_fixtures import SparkplugListener, bd_seqs, edge_of, plant_config, until
 
 
 async def run_once(port: int, data_dir: Path, listener: SparkplugListener, *, cut: bool = False) -> None:
