@@ -38,6 +38,7 @@ from tests.mqtt.broker import MosquittoBroker, running_broker
 from tests.ui.conftest import DATA_DIR
 from tests.ui.fakes import NOW, StaticEngine, frozen_clock, source_status
 from tests.ui.test_devices import write_config
+from tests.ui.test_devices_snapshots import devices_snapshot_app, open_devices_for_snapshot
 
 TIMEOUT = 15.0  # generous: two loaded cores shared with other test runs
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -229,23 +230,16 @@ edge_node_id = "oee-line1"
 
 
 def snapshot_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edge: EdgeStandIn) -> OeeApp:
-    write_config(tmp_path, extra=EDGE_SECTION)
-    monkeypatch.chdir(tmp_path)
     engine = StaticEngine()
-    engine.config = replace(engine.config, path=Path("oee.toml"))
     engine.edge = edge  # type: ignore[attr-defined]
-    return OeeApp(engine, config_path=Path("oee.toml"), data_dir=DATA_DIR, clock=frozen_clock, refresh_interval=None)
+    return devices_snapshot_app(tmp_path, monkeypatch, engine, EDGE_SECTION)
 
 
 async def _open_devices_twice(pilot: Pilot[Any], edge: EdgeStandIn, messages_later: int) -> None:
     """Two refreshes one second apart (by the snapshots' clock): the DDATA/s between them is fixed."""
     app = pilot.app
     assert isinstance(app, OeeApp) and app.engine is not None
-    await app.workers.wait_for_complete()
-    app.show_snapshot(app.engine.snapshot())
-    await pilot.press("f2")
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    await open_devices_for_snapshot(pilot)
     edge.stats.messages = messages_later
     app.show_snapshot(replace(app.engine.snapshot(), ts=NOW + 1))
     await pilot.pause()

@@ -39,16 +39,24 @@ slot = 1
 """
 
 
-@pytest.fixture
-def devices_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: StaticEngine) -> OeeApp:
-    write_config(tmp_path, extra=EXTRA_SOURCES)
+def devices_snapshot_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: StaticEngine,
+                         extra: str) -> OeeApp:
+    """The app on a config with the usual source plus `extra`, at a relative path: the header
+    reads the same on every machine."""
+    write_config(tmp_path, extra=extra)
     monkeypatch.chdir(tmp_path)
     config_path = Path("oee.toml")
     engine.config = replace(engine.config, path=config_path)
     return OeeApp(engine, config_path=config_path, data_dir=DATA_DIR, clock=frozen_clock, refresh_interval=None)
 
 
-async def _open_devices(pilot: Pilot[Any]) -> None:
+@pytest.fixture
+def devices_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: StaticEngine) -> OeeApp:
+    return devices_snapshot_app(tmp_path, monkeypatch, engine, EXTRA_SOURCES)
+
+
+async def open_devices_for_snapshot(pilot: Pilot[Any]) -> None:
+    """F2 once the app has shown its first snapshot and every worker has finished."""
     app = pilot.app
     assert isinstance(app, OeeApp) and app.engine is not None
     await app.workers.wait_for_complete()
@@ -62,7 +70,7 @@ async def _open_devices(pilot: Pilot[Any]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_devices_list(snap_compare: Any, devices_app: OeeApp, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _open_devices(pilot)
+        await open_devices_for_snapshot(pilot)
 
     assert snap_compare(devices_app, terminal_size=size, run_before=run_before)
 
@@ -70,7 +78,7 @@ def test_devices_list(snap_compare: Any, devices_app: OeeApp, size: tuple[int, i
 @pytest.mark.parametrize("size", SIZES)
 def test_source_form_with_a_bad_port(snap_compare: Any, devices_app: OeeApp, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _open_devices(pilot)
+        await open_devices_for_snapshot(pilot)
         await pilot.press("e")  # plc1, the first row
         await pilot.pause()
         for field in pilot.app.screen.query(Input):
@@ -86,7 +94,7 @@ def test_source_form_with_a_bad_port(snap_compare: Any, devices_app: OeeApp, siz
 @pytest.mark.parametrize("size", SIZES)
 def test_add_opcua_source_form(snap_compare: Any, devices_app: OeeApp, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _open_devices(pilot)
+        await open_devices_for_snapshot(pilot)
         await pilot.press("a", "enter", "down", "enter")  # the kind list: modbus -> opcua
         await pilot.pause()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,7 @@ from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
 from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.mqtt.broker import MosquittoBroker, free_port, mqtt_client, running_broker, stop_client
-from tests.ui.conftest import DATA_DIR
-from tests.ui.fakes import StaticEngine, frozen_clock
+from tests.ui.fakes import StaticEngine
 from tests.ui.test_devices import (
     cell,
     collect,
@@ -42,6 +40,7 @@ from tests.ui.test_devices import (
     type_into,
     write_config,
 )
+from tests.ui.test_devices_snapshots import devices_snapshot_app, open_devices_for_snapshot
 
 SPARKPLUG_SOURCE = """
 [[sources]]
@@ -649,22 +648,7 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48"
 
 @pytest.fixture
 def mqtt_devices_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: StaticEngine) -> OeeApp:
-    write_config(tmp_path, extra=SPARKPLUG_SOURCE)
-    monkeypatch.chdir(tmp_path)  # a relative config path: the header reads the same on every machine
-    config_path = Path("oee.toml")
-    engine.config = replace(engine.config, path=config_path)
-    return OeeApp(engine, config_path=config_path, data_dir=DATA_DIR, clock=frozen_clock, refresh_interval=None)
-
-
-async def _open(pilot: Pilot[Any]) -> None:
-    app = pilot.app
-    assert isinstance(app, OeeApp) and app.engine is not None
-    await app.workers.wait_for_complete()
-    app.show_snapshot(app.engine.snapshot())
-    await pilot.press("f2")
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    return devices_snapshot_app(tmp_path, monkeypatch, engine, SPARKPLUG_SOURCE)
 
 
 def _no_blinking(pilot: Pilot[Any]) -> None:
@@ -675,7 +659,7 @@ def _no_blinking(pilot: Pilot[Any]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_edit_sparkplug_source_form(snap_compare: Any, mqtt_devices_app: OeeApp, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _open(pilot)
+        await open_devices_for_snapshot(pilot)
         await pilot.press("down", "e")  # uns, the second row
         await pilot.pause()
         _no_blinking(pilot)
@@ -688,7 +672,7 @@ def test_edit_sparkplug_source_form(snap_compare: Any, mqtt_devices_app: OeeApp,
 def test_add_mqtt_source_with_a_certificate_but_no_key(snap_compare: Any, mqtt_devices_app: OeeApp,
                                                         size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _open(pilot)
+        await open_devices_for_snapshot(pilot)
         await pilot.press("a", "enter", *["down"] * 5, "enter")  # the kind list: modbus -> mqtt
         await pilot.pause()
         form = pilot.app.screen
