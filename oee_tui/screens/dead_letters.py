@@ -9,7 +9,7 @@ payload of the highlighted letter. Nothing here parses the payloads: they are sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import ClassVar, Final
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -24,9 +24,6 @@ from oee_tui.dead_letter_text import hex_dump, is_text, local_time, preview
 from oee_tui.engine.model import DeadLetter
 from oee_tui.engine.store import Store
 from oee_tui.screens.plumbing import AppPlumbing
-
-if TYPE_CHECKING:
-    pass
 
 SHOWN: Final = 500  # the newest this many; `oee deadletters --limit` reaches further back
 REFRESH_S: Final = 5.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import on
@@ -19,9 +19,6 @@ from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.widgets.formatting import MISSING, age, count, hms, percent, percent_aligned, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour
-
-if TYPE_CHECKING:
-    pass
 
 # Compact headers so the figures that matter fit in 80 columns; the machine name
 # stays put (fixed column) when the operator scrolls right to the counts.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -25,9 +25,6 @@ from oee_tui.widgets.state_timeline import StateTimeline
 from oee_tui.widgets.states import look, state_colour
 from oee_tui.widgets.top_reasons import TopReasons
 from oee_tui.widgets.trend import OeeTrend
-
-if TYPE_CHECKING:
-    pass
 
 NEEDS_REASON: Final = "— needs reason"
 STOP_COLUMNS: Final[tuple[tuple[str, str | Text], ...]] = (

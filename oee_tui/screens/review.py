@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -63,9 +63,6 @@ from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour
-
-if TYPE_CHECKING:
-    pass
 
 BAR_WIDTH: Final = 20
 RELOAD_AFTER_S: Final = 10.0

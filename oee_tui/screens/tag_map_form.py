@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -36,9 +36,6 @@ from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS, ConfirmScreen, FieldValidator, FormField, form_css, status_text
 from oee_tui.widgets.formatting import MISSING
 from oee_tui.widgets.keyed_table import KeyedTable, Row
-
-if TYPE_CHECKING:
-    pass
 
 COLUMNS: Final = (
     ("machine", "Machine"),
