@@ -190,6 +190,19 @@ class Targets:
 
 EDGE_QOS: Final = (0, 1)
 _SPARKPLUG_ID = re.compile(r"^[^/+#]+$")  # a Sparkplug group, edge node or device id: one topic level
+# How the reader (and, with the same words, the source form: oee_tui.field_checks) refuses them.
+HOST_ID_PROBLEM: Final = "must be one topic level without /, + or # (it names the topic spBv1.0/STATE/<host_id>)"
+NAMESPACE_PROBLEM: Final = 'must be one topic level without /, + or # (the Sparkplug B default is "spBv1.0")'
+TLS_PAIR_PROBLEM: Final = "give both tls_cert_file and tls_key_file for a client certificate, or neither"
+
+
+def is_topic_level(text: str) -> bool:
+    """One MQTT topic level: not empty, no /, + or #. Sparkplug ids and namespaces must be one."""
+    return _SPARKPLUG_ID.match(text) is not None
+
+
+def group_id_problem(group: str) -> str:
+    return f"group id {group!r} must be one topic level without /, + or #"
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,21 +578,18 @@ def _sources(r: _Reader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         if not isinstance(group_ids, list) or not all(isinstance(g, str) and g for g in group_ids):
             raise r.fail(f"{key}.group_ids", group_ids, 'must be a list of Sparkplug group ids, e.g. ["Plant1"]')
         for group in group_ids:
-            if not _SPARKPLUG_ID.match(group):
-                raise r.fail(f"{key}.group_ids", group_ids,
-                             f"group id {group!r} must be one topic level without /, + or #")
+            if not is_topic_level(group):
+                raise r.fail(f"{key}.group_ids", group_ids, group_id_problem(group))
         host_id = r.opt_string(t, key, "host_id")
-        if host_id is not None and not _SPARKPLUG_ID.match(host_id):
-            raise r.fail(f"{key}.host_id", host_id,
-                         "must be one topic level without /, + or # (it names the topic spBv1.0/STATE/<host_id>)")
+        if host_id is not None and not is_topic_level(host_id):
+            raise r.fail(f"{key}.host_id", host_id, HOST_ID_PROBLEM)
         namespace = r.opt_string(t, key, "namespace")
-        if namespace is not None and (not namespace or any(c in namespace for c in "/+#")):
-            raise r.fail(f"{key}.namespace", namespace,
-                         'must be one topic level without /, + or # (the Sparkplug B default is "spBv1.0")')
+        if namespace is not None and not is_topic_level(namespace):
+            raise r.fail(f"{key}.namespace", namespace, NAMESPACE_PROBLEM)
         tls_files = {name: r.opt_string(t, key, name) for name in ("tls_ca_file", "tls_cert_file", "tls_key_file")}
         if (tls_files["tls_cert_file"] is None) != (tls_files["tls_key_file"] is None):
             raise r.fail(f"{key}.tls_key_file" if tls_files["tls_key_file"] is None else f"{key}.tls_cert_file",
-                         None, "give both tls_cert_file and tls_key_file for a client certificate, or neither")
+                         None, TLS_PAIR_PROBLEM)
         out.append(SourceConfig(
             name=name,
             kind=kind,

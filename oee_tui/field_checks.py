@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit
 
+from oee_tui import config
 from oee_tui.config import COUNTER_WIDTHS, MODBUS_TYPES
 from oee_tui.engine.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_paths import parse_path
@@ -166,26 +167,15 @@ def check_endpoint(text: str) -> str | None:
 
 # ---------------------------------------------------------------- MQTT brokers (sparkplug and mqtt sources)
 
-# The config reader's words for a namespace, kept identical so the form and `oee` say the same.
-NAMESPACE_PROBLEM: Final = 'must be one topic level without /, + or # (the Sparkplug B default is "spBv1.0")'
-TLS_PAIR_PROBLEM: Final = "give both tls_cert_file and tls_key_file for a client certificate, or neither"
-_TOPIC_LEVEL_CHARS: Final = "/+#"
-
-
+# The config reader's rules and words (blank here: the default), so the form and `oee` say the same.
 def check_namespace(text: str) -> str | None:
     namespace = text.strip()
-    if namespace and any(char in namespace for char in _TOPIC_LEVEL_CHARS):
-        return NAMESPACE_PROBLEM
-    return None
+    return config.NAMESPACE_PROBLEM if namespace and not config.is_topic_level(namespace) else None
 
 
 def check_host_id(text: str) -> str | None:
-    # The reader takes any text, but the host id is a level of the STATE topic: a / + or # in it
-    # would publish STATE where no edge node looks for it.
     host_id = text.strip()
-    if host_id and any(char in host_id for char in _TOPIC_LEVEL_CHARS):
-        return "must be one topic level without /, + or # (it names the topic spBv1.0/STATE/<host_id>)"
-    return None
+    return config.HOST_ID_PROBLEM if host_id and not config.is_topic_level(host_id) else None
 
 
 def split_list(text: str) -> list[str]:
@@ -198,8 +188,8 @@ def check_group_ids(text: str) -> str | None:
     for group in split_list(text):
         if not group:
             return "must be a list of Sparkplug group ids separated by commas, e.g. Plant1, Plant2"
-        if any(char in group for char in _TOPIC_LEVEL_CHARS):
-            return f"group id {group!r} must be one topic level without /, + or #"
+        if not config.is_topic_level(group):
+            return config.group_id_problem(group)
     return None
 
 

@@ -31,6 +31,7 @@ from oee_tui.config import (
     OPCUA_SECURITY_MODES,
     OPCUA_SECURITY_POLICIES,
     SOURCE_KINDS,
+    TLS_PAIR_PROBLEM,
     ConfigError,
 )
 from oee_tui.config_edit import ConfigDocument, ConfigEditError
@@ -413,7 +414,7 @@ class SourceFormScreen(Screen[SourceFormResult | None]):
         """Both halves of a pair or neither (a client certificate and its key); the empty half is marked."""
         partner = next(iter(self.query(f"#field-{field.pair}").results(Input)), None)
         if not text.strip() and partner is not None and partner.value.strip():
-            return field_checks.TLS_PAIR_PROBLEM
+            return TLS_PAIR_PROBLEM
         return None
 
     def on_mount(self) -> None:
