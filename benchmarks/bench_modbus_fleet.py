@@ -52,7 +52,7 @@ async def serve(count: int) -> None:
 async def poll(ports: Sequence[int]) -> None:
     from oee_tui.config import SourceConfig, TagMapping
     from oee_tui.drivers.modbus import ModbusDriver
-    from oee_tui.engine.model import Signal, TagSample
+    from oee_tui.model import Signal, TagSample
 
     latencies: list[float] = []
     failures = 0

@@ -95,7 +95,7 @@ def measure(with_schedule: bool) -> None:
 
 
 def _span(start: float, end: float):  # type: ignore[no-untyped-def]
-    from oee_tui.engine.model import Span
+    from oee_tui.model import Span
 
     return Span(start, end)
 

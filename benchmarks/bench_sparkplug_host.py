@@ -236,7 +236,7 @@ def paho_baseline(port: int, qos: int) -> tuple[int, float]:
 
 def stages(data_dir: Path) -> dict[str, float]:
     """Where the time goes: each stage of the host path alone, in this process, no broker."""
-    from oee_tui.engine.model import SampleColumns
+    from oee_tui.model import SampleColumns
     from oee_tui.mqtt.host import HostOutput, SparkplugHost
 
     births, data = build_messages(min(MESSAGES, 20_000), DEVICES)

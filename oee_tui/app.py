@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from oee_tui.config import Config, ConfigError
 from oee_tui.config_edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
-from oee_tui.engine.snapshot import PlantSnapshot
+from oee_tui.model import PlantSnapshot
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic

@@ -369,10 +369,10 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.engine.model import Span
     from oee_tui.engine.planning import Planning
     from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.engine.store import Store
+    from oee_tui.model import Span
 
     config, store_dir = plant(args, config_path, data_dir)
     now = time.time()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
-from oee_tui.engine.model import COUNTER_SIGNALS, STATE_CODE_TARGETS, Loss, Signal
+from oee_tui.model import COUNTER_SIGNALS, STATE_CODE_TARGETS, Loss, Signal
 
 APP_NAME: Final = "oee-tui"
 CONFIG_FILENAME: Final = "oee.toml"

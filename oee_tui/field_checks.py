@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from oee_tui import config
 from oee_tui.config import COUNTER_WIDTHS, MODBUS_TYPES
-from oee_tui.engine.model import COUNTER_SIGNALS, Signal
+from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_paths import parse_path
 from oee_tui.mqtt.json_source import PATH_SEPARATOR, check_topic_filter, parse_tag
 from oee_tui.mqtt.metric_patterns import pattern_problem

@@ -10,7 +10,7 @@ import pytest
 
 from oee_tui.cli import SAMPLE_CONFIG
 from oee_tui.config import ConfigError, load_config, parse_config
-from oee_tui.engine.model import Loss, Signal
+from oee_tui.model import Loss, Signal
 
 
 def test_sample_config_parses_into_typed_values(tmp_path: Path) -> None:

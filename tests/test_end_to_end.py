@@ -16,8 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-from oee_tui.engine.model import MachineState
 from oee_tui.engine.store import Store
+from oee_tui.model import MachineState
 from oee_tui.runtime import DemoEngine
 
 

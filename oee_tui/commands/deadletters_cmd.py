@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant, print_rows
 from oee_tui.dead_letter_text import is_text, local_time, parse_since, preview
-from oee_tui.engine.model import DeadLetter
+from oee_tui.model import DeadLetter
 
 ERROR_CHARS = 60
 

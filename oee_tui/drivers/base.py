@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.engine.model import Quality, SampleBatch, TagValue
+from oee_tui.model import Quality, SampleBatch, TagValue
 
 log = logging.getLogger(__name__)
 

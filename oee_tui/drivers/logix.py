@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading
-from oee_tui.engine.model import Quality, TagSample, TagValue
+from oee_tui.model import Quality, TagSample, TagValue
 
 if TYPE_CHECKING:
     from pycomm3 import LogixDriver as Pycomm3LogixDriver

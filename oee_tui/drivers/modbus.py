@@ -25,7 +25,7 @@ from pymodbus.pdu import ModbusPDU
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, EmitFn, TagReading
-from oee_tui.engine.model import Quality, TagSample, TagValue
+from oee_tui.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, keep_alive_interval_s
-from oee_tui.engine.model import DeadLetter
+from oee_tui.model import DeadLetter
 from oee_tui.mqtt.transport import REFUSED_EARLY, MqttSettings, connect_options, describe_error
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from oee_tui.drivers.mqtt_base import (
     message_topic,
     resolve,
 )
-from oee_tui.engine.model import DeadLetter, Quality, TagSample
+from oee_tui.model import DeadLetter, Quality, TagSample
 from oee_tui.mqtt.json_paths import kind_of, parse_path
 from oee_tui.mqtt.json_source import PayloadDecoder, rules_from
 from oee_tui.mqtt.transport import MqttSettings, TransportError, build_client, safe_client_id

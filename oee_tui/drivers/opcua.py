@@ -36,7 +36,7 @@ from oee_tui.drivers.opcua_security import (
     default_pki_dir,
     ensure_client_certificate,
 )
-from oee_tui.engine.model import Quality, TagSample, TagValue
+from oee_tui.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
 

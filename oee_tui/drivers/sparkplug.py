@@ -46,7 +46,7 @@ from oee_tui.drivers.mqtt_base import (
     cancel_task,
     message_topic,
 )
-from oee_tui.engine.model import SampleColumns, TagSample
+from oee_tui.model import SampleColumns, TagSample
 from oee_tui.mqtt.host import (
     DEFAULT_HOST_ID,
     DEFAULT_REORDER_TIMEOUT_S,

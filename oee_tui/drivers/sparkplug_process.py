@@ -33,7 +33,7 @@ from oee_tui.drivers.base import Driver, DriverError, EmitFn
 from oee_tui.drivers.frames import encode, read_frame
 from oee_tui.drivers.mqtt_base import DEAD_LETTERS_KEPT, DeadLetterFn
 from oee_tui.drivers.sparkplug import HISTORY_KEPT, HistoricalFn, SparkplugDriver
-from oee_tui.engine.model import DeadLetter, SampleColumns, TagSample, good_samples
+from oee_tui.model import DeadLetter, SampleColumns, TagSample, good_samples
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.frames import FrameWriter, read_frame_blocking
-from oee_tui.engine.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
+from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 
 _GOOD = Quality.GOOD
 F_SETPIPE_SZ: Final = 1031  # Linux's fcntl command (fcntl.F_SETPIPE_SZ from Python 3.10, on Linux only)

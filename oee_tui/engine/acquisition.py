@@ -41,8 +41,7 @@ from typing import Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, keep_alive_interval_s, make_driver
-from oee_tui.engine.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
-from oee_tui.engine.snapshot import SourceStatus
+from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, SourceStatus, TagSample
 
 log = logging.getLogger(__name__)
 

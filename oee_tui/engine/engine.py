@@ -20,23 +20,27 @@ from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMappi
 from oee_tui.drivers.base import make_driver
 from oee_tui.engine.acquisition import SUBSCRIPTION_KINDS, DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.machine import MachineTracker
-from oee_tui.engine.model import (
+from oee_tui.engine.oee import lines_and_plant, machine_oee_from_counts
+from oee_tui.engine.planning import MachinePlan, Planning, PlanningError
+from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.store import Store
+from oee_tui.model import (
     COUNTER_SIGNALS,
     DeadLetter,
+    MachineDetail,
+    MachineSnapshot,
     MachineState,
+    OeeResult,
+    PlantSnapshot,
     Quality,
+    ReasonTotal,
     SampleColumns,
     Signal,
     Span,
     StateInterval,
     TagSample,
+    TrendPoint,
 )
-from oee_tui.engine.oee import lines_and_plant, machine_oee_from_counts
-from oee_tui.engine.oee_result import OeeResult
-from oee_tui.engine.planning import MachinePlan, Planning, PlanningError
-from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.snapshot import MachineDetail, MachineSnapshot, PlantSnapshot, ReasonTotal, TrendPoint
-from oee_tui.engine.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -28,8 +28,7 @@ from operator import attrgetter
 from typing import Final
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.model import CountBucket, Loss, MachineState, Span, StateInterval
-from oee_tui.engine.oee_result import OeeResult, SixBigLosses
+from oee_tui.model import CountBucket, Loss, MachineState, OeeResult, SixBigLosses, Span, StateInterval
 
 # Interval classes returned by classify_interval().
 RUN: Final = "run"

@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.model import Loss, MachineState, Span
 from oee_tui.engine.oee import (
     BREAKDOWN,
     CLASSES,
@@ -36,7 +35,7 @@ from oee_tui.engine.oee import (
     _normalize,
     _subtract,
 )
-from oee_tui.engine.oee_result import OeeResult
+from oee_tui.model import Loss, MachineState, OeeResult, Span
 
 CODE: Final = {name: index for index, name in enumerate(CLASSES)}
 _CANDIDATE: Final = len(CLASSES)  # a breakdown until its length says minor stop

@@ -27,7 +27,6 @@ import numpy as np
 import numpy.typing as npt
 
 from oee_tui.config import Config
-from oee_tui.engine.model import MachineState, Span
 from oee_tui.engine.oee import CLASSES, RUN, ProductCounts, lines_and_plant
 from oee_tui.engine.oee_columns import (
     CODE,
@@ -38,10 +37,10 @@ from oee_tui.engine.oee_columns import (
     measure_columns,
     split_times,
 )
-from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.planning import MachinePlan, Planning, Segment
 from oee_tui.engine.shifts import ShiftCalendar
 from oee_tui.engine.store import Store
+from oee_tui.model import MachineState, OeeResult, Span
 
 _T = TypeVar("_T")
 

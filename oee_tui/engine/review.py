@@ -20,12 +20,11 @@ from zoneinfo import ZoneInfo
 
 from oee_tui.config import Config
 from oee_tui.engine.day_summaries import summed_report
-from oee_tui.engine.model import MachineState, Span
-from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import Report, build_report
 from oee_tui.engine.shifts import ShiftCalendar
 from oee_tui.engine.store import Store
+from oee_tui.model import MachineState, OeeResult, Span
 
 UNASSIGNED_LIMIT: Final = 500
 STOPS_LIMIT: Final = 2000

@@ -41,8 +41,8 @@ import duckdb
 import numpy as np
 
 from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
-from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
 from oee_tui.engine.summary_ledger import DaySums, SavedDay, SummaryLedger
+from oee_tui.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
 
 # pyarrow is imported where it is used, for writes and Arrow reads: importing it (and its
 # compute module) costs a tenth of a second that `oee report`, which needs neither, would pay.

@@ -32,8 +32,8 @@ from typing import Any, Final
 import duckdb
 
 from oee_tui.config import Config
-from oee_tui.engine.model import MachineState
 from oee_tui.exports.tables import ExportError
+from oee_tui.model import MachineState
 
 BULK_KINDS: Final = ("samples", "intervals", "stops")
 SUFFIXES: Final = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}

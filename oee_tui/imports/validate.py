@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from oee_tui.config import WEEKDAYS, BreakConfig, Config, ShiftConfig
-from oee_tui.engine.model import Loss
 from oee_tui.imports import values
 from oee_tui.imports.columns import SPECS, KindSpec, alias_index, normalize_header
 from oee_tui.imports.reading import RawTable, ReadError, read_table
+from oee_tui.model import Loss
 
 # ---------------------------------------------------------------- problems
 

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from oee_tui.engine.model import MachineState
 from oee_tui.imports.validate import (
     ImportResult,
     LoggedStop,
@@ -54,6 +53,7 @@ from oee_tui.imports.validate import (
     ReasonRecord,
     ShiftPattern,
 )
+from oee_tui.model import MachineState
 
 if TYPE_CHECKING:
     import duckdb

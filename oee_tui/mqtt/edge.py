@@ -63,7 +63,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import EdgeConfig, MachineConfig
-from oee_tui.engine.model import DeadLetter, Signal, TagSample, TagValue
+from oee_tui.model import DeadLetter, Signal, TagSample, TagValue
 from oee_tui.mqtt.edge_buffer import BufferedRow, EdgeBuffer, StoredRow
 from oee_tui.mqtt.edge_session import BD_SEQ_MODULUS, EdgeSessions
 from oee_tui.mqtt.sparkplug import (

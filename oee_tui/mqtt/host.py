@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from oee_tui.engine.model import DeadLetter, Quality, SampleColumns, TagSample, TagValue
+from oee_tui.model import DeadLetter, Quality, SampleColumns, TagSample, TagValue
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug import (
     BD_SEQ_METRIC,

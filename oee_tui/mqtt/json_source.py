@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from oee_tui.engine.model import COUNTER_SIGNALS, Quality, Signal, TagSample, TagValue
+from oee_tui.model import COUNTER_SIGNALS, Quality, Signal, TagSample, TagValue
 from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS, JsonPath, PathLookupError, kind_of, parse_path, parse_timestamp
 
 PATH_SEPARATOR: Final = " $"

@@ -12,8 +12,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 
-from oee_tui.engine.model import MachineState
-from oee_tui.engine.snapshot import MachineSnapshot, PlantSnapshot, SourceStatus
+from oee_tui.model import MachineSnapshot, MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.widgets.formatting import MISSING, age, count, hms, percent, percent_aligned, percent_with_sign

@@ -15,8 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from oee_tui.engine.model import StateInterval
-from oee_tui.engine.snapshot import MachineDetail
+from oee_tui.model import MachineDetail, StateInterval
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.formatting import count, hms, local_time, percent_with_sign

@@ -27,7 +27,6 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from oee_tui.config import Config
-from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.report import Report
 from oee_tui.engine.review import (
     PERIOD_SYNTAX,
@@ -57,6 +56,7 @@ from oee_tui.engine.review import (
 )
 from oee_tui.engine.store import Store
 from oee_tui.exports.tables import ExportError, write_table
+from oee_tui.model import OeeResult
 from oee_tui.screens.machine_detail import operator_name
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.reason_picker import ReasonPickerScreen

@@ -26,7 +26,7 @@ from textual.widgets import Footer, LoadingIndicator, Static
 from oee_tui.config import Config, SourceConfig
 from oee_tui.devices import BrokerProbe, address_of, describe_error, probe_broker, tags_of, test_source
 from oee_tui.drivers.base import TagReading
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from oee_tui.widgets.keyed_table import KeyedTable
 
 COLUMNS: Final = (

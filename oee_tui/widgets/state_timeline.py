@@ -8,7 +8,7 @@ from datetime import tzinfo
 from textual.content import Content
 from textual.widget import Widget
 
-from oee_tui.engine.model import MachineState, StateInterval
+from oee_tui.model import MachineState, StateInterval
 from oee_tui.widgets.formatting import local_time
 from oee_tui.widgets.states import STATE_LOOKS, legend_markup
 

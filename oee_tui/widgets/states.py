@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from oee_tui.engine.model import MachineState
+from oee_tui.model import MachineState
 
 
 @dataclass(frozen=True, slots=True)

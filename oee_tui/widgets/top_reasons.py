@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widget import Widget
 
-from oee_tui.engine.snapshot import ReasonTotal
+from oee_tui.model import ReasonTotal
 from oee_tui.widgets.formatting import minutes
 
 _FIGURES = 11  # " nnn  mmm.m"

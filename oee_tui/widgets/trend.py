@@ -8,7 +8,7 @@ from datetime import tzinfo
 from textual.content import Content
 from textual.widget import Widget
 
-from oee_tui.engine.snapshot import TrendPoint
+from oee_tui.model import TrendPoint
 from oee_tui.widgets.formatting import local_time, percent, percent_aligned, percent_with_sign
 
 FULL = "█"

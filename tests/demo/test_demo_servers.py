@@ -46,7 +46,7 @@ from oee_tui.demo.simulation import (
     BreakCalendar,
 )
 from oee_tui.drivers.s7_address import decode, parse_s7_address
-from oee_tui.engine.model import Signal
+from oee_tui.model import Signal
 from tests.demo.conftest import SERVER_TIMEOUT_S
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -17,7 +17,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver
-from oee_tui.engine.model import Signal, TagSample
+from oee_tui.model import Signal, TagSample
 
 UNIT_ID = 1
 REGISTERS = 1000  # hr and ir 0..999 exist; 1000 and up are illegal addresses

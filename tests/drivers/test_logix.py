@@ -19,7 +19,7 @@ import pytest
 from oee_tui.config import SourceConfig
 from oee_tui.drivers.base import BrowseEntry, DriverError, make_driver
 from oee_tui.drivers.logix import LogixDriver, check_tag_name
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from tests.drivers.conftest import Collector, running, tag
 from tests.drivers.logix_server import LogixServer
 

@@ -21,7 +21,7 @@ from oee_tui.drivers.modbus import (
     plan_reads,
     split_block,
 )
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from tests.drivers.conftest import Collector, ModbusSim, modbus_source, running, tag
 
 ORDERS = ("big", "little")

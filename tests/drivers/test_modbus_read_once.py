@@ -6,7 +6,7 @@ import pytest
 
 from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.modbus import ModbusDriver, encode_value
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from tests.drivers.conftest import ModbusSim, modbus_source, tag
 
 

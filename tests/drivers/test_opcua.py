@@ -16,7 +16,7 @@ from asyncua import ua
 
 from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.opcua import OpcUaDriver
-from oee_tui.engine.model import Quality, TagSample
+from oee_tui.model import Quality, TagSample
 from tests.drivers.conftest import Collector, OpcUaSim, opcua_source, running, tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

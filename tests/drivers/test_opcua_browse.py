@@ -14,7 +14,7 @@ from asyncua import ua
 
 from oee_tui.drivers.base import BrowseEntry, DriverError
 from oee_tui.drivers.opcua import OpcUaDriver
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from tests.drivers.conftest import OPCUA_VARIABLES, OpcUaSim, opcua_source, tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

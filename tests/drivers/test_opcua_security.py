@@ -41,7 +41,7 @@ from oee_tui.drivers.opcua_security import (
     thumbprints,
     trust_rejected,
 )
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from tests.drivers.conftest import Collector, opcua_source, running, tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

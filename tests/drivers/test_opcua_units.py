@@ -9,7 +9,7 @@ from asyncua import ua
 
 from oee_tui.drivers.base import make_driver
 from oee_tui.drivers.opcua import OpcUaDriver, plain_value, quality_of, timestamp_of
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from tests.drivers.conftest import opcua_source, tag
 
 

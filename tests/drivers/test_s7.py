@@ -30,7 +30,7 @@ from oee_tui.drivers.s7 import (
 )
 from oee_tui.drivers.s7_address import S7Address, parse_s7_address, store
 from oee_tui.engine.acquisition import SourceRunner
-from oee_tui.engine.model import Quality, TagSample
+from oee_tui.model import Quality, TagSample
 from tests.drivers.conftest import Collector, running, tag
 
 DB_SIZES = {1: 256, 2: 64, 3: 1000}

@@ -27,8 +27,6 @@ from oee_tui.engine.day_summaries import (
     wait_for_saving,
 )
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.model import CountBucket, MachineState, Span, StateInterval
-from oee_tui.engine.oee_result import OeeResult
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import Report, build_report
 from oee_tui.engine.review import Scope, downtime_pareto
@@ -37,6 +35,7 @@ from oee_tui.engine.store import Store
 from oee_tui.engine.summary_ledger import SummaryLedger
 from oee_tui.imports import validate_file
 from oee_tui.imports.write import write_result
+from oee_tui.model import CountBucket, MachineState, OeeResult, Span, StateInterval
 from tests.imports.test_write import write_csv
 
 TZ = ZoneInfo("Europe/Berlin")

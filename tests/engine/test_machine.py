@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from oee_tui.config import MachineConfig, TagMapping
 from oee_tui.engine.machine import MachineTracker
-from oee_tui.engine.model import MachineState, Signal
+from oee_tui.model import MachineState, Signal
 
 T0 = 1_789_999_980.0  # a fixed instant on a minute boundary
 STATE_MAP = {0: "offline", 1: "running", 2: "stopped", 3: "down", 4: "changeover", 5: "planned_stop"}

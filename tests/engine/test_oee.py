@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import pytest
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.model import CountBucket, Loss, MachineState, Span, StateInterval
 from oee_tui.engine.oee import (
     OverlappingStopsError,
     ProductCounts,
@@ -23,7 +22,7 @@ from oee_tui.engine.oee import (
     machine_oee_from_counts,
     product_totals,
 )
-from oee_tui.engine.oee_result import OeeResult
+from oee_tui.model import CountBucket, Loss, MachineState, OeeResult, Span, StateInterval
 
 T0 = 1_789_999_980.0  # 2026-09-21 14:13:00 UTC, a minute boundary
 RUNNING = MachineState.RUNNING

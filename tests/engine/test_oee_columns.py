@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 
 from oee_tui.config import MachineConfig
-from oee_tui.engine.model import MachineState, Span, StateInterval
 from oee_tui.engine.oee import OverlappingStopsError, machine_oee
 from oee_tui.engine.oee_columns import IntervalColumns, machine_oee_columns
-from oee_tui.engine.oee_result import OeeResult
+from oee_tui.model import MachineState, OeeResult, Span, StateInterval
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 
 STATES = [state.value for state in MachineState]

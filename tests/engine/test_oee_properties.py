@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.model import Loss, MachineState, Span, StateInterval
 from oee_tui.engine.oee import ProductCounts, aggregate, classify_interval, machine_oee
-from oee_tui.engine.oee_result import OeeResult
+from oee_tui.model import Loss, MachineState, OeeResult, Span, StateInterval
 
 T0 = 1_789_999_980.0
 REASONS: dict[str, Reason] = {

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from oee_tui.config import config_from_dict
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.model import CountBucket, MachineState, Span, StateInterval, TagSample
 from oee_tui.engine.oee import OverlappingStopsError
 from oee_tui.engine.oee_columns import measure_columns, split_times
 from oee_tui.engine.planning import Planning, PlanningError, attributed_counts, attributed_intervals
 from oee_tui.engine.report import ReportError, build_report, resolve_window, to_json
 from oee_tui.engine.store import Store
+from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
 from tests.engine.test_oee_columns import to_columns
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 
@@ -275,8 +275,8 @@ def test_split_times_add_up_to_the_pieces_measured_alone(case: Case, cuts: list[
 
 def test_a_product_tag_wins_over_the_schedule_in_the_tracker() -> None:
     from oee_tui.engine.machine import MachineTracker
-    from oee_tui.engine.model import Signal
     from oee_tui.engine.planning import Order
+    from oee_tui.model import Signal
 
     config = CONFIG.machines[0]
     tracker = MachineTracker(config, stale_after_s=3600, start=at("06:00"))

@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, TagMapping
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.model import MachineState, Signal
+from oee_tui.model import MachineState, Signal
 from tests.drivers.conftest import OpcUaSim, opcua_source
 
 STALE_AFTER_S = 1.0

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oee_tui.config import Config, config_from_dict
-from oee_tui.engine.model import CountBucket, MachineState, Span, StateInterval
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import build_report
 from oee_tui.engine.review import (
@@ -48,6 +47,7 @@ from oee_tui.engine.review import (
     week_period,
 )
 from oee_tui.engine.store import Store
+from oee_tui.model import CountBucket, MachineState, Span, StateInterval
 
 TZ = ZoneInfo("Europe/Berlin")
 DAY = date(2026, 11, 24)

@@ -29,8 +29,7 @@ from oee_tui.engine.acquisition import (
     queue_policy_for,
 )
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.model import MachineState, Quality, Signal, TagSample
-from oee_tui.engine.snapshot import SourceStatus
+from oee_tui.model import MachineState, Quality, Signal, SourceStatus, TagSample
 from tests.drivers.conftest import ModbusSim, modbus_source
 
 SLACK_S = 0.3  # scheduling slack on a loaded machine

@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
-from oee_tui.engine.model import CountBucket, DeadLetter, MachineState, Quality, StateInterval
 from oee_tui.engine.store import Store, StoreLockedError, StoreVersionError
+from oee_tui.model import CountBucket, DeadLetter, MachineState, Quality, StateInterval
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z; every time below is T0 plus a binary fraction, exact in float
 RUN = MachineState.RUNNING

@@ -11,7 +11,6 @@ import openpyxl
 import pytest
 
 from oee_tui.config import Config, config_from_dict
-from oee_tui.engine.model import Loss
 from oee_tui.imports import (
     LoggedStop,
     Order,
@@ -22,6 +21,7 @@ from oee_tui.imports import (
     ShiftPattern,
     validate_file,
 )
+from oee_tui.model import Loss
 
 
 @pytest.fixture

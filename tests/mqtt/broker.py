@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
-from oee_tui.engine.model import TagSample
+from oee_tui.model import TagSample
 from oee_tui.mqtt.sparkplug import (
     NAMESPACE,
     MessageType,

@@ -17,8 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from oee_tui.config import Config, parse_config
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.model import Quality, TagSample
 from oee_tui.engine.store import Store
+from oee_tui.model import Quality, TagSample
 from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.mqtt.sparkplug import (
     AliasTable,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from oee_tui.config import SourceConfig
 from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
-from oee_tui.engine.model import Quality
+from oee_tui.model import Quality
 from oee_tui.mqtt.edge import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oee_tui.engine.model import Quality, Signal
+from oee_tui.model import Quality, Signal
 from oee_tui.mqtt.json_paths import PathLookupError, PathSyntaxError, parse_path, parse_timestamp
 from oee_tui.mqtt.json_source import PayloadDecoder, parse_tag, plain_value, split_tag, topic_matches
 

@@ -18,7 +18,7 @@ from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError
 from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
 from oee_tui.engine.acquisition import QueueFullPolicy, SourceRunner
-from oee_tui.engine.model import Quality, Signal, TagSample
+from oee_tui.model import Quality, Signal, TagSample
 from oee_tui.mqtt.sparkplug import REBIRTH_METRIC, DataType, MessageType, MetricSpec, decode_payload, metric_value
 from oee_tui.mqtt.sparkplug import parse_state as parse_state_payload
 from tests.mqtt.broker import EdgeNode, MosquittoBroker, SampleCollector, TlsFiles, mqtt_client, stop_client

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from oee_tui.config import parse_config
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.model import MachineState, Signal
 from oee_tui.engine.store import Store
+from oee_tui.model import MachineState, Signal
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
 from tests.mqtt.broker import EdgeNode, MosquittoBroker
 

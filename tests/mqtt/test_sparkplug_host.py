@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from oee_tui.engine.model import Quality, SampleColumns
+from oee_tui.model import Quality, SampleColumns
 from oee_tui.mqtt.host import HostOutput, SparkplugHost, plain_value, rebirth_command, state_birth, state_will
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 
-from oee_tui.engine.model import Quality, TagSample
+from oee_tui.model import Quality, TagSample
 from oee_tui.mqtt.host import SparkplugHost
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec, encode_dbirth, encode_ddata, encode_nbirth, topic
 

@@ -12,17 +12,18 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig
-from oee_tui.engine.model import MachineState, StateInterval
-from oee_tui.engine.oee_result import OeeResult
-from oee_tui.engine.snapshot import (
+from oee_tui.engine.store import Store
+from oee_tui.model import (
     MachineDetail,
     MachineSnapshot,
+    MachineState,
+    OeeResult,
     PlantSnapshot,
     ReasonTotal,
     SourceStatus,
+    StateInterval,
     TrendPoint,
 )
-from oee_tui.engine.store import Store
 
 NOW: Final = 1_795_687_200.0  # 2026-11-26 10:00 UTC, 11:00 in the plant (Europe/Berlin)
 SHIFT_START: Final = NOW - 5 * 3600  # 06:00 local

@@ -15,8 +15,7 @@ from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 
 from oee_tui.app import OeeApp, SnapshotReady
-from oee_tui.engine.model import MachineState
-from oee_tui.engine.snapshot import PlantSnapshot
+from oee_tui.model import MachineState, PlantSnapshot
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live import LiveScreen

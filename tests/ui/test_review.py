@@ -18,9 +18,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from oee_tui.app import OeeApp
-from oee_tui.engine.model import CountBucket, MachineState, StateInterval
 from oee_tui.engine.review import Level
 from oee_tui.engine.store import Store
+from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.screens import review as review_screen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live import LiveScreen

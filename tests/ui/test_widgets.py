@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oee_tui.engine.model import MachineState, StateInterval
+from oee_tui.model import MachineState, StateInterval
 from oee_tui.widgets.formatting import age, count, hms, local_time, percent, percent_aligned, percent_with_sign
 from oee_tui.widgets.state_timeline import dominant_states
 from oee_tui.widgets.states import STATE_LOOKS, state_variables

@@ -1,4 +1,4 @@
-"""Domain types shared by drivers, engine, store and screens.
+"""What drivers deliver: tag samples, their quality, and columns of samples.
 
 Times are POSIX seconds (float, UTC) inside the engine: a float is cheap to
 compare and subtract at 200k samples/s, and it cannot carry a wrong tzinfo.
@@ -8,9 +8,9 @@ Conversion to aware datetimes happens only at the edges (store, UI, reports).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final
 
 TagValue = float | int | bool | str | None
 
@@ -98,118 +98,3 @@ class SampleColumns:
 
 
 SampleBatch = Sequence[TagSample] | SampleColumns  # what a driver emits to the engine
-
-
-class MachineState(StrEnum):
-    RUNNING = "running"
-    MINOR_STOP = "minor_stop"
-    DOWN = "down"
-    PLANNED_STOP = "planned_stop"
-    CHANGEOVER = "changeover"
-    OFFLINE = "offline"
-
-    @property
-    def is_stop(self) -> bool:
-        return self is not MachineState.RUNNING and self is not MachineState.OFFLINE
-
-
-# States a PLC state code may map to. "stopped" is an unplanned stop whose class
-# (minor stop or down) is decided by its duration, not by the PLC.
-STATE_CODE_TARGETS: Final = ("running", "stopped", "down", "planned_stop", "changeover", "offline")
-
-
-class Signal(StrEnum):
-    """Machine signals a tag can feed."""
-
-    TOTAL_COUNT = "total_count"
-    REJECT_COUNT = "reject_count"
-    GOOD_COUNT = "good_count"
-    STATE_CODE = "state_code"
-    FAULT = "fault"
-    SPEED = "speed"
-    PRODUCT = "product"
-
-
-COUNTER_SIGNALS: Final = frozenset({Signal.TOTAL_COUNT, Signal.REJECT_COUNT, Signal.GOOD_COUNT})
-
-
-class Loss(StrEnum):
-    """The six big losses (Nakajima)."""
-
-    BREAKDOWN = "breakdown"  # availability
-    SETUP = "setup"  # availability
-    MINOR_STOP = "minor_stop"  # performance (idling and minor stops)
-    REDUCED_SPEED = "reduced_speed"  # performance
-    DEFECTS = "defects"  # quality (process defects)
-    STARTUP_REJECTS = "startup_rejects"  # quality
-
-
-@dataclass(frozen=True, slots=True)
-class StateInterval:
-    """A span of one machine in one state. `end` is None while it is open.
-
-    `reason` is the stop-reason code an operator (or the PLC) gave; None when
-    not yet given.
-    """
-
-    machine: str
-    start: float
-    end: float | None
-    state: MachineState
-    reason: str | None = None
-    reason_by: str | None = None
-    reason_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CountBucket:
-    """Count deltas of one machine, one product, in one minute (start of minute, UTC)."""
-
-    machine: str
-    minute: float
-    product: str | None
-    total: int
-    reject: int
-
-    @property
-    def good(self) -> int:
-        return self.total - self.reject
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    received_at: float
-    source: str
-    topic: str
-    payload: bytes
-    error: str
-
-
-ReportFormat = Literal["table", "json", "csv"]
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Half-open time span [start, end) in POSIX seconds."""
-
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return max(0.0, self.end - self.start)
-
-
-@dataclass(frozen=True, slots=True)
-class ShiftInstance:
-    """One occurrence of a shift: its name, the local date it starts on, and its UTC span."""
-
-    name: str
-    local_date: str  # ISO date of the shift's start in plant local time
-    start: float
-    end: float
-    breaks: tuple[Span, ...] = field(default_factory=tuple)
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.local_date}"

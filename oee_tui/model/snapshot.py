@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oee_tui.engine.model import MachineState, StateInterval
-from oee_tui.engine.oee_result import OeeResult
+from oee_tui.model.facts import MachineState, StateInterval
+from oee_tui.model.results import OeeResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,54 @@
+"""Domain types shared by every layer: drivers, engine, store, screens and commands.
+
+Nothing here does I/O or imports anything of the project's own: the types are the
+vocabulary the layers above speak to each other in.
+"""
+
+from oee_tui.model.facts import (
+    COUNTER_SIGNALS,
+    STATE_CODE_TARGETS,
+    CountBucket,
+    DeadLetter,
+    Loss,
+    MachineState,
+    Signal,
+    StateInterval,
+)
+from oee_tui.model.results import OeeResult, SixBigLosses
+from oee_tui.model.samples import Quality, SampleBatch, SampleColumns, TagSample, TagValue, good_samples
+from oee_tui.model.snapshot import (
+    MachineDetail,
+    MachineSnapshot,
+    PlantSnapshot,
+    ReasonTotal,
+    SourceStatus,
+    TrendPoint,
+)
+from oee_tui.model.spans import ShiftInstance, Span
+
+__all__ = [
+    "COUNTER_SIGNALS",
+    "STATE_CODE_TARGETS",
+    "CountBucket",
+    "DeadLetter",
+    "Loss",
+    "MachineDetail",
+    "MachineSnapshot",
+    "MachineState",
+    "OeeResult",
+    "PlantSnapshot",
+    "Quality",
+    "ReasonTotal",
+    "SampleBatch",
+    "SampleColumns",
+    "ShiftInstance",
+    "Signal",
+    "SixBigLosses",
+    "SourceStatus",
+    "Span",
+    "StateInterval",
+    "TagSample",
+    "TagValue",
+    "TrendPoint",
+    "good_samples",
+]

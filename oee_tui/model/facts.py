@@ -1,0 +1,93 @@
+"""What the engine makes of samples: machine states, signals, the six big losses, state
+intervals, count buckets, and payloads that could not be decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+
+class MachineState(StrEnum):
+    RUNNING = "running"
+    MINOR_STOP = "minor_stop"
+    DOWN = "down"
+    PLANNED_STOP = "planned_stop"
+    CHANGEOVER = "changeover"
+    OFFLINE = "offline"
+
+    @property
+    def is_stop(self) -> bool:
+        return self is not MachineState.RUNNING and self is not MachineState.OFFLINE
+
+
+# States a PLC state code may map to. "stopped" is an unplanned stop whose class
+# (minor stop or down) is decided by its duration, not by the PLC.
+STATE_CODE_TARGETS: Final = ("running", "stopped", "down", "planned_stop", "changeover", "offline")
+
+
+class Signal(StrEnum):
+    """Machine signals a tag can feed."""
+
+    TOTAL_COUNT = "total_count"
+    REJECT_COUNT = "reject_count"
+    GOOD_COUNT = "good_count"
+    STATE_CODE = "state_code"
+    FAULT = "fault"
+    SPEED = "speed"
+    PRODUCT = "product"
+
+
+COUNTER_SIGNALS: Final = frozenset({Signal.TOTAL_COUNT, Signal.REJECT_COUNT, Signal.GOOD_COUNT})
+
+
+class Loss(StrEnum):
+    """The six big losses (Nakajima)."""
+
+    BREAKDOWN = "breakdown"  # availability
+    SETUP = "setup"  # availability
+    MINOR_STOP = "minor_stop"  # performance (idling and minor stops)
+    REDUCED_SPEED = "reduced_speed"  # performance
+    DEFECTS = "defects"  # quality (process defects)
+    STARTUP_REJECTS = "startup_rejects"  # quality
+
+
+@dataclass(frozen=True, slots=True)
+class StateInterval:
+    """A span of one machine in one state. `end` is None while it is open.
+
+    `reason` is the stop-reason code an operator (or the PLC) gave; None when
+    not yet given.
+    """
+
+    machine: str
+    start: float
+    end: float | None
+    state: MachineState
+    reason: str | None = None
+    reason_by: str | None = None
+    reason_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountBucket:
+    """Count deltas of one machine, one product, in one minute (start of minute, UTC)."""
+
+    machine: str
+    minute: float
+    product: str | None
+    total: int
+    reject: int
+
+    @property
+    def good(self) -> int:
+        return self.total - self.reject
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    received_at: float
+    source: str
+    topic: str
+    payload: bytes
+    error: str
