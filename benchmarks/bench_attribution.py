@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import fill_history, fill_orders, plant_config
 
 from oee_tui.engine.planning import Planning, attributed_counts, attributed_intervals
-from oee_tui.engine.store import Store
 from oee_tui.model import Span
+from oee_tui.store import Store
 
 MACHINES = 100
 DAYS = 90

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import plant_config
 
-from oee_tui.engine.store import Store
+from oee_tui.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "50000000"))
@@ -157,7 +157,7 @@ def main() -> None:
                 code = (
                     "import sys, duckdb\n"
                     "from pathlib import Path\n"
-                    "from oee_tui.engine.store import Store\n"
+                    "from oee_tui.store import Store\n"
                     "from oee_tui.exports.bulk import copy_to_file\n"
                     f"store = Store.open(Path({str(data_dir)!r}))\n"
                     "cursor = store.cursor()\n"

@@ -17,11 +17,11 @@ from pathlib import Path
 import openpyxl
 
 from oee_tui.config import config_from_dict
-from oee_tui.engine.store import Store
 from oee_tui.imports.columns import SPECS
 from oee_tui.imports.reading import read_table
 from oee_tui.imports.validate import validate_table
 from oee_tui.imports.write import write_result
+from oee_tui.store import Store
 
 MACHINES = 50
 

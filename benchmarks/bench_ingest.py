@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import plant_config
 
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import Quality, TagSample
+from oee_tui.store import Store
 
 MACHINES = 200
 POLLS = 1_000  # each poll: 5 tags per machine -> 1M samples

@@ -73,8 +73,8 @@ def plant(endpoint: str, ns: int) -> Config:
 async def subscribe(endpoint: str, ns: int) -> None:
     from oee_tui.drivers.opcua import OpcUaDriver
     from oee_tui.engine.engine import Engine
-    from oee_tui.engine.store import Store
     from oee_tui.model import TagSample
+    from oee_tui.store import Store
 
     received = 0
     config = plant(endpoint, ns)

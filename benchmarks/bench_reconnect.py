@@ -73,8 +73,8 @@ def start_server(port: int) -> subprocess.Popen[str]:
 
 async def main() -> None:
     from oee_tui.engine.engine import Engine
-    from oee_tui.engine.store import Store
     from oee_tui.model import MachineState
+    from oee_tui.store import Store
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -47,7 +47,7 @@ from oee_tui.engine.review import (
     unassigned_stops,
     week_period,
 )
-from oee_tui.engine.store import Store
+from oee_tui.store import Store
 
 MACHINES = int(os.environ.get("BENCH_MACHINES", "100"))
 DAYS = int(os.environ.get("BENCH_DAYS", "90"))

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from oee_tui.config import Config, config_from_dict  # noqa: E402
 from oee_tui.engine.engine import Engine  # noqa: E402
-from oee_tui.engine.store import Store  # noqa: E402
+from oee_tui.store import Store  # noqa: E402
 from tests.mqtt.broker import MosquittoBroker  # noqa: E402
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "60000"))

@@ -33,8 +33,8 @@ def child() -> None:
 
     from oee_tui.app import OeeApp
     from oee_tui.engine.engine import Engine
-    from oee_tui.engine.store import Store
     from oee_tui.model import Quality, TagSample
+    from oee_tui.store import Store
     from oee_tui.widgets.keyed_table import KeyedTable
 
     config = plant_config(MACHINES)

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from oee_tui.engine.store import StoreLockedError, StoreVersionError
+    from oee_tui.store import StoreLockedError, StoreVersionError
 
     config_path: Path = args.config or default_config_path()
     data_dir: Path = args.data_dir or default_data_dir()
@@ -313,8 +313,8 @@ def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
 def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.app import OeeApp
     from oee_tui.engine.engine import Engine
-    from oee_tui.engine.store import Store
     from oee_tui.runtime import DemoEngine, demo_data_dir
+    from oee_tui.store import Store
 
     store_dir = demo_data_dir(data_dir) if args.demo else data_dir
     _setup_logging(args.verbose, store_dir / "oee.log")
@@ -338,8 +338,8 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     import asyncio
 
     from oee_tui.engine.engine import Engine
-    from oee_tui.engine.store import Store
     from oee_tui.runtime import DemoEngine, demo_data_dir
+    from oee_tui.store import Store
 
     _setup_logging(args.verbose, None)
     log = logging.getLogger("oee.engine")
@@ -371,8 +371,8 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.engine.planning import Planning
     from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
-    from oee_tui.engine.store import Store
     from oee_tui.model import Span
+    from oee_tui.store import Store
 
     config, store_dir = plant(args, config_path, data_dir)
     now = time.time()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from oee_tui.config import Config
 from oee_tui.engine.engine import Engine, ReloadSummary
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.store import Store
 
 DEMO_SUBDIR = "demo"
 

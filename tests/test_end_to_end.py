@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineState
 from oee_tui.runtime import DemoEngine
+from oee_tui.store import Store
 
 
 def late_morning_zone() -> str:

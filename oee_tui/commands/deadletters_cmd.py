@@ -50,7 +50,7 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.engine.store import Store
+    from oee_tui.store import Store
 
     config, store_dir = plant(args, config_path, data_dir)
     tz = config.tz

@@ -22,8 +22,8 @@ from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant
 # and the exporters are imported when an export runs.
 if TYPE_CHECKING:
     from oee_tui.config import Config
-    from oee_tui.engine.store import Store
     from oee_tui.exports.bulk import ProgressCallback, Selection
+    from oee_tui.store import Store
 
 KINDS: Final = ("samples", "intervals", "stops", "oee")
 XLSX_ROW_LIMIT: Final = 1_048_576
@@ -57,10 +57,10 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 
     from oee_tui.engine.planning import Planning, PlanningError
     from oee_tui.engine.report import ReportError, resolve_window
-    from oee_tui.engine.store import Store
     from oee_tui.exports.bulk import Selection, format_for
     from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
     from oee_tui.exports.tables import ExportError
+    from oee_tui.store import Store
 
     prefix = f"oee export {args.what}"
     config, store_dir = plant(args, config_path, data_dir)

@@ -52,9 +52,9 @@ def _user() -> str:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.engine.store import Store
     from oee_tui.imports.validate import validate_file
     from oee_tui.imports.write import plan_result, preview_rows, summary_for_empty_store, write_result
+    from oee_tui.store import Store
 
     config, store_dir = plant(args, config_path, data_dir)
     result = validate_file(args.kind, args.file, config, sheet=args.sheet)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from oee_tui.config import Config
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.store import Store
 
 
 class PlantEngine(Protocol):

@@ -32,9 +32,9 @@ from oee_tui.config import Config
 from oee_tui.engine.oee import _build, lines_and_plant
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import ReasonLoss, Report, StopEdge, build_report
-from oee_tui.engine.store import Store
-from oee_tui.engine.summary_ledger import DaySums, Edge, SavedDay
 from oee_tui.model import OeeResult, SixBigLosses, Span
+from oee_tui.store import Store
+from oee_tui.store.summary_ledger import DaySums, Edge, SavedDay
 
 SETTLE_S: Final = 600.0
 SUMMARY_DAYS: Final = 92  # how far back the engine keeps days saved: a quarter

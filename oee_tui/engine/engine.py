@@ -23,7 +23,6 @@ from oee_tui.engine.machine import MachineTracker
 from oee_tui.engine.oee import lines_and_plant, machine_oee_from_counts
 from oee_tui.engine.planning import MachinePlan, Planning, PlanningError
 from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.store import Store
 from oee_tui.model import (
     COUNTER_SIGNALS,
     DeadLetter,
@@ -41,6 +40,7 @@ from oee_tui.model import (
     TagSample,
     TrendPoint,
 )
+from oee_tui.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

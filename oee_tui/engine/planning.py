@@ -32,8 +32,8 @@ from typing import Any, Final, NamedTuple
 
 from oee_tui.config import WEEKDAYS, BreakConfig, Config, MachineConfig, Reason, ShiftConfig
 from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.store import Store
 from oee_tui.model import Loss, Span
+from oee_tui.store import Store
 
 _HHMM: Final = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DAY_SPLIT: Final = re.compile(r"[\s,;]+")

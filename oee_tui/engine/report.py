@@ -39,8 +39,8 @@ from oee_tui.engine.oee_columns import (
 )
 from oee_tui.engine.planning import MachinePlan, Planning, Segment
 from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineState, OeeResult, Span
+from oee_tui.store import Store
 
 _T = TypeVar("_T")
 

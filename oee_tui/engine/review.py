@@ -23,8 +23,8 @@ from oee_tui.engine.day_summaries import summed_report
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import Report, build_report
 from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineState, OeeResult, Span
+from oee_tui.store import Store
 
 UNASSIGNED_LIMIT: Final = 500
 STOPS_LIMIT: Final = 2000

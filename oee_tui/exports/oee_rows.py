@@ -18,10 +18,10 @@ from oee_tui.config import Config
 from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import build_report
 from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.store import Store
 from oee_tui.exports.bulk import temp_beside
 from oee_tui.exports.tables import write_table
 from oee_tui.model import OeeResult, SixBigLosses, Span
+from oee_tui.store import Store
 
 _SKIPPED: Final = ("scope", "window_start", "window_end", "losses", "flags")
 RESULT_FIELDS: Final = tuple(f.name for f in dataclasses.fields(OeeResult) if f.name not in _SKIPPED)

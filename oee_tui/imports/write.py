@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from oee_tui.engine.store import Store
+    from oee_tui.store import Store
 
 MINUTE_US: Final = 60_000_000
 

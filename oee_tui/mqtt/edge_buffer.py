@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from oee_tui.engine.store import Store, _ts_array
+from oee_tui.store import Store
+from oee_tui.store.timecodec import ts_array
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,7 +90,7 @@ class EdgeBuffer:
                 texts.append(None)
         table = pa.table({
             "id": pa.array(range(first_id, first_id + len(rows)), type=pa.int64()),
-            "ts": _ts_array([row.ts for row in rows], "edge_buffer.ts"),
+            "ts": ts_array([row.ts for row in rows], "edge_buffer.ts"),
             "device": pa.array([row.device for row in rows], type=pa.string()),
             "metric": pa.array([row.metric for row in rows], type=pa.string()),
             "value_num": pa.array(nums, type=pa.float64()),

@@ -12,8 +12,8 @@ Like the buffer, every method runs in the engine's store writer thread.
 
 from __future__ import annotations
 
-from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge_buffer import _cursor
+from oee_tui.store import Store
 
 BD_SEQ_MODULUS = 256  # bdSeq is 0..255 and wraps (spec 3.0)
 

@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from oee_tui.dead_letter_text import hex_dump, is_text, local_time, preview
-from oee_tui.engine.store import Store
 from oee_tui.model import DeadLetter
 from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.store import Store
 
 SHOWN: Final = 500  # the newest this many; `oee deadletters --limit` reaches further back
 REFRESH_S: Final = 5.0

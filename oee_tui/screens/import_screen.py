@@ -34,7 +34,6 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from oee_tui.config import Config
-from oee_tui.engine.store import Store
 from oee_tui.imports.columns import KINDS, SPECS
 from oee_tui.imports.detect import XLSX_SUFFIXES, Detection, detect_kind, sheets
 from oee_tui.imports.reading import RawTable, ReadError, read_table
@@ -43,6 +42,7 @@ from oee_tui.model import MachineState
 from oee_tui.screens.machine_detail import operator_name
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS
+from oee_tui.store import Store
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
 

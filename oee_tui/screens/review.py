@@ -54,12 +54,12 @@ from oee_tui.engine.review import (
     target_vs_actual,
     unassigned_stops,
 )
-from oee_tui.engine.store import Store
 from oee_tui.exports.tables import ExportError, write_table
 from oee_tui.model import OeeResult
 from oee_tui.screens.machine_detail import operator_name
 from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.reason_picker import ReasonPickerScreen
+from oee_tui.store import Store
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour

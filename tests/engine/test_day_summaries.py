@@ -31,11 +31,11 @@ from oee_tui.engine.planning import Planning
 from oee_tui.engine.report import Report, build_report
 from oee_tui.engine.review import Scope, downtime_pareto
 from oee_tui.engine.shifts import ShiftCalendar
-from oee_tui.engine.store import Store
-from oee_tui.engine.summary_ledger import SummaryLedger
 from oee_tui.imports import validate_file
 from oee_tui.imports.write import write_result
 from oee_tui.model import CountBucket, MachineState, OeeResult, Span, StateInterval
+from oee_tui.store import Store
+from oee_tui.store.summary_ledger import SummaryLedger
 from tests.imports.test_write import write_csv
 
 TZ = ZoneInfo("Europe/Berlin")

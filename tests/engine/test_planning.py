@@ -23,8 +23,8 @@ from oee_tui.engine.oee import OverlappingStopsError
 from oee_tui.engine.oee_columns import measure_columns, split_times
 from oee_tui.engine.planning import Planning, PlanningError, attributed_counts, attributed_intervals
 from oee_tui.engine.report import ReportError, build_report, resolve_window, to_json
-from oee_tui.engine.store import Store
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
+from oee_tui.store import Store
 from tests.engine.test_oee_columns import to_columns
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 

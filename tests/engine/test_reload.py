@@ -16,8 +16,8 @@ import pytest_asyncio
 
 from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, SourceConfig, TagMapping
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineState, Signal
+from oee_tui.store import Store
 from tests.drivers.conftest import ModbusSim, modbus_source
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from oee_tui.config import config_from_dict
 from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
-from oee_tui.engine.store import Store
 from oee_tui.model import CountBucket, MachineState, StateInterval
+from oee_tui.store import Store
 
 TZ = ZoneInfo("Europe/Berlin")
 CONFIG = config_from_dict({

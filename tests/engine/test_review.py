@@ -46,8 +46,8 @@ from oee_tui.engine.review import (
     unassigned_stops,
     week_period,
 )
-from oee_tui.engine.store import Store
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval
+from oee_tui.store import Store
 
 TZ = ZoneInfo("Europe/Berlin")
 DAY = date(2026, 11, 24)

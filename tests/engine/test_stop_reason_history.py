@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineState, StateInterval
+from oee_tui.store import Store
 from tests.imports.test_import_oee import at, plant
 
 YESTERDAY = 24 * 3600.0

@@ -15,9 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
-from oee_tui.engine.store import Store, StoreLockedError, StoreVersionError
 from oee_tui.model import CountBucket, DeadLetter, MachineState, Quality, StateInterval
+from oee_tui.store import Store, StoreLockedError, StoreVersionError
+from oee_tui.store.lock import LOCK_FILENAME
+from oee_tui.store.migrations import LATEST_VERSION, MIGRATIONS
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z; every time below is T0 plus a binary fraction, exact in float
 RUN = MachineState.RUNNING
@@ -373,7 +374,7 @@ def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> No
 _TRY_OPEN = """
     import json
     from pathlib import Path
-    from oee_tui.engine.store import Store, StoreLockedError
+    from oee_tui.store import Store, StoreLockedError
     try:
         store = Store.open(Path({path!r}))
     except StoreLockedError as exc:
@@ -387,7 +388,7 @@ _TRY_OPEN = """
 
 def test_a_second_process_is_refused_while_we_hold_the_store(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
-    lock_text = (tmp_path / Store.LOCK_FILENAME).read_text()
+    lock_text = (tmp_path / LOCK_FILENAME).read_text()
     assert lock_text.splitlines()[0] == str(os.getpid())
     assert lock_text.splitlines()[1] == " ".join(sys.argv)
 
@@ -401,7 +402,7 @@ def test_a_second_process_is_refused_while_we_hold_the_store(tmp_path: Path) -> 
     assert result["message"].endswith("; stop it first, or point --data-dir elsewhere")
 
     store.close()
-    assert (tmp_path / Store.LOCK_FILENAME).read_text() == ""
+    assert (tmp_path / LOCK_FILENAME).read_text() == ""
     done = run_python(_TRY_OPEN.format(path=str(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"locked": False}
@@ -434,7 +435,7 @@ def test_a_raw_duckdb_holder_is_reported_as_locked(tmp_path: Path) -> None:
         with pytest.raises(StoreLockedError) as info:
             Store.open(tmp_path)
         assert info.value.pid == holder.pid
-        assert (tmp_path / Store.LOCK_FILENAME).read_text() == ""  # our own lock was let go
+        assert (tmp_path / LOCK_FILENAME).read_text() == ""  # our own lock was let go
     finally:
         assert holder.stdin is not None
         holder.stdin.close()

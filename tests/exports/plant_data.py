@@ -11,8 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from oee_tui.config import config_from_dict
-from oee_tui.engine.store import Store
 from oee_tui.model import CountBucket, MachineState, StateInterval
+from oee_tui.store import Store
 
 TZ = ZoneInfo("Europe/Berlin")
 DAY = "2026-11-24"

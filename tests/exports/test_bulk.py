@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from oee_tui.engine.oee import classify_interval
-from oee_tui.engine.store import Store
 from oee_tui.exports.bulk import Selection, bulk_query, copy_to_file, format_for
 from oee_tui.exports.oee_rows import oee_rows, periods
 from oee_tui.exports.tables import ExportError
 from oee_tui.model import MachineState, Span, StateInterval
+from oee_tui.store import Store
 from tests.exports.plant_data import CONFIG, INTERVALS, NOW, SAMPLES, at, fill, newest_reasons
 
 SAMPLE_COLUMNS = ["ts_utc", "source", "tag", "value_num", "value_text", "quality"]

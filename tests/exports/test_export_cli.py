@@ -14,9 +14,9 @@ import pytest
 
 from oee_tui.cli import main
 from oee_tui.engine.report import build_report
-from oee_tui.engine.store import Store
 from oee_tui.exports.oee_rows import HEADERS as OEE_HEADERS
 from oee_tui.model import MachineState, OeeResult, Span, StateInterval
+from oee_tui.store import Store
 from tests.exports.plant_data import CONFIG, CONFIG_TOML, INTERVALS, SAMPLES, at, fill
 
 Capsys = pytest.CaptureFixture[str]

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from oee_tui.cli import main
-from oee_tui.engine.store import Store
+from oee_tui.store import Store
 from tests.imports.test_write import LOG, PRODUCTS, dump, rows, write_csv
 
 CONFIG = """

@@ -19,10 +19,10 @@ import pytest
 from oee_tui.config import Config, config_from_dict
 from oee_tui.engine.engine import Engine
 from oee_tui.engine.report import build_report
-from oee_tui.engine.store import Store
 from oee_tui.imports import validate_file
 from oee_tui.imports.write import WriteSummary, write_result
 from oee_tui.model import Quality, Span, TagSample
+from oee_tui.store import Store
 from tests.imports.test_write import write_csv
 
 TZ = ZoneInfo("Europe/Berlin")

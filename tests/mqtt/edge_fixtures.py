@@ -17,7 +17,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from oee_tui.config import Config, parse_config
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import Quality, TagSample
 from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.mqtt.sparkplug import (
@@ -29,6 +28,7 @@ from oee_tui.mqtt.sparkplug import (
     metric_value,
     parse_topic,
 )
+from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker
 
 TIMEOUT = 15.0  # generous: two loaded cores shared with other test runs
@@ -248,7 +248,7 @@ def payload_of(raw: bytes) -> Any:
 
 def edge_rows(data_dir: Path) -> list[tuple[Any, ...]]:
     """The buffer table of a closed store."""
-    from oee_tui.engine.store import Store
+    from oee_tui.store import Store
 
     store = Store.open(data_dir)
     try:

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge import EdgeNode
+from oee_tui.store import Store
 from tests.mqtt.broker import running_broker
 from tests.mqtt.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample, until
 

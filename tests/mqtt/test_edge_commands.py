@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge import NEXT_SERVER_METRIC
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
@@ -26,6 +25,7 @@ from oee_tui.mqtt.sparkplug import (
     encode_ddata,
     topic,
 )
+from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, mqtt_client, stop_client
 from tests.mqtt.edge_fixtures import (
     TIMEOUT,

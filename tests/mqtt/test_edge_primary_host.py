@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from oee_tui.engine.store import Store
 from oee_tui.mqtt.sparkplug import MessageType, state_payload, state_topic
+from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker
 from tests.mqtt.edge_fixtures import (
     TIMEOUT,

@@ -9,9 +9,9 @@ import socket
 from pathlib import Path
 
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.mqtt.edge_session import EdgeSessions
 from oee_tui.mqtt.sparkplug import MessageType
+from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker
 from tests.mqtt.edge_fixtures import SparkplugListener, bd_seqs, edge_of, plant_config, until
 

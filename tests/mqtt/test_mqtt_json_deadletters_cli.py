@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from oee_tui.cli import main
-from oee_tui.engine.store import Store
 from oee_tui.model import DeadLetter
+from oee_tui.store import Store
 
 CONFIG = """
 [site]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from oee_tui.config import parse_config
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import MachineState, Signal
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
+from oee_tui.store import Store
 from tests.mqtt.broker import EdgeNode, MosquittoBroker
 
 CONFIG = """

@@ -9,9 +9,9 @@ import pytest
 
 from oee_tui.config import ConfigError, parse_config
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import Signal
 from oee_tui.mqtt.metric_patterns import MetricRouter, pattern_problem
+from oee_tui.store import Store
 from tests.mqtt.broker import EdgeNode, MosquittoBroker
 from tests.mqtt.test_sparkplug_engine import CONFIG, metrics, until
 

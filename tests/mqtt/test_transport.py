@@ -18,9 +18,9 @@ from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.mqtt_json import MqttJsonDriver
 from oee_tui.drivers.sparkplug import SparkplugDriver
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import Signal
 from oee_tui.mqtt.transport import MqttSettings, TransportError, build_client, connect_options
+from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, TlsFiles, _accepts, free_port, make_tls_files
 
 PASSWORD = "Pa55-w0rd-n0t-in-logs"

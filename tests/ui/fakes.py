@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig
-from oee_tui.engine.store import Store
 from oee_tui.model import (
     MachineDetail,
     MachineSnapshot,
@@ -24,6 +23,7 @@ from oee_tui.model import (
     StateInterval,
     TrendPoint,
 )
+from oee_tui.store import Store
 
 NOW: Final = 1_795_687_200.0  # 2026-11-26 10:00 UTC, 11:00 in the plant (Europe/Berlin)
 SHIFT_START: Final = NOW - 5 * 3600  # 06:00 local

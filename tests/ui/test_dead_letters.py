@@ -12,10 +12,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from oee_tui.engine.store import Store
 from oee_tui.model import DeadLetter
 from oee_tui.screens.dead_letters import DeadLettersScreen
 from oee_tui.screens.help import HelpScreen
+from oee_tui.store import Store
 from tests.ui.conftest import AppFactory
 from tests.ui.fakes import StaticEngine
 

@@ -30,10 +30,10 @@ from oee_tui.app import OeeApp
 from oee_tui.cli import main
 from oee_tui.config import EdgeConfig, load_config
 from oee_tui.engine.engine import Engine
-from oee_tui.engine.store import Store
 from oee_tui.model import Quality, TagSample
 from oee_tui.mqtt.edge import EdgeNode, EdgeStats
 from oee_tui.screens.devices import DevicesScreen, link_cell
+from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, running_broker
 from tests.ui.conftest import DATA_DIR
 from tests.ui.fakes import NOW, StaticEngine, frozen_clock, source_status

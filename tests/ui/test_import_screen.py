@@ -22,10 +22,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, ProgressBar, Select, Static
 
 from oee_tui.app import OeeApp
-from oee_tui.engine.store import Store
 from oee_tui.imports.columns import SPECS
 from oee_tui.imports.reading import read_table
 from oee_tui.screens.import_screen import ImportScreen, list_candidates
+from oee_tui.store import Store
 from tests.ui.conftest import CONFIG_PATH, DATA_DIR
 from tests.ui.fakes import OPERATOR, StaticEngine, frozen_clock
 

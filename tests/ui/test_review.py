@@ -19,13 +19,13 @@ from textual.widgets import Input
 
 from oee_tui.app import OeeApp
 from oee_tui.engine.review import Level
-from oee_tui.engine.store import Store
 from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.screens import review as review_screen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.screens.review import ExportScreen, PeriodInputScreen, ReviewScreen
+from oee_tui.store import Store
 from tests.ui.conftest import AppFactory
 from tests.ui.fakes import NOW, OPERATOR, SHIFT_START, StaticEngine
 

@@ -5,15 +5,8 @@ Writes are batched through Arrow tables built column by column (DuckDB's
 call is one transaction, so a failing batch leaves nothing behind.
 
 Times are POSIX float seconds (UTC) in the API and plain TIMESTAMP (UTC,
-microseconds) on disk. Floats become microseconds with one rounding rule
-(`round(x * 1e6)`, half to even, in numpy and in Python alike) so a key written
-from one path, say an interval start, matches the same float from another, say
-a stop reason's `stop_start`.
-
-DuckDB allows one writing process per file. Its own lock error names only a
-PID and an interpreter path, so the store takes an fcntl lock on `oee.lock`
-first and records which command holds it: a second `oee` can then say which
-program to stop.
+microseconds) on disk, converted by oee_tui.store.timecodec alone. The data
+directory is held with the lock of oee_tui.store.lock.
 """
 
 from __future__ import annotations
@@ -21,28 +14,24 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import errno
-import fcntl
 import gc
 import itertools
 import logging
 import math
-import os
-import re
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 import numpy as np
 
-from oee_tui.engine.migrations import LATEST_VERSION, MIGRATIONS
-from oee_tui.engine.summary_ledger import DaySums, SavedDay, SummaryLedger
 from oee_tui.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
+from oee_tui.store.lock import acquire_lock, locked_by_duckdb, release_lock
+from oee_tui.store.migrations import LATEST_VERSION, MIGRATIONS
+from oee_tui.store.summary_ledger import DaySums, SavedDay, SummaryLedger
+from oee_tui.store.timecodec import micros, nullable_ts_array, to_datetime, ts_array
 
 # pyarrow is imported where it is used, for writes and Arrow reads: importing it (and its
 # compute module) costs a tenth of a second that `oee report`, which needs neither, would pay.
@@ -51,10 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_EPOCH: Final = datetime(1970, 1, 1)
-# TIMESTAMP covers years 1..9999 here; refuse anything outside before numpy overflows int64 silently.
-_MIN_TS: Final = -62135596800.0
-_MAX_TS: Final = 253402300800.0
 _STATES: Final = {state.value: state for state in MachineState}
 
 SampleRow = tuple[float, str, str, float | None, str | None, str]
@@ -69,25 +54,6 @@ _NEWEST_REASON = """newest AS (
 )"""
 
 
-class StoreLockedError(Exception):
-    """Another process (or another Store in this one) has the data directory open."""
-
-    def __init__(self, path: Path, pid: int | None, command: str | None) -> None:
-        self.path = path
-        self.pid = pid
-        self.command = command
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if self.pid is None:
-            owner = "another process"
-        elif self.command:
-            owner = f"process {self.pid} ({self.command})"
-        else:
-            owner = f"process {self.pid}"
-        return f"the store in {self.path} is in use by {owner}; stop it first, or point --data-dir elsewhere"
-
-
 class StoreVersionError(Exception):
     """The store was written by a newer oee-tui; opening it would risk damaging it."""
 
@@ -99,35 +65,6 @@ class StoreVersionError(Exception):
             f"the store in {path} has schema version {version}, but this oee-tui knows only up to {known}; "
             "it was written by a newer oee-tui: upgrade, or point --data-dir elsewhere"
         )
-
-
-# ---------------------------------------------------------------- conversions
-
-def _micros(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
-    """Float seconds -> int64 microseconds, vectorised; refuses NaN, None and out-of-range values."""
-    secs = np.asarray(values, dtype=np.float64)  # None becomes NaN here, caught below
-    if secs.ndim != 1:
-        raise ValueError(f"{what}: expected a flat sequence of seconds")
-    if secs.size and not (np.isfinite(secs).all() and secs.min() >= _MIN_TS and secs.max() < _MAX_TS):
-        raise ValueError(f"{what}: timestamps must be finite seconds between years 1 and 9999")
-    return np.rint(secs * 1e6).astype(np.int64)
-
-
-def _ts_array(values: Sequence[float], what: str) -> pa.Array:
-    import pyarrow as pa
-    return pa.array(_micros(values, what), type=pa.timestamp("us"))
-
-
-def _nullable_ts_array(values: Sequence[float | None], what: str) -> pa.Array:
-    import pyarrow as pa
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    filled = [0.0 if v is None else v for v in values] if mask.any() else values
-    return pa.array(_micros(filled, what), type=pa.timestamp("us"), mask=mask)
-
-
-def _to_datetime(secs: float) -> datetime:
-    """One float -> naive UTC datetime, which DuckDB binds as TIMESTAMP. Same rounding as `_micros`."""
-    return _EPOCH + timedelta(microseconds=round(secs * 1e6))
 
 
 @contextlib.contextmanager
@@ -237,77 +174,6 @@ def _machine_filter(machines: Sequence[str] | None, column: str) -> tuple[str, l
     return f" AND list_contains(?::VARCHAR[], {column})", [list(machines)]
 
 
-# ---------------------------------------------------------------- lock file
-
-def _acquire_lock(data_dir: Path) -> int:
-    """Take the exclusive lock on data_dir/oee.lock and record our pid and command line in it.
-
-    flock (not a PID file) because the kernel drops it when the process dies, so a crash
-    never leaves a stale lock behind. The file is opened non-inheritable, so child
-    processes (brokers, simulators) started by the engine do not keep the lock alive.
-    """
-    lock_path = data_dir / Store.LOCK_FILENAME
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            os.close(fd)
-            raise
-        pid, command = _read_owner(fd)
-        os.close(fd)
-        raise StoreLockedError(data_dir, pid, command) from None
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode(), 0)
-    except OSError:
-        _release_lock(fd)
-        raise
-    return fd
-
-
-def _read_owner(fd: int) -> tuple[int | None, str | None]:
-    # The owner writes its pid just after taking the lock; give it a moment rather than report "unknown".
-    deadline = time.monotonic() + 0.5
-    while True:
-        text = os.pread(fd, 65536, 0).decode("utf-8", "replace")
-        if text.strip() or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    first, _, rest = text.partition("\n")
-    try:
-        pid: int | None = int(first.strip())
-    except ValueError:
-        pid = None
-    command = rest.strip() or None
-    return pid, command
-
-
-def _release_lock(fd: int) -> None:
-    # Empty the file rather than delete it: unlinking a flock file races with a process that
-    # has just opened the old inode and would then "hold" a lock nobody else can see.
-    try:
-        os.ftruncate(fd, 0)
-    except OSError:
-        log.warning("could not clear the store lock file", exc_info=True)
-    finally:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
-_DUCKDB_LOCK = re.compile(r"Conflicting lock is held in (?P<cmd>.*?) \(PID (?P<pid>\d+)\)")
-
-
-def _locked_by_duckdb(data_dir: Path, exc: duckdb.IOException) -> StoreLockedError:
-    """Someone opened oee.duckdb without our lock file (the duckdb CLI, an old oee): name them."""
-    match = _DUCKDB_LOCK.search(str(exc))
-    if match is None:
-        return StoreLockedError(data_dir, None, None)
-    return StoreLockedError(data_dir, int(match["pid"]), match["cmd"])
-
-
 def _samples_table(ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
                    value_num: Sequence[float | None], value_text: Sequence[str | None],
                    quality: Sequence[str]) -> pa.Table:
@@ -315,7 +181,7 @@ def _samples_table(ts: Sequence[float], source: Sequence[str], tag: Sequence[str
     import pyarrow as pa
     _check_lengths(ts=ts, source=source, tag=tag, value_num=value_num, value_text=value_text, quality=quality)
     return pa.table({
-        "ts": _ts_array(ts, "samples.ts"),
+        "ts": ts_array(ts, "samples.ts"),
         "source": pa.array(source, type=pa.string()),
         "tag": pa.array(tag, type=pa.string()),
         "value_num": pa.array(value_num, type=pa.float64()),
@@ -359,7 +225,6 @@ class Store:
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
     DB_FILENAME: Final = "oee.duckdb"
-    LOCK_FILENAME: Final = "oee.lock"
 
     def __init__(self, data_dir: Path, con: duckdb.DuckDBPyConnection, lock_fd: int, version: int) -> None:
         self.data_dir = data_dir
@@ -376,14 +241,14 @@ class Store:
     def open(cls, data_dir: Path) -> Store:
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        lock_fd = _acquire_lock(data_dir)
+        lock_fd = acquire_lock(data_dir)
         con: duckdb.DuckDBPyConnection | None = None
         try:
             try:
                 con = duckdb.connect(str(data_dir / cls.DB_FILENAME))
             except duckdb.IOException as exc:
                 if "Could not set lock" in str(exc):
-                    raise _locked_by_duckdb(data_dir, exc) from exc
+                    raise locked_by_duckdb(data_dir, exc) from exc
                 raise
             # GLOBAL, not plain SET: in duckdb 2.0 a plain SET is per connection and cursors
             # start from the process default (the host's zone) instead of inheriting it.
@@ -393,7 +258,7 @@ class Store:
         except BaseException:
             if con is not None:
                 con.close()
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(data_dir, con, lock_fd, version)
 
@@ -410,7 +275,7 @@ class Store:
             finally:
                 con.close()
         if fd >= 0:
-            _release_lock(fd)
+            release_lock(fd)
 
     def __enter__(self) -> Store:
         return self
@@ -487,7 +352,7 @@ class Store:
         elif delete:
             cur.execute("DELETE FROM day_summaries d USING (SELECT unnest(?::VARCHAR[]) AS machine, "
                         "unnest(?::TIMESTAMP[]) AS after) s WHERE d.machine = s.machine AND d.day_end > s.after",
-                        [list(delete), [_to_datetime(ts) for ts in delete.values()]])
+                        [list(delete), [to_datetime(ts) for ts in delete.values()]])
 
     @contextlib.contextmanager
     def summaries_stale(self) -> Iterator[Callable[[duckdb.DuckDBPyConnection], None]]:
@@ -556,7 +421,7 @@ class Store:
 
     @staticmethod
     def _saved_params(fingerprints: Mapping[str, str], start: float, end: float) -> list[Any]:
-        return [list(fingerprints), list(fingerprints.values()), _to_datetime(start), _to_datetime(end)]
+        return [list(fingerprints), list(fingerprints.values()), to_datetime(start), to_datetime(end)]
 
     def save_day_summaries(self, token: int, days: Sequence[SavedDay]) -> list[SavedDay]:
         """Save the days no write since `token` (begin_summary_read) made stale; returns those saved."""
@@ -568,8 +433,8 @@ class Store:
         def insert(kept: list[SavedDay]) -> None:
             table = pa.table({
                 "machine": pa.array([day.machine for day in kept], type=pa.string()),
-                "day_start": _ts_array([day.day_start for day in kept], "day_summaries.day_start"),
-                "day_end": _ts_array([day.day_end for day in kept], "day_summaries.day_end"),
+                "day_start": ts_array([day.day_start for day in kept], "day_summaries.day_start"),
+                "day_end": ts_array([day.day_end for day in kept], "day_summaries.day_end"),
                 "fingerprint": pa.array([day.fingerprint for day in kept], type=pa.string()),
                 "figures": pa.array([list(day.figures) for day in kept], type=pa.list_(pa.float64())),
                 "loss_reasons": pa.array([[r for r, _, _ in day.losses] for day in kept], type=pa.list_(pa.string())),
@@ -639,7 +504,7 @@ class Store:
         import pyarrow as pa
         if not intervals:
             return 0
-        starts = _micros([i.start for i in intervals], "state_intervals.start")
+        starts = micros([i.start for i in intervals], "state_intervals.start")
         # DuckDB's INSERT OR REPLACE keeps the FIRST of two batch rows with the same key; the
         # engine means the last (the closed version of an interval it also sent open), so
         # dedupe here, last one wins.
@@ -650,7 +515,7 @@ class Store:
         table = pa.table({
             "machine": pa.array([i.machine for i in rows], type=pa.string()),
             "start_ts": pa.array(starts[list(latest.values())], type=pa.timestamp("us")),
-            "end_ts": _nullable_ts_array([i.end for i in rows], "state_intervals.end"),
+            "end_ts": nullable_ts_array([i.end for i in rows], "state_intervals.end"),
             # MachineState(...) refuses an unknown state before anything is written.
             "state": pa.array([MachineState(i.state).value for i in rows], type=pa.string()),
         })
@@ -662,7 +527,7 @@ class Store:
         import pyarrow as pa
         table = pa.table({
             "machine": pa.array([b.machine for b in buckets], type=pa.string()),
-            "minute": _ts_array([b.minute for b in buckets], "count_minutes.minute"),
+            "minute": ts_array([b.minute for b in buckets], "count_minutes.minute"),
             "product": pa.array([b.product for b in buckets], type=pa.string()),
             "total": pa.array([b.total for b in buckets], type=pa.int64()),
             "reject": pa.array([b.reject for b in buckets], type=pa.int64()),
@@ -673,7 +538,7 @@ class Store:
     def write_stop_reason(self, machine: str, stop_start: float, reason: str, entered_by: str,
                           entered_at: float) -> None:
         # One row per operator action: a parameterised INSERT is the right tool here.
-        params = [machine, _to_datetime(stop_start), reason, entered_by, _to_datetime(entered_at)]
+        params = [machine, to_datetime(stop_start), reason, entered_by, to_datetime(entered_at)]
         with self._summaries.writing({machine: stop_start}) as delete, self._transaction() as cur:
             self._delete_summaries(cur, delete)
             cur.execute("INSERT INTO stop_reasons VALUES (?, ?, ?, ?, ?)", params)
@@ -681,7 +546,7 @@ class Store:
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         import pyarrow as pa
         table = pa.table({
-            "received_at": _ts_array([d.received_at for d in letters], "dead_letters.received_at"),
+            "received_at": ts_array([d.received_at for d in letters], "dead_letters.received_at"),
             "source": pa.array([d.source for d in letters], type=pa.string()),
             "topic": pa.array([d.topic for d in letters], type=pa.string()),
             "payload": pa.array([bytes(d.payload) for d in letters], type=pa.binary()),
@@ -714,13 +579,13 @@ class Store:
             WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?){where}
             ORDER BY i.machine, i.start_ts
         """
-        return self._arrow(sql, [_to_datetime(end), _to_datetime(start), *extra])
+        return self._arrow(sql, [to_datetime(end), to_datetime(start), *extra])
 
     def reasons_given(self, before: float) -> list[str]:
         """Every reason code given to a stop that started before `before`, in code order."""
         with self._cursor() as cur:
             rows = cur.execute("SELECT DISTINCT reason FROM stop_reasons WHERE stop_start < ? ORDER BY reason",
-                               [_to_datetime(before)]).fetchall()
+                               [to_datetime(before)]).fetchall()
         return [row[0] for row in rows]
 
     def interval_codes(self, start: float, end: float, machines: Sequence[str], states: Sequence[str],
@@ -764,7 +629,7 @@ class Store:
             JOIN reason_codes rc ON rc.reason = r.reason
             ORDER BY m.idx, r.stop_start
         """
-        t_end, t_start = _to_datetime(end), _to_datetime(start)
+        t_end, t_start = to_datetime(end), to_datetime(start)
         with self._cursor() as cur:
             data = cur.execute(intervals_sql, [list(machines), len(machines), list(states), len(states),
                                                t_end, t_start]).fetchnumpy()
@@ -788,7 +653,7 @@ class Store:
             GROUP BY machine, count_minutes.minute, product
             ORDER BY machine, minute, product NULLS FIRST
         """
-        table = self._arrow(sql, [_to_datetime(start), _to_datetime(end), *extra])
+        table = self._arrow(sql, [to_datetime(start), to_datetime(end), *extra])
         with _gc_paused():
             return [
                 CountBucket(*row)
@@ -809,7 +674,7 @@ class Store:
             GROUP BY machine, product
         """
         with self._cursor() as cur:
-            rows = cur.execute(sql, [_to_datetime(start), _to_datetime(end), *extra]).fetchall()
+            rows = cur.execute(sql, [to_datetime(start), to_datetime(end), *extra]).fetchall()
         return {(machine, product): (int(total), int(reject)) for machine, product, total, reject in rows}
 
     def dead_letters(self, limit: int = 100, *, source: str | None = None,
@@ -823,7 +688,7 @@ class Store:
             params.append(source)
         if since is not None:
             conditions.append("received_at >= ?")
-            params.append(_to_datetime(since))
+            params.append(to_datetime(since))
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = f"""
             SELECT epoch_us(received_at) / 1e6, source, topic, payload, error
