@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import fill_history, fill_orders, plant_config
 
-from oee_tui.engine.planning import Planning, attributed_counts, attributed_intervals
+from oee_tui.engine.analysis.planning import Planning, attributed_counts, attributed_intervals
 from oee_tui.model import Span
 from oee_tui.store import Store
 

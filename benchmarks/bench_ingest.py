@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import plant_config
 
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample
 from oee_tui.store import Store
 

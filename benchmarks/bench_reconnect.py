@@ -72,7 +72,7 @@ def start_server(port: int) -> subprocess.Popen[str]:
 
 
 async def main() -> None:
-    from oee_tui.engine.engine import Engine
+    from oee_tui.engine.live.engine import Engine
     from oee_tui.model import MachineState
     from oee_tui.store import Store
 

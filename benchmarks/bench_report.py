@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import fill_history, fill_orders, plant_config
 
-from oee_tui.engine.report import build_report
+from oee_tui.engine.analysis.report import build_report
 from oee_tui.store import Store
 
 MACHINES = 100

@@ -4,7 +4,7 @@ Fills a store with SQL (not timed): a 20-minute cycle per machine (17 min runnin
 micro-stop, 2.3 min down), so 90 days hold ~1.9M state intervals and ~13M per-minute count
 rows; every other breakdown has a reason. Then times each query the screen runs, for the
 whole 90 days (the worst case), one ISO week and one shift: best of BENCH_ROUNDS runs each.
-Days, weeks and ranges sum saved day summaries (oee_tui.engine.day_summaries): their first look,
+Days, weeks and ranges sum saved day summaries (oee_tui.engine.analysis.day_summaries): their first look,
 with no day saved (answered whole while the days are saved in the background), is printed apart,
 with the report computed whole for comparison.
 Run: python benchmarks/bench_review.py   (BENCH_DAYS, BENCH_MACHINES and BENCH_ROUNDS scale it;
@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import fill_history, plant_config
 
-from oee_tui.engine.day_summaries import wait_for_saving
-from oee_tui.engine.report import build_report
-from oee_tui.engine.review import (
+from oee_tui.engine.analysis.day_summaries import wait_for_saving
+from oee_tui.engine.analysis.report import build_report
+from oee_tui.engine.analysis.review import (
     Level,
     Period,
     PeriodKind,

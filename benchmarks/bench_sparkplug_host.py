@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from oee_tui.config import Config, config_from_dict  # noqa: E402
-from oee_tui.engine.engine import Engine  # noqa: E402
+from oee_tui.engine.live.engine import Engine  # noqa: E402
 from oee_tui.store import Store  # noqa: E402
 from tests.mqtt.broker import MosquittoBroker  # noqa: E402
 

@@ -32,7 +32,7 @@ def child() -> None:
     from common import plant_config
 
     from oee_tui.app import OeeApp
-    from oee_tui.engine.engine import Engine
+    from oee_tui.engine.live.engine import Engine
     from oee_tui.model import Quality, TagSample
     from oee_tui.store import Store
     from oee_tui.widgets.keyed_table import KeyedTable

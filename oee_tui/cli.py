@@ -312,7 +312,7 @@ def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
 
 def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.app import OeeApp
-    from oee_tui.engine.engine import Engine
+    from oee_tui.engine.live.engine import Engine
     from oee_tui.runtime import DemoEngine, demo_data_dir
     from oee_tui.store import Store
 
@@ -337,7 +337,7 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     import asyncio
 
-    from oee_tui.engine.engine import Engine
+    from oee_tui.engine.live.engine import Engine
     from oee_tui.runtime import DemoEngine, demo_data_dir
     from oee_tui.store import Store
 
@@ -369,8 +369,8 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.engine.planning import Planning
-    from oee_tui.engine.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
+    from oee_tui.engine.analysis.planning import Planning
+    from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.model import Span
     from oee_tui.store import Store
 

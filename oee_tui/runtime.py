@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oee_tui.config import Config
-from oee_tui.engine.engine import Engine, ReloadSummary
+from oee_tui.engine.live.engine import Engine, ReloadSummary
 from oee_tui.model import MachineDetail, PlantSnapshot
 from oee_tui.store import Store
 

@@ -55,8 +55,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     import duckdb
 
-    from oee_tui.engine.planning import Planning, PlanningError
-    from oee_tui.engine.report import ReportError, resolve_window
+    from oee_tui.engine.analysis.planning import Planning, PlanningError
+    from oee_tui.engine.analysis.report import ReportError, resolve_window
     from oee_tui.exports.bulk import Selection, format_for
     from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
     from oee_tui.exports.tables import ExportError
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 
 def _selected_machines(config: Config, lines: Sequence[str], machines: Sequence[str]) -> tuple[str, ...] | None:
     """The machines of the given lines plus the given machines, in config order; None when neither is given."""
-    from oee_tui.engine.report import ReportError
+    from oee_tui.engine.analysis.report import ReportError
 
     if not lines and not machines:
         return None
@@ -129,7 +129,7 @@ def _selected_machines(config: Config, lines: Sequence[str], machines: Sequence[
 
 def _bulk_range(args: argparse.Namespace, config: Config, now: float) -> tuple[float | None, float | None]:
     """--shift, or --from and/or --to (either side may stay open), or everything."""
-    from oee_tui.engine.report import ReportError, parse_instant, resolve_window
+    from oee_tui.engine.analysis.report import ReportError, parse_instant, resolve_window
 
     if args.shift is not None:
         window, _ = resolve_window(config, now, args.shift, args.start, args.end)

@@ -1,7 +1,7 @@
 """The contract every protocol driver keeps, and the factory that picks one.
 
 A driver owns one connection to one source. It never retries on its own: the
-acquisition runner (oee_tui.engine.acquisition) owns reconnect, backoff and the
+acquisition runner (oee_tui.engine.live.acquisition) owns reconnect, backoff and the
 offline marking, so a driver's only duty on a lost link is to say so by raising.
 """
 

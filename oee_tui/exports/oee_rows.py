@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from oee_tui.config import Config
-from oee_tui.engine.planning import Planning
-from oee_tui.engine.report import build_report
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.analysis.planning import Planning
+from oee_tui.engine.analysis.report import build_report
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.exports.bulk import temp_beside
 from oee_tui.exports.tables import write_table
 from oee_tui.model import OeeResult, SixBigLosses, Span

@@ -1091,7 +1091,7 @@ def edge_settings(config: EdgeConfig) -> MqttSettings:
 
 
 async def attach_edge(engine: Any) -> EdgeNode:
-    """Start an edge node on an engine (oee_tui.engine.engine.Engine): it sees every sample the
+    """Start an edge node on an engine (oee_tui.engine.live.engine.Engine): it sees every sample the
     engine ingests, and buffers through the engine's store writer thread."""
     config = engine.config
     store = engine.store

@@ -27,8 +27,8 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from oee_tui.config import Config
-from oee_tui.engine.report import Report
-from oee_tui.engine.review import (
+from oee_tui.engine.analysis.report import Report
+from oee_tui.engine.analysis.review import (
     PERIOD_SYNTAX,
     CompareRow,
     Level,

@@ -183,7 +183,7 @@ CREATE TABLE edge_session (
 """
 
 _V5: Final = """
--- Each machine's report over each closed plant-local day (oee_tui.engine.day_summaries), so
+-- Each machine's report over each closed plant-local day (oee_tui.engine.analysis.day_summaries), so
 -- that a review of weeks and months sums days instead of reading every interval and count
 -- minute again. `figures` are the report's times, counts and six big losses in the order of
 -- day_summaries.FIGURES; `loss_*` its stop time and stops per reason; `head_*`/`tail_*` the

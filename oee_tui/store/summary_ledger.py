@@ -2,7 +2,7 @@
 
 (Also the shapes in which day summaries go into the store and come out of it, summed.)
 
-A day summary (oee_tui.engine.day_summaries) is computed from intervals, counts and reasons
+A day summary (oee_tui.engine.analysis.day_summaries) is computed from intervals, counts and reasons
 read at one moment and saved a little later. A write for that machine and day in between
 makes it stale. The protocol, all under one lock:
 
@@ -34,7 +34,7 @@ Edge = tuple[float, str, str | None, bool]  # a cut stop: its start, loss, reaso
 
 @dataclass(frozen=True, slots=True)
 class SavedDay:
-    """One machine's summary of one day as the store keeps it (oee_tui.engine.day_summaries makes them)."""
+    """One machine's summary of one day as the store keeps it (oee_tui.engine.analysis.day_summaries makes them)."""
 
     machine: str
     day_start: float

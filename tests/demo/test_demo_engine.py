@@ -7,7 +7,7 @@ import contextlib
 import time
 
 from oee_tui.demo.servers import S7_MACHINES, DemoPlant
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from tests.demo.conftest import zone_without_a_break_now
 

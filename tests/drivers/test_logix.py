@@ -393,7 +393,7 @@ async def test_pycomm3_writes_and_fragmented_reads_through_the_server(logix_serv
 
 
 async def test_source_runner_marks_offline_and_reconnects_by_itself(logix_server: LogixServer) -> None:
-    from oee_tui.engine.acquisition import SourceRunner
+    from oee_tui.engine.live.acquisition import SourceRunner
 
     port = logix_server.port
     logix_server.set("Line1Count", 5)

@@ -29,7 +29,7 @@ from oee_tui.drivers.s7 import (
     split_block,
 )
 from oee_tui.drivers.s7_address import S7Address, parse_s7_address, store
-from oee_tui.engine.acquisition import SourceRunner
+from oee_tui.engine.live.acquisition import SourceRunner
 from oee_tui.model import Quality, TagSample
 from tests.drivers.conftest import Collector, running, tag
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oee_tui.engine.counters import CounterTracker
+from oee_tui.engine.live.counters import CounterTracker
 
 
 def feed(tracker: CounterTracker, values: list[int]) -> list[int]:

@@ -18,19 +18,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oee_tui.config import Config, config_from_dict
-from oee_tui.engine import day_summaries
-from oee_tui.engine.day_summaries import (
+from oee_tui.engine.analysis import day_summaries
+from oee_tui.engine.analysis.day_summaries import (
     fingerprints,
     plant_days,
     saved_days_of,
     summed_report,
     wait_for_saving,
 )
-from oee_tui.engine.engine import Engine
-from oee_tui.engine.planning import Planning
-from oee_tui.engine.report import Report, build_report
-from oee_tui.engine.review import Scope, downtime_pareto
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.analysis.planning import Planning
+from oee_tui.engine.analysis.report import Report, build_report
+from oee_tui.engine.analysis.review import Scope, downtime_pareto
+from oee_tui.engine.live.engine import Engine
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.imports import validate_file
 from oee_tui.imports.write import write_result
 from oee_tui.model import CountBucket, MachineState, OeeResult, Span, StateInterval

@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from oee_tui.config import Config, config_from_dict
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, SampleColumns, Signal, TagSample, TagValue
 
 T0 = 1_700_000_000.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oee_tui.config import MachineConfig, TagMapping
-from oee_tui.engine.machine import MachineTracker
+from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.model import MachineState, Signal
 
 T0 = 1_789_999_980.0  # a fixed instant on a minute boundary

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.oee import (
+from oee_tui.engine.oee.calculator import (
     OverlappingStopsError,
     ProductCounts,
     aggregate,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.oee import ProductCounts, aggregate, classify_interval, machine_oee
+from oee_tui.engine.oee.calculator import ProductCounts, aggregate, classify_interval, machine_oee
 from oee_tui.model import Loss, MachineState, OeeResult, Span, StateInterval
 
 T0 = 1_789_999_980.0

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest_asyncio
 
 from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, TagMapping
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from tests.drivers.conftest import OpcUaSim, opcua_source
 

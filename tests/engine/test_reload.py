@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest_asyncio
 
 from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, SourceConfig, TagMapping
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.store import Store
 from tests.drivers.conftest import ModbusSim, modbus_source

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oee_tui.config import Config, config_from_dict
-from oee_tui.engine.planning import Planning
-from oee_tui.engine.report import build_report
-from oee_tui.engine.review import (
+from oee_tui.engine.analysis.planning import Planning
+from oee_tui.engine.analysis.report import build_report
+from oee_tui.engine.analysis.review import (
     NO_REASON,
     Level,
     ParetoBar,

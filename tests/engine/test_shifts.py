@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oee_tui.config import BreakConfig, ShiftConfig
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import Span
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 
 from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, SourceConfig, TagMapping
-from oee_tui.engine.acquisition import (
+from oee_tui.engine.live.acquisition import (
     QueueFullPolicy,
     SampleQueue,
     SourceRunner,
@@ -28,7 +28,7 @@ from oee_tui.engine.acquisition import (
     percentile,
     queue_policy_for,
 )
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Quality, Signal, SourceStatus, TagSample
 from tests.drivers.conftest import ModbusSim, modbus_source
 
@@ -314,7 +314,7 @@ async def test_full_queue_drops_oldest_for_subscriptions_and_counts_every_sample
         await until(lambda: runner.health.dropped >= 10, timeout=5)
         assert runner.health.reads >= before + 10, "the source is never held up"
 
-    with caplog.at_level(logging.WARNING, logger="oee_tui.engine.acquisition"):
+    with caplog.at_level(logging.WARNING, logger="oee_tui.engine.live.acquisition"):
         runner, received = await _fill_then_drain(server, QueueFullPolicy.DROP_OLDEST, polls_go_on)
     status = runner.status()
     assert status.policy == "drop oldest" and status.dropped >= 10

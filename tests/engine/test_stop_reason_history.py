@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, StateInterval
 from oee_tui.store import Store
 from tests.imports.test_import_oee import at, plant

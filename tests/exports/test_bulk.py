@@ -13,7 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from oee_tui.engine.oee import classify_interval
+from oee_tui.engine.oee.calculator import classify_interval
 from oee_tui.exports.bulk import Selection, bulk_query, copy_to_file, format_for
 from oee_tui.exports.oee_rows import oee_rows, periods
 from oee_tui.exports.tables import ExportError

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from oee_tui.cli import main
-from oee_tui.engine.report import build_report
+from oee_tui.engine.analysis.report import build_report
 from oee_tui.exports.oee_rows import HEADERS as OEE_HEADERS
 from oee_tui.model import MachineState, OeeResult, Span, StateInterval
 from oee_tui.store import Store

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oee_tui.config import Config, config_from_dict
-from oee_tui.engine.engine import Engine
-from oee_tui.engine.report import build_report
+from oee_tui.engine.analysis.report import build_report
+from oee_tui.engine.live.engine import Engine
 from oee_tui.imports import validate_file
 from oee_tui.imports.write import WriteSummary, write_result
 from oee_tui.model import Quality, Span, TagSample

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.store import Store
 from tests.mqtt.broker import running_broker

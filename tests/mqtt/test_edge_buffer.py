@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.store import Store
 from tests.mqtt.broker import TlsFiles, running_broker
 from tests.mqtt.edge_fixtures import (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.mqtt.edge import NEXT_SERVER_METRIC
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (

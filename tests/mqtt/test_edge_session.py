@@ -8,7 +8,7 @@ import asyncio
 import socket
 from pathlib import Path
 
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.mqtt.edge_session import EdgeSessions
 from oee_tui.mqtt.sparkplug import MessageType
 from oee_tui.store import Store

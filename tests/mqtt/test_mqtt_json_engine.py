@@ -17,7 +17,7 @@ import pytest
 
 from oee_tui.cli import main
 from oee_tui.config import parse_config
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, mqtt_client, stop_client

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oee_tui.config import parse_config
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
 from oee_tui.store import Store

@@ -17,7 +17,7 @@ from oee_tui.config import EdgeConfig, SourceConfig, TagMapping, parse_config
 from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.mqtt_json import MqttJsonDriver
 from oee_tui.drivers.sparkplug import SparkplugDriver
-from oee_tui.engine.engine import Engine
+from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Signal
 from oee_tui.mqtt.transport import MqttSettings, TransportError, build_client, connect_options
 from oee_tui.store import Store

@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from oee_tui.app import OeeApp
-from oee_tui.engine.review import Level
+from oee_tui.engine.analysis.review import Level
 from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.screens import review as review_screen
 from oee_tui.screens.help import HelpScreen

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oee_tui.config import MachineConfig, Reason
-from oee_tui.engine.oee import (
+from oee_tui.engine.oee.calculator import (
     BREAKDOWN,
     CLASSES,
     MINOR_STOP,

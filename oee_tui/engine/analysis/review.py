@@ -19,10 +19,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from oee_tui.config import Config
-from oee_tui.engine.day_summaries import summed_report
-from oee_tui.engine.planning import Planning
-from oee_tui.engine.report import Report, build_report
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.analysis.day_summaries import summed_report
+from oee_tui.engine.analysis.planning import Planning
+from oee_tui.engine.analysis.report import Report, build_report
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import MachineState, OeeResult, Span
 from oee_tui.store import Store
 

@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from oee_tui.config import WEEKDAYS, BreakConfig, Config, MachineConfig, Reason, ShiftConfig
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import Loss, Span
 from oee_tui.store import Store
 

@@ -3,7 +3,7 @@
 Counts are summed in DuckDB (a month of minute buckets is millions of rows);
 only state intervals, which are few, come back to Python for the calculator.
 
-Planning data in the store (oee_tui.engine.planning) gives the context: imported shift
+Planning data in the store (oee_tui.engine.analysis.planning) gives the context: imported shift
 patterns and reasons, planned stops as planned time, and each machine's timeline of
 orders, which attributes a count without a product to the product scheduled in its
 minute and splits every machine's figures by product and by order.
@@ -27,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from oee_tui.config import Config
-from oee_tui.engine.oee import CLASSES, RUN, ProductCounts, lines_and_plant
-from oee_tui.engine.oee_columns import (
+from oee_tui.engine.analysis.planning import MachinePlan, Planning, Segment
+from oee_tui.engine.oee.calculator import CLASSES, RUN, ProductCounts, lines_and_plant
+from oee_tui.engine.oee.columns import (
     CODE,
     IntervalColumns,
     MeasuredTime,
@@ -37,8 +38,7 @@ from oee_tui.engine.oee_columns import (
     measure_columns,
     split_times,
 )
-from oee_tui.engine.planning import MachinePlan, Planning, Segment
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import MachineState, OeeResult, Span
 from oee_tui.store import Store
 
@@ -124,7 +124,7 @@ class ReasonLoss:
 class StopEdge:
     """A stop the window's start or end cuts: in the window next to it, the same `start` is the same stop.
 
-    Summing windows (oee_tui.engine.day_summaries) counts a stop once from these, as one report
+    Summing windows (oee_tui.engine.analysis.day_summaries) counts a stop once from these, as one report
     over the whole span would: `touched` says whether it cost open time in this window.
     """
 

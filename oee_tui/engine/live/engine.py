@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
 from oee_tui.drivers.base import make_driver
-from oee_tui.engine.acquisition import SUBSCRIPTION_KINDS, DriverFactory, SourceHealth, SourceRunner
-from oee_tui.engine.machine import MachineTracker
-from oee_tui.engine.oee import lines_and_plant, machine_oee_from_counts
-from oee_tui.engine.planning import MachinePlan, Planning, PlanningError
-from oee_tui.engine.shifts import ShiftCalendar
+from oee_tui.engine.analysis.planning import MachinePlan, Planning, PlanningError
+from oee_tui.engine.live.acquisition import SUBSCRIPTION_KINDS, DriverFactory, SourceHealth, SourceRunner
+from oee_tui.engine.live.machine import MachineTracker
+from oee_tui.engine.oee.calculator import lines_and_plant, machine_oee_from_counts
+from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import (
     COUNTER_SIGNALS,
     DeadLetter,
@@ -86,7 +86,7 @@ class Engine:
         """`acquire=False` starts no source tasks: samples then come only through ingest()
         (benchmarks, replays). `summary_delay_s` after start, and every `summary_every_s` after
         that, the engine saves the day summaries of the last SUMMARY_DAYS days that are missing
-        (oee_tui.engine.day_summaries), so that reviewing weeks and months finds them saved."""
+        (oee_tui.engine.analysis.day_summaries), so that reviewing weeks and months finds them saved."""
         self.config = config
         self.acquire = acquire
         self.store = store
@@ -320,7 +320,7 @@ class Engine:
             await self._in_writer(self.store.close)
             # A review saving days on a thread of its own stops at its next day once the store is
             # closed; wait for that, so the process never exits with it inside DuckDB.
-            from oee_tui.engine.day_summaries import wait_for_saving
+            from oee_tui.engine.analysis.day_summaries import wait_for_saving
 
             await asyncio.to_thread(wait_for_saving, self.store, 5.0)
         self._writer.shutdown(wait=True)
@@ -352,7 +352,7 @@ class Engine:
     async def _summary_loop(self) -> None:
         # Off the writer thread (flushes must not wait) and one day at a time, so that a first
         # pass over a quarter of a big plant never holds the loop or the store for long.
-        from oee_tui.engine.day_summaries import SUMMARY_DAYS, save_days, settled_days
+        from oee_tui.engine.analysis.day_summaries import SUMMARY_DAYS, save_days, settled_days
 
         await asyncio.sleep(self.summary_delay_s)
         while True:

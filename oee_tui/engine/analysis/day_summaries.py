@@ -29,9 +29,9 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 from oee_tui.config import Config
-from oee_tui.engine.oee import _build, lines_and_plant
-from oee_tui.engine.planning import Planning
-from oee_tui.engine.report import ReasonLoss, Report, StopEdge, build_report
+from oee_tui.engine.analysis.planning import Planning
+from oee_tui.engine.analysis.report import ReasonLoss, Report, StopEdge, build_report
+from oee_tui.engine.oee.calculator import _build, lines_and_plant
 from oee_tui.model import OeeResult, SixBigLosses, Span
 from oee_tui.store import Store
 from oee_tui.store.summary_ledger import DaySums, Edge, SavedDay

@@ -1,0 +1,1 @@
+"""Analysis over history: reports, the shift review, day summaries and planning."""
