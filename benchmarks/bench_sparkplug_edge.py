@@ -1,7 +1,7 @@
 """Sparkplug B edge node: DDATA messages/s published at QoS 0 (target >= 20,000), with a plain-paho baseline.
 
 A real Mosquitto on loopback (started as tests/mqtt/broker.py does) and a subscriber in its own
-process that counts what arrives. The edge node (oee_tui.mqtt.edge.EdgeNode, no store: it stays
+process that counts what arrives. The edge node (oee_tui.edge.node.EdgeNode, no store: it stays
 connected) has BENCH_MACHINES machines; each round every machine's counter changes, the node
 sees the batch through ``observe`` (the engine's hook) and ``publish_changes`` sends one DDATA
 per machine: change detection, Sparkplug encoding (alias, timestamp, value, seq) and paho's
@@ -31,8 +31,8 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from oee_tui.config import config_from_dict  # noqa: E402
+from oee_tui.edge.node import EdgeNode  # noqa: E402
 from oee_tui.model import Quality, TagSample  # noqa: E402
-from oee_tui.mqtt.edge import EdgeNode  # noqa: E402
 from tests.mqtt.broker import MosquittoBroker  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))

@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from oee_tui.config import Config, ConfigError
-from oee_tui.config_edit import ConfigDocument, ConfigEditError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
 from oee_tui.model import PlantSnapshot
 from oee_tui.screens.devices import DevicesScreen

@@ -8,7 +8,7 @@ import pytest
 
 from oee_tui.cli import SAMPLE_CONFIG
 from oee_tui.config import ConfigError, load_config
-from oee_tui.config_edit import ConfigDocument, ConfigEditError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError
 
 
 @pytest.fixture

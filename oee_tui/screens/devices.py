@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from oee_tui.config import Config, ConfigError
-from oee_tui.config_edit import ConfigDocument, ConfigEditError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.devices import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
@@ -41,7 +41,7 @@ from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
 
 if TYPE_CHECKING:
-    from oee_tui.mqtt.edge import EdgeNode
+    from oee_tui.edge.node import EdgeNode
 
 
 def _right(text: str, style: str = "") -> Text:

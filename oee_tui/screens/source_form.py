@@ -34,7 +34,7 @@ from oee_tui.config import (
     TLS_PAIR_PROBLEM,
     ConfigError,
 )
-from oee_tui.config_edit import ConfigDocument, ConfigEditError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.field_checks import Check
 from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS
 

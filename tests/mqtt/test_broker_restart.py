@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from oee_tui.edge.node import EdgeNode
 from oee_tui.engine.live.engine import Engine
-from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.store import Store
+from tests.edge.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample, until
 from tests.mqtt.broker import running_broker
-from tests.mqtt.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample, until
 
 VALUES = 600
 RESTART_AFTER = 200  # values heard by the host before the broker goes down

@@ -672,7 +672,7 @@ async def test_the_demo_plants_built_in_devices_are_shown_read_only(tmp_path: Pa
 
 
 def test_the_demo_engine_offers_exactly_the_config_it_runs() -> None:
-    from oee_tui.config_edit import ConfigDocument
+    from oee_tui.config.edit import ConfigDocument
     from oee_tui.runtime import DemoEngine
 
     demo = DemoEngine(None, seed=3)

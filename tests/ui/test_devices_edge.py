@@ -29,9 +29,9 @@ from textual.widgets import Static
 from oee_tui.app import OeeApp
 from oee_tui.cli import main
 from oee_tui.config import EdgeConfig, load_config
+from oee_tui.edge.node import EdgeNode, EdgeStats
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample
-from oee_tui.mqtt.edge import EdgeNode, EdgeStats
 from oee_tui.screens.devices import DevicesScreen, link_cell
 from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, running_broker

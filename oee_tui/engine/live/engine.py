@@ -126,7 +126,7 @@ class Engine:
         self._summaries_wanted = asyncio.Event()
         # Called with every batch ingest() takes, before routing: the Sparkplug edge node ([edge]).
         self.sample_observers: list[Callable[[Sequence[TagSample]], None]] = []
-        self.edge: Any = None  # oee_tui.mqtt.edge.EdgeNode while [edge] is enabled
+        self.edge: Any = None  # oee_tui.edge.node.EdgeNode while [edge] is enabled
 
     # ------------------------------------------------------------ wiring
 
@@ -181,7 +181,7 @@ class Engine:
         if self.store is not None:
             self._tasks.append(asyncio.create_task(self._summary_loop(), name="engine:day-summaries"))
         if self.config.edge.enabled:
-            from oee_tui.mqtt.edge import attach_edge  # paho is loaded only for plants that publish
+            from oee_tui.edge.node import attach_edge  # paho is loaded only for plants that publish
 
             self.edge = await attach_edge(self)
 

@@ -207,7 +207,7 @@ def group_id_problem(group: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EdgeConfig:
-    """``[edge]``: publish the machine signals as a Sparkplug B edge node (oee_tui.mqtt.edge)."""
+    """``[edge]``: publish the machine signals as a Sparkplug B edge node (oee_tui.edge.node)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"

@@ -12,7 +12,7 @@ Like the buffer, every method runs in the engine's store writer thread.
 
 from __future__ import annotations
 
-from oee_tui.mqtt.edge_buffer import _cursor
+from oee_tui.edge.buffer import _cursor
 from oee_tui.store import Store
 
 BD_SEQ_MODULUS = 256  # bdSeq is 0..255 and wraps (spec 3.0)

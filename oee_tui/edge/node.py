@@ -37,7 +37,7 @@ purpose: NDEATH by hand, DISCONNECT, and a new connection (next bdSeq) that wait
 again. A STATE older than the last one seen (a stale retained message) is ignored.
 
 bdSeq across runs: the next CONNECT's bdSeq is kept in the store (``edge_session``, see
-oee_tui.mqtt.edge_session) and written before each CONNECT, so a new run of the app never
+oee_tui.edge.sessions) and written before each CONNECT, so a new run of the app never
 reuses the previous run's bdSeq, whose late will would otherwise end the new session at a host.
 
 Commands: NCMD ``Node Control/Rebirth`` and ``Node Control/Next Server`` (a new connection:
@@ -63,9 +63,9 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import EdgeConfig, MachineConfig
+from oee_tui.edge.buffer import BufferedRow, EdgeBuffer, StoredRow
+from oee_tui.edge.sessions import BD_SEQ_MODULUS, EdgeSessions
 from oee_tui.model import DeadLetter, Signal, TagSample, TagValue
-from oee_tui.mqtt.edge_buffer import BufferedRow, EdgeBuffer, StoredRow
-from oee_tui.mqtt.edge_session import BD_SEQ_MODULUS, EdgeSessions
 from oee_tui.mqtt.sparkplug import (
     REBIRTH_METRIC,
     DataType,

@@ -17,8 +17,7 @@ import pytest
 
 from oee_tui.engine.live.engine import Engine
 from oee_tui.store import Store
-from tests.mqtt.broker import TlsFiles, running_broker
-from tests.mqtt.edge_fixtures import (
+from tests.edge.edge_fixtures import (
     Heard,
     PersistentBroker,
     SparkplugListener,
@@ -29,6 +28,7 @@ from tests.mqtt.edge_fixtures import (
     sample,
     until,
 )
+from tests.mqtt.broker import TlsFiles, running_broker
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ async def test_a_full_buffer_drops_the_oldest_changes_and_says_so(
     data_dir = tmp_path / "data"
     engine = Engine(plant_config(port, buffer_max_rows=10), Store.open(data_dir), acquire=False, tick_s=0.05,
                     flush_interval_s=0.2)
-    caplog.set_level(logging.WARNING, logger="oee_tui.mqtt.edge_buffer")
+    caplog.set_level(logging.WARNING, logger="oee_tui.edge.buffer")
     await engine.start()
     edge = edge_of(engine)
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from oee_tui.config import SourceConfig
 from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
+from oee_tui.edge.node import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.model import Quality
-from oee_tui.mqtt.edge import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
     BD_SEQ_METRIC,
@@ -23,8 +23,8 @@ from oee_tui.mqtt.sparkplug import (
     decode_payload,
     metric_value,
 )
+from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, edge_engine, edge_of, ms, plant_config, sample, until
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, TlsFiles, mqtt_client, stop_client
-from tests.mqtt.edge_fixtures import TIMEOUT, SparkplugListener, edge_engine, edge_of, ms, plant_config, sample, until
 
 
 async def listening(port: int, client_id: str = "listener") -> SparkplugListener:

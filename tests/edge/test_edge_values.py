@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from oee_tui.config import EdgeConfig
+from oee_tui.edge.node import EdgeNode
 from oee_tui.model import Quality
-from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.mqtt.sparkplug import AliasTable, decode_data
-from tests.mqtt.edge_fixtures import plant_config, sample
+from tests.edge.edge_fixtures import plant_config, sample
 
 
 def node() -> EdgeNode:

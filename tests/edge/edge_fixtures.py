@@ -16,9 +16,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from oee_tui.config import Config, parse_config
+from oee_tui.edge.node import EdgeNode
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample
-from oee_tui.mqtt.edge import EdgeNode
 from oee_tui.mqtt.sparkplug import (
     AliasTable,
     MessageType,
