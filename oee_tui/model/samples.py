@@ -7,10 +7,10 @@ Conversion to aware datetimes happens only at the edges (store, UI, reports).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 TagValue = float | int | bool | str | None
 
@@ -49,13 +49,20 @@ _SAMPLE_SLOTS: Final = ("ts_utc", "source", "tag", "value", "quality", "error")
 if tuple(TagSample.__dataclass_fields__) != _SAMPLE_SLOTS or hasattr(TagSample, "__post_init__") or \
         TagSample.__slots__ != _SAMPLE_SLOTS:
     raise ImportError("TagSample changed: update the slot setters below and their users")
+
+
+def _slot_setter(name: str) -> Callable[[TagSample, Any], None]:
+    setter: Callable[[TagSample, Any], None] = vars(TagSample)[name].__set__
+    return setter
+
+
 new_sample = TagSample.__new__
-set_ts = TagSample.ts_utc.__set__  # type: ignore[attr-defined]
-set_source = TagSample.source.__set__  # type: ignore[attr-defined]
-set_tag = TagSample.tag.__set__  # type: ignore[attr-defined]
-set_value = TagSample.value.__set__  # type: ignore[attr-defined]
-set_quality = TagSample.quality.__set__  # type: ignore[attr-defined]
-set_error = TagSample.error.__set__  # type: ignore[attr-defined]
+set_ts = _slot_setter("ts_utc")
+set_source = _slot_setter("source")
+set_tag = _slot_setter("tag")
+set_value = _slot_setter("value")
+set_quality = _slot_setter("quality")
+set_error = _slot_setter("error")
 
 
 def good_samples(source: str, times: list[float], tags: list[str], values: list[TagValue]) -> list[TagSample]:

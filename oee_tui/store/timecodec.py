@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,8 @@ def ts_array(values: Sequence[float], what: str) -> pa.Array:
 def nullable_ts_array(values: Sequence[float | None], what: str) -> pa.Array:
     import pyarrow as pa
     mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    filled = [0.0 if v is None else v for v in values] if mask.any() else values
+    # Without a None the values are floats already: no copy of a large column.
+    filled = [0.0 if v is None else v for v in values] if mask.any() else cast("Sequence[float]", values)
     return pa.array(micros(filled, what), type=pa.timestamp("us"), mask=mask)
 
 
