@@ -3,7 +3,6 @@ across a restart, and a Sparkplug "host" that decodes what it hears with the pro
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
@@ -122,13 +121,6 @@ def ms(ts: float) -> int:
 
 def sample(tag: str, value: Any, ts: float, quality: Quality = Quality.GOOD) -> TagSample:
     return TagSample(ts, "plc", tag, value, quality)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 class PersistentBroker(MosquittoBroker):

@@ -26,9 +26,9 @@ from tests.edge.edge_fixtures import (
     ms,
     plant_config,
     sample,
-    until,
 )
 from tests.mqtt.broker import TlsFiles, running_broker
+from tests.support.waiting import until
 
 
 @pytest.fixture

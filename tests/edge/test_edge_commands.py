@@ -26,16 +26,9 @@ from oee_tui.mqtt.sparkplug import (
     topic,
 )
 from oee_tui.store import Store
-from tests.edge.edge_fixtures import (
-    TIMEOUT,
-    SparkplugListener,
-    bd_seqs,
-    edge_engine,
-    edge_of,
-    sample,
-    until,
-)
+from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, bd_seqs, edge_engine, edge_of, sample
 from tests.mqtt.broker import MosquittoBroker, mqtt_client, stop_client
+from tests.support.waiting import until
 
 NCMD = topic("plant", MessageType.NCMD, "oee")
 

@@ -23,8 +23,9 @@ from oee_tui.mqtt.sparkplug import (
     decode_payload,
     metric_value,
 )
-from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, edge_engine, edge_of, ms, plant_config, sample, until
+from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, edge_engine, edge_of, ms, plant_config, sample
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, TlsFiles, mqtt_client, stop_client
+from tests.support.waiting import until
 
 
 async def listening(port: int, client_id: str = "listener") -> SparkplugListener:

@@ -19,17 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from oee_tui.mqtt.sparkplug import MessageType, state_payload, state_topic
 from oee_tui.store import Store
-from tests.edge.edge_fixtures import (
-    TIMEOUT,
-    SparkplugListener,
-    bd_seqs,
-    edge_engine,
-    edge_of,
-    ms,
-    sample,
-    until,
-)
+from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, bd_seqs, edge_engine, edge_of, ms, sample
 from tests.mqtt.broker import MosquittoBroker
+from tests.support.waiting import until
 
 HOST_ID = "scada"
 STATE_TOPIC = state_topic(HOST_ID)

@@ -12,8 +12,9 @@ from oee_tui.edge.sessions import EdgeSessions
 from oee_tui.engine.live.engine import Engine
 from oee_tui.mqtt.sparkplug import MessageType
 from oee_tui.store import Store
-from tests.edge.edge_fixtures import SparkplugListener, bd_seqs, edge_of, plant_config, until
+from tests.edge.edge_fixtures import SparkplugListener, bd_seqs, edge_of, plant_config
 from tests.mqtt.broker import MosquittoBroker
+from tests.support.waiting import until
 
 
 async def run_once(port: int, data_dir: Path, listener: SparkplugListener, *, cut: bool = False) -> None:

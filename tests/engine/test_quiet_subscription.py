@@ -7,8 +7,7 @@ source's own keep-alive does. Real asyncua server, real driver, real engine.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
@@ -16,6 +15,7 @@ from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteC
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from tests.drivers.conftest import OpcUaSim, opcua_source
+from tests.support.waiting import until
 
 STALE_AFTER_S = 1.0
 
@@ -38,13 +38,6 @@ def plant(sim: OpcUaSim) -> Config:
     return Config(site=SiteConfig("Test plant", "UTC", stale_after_s=STALE_AFTER_S),
                   lines=(LineConfig("L1", "Line 1", "A"),), machines=(machine,), sources=(source,), reasons=(),
                   shifts=(ShiftConfig("Day", "00:00", "00:00"),))
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def state(engine: Engine) -> MachineState | None:

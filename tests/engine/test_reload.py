@@ -6,10 +6,9 @@ through the real Modbus driver and writes to a real DuckDB store.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
@@ -19,6 +18,7 @@ from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.store import Store
 from tests.drivers.conftest import ModbusSim, modbus_source
+from tests.support.waiting import until
 
 
 @pytest_asyncio.fixture
@@ -47,13 +47,6 @@ def counted(engine: Engine, machine_id: str) -> int:
 
 def online(engine: Engine) -> set[str]:
     return {m.machine for m in engine.snapshot().machines if m.state is not MachineState.OFFLINE}
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_machine_settings_change_without_reconnecting_or_losing_parts(server: ModbusSim,

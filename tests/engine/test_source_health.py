@@ -31,6 +31,7 @@ from oee_tui.engine.live.acquisition import (
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Quality, Signal, SourceStatus, TagSample
 from tests.drivers.conftest import ModbusSim, modbus_source
+from tests.support.waiting import until
 
 SLACK_S = 0.3  # scheduling slack on a loaded machine
 
@@ -109,16 +110,6 @@ async def running_engine(source: SourceConfig) -> AsyncIterator[Engine]:
 
 def counted(engine: Engine) -> int:
     return sum(total for total, _reject in engine.machines["M1"].recent_counts.values())
-
-
-async def until(predicate: Callable[[], bool], timeout: float, step: float = 0.005) -> float:
-    """Seconds until `predicate` holds, checked every `step`; fails the test after `timeout`."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        await asyncio.sleep(step)
-    return time.monotonic() - started
 
 
 def source_status(engine: Engine) -> SourceStatus:

@@ -24,8 +24,9 @@ import pytest
 from oee_tui.edge.node import EdgeNode
 from oee_tui.engine.live.engine import Engine
 from oee_tui.store import Store
-from tests.edge.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample, until
+from tests.edge.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample
 from tests.mqtt.broker import running_broker
+from tests.support.waiting import until
 
 VALUES = 600
 RESTART_AFTER = 200  # values heard by the host before the broker goes down

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, mqtt_client, stop_client
+from tests.support.waiting import until
 
 CONFIG = """
 [site]
@@ -59,13 +59,6 @@ name = "Day"
 start = "00:00"
 end = "00:00"
 """
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def counts(total: int, rejects: int) -> bytes:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from oee_tui.config import parse_config
@@ -16,6 +15,7 @@ from oee_tui.model import MachineState, Signal
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
 from oee_tui.store import Store
 from tests.mqtt.broker import EdgeNode, MosquittoBroker
+from tests.support.waiting import until
 
 CONFIG = """
 [site]
@@ -56,13 +56,6 @@ end = "00:00"
 
 def metrics(count: int) -> list[MetricSpec]:
     return [MetricSpec("Count", DataType.UInt32, count, alias=1), MetricSpec("State", DataType.Int16, 1, alias=2)]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_ddata_counts_parts_and_a_bad_payload_is_stored_as_a_dead_letter(broker: MosquittoBroker,

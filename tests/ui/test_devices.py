@@ -35,6 +35,7 @@ from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
 from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.drivers.conftest import ModbusSim, OpcUaSim
+from tests.support.pilot import settle, until
 from tests.ui.conftest import DATA_DIR
 from tests.ui.fakes import StaticEngine, frozen_clock
 
@@ -62,21 +63,6 @@ def collect(into: list[Notification]) -> Callable[[Message], None]:
             into.append(message.notification)
 
     return hook
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    """Let messages and workers run until `condition` holds; a worker may start another (a tree node's load)."""
-    for _ in range(50):
-        if condition():
-            return
-        await settle(pilot)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def open_devices(pilot: Pilot[Any], engine: StaticEngine) -> DevicesScreen:

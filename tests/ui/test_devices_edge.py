@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from oee_tui.model import Quality, TagSample
 from oee_tui.screens.devices import DevicesScreen, link_cell
 from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, running_broker
+from tests.support.pilot import until
 from tests.ui.conftest import DATA_DIR
 from tests.ui.fakes import NOW, StaticEngine, frozen_clock, source_status
 from tests.ui.test_devices import write_config
@@ -121,13 +122,6 @@ def offline_source_style(app: OeeApp) -> Style:
     """The Link cell of an offline source, the style the edge line must share for its trouble."""
     cell = link_cell(source_status("plc", "modbus", connected=False), app.theme_variables)
     return Style.parse(str(cell.style))
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await pilot.pause(0.05)
 
 
 def counts(engine: Engine, value: int) -> list[TagSample]:

@@ -26,6 +26,7 @@ from oee_tui.imports.columns import SPECS
 from oee_tui.imports.reading import read_table
 from oee_tui.screens.import_screen import ImportScreen, list_candidates
 from oee_tui.store import Store
+from tests.support.pilot import settle
 from tests.ui.conftest import CONFIG_PATH, DATA_DIR
 from tests.ui.fakes import OPERATOR, StaticEngine, frozen_clock
 
@@ -89,12 +90,6 @@ def collect(into: list[Notification]) -> Callable[[Message], None]:
             into.append(message.notification)
 
     return hook
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_import(pilot: Pilot[Any]) -> ImportScreen:

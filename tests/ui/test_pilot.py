@@ -22,6 +22,7 @@ from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.machine_detail import NEEDS_REASON, MachineDetailScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.keyed_table import KeyedTable
+from tests.support.pilot import settle
 from tests.ui.conftest import CONFIG_PATH, DATA_DIR, AppFactory
 from tests.ui.fakes import MACHINES, NOW, OPERATOR, SHIFT_START, StaticEngine, frozen_clock, machine_snapshot
 
@@ -48,12 +49,6 @@ async def show_live(pilot: Pilot[Any], app: OeeApp, engine: StaticEngine) -> Key
     await pilot.pause()
     assert isinstance(app.screen, LiveScreen)
     return app.screen.table
-
-
-async def settle(pilot: Pilot[Any], app: OeeApp) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _collect_notifications(into: list[Notification]) -> Callable[[Message], None]:
@@ -157,7 +152,7 @@ async def test_refresh_interval_fills_the_live_screen_once_the_engine_started(en
     # A long interval: the first tick is the one the app takes as soon as the engine has started.
     app = OeeApp(engine, config_path=CONFIG_PATH, data_dir=DATA_DIR, clock=frozen_clock, refresh_interval=60.0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
+        await settle(pilot)
         assert engine.started == 1
         assert isinstance(app.screen, LiveScreen)
         assert app.screen.table.row_count == len(MACHINES)
@@ -187,7 +182,7 @@ async def test_enter_opens_the_detail_of_the_highlighted_machine(make_app: AppFa
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("down", "down", "enter")
-        await settle(pilot, app)
+        await settle(pilot)
         assert isinstance(app.screen, MachineDetailScreen)
         assert app.screen.machine_id == "L1-LAB"
         assert engine.detail_requests == ["L1-LAB"]
@@ -208,7 +203,7 @@ async def test_d_opens_detail_and_backspace_returns(make_app: AppFactory, engine
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("d")
-        await settle(pilot, app)
+        await settle(pilot)
         assert isinstance(app.screen, MachineDetailScreen)
         assert app.screen.machine_id == "L1-FILL"
         await pilot.press("backspace")
@@ -221,7 +216,7 @@ async def test_operator_gives_a_reason_to_a_stop(make_app: AppFactory, engine: S
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("down", "down", "enter")
-        await settle(pilot, app)
+        await settle(pilot)
         detail = app.screen
         assert isinstance(detail, MachineDetailScreen)
 
@@ -231,7 +226,7 @@ async def test_operator_gives_a_reason_to_a_stop(make_app: AppFactory, engine: S
         assert isinstance(app.screen, ReasonPickerScreen)
         # Break, Planned maintenance, No orders, Failure, then Failure's child Mechanical.
         await pilot.press("down", "down", "down", "down", "enter")
-        await settle(pilot, app)
+        await settle(pilot)
 
         minor_stop_start = SHIFT_START + 275 * 60
         assert engine.reason_calls == [("L1-LAB", minor_stop_start, "FAIL.MECH", OPERATOR)]
@@ -248,12 +243,12 @@ async def test_enter_on_a_stop_opens_the_picker_and_escape_cancels(make_app: App
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("down", "down", "enter")
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ReasonPickerScreen)
         await pilot.press("escape")
-        await settle(pilot, app)
+        await settle(pilot)
         assert isinstance(app.screen, MachineDetailScreen)
         assert engine.reason_calls == []
 
@@ -263,12 +258,12 @@ async def test_picker_starts_on_the_reason_a_stop_already_has(make_app: AppFacto
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("down", "down", "enter")
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("down", "down", "down", "down")  # 08:30 down, reason FAIL.MECH
         await pilot.press("r")
         await pilot.pause()
         await pilot.press("enter")
-        await settle(pilot, app)
+        await settle(pilot)
         assert engine.reason_calls == [("L1-LAB", SHIFT_START + 150 * 60, "FAIL.MECH", OPERATOR)]
 
 
@@ -282,11 +277,11 @@ async def test_a_rejected_reason_is_reported_not_raised(make_app: AppFactory, en
     async with app.run_test(size=(80, 24), message_hook=_collect_notifications(notes)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("down", "down", "enter")
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("r")
         await pilot.pause()
         await pilot.press("enter")
-        await settle(pilot, app)
+        await settle(pilot)
         assert isinstance(app.screen, MachineDetailScreen)  # still running, still on the detail
     assert [(n.title, n.severity) for n in notes] == [("Not saved", "error")]
     assert "the stop is gone" in notes[0].message
@@ -300,7 +295,7 @@ async def test_an_engine_that_fails_to_start_is_reported(make_app: AppFactory, e
     app = make_app(engine)
     notes: list[Notification] = []
     async with app.run_test(size=(80, 24), message_hook=_collect_notifications(notes)) as pilot:
-        await settle(pilot, app)
+        await settle(pilot)
         assert isinstance(app.screen, LiveScreen)
     assert [(n.title, n.severity) for n in notes] == [("Engine error", "error")]
     assert "port 502 refused" in notes[0].message
@@ -324,7 +319,7 @@ async def test_f1_lists_the_keys_of_the_screen_underneath(make_app: AppFactory, 
         assert isinstance(app.screen, LiveScreen)
 
         await pilot.press("enter")
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -347,7 +342,7 @@ async def test_palette_offers_the_commands_of_the_current_screen(make_app: AppFa
         assert "Filler" in open_detail.help
 
         await pilot.press("enter")
-        await settle(pilot, app)
+        await settle(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Give reason to the selected stop" in titles
         give_reason = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Give reason"))
@@ -378,7 +373,7 @@ async def test_first_run_d_starts_the_demo_and_shows_the_live_screen(make_app: A
         await pilot.pause()
         assert isinstance(app.screen, FirstRunScreen)
         await pilot.press("d")
-        await settle(pilot, app)
+        await settle(pilot)
         assert len(made) == 1
         assert made[0].started == 1
         assert isinstance(app.screen, LiveScreen)
@@ -386,7 +381,7 @@ async def test_first_run_d_starts_the_demo_and_shows_the_live_screen(make_app: A
         await pilot.pause()
         assert app.screen.table.row_count == len(MACHINES)
         await pilot.press("q")
-        await settle(pilot, app)
+        await settle(pilot)
     assert made[0].stopped == 1
 
 
@@ -417,7 +412,7 @@ async def test_q_stops_the_engine_before_exit(make_app: AppFactory, engine: Stat
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("q")
-        await settle(pilot, app)
+        await settle(pilot)
     assert engine.stopped == 1
     assert app.return_value == 0
 
@@ -427,9 +422,9 @@ async def test_ctrl_c_stops_the_engine_too(make_app: AppFactory, engine: StaticE
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("down", "enter")  # from the detail screen, too
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("ctrl+c")
-        await settle(pilot, app)
+        await settle(pilot)
     assert engine.stopped == 1
 
 
@@ -440,9 +435,9 @@ async def test_palette_quit_stops_the_engine(make_app: AppFactory, engine: Stati
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"quit")
-        await settle(pilot, app)
+        await settle(pilot)
         await pilot.press("enter")
-        await settle(pilot, app)
+        await settle(pilot)
     assert engine.stopped == 1
 
 
@@ -455,7 +450,7 @@ async def test_a_failed_stop_exits_with_1(make_app: AppFactory, engine: StaticEn
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
         await pilot.press("q")
-        await settle(pilot, app)
+        await settle(pilot)
     assert app.return_value == 1
 
 

@@ -26,6 +26,7 @@ from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.screens.review import ExportScreen, PeriodInputScreen, ReviewScreen
 from oee_tui.store import Store
+from tests.support.pilot import settle
 from tests.ui.conftest import AppFactory
 from tests.ui.fakes import NOW, OPERATOR, SHIFT_START, StaticEngine
 
@@ -91,12 +92,6 @@ def store_engine(tmp_path: Path) -> Iterator[StoreEngine]:
     engine.store = store
     yield engine
     store.close()
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_review(pilot: Pilot[Any]) -> ReviewScreen:
