@@ -51,7 +51,7 @@ async def serve(count: int) -> None:
 
 async def poll(ports: Sequence[int]) -> None:
     from oee_tui.config import SourceConfig, TagMapping
-    from oee_tui.drivers.modbus import ModbusDriver
+    from oee_tui.drivers.modbus.modbus_driver import ModbusDriver
     from oee_tui.model import Signal, TagSample
 
     latencies: list[float] = []

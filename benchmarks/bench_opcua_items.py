@@ -71,7 +71,7 @@ def plant(endpoint: str, ns: int) -> Config:
 
 
 async def subscribe(endpoint: str, ns: int) -> None:
-    from oee_tui.drivers.opcua import OpcUaDriver
+    from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver
     from oee_tui.engine.live.engine import Engine
     from oee_tui.model import TagSample
     from oee_tui.store import Store

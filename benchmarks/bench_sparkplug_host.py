@@ -8,7 +8,7 @@ its own process (paho, the project's encoder; NBIRTH, then a DBIRTH per device, 
 BENCH_MESSAGES pre-encoded DDATA of 20 metrics round-robin over BENCH_DEVICES devices, each
 metric changing every message: counters, a state code, a speed, a fault flag, a product); and
 the real engine with a "sparkplug" source, as the app runs it: the host in its worker process
-(drivers/sparkplug_worker.py: paho's network thread, inbox, SparkplugHost: topic parse,
+(drivers/sparkplug/worker.py: paho's network thread, inbox, SparkplugHost: topic parse,
 protobuf parse, seq check, alias resolution, typed values, the tag filter), the samples sent
 as columns through the pipe, and in this process the acquisition runner's queue,
 Engine.ingest (routing to 4 machines per device, change detection, counters and states of
@@ -183,7 +183,7 @@ def go(process: subprocess.Popen[str]) -> None:
 
 async def host_run(port: int, qos: int, data_dir: Path, *, in_process: bool = False) -> dict[str, float]:
     from oee_tui.drivers.base import make_driver
-    from oee_tui.drivers.sparkplug import SparkplugDriver
+    from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver
 
     store = Store.open(data_dir)
     engine = Engine(plant(port), store, tick_s=1.0, flush_interval_s=1.0,

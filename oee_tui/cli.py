@@ -240,7 +240,7 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
 def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
     import asyncio
 
-    from oee_tui import devices
+    from oee_tui import device_checks as devices
 
     if args.demo:
         print("oee devices: the demo's devices exist only while `oee --demo` or `oee engine --demo` runs; "
@@ -289,7 +289,7 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _certificates_command(args: argparse.Namespace, pki_dir: Path) -> int:
-    from oee_tui.drivers.opcua_security import list_certificates, trust_rejected
+    from oee_tui.drivers.opcua.security import list_certificates, trust_rejected
 
     if args.devices_command == "trust":
         try:

@@ -283,7 +283,7 @@ def check_s7_address(text: str, type_text: str = "") -> str | None:
     """An S7 address such as DB1.DBW10, as the S7 driver parses it."""
     if not text.strip():
         return "is required, such as DB1.DBD0 or M10.0"
-    parse = _optional("oee_tui.drivers.s7_address", "parse_s7_address")
+    parse = _optional("oee_tui.drivers.s7.address", "parse_s7_address")
     if parse is None:
         return None  # no parser to ask: the config check on save is the only one left
     try:
@@ -297,7 +297,7 @@ def check_logix_tag(text: str) -> str | None:
     """A Logix tag name such as Program:Main.Count or Line1_Count[3].Value."""
     if not text.strip():
         return "is required, such as Line1_Count or Program:Main.Count"
-    check = _optional("oee_tui.drivers.logix", "check_tag_name")
+    check = _optional("oee_tui.drivers.logix.logix_driver", "check_tag_name")
     if check is None:
         return None
     problem = check(text.strip())

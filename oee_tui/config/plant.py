@@ -767,14 +767,14 @@ def _signals(r: _Reader, raw: object, key: str, sources: dict[str, SourceConfig]
                              "bool needs a co: or di: address; registers are int16, uint16, int32, uint32 or float32")
         elif source.kind == "s7":
             # Imported here: the parser is the driver's own, and config must not import drivers at load.
-            from oee_tui.drivers.s7_address import parse_s7_address
+            from oee_tui.drivers.s7.address import parse_s7_address
 
             try:
                 tag_type = parse_s7_address(tag, tag_type).type.lower()
             except ValueError as exc:
                 raise r.fail(f"{skey}.tag", tag, str(exc)) from None
         elif source.kind == "logix":
-            from oee_tui.drivers.logix import check_tag_name
+            from oee_tui.drivers.logix.logix_driver import check_tag_name
 
             problem = check_tag_name(tag)
             if problem is not None:

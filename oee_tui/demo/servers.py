@@ -59,7 +59,7 @@ from snap7.type import SrvArea
 
 from oee_tui.config import Config, config_from_dict
 from oee_tui.demo.simulation import BreakCalendar, SimMachine, SimPlant
-from oee_tui.drivers.s7_address import S7Value, parse_s7_address, store
+from oee_tui.drivers.s7.address import S7Value, parse_s7_address, store
 
 log = logging.getLogger(__name__)
 

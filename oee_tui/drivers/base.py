@@ -120,27 +120,27 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Pa
     `pki_dir` is where OPC-UA keeps this client's certificate and the trusted and rejected
     server certificates: `pki/` beside the config file (see pki_dir_for)."""
     if source.kind == "modbus":
-        from oee_tui.drivers.modbus import ModbusDriver
+        from oee_tui.drivers.modbus.modbus_driver import ModbusDriver
 
         return ModbusDriver(source, tags)
     if source.kind == "opcua":
-        from oee_tui.drivers.opcua import OpcUaDriver
+        from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver
 
         return OpcUaDriver(source, tags, pki_dir=pki_dir)
     if source.kind == "s7":
-        from oee_tui.drivers.s7 import S7Driver
+        from oee_tui.drivers.s7.s7_driver import S7Driver
 
         return S7Driver(source, tags)
     if source.kind == "logix":
-        from oee_tui.drivers.logix import LogixDriver
+        from oee_tui.drivers.logix.logix_driver import LogixDriver
 
         return LogixDriver(source, tags)
     if source.kind == "sparkplug":
-        from oee_tui.drivers.sparkplug_process import SparkplugProcessDriver
+        from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
 
         return SparkplugProcessDriver(source, tags)
     if source.kind == "mqtt":
-        from oee_tui.drivers.mqtt_json import MqttJsonDriver
+        from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
 
         return MqttJsonDriver(source, tags)
     raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; "

@@ -3,8 +3,8 @@
 paho runs its network loop in a thread of its own and reports through callbacks there. The
 callbacks here only append to an inbox or post to the event loop (`call_soon_threadsafe`),
 where futures for CONNACK, SUBACK and PUBACK are resolved, and a lost connection fails
-everyone still waiting at once. The Sparkplug host (drivers/sparkplug.py) and the generic
-MQTT source (drivers/mqtt_json.py) differ in what they subscribe to, how they decode a
+everyone still waiting at once. The Sparkplug host (drivers/sparkplug/host_driver.py) and the generic
+MQTT source (drivers/mqtt_json/mqtt_json_driver.py) differ in what they subscribe to, how they decode a
 message and what they do when the inbox is full; they inherit the rest from here.
 """
 

@@ -1,6 +1,6 @@
 """Sparkplug B 3.0 host application logic, with no MQTT client in it.
 
-The driver (oee_tui.drivers.sparkplug) feeds every received message into
+The driver (oee_tui.drivers.sparkplug.host_driver) feeds every received message into
 :meth:`SparkplugHost.handle` and calls :meth:`SparkplugHost.poll` when the deadline of
 :meth:`SparkplugHost.next_deadline` passes; both return a :class:`HostOutput` with the
 samples to emit, the commands to publish and the dead letters to store. Keeping the state

@@ -25,7 +25,7 @@ from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE, describe_error
+from oee_tui.device_checks import BROWSABLE_KINDS, NOT_BROWSABLE, describe_error
 from oee_tui.drivers.base import BrowseEntry, Driver, make_driver
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.

@@ -29,7 +29,7 @@ from textual.widgets import Footer, Static
 
 from oee_tui.config import Config, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
-from oee_tui.devices import BROWSABLE_KINDS, not_browsable, tags_of
+from oee_tui.device_checks import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.plumbing import AppPlumbing

@@ -297,7 +297,7 @@ def _placeholder(field: SourceField, kind: str) -> str:
     if field.key == "port":
         default = str(DEFAULT_PORTS[kind])
     elif field.key == "client_id":
-        # As the drivers make it (oee_tui.drivers.sparkplug / mqtt_json), so blank is not a mystery.
+        # As the drivers make it (oee_tui.drivers.sparkplug.host_driver / mqtt_json), so blank is not a mystery.
         default = "<host id>-<name>" if kind == "sparkplug" else "oee-tui-<name>"
     parts = [f"default {default}"] if default else []
     if field.hint:

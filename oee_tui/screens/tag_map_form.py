@@ -28,7 +28,7 @@ from tomlkit.items import AoT
 from oee_tui import field_checks
 from oee_tui.config import MODBUS_TYPES, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
-from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE_BECAUSE, not_browsable, tags_of
+from oee_tui.device_checks import BROWSABLE_KINDS, NOT_BROWSABLE_BECAUSE, not_browsable, tags_of
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BrowseScreen

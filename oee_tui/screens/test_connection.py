@@ -1,6 +1,6 @@
 """Test connection: read every mapped tag of one source once and show what came back.
 
-The read uses its own connection (oee_tui.devices.test_source), apart from the
+The read uses its own connection (oee_tui.device_checks.test_source), apart from the
 engine's acquisition, so testing never disturbs the data being collected. It runs
 in a worker: the screen stays live while a slow or absent device times out.
 
@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, LoadingIndicator, Static
 
 from oee_tui.config import Config, SourceConfig
-from oee_tui.devices import BrokerProbe, address_of, describe_error, probe_broker, tags_of, test_source
+from oee_tui.device_checks import BrokerProbe, address_of, describe_error, probe_broker, tags_of, test_source
 from oee_tui.drivers.base import TagReading
 from oee_tui.model import Quality
 from oee_tui.widgets.keyed_table import KeyedTable

@@ -45,7 +45,7 @@ from oee_tui.demo.simulation import (
     STOPPED,
     BreakCalendar,
 )
-from oee_tui.drivers.s7_address import decode, parse_s7_address
+from oee_tui.drivers.s7.address import decode, parse_s7_address
 from oee_tui.model import Signal
 from tests.demo.conftest import SERVER_TIMEOUT_S
 

@@ -67,7 +67,7 @@ async def test_trust_moves_a_refused_server_certificate_into_the_trusted_store(t
                                                                              modbus_server: ModbusSim) -> None:
     from cryptography import x509
 
-    from oee_tui.drivers.opcua_security import thumbprints
+    from oee_tui.drivers.opcua.security import thumbprints
     from tests.drivers.test_opcua_security import _self_signed
 
     config = write_config(tmp_path, modbus_server.port)

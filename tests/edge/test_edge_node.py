@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from oee_tui.config import SourceConfig
-from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
+from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver, SparkplugSettings
 from oee_tui.edge.node import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.model import Quality
 from oee_tui.mqtt.host import rebirth_command

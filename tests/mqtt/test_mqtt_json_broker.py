@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import DriverError
-from oee_tui.drivers.mqtt_json import MqttJsonDriver
+from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
 from oee_tui.model import Quality, Signal
 from oee_tui.mqtt.json_paths import parse_path
 from oee_tui.mqtt.json_source import PayloadDecoder, parse_tag

@@ -6,7 +6,7 @@ import pytest
 
 from oee_tui.config import ConfigError, parse_config
 from oee_tui.drivers.base import make_driver
-from oee_tui.drivers.mqtt_json import MqttJsonDriver
+from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
 
 BASE = """
 [site]

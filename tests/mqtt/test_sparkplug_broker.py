@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError
-from oee_tui.drivers.sparkplug import SparkplugDriver, SparkplugSettings
+from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver, SparkplugSettings
 from oee_tui.engine.live.acquisition import QueueFullPolicy, SourceRunner
 from oee_tui.model import Quality, Signal, TagSample
 from oee_tui.mqtt.sparkplug import REBIRTH_METRIC, DataType, MessageType, MetricSpec, decode_payload, metric_value

@@ -1,7 +1,7 @@
 """The Sparkplug driver under a burst: many QoS 1 messages and one larger than a socket read.
 
 The driver reads paho's socket in large chunks and serves paho's small reads from them, and
-lets paho's own thread skip waking itself for every PUBACK (oee_tui/drivers/sparkplug.py).
+lets paho's own thread skip waking itself for every PUBACK (oee_tui/drivers/sparkplug/host_driver.py).
 These tests hold it to what a user relies on: every message of a burst arrives once, in
 order, with its bytes intact, whatever the chunk boundaries cut through.
 """
@@ -13,7 +13,7 @@ import base64
 import random
 
 from oee_tui.config import SourceConfig
-from oee_tui.drivers.sparkplug import RECV_CHUNK, SparkplugDriver, SparkplugSettings
+from oee_tui.drivers.sparkplug.host_driver import RECV_CHUNK, SparkplugDriver, SparkplugSettings
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec, encode_dbirth, encode_ddata, encode_nbirth, topic
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, mqtt_client, stop_client
 from tests.mqtt.test_sparkplug_broker import TIMEOUT, running

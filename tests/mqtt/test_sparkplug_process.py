@@ -18,7 +18,7 @@ import pytest
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import DriverError, make_driver
-from oee_tui.drivers.sparkplug_process import SparkplugProcessDriver
+from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
 from oee_tui.model import Quality, SampleBatch, SampleColumns, Signal, TagSample
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
 from oee_tui.mqtt.sparkplug import parse_state as parse_state_payload

@@ -15,8 +15,8 @@ import pytest
 
 from oee_tui.config import EdgeConfig, SourceConfig, TagMapping, parse_config
 from oee_tui.drivers.base import DriverError
-from oee_tui.drivers.mqtt_json import MqttJsonDriver
-from oee_tui.drivers.sparkplug import SparkplugDriver
+from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
+from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Signal
 from oee_tui.mqtt.transport import MqttSettings, TransportError, build_client, connect_options

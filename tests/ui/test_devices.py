@@ -509,7 +509,7 @@ async def test_pick_an_opcua_node_from_a_real_server_into_a_tag_map(tmp_path: Pa
 
 
 async def test_pick_a_logix_udt_member_from_the_uploaded_tag_list(tmp_path: Path, engine: StaticEngine) -> None:
-    from tests.drivers.logix_server import LogixServer
+    from tests.drivers.logix.logix_server import LogixServer
 
     server = LogixServer()  # a minimal EtherNet/IP controller; pycomm3 uploads its tag list over TCP
     server.start()

@@ -696,7 +696,7 @@ def test_add_mqtt_source_with_a_certificate_but_no_key(snap_compare: Any, mqtt_d
 
 async def test_checking_a_sparkplug_source_probes_and_test_read_and_browse_are_refused_before_connecting(
         tmp_path: Path, broker: MosquittoBroker) -> None:
-    from oee_tui import devices
+    from oee_tui import device_checks as devices
 
     extra = SPARKPLUG_SOURCE.replace('host = "192.0.2.50"\nport = 1883', f'host = "127.0.0.1"\nport = {broker.port}')
     config = load_config(write_config(tmp_path, extra=extra.replace('tls_ca_file = "ca.pem"\n', "")))

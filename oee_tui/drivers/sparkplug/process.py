@@ -3,8 +3,8 @@
 The engine's process has one GIL for paho's network thread, the decoding and the engine's own
 work; at 10,000 DDATA messages a second they take turns, and on two cores the host path is
 about a third slower than with the host beside it (README, Benchmarks). So each connection of a Sparkplug source starts
-``python -m oee_tui.drivers.sparkplug_worker``, which runs the whole host
-(:class:`oee_tui.drivers.sparkplug.SparkplugDriver`: session, STATE, births, seq, aliases,
+``python -m oee_tui.drivers.sparkplug.worker``, which runs the whole host
+(:class:`oee_tui.drivers.sparkplug.host_driver.SparkplugDriver`: session, STATE, births, seq, aliases,
 rebirth requests, the tag filter) and sends resolved samples back as columns, which go to the
 engine as they are (:class:`SampleColumns`: no TagSample is built for a GOOD sample).
 
@@ -30,17 +30,17 @@ from typing import Any, Final
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, EmitFn
-from oee_tui.drivers.frames import encode, read_frame
+from oee_tui.drivers.sparkplug.frames import encode, read_frame
 from oee_tui.drivers.mqtt_base import DEAD_LETTERS_KEPT, DeadLetterFn
-from oee_tui.drivers.sparkplug import HISTORY_KEPT, HistoricalFn, SparkplugDriver
+from oee_tui.drivers.sparkplug.host_driver import HISTORY_KEPT, HistoricalFn, SparkplugDriver
 from oee_tui.model import DeadLetter, SampleColumns, TagSample, good_samples
 
 log = logging.getLogger(__name__)
 
-WORKER_MODULE: Final = "oee_tui.drivers.sparkplug_worker"
+WORKER_MODULE: Final = "oee_tui.drivers.sparkplug.worker"
 START_ALLOWANCE_S: Final = 5.0  # a cold interpreter importing paho on a busy machine, on top of the connect
 CLOSE_WAIT_S: Final = 5.0  # a clean close publishes STATE offline and waits for its PUBACK first
-_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
+_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
 
 
 class SparkplugProcessDriver(Driver):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oee_tui.drivers.base import DriverError
-from oee_tui.drivers.modbus import ModbusDriver, encode_value
+from oee_tui.drivers.modbus.modbus_driver import ModbusDriver, encode_value
 from oee_tui.model import Quality
 from tests.drivers.conftest import ModbusSim, modbus_source, tag
 

@@ -1,6 +1,6 @@
 """Sparkplug B 3.0 host application over MQTT (paho 2.x): what a source of kind "sparkplug" runs.
 
-The engine runs it in a worker process (drivers/sparkplug_process.py, sparkplug_worker.py), so
+The engine runs it in a worker process (drivers/sparkplug/process.py, worker.py), so
 that receiving and decoding do not share the engine's GIL; it works the same in any process.
 
 paho runs its network loop in its own thread (``loop_start``). Its callbacks never touch the

@@ -13,7 +13,7 @@ import pytest_asyncio
 from asyncua import ua
 
 from oee_tui.drivers.base import BrowseEntry, DriverError
-from oee_tui.drivers.opcua import OpcUaDriver
+from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver
 from oee_tui.model import Quality
 from tests.drivers.conftest import OPCUA_VARIABLES, OpcUaSim, opcua_source, tag
 

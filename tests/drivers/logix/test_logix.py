@@ -1,4 +1,4 @@
-"""The Logix driver against a real EtherNet/IP conversation with tests/drivers/logix_server.py.
+"""The Logix driver against a real EtherNet/IP conversation with tests/drivers/logix/logix_server.py.
 
 pycomm3 runs unmodified: it registers a session, reads the identity, opens a
 connection and uploads the tag list and UDT templates over TCP, exactly as it
@@ -18,10 +18,10 @@ import pytest
 
 from oee_tui.config import SourceConfig
 from oee_tui.drivers.base import BrowseEntry, DriverError, make_driver
-from oee_tui.drivers.logix import LogixDriver, check_tag_name
+from oee_tui.drivers.logix.logix_driver import LogixDriver, check_tag_name
 from oee_tui.model import Quality
 from tests.drivers.conftest import Collector, running, tag
-from tests.drivers.logix_server import LogixServer
+from tests.drivers.logix.logix_server import LogixServer
 
 MAPPED = {
     "Line1Count": 0,
@@ -363,7 +363,7 @@ async def test_a_cancelled_connect_closes_what_it_opened_later(logix_server: Log
 
 def test_check_tag_name_does_not_need_pycomm3() -> None:
     """config.py checks tag syntax on machines (and in processes) that never load pycomm3."""
-    code = ("import sys, oee_tui.drivers.logix as logix; "
+    code = ("import sys, oee_tui.drivers.logix.logix_driver as logix; "
             "assert logix.check_tag_name('Program:P.Tag[1].3') is None; "
             "assert 'pycomm3' not in sys.modules, 'pycomm3 was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

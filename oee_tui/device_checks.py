@@ -131,11 +131,11 @@ def probe_settings(source: SourceConfig) -> MqttSettings:
 
     # The client id the source's own driver would use, before "-probe" is added.
     if source.kind == "sparkplug":
-        from oee_tui.drivers.sparkplug import SparkplugSettings, default_client_id
+        from oee_tui.drivers.sparkplug.host_driver import SparkplugSettings, default_client_id
 
         default_id = default_client_id(SparkplugSettings.from_source(source).host_id, source.name)
     else:
-        from oee_tui.drivers.mqtt_json import default_client_id as mqtt_client_id
+        from oee_tui.drivers.mqtt_json.mqtt_json_driver import default_client_id as mqtt_client_id
 
         default_id = mqtt_client_id(source)
     settings = MqttSettings.from_config(source, default_client_id=default_id)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading, keep_alive_interval_s
-from oee_tui.drivers.opcua_security import (
+from oee_tui.drivers.opcua.security import (
     ClientCertificate,
     UntrustedServerCertificate,
     check_server_certificate,

@@ -17,7 +17,7 @@ from snap7.type import SrvArea, SrvEvent
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import DriverError, make_driver
-from oee_tui.drivers.s7 import (
+from oee_tui.drivers.s7.s7_driver import (
     CLOSE_WAIT_S,
     FALLBACK_PDU_BYTES,
     MAX_GAP_BYTES,
@@ -28,7 +28,7 @@ from oee_tui.drivers.s7 import (
     plan_reads,
     split_block,
 )
-from oee_tui.drivers.s7_address import S7Address, parse_s7_address, store
+from oee_tui.drivers.s7.address import S7Address, parse_s7_address, store
 from oee_tui.engine.live.acquisition import SourceRunner
 from oee_tui.model import Quality, TagSample
 from tests.drivers.conftest import Collector, running, tag

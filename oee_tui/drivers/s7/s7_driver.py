@@ -29,7 +29,7 @@ from snap7.type import Area
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError, EmitFn, TagReading
-from oee_tui.drivers.s7_address import AREAS, S7Address, decode, parse_s7_address
+from oee_tui.drivers.s7.address import AREAS, S7Address, decode, parse_s7_address
 from oee_tui.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)

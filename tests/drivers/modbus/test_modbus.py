@@ -11,7 +11,7 @@ import time
 import pytest
 
 from oee_tui.drivers.base import DriverError, make_driver
-from oee_tui.drivers.modbus import (
+from oee_tui.drivers.modbus.modbus_driver import (
     ModbusDriver,
     ModbusPoint,
     ReadBlock,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from asyncua import ua
 
 from oee_tui.drivers.base import make_driver
-from oee_tui.drivers.opcua import OpcUaDriver, plain_value, quality_of, timestamp_of
+from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver, plain_value, quality_of, timestamp_of
 from oee_tui.model import Quality
 from tests.drivers.conftest import opcua_source, tag
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oee_tui.drivers.s7_address import (
+from oee_tui.drivers.s7.address import (
     EXAMPLES,
     S7Address,
     decode,

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from oee_tui.drivers.base import DriverError
-from oee_tui.drivers.opcua import OpcUaDriver
-from oee_tui.drivers.opcua_security import (
+from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver
+from oee_tui.drivers.opcua.security import (
     OWN_CERT,
     OWN_DIR,
     OWN_KEY,

@@ -1,9 +1,9 @@
-"""The Sparkplug B host application in a process of its own: ``python -m oee_tui.drivers.sparkplug_worker``.
+"""The Sparkplug B host application in a process of its own: ``python -m oee_tui.drivers.sparkplug.worker``.
 
-Started by :class:`oee_tui.drivers.sparkplug_process.SparkplugProcessDriver`, one process per
+Started by :class:`oee_tui.drivers.sparkplug.process.SparkplugProcessDriver`, one process per
 connection. Here the whole host runs as it would in the engine (:class:`SparkplugDriver`:
 paho's network thread, the session, births, seq, aliases, decoding, the tag filter), and what
-it produces goes to the engine as frames (oee_tui.drivers.frames) on stdout. Receiving and
+it produces goes to the engine as frames (oee_tui.drivers.sparkplug.frames) on stdout. Receiving and
 decoding then take a core of their own, and the engine's process keeps its GIL for the
 engine: in one process they take turns, and the host path is about a third slower (README,
 Benchmarks).
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.frames import FrameWriter, read_frame_blocking
+from oee_tui.drivers.sparkplug.frames import FrameWriter, read_frame_blocking
 from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 
 _GOOD = Quality.GOOD
@@ -74,7 +74,7 @@ class _FrameLogHandler(logging.Handler):
 
 class _Worker:
     def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], writer: FrameWriter) -> None:
-        from oee_tui.drivers.sparkplug import SparkplugDriver
+        from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver
 
         self.writer = writer
         self.driver = SparkplugDriver(source, tags, on_dead_letter=self._dead_letter,

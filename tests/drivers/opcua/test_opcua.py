@@ -15,7 +15,7 @@ import pytest
 from asyncua import ua
 
 from oee_tui.drivers.base import DriverError
-from oee_tui.drivers.opcua import OpcUaDriver
+from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver
 from oee_tui.model import Quality, TagSample
 from tests.drivers.conftest import Collector, OpcUaSim, opcua_source, running, tag
 
