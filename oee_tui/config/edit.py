@@ -10,6 +10,7 @@ one), and the previous file is kept as `<name>.bak`.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -21,7 +22,10 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from oee_tui.config import Config, ConfigError, config_from_dict
+from oee_tui.config.kinds import SourceKinds
+from oee_tui.config.loading import config_from_dict
+from oee_tui.config.plant import Config
+from oee_tui.config.toml_reader import ConfigError
 
 
 class ConfigEditError(Exception):
@@ -31,21 +35,29 @@ class ConfigEditError(Exception):
 class ConfigDocument:
     """A config file opened for editing. Nothing changes on disk until save()."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, text: str, kinds: SourceKinds) -> None:
         self.path = path
+        self.kinds = kinds  # what validate() checks each source and tag map against
         self._original = text
         self.doc = tomlkit.parse(text)
 
     @classmethod
-    def open(cls, path: Path) -> ConfigDocument:
-        return cls(path, path.read_text(encoding="utf-8"))
+    def open(cls, path: Path, kinds: SourceKinds) -> ConfigDocument:
+        return cls(path, path.read_text(encoding="utf-8"), kinds)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ConfigDocument:
+        # A copy is a candidate edit (the screens try a change on one): the text is copied, the
+        # kinds are the program's and shared.
+        clone = copy.copy(self)
+        clone.doc = copy.deepcopy(self.doc, memo)
+        return clone
 
     def text(self) -> str:
         return tomlkit.dumps(self.doc)
 
     def validate(self) -> Config:
         """The config as `oee` would read it; raises ConfigError naming the key and value."""
-        return config_from_dict(tomllib.loads(self.text()), self.path)
+        return config_from_dict(tomllib.loads(self.text()), self.kinds, self.path)
 
     # ------------------------------------------------------------ sources
 

@@ -1,4 +1,4 @@
-"""The contract every protocol driver keeps, and the factory that picks one.
+"""The contract every protocol driver keeps.
 
 A driver owns one connection to one source. It never retries on its own: the
 acquisition runner (oee_tui.engine.live.acquisition) owns reconnect, backoff and the
@@ -11,7 +11,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.model import Quality, SampleBatch, TagValue
@@ -19,13 +19,22 @@ from oee_tui.model import Quality, SampleBatch, TagValue
 log = logging.getLogger(__name__)
 
 EmitFn = Callable[[SampleBatch], Awaitable[None]]
+S = TypeVar("S", bound=SourceConfig)
 
 
-def keep_alive_interval_s(source: SourceConfig) -> float:
+def keep_alive_interval_s(publishing_interval_ms: int) -> float:
     """How often a subscription driver (opcua, mqtt, sparkplug) checks its connection and reports
     the check as a read, and so how often the acquisition runner expects a sign of life from it:
     every max(1 s, 2 x the publishing interval)."""
-    return max(1.0, 2 * source.publishing_interval_ms / 1000)
+    return max(1.0, 2 * publishing_interval_ms / 1000)
+
+
+def settings_of(source: SourceConfig, settings_type: type[S]) -> S:
+    """`source` as its kind's own settings type; a source of another kind is a programming error."""
+    if not isinstance(source, settings_type):
+        raise TypeError(f"source {source.name}: {type(source).__name__} given where {settings_type.__name__} "
+                        "is needed")
+    return source
 
 
 class DriverError(Exception):
@@ -112,41 +121,3 @@ class Driver(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source.name!r}, {len(self.tags)} tags)"
-
-
-def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Path | None = None) -> Driver:
-    """The driver for `source.kind`. Imports lazily so a Modbus-only plant never loads asyncua.
-
-    `pki_dir` is where OPC-UA keeps this client's certificate and the trusted and rejected
-    server certificates: `pki/` beside the config file (see pki_dir_for)."""
-    if source.kind == "modbus":
-        from oee_tui.drivers.modbus.modbus_driver import ModbusDriver
-
-        return ModbusDriver(source, tags)
-    if source.kind == "opcua":
-        from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver
-
-        return OpcUaDriver(source, tags, pki_dir=pki_dir)
-    if source.kind == "s7":
-        from oee_tui.drivers.s7.s7_driver import S7Driver
-
-        return S7Driver(source, tags)
-    if source.kind == "logix":
-        from oee_tui.drivers.logix.logix_driver import LogixDriver
-
-        return LogixDriver(source, tags)
-    if source.kind == "sparkplug":
-        from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
-
-        return SparkplugProcessDriver(source, tags)
-    if source.kind == "mqtt":
-        from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
-
-        return MqttJsonDriver(source, tags)
-    raise ValueError(f"source {source.name}: unknown kind {source.kind!r}; "
-                     "known kinds: modbus, opcua, s7, logix, sparkplug, mqtt")
-
-
-def pki_dir_for(config_path: Path) -> Path:
-    """Certificates live beside the config they belong to, so `--config` moves them too."""
-    return config_path.parent / "pki"

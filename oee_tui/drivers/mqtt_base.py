@@ -23,8 +23,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import Driver, DriverError, keep_alive_interval_s
+from oee_tui.drivers.broker_source import BrokerSource
 from oee_tui.model import DeadLetter
 from oee_tui.mqtt.transport import REFUSED_EARLY, MqttSettings, connect_options, describe_error
 
@@ -44,8 +45,9 @@ class MqttDriverBase(Driver):
     connect, subscribe and decode."""
 
     mqtt: MqttSettings
+    source: BrokerSource
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *,
+    def __init__(self, source: BrokerSource, tags: Sequence[TagMapping], *,
                  on_dead_letter: DeadLetterFn | None = None) -> None:
         super().__init__(source, tags)
         self.on_dead_letter = on_dead_letter
@@ -66,7 +68,7 @@ class MqttDriverBase(Driver):
 
     @property
     def check_interval_s(self) -> float:
-        return keep_alive_interval_s(self.source)
+        return keep_alive_interval_s(self.source.publishing_interval_ms)
 
     # ------------------------------------------------------------ connect
 

@@ -23,14 +23,14 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, EmitFn, TagReading
+from oee_tui.config import TagMapping
+from oee_tui.drivers.base import DriverError, TagReading
+from oee_tui.drivers.modbus.modbus_source import BIT_AREAS, REGISTER_AREAS, ModbusSource
+from oee_tui.drivers.polled import PolledDriver
 from oee_tui.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
 
-REGISTER_AREAS: Final = ("hr", "ir")
-BIT_AREAS: Final = ("co", "di")
 AREA_FUNCTION_CODES: Final = {"co": 1, "di": 2, "hr": 3, "ir": 4}
 # Protocol limits of one read request (Modbus Application Protocol v1.1b3, 6.1 to 6.4).
 PROTOCOL_MAX_REGISTERS: Final = 125
@@ -113,7 +113,7 @@ class ReadBlock:
         return f"{self.area}:{self.start}..{self.end - 1}"
 
 
-def parse_point(mapping: TagMapping, source: SourceConfig) -> ModbusPoint:
+def parse_point(mapping: TagMapping, source: ModbusSource) -> ModbusPoint:
     """Resolve a mapping's tag string and type; the mapping's orders override the source's."""
     match = _TAG.match(mapping.tag)
     if not match or int(match.group(2)) > 65535:
@@ -213,10 +213,12 @@ def exception_text(code: int | None) -> str:
 # ---------------------------------------------------------------- driver
 
 
-class ModbusDriver(Driver):
+class ModbusDriver(PolledDriver):
     """Polls one Modbus TCP device (one unit id) at a fixed rate."""
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping]) -> None:
+    source: ModbusSource
+
+    def __init__(self, source: ModbusSource, tags: Sequence[TagMapping]) -> None:
         super().__init__(source, tags)
         self.points: list[ModbusPoint] = []
         # Tags that cannot be read at all get a BAD sample every poll rather than
@@ -230,9 +232,7 @@ class ModbusDriver(Driver):
         self.plan: list[ReadBlock] = plan_reads(self.points, max_registers=source.max_registers_per_read)
         self.requests = 0  # read requests sent; lets tests and health views see the coalescing work
         self._client: AsyncModbusTcpClient | None = None
-        self._closed = False
         self._lost: str | None = None
-        self._wake = asyncio.Event()  # set by close() or a lost link, to cut short a sleep or a request
 
     @property
     def where(self) -> str:
@@ -275,31 +275,12 @@ class ModbusDriver(Driver):
             self._lost = "connection closed by the device or the network"
             self._wake.set()
 
-    async def run(self, emit: EmitFn) -> None:
-        if self._client is None:
-            raise DriverError(f"{self.where}: run() before connect()")
-        loop = asyncio.get_running_loop()
-        interval = max(0.001, self.source.poll_interval_s)
-        next_at = loop.time()
-        while not self._closed:
-            try:
-                batch = await self.poll()
-            except DriverError:
-                if self._closed:
-                    return
-                raise
-            if self._closed:
-                return
-            await emit(batch)
-            # Fixed-rate schedule: ticks stay on start + k*interval; a poll that
-            # overruns skips the ticks it missed instead of bursting to catch up.
-            next_at += interval
-            now = loop.time()
-            if next_at <= now:
-                next_at += math.ceil((now - next_at) / interval + 1e-9) * interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=next_at - now)
-            self._raise_if_lost()
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def check_link(self) -> None:
+        self._raise_if_lost()
 
     async def poll(self) -> list[TagSample]:
         """Read every block once; one batch, one timestamp. Raises DriverError if the link is lost."""

@@ -30,7 +30,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import DriverError, EmitFn, TagReading
 from oee_tui.drivers.mqtt_base import (
     MAX_BATCH,
@@ -41,6 +41,7 @@ from oee_tui.drivers.mqtt_base import (
     message_topic,
     resolve,
 )
+from oee_tui.drivers.mqtt_json.mqtt_json_source import MqttSource
 from oee_tui.model import DeadLetter, Quality, TagSample
 from oee_tui.mqtt.json_paths import kind_of, parse_path
 from oee_tui.mqtt.json_source import PayloadDecoder, rules_from
@@ -51,14 +52,16 @@ log = logging.getLogger(__name__)
 INBOX_WAIT_S: Final = 1.0
 
 
-def default_client_id(source: SourceConfig) -> str:
+def default_client_id(source: MqttSource) -> str:
     return safe_client_id(f"oee-tui-{source.name}")
 
 
 class MqttJsonDriver(MqttDriverBase):
     """Subscribes to the mapped topics and emits one sample per mapped tag a message feeds."""
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *, probe: bool | None = None,
+    source: MqttSource
+
+    def __init__(self, source: MqttSource, tags: Sequence[TagMapping], *, probe: bool | None = None,
                  on_dead_letter: DeadLetterFn | None = None) -> None:
         super().__init__(source, tags, on_dead_letter=on_dead_letter)
         self.decoder = PayloadDecoder(

@@ -27,8 +27,9 @@ from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subs
 from asyncua.crypto import security_policies, uacrypto
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading, keep_alive_interval_s
+from oee_tui.drivers.opcua.opcua_source import OpcUaSource
 from oee_tui.drivers.opcua.security import (
     ClientCertificate,
     UntrustedServerCertificate,
@@ -135,7 +136,9 @@ class OpcUaDriver(Driver):
     certificates; it is only touched when security_mode is Sign or SignAndEncrypt.
     """
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Path | None = None) -> None:
+    source: OpcUaSource
+
+    def __init__(self, source: OpcUaSource, tags: Sequence[TagMapping], *, pki_dir: Path | None = None) -> None:
         super().__init__(source, tags)
         self.pki_dir = default_pki_dir() if pki_dir is None else pki_dir
         self._own: ClientCertificate | None = None  # set by connect() when security is on
@@ -162,7 +165,7 @@ class OpcUaDriver(Driver):
 
     @property
     def check_interval_s(self) -> float:
-        return keep_alive_interval_s(self.source)
+        return keep_alive_interval_s(self.source.publishing_interval_ms)
 
     async def connect(self) -> None:
         # A driver may be connected again after a loss or close(); start clean.

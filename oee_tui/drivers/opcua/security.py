@@ -65,6 +65,11 @@ def default_pki_dir() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "pki"
 
 
+def pki_dir_for(config_path: Path) -> Path:
+    """Certificates live beside the config they belong to, so `--config` moves them too."""
+    return config_path.parent / "pki"
+
+
 # ---------------------------------------------------------------- certificate facts
 
 

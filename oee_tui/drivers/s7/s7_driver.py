@@ -27,9 +27,11 @@ from snap7 import Client
 from snap7.error import S7Error, S7PacketLostError, S7ProtocolError, S7StalePacketError
 from snap7.type import Area
 
-from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, EmitFn, TagReading
+from oee_tui.config import TagMapping
+from oee_tui.drivers.base import DriverError, TagReading
+from oee_tui.drivers.polled import PolledDriver
 from oee_tui.drivers.s7.address import AREAS, S7Address, decode, parse_s7_address
+from oee_tui.drivers.s7.s7_source import S7Source
 from oee_tui.model import Quality, TagSample, TagValue
 
 log = logging.getLogger(__name__)
@@ -135,10 +137,12 @@ def _is_refusal(exc: BaseException) -> bool:
 # ---------------------------------------------------------------- driver
 
 
-class S7Driver(Driver):
+class S7Driver(PolledDriver):
     """Polls one S7 CPU (S7-300/400/1200/1500 with PUT/GET allowed) at a fixed rate."""
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping]) -> None:
+    source: S7Source
+
+    def __init__(self, source: S7Source, tags: Sequence[TagMapping]) -> None:
         super().__init__(source, tags)
         self.addresses: list[S7Address] = []
         # Tags that cannot be read at all get a BAD sample every poll rather than
@@ -163,8 +167,6 @@ class S7Driver(Driver):
         self.requests = 0  # read requests sent; lets tests and health views see the coalescing work
         self._client: Client | None = None
         self._call_lock = threading.Lock()
-        self._closed = False
-        self._wake = asyncio.Event()  # set by close(), to cut short a sleep or a request
 
     @property
     def where(self) -> str:
@@ -244,30 +246,9 @@ class S7Driver(Driver):
 
     # ------------------------------------------------------------ polling
 
-    async def run(self, emit: EmitFn) -> None:
-        if self._client is None:
-            raise DriverError(f"{self.where}: run() before connect()")
-        loop = asyncio.get_running_loop()
-        interval = max(0.001, self.source.poll_interval_s)
-        next_at = loop.time()
-        while not self._closed:
-            try:
-                batch = await self.poll()
-            except DriverError:
-                if self._closed:
-                    return
-                raise
-            if self._closed:
-                return
-            await emit(batch)
-            # Fixed-rate schedule: ticks stay on start + k*interval; a poll that
-            # overruns skips the ticks it missed instead of bursting to catch up.
-            next_at += interval
-            now = loop.time()
-            if next_at <= now:
-                next_at += math.ceil((now - next_at) / interval + 1e-9) * interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=next_at - now)
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
 
     async def poll(self) -> list[TagSample]:
         """Read every block once; one batch, one timestamp. Raises DriverError if the link is lost."""

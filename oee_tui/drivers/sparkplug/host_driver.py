@@ -36,7 +36,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import DriverError, EmitFn
 from oee_tui.drivers.mqtt_base import (
     MAX_BATCH,
@@ -46,6 +46,7 @@ from oee_tui.drivers.mqtt_base import (
     cancel_task,
     message_topic,
 )
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.model import SampleColumns, TagSample
 from oee_tui.mqtt.host import (
     DEFAULT_HOST_ID,
@@ -69,8 +70,8 @@ HistoricalFn = Callable[[Sequence[TagSample]], None]
 
 @dataclass(frozen=True, slots=True)
 class SparkplugSettings:
-    """The source settings only a Sparkplug host has. ``from_source`` reads them from the
-    SourceConfig where it has them and uses these defaults where it does not (yet)."""
+    """The settings a Sparkplug host runs with: ``from_source`` takes the source's, and these
+    defaults where the file leaves one out."""
 
     host_id: str = DEFAULT_HOST_ID
     namespace: str = NAMESPACE  # the topics' first level; the specification's spBv1.0 unless a plant uses another
@@ -85,7 +86,7 @@ class SparkplugSettings:
     tls_key_file: str | None = None
 
     @classmethod
-    def from_source(cls, source: SourceConfig) -> SparkplugSettings:
+    def from_source(cls, source: SparkplugSource) -> SparkplugSettings:
         defaults = cls()
         values: dict[str, Any] = {}
         for name in cls.__dataclass_fields__:
@@ -98,7 +99,7 @@ class SparkplugSettings:
     def uses_tls(self) -> bool:
         return self.tls or any((self.tls_ca_file, self.tls_cert_file, self.tls_key_file))
 
-    def transport(self, source: SourceConfig, client_id: str) -> MqttSettings:
+    def transport(self, source: SparkplugSource, client_id: str) -> MqttSettings:
         """The broker connection: address, login and timeout from the source, the rest from here.
         A host application starts clean (3.0): it learns the state from births, not from a queue."""
         return MqttSettings(host=source.host, port=source.port, client_id=client_id,
@@ -117,7 +118,9 @@ class SparkplugDriver(MqttDriverBase):
     historical metrics likewise go to ``on_historical`` or ``historical``.
     """
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *,
+    source: SparkplugSource
+
+    def __init__(self, source: SparkplugSource, tags: Sequence[TagMapping], *,
                  settings: SparkplugSettings | None = None, on_dead_letter: DeadLetterFn | None = None,
                  on_historical: HistoricalFn | None = None) -> None:
         super().__init__(source, tags, on_dead_letter=on_dead_letter)

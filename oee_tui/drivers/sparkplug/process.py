@@ -28,11 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import Driver, DriverError, EmitFn
-from oee_tui.drivers.sparkplug.frames import encode, read_frame
 from oee_tui.drivers.mqtt_base import DEAD_LETTERS_KEPT, DeadLetterFn
+from oee_tui.drivers.sparkplug.frames import encode, read_frame
 from oee_tui.drivers.sparkplug.host_driver import HISTORY_KEPT, HistoricalFn, SparkplugDriver
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.model import DeadLetter, SampleColumns, TagSample, good_samples
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class SparkplugProcessDriver(Driver):
     (its docstring); ``dropped``, ``dead_letter_count`` and ``rebirths_sent`` are the worker's.
     """
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *,
+    source: SparkplugSource
+
+    def __init__(self, source: SparkplugSource, tags: Sequence[TagMapping], *,
                  on_dead_letter: DeadLetterFn | None = None, on_historical: HistoricalFn | None = None) -> None:
         super().__init__(source, tags)
         # The settings are checked here, as an in-process host would, so a bad config fails

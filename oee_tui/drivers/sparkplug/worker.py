@@ -35,8 +35,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.sparkplug.frames import FrameWriter, read_frame_blocking
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 
 _GOOD = Quality.GOOD
@@ -73,7 +74,7 @@ class _FrameLogHandler(logging.Handler):
 
 
 class _Worker:
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], writer: FrameWriter) -> None:
+    def __init__(self, source: SparkplugSource, tags: Sequence[TagMapping], writer: FrameWriter) -> None:
         from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver
 
         self.writer = writer
@@ -146,7 +147,7 @@ def _watch_stdin(stdin: Any, loop: asyncio.AbstractEventLoop, close_requested: a
         loop.call_soon_threadsafe(close_requested.set)
 
 
-async def _main(source: SourceConfig, tags: Sequence[TagMapping], writer: FrameWriter, stdin: Any) -> None:
+async def _main(source: SparkplugSource, tags: Sequence[TagMapping], writer: FrameWriter, stdin: Any) -> None:
     close_requested = asyncio.Event()
     threading.Thread(target=_watch_stdin, args=(stdin, asyncio.get_running_loop(), close_requested),
                      name="engine-pipe", daemon=True).start()

@@ -1,0 +1,121 @@
+"""Reading the parsed TOML of a config file, with errors worded for the person who edits it.
+
+Every error names the file, the dotted key, the bad value and what would be valid, so a
+maintenance tech can fix it without reading Python. The config's own sections and every
+kind of source (oee_tui.drivers) read their keys through this one reader, so they all say
+the same thing the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeAlias
+
+TomlTable: TypeAlias = dict[str, Any]  # a table as tomllib parses it: its values are whatever the file holds
+
+
+class ConfigError(Exception):
+    """A config problem, worded for the person who edits the file."""
+
+    def __init__(self, file: Path | str, key: str, value: object, expected: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{self.file}: {key} = {value!r}: {expected}")
+
+
+class TomlReader:
+    """Walks the parsed TOML, raising ConfigError with a dotted key path."""
+
+    def __init__(self, file: Path | str) -> None:
+        self.file = file
+
+    def fail(self, key: str, value: object, expected: str) -> ConfigError:
+        return ConfigError(self.file, key, value, expected)
+
+    def table(self, data: TomlTable, key: str, name: str, required: bool = True) -> TomlTable:
+        value = data.get(name)
+        if value is None:
+            if required:
+                raise self.fail(key, None, "is missing; add a table here")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "must be a table")
+        return value
+
+    def tables(self, data: TomlTable, key: str, name: str) -> list[TomlTable]:
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail(key, value, f"must be an array of tables ([[{name}]])")
+        return value
+
+    def string(self, data: TomlTable, key: str, name: str, default: str | None = None,
+               choices: tuple[str, ...] | None = None) -> str:
+        full = f"{key}.{name}" if key else name
+        value = data.get(name, default)
+        if value is None:
+            raise self.fail(full, None, "is missing; it must be a string")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(full, value, "must be a non-empty string")
+        if choices is not None and value not in choices:
+            raise self.fail(full, value, f"must be one of {', '.join(choices)}")
+        return value
+
+    def opt_string(self, data: TomlTable, key: str, name: str) -> str | None:
+        if data.get(name) is None:
+            return None
+        return self.string(data, key, name)
+
+    def number(self, data: TomlTable, key: str, name: str, default: float | None = None,
+               minimum: float | None = None, positive: bool = False) -> float:
+        full = f"{key}.{name}" if key else name
+        value = data.get(name, default)
+        if value is None:
+            raise self.fail(full, None, "is missing; it must be a number")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(full, value, "must be a number")
+        if positive and value <= 0:
+            raise self.fail(full, value, "must be greater than 0")
+        if minimum is not None and value < minimum:
+            raise self.fail(full, value, f"must be at least {minimum}")
+        return float(value)
+
+    def integer(self, data: TomlTable, key: str, name: str, default: int,
+                lo: int, hi: int) -> int:
+        full = f"{key}.{name}"
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(full, value, f"must be a whole number from {lo} to {hi}")
+        return value
+
+    def boolean(self, data: TomlTable, key: str, name: str, default: bool) -> bool:
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", value, "must be true or false")
+        return value
+
+    def unknown_keys(self, data: TomlTable, key: str, allowed: set[str] | frozenset[str]) -> None:
+        for name in data:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, data[name], f"is not a known key; known keys: {', '.join(sorted(allowed))}")
+
+    def login(self, data: TomlTable, key: str) -> tuple[str | None, str | None]:
+        """`username` and `password`; a password alone is refused."""
+        username = self.opt_string(data, key, "username")
+        password = self.opt_string(data, key, "password")
+        if password is not None and username is None:
+            raise self.fail(f"{key}.username", None, "is needed when a password is given")
+        return username, password
+
+    def unique(self, key: str, seen: set[str], value: str) -> None:
+        if value in seen:
+            raise self.fail(key, value, "is used twice; ids must be unique")
+        seen.add(value)
+
+
+def entry_key(section: str, index: int, table: TomlTable, id_field: str) -> str:
+    """Name an array entry by its id when it has a usable one: `machines[L1-FILL]`, else by position."""
+    value = table.get(id_field)
+    return f"{section}[{value}]" if isinstance(value, str) and value.strip() else f"{section}[{index}]"

@@ -1,0 +1,1 @@
+"""Modbus TCP: the source kind (modbus_source) and its polling driver (modbus_driver)."""
