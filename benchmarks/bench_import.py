@@ -16,7 +16,7 @@ from pathlib import Path
 
 import openpyxl
 
-from oee_tui.config import config_from_dict
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.imports.columns import SPECS
 from oee_tui.imports.reading import read_table
 from oee_tui.imports.validate import validate_table

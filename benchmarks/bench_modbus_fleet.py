@@ -50,8 +50,9 @@ async def serve(count: int) -> None:
 
 
 async def poll(ports: Sequence[int]) -> None:
-    from oee_tui.config import SourceConfig, TagMapping
+    from oee_tui.config import TagMapping
     from oee_tui.drivers.modbus.modbus_driver import ModbusDriver
+    from oee_tui.drivers.modbus.modbus_source import ModbusSource
     from oee_tui.model import Signal, TagSample
 
     latencies: list[float] = []
@@ -69,7 +70,7 @@ async def poll(ports: Sequence[int]) -> None:
 
     drivers = []
     for n, port in enumerate(ports):
-        source = SourceConfig(name=f"plc{n}", kind="modbus", host="127.0.0.1", port=port, poll_interval_s=1.0)
+        source = ModbusSource(name=f"plc{n}", host="127.0.0.1", port=port, poll_interval_s=1.0)
         tags = [TagMapping(Signal.SPEED, source.name, f"hr:{r}", type="uint16") for r in range(REGISTERS)]
         driver = ModbusDriver(source, tags)
         driver.on_read = observe

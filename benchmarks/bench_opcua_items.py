@@ -19,7 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 
 ITEMS = int(os.environ.get("BENCH_ITEMS", "10000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))

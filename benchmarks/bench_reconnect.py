@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 POLL_S = 0.5

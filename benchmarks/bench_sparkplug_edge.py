@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from oee_tui.config import config_from_dict  # noqa: E402
+from oee_tui.drivers.registry import config_from_dict  # noqa: E402
 from oee_tui.edge.node import EdgeNode  # noqa: E402
 from oee_tui.model import Quality, TagSample  # noqa: E402
 from tests.mqtt.broker import MosquittoBroker  # noqa: E402

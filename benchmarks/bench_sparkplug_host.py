@@ -38,7 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oee_tui.config import Config, config_from_dict  # noqa: E402
+from oee_tui.config import Config  # noqa: E402
+from oee_tui.drivers.registry import config_from_dict  # noqa: E402
 from oee_tui.engine.live.engine import Engine  # noqa: E402
 from oee_tui.store import Store  # noqa: E402
 from tests.mqtt.broker import MosquittoBroker  # noqa: E402
@@ -182,12 +183,11 @@ def go(process: subprocess.Popen[str]) -> None:
 
 
 async def host_run(port: int, qos: int, data_dir: Path, *, in_process: bool = False) -> dict[str, float]:
-    from oee_tui.drivers.base import make_driver
     from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver
 
     store = Store.open(data_dir)
     engine = Engine(plant(port), store, tick_s=1.0, flush_interval_s=1.0,
-                    driver_factory=SparkplugDriver if in_process else make_driver)
+                    driver_factory=SparkplugDriver if in_process else None)
     await engine.start()
     while not (engine.runners and engine.runners[0].health.connected):
         await asyncio.sleep(0.05)

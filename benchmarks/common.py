@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 
 
 def plant_config(machines: int, lines: int = 10, timezone: str = "UTC") -> Config:

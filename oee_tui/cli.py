@@ -11,15 +11,14 @@ import logging
 import signal
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 from oee_tui import __version__, commands
 from oee_tui.commands.common import EXIT_FAILURE, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, plant
 from oee_tui.commands.common import load_for_run as _load_for_run_path
 from oee_tui.commands.common import print_rows as _print_rows
-from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir, load_config
-from oee_tui.drivers.base import make_driver, pki_dir_for
+from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir
+from oee_tui.drivers.registry import load_config
 
 __all__ = ["EXIT_FAILURE", "EXIT_LOCKED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -240,42 +239,41 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
 def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
     import asyncio
 
-    from oee_tui import device_checks as devices
+    from oee_tui import device_checks
 
     if args.demo:
         print("oee devices: the demo's devices exist only while `oee --demo` or `oee engine --demo` runs; "
               "give a config with --config", file=sys.stderr)
         return EXIT_USAGE
-    pki_dir = pki_dir_for(config_path)
     if args.devices_command in ("trust", "certificates"):
-        return _certificates_command(args, pki_dir)
+        return _certificates_command(args, config_path)
     config = _load_for_run(args, config_path)
     if args.devices_command == "list":
-        checks = asyncio.run(devices.check_all(config, pki_dir))
+        checks = asyncio.run(device_checks.check_all(config))
         rows = [("source", "kind", "address", "tags", "status", "feeds")]
         for check in checks:
             status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
                 else f"DOWN: {check.error}"
             rows.append((check.name, check.kind, check.address, str(check.tags), status, " ".join(check.machines)))
         _print_rows(rows)
-        edge = devices.edge_summary(config)
+        edge = device_checks.edge_summary(config)
         if edge is not None:
             print(edge)
         return EXIT_OK if all(check.connected for check in checks) else EXIT_FAILURE
     try:
-        source = devices.source_named(config, args.name)
+        source = device_checks.source_named(config, args.name)
     except LookupError as exc:
         print(f"oee devices: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.devices_command == "test":
-            readings = asyncio.run(devices.test_source(config, source, pki_dir))
+            readings = asyncio.run(device_checks.test_source(config, source))
             rows = [("tag", "value", "type", "quality", "latency", "error")]
             rows += [(r.tag, repr(r.value) if isinstance(r.value, str) else str(r.value), r.type, r.quality.value,
                       f"{r.latency_s * 1000:.1f} ms", r.error or "") for r in readings]
             _print_rows(rows)
             return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
-        entries = asyncio.run(devices.browse_source(config, source, args.parent, pki_dir))
+        entries = asyncio.run(device_checks.browse_source(config, source, args.parent))
         _print_rows([("id", "name", "type", "")] + [
             (e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
         return EXIT_OK
@@ -283,13 +281,15 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
         print(f"oee devices: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # the device's own words, not a traceback
-        print(f"oee devices: {source.name} ({devices.address_of(source)}): {devices.describe_error(exc)}",
+        print(f"oee devices: {source.name} ({device_checks.address_of(source)}): {device_checks.describe_error(exc)}",
               file=sys.stderr)
         return EXIT_FAILURE
 
 
-def _certificates_command(args: argparse.Namespace, pki_dir: Path) -> int:
-    from oee_tui.drivers.opcua.security import list_certificates, trust_rejected
+def _certificates_command(args: argparse.Namespace, config_path: Path) -> int:
+    from oee_tui.drivers.opcua.security import list_certificates, pki_dir_for, trust_rejected
+
+    pki_dir = pki_dir_for(config_path)
 
     if args.devices_command == "trust":
         try:
@@ -323,8 +323,7 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     if args.demo:
         engine = DemoEngine(Store.open(store_dir))
     elif config_path.exists():
-        engine = Engine(load_config(config_path), Store.open(data_dir),
-                        driver_factory=partial(make_driver, pki_dir=pki_dir_for(config_path)))
+        engine = Engine(load_config(config_path), Store.open(data_dir))
     else:
         def demo_factory() -> DemoEngine:
             return DemoEngine(Store.open(demo_data_dir(data_dir)))
@@ -349,8 +348,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     else:
         config = _load_for_run(args, config_path)
         store_dir = data_dir
-        engine = Engine(config, Store.open(store_dir),
-                        driver_factory=partial(make_driver, pki_dir=pki_dir_for(config_path)))
+        engine = Engine(config, Store.open(store_dir))
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -2,37 +2,31 @@
 
 Used by `oee devices ...` and the device configuration screen. Each call opens its
 own connection and closes it, apart from the engine's acquisition, so testing a
-device never disturbs the data the plant is collecting.
+device never disturbs the data the plant is collecting. What a kind of source can
+do (be read once, be browsed, be probed) its declaration says (oee_tui.drivers.registry).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from oee_tui.config import Config, SourceConfig, TagMapping
-from oee_tui.drivers.base import BrowseEntry, Driver, TagReading, make_driver
+from oee_tui.drivers.base import BrowseEntry, Driver, TagReading
+from oee_tui.drivers.driver_kind import NOT_BROWSABLE
+from oee_tui.drivers.registry import KINDS, kind_of, make_driver
 
 if TYPE_CHECKING:
     from oee_tui.mqtt.transport import MqttSettings
 
-# Sparkplug metrics are pushed by edge nodes (a birth, then changes); a host cannot ask for one.
-SPARKPLUG_NOT_READABLE: Final = ("sparkplug sources cannot be test-read: edge nodes push their metrics (a birth, "
-                                 "then changes) and a host cannot ask for one; `oee devices list` checks the broker")
-BROWSABLE_KINDS: Final = frozenset({"opcua", "logix"})
-NOT_BROWSABLE: Final = "this kind of source has no browsable address space: type the address instead"
-NOT_BROWSABLE_BECAUSE: Final = {
-    "sparkplug": ("a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
-                  "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest"),
-    "mqtt": ("an MQTT broker has no list of the topics that will be published. "
-             "Type the topic (+ matches one level, a final # the rest) and, for JSON payloads, the JSON path"),
-}
+BROWSABLE_KINDS: Final = frozenset(kind.name for kind in KINDS.values() if kind.browsable)
+# The kinds with a reason of their own (and a way around it), not the general NOT_BROWSABLE.
+NOT_BROWSABLE_BECAUSE: Final = {kind.name: kind.not_browsable for kind in KINDS.values()
+                                if kind.not_browsable is not None and kind.not_browsable != NOT_BROWSABLE}
 
 
 def not_browsable(kind: str) -> str:
@@ -74,11 +68,7 @@ def edge_summary(config: Config) -> str | None:
 
 
 def address_of(source: SourceConfig) -> str:
-    if source.kind == "opcua":
-        return source.endpoint
-    if source.kind in ("s7", "logix") and source.slot is not None:
-        return f"{source.host}:{source.port} slot {source.slot}"
-    return f"{source.host}:{source.port}"
+    return kind_of(source).address(source)
 
 
 def tags_of(config: Config, source: str) -> list[TagMapping]:
@@ -106,8 +96,8 @@ def describe_error(exc: BaseException) -> str:
     return "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 
-async def _connected(source: SourceConfig, tags: Sequence[TagMapping], pki_dir: Path | None) -> Driver:
-    driver = make_driver(source, tags, pki_dir=pki_dir)
+async def _connected(config: Config, source: SourceConfig, tags: Sequence[TagMapping]) -> Driver:
+    driver = make_driver(source, tags, config_path=config.path)
     try:
         await asyncio.wait_for(driver.connect(), timeout=source.timeout_s)
     except BaseException:
@@ -127,20 +117,10 @@ class BrokerProbe:
 
 def probe_settings(source: SourceConfig) -> MqttSettings:
     """The broker connection of a sparkplug or mqtt source, as `<client id>-probe` with a clean session."""
-    from oee_tui.mqtt.transport import MqttSettings, safe_client_id
-
-    # The client id the source's own driver would use, before "-probe" is added.
-    if source.kind == "sparkplug":
-        from oee_tui.drivers.sparkplug.host_driver import SparkplugSettings, default_client_id
-
-        default_id = default_client_id(SparkplugSettings.from_source(source).host_id, source.name)
-    else:
-        from oee_tui.drivers.mqtt_json.mqtt_json_driver import default_client_id as mqtt_client_id
-
-        default_id = mqtt_client_id(source)
-    settings = MqttSettings.from_config(source, default_client_id=default_id)
-    return dataclasses.replace(settings, client_id=safe_client_id(f"{settings.client_id[:58]}-probe"),
-                               persistent_session=False)
+    probe = kind_of(source).broker_probe
+    if probe is None:
+        raise ValueError(f"{source.kind} sources have no broker to probe")
+    return probe(source)
 
 
 async def probe_broker(source: SourceConfig) -> BrokerProbe:
@@ -200,16 +180,15 @@ def _probe(settings: MqttSettings) -> BrokerProbe:
     return BrokerProbe(settings.describe(), settings.client_id, elapsed)
 
 
-async def check_source(config: Config, source: SourceConfig, pki_dir: Path | None = None) -> SourceCheck:
+async def check_source(config: Config, source: SourceConfig) -> SourceCheck:
     tags = tags_of(config, source.name)
     started = time.perf_counter()
     connected, error, elapsed = False, None, None
     try:
-        if source.kind == "sparkplug":
-            # Connecting as the host would take over the engine's client id and rewrite its STATE.
+        if kind_of(source).checked_by_probe:
             elapsed = (await probe_broker(source)).connect_s
         else:
-            driver = await _connected(source, tags, pki_dir)
+            driver = await _connected(config, source, tags)
             elapsed = time.perf_counter() - started
             await driver.close()
         connected = True
@@ -219,27 +198,29 @@ async def check_source(config: Config, source: SourceConfig, pki_dir: Path | Non
                        connected, elapsed, error)
 
 
-async def check_all(config: Config, pki_dir: Path | None = None) -> list[SourceCheck]:
-    return list(await asyncio.gather(*(check_source(config, source, pki_dir) for source in config.sources)))
+async def check_all(config: Config) -> list[SourceCheck]:
+    return list(await asyncio.gather(*(check_source(config, source) for source in config.sources)))
 
 
-async def test_source(config: Config, source: SourceConfig, pki_dir: Path | None = None) -> list[TagReading]:
-    """Every mapped tag of `source` read once. Raises if the device cannot be reached."""
-    if source.kind == "sparkplug":
-        raise NotImplementedError(SPARKPLUG_NOT_READABLE)  # before connecting: see check_source
-    driver = await _connected(source, tags_of(config, source.name), pki_dir)
+async def test_source(config: Config, source: SourceConfig) -> list[TagReading]:
+    """Every mapped tag of `source` read once. Raises if the device cannot be reached.
+
+    An OPC-UA source uses the certificates beside the config's file, as the engine does."""
+    not_readable = kind_of(source).not_readable
+    if not_readable is not None:
+        raise NotImplementedError(not_readable)  # before connecting: see check_source
+    driver = await _connected(config, source, tags_of(config, source.name))
     try:
         return await driver.read_once()
     finally:
         await driver.close()
 
 
-async def browse_source(config: Config, source: SourceConfig, parent: str | None = None,
-                        pki_dir: Path | None = None) -> list[BrowseEntry]:
-    if source.kind not in BROWSABLE_KINDS:
+async def browse_source(config: Config, source: SourceConfig, parent: str | None = None) -> list[BrowseEntry]:
+    if not kind_of(source).browsable:
         # Before connecting: a Sparkplug host would take over the engine's client id and STATE.
         raise NotImplementedError(f"{source.kind} sources cannot be browsed: {not_browsable(source.kind)}")
-    driver = await _connected(source, tags_of(config, source.name), pki_dir)
+    driver = await _connected(config, source, tags_of(config, source.name))
     try:
         return await driver.browse(parent)
     finally:

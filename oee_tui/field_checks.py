@@ -5,14 +5,14 @@ being typed rather than when the file is saved. Each check takes the text as
 typed and returns None when it is fine, or what is wrong and what would be
 valid. The config reader (oee_tui.config) stays the final word on a whole
 file; these are stricter only where a value that would load is still surely a
-typo (a host of "192.168.1." or a port of 0).
+typo (a host of "192.168.1." or a port of 0). A tag is checked by the
+declaration of its source's kind (oee_tui.drivers.registry), beside its driver.
 
 No Textual here, so the rules are unit-tested without an app.
 """
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import math
 import re
@@ -20,24 +20,18 @@ from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit
 
-from oee_tui import config
-from oee_tui.config import COUNTER_WIDTHS, MODBUS_TYPES
+from oee_tui.config import COUNTER_WIDTHS, is_topic_level
+from oee_tui.drivers.registry import KINDS
+from oee_tui.drivers.sparkplug.sparkplug_source import HOST_ID_PROBLEM, NAMESPACE_PROBLEM, group_id_problem
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_paths import parse_path
-from oee_tui.mqtt.json_source import PATH_SEPARATOR, check_topic_filter, parse_tag
-from oee_tui.mqtt.metric_patterns import pattern_problem
+from oee_tui.mqtt.json_source import PATH_SEPARATOR, check_topic_filter
 
 Check = Callable[[str], str | None]
 
 _HOST_LABEL: Final = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DOTTED_NUMBERS: Final = re.compile(r"^[0-9.]+$")
 _TSAP: Final = re.compile(r"^[0-9A-Fa-f]{2}\.[0-9A-Fa-f]{2}$")
-_MODBUS_ADDRESS: Final = re.compile(r"^(hr|ir|co|di):(\d+)$")
-_MODBUS_BIT_AREAS: Final = ("co", "di")
-# ns=<index>;<identifier type>=<identifier>; the namespace part may be left out (namespace 0).
-_NODE_ID: Final = re.compile(r"^(?:ns=(\d+);)?([sigb])=(.+)$", re.DOTALL)
-_GUID: Final = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-_BASE64: Final = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 
 
 # ---------------------------------------------------------------- numbers
@@ -170,12 +164,12 @@ def check_endpoint(text: str) -> str | None:
 # The config reader's rules and words (blank here: the default), so the form and `oee` say the same.
 def check_namespace(text: str) -> str | None:
     namespace = text.strip()
-    return config.NAMESPACE_PROBLEM if namespace and not config.is_topic_level(namespace) else None
+    return NAMESPACE_PROBLEM if namespace and not is_topic_level(namespace) else None
 
 
 def check_host_id(text: str) -> str | None:
     host_id = text.strip()
-    return config.HOST_ID_PROBLEM if host_id and not config.is_topic_level(host_id) else None
+    return HOST_ID_PROBLEM if host_id and not is_topic_level(host_id) else None
 
 
 def split_list(text: str) -> list[str]:
@@ -188,8 +182,8 @@ def check_group_ids(text: str) -> str | None:
     for group in split_list(text):
         if not group:
             return "must be a list of Sparkplug group ids separated by commas, e.g. Plant1, Plant2"
-        if not config.is_topic_level(group):
-            return config.group_id_problem(group)
+        if not is_topic_level(group):
+            return group_id_problem(group)
     return None
 
 
@@ -208,54 +202,6 @@ def check_json_path(text: str) -> str | None:
 # ---------------------------------------------------------------- tag maps
 
 
-def check_modbus_address(text: str) -> str | None:
-    match = _MODBUS_ADDRESS.match(text.strip())
-    if match is None:
-        return ("must be a Modbus address: hr:N (holding register), ir:N (input register), "
-                "co:N (coil) or di:N (discrete input)")
-    if int(match.group(2)) > 65535:
-        return f"address {match.group(2)} is out of range: N must be from 0 to 65535"
-    return None
-
-
-def modbus_default_type(address: str) -> str:
-    """The type the config reader assumes when a Modbus tag map gives none."""
-    return "bool" if address.strip()[:2] in _MODBUS_BIT_AREAS else "uint16"
-
-
-def check_modbus_type(type_text: str, address: str = "") -> str | None:
-    """A Modbus data type, and whether it fits the address's area (bits are bool, registers are not)."""
-    kind = type_text.strip()
-    if not kind:
-        return None  # the default for the area is used
-    if kind not in MODBUS_TYPES:
-        return f"must be one of {', '.join(MODBUS_TYPES)}"
-    area = address.strip()[:2]
-    if area in _MODBUS_BIT_AREAS and kind != "bool":
-        return f"must be bool for a {area}: (single bit) address"
-    if area in ("hr", "ir") and kind == "bool":
-        return "bool needs a co: or di: address; registers are int16, uint16, int32, uint32 or float32"
-    return None
-
-
-def check_node_id(text: str) -> str | None:
-    """An OPC-UA node id as a string: ns=N;s=..., ns=N;i=..., ns=N;g=... or ns=N;b=..."""
-    node = text.strip()
-    match = _NODE_ID.match(node)
-    if match is None:
-        return "must be an OPC-UA node id: ns=2;s=Line1.Count, ns=2;i=1001, ns=2;g=<GUID> or ns=2;b=<base64>"
-    namespace, kind, identifier = match.groups()
-    if namespace is not None and int(namespace) > 65535:
-        return f"namespace index {namespace} is out of range: 0 to 65535"
-    if kind == "i" and (not identifier.isdigit() or int(identifier) > 4_294_967_295):
-        return "i= needs a whole number from 0 to 4294967295"
-    if kind == "g" and not _GUID.match(identifier):
-        return "g= needs a GUID such as 09087e75-8e5e-499b-954f-f2a9603db28a"
-    if kind == "b" and not _BASE64.match(identifier):
-        return "b= needs base64 text"
-    return None
-
-
 def check_width(text: str, signal: Signal | str | None) -> str | None:
     """A counter's width in bits; blank picks the default for the type. Only counters have one."""
     value = text.strip()
@@ -268,45 +214,6 @@ def check_width(text: str, signal: Signal | str | None) -> str | None:
     if width not in COUNTER_WIDTHS:
         return "must be 16, 32 or 64: the bits of the PLC counter, so a wrap is not read as a reset"
     return None
-
-
-def _optional(module: str, name: str) -> Callable[..., object] | None:
-    """A checker from a driver module that may not be installed or written yet."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
-
-
-def check_s7_address(text: str, type_text: str = "") -> str | None:
-    """An S7 address such as DB1.DBW10, as the S7 driver parses it."""
-    if not text.strip():
-        return "is required, such as DB1.DBD0 or M10.0"
-    parse = _optional("oee_tui.drivers.s7.address", "parse_s7_address")
-    if parse is None:
-        return None  # no parser to ask: the config check on save is the only one left
-    try:
-        parse(text.strip(), type_text.strip() or None)
-    except ValueError as exc:
-        return str(exc) or "is not an S7 address the driver can read"
-    return None
-
-
-def check_logix_tag(text: str) -> str | None:
-    """A Logix tag name such as Program:Main.Count or Line1_Count[3].Value."""
-    if not text.strip():
-        return "is required, such as Line1_Count or Program:Main.Count"
-    check = _optional("oee_tui.drivers.logix.logix_driver", "check_tag_name")
-    if check is None:
-        return None
-    problem = check(text.strip())
-    return None if problem is None else str(problem)
-
-
-def check_sparkplug_tag(text: str) -> str | None:
-    """group/edge node/device/metric (or group/edge node/metric), + and # as in MQTT filters."""
-    return pattern_problem(text.strip())
 
 
 def check_mqtt_topic(text: str) -> str | None:
@@ -329,36 +236,15 @@ def mqtt_tag(topic: str, path: str) -> str:
     return f"{topic.strip()} {path.strip()}" if path.strip() else topic.strip()
 
 
-def check_mqtt_tag(text: str) -> str | None:
-    try:
-        parse_tag(text.strip())
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 def check_tag(kind: str, tag: str, type_text: str = "") -> str | None:
-    """The tag field of a tag map, by the kind of its source."""
-    if kind == "modbus":
-        return check_modbus_address(tag)
-    if kind == "sparkplug":
-        return check_sparkplug_tag(tag)
-    if kind == "mqtt":
-        return check_mqtt_tag(tag)
-    if kind == "opcua":
-        return check_node_id(tag)
-    if kind == "s7":
-        return check_s7_address(tag, type_text)
-    if kind == "logix":
-        return check_logix_tag(tag)
-    return check_required(tag)
+    """The tag field of a tag map, by the kind of its source (its declaration: oee_tui.drivers.registry)."""
+    if kind not in KINDS:
+        return check_required(tag)
+    return KINDS[kind].tag_problem(tag, type_text)
 
 
 def check_tag_type(kind: str, type_text: str, tag: str = "") -> str | None:
     """The type field of a tag map. Modbus needs one of its types; an S7 type must fit its address."""
-    if kind == "modbus":
-        return check_modbus_type(type_text, tag)
-    if kind == "s7" and type_text.strip() and check_s7_address(tag) is None:
-        # The address alone is fine, so a complaint now is about the type given with it.
-        return check_s7_address(tag, type_text)
-    return None
+    if kind not in KINDS:
+        return None
+    return KINDS[kind].type_problem(type_text, tag)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from oee_tui.cli import SAMPLE_CONFIG
-from oee_tui.config import ConfigError, load_config, parse_config
+from oee_tui.config import ConfigError
+from oee_tui.drivers.registry import load_config, parse_config
 from oee_tui.model import Loss, Signal
 
 

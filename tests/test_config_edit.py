@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from oee_tui.cli import SAMPLE_CONFIG
-from oee_tui.config import ConfigError, load_config
+from oee_tui.config import ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
+from oee_tui.drivers.registry import KINDS, load_config
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def config_path(tmp_path: Path) -> Path:
 
 
 def test_adding_a_source_keeps_every_comment_and_leaves_a_backup(config_path: Path) -> None:
-    doc = ConfigDocument.open(config_path)
+    doc = ConfigDocument.open(config_path, KINDS)
     doc.upsert_source({"name": "s7", "kind": "s7", "host": "192.0.2.30", "rack": 0, "slot": 1})
     config = doc.save()
 
@@ -34,7 +35,7 @@ def test_adding_a_source_keeps_every_comment_and_leaves_a_backup(config_path: Pa
 
 
 def test_an_invalid_edit_is_refused_and_the_file_is_untouched(config_path: Path) -> None:
-    doc = ConfigDocument.open(config_path)
+    doc = ConfigDocument.open(config_path, KINDS)
     doc.upsert_source({"name": "plc1", "kind": "modbus", "host": "192.0.2.10", "port": 70000}, old_name="plc1")
     with pytest.raises(ConfigError, match=r"sources\[plc1\]\.port.*70000"):
         doc.save()
@@ -43,7 +44,7 @@ def test_an_invalid_edit_is_refused_and_the_file_is_untouched(config_path: Path)
 
 
 def test_renaming_a_source_moves_its_tag_maps(config_path: Path) -> None:
-    doc = ConfigDocument.open(config_path)
+    doc = ConfigDocument.open(config_path, KINDS)
     settings = doc.source("plc1") | {"name": "filler-plc"}
     doc.upsert_source(settings, old_name="plc1")
     config = doc.save()
@@ -52,7 +53,7 @@ def test_renaming_a_source_moves_its_tag_maps(config_path: Path) -> None:
 
 
 def test_a_source_in_use_cannot_be_deleted(config_path: Path) -> None:
-    doc = ConfigDocument.open(config_path)
+    doc = ConfigDocument.open(config_path, KINDS)
     with pytest.raises(ConfigEditError, match="source 'plc1' still feeds L1-FILL"):
         doc.delete_source("plc1")
     for machine, signal, _mapping in doc.signals_of_source("plc1"):
@@ -62,7 +63,7 @@ def test_a_source_in_use_cannot_be_deleted(config_path: Path) -> None:
 
 
 def test_tag_maps_are_set_and_unset(config_path: Path) -> None:
-    doc = ConfigDocument.open(config_path)
+    doc = ConfigDocument.open(config_path, KINDS)
     doc.set_signal("L1-FILL", "speed", {"source": "plc1", "tag": "hr:10", "type": "float32"})
     doc.set_signal("L1-FILL", "fault", None)
     config = doc.save()
@@ -72,7 +73,7 @@ def test_tag_maps_are_set_and_unset(config_path: Path) -> None:
 
 
 def test_a_file_changed_by_someone_else_is_not_overwritten(config_path: Path) -> None:
-    doc = ConfigDocument.open(config_path)
+    doc = ConfigDocument.open(config_path, KINDS)
     doc.upsert_source({"name": "s7", "kind": "s7", "host": "192.0.2.30"})
     config_path.write_text(SAMPLE_CONFIG + "\n# edited by hand\n", encoding="utf-8")
     with pytest.raises(ConfigEditError, match="changed by someone else"):

@@ -6,7 +6,9 @@ import pytest
 
 from oee_tui import field_checks as checks
 from oee_tui.cli import SAMPLE_CONFIG
-from oee_tui.config import parse_config
+from oee_tui.drivers.modbus.modbus_source import check_modbus_address, check_modbus_type, default_type
+from oee_tui.drivers.opcua.opcua_source import check_node_id
+from oee_tui.drivers.registry import parse_config
 
 
 @pytest.mark.parametrize("host", ["192.168.0.10", "10.0.0.1", "plc1", "plc-1.line2.plant.example", "PLC1.local.",
@@ -101,17 +103,17 @@ def test_source_name_must_be_new() -> None:
                                          ("hr:65536", False), ("hr:-1", False), ("hr100", False), ("40001", False),
                                          ("HR:1", False), ("xx:1", False), ("", False)])
 def test_modbus_address(tag: str, ok: bool) -> None:
-    assert (checks.check_modbus_address(tag) is None) is ok
+    assert (check_modbus_address(tag) is None) is ok
 
 
 def test_modbus_types_fit_the_area() -> None:
-    assert checks.check_modbus_type("", "hr:1") is None  # default for the area
-    assert checks.check_modbus_type("float32", "hr:1") is None
-    assert checks.check_modbus_type("bool", "co:1") is None
-    assert checks.check_modbus_type("float64", "hr:1") == "must be one of bool, int16, uint16, int32, uint32, float32"
-    assert checks.check_modbus_type("uint16", "di:1") == "must be bool for a di: (single bit) address"
-    assert "needs a co: or di: address" in str(checks.check_modbus_type("bool", "ir:1"))
-    assert checks.modbus_default_type("co:1") == "bool" and checks.modbus_default_type("hr:1") == "uint16"
+    assert check_modbus_type("", "hr:1") is None  # default for the area
+    assert check_modbus_type("float32", "hr:1") is None
+    assert check_modbus_type("bool", "co:1") is None
+    assert check_modbus_type("float64", "hr:1") == "must be one of bool, int16, uint16, int32, uint32, float32"
+    assert check_modbus_type("uint16", "di:1") == "must be bool for a di: (single bit) address"
+    assert "needs a co: or di: address" in str(check_modbus_type("bool", "ir:1"))
+    assert default_type("co:1") == "bool" and default_type("hr:1") == "uint16"
 
 
 @pytest.mark.parametrize(("node", "ok"), [
@@ -121,7 +123,7 @@ def test_modbus_types_fit_the_area() -> None:
     ("ns=2;s=", False), ("Line1.Count", False), ("ns=2,s=x", False), ("ns=2;x=1", False), ("", False),
 ])
 def test_opcua_node_ids(node: str, ok: bool) -> None:
-    assert (checks.check_node_id(node) is None) is ok
+    assert (check_node_id(node) is None) is ok
 
 
 def test_counter_width_only_for_counters() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from oee_tui.config import Config, ConfigError, load_config
+from oee_tui.config import Config, ConfigError
+from oee_tui.drivers.registry import load_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

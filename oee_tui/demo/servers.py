@@ -57,8 +57,9 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from snap7.server import Server as S7Server
 from snap7.type import SrvArea
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
 from oee_tui.demo.simulation import BreakCalendar, SimMachine, SimPlant
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.drivers.s7.address import S7Value, parse_s7_address, store
 
 log = logging.getLogger(__name__)

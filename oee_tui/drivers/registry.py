@@ -3,7 +3,8 @@
 Each kind is declared once beside its driver (oee_tui.drivers.driver_kind.DriverKind).
 The program asks this registry about a source's protocol instead of testing
 `kind == "..."`, and loads its config through the functions here, which hand the
-kinds to oee_tui.config (that package knows no driver). Importing this module loads
+kinds to oee_tui.config (that package knows no driver); a config opened for editing
+is handed them too: `ConfigDocument.open(path, KINDS)`. Importing this module loads
 no protocol library: a kind's driver module is imported when its first driver is made.
 """
 
@@ -15,7 +16,6 @@ from types import MappingProxyType
 from typing import Final
 
 from oee_tui.config import Config, SourceConfig, TagMapping, TomlTable, loading
-from oee_tui.config.edit import ConfigDocument
 from oee_tui.drivers.base import Driver
 from oee_tui.drivers.driver_kind import DriverKind
 from oee_tui.drivers.logix.logix_source import LOGIX
@@ -61,13 +61,3 @@ def parse_config(text: str, path: Path | str = "<config>") -> Config:
 
 def config_from_dict(data: TomlTable, path: Path | str = "<config>") -> Config:
     return loading.config_from_dict(data, KINDS, path)
-
-
-def open_document(path: Path) -> ConfigDocument:
-    """A config file opened for editing, validated against every kind of source."""
-    return ConfigDocument.open(path, KINDS)
-
-
-def document(path: Path, text: str) -> ConfigDocument:
-    """A config text (a built-in one, not read from `path`) opened for editing."""
-    return ConfigDocument(path, text, KINDS)

@@ -25,8 +25,10 @@ from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.device_checks import BROWSABLE_KINDS, NOT_BROWSABLE, describe_error
-from oee_tui.drivers.base import BrowseEntry, Driver, make_driver
+from oee_tui.device_checks import BROWSABLE_KINDS, describe_error
+from oee_tui.drivers.base import BrowseEntry, Driver
+from oee_tui.drivers.driver_kind import NOT_BROWSABLE
+from oee_tui.drivers.registry import make_driver
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.
 
@@ -53,7 +55,7 @@ class DeviceBrowser:
         async with self._lock:
             try:
                 if self._driver is None:
-                    driver = make_driver(self.source, self.tags)
+                    driver = make_driver(self.source, self.tags, config_path=None)
                     try:
                         await asyncio.wait_for(driver.connect(), self.source.timeout_s)
                     except BaseException:

@@ -30,6 +30,7 @@ from textual.widgets import Footer, Static
 from oee_tui.config import Config, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.device_checks import BROWSABLE_KINDS, not_browsable, tags_of
+from oee_tui.drivers.registry import KINDS
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.plumbing import AppPlumbing
@@ -104,7 +105,8 @@ READ_ONLY: Final = ("The demo plant's devices are built in and not saved anywher
 
 def _read(path: Path, built_in: str | None = None) -> tuple[ConfigDocument, list[SourceFacts], str | None]:
     """Open the file for editing and say whether it loads as it is. File work: run it in a thread."""
-    document = ConfigDocument(BUILT_IN_PATH, built_in) if built_in is not None else ConfigDocument.open(path)
+    document = (ConfigDocument(BUILT_IN_PATH, built_in, KINDS) if built_in is not None
+                else ConfigDocument.open(path, KINDS))
     try:
         document.validate()
     except ConfigError as exc:

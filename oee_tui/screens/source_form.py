@@ -25,16 +25,10 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from oee_tui import field_checks
-from oee_tui.config import (
-    DEFAULT_PORTS,
-    MQTT_VERSIONS,
-    OPCUA_SECURITY_MODES,
-    OPCUA_SECURITY_POLICIES,
-    SOURCE_KINDS,
-    TLS_PAIR_PROBLEM,
-    ConfigError,
-)
+from oee_tui.config import MQTT_VERSIONS, TLS_PAIR_PROBLEM, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
+from oee_tui.drivers.opcua.opcua_source import OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES
+from oee_tui.drivers.registry import DEFAULT_PORTS, SOURCE_KINDS
 from oee_tui.field_checks import Check
 from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS
 

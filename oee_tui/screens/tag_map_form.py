@@ -26,9 +26,10 @@ from textual.widgets import Footer, Input, Select, Static
 from tomlkit.items import AoT
 
 from oee_tui import field_checks
-from oee_tui.config import MODBUS_TYPES, ConfigError
+from oee_tui.config import ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.device_checks import BROWSABLE_KINDS, NOT_BROWSABLE_BECAUSE, not_browsable, tags_of
+from oee_tui.drivers.modbus.modbus_source import MODBUS_TYPES
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BrowseScreen

@@ -19,7 +19,6 @@ import snap7
 from asyncua import Client
 from pymodbus.client import AsyncModbusTcpClient
 
-from oee_tui.config import config_from_dict
 from oee_tui.demo.servers import (
     DEMO_MACHINES,
     MODBUS_MACHINES,
@@ -45,6 +44,7 @@ from oee_tui.demo.simulation import (
     STOPPED,
     BreakCalendar,
 )
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.drivers.s7.address import decode, parse_s7_address
 from oee_tui.model import Signal
 from tests.demo.conftest import SERVER_TIMEOUT_S

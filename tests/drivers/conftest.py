@@ -15,8 +15,10 @@ from asyncua import Node, Server, ua
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import Driver
+from oee_tui.drivers.modbus.modbus_source import ModbusSource
+from oee_tui.drivers.opcua.opcua_source import OpcUaSource
 from oee_tui.model import Signal, TagSample
 
 UNIT_ID = 1
@@ -140,11 +142,11 @@ async def modbus_server() -> AsyncIterator[ModbusSim]:
         await sim.stop()
 
 
-def modbus_source(port: int, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"name": "plc", "kind": "modbus", "host": "127.0.0.1", "port": port,
+def modbus_source(port: int, **overrides: Any) -> ModbusSource:
+    settings: dict[str, Any] = {"name": "plc", "host": "127.0.0.1", "port": port,
                                 "unit_id": UNIT_ID, "poll_interval_s": 0.05, "timeout_s": 1.0}
     settings.update(overrides)
-    return SourceConfig(**settings)
+    return ModbusSource(**settings)
 
 
 # ---------------------------------------------------------------- OPC UA
@@ -227,11 +229,10 @@ async def opcua_server() -> AsyncIterator[OpcUaSim]:
         await sim.stop()
 
 
-def opcua_source(endpoint: str, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"name": "ua", "kind": "opcua", "endpoint": endpoint,
-                                "publishing_interval_ms": 50, "timeout_s": 2.0}
+def opcua_source(endpoint: str, **overrides: Any) -> OpcUaSource:
+    settings: dict[str, Any] = {"name": "ua", "endpoint": endpoint, "publishing_interval_ms": 50, "timeout_s": 2.0}
     settings.update(overrides)
-    return SourceConfig(**settings)
+    return OpcUaSource(**settings)
 
 
 @pytest.fixture

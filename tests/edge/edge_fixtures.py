@@ -14,7 +14,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from oee_tui.config import Config, parse_config
+from oee_tui.config import Config
+from oee_tui.drivers.registry import parse_config
 from oee_tui.edge.node import EdgeNode
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample

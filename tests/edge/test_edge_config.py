@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from oee_tui.config import ConfigError, EdgeConfig, parse_config
+from oee_tui.config import ConfigError, EdgeConfig
+from oee_tui.drivers.registry import parse_config
 
 BASE = """
 [site]

@@ -10,8 +10,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from oee_tui.config import SourceConfig
 from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver, SparkplugSettings
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.edge.node import NEXT_SERVER_METRIC, EdgeNode
 from oee_tui.model import Quality
 from oee_tui.mqtt.host import rebirth_command
@@ -144,7 +144,7 @@ async def test_a_killed_connection_delivers_the_ndeath_will_with_the_births_bdse
 
 async def test_round_trip_into_the_projects_own_host_driver(broker: MosquittoBroker, tmp_path: Path) -> None:
     """What the edge node publishes is what the project's Sparkplug host driver emits."""
-    source = SourceConfig(name="uns", kind="sparkplug", host="127.0.0.1", port=broker.port, timeout_s=5.0)
+    source = SparkplugSource(name="uns", host="127.0.0.1", port=broker.port, timeout_s=5.0)
     driver = SparkplugDriver(source, [], settings=SparkplugSettings(host_id="roundtrip", group_ids=("plant",)))
     collector = SampleCollector()
     await asyncio.wait_for(driver.connect(), TIMEOUT)

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.analysis import day_summaries
 from oee_tui.engine.analysis.day_summaries import (
     fingerprints,

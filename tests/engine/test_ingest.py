@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, SampleColumns, Signal, TagSample, TagValue
 

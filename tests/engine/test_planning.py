@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oee_tui.config import config_from_dict
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.analysis.planning import Planning, PlanningError, attributed_counts, attributed_intervals
 from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_json
 from oee_tui.engine.live.engine import Engine

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oee_tui.config import config_from_dict
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
 from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.store import Store

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.analysis.review import NO_REASON, Level, ParetoBar, Scope, downtime_pareto

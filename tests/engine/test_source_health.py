@@ -13,12 +13,15 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, SourceConfig, TagMapping
+from oee_tui.drivers.opcua.opcua_source import OpcUaSource
+from oee_tui.drivers.registry import make_driver
 from oee_tui.engine.live.acquisition import (
     QueueFullPolicy,
     SampleQueue,
@@ -148,9 +151,9 @@ def test_policy_and_expected_interval_follow_the_kind_of_source() -> None:
     assert queue_policy_for("modbus") is queue_policy_for("s7") is queue_policy_for("logix") is QueueFullPolicy.WAIT
     assert queue_policy_for("opcua") is QueueFullPolicy.DROP_OLDEST
     assert expected_interval_s(modbus_source(502, poll_interval_s=0.25)) == 0.25
-    opcua = SourceConfig(name="ua", kind="opcua", publishing_interval_ms=2000)
+    opcua = OpcUaSource(name="ua", publishing_interval_ms=2000)
     assert expected_interval_s(opcua) == 4.0  # the keep-alive check, not the data changes
-    assert expected_interval_s(SourceConfig(name="ua", kind="opcua", publishing_interval_ms=50)) == 1.0
+    assert expected_interval_s(OpcUaSource(name="ua", publishing_interval_ms=50)) == 1.0
 
 
 async def test_sample_queue_bounds_samples_and_drops_oldest_whole_batches() -> None:
@@ -264,7 +267,7 @@ async def _fill_then_drain(server: ModbusSim, policy: QueueFullPolicy,
     """A runner polling every 20 ms into a 3-sample queue that nobody reads for a while; then drain it all."""
     source = modbus_source(server.port, poll_interval_s=0.02, queue_size=3)
     runner = SourceRunner(source, [TagMapping(Signal.TOTAL_COUNT, "plc", "hr:0", "uint16", width=16)],
-                          policy=policy)
+                          partial(make_driver, config_path=None), policy=policy)
     task = asyncio.create_task(runner.run())
     received = 0
     try:

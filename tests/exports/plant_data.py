@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oee_tui.config import config_from_dict
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.store import Store
 

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.live.engine import Engine
 from oee_tui.imports import validate_file

@@ -10,7 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.imports import (
     LoggedStop,
     Order,

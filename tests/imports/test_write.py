@@ -14,7 +14,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from oee_tui.config import Config, config_from_dict
+from oee_tui.config import Config
+from oee_tui.drivers.registry import config_from_dict
 from oee_tui.imports import ImportResult, LoggedStop, validate_file
 from oee_tui.imports.write import WriteSummary, plan_result, preview_rows, spread_counts, write_result
 from oee_tui.model import MachineState, StateInterval

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
+from oee_tui.drivers.mqtt_json.mqtt_json_source import MqttSource
 from oee_tui.model import Quality, Signal
 from oee_tui.mqtt.json_paths import parse_path
 from oee_tui.mqtt.json_source import PayloadDecoder, parse_tag
@@ -29,8 +30,8 @@ STATE = "plant/line1/state"
 SPEED = "plant/# $.data[0]['speed value']"
 
 
-def source(port: int, **overrides: Any) -> SourceConfig:
-    return SourceConfig(**{"name": "json", "kind": "mqtt", "host": "127.0.0.1", "port": port, "timeout_s": 5.0,
+def source(port: int, **overrides: Any) -> MqttSource:
+    return MqttSource(**{"name": "json", "host": "127.0.0.1", "port": port, "timeout_s": 5.0,
                            "client_id": "oee-test-json", **overrides})
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from oee_tui.config import ConfigError, parse_config
-from oee_tui.drivers.base import make_driver
+from oee_tui.config import ConfigError
 from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
+from oee_tui.drivers.registry import make_driver, parse_config
 
 BASE = """
 [site]
@@ -58,7 +58,7 @@ timestamp_format = "epoch_ms"''')
     assert (source.host, source.port, source.client_id, source.mqtt_version, source.username, source.keepalive_s,
             source.session_expiry_s, source.timestamp_path, source.timestamp_format) == (
         "broker.plant", 8883, "oee-hall-a", "5", "oee", 20, 3600, "$.meta['time stamp']", "epoch_ms")
-    driver = make_driver(source, list(config.machines[0].signals.values()))  # type: ignore[attr-defined]
+    driver = make_driver(source, list(config.machines[0].signals.values()), config_path=None)
     assert isinstance(driver, MqttJsonDriver)
     assert driver.mqtt.describe() == ("mqtts://broker.plant:8883 (MQTT 5, client id oee-hall-a, user 'oee', "
                                       "CA ca.pem, client certificate client.pem, persistent session)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from oee_tui.cli import main
-from oee_tui.config import parse_config
+from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.store import Store

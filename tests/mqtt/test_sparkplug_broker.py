@@ -14,9 +14,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from oee_tui.config import SourceConfig, TagMapping
+from oee_tui.config import TagMapping
 from oee_tui.drivers.base import Driver, DriverError
 from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver, SparkplugSettings
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.engine.live.acquisition import QueueFullPolicy, SourceRunner
 from oee_tui.model import Quality, Signal, TagSample
 from oee_tui.mqtt.sparkplug import REBIRTH_METRIC, DataType, MessageType, MetricSpec, decode_payload, metric_value
@@ -32,8 +33,8 @@ TIMEOUT = 10.0  # generous: two loaded cores under pytest -n 2
 
 
 def make_driver(port: int, *, tags: tuple[str, ...] = (), **settings: Any) -> SparkplugDriver:
-    """A driver for the broker on `port`; settings not yet in SourceConfig come as SparkplugSettings."""
-    source = SourceConfig(name="broker", kind="sparkplug", host="127.0.0.1", port=port, timeout_s=5.0)
+    """A driver for the broker on `port`; the host's own settings come as SparkplugSettings."""
+    source = SparkplugSource(name="broker", host="127.0.0.1", port=port, timeout_s=5.0)
     mappings = [TagMapping(signal=Signal.TOTAL_COUNT, source="broker", tag=name) for name in tags]
     return SparkplugDriver(source, mappings, settings=SparkplugSettings(**settings))
 
@@ -196,7 +197,7 @@ async def test_a_quiet_network_still_reports_keep_alive_round_trips(broker: Mosq
 async def test_the_acquisition_runner_drives_it_like_any_subscription(broker: MosquittoBroker) -> None:
     """The real contract: the runner's connect timeout, run(), its queue, its health figures."""
     tags = [TagMapping(signal=Signal.TOTAL_COUNT, source="broker", tag=f"{PREFIX}/Count")]
-    source = SourceConfig(name="broker", kind="sparkplug", host="127.0.0.1", port=broker.port, timeout_s=5.0)
+    source = SparkplugSource(name="broker", host="127.0.0.1", port=broker.port, timeout_s=5.0)
     runner = SourceRunner(source, tags, factory=lambda src, maps: SparkplugDriver(src, maps),
                           policy=QueueFullPolicy.DROP_OLDEST)
     task = asyncio.create_task(runner.run())
@@ -218,9 +219,9 @@ async def test_the_acquisition_runner_drives_it_like_any_subscription(broker: Mo
 
 
 def test_settings_come_from_the_source_where_it_has_them() -> None:
-    source = SourceConfig(name="broker", kind="sparkplug", port=1883)
+    source = SparkplugSource(name="broker", port=1883)
     settings = SparkplugSettings.from_source(source)
-    assert settings == SparkplugSettings()  # SourceConfig has none of them yet: all defaults
+    assert settings == SparkplugSettings()  # a source that sets none of them: all defaults
     assert (settings.host_id, settings.reorder_timeout_s, settings.mqtt_version) == ("oee-tui", 2.0, "3.1.1")
     assert not settings.uses_tls and SparkplugSettings(tls_ca_file="ca.pem").uses_tls
     driver = SparkplugDriver(source, [])

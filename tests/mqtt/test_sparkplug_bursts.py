@@ -12,8 +12,8 @@ import asyncio
 import base64
 import random
 
-from oee_tui.config import SourceConfig
 from oee_tui.drivers.sparkplug.host_driver import RECV_CHUNK, SparkplugDriver, SparkplugSettings
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec, encode_dbirth, encode_ddata, encode_nbirth, topic
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, mqtt_client, stop_client
 from tests.mqtt.test_sparkplug_broker import TIMEOUT, running
@@ -40,7 +40,7 @@ async def test_a_qos1_burst_arrives_whole_in_order_and_once(broker: MosquittoBro
     messages.append((MessageType.DDATA, DEVICE, _data(MESSAGES + 2, MESSAGES + 1, blob)))
     messages.append((MessageType.DDATA, DEVICE, _data(MESSAGES + 3, MESSAGES + 2)))
 
-    source = SourceConfig(name="broker", kind="sparkplug", host="127.0.0.1", port=broker.port, timeout_s=5.0,
+    source = SparkplugSource(name="broker", host="127.0.0.1", port=broker.port, timeout_s=5.0,
                           queue_size=10_000)
     driver = SparkplugDriver(source, [], settings=SparkplugSettings(group_ids=(GROUP,)))
     collector = SampleCollector()

@@ -9,7 +9,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from oee_tui.config import parse_config
+from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec

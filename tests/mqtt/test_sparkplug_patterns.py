@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.config import ConfigError, parse_config
+from oee_tui.config import ConfigError
+from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Signal
 from oee_tui.mqtt.metric_patterns import MetricRouter, pattern_problem

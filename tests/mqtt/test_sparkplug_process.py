@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import DriverError, make_driver
+from oee_tui.config import TagMapping
+from oee_tui.drivers.base import DriverError
+from oee_tui.drivers.registry import make_driver
 from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.model import Quality, SampleBatch, SampleColumns, Signal, TagSample
 from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
 from oee_tui.mqtt.sparkplug import parse_state as parse_state_payload
@@ -28,14 +30,14 @@ from tests.mqtt.test_sparkplug_broker import DEVICE, DEVICE_METRICS, PREFIX, TIM
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def source(port: int, **values: object) -> SourceConfig:
-    return SourceConfig(**{"name": "broker", "kind": "sparkplug", "host": "127.0.0.1", "port": port,
+def source(port: int, **values: object) -> SparkplugSource:
+    return SparkplugSource(**{"name": "broker", "host": "127.0.0.1", "port": port,
                            "timeout_s": 5.0, **values})  # type: ignore[arg-type]
 
 
 def process_driver(port: int, *tags: str, **values: object) -> SparkplugProcessDriver:
     mappings = [TagMapping(signal=Signal.TOTAL_COUNT, source="broker", tag=name) for name in tags]
-    driver = make_driver(source(port, **values), mappings)
+    driver = make_driver(source(port, **values), mappings, config_path=None)
     assert isinstance(driver, SparkplugProcessDriver)  # what the engine gets for kind "sparkplug"
     return driver
 
@@ -155,12 +157,12 @@ async def test_a_host_process_that_dies_ends_run_and_its_will_says_offline(broke
 
 ENGINE = """
 import asyncio, sys
-from oee_tui.config import SourceConfig
-from oee_tui.drivers.base import make_driver
+from oee_tui.drivers.registry import make_driver
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 
 async def main() -> None:
-    driver = make_driver(SourceConfig(name="uns", kind="sparkplug", host="127.0.0.1", port=int(sys.argv[1]),
-                                      host_id="proc-orphan"), [])
+    driver = make_driver(SparkplugSource(name="uns", host="127.0.0.1", port=int(sys.argv[1]), host_id="proc-orphan"),
+                         [], config_path=None)
     await driver.connect()
     print(driver.pid, flush=True)
     await asyncio.sleep(3600)

@@ -13,10 +13,13 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from oee_tui.config import EdgeConfig, SourceConfig, TagMapping, parse_config
+from oee_tui.config import EdgeConfig, TagMapping
 from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.mqtt_json.mqtt_json_driver import MqttJsonDriver
+from oee_tui.drivers.mqtt_json.mqtt_json_source import MqttSource
+from oee_tui.drivers.registry import parse_config
 from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver
+from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Signal
 from oee_tui.mqtt.transport import MqttSettings, TransportError, build_client, connect_options
@@ -63,8 +66,8 @@ def password_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[PasswordBro
         server.stop()
 
 
-def json_source(port: int, **overrides: object) -> SourceConfig:
-    return SourceConfig(**{"name": "json", "kind": "mqtt", "port": port, "timeout_s": 5.0,  # type: ignore[arg-type]
+def json_source(port: int, **overrides: object) -> MqttSource:
+    return MqttSource(**{"name": "json", "port": port, "timeout_s": 5.0,  # type: ignore[arg-type]
                            "username": "oee", "password": PASSWORD, **overrides})
 
 
@@ -72,7 +75,7 @@ TAGS = [TagMapping(Signal.STATE_CODE, "json", "plant/state")]
 
 
 def test_settings_from_a_source_and_from_the_edge_section() -> None:
-    source = SourceConfig(name="hall a/1", kind="mqtt", host="b", port=8883, username="u", password=PASSWORD,
+    source = MqttSource(name="hall a/1", host="b", port=8883, username="u", password=PASSWORD,
                           tls_ca_file="ca.pem", mqtt_version="5", keepalive_s=15)
     settings = MqttSettings.from_config(source, default_client_id="oee-tui-hall a/1", persistent_session=True)
     assert (settings.host, settings.port, settings.client_id, settings.protocol, settings.keepalive_s,
@@ -85,7 +88,7 @@ def test_settings_from_a_source_and_from_the_edge_section() -> None:
     assert settings.describe() == ("mqtts://b:8883 (MQTT 5, client id oee-tui-hall_a_1, user 'u', CA ca.pem, "
                                    "persistent session)")
     with pytest.raises(TransportError, match=r"mqtt_version must be one of 3.1.1, 5, not '4'"):
-        MqttSettings.from_config(SourceConfig(name="x", kind="mqtt", mqtt_version="4"), default_client_id="x")
+        MqttSettings.from_config(MqttSource(name="x", mqtt_version="4"), default_client_id="x")
 
 
 def test_session_options_for_each_protocol() -> None:
@@ -110,7 +113,7 @@ def test_an_unreadable_tls_file_is_named_without_its_contents(tmp_path: Path) ->
 
 
 def test_the_sparkplug_host_builds_its_connection_here() -> None:
-    source = SourceConfig(name="uns", kind="sparkplug", port=1884, username="u", password=PASSWORD)
+    source = SparkplugSource(name="uns", port=1884, username="u", password=PASSWORD)
     driver = SparkplugDriver(source, [])
     assert isinstance(driver.mqtt, MqttSettings)
     assert (driver.mqtt.port, driver.mqtt.client_id, driver.mqtt.persistent_session) == (1884, "oee-tui-uns", False)

@@ -25,7 +25,7 @@ from textual.widgets import Input, Select, Tree
 
 from oee_tui.app import OeeApp
 from oee_tui.cli import SAMPLE_CONFIG
-from oee_tui.config import load_config
+from oee_tui.drivers.registry import KINDS, load_config
 from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.help import HelpScreen
@@ -662,6 +662,6 @@ def test_the_demo_engine_offers_exactly_the_config_it_runs() -> None:
     from oee_tui.runtime import DemoEngine
 
     demo = DemoEngine(None, seed=3)
-    shown = ConfigDocument(Path("demo"), demo.built_in_config_text).validate()
+    shown = ConfigDocument(Path("demo"), demo.built_in_config_text, KINDS).validate()
     assert shown.sources == demo.config.sources
     assert [m.id for m in shown.machines] == [m.id for m in demo.config.machines]

@@ -28,7 +28,8 @@ from textual.widgets import Static
 
 from oee_tui.app import OeeApp
 from oee_tui.cli import main
-from oee_tui.config import EdgeConfig, load_config
+from oee_tui.config import EdgeConfig
+from oee_tui.drivers.registry import load_config
 from oee_tui.edge.node import EdgeNode, EdgeStats
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample

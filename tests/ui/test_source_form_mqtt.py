@@ -21,7 +21,7 @@ from textual.widgets import Input, Select
 
 from oee_tui import field_checks as checks
 from oee_tui.app import OeeApp
-from oee_tui.config import load_config
+from oee_tui.drivers.registry import load_config
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.source_form import FormField, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
@@ -627,7 +627,7 @@ def test_host_id_is_one_topic_level() -> None:
 ])
 def test_mqtt_tag_is_topic_then_path(topic: str, path: str, tag: str) -> None:
     assert checks.mqtt_tag(topic, path) == tag
-    assert checks.check_mqtt_tag(tag) is None
+    assert checks.check_tag("mqtt", tag) is None
 
 
 def test_mqtt_topic_and_path_checks() -> None:

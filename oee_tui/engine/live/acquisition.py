@@ -40,7 +40,8 @@ from enum import StrEnum
 from typing import Final
 
 from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import Driver, DriverError, keep_alive_interval_s, make_driver
+from oee_tui.drivers.base import Driver, DriverError
+from oee_tui.drivers.registry import kind_named, kind_of
 from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, SourceStatus, TagSample
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ DROP_LOG_EVERY_S: Final = 60.0
 # A driver that reports nothing at all (no read, no sample) for this many of its own
 # timeouts beyond the stale mark is stuck in a call its timeout did not end: abandon it.
 HUNG_AFTER_TIMEOUTS: Final = 3.0
-SUBSCRIPTION_KINDS: Final = frozenset({"opcua", "mqtt", "sparkplug"})
 
 
 class QueueFullPolicy(StrEnum):
@@ -65,7 +65,7 @@ class QueueFullPolicy(StrEnum):
 
 
 def queue_policy_for(kind: str) -> QueueFullPolicy:
-    return QueueFullPolicy.DROP_OLDEST if kind in SUBSCRIPTION_KINDS else QueueFullPolicy.WAIT
+    return QueueFullPolicy.DROP_OLDEST if kind_named(kind).subscribes else QueueFullPolicy.WAIT
 
 
 def expected_interval_s(source: SourceConfig) -> float:
@@ -74,9 +74,7 @@ def expected_interval_s(source: SourceConfig) -> float:
     A subscription sends data only on change; what must arrive regularly is
     the driver's connection check (drivers.base.keep_alive_interval_s).
     """
-    if source.kind in SUBSCRIPTION_KINDS:
-        return keep_alive_interval_s(source)
-    return max(0.001, source.poll_interval_s)
+    return kind_of(source).expected_interval_s(source)
 
 
 def backoff_delay(attempt: int, minimum: float, maximum: float, rng: random.Random) -> float:
@@ -237,12 +235,12 @@ class StalledDriverError(DriverError):
 class SourceRunner:
     """Runs one source until cancelled; restarts its driver whenever it fails."""
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping],
-                 factory: DriverFactory = make_driver, rng: random.Random | None = None,
-                 policy: QueueFullPolicy | None = None) -> None:
+    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], factory: DriverFactory,
+                 rng: random.Random | None = None, policy: QueueFullPolicy | None = None) -> None:
         self.source = source
         self.tags = tags
         self.factory = factory
+        self.subscribes = kind_of(source).subscribes  # pushes changes; else polled at poll_interval_s
         self.policy = policy or queue_policy_for(source.kind)
         self.queue = SampleQueue(source.queue_size)
         self.interval_s = expected_interval_s(source)
@@ -383,7 +381,7 @@ class SourceRunner:
     def _judged_by_silence(self) -> bool:
         # A polled driver emits every poll. A quiet subscription sends nothing, so its silence
         # means something only from a driver that reports its keep-alive checks as reads.
-        return self.source.kind not in SUBSCRIPTION_KINDS or self._reads_reported
+        return not self.subscribes or self._reads_reported
 
     async def _watch(self) -> None:
         """Sleeps until the source would turn stale (or the driver count as stuck), then judges."""

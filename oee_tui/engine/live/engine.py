@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
 from typing import Any, TypeVar
 
 from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
-from oee_tui.drivers.base import make_driver
+from oee_tui.drivers.registry import make_driver
 from oee_tui.engine.analysis.planning import MachinePlan, Planning, PlanningError
-from oee_tui.engine.live.acquisition import SUBSCRIPTION_KINDS, DriverFactory, SourceHealth, SourceRunner
+from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.oee.calculator import lines_and_plant, machine_oee_from_counts
 from oee_tui.engine.oee.shifts import ShiftCalendar
@@ -80,13 +81,15 @@ class Engine:
     """Implements oee_tui.engine.api.PlantEngine."""
 
     def __init__(self, config: Config, store: Store | None, *, clock: Callable[[], float] = time.time,
-                 driver_factory: DriverFactory = make_driver, tick_s: float = 1.0,
+                 driver_factory: DriverFactory | None = None, tick_s: float = 1.0,
                  flush_interval_s: float = 2.0, acquire: bool = True, summary_delay_s: float = 60.0,
                  summary_every_s: float = 3600.0) -> None:
         """`acquire=False` starts no source tasks: samples then come only through ingest()
         (benchmarks, replays). `summary_delay_s` after start, and every `summary_every_s` after
         that, the engine saves the day summaries of the last SUMMARY_DAYS days that are missing
-        (oee_tui.engine.analysis.day_summaries), so that reviewing weeks and months finds them saved."""
+        (oee_tui.engine.analysis.day_summaries), so that reviewing weeks and months finds them saved.
+        Without a `driver_factory` each source gets its kind's driver, with the config's own path
+        (OPC-UA's certificates are beside the file)."""
         self.config = config
         self.acquire = acquire
         self.store = store
@@ -197,7 +200,8 @@ class Engine:
         tags = self.tags_of(source.name)
         if not tags:
             return
-        runner = SourceRunner(source, tags, self.driver_factory)
+        factory = self.driver_factory or partial(make_driver, config_path=self.config.path)
+        runner = SourceRunner(source, tags, factory)
         runner.on_dead_letter = self._keep_dead_letter
         runner.on_historical = self._keep_history
         self.runners.append(runner)
@@ -493,7 +497,7 @@ class Engine:
         # A subscription sends nothing while values stand still (a machine on a break): while
         # its source is online, what the machine last heard is still current, not stale.
         for runner in self.runners:
-            if runner.source.kind in SUBSCRIPTION_KINDS and runner.online:
+            if runner.subscribes and runner.online:
                 for tracker in self._fed_by.get(runner.source.name, ()):
                     tracker.still_current(now)
         for machine in self.machines.values():

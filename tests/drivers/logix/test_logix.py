@@ -12,13 +12,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
-from oee_tui.config import SourceConfig
-from oee_tui.drivers.base import BrowseEntry, DriverError, make_driver
-from oee_tui.drivers.logix.logix_driver import LogixDriver, check_tag_name
+from oee_tui.drivers.base import BrowseEntry, DriverError
+from oee_tui.drivers.logix.logix_driver import LogixDriver
+from oee_tui.drivers.logix.logix_source import LogixSource
+from oee_tui.drivers.logix.tag_list import check_tag_name
+from oee_tui.drivers.registry import make_driver
 from oee_tui.model import Quality
 from tests.drivers.conftest import Collector, running, tag
 from tests.drivers.logix.logix_server import LogixServer
@@ -49,15 +52,15 @@ def logix_server() -> Iterator[LogixServer]:
         server.stop()
 
 
-def logix_source(port: int, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"name": "plc", "kind": "logix", "host": "127.0.0.1", "port": port,
+def logix_source(port: int, **overrides: Any) -> LogixSource:
+    settings: dict[str, Any] = {"name": "plc", "host": "127.0.0.1", "port": port,
                                 "poll_interval_s": 0.05, "timeout_s": 1.0}
     settings.update(overrides)
-    return SourceConfig(**settings)
+    return LogixSource(**settings)
 
 
 def logix_driver(server: LogixServer, *names: str, **overrides: Any) -> LogixDriver:
-    driver = make_driver(logix_source(server.port, **overrides), [tag(n) for n in names])
+    driver = make_driver(logix_source(server.port, **overrides), [tag(n) for n in names], config_path=None)
     assert isinstance(driver, LogixDriver)
     return driver
 
@@ -103,7 +106,7 @@ async def test_connect_uploads_controller_program_and_udt_definitions(logix_serv
 
 
 async def test_connect_refused_names_host_and_slot(free_port: int) -> None:
-    driver = make_driver(logix_source(free_port, slot=2), [tag("Line1Count")])
+    driver = make_driver(logix_source(free_port, slot=2), [tag("Line1Count")], config_path=None)
     with pytest.raises(DriverError, match=rf"127\.0\.0\.1:{free_port} slot 2: cannot connect: .*refused"):
         await driver.connect()
 
@@ -362,9 +365,9 @@ async def test_a_cancelled_connect_closes_what_it_opened_later(logix_server: Log
 
 
 def test_check_tag_name_does_not_need_pycomm3() -> None:
-    """config.py checks tag syntax on machines (and in processes) that never load pycomm3."""
-    code = ("import sys, oee_tui.drivers.logix.logix_driver as logix; "
-            "assert logix.check_tag_name('Program:P.Tag[1].3') is None; "
+    """The config reader checks tag syntax on machines (and in processes) that never load pycomm3."""
+    code = ("import sys, oee_tui.drivers.logix.logix_driver as logix, oee_tui.drivers.logix.tag_list as names; "
+            "assert names.check_tag_name('Program:P.Tag[1].3') is None; "
             "assert 'pycomm3' not in sys.modules, 'pycomm3 was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
 
@@ -397,7 +400,8 @@ async def test_source_runner_marks_offline_and_reconnects_by_itself(logix_server
 
     port = logix_server.port
     logix_server.set("Line1Count", 5)
-    runner = SourceRunner(logix_source(port, reconnect_min_s=0.05, reconnect_max_s=0.3), [tag("Line1Count")])
+    runner = SourceRunner(logix_source(port, reconnect_min_s=0.05, reconnect_max_s=0.3), [tag("Line1Count")],
+                          partial(make_driver, config_path=None))
     runner_task = asyncio.create_task(runner.run())
 
     async def next_sample(wanted: Any) -> Any:

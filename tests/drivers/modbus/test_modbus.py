@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from oee_tui.drivers.base import DriverError, make_driver
+from oee_tui.drivers.base import DriverError
 from oee_tui.drivers.modbus.modbus_driver import (
     ModbusDriver,
     ModbusPoint,
@@ -21,6 +21,7 @@ from oee_tui.drivers.modbus.modbus_driver import (
     plan_reads,
     split_block,
 )
+from oee_tui.drivers.registry import kind_named, make_driver
 from oee_tui.model import Quality
 from tests.drivers.conftest import Collector, ModbusSim, modbus_source, running, tag
 
@@ -150,13 +151,13 @@ def test_split_block_gives_one_block_per_point() -> None:
 
 def test_make_driver_picks_by_kind_and_dedupes_tags() -> None:
     source = modbus_source(502)
-    driver = make_driver(source, [tag("hr:1"), tag("hr:1"), tag("hr:2"), tag("bogus")])
+    driver = make_driver(source, [tag("hr:1"), tag("hr:1"), tag("hr:2"), tag("bogus")], config_path=None)
     assert isinstance(driver, ModbusDriver)
     assert driver.name == "plc"
     assert [m.tag for m in driver.tags] == ["hr:1", "hr:2", "bogus"]
     assert list(driver.invalid) == ["bogus"]
     with pytest.raises(ValueError, match="unknown kind"):
-        make_driver(modbus_source(502, kind="profibus"), [])
+        kind_named("profibus")
 
 
 # ---------------------------------------------------------------- against a server

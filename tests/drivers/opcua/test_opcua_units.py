@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from asyncua import ua
 
-from oee_tui.drivers.base import make_driver
 from oee_tui.drivers.opcua.opcua_driver import OpcUaDriver, plain_value, quality_of, timestamp_of
+from oee_tui.drivers.registry import make_driver
 from oee_tui.model import Quality
 from tests.drivers.conftest import opcua_source, tag
 
@@ -45,6 +45,7 @@ def test_plain_value_keeps_scalars_and_flattens_the_rest() -> None:
 
 def test_make_driver_for_opcua_dedupes_tags() -> None:
     source = opcua_source("opc.tcp://127.0.0.1:4840/")
-    driver = make_driver(source, [tag("ns=2;s=A", "ua"), tag("ns=2;s=A", "ua"), tag("ns=2;s=B", "ua")])
+    driver = make_driver(source, [tag("ns=2;s=A", "ua"), tag("ns=2;s=A", "ua"), tag("ns=2;s=B", "ua")],
+                         config_path=None)
     assert isinstance(driver, OpcUaDriver)
     assert [m.tag for m in driver.tags] == ["ns=2;s=A", "ns=2;s=B"]

@@ -8,6 +8,7 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ import pytest_asyncio
 from snap7.server import Server, ServerISOConnection
 from snap7.type import SrvArea, SrvEvent
 
-from oee_tui.config import SourceConfig, TagMapping
-from oee_tui.drivers.base import DriverError, make_driver
+from oee_tui.config import TagMapping
+from oee_tui.drivers.base import DriverError
+from oee_tui.drivers.registry import make_driver
+from oee_tui.drivers.s7.address import S7Address, parse_s7_address, store
 from oee_tui.drivers.s7.s7_driver import (
     CLOSE_WAIT_S,
     FALLBACK_PDU_BYTES,
@@ -28,7 +31,7 @@ from oee_tui.drivers.s7.s7_driver import (
     plan_reads,
     split_block,
 )
-from oee_tui.drivers.s7.address import S7Address, parse_s7_address, store
+from oee_tui.drivers.s7.s7_source import S7Source
 from oee_tui.engine.live.acquisition import SourceRunner
 from oee_tui.model import Quality, TagSample
 from tests.drivers.conftest import Collector, running, tag
@@ -92,11 +95,11 @@ async def s7_server() -> AsyncIterator[S7Sim]:
         await sim.stop()
 
 
-def s7_source(port: int, **overrides: Any) -> SourceConfig:
-    settings: dict[str, Any] = {"name": "plc", "kind": "s7", "host": "127.0.0.1", "port": port,
+def s7_source(port: int, **overrides: Any) -> S7Source:
+    settings: dict[str, Any] = {"name": "plc", "host": "127.0.0.1", "port": port,
                                 "poll_interval_s": 0.05, "timeout_s": 1.0}
     settings.update(overrides)
-    return SourceConfig(**settings)
+    return S7Source(**settings)
 
 
 def counted(driver: S7Driver) -> list[tuple[float, bool]]:
@@ -184,7 +187,8 @@ def test_parse_tsap() -> None:
 
 
 def test_make_driver_picks_s7_and_keeps_bad_tags_as_bad_samples() -> None:
-    driver = make_driver(s7_source(102), [tag("DB1.DBW0"), tag("DB1.DBW0"), tag("DB1.DBW"), tag("MD4", type="REAL")])
+    driver = make_driver(s7_source(102), [tag("DB1.DBW0"), tag("DB1.DBW0"), tag("DB1.DBW"), tag("MD4", type="REAL")],
+                         config_path=None)
     assert isinstance(driver, S7Driver)
     assert [a.text for a in driver.addresses] == ["DB1.DBW0", "MD4"]
     assert driver.addresses[1].type == "REAL"
@@ -389,7 +393,7 @@ async def test_connect_to_a_dead_port_names_the_device(free_port: int) -> None:
 
 
 async def test_a_malformed_tsap_fails_connect_not_the_factory() -> None:
-    driver = make_driver(s7_source(102, local_tsap="0100", remote_tsap="03.01"), [tag("MW0")])
+    driver = make_driver(s7_source(102, local_tsap="0100", remote_tsap="03.01"), [tag("MW0")], config_path=None)
     with pytest.raises(DriverError, match=r"TSAP 0100/03.01: TSAP '0100' must be two hex bytes with a dot"):
         await driver.connect()
 
@@ -500,7 +504,8 @@ async def test_server_loss_raises_and_a_restarted_server_is_read_again(s7_server
 async def test_source_runner_marks_offline_and_reconnects(s7_server: S7Sim) -> None:
     s7_server.set("MW10", 1)
     port = s7_server.port
-    runner = SourceRunner(s7_source(port, reconnect_min_s=0.05, reconnect_max_s=0.2), [tag("MW10")])
+    runner = SourceRunner(s7_source(port, reconnect_min_s=0.05, reconnect_max_s=0.2), [tag("MW10")],
+                          partial(make_driver, config_path=None))
     runner_task = asyncio.create_task(runner.run())
 
     async def next_sample(predicate: Callable[[TagSample], bool]) -> TagSample:
