@@ -68,7 +68,7 @@ async def test_trust_moves_a_refused_server_certificate_into_the_trusted_store(t
     from cryptography import x509
 
     from oee_tui.drivers.opcua.security import thumbprints
-    from tests.drivers.test_opcua_security import _self_signed
+    from tests.drivers.opcua.test_opcua_security import _self_signed
 
     config = write_config(tmp_path, modbus_server.port)
     der, _key = _self_signed("Line 2 server", "urn:line2:server", x509.oid.ExtendedKeyUsageOID.SERVER_AUTH)
