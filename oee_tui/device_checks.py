@@ -136,6 +136,7 @@ async def probe_broker(source: SourceConfig) -> BrokerProbe:
 def _probe(settings: MqttSettings) -> BrokerProbe:
     """The blocking half of probe_broker (paho's connect and TLS handshake): run it in a thread."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import MQTTErrorCode
 
     from oee_tui.mqtt.transport import REFUSED_EARLY, build_client, connect_options
 
@@ -160,9 +161,9 @@ def _probe(settings: MqttSettings) -> BrokerProbe:
             result = client.connect(settings.host, settings.port, settings.keepalive_s, **connect_options(settings))
         except (OSError, ValueError) as exc:  # refused, unreachable, no such host, a TLS handshake that failed
             raise ConnectionError(f"{where}: cannot connect: {describe_error(exc)}") from None
-        if result == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST:
+        if result == MQTTErrorCode.MQTT_ERR_CONN_LOST:
             raise ConnectionError(f"{where}: " + REFUSED_EARLY.format(reason=mqtt.error_string(result)))
-        if result != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise ConnectionError(f"{where}: cannot connect: {mqtt.error_string(result)}")
         client.loop_start()
         if not answered.wait(settings.timeout_s):

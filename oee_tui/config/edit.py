@@ -152,14 +152,14 @@ class ConfigDocument:
 
     def _source_table(self, name: str) -> Table:
         for table in self._sources():
-            if table.get("name") == name:
+            if isinstance(table, Table) and table.get("name") == name:
                 return table
         raise ConfigEditError(f"there is no source named {name!r}")
 
     def _machine_table(self, machine: str) -> Table:
         machines = self.doc.get("machines")
         for table in machines if isinstance(machines, AoT) else []:
-            if table.get("id") == machine:
+            if isinstance(table, Table) and table.get("id") == machine:
                 return table
         raise ConfigEditError(f"there is no machine with id {machine!r}")
 

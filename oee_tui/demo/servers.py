@@ -51,7 +51,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from asyncua import Server, ua
+from asyncua import ua
+from asyncua.server.server import Server
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from snap7.server import Server as S7Server
@@ -59,6 +60,8 @@ from snap7.type import SrvArea
 
 from oee_tui.config import Config
 from oee_tui.demo.simulation import BreakCalendar, SimMachine, SimPlant
+from oee_tui.drivers.base import settings_of
+from oee_tui.drivers.opcua.opcua_source import OpcUaSource
 from oee_tui.drivers.registry import config_from_dict
 from oee_tui.drivers.s7.address import S7Value, parse_s7_address, store
 
@@ -422,7 +425,7 @@ class DemoPlant:
         self.timezone = timezone
         self.config: Config = demo_config(self.modbus_port, self.opcua_port, self.s7_port, timezone)
         self.simulation: SimPlant = build_simulation(self.config, seed)
-        self.endpoint = self.config.source(OPCUA_SOURCE).endpoint
+        self.endpoint = settings_of(self.config.source(OPCUA_SOURCE), OpcUaSource).endpoint
         self.ready = asyncio.Event()  # set once all three servers serve
         self.ticks = 0  # simulation steps published so far
         self._modbus: ModbusTcpServer | None = None
@@ -472,6 +475,10 @@ class DemoPlant:
             log.info("demo plant serving: modbus on %s:%d, s7 on %s:%d, opc ua at %s",
                      HOST, self.modbus_port, HOST, self.s7_port, self.endpoint)
 
+    def stopping(self) -> bool:
+        """Whether stop() has been called; asked again after an await, which may have let it run."""
+        return self._closed
+
     async def stop(self) -> None:
         """Stop the simulation and the servers, freeing the ports. Safe to call twice or before start."""
         if self._stop_lock is None:
@@ -486,7 +493,7 @@ class DemoPlant:
                     await task
             modbus, self._modbus = self._modbus, None
             if modbus is not None:
-                await modbus.shutdown()
+                await modbus.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
             s7, self._s7 = self._s7, None
             if s7 is not None:
                 # stop() closes the listener at once, then joins the server's threads
@@ -538,19 +545,19 @@ class DemoPlant:
         await self._build_address_space(server)
         await server.start()
         self._opcua_started = True
-        if self._closed:
+        if self.stopping():  # stop() ran while the server was starting
             self._opcua_started = False
             await server.stop()
 
     async def _build_address_space(self, server: Server) -> None:
-        line = await server.nodes.objects.add_object(ua.NodeId("L2", OPCUA_NS), ua.QualifiedName("L2", OPCUA_NS))
+        line = await server.nodes.objects.add_object(ua.NodeId(ua.String("L2"), ua.Int16(OPCUA_NS)), ua.QualifiedName("L2", OPCUA_NS))
         self._opcua_nodes = []
         for machine in OPCUA_MACHINES:
-            obj = await line.add_object(ua.NodeId(f"L2.{machine.opcua_name}", OPCUA_NS),
+            obj = await line.add_object(ua.NodeId(ua.String(f"L2.{machine.opcua_name}"), ua.Int16(OPCUA_NS)),
                                         ua.QualifiedName(machine.opcua_name, OPCUA_NS))
             values: dict[str, tuple[ua.NodeId, ua.VariantType]] = {}
             for variable, variant_type, initial in self._opcua_values(machine):
-                node_id = ua.NodeId(f"L2.{machine.opcua_name}.{variable}", OPCUA_NS)
+                node_id = ua.NodeId(ua.String(f"L2.{machine.opcua_name}.{variable}"), ua.Int16(OPCUA_NS))
                 await obj.add_variable(node_id, ua.QualifiedName(variable, OPCUA_NS),
                                        ua.Variant(initial, variant_type))
                 values[variable] = (node_id, variant_type)
@@ -611,7 +618,7 @@ class DemoPlant:
                 s7.unlock_area(SrvArea.DB, S7_DB)
         server = self._opcua
         if server is not None and self._opcua_started:
-            stamp = datetime.now(UTC)
+            stamp = ua.DateTime.now(UTC)
             for nodes in self._opcua_nodes:
                 for variable, _type, value in self._opcua_values(nodes.machine):
                     node_id, variant_type = nodes.values[variable]

@@ -56,7 +56,7 @@ class MqttDriverBase(Driver):
         self.dropped = 0
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: deque[tuple[str, bytes, float]] = deque()
+        self._inbox: deque[tuple[str, bytes | bytearray, float]] = deque()
         self._inbox_max = max(MIN_INBOX, source.queue_size)
         self._wake = asyncio.Event()
         self._wake_pending = False

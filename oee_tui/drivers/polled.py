@@ -41,6 +41,10 @@ class PolledDriver(Driver):
     async def poll(self) -> list[TagSample]:
         """Read every tag once; one batch, one timestamp. Raises DriverError if the link is lost."""
 
+    def closing(self) -> bool:
+        """Whether close() was called, perhaps while a poll was waiting on the device."""
+        return self._closed
+
     def check_link(self) -> None:
         """Raise DriverError if the link was lost while waiting for the next tick.
 
@@ -57,10 +61,10 @@ class PolledDriver(Driver):
             try:
                 batch = await self.poll()
             except DriverError:
-                if self._closed:
+                if self.closing():
                     return
                 raise
-            if self._closed:
+            if self.closing():
                 return
             await emit(batch)
             # Fixed-rate schedule: ticks stay on start + k*interval; a poll that

@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from oee_tui.config import TagMapping
 from oee_tui.drivers.sparkplug.frames import FrameWriter, read_frame_blocking
@@ -126,9 +126,9 @@ class _Worker:
             closing.cancel()
 
 
-async def _first(task: asyncio.Future[None], closing: asyncio.Future[bool]) -> asyncio.Future[Any]:
+async def _first(task: asyncio.Future[None], closing: asyncio.Future[Literal[True]]) -> asyncio.Future[Any]:
     """Whichever ends first; `task` is cancelled (and waited for) when it is not."""
-    await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait((task, closing), return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         return task
     task.cancel()
