@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from oee_tui import __version__, commands
 from oee_tui.commands.common import EXIT_FAILURE, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, plant
@@ -116,11 +117,16 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     instead of the subparser resetting it to None.
     """
     common = argparse.ArgumentParser(add_help=False)
-    default: dict[str, object] = {"default": argparse.SUPPRESS} if suppress else {}
-    common.add_argument("--config", type=Path, help=f"config file (default: {default_config_path()})", **default)
-    common.add_argument("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})", **default)
-    common.add_argument("--demo", action="store_true", help="use the simulated demo plant", **default)
-    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages", **default)
+
+    def option(*names: str, **settings: Any) -> None:
+        if suppress:
+            settings["default"] = argparse.SUPPRESS
+        common.add_argument(*names, **settings)
+
+    option("--config", type=Path, help=f"config file (default: {default_config_path()})")
+    option("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})")
+    option("--demo", action="store_true", help="use the simulated demo plant")
+    option("-v", "--verbose", action="store_true", help="log debug messages")
     return common
 
 
@@ -250,7 +256,7 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
     config = _load_for_run(args, config_path)
     if args.devices_command == "list":
         checks = asyncio.run(device_checks.check_all(config))
-        rows = [("source", "kind", "address", "tags", "status", "feeds")]
+        rows: list[tuple[str, ...]] = [("source", "kind", "address", "tags", "status", "feeds")]
         for check in checks:
             status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
                 else f"DOWN: {check.error}"
@@ -274,8 +280,8 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
             _print_rows(rows)
             return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
         entries = asyncio.run(device_checks.browse_source(config, source, args.parent))
-        _print_rows([("id", "name", "type", "")] + [
-            (e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
+        listing: list[tuple[str, ...]] = [("id", "name", "type", "")]
+        _print_rows(listing + [(e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
         return EXIT_OK
     except NotImplementedError as exc:
         print(f"oee devices: {exc}", file=sys.stderr)
@@ -299,7 +305,7 @@ def _certificates_command(args: argparse.Namespace, config_path: Path) -> int:
             return EXIT_USAGE
         print(f"trusted {info.subject} (SHA-256 {info.sha256}); it is in {info.path}")
         return EXIT_OK
-    rows = [("store", "source", "subject", "sha256", "expires")]
+    rows: list[tuple[str, ...]] = [("store", "source", "subject", "sha256", "expires")]
     rows += [(c.store, c.source or "", c.subject, c.sha256, f"{c.not_after:%Y-%m-%d}")
              for c in list_certificates(pki_dir)]
     _print_rows(rows)
@@ -318,7 +324,7 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 
     store_dir = demo_data_dir(data_dir) if args.demo else data_dir
     _setup_logging(args.verbose, store_dir / "oee.log")
-    engine = None
+    engine: Engine | DemoEngine | None = None
     demo_factory = None
     if args.demo:
         engine = DemoEngine(Store.open(store_dir))

@@ -48,7 +48,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, Final, Literal
 
 from asyncua import ua
@@ -550,7 +550,8 @@ class DemoPlant:
             await server.stop()
 
     async def _build_address_space(self, server: Server) -> None:
-        line = await server.nodes.objects.add_object(ua.NodeId(ua.String("L2"), ua.Int16(OPCUA_NS)), ua.QualifiedName("L2", OPCUA_NS))
+        line = await server.nodes.objects.add_object(ua.NodeId(ua.String("L2"), ua.Int16(OPCUA_NS)),
+                                                     ua.QualifiedName("L2", OPCUA_NS))
         self._opcua_nodes = []
         for machine in OPCUA_MACHINES:
             obj = await line.add_object(ua.NodeId(ua.String(f"L2.{machine.opcua_name}"), ua.Int16(OPCUA_NS)),

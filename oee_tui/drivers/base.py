@@ -91,6 +91,11 @@ class Driver(ABC):
         return self.source.name
 
     @property
+    @abstractmethod
+    def where(self) -> str:
+        """The device as messages name it: the kind and its address (unit, slot, endpoint, broker)."""
+
+    @property
     def connect_timeout_s(self) -> float:
         """How long the runner lets connect() take."""
         return self.source.timeout_s

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import paho.mqtt.client as mqtt
+import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -54,9 +54,9 @@ class MqttDriverBase(Driver):
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
         self.dead_letter_count = 0
         self.dropped = 0
-        self._client: mqtt.Client | None = None
+        self._client: paho.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: deque[tuple[str, bytes | bytearray, float]] = deque()
+        self._inbox: deque[tuple[str, bytes, float]] = deque()
         self._inbox_max = max(MIN_INBOX, source.queue_size)
         self._wake = asyncio.Event()
         self._wake_pending = False
@@ -83,7 +83,7 @@ class MqttDriverBase(Driver):
         self._acks = {}
         self._connack = loop.create_future()
 
-    def _attach(self, client: mqtt.Client) -> None:
+    def _attach(self, client: paho.Client) -> None:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -91,7 +91,7 @@ class MqttDriverBase(Driver):
         client.on_subscribe = self._on_subscribe
         self._client = client
 
-    async def _open(self, client: mqtt.Client) -> None:
+    async def _open(self, client: paho.Client) -> None:
         """Resolve, open the socket, do the TLS handshake and send CONNECT (blocking: in a thread)."""
         try:
             result = await asyncio.to_thread(client.connect, self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s,
@@ -100,9 +100,9 @@ class MqttDriverBase(Driver):
             raise DriverError(f"{self.where}: cannot connect: {describe_error(exc)}") from None
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             # A TLS 1.3 refusal can already arrive while CONNECT is being written: rc 7, no exception.
-            raise DriverError(f"{self.where}: " + (REFUSED_EARLY.format(reason=mqtt.error_string(result))
+            raise DriverError(f"{self.where}: " + (REFUSED_EARLY.format(reason=paho.error_string(result))
                                                    if result == MQTTErrorCode.MQTT_ERR_CONN_LOST
-                                                   else f"cannot connect: {mqtt.error_string(result)}"))
+                                                   else f"cannot connect: {paho.error_string(result)}"))
 
     async def _await_connack(self) -> None:
         connack = await self._wait(self._connack, "the broker's answer to CONNECT")
@@ -110,10 +110,10 @@ class MqttDriverBase(Driver):
             user = f" (user {self.mqtt.username!r})" if self.mqtt.username is not None else ""
             raise DriverError(f"{self.where}: the broker refused the connection: {connack}{user}")
 
-    async def _subscribe(self, client: mqtt.Client, topics: Sequence[str], qos: int) -> None:
+    async def _subscribe(self, client: paho.Client, topics: Sequence[str], qos: int) -> None:
         result, mid = client.subscribe([(name, qos) for name in topics])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
-            raise DriverError(f"{self.where}: cannot subscribe: {mqtt.error_string(result)}")
+            raise DriverError(f"{self.where}: cannot subscribe: {paho.error_string(result)}")
         codes = await self._wait(self._ack_future(mid), "SUBACK")
         codes = codes if isinstance(codes, list) else [codes]
         refused = [name for name, code in zip(topics, codes, strict=False) if code.is_failure]
@@ -130,7 +130,7 @@ class MqttDriverBase(Driver):
         started = time.perf_counter()
         info = client.publish(topic_name, payload, qos=qos, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise DriverError(f"{self.where}: cannot publish {what}: {mqtt.error_string(info.rc)}")
+            raise DriverError(f"{self.where}: cannot publish {what}: {paho.error_string(info.rc)}")
         # Registered before any await: the acknowledgement reaches this loop only through
         # call_soon_threadsafe, so it cannot be resolved before the future exists.
         code = await self._wait(self._ack_future(info.mid), f"the acknowledgement of {what}")
@@ -180,11 +180,11 @@ class MqttDriverBase(Driver):
             self._wake_pending = True
             self._post(self._wake.set)
 
-    def _on_connect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+    def _on_connect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
                     _properties: Any) -> None:
         self._post(resolve, self._connack, reason)
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+    def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
                        _properties: Any) -> None:
         if self._closed:
             return
@@ -195,14 +195,14 @@ class MqttDriverBase(Driver):
         self._wake_pending = True
         self._post(self._connection_lost, self._lost)
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         raise NotImplementedError
 
-    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
+    def _on_publish(self, _client: paho.Client, _userdata: Any, mid: int, reason: ReasonCode,
                     _properties: Any) -> None:
         self._post(self._acked, mid, reason)
 
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode],
+    def _on_subscribe(self, _client: paho.Client, _userdata: Any, mid: int, reasons: list[ReasonCode],
                       _properties: Any) -> None:
         self._post(self._acked, mid, reasons)
 
@@ -258,13 +258,13 @@ class MqttDriverBase(Driver):
         except Exception as exc:  # close() never raises
             log.debug("%s: closing: %s", self.where, describe_error(exc))
 
-    def _goodbye(self, client: mqtt.Client) -> None:
+    def _goodbye(self, client: paho.Client) -> None:
         """In a thread: what a clean stop sends before DISCONNECT (nothing by default)."""
         client.disconnect()
         client.loop_stop()  # joins paho's thread
 
 
-def message_topic(message: mqtt.MQTTMessage) -> str:
+def message_topic(message: paho.MQTTMessage) -> str:
     try:
         return message.topic
     except UnicodeDecodeError:  # MQTT requires UTF-8 topics; keep the bytes of one that is not

@@ -29,11 +29,6 @@ class PolledDriver(Driver):
 
     @property
     @abstractmethod
-    def where(self) -> str:
-        """The device as messages name it: kind, address and unit, slot or TSAPs."""
-
-    @property
-    @abstractmethod
     def connected(self) -> bool:
         """Whether connect() has opened the link (and close() has not dropped it yet)."""
 

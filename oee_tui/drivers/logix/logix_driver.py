@@ -24,8 +24,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 from oee_tui.config import TagMapping
 from oee_tui.drivers.base import BrowseEntry, DriverError, TagReading
@@ -33,9 +33,6 @@ from oee_tui.drivers.logix.logix_source import LogixSource
 from oee_tui.drivers.logix.tag_list import TagList, tag_list_from_pycomm3
 from oee_tui.drivers.polled import PolledDriver
 from oee_tui.model import Quality, TagSample, TagValue
-
-if TYPE_CHECKING:
-    from pycomm3 import LogixDriver as Pycomm3LogixDriver
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +53,34 @@ def _describe(exc: BaseException) -> str:
     return ": ".join(messages)
 
 
+class Plc(Protocol):
+    """What this driver uses of pycomm3's LogixDriver, typed here: pycomm3 leaves it unannotated."""
+
+    observer: Callable[[float, bool], None] | None
+    socket_timeout: float
+
+    @property
+    def tags(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+    @property
+    def info(self) -> Mapping[str, Any]: ...
+
+    def open(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def read(self, *tags: str) -> Any: ...
+
+
 @functools.cache
-def _timed_plc_class() -> type[Pycomm3LogixDriver]:
+def _timed_plc_class() -> Callable[..., Plc]:
     """pycomm3's LogixDriver, reporting the latency of every request it puts on the wire.
 
     Built on first use, so that pycomm3 is imported when a Logix source connects, not before.
     """
     from pycomm3 import LogixDriver as Pycomm3LogixDriver
 
-    class TimedLogixDriver(Pycomm3LogixDriver):  # type: ignore[misc]
+    class TimedLogixDriver(Pycomm3LogixDriver):
         observer: Callable[[float, bool], None] | None = None
 
         def send(self, request: Any) -> Any:
@@ -113,7 +129,7 @@ class LogixDriver(PolledDriver):
         self.invalid: dict[str, str] = {}  # mapped tags that do not resolve, and why
         self.readable: list[str] = []
         self._types: dict[str, str] = {}
-        self._plc: Pycomm3LogixDriver | None = None
+        self._plc: Plc | None = None
         self._io = threading.Lock()  # one pycomm3 call at a time, whatever happens to the awaiting task
         self._timings: list[tuple[float, bool]] = []  # filled by worker threads, drained on the event loop
         self._lost = False  # the link broke under a read; close() then skips the Forward Close noise
@@ -156,7 +172,7 @@ class LogixDriver(PolledDriver):
         log.info("%s: connected; %d tags uploaded, %d of %d mapped tags readable", self.where, len(tag_list),
                  len(self.readable), len(self.tags))
 
-    def _open(self) -> tuple[Pycomm3LogixDriver, TagList]:
+    def _open(self) -> tuple[Plc, TagList]:
         from pycomm3 import PycommError
 
         plc = _timed_plc_class()(self.path, init_tags=True, init_program_tags=True)
@@ -177,7 +193,7 @@ class LogixDriver(PolledDriver):
                 raise
         return plc, tag_list
 
-    def _discard_opened(self, opening: asyncio.Future[tuple[Pycomm3LogixDriver, TagList]]) -> None:
+    def _discard_opened(self, opening: asyncio.Future[tuple[Plc, TagList]]) -> None:
         if opening.cancelled() or opening.exception() is not None:
             return
         plc = opening.result()[0]
@@ -250,7 +266,7 @@ class LogixDriver(PolledDriver):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._close_plc, plc)
 
-    def _close_plc(self, plc: Pycomm3LogixDriver) -> None:
+    def _close_plc(self, plc: Plc) -> None:
         # Waits for a read in flight (at most timeout_s): pycomm3's close sends Forward
         # Close and UnRegisterSession on the same socket.
         quiet = _lost_link_filter().quiet

@@ -132,7 +132,8 @@ class MqttJsonDriver(MqttDriverBase):
                 with contextlib.suppress(IndexError):
                     inbox.popleft()
                     self.dropped += 1
-        inbox.append((topic_name, message.payload, arrival))
+        # paho hands bytes (typed bytes | bytearray); bytes() of a bytes object is that object, not a copy.
+        inbox.append((topic_name, bytes(message.payload), arrival))
         self._wake_up()
 
     # ------------------------------------------------------------ run

@@ -22,9 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from asyncua import Client, Node, ua
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subscription
 from asyncua.crypto import security_policies, uacrypto
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIdNames, ObjectIds
+from asyncua.ua.uaerrors import UaStatusCodeError
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from oee_tui.config import TagMapping
@@ -268,7 +274,10 @@ class OpcUaDriver(Driver):
             if endpoint.SecurityMode == mode and endpoint.SecurityPolicyUri == policy.URI:
                 if not endpoint.ServerCertificate:
                     raise DriverError(f"{self.where}: the server's {mode.name} endpoint has no certificate")
-                return uacrypto.x509_from_der(endpoint.ServerCertificate).public_bytes(Encoding.DER)
+                # asyncua leaves x509_from_der unannotated; it returns the chain's first certificate.
+                certificate: x509.Certificate = uacrypto.x509_from_der(  # type: ignore[no-untyped-call]
+                    endpoint.ServerCertificate)
+                return certificate.public_bytes(Encoding.DER)
         offered = sorted({f"{e.SecurityMode.name.rstrip('_')}/{e.SecurityPolicyUri.rsplit('#', 1)[-1]}"
                           for e in endpoints})
         raise DriverError(f"{self.where}: the server offers no {mode.name} endpoint with "
@@ -364,7 +373,7 @@ class OpcUaDriver(Driver):
                 chunk = nodes[i:i + SUBSCRIBE_CHUNK]
                 # Sampling at the publishing interval: faster sampling only
                 # loads the PLC, since changes are sent once per interval anyway.
-                results = await subscription.subscribe_data_change(chunk, sampling_interval=interval)
+                results = await subscription.subscribe_data_change(chunk, sampling_interval=ua.Double(interval))
                 for node, result in zip(chunk, results, strict=True):
                     if isinstance(result, ua.StatusCode):
                         error = f"{status_text(result)} ({node.nodeid.to_string()})"
@@ -434,7 +443,7 @@ class OpcUaDriver(Driver):
             chunk = node_ids[i:i + REQUEST_CHUNK]
             started = time.perf_counter()
             try:
-                values = await client.uaclient.read_attributes(chunk, ua.AttributeIds.Value)
+                values = await client.uaclient.read_attributes(chunk, AttributeIds.Value)
             except Exception as exc:
                 self.record_read(time.perf_counter() - started, False)
                 raise DriverError(f"{self.where}: read failed: {_describe(exc)}") from exc
@@ -449,7 +458,7 @@ class OpcUaDriver(Driver):
         """The children of `parent` (a node id; None: the Objects folder) by hierarchical references."""
         client = self._connected_client("browse")
         if parent is None:
-            parent_id = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+            parent_id = ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
         else:
             try:
                 parent_id = ua.NodeId.from_string(parent)
@@ -458,7 +467,7 @@ class OpcUaDriver(Driver):
         where = parent or "the Objects folder"
         try:
             references = (await self._browse(client, [parent_id], max_references=0))[0]
-        except ua.UaStatusCodeError as exc:
+        except UaStatusCodeError as exc:
             raise DriverError(f"{self.where}: cannot browse {where}: {_describe(exc)}") from exc
         except Exception as exc:
             raise DriverError(f"{self.where}: browsing {where} failed: {_describe(exc)}") from exc
@@ -491,7 +500,7 @@ class OpcUaDriver(Driver):
             params.RequestedMaxReferencesPerNode = max_references
             params.NodesToBrowse = [ua.BrowseDescription(
                 NodeId=node_id, BrowseDirection=ua.BrowseDirection.Forward,
-                ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences), IncludeSubtypes=True,
+                ReferenceTypeId=ua.NodeId(ua.Int32(ObjectIds.HierarchicalReferences)), IncludeSubtypes=True,
                 NodeClassMask=0, ResultMask=ua.BrowseResultMask.All) for node_id in node_ids[i:i + REQUEST_CHUNK]]
             results = await client.uaclient.browse(params)
             pending: list[bytes] = []
@@ -519,19 +528,20 @@ class OpcUaDriver(Driver):
         type_ids: dict[ua.NodeId, ua.NodeId] = {}
         for i in range(0, len(variables), REQUEST_CHUNK):
             chunk = list(variables[i:i + REQUEST_CHUNK])
-            for node_id, data in zip(chunk, await client.uaclient.read_attributes(chunk, ua.AttributeIds.DataType),
+            for node_id, data in zip(chunk, await client.uaclient.read_attributes(chunk, AttributeIds.DataType),
                                      strict=True):
                 if data.Value is not None and isinstance(data.Value.Value, ua.NodeId):
                     type_ids[node_id] = data.Value.Value
         unknown: list[ua.NodeId] = []
         for type_id in dict.fromkeys(type_ids.values()):
-            if type_id.NamespaceIndex == 0 and type_id.Identifier in ua.ObjectIdNames:
-                names[type_id] = ua.ObjectIdNames[type_id.Identifier]
+            identifier = type_id.Identifier
+            if type_id.NamespaceIndex == 0 and isinstance(identifier, int) and identifier in ObjectIdNames:
+                names[type_id] = ObjectIdNames[identifier]
             else:
                 unknown.append(type_id)
         for i in range(0, len(unknown), REQUEST_CHUNK):
             chunk = unknown[i:i + REQUEST_CHUNK]
-            for type_id, data in zip(chunk, await client.uaclient.read_attributes(chunk, ua.AttributeIds.BrowseName),
+            for type_id, data in zip(chunk, await client.uaclient.read_attributes(chunk, AttributeIds.BrowseName),
                                      strict=True):
                 value = None if data.Value is None else data.Value.Value
                 names[type_id] = value.Name if isinstance(value, ua.QualifiedName) else type_id.to_string()
@@ -605,7 +615,7 @@ def _reading(tag: str, data: ua.DataValue, latency_s: float) -> TagReading:
 
 
 def _status_name(exc: BaseException) -> str | None:
-    if isinstance(exc, ua.UaStatusCodeError):
+    if isinstance(exc, UaStatusCodeError):
         try:
             return ua.StatusCode(exc.code).name
         except Exception:  # a code asyncua does not know

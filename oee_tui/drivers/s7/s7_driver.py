@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from snap7 import Client
 from snap7.error import S7Error, S7PacketLostError, S7ProtocolError, S7StalePacketError
@@ -316,6 +316,8 @@ class S7Driver(PolledDriver):
             started = time.perf_counter()
             result = await self._read(ReadBlock(address.area, address.db, address.byte, address.size, (address,)))
             latency = time.perf_counter() - started
+            value: TagValue
+            error: str | None
             if isinstance(result, str):
                 value, error = None, result
             else:
@@ -357,6 +359,6 @@ def _interrupt(client: Client) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def _discard(task: asyncio.Future[object]) -> None:
+def _discard(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log "exception was never retrieved"

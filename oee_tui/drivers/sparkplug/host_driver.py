@@ -195,7 +195,8 @@ class SparkplugDriver(MqttDriverBase):
             with contextlib.suppress(IndexError):
                 inbox.popleft()
                 self.dropped += 1
-        inbox.append((topic_name, message.payload, arrival))
+        # paho hands bytes (typed bytes | bytearray); bytes() of a bytes object is that object, not a copy.
+        inbox.append((topic_name, bytes(message.payload), arrival))
         self._wake_up()
 
     # ------------------------------------------------------------ run
@@ -353,7 +354,8 @@ class _BufferedSocket:
     def recv(self, size: int) -> bytes:
         buffer, position = self._buffer, self._position
         if position >= len(buffer):
-            buffer = self._sock.recv(RECV_CHUNK)  # BlockingIOError and TLS errors reach paho as before
+            received: bytes = self._sock.recv(RECV_CHUNK)  # BlockingIOError and TLS errors reach paho as before
+            buffer = received
             if not buffer:
                 return buffer  # end of stream
             position = 0
@@ -413,8 +415,8 @@ def _quiet_network_loop(client: mqtt.Client) -> None:
     message. Its writes of one turn go out in one ``send`` (:meth:`_BufferedSocket.cork`).
     And its wake-up socket stops waking its own thread (:class:`_LoopWaker`).
     """
-    sock = client._sock
-    if isinstance(sock, _BufferedSocket):
+    if isinstance(client._sock, _BufferedSocket):
+        sock = client._sock  # bound here: the closures below need it as a _BufferedSocket
         read_packet = client.loop_read
 
         def loop_read(max_packets: int = 1) -> MQTTErrorCode:
@@ -438,7 +440,8 @@ def _quiet_network_loop(client: mqtt.Client) -> None:
             client.want_write = lambda: bool(sock.unsent) or wants_write()  # type: ignore[method-assign]
     waker, thread = client._sockpairW, client._thread
     if waker is not None and thread is not None and thread.ident is not None:
-        client._sockpairW = _LoopWaker(waker, thread.ident)
+        # paho types its private waker as a socket; _LoopWaker stands in for one.
+        client._sockpairW = _LoopWaker(waker, thread.ident)  # type: ignore[assignment]
 
 
 def _part(batch: list[TagSample] | SampleColumns, start: int, end: int) -> list[TagSample] | SampleColumns:
