@@ -2,7 +2,7 @@
 
 It reads the transport settings (protocol 3.1.1 or 5, client id, login, TLS with a CA, mutual
 TLS, keep-alive, clean or persistent session) from any config object that has the usual
-attribute names (:class:`oee_tui.config.SourceConfig`, :class:`oee_tui.config.EdgeConfig`),
+attribute names (:class:`oee_tui.drivers.broker_source.BrokerSource`, :class:`oee_tui.config.EdgeConfig`),
 builds a configured paho 2.x client, and describes the endpoint for messages and logs.
 
 Secrets: a password or key never appears in :meth:`MqttSettings.describe`, in a repr, or in
@@ -61,7 +61,7 @@ class MqttSettings:
     @classmethod
     def from_config(cls, config: Any, *, default_client_id: str, persistent_session: bool = False,
                     session_expiry_s: int = DEFAULT_SESSION_EXPIRY_S) -> MqttSettings:
-        """Read the transport keys of a SourceConfig, EdgeConfig or anything with the same names;
+        """Read the transport keys of a broker source, EdgeConfig or anything with the same names;
         a missing or None attribute takes the default."""
 
         def get(name: str, default: Any) -> Any:
