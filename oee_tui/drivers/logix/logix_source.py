@@ -10,7 +10,6 @@ from typing import ClassVar, Final
 from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, TomlReader, TomlTable
 from oee_tui.drivers.base import Driver, settings_of
 from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind, host_and_port
-from oee_tui.drivers.logix.tag_list import check_tag_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +26,9 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> LogixSou
 
 
 def tag_type(tag: str, given_type: str | None) -> str | None:
+    # Imported on first use, as the other kinds' checkers: `oee report` loads only the kinds its plant uses.
+    from oee_tui.drivers.logix.tag_list import check_tag_name
+
     problem = check_tag_name(tag)
     if problem is not None:
         raise TagProblem(problem)
@@ -35,6 +37,8 @@ def tag_type(tag: str, given_type: str | None) -> str | None:
 
 def check_logix_tag(text: str, _type_text: str = "") -> str | None:
     """A Logix tag name such as Program:Main.Count or Line1_Count[3].Value, as typed."""
+    from oee_tui.drivers.logix.tag_list import check_tag_name
+
     if not text.strip():
         return "is required, such as Line1_Count or Program:Main.Count"
     return check_tag_name(text.strip())

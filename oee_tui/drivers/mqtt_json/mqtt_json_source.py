@@ -15,8 +15,6 @@ from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, Tom
 from oee_tui.drivers.base import Driver, settings_of
 from oee_tui.drivers.broker_source import BROKER_KEYS, BrokerSource, keep_alive_of, probe_settings, read_broker_keys
 from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind
-from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS, parse_path
-from oee_tui.mqtt.json_source import parse_tag
 
 if TYPE_CHECKING:
     from oee_tui.mqtt.transport import MqttSettings
@@ -39,6 +37,9 @@ class MqttSource(BrokerSource):
 
 
 def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> MqttSource:
+    # Imported on first use, as the other kinds' checkers: `oee report` loads only the kinds its plant uses.
+    from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS, parse_path
+
     broker = read_broker_keys(r, t, key)
     qos = t.get("qos", 1)
     if qos not in (0, 1) or isinstance(qos, bool):
@@ -64,6 +65,8 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> MqttSour
 
 
 def tag_type(tag: str, given_type: str | None) -> str | None:
+    from oee_tui.mqtt.json_source import parse_tag
+
     try:
         parse_tag(tag)
     except ValueError as exc:
@@ -73,6 +76,8 @@ def tag_type(tag: str, given_type: str | None) -> str | None:
 
 def check_mqtt_tag(text: str, _type_text: str = "") -> str | None:
     """TOPIC or TOPIC $PATH, as typed."""
+    from oee_tui.mqtt.json_source import parse_tag
+
     try:
         parse_tag(text.strip())
     except ValueError as exc:

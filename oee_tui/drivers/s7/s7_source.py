@@ -15,7 +15,6 @@ from typing import ClassVar, Final
 from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, TomlReader, TomlTable
 from oee_tui.drivers.base import Driver, settings_of
 from oee_tui.drivers.driver_kind import DriverKind, host_and_port
-from oee_tui.drivers.s7.address import parse_s7_address
 
 _TSAP: Final = re.compile(r"^[0-9A-Fa-f]{2}\.[0-9A-Fa-f]{2}$")
 
@@ -53,6 +52,9 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> S7Source
 
 def tag_type(tag: str, given_type: str | None) -> str:
     """The address's type in lower case ("dint", "real"), from the address or the type given with it."""
+    # Imported on first use, as the other kinds' checkers: `oee report` loads only the kinds its plant uses.
+    from oee_tui.drivers.s7.address import parse_s7_address
+
     try:
         return parse_s7_address(tag, given_type).type.lower()
     except ValueError as exc:
@@ -61,6 +63,8 @@ def tag_type(tag: str, given_type: str | None) -> str:
 
 def check_s7_address(text: str, type_text: str = "") -> str | None:
     """The tag field of the form, as the S7 driver parses it (with the type field, if filled)."""
+    from oee_tui.drivers.s7.address import parse_s7_address
+
     if not text.strip():
         return "is required, such as DB1.DBD0 or M10.0"
     try:

@@ -11,7 +11,6 @@ from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, Tom
 from oee_tui.drivers.base import Driver, settings_of
 from oee_tui.drivers.broker_source import BROKER_KEYS, BrokerSource, keep_alive_of, probe_settings, read_broker_keys
 from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind
-from oee_tui.mqtt.metric_patterns import pattern_problem
 
 if TYPE_CHECKING:
     from oee_tui.mqtt.transport import MqttSettings
@@ -67,6 +66,9 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> Sparkplu
 
 
 def tag_type(tag: str, given_type: str | None) -> str | None:
+    # Imported on first use, as the other kinds' checkers: `oee report` loads only the kinds its plant uses.
+    from oee_tui.mqtt.metric_patterns import pattern_problem
+
     problem = pattern_problem(tag)
     if problem is not None:
         raise TagProblem(problem)
@@ -75,6 +77,8 @@ def tag_type(tag: str, given_type: str | None) -> str | None:
 
 def check_sparkplug_tag(text: str, _type_text: str = "") -> str | None:
     """group/edge node/device/metric (or group/edge node/metric), + and # as in MQTT filters."""
+    from oee_tui.mqtt.metric_patterns import pattern_problem
+
     return pattern_problem(text.strip())
 
 
