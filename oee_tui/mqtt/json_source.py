@@ -119,7 +119,7 @@ class PayloadDecoder:
             self._by_topic[topic] = found
         return found
 
-    def decode(self, topic: str, payload: bytes | bytearray, arrival: float) -> tuple[list[TagSample], str | None]:
+    def decode(self, topic: str, payload: bytes, arrival: float) -> tuple[list[TagSample], str | None]:
         rules = self.rules_for(topic)
         if not rules:
             return [], None  # a message for nobody (an overlapping subscription); nothing is lost by ignoring it
