@@ -24,7 +24,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from oee_tui.config import Config, ConfigError
@@ -32,7 +31,7 @@ from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.devices import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
-from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapScreen
 from oee_tui.screens.test_connection import TestConnectionScreen
@@ -248,7 +247,7 @@ class SourceTable(KeyedTable):
         self.post_message(self.CursorMoved())
 
 
-class DevicesScreen(AppPlumbing, Screen[None]):
+class DevicesScreen(PlantScreen[None]):
     """The sources of the config file with their health; add, edit, delete, test, browse, map tags."""
 
     HELP_TITLE = "Devices"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -30,7 +30,7 @@ class HelpTopic:
     entries: tuple[HelpEntry, ...]
 
     @classmethod
-    def for_screen(cls, screen: Screen) -> HelpTopic:
+    def for_screen(cls, screen: Screen[Any]) -> HelpTopic:
         """What the keys do right now on `screen`: its bindings, the focused widget's and the app's.
 
         Taken from the live binding chain rather than a hand-written list, so the

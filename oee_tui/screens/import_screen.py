@@ -27,7 +27,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.suggester import Suggester
 from textual.widgets import Footer, Input, Label, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
@@ -39,8 +38,8 @@ from oee_tui.imports.detect import XLSX_SUFFIXES, Detection, detect_kind, sheets
 from oee_tui.imports.reading import RawTable, ReadError, read_table
 from oee_tui.imports.validate import ImportResult, Problem, validate_table
 from oee_tui.model import MachineState
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
-from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS
 from oee_tui.store import Store
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -271,7 +270,7 @@ def build_preview(table: RawTable, problems: Sequence[Problem], bad_style: str) 
 # ---------------------------------------------------------------- the screen
 
 
-class ImportScreen(AppPlumbing, Screen[None]):
+class ImportScreen(PlantScreen[None]):
     """File, sheet and kind at the top; the preview with marked cells and the problem list below."""
 
     HELP_TITLE = "Import planning data"

@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -56,8 +56,8 @@ from oee_tui.engine.analysis.review import (
 )
 from oee_tui.exports.tables import ExportError, write_table
 from oee_tui.model import OeeResult
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
-from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.store import Store
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
@@ -245,7 +245,7 @@ def _safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
 
 
-class ReviewScreen(AppPlumbing, Screen[None]):
+class ReviewScreen(PlantScreen[None]):
     """A period's OEE by line, machine and stop, with losses, Pareto, targets, comparisons and the to-do list."""
 
     HELP_TITLE = "Shift review"

@@ -32,7 +32,7 @@ from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE_BECAUSE, not_browsabl
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BrowseScreen
-from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import FORM_GUARDS, ConfirmScreen, FieldValidator, FormField, form_css, status_text
 from oee_tui.widgets.formatting import MISSING
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -345,7 +345,7 @@ def _map_cells(machine: str, signal: str, mapping: Mapping[str, Any]) -> list[Te
     ]
 
 
-class TagMapScreen(AppPlumbing, Screen[bool]):
+class TagMapScreen(PlantScreen[bool]):
     """Every tag map that reads from one source. Returns True if anything was saved."""
 
     HELP_TITLE = "Tag maps"
