@@ -19,14 +19,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE, describe_error
 from oee_tui.drivers.base import BrowseEntry, Driver, make_driver
+from oee_tui.widgets.dialog import Dialog
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.
 
@@ -93,7 +92,7 @@ def entry_label(entry: BrowseEntry) -> Text:
     return label
 
 
-class BrowseScreen(ModalScreen[str | None]):
+class BrowseScreen(Dialog[str | None]):
     """A tree of the device's address space. Enter on a readable item returns its id (node id, tag name)."""
 
     HELP_TITLE = "Browse a device"
@@ -106,42 +105,32 @@ class BrowseScreen(ModalScreen[str | None]):
         Binding("f1", "app.help", "Help", id="browse.help", tooltip="List the keys of this screen"),
     ]
     DEFAULT_CSS = """
-    BrowseScreen {
-        align: center middle;
-    }
-    BrowseScreen > Vertical {
+    BrowseScreen #dialog {
         width: 90;
-        max-width: 100%;
         height: 100%;
         max-height: 30;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
     }
     BrowseScreen Tree {
         height: 1fr;
     }
-    BrowseScreen #browse-status {
-        height: auto;
-        color: $text-muted;
-    }
     """
 
     def __init__(self, source: SourceConfig, browser: Browser | None, *, tags: Sequence[TagMapping] = ()) -> None:
-        super().__init__()
+        super().__init__(f"Browse {source.name} ({source.kind})")
         self.source = source
         browsable = source.kind in BROWSABLE_KINDS
         self.browser: Browser | None = browser if browser is not None else (
             DeviceBrowser(source, tags) if browsable else None)
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Browse {self.source.name} ({self.source.kind})"
-            tree: Tree[_Node] = Tree(self.source.name, data=_Node(None), id="browse-tree")
-            tree.auto_expand = False  # Enter picks a tag; only folders open on Enter (see action_pick)
-            yield tree
-            yield Static("↑↓ move · Space open · Enter pick · Esc cancel", id="browse-status")
+        yield from super().compose()
         yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        tree: Tree[_Node] = Tree(self.source.name, data=_Node(None), id="browse-tree")
+        tree.auto_expand = False  # Enter picks a tag; only folders open on Enter (see action_pick)
+        yield tree
+        yield Static("↑↓ move · Space open · Enter pick · Esc cancel", id="browse-status", classes="hint")
 
     @property
     def tree(self) -> Tree[_Node]:
@@ -227,9 +216,6 @@ class BrowseScreen(ModalScreen[str | None]):
             self.dismiss(entry.id)
         else:
             node.toggle()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     async def on_unmount(self) -> None:
         if self.browser is not None:

@@ -20,9 +20,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -60,6 +59,7 @@ from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.store import Store
+from oee_tui.widgets.dialog import Dialog
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour
@@ -155,34 +155,24 @@ class Exportable:
     rows: list[list[object]] = field(default_factory=list)
 
 
-class PeriodInputScreen(ModalScreen[Period | None]):
+class PeriodInputScreen(Dialog[Period | None]):
     """Type a day, an ISO week, a shift or a range; Enter goes there, Esc leaves the period as it is."""
 
     HELP_TITLE = "Go to a period"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="period.cancel", tooltip="Keep the period in view"),
     ]
-    DEFAULT_CSS = """
-    PeriodInputScreen { align: center middle; }
-    PeriodInputScreen > Vertical {
-        width: 76; max-width: 100%; height: auto; border: round $accent; background: $surface; padding: 0 1;
-    }
-    PeriodInputScreen .hint { color: $text-muted; }
-    PeriodInputScreen .error { color: $error; text-style: bold; }
-    """
 
     def __init__(self, config: Config, now: float, current: str) -> None:
-        super().__init__()
+        super().__init__("Go to a period")
         self.config = config
         self.now = now
         self.current = current
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Go to a period"
-            yield Input(self.current, id="period-input")
-            yield Static(f"e.g. {PERIOD_SYNTAX}", classes="hint", markup=False)
-            yield Static("", id="period-error", classes="error", markup=False)
+    def compose_body(self) -> ComposeResult:
+        yield Input(self.current, id="period-input")
+        yield Static(f"e.g. {PERIOD_SYNTAX}", classes="hint", markup=False)
+        yield Static("", id="period-error", classes="error", markup=False)
 
     @on(Input.Submitted, "#period-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -193,11 +183,8 @@ class PeriodInputScreen(ModalScreen[Period | None]):
             return
         self.dismiss(period)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class ExportScreen(ModalScreen[Path | None]):
+class ExportScreen(Dialog[Path | None]):
     """Asks where to write the table; the suffix picks CSV or XLSX."""
 
     HELP_TITLE = "Export the table"
@@ -205,25 +192,20 @@ class ExportScreen(ModalScreen[Path | None]):
         Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Write nothing"),
     ]
     DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen > Vertical {
-        width: 96; max-width: 100%; height: auto; border: round $accent; background: $surface; padding: 0 1;
+    ExportScreen #dialog {
+        width: 96;
     }
-    ExportScreen .hint { color: $text-muted; }
-    ExportScreen .error { color: $error; text-style: bold; }
     """
 
     def __init__(self, what: str, default: Path) -> None:
-        super().__init__()
+        super().__init__(f"Export {what}")
         self.what = what
         self.default = default
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Export {self.what}"
-            yield Input(str(self.default), id="export-path")
-            yield Static("Enter writes the file: .csv or .xlsx, by its name. Esc cancels.", classes="hint")
-            yield Static("", id="export-error", classes="error", markup=False)
+    def compose_body(self) -> ComposeResult:
+        yield Input(str(self.default), id="export-path")
+        yield Static("Enter writes the file: .csv or .xlsx, by its name. Esc cancels.", classes="hint")
+        yield Static("", id="export-error", classes="error", markup=False)
 
     @on(Input.Submitted, "#export-path")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -236,9 +218,6 @@ class ExportScreen(ModalScreen[Path | None]):
             self.query_one("#export-error", Static).update(f"{path.name}: end the name in .csv or .xlsx")
             return
         self.dismiss(path)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def _safe_name(text: str) -> str:

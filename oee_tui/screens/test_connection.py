@@ -19,14 +19,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, LoadingIndicator, Static
 
 from oee_tui.config import Config, SourceConfig
 from oee_tui.devices import BrokerProbe, address_of, describe_error, probe_broker, tags_of, test_source
 from oee_tui.drivers.base import TagReading
 from oee_tui.model import Quality
+from oee_tui.widgets.dialog import Dialog
 from oee_tui.widgets.keyed_table import KeyedTable
 
 COLUMNS: Final = (
@@ -67,30 +66,21 @@ def reading_cells(reading: TagReading) -> list[Text]:
     ]
 
 
-class TestConnectionScreen(ModalScreen[None]):
+class TestConnectionScreen(Dialog[None]):
     """One read of every mapped tag: value, type, quality, latency and the device's error, per tag."""
 
     __test__ = False  # a screen, not a pytest test class, whatever its name says
 
     HELP_TITLE = "Test connection"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="test.close", tooltip="Back to the device list"),
+        Binding("escape", "cancel", "Close", id="test.close", tooltip="Back to the device list"),
         Binding("r", "retry", "Read again", id="test.retry", tooltip="Connect and read every tag once more"),
         # A modal screen hides the app's bindings, F1 included; bring help back explicitly.
         Binding("f1", "app.help", "Help", id="test.help", tooltip="List the keys of this screen"),
     ]
     DEFAULT_CSS = """
-    TestConnectionScreen {
-        align: center middle;
-    }
-    TestConnectionScreen > Vertical {
+    TestConnectionScreen #dialog {
         width: 100;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
     }
     TestConnectionScreen LoadingIndicator {
         height: 3;
@@ -105,7 +95,7 @@ class TestConnectionScreen(ModalScreen[None]):
     """
 
     def __init__(self, config: Config, source: SourceConfig, *, overall_timeout_s: float | None = None) -> None:
-        super().__init__()
+        super().__init__(f"Test connection: {source.name}")
         self.config = config
         self.source = source
         self.tag_count = len({mapping.tag for mapping in tags_of(config, source.name)})
@@ -117,15 +107,16 @@ class TestConnectionScreen(ModalScreen[None]):
         self.probe: BrokerProbe | None = None  # a sparkplug source's answer
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Test connection: {self.source.name}"
-            yield Static(Text.assemble(f"{self.source.kind} at ", (address_of(self.source), "bold"),
-                                       f" · {self.tag_count} mapped tag{'' if self.tag_count == 1 else 's'}"),
-                         id="test-target")
-            yield LoadingIndicator(id="test-loading")
-            yield KeyedTable(COLUMNS, id="test-readings", fixed_columns=1)
-            yield Static("", id="test-outcome")
+        yield from super().compose()
         yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text.assemble(f"{self.source.kind} at ", (address_of(self.source), "bold"),
+                                   f" · {self.tag_count} mapped tag{'' if self.tag_count == 1 else 's'}"),
+                     id="test-target")
+        yield LoadingIndicator(id="test-loading")
+        yield KeyedTable(COLUMNS, id="test-readings", fixed_columns=1)
+        yield Static("", id="test-outcome")
 
     def on_mount(self) -> None:
         self.query_one("#test-readings").display = False
@@ -205,6 +196,3 @@ class TestConnectionScreen(ModalScreen[None]):
         self.query_one("#test-outcome", Static).update(Text(outcome, style="bold" if bad else ""))
         if readings:
             table.focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
