@@ -33,7 +33,7 @@ from oee_tui.screens.host import ScreenHost
 from oee_tui.screens.import_screen import ImportScreen
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
-from oee_tui.screens.review import ReviewScreen
+from oee_tui.screens.shift_review.screen import ReviewScreen
 from oee_tui.widgets.states import state_variables
 
 log = logging.getLogger(__name__)

@@ -20,11 +20,12 @@ from textual.widgets import Input
 from oee_tui.app import OeeApp
 from oee_tui.engine.analysis.review import Level
 from oee_tui.model import CountBucket, MachineState, StateInterval
-from oee_tui.screens import review as review_screen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
-from oee_tui.screens.review import ExportScreen, PeriodInputScreen, ReviewScreen
+from oee_tui.screens.shift_review import loading as review_loading
+from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
+from oee_tui.screens.shift_review.screen import ReviewScreen
 from oee_tui.store import Store
 from tests.support.pilot import settle
 from tests.ui.conftest import AppFactory
@@ -131,13 +132,13 @@ async def test_a_slow_query_shows_loading_and_the_keys_still_work(make_app: AppF
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # The real query, held back until the test lets it go: a store that answers slowly.
     gate = threading.Event()
-    real_report = review_screen.review_report
+    real_report = review_loading.review_report
 
     def slow_report(*args: Any, **kwargs: Any) -> Any:
         gate.wait(10)
         return real_report(*args, **kwargs)
 
-    monkeypatch.setattr(review_screen, "review_report", slow_report)
+    monkeypatch.setattr(review_loading, "review_report", slow_report)
     app = make_app(store_engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
