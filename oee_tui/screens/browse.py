@@ -4,7 +4,8 @@ The tree loads lazily: a node's children are asked for only when it is opened,
 each time in a worker, because a real server can hold tens of thousands of
 nodes and each answer is a round trip. One connection serves the whole browse
 (a Logix controller uploads its tag list on every connect) and is closed with
-the screen.
+the screen. An OPC-UA connection uses the config's PKI folder, as `oee devices
+browse` does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from rich.text import Text
@@ -41,9 +43,10 @@ class Browser(Protocol):
 class DeviceBrowser:
     """A Browser over one driver connection, opened on first use and reused for every node."""
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping]) -> None:
+    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *, pki_dir: Path) -> None:
         self.source = source
         self.tags = tuple(tags)
+        self.pki_dir = pki_dir
         self._driver: Driver | None = None
         # One request at a time: the sync PLC libraries behind some drivers are not safe to share.
         self._lock = asyncio.Lock()
@@ -52,7 +55,7 @@ class DeviceBrowser:
         async with self._lock:
             try:
                 if self._driver is None:
-                    driver = make_driver(self.source, self.tags)
+                    driver = make_driver(self.source, self.tags, pki_dir=self.pki_dir)
                     try:
                         await asyncio.wait_for(driver.connect(), self.source.timeout_s)
                     except BaseException:
@@ -115,12 +118,13 @@ class BrowseScreen(Dialog[str | None]):
     }
     """
 
-    def __init__(self, source: SourceConfig, browser: Browser | None, *, tags: Sequence[TagMapping] = ()) -> None:
+    def __init__(self, source: SourceConfig, browser: Browser | None, *, tags: Sequence[TagMapping] = (),
+                 pki_dir: Path) -> None:
         super().__init__(f"Browse {source.name} ({source.kind})")
         self.source = source
         browsable = source.kind in BROWSABLE_KINDS
         self.browser: Browser | None = browser if browser is not None else (
-            DeviceBrowser(source, tags) if browsable else None)
+            DeviceBrowser(source, tags, pki_dir=pki_dir) if browsable else None)
 
     def compose(self) -> ComposeResult:
         yield from super().compose()

@@ -29,12 +29,13 @@ from textual.widgets import Footer, Static
 from oee_tui.config import Config, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.devices import BROWSABLE_KINDS, not_browsable, tags_of
+from oee_tui.drivers.base import pki_dir_for
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
+from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapScreen
-from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
@@ -339,6 +340,12 @@ class DevicesScreen(PlantScreen[None]):
         self._load()
 
     @property
+    def pki_dir(self) -> Path:
+        """OPC-UA's certificates beside the config, as `oee devices` and the engine keep them: a server
+        certificate trusted with `oee devices trust` is trusted by Test connection and Browse too."""
+        return pki_dir_for(self.oee_app.config_path)
+
+    @property
     def read_only(self) -> bool:
         # Only the demo engine has built-in devices; a real plant's live in its config file.
         return getattr(self.oee_app.engine, "built_in_config_text", None) is not None
@@ -534,7 +541,7 @@ class DevicesScreen(PlantScreen[None]):
         config = self._config() if name is not None else None
         if name is None or config is None:
             return
-        self.app.push_screen(TestConnectionScreen(config, config.source(name)))
+        self.app.push_screen(ConnectionCheckScreen(config, config.source(name), pki_dir=self.pki_dir))
 
     def action_browse(self) -> None:
         name = self._highlighted()
@@ -555,7 +562,7 @@ class DevicesScreen(PlantScreen[None]):
                             timeout=15)
 
         source = config.source(name)
-        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, name)), picked)
+        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, name), pki_dir=self.pki_dir), picked)
 
     def action_tag_maps(self) -> None:
         if self._refuse_if_read_only() or self._saving():

@@ -29,6 +29,7 @@ from oee_tui import field_checks
 from oee_tui.config import MODBUS_TYPES, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.devices import BROWSABLE_KINDS, NOT_BROWSABLE_BECAUSE, not_browsable, tags_of
+from oee_tui.drivers.base import pki_dir_for
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BrowseScreen
@@ -272,7 +273,8 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
                 tag.focus()
 
         source = config.source(self.source)
-        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, self.source)), picked)
+        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, self.source),
+                                          pki_dir=pki_dir_for(self.document.path)), picked)
 
     # ------------------------------------------------------------ saving
 

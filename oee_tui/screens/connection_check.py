@@ -2,7 +2,9 @@
 
 The read uses its own connection (oee_tui.devices.test_source), apart from the
 engine's acquisition, so testing never disturbs the data being collected. It runs
-in a worker: the screen stays live while a slow or absent device times out.
+in a worker: the screen stays live while a slow or absent device times out. An
+OPC-UA source uses the config's PKI folder, as `oee devices test` does, so a server
+certificate trusted with `oee devices trust` is trusted here too.
 
 A Sparkplug source has nothing to read on request (edge nodes push their metrics),
 so its test connects to the broker as a probe client and says whether the broker
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -66,10 +69,8 @@ def reading_cells(reading: TagReading) -> list[Text]:
     ]
 
 
-class TestConnectionScreen(Dialog[None]):
+class ConnectionCheckScreen(Dialog[None]):
     """One read of every mapped tag: value, type, quality, latency and the device's error, per tag."""
-
-    __test__ = False  # a screen, not a pytest test class, whatever its name says
 
     HELP_TITLE = "Test connection"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -79,25 +80,27 @@ class TestConnectionScreen(Dialog[None]):
         Binding("f1", "app.help", "Help", id="test.help", tooltip="List the keys of this screen"),
     ]
     DEFAULT_CSS = """
-    TestConnectionScreen #dialog {
+    ConnectionCheckScreen #dialog {
         width: 100;
     }
-    TestConnectionScreen LoadingIndicator {
+    ConnectionCheckScreen LoadingIndicator {
         height: 3;
     }
-    TestConnectionScreen #test-readings {
+    ConnectionCheckScreen #test-readings {
         height: auto;
         max-height: 16;
     }
-    TestConnectionScreen #test-outcome {
+    ConnectionCheckScreen #test-outcome {
         margin-top: 1;
     }
     """
 
-    def __init__(self, config: Config, source: SourceConfig, *, overall_timeout_s: float | None = None) -> None:
+    def __init__(self, config: Config, source: SourceConfig, *, pki_dir: Path,
+                 overall_timeout_s: float | None = None) -> None:
         super().__init__(f"Test connection: {source.name}")
         self.config = config
         self.source = source
+        self.pki_dir = pki_dir  # OPC-UA's own certificate and the servers it trusts (see pki_dir_for)
         self.tag_count = len({mapping.tag for mapping in tags_of(config, source.name)})
         # A device that accepts the connection and then never answers must not leave the
         # spinner turning forever; the driver's own timeouts should fire well before this.
@@ -160,7 +163,8 @@ class TestConnectionScreen(Dialog[None]):
         # worker is cancelled, closing the connection, when the modal closes mid-test.
         started = time.perf_counter()
         try:
-            readings = await asyncio.wait_for(test_source(self.config, self.source), self.overall_timeout_s)
+            readings = await asyncio.wait_for(test_source(self.config, self.source, self.pki_dir),
+                                              self.overall_timeout_s)
         except NotImplementedError:
             self._show_failure(f"{self.source.kind} sources cannot be test-read by this version of oee.")
             return
