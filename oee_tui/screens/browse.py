@@ -137,16 +137,16 @@ class BrowseScreen(Dialog[str | None]):
         yield Static("↑↓ move · Space open · Enter pick · Esc cancel", id="browse-status", classes="hint")
 
     @property
-    def tree(self) -> Tree[_Node]:
+    def device_tree(self) -> Tree[_Node]:
         return self.query_one("#browse-tree", Tree)
 
     def on_mount(self) -> None:
-        self.tree.focus()
+        self.device_tree.focus()
         if self.browser is None:
             self._say(NOT_BROWSABLE)
-            self.tree.root.allow_expand = False
+            self.device_tree.root.allow_expand = False
             return
-        self.tree.root.expand()  # posts NodeExpanded, which loads the top level
+        self.device_tree.root.expand()  # posts NodeExpanded, which loads the top level
 
     def _say(self, message: str) -> None:
         self.query_one("#browse-status", Static).update(Text(message))
@@ -210,7 +210,7 @@ class BrowseScreen(Dialog[str | None]):
         self.action_pick()
 
     def action_pick(self) -> None:
-        node = self.tree.cursor_node
+        node = self.device_tree.cursor_node
         if node is None or node.data is None or node.data.entry is None:
             if node is not None and node.allow_expand:
                 node.toggle()

@@ -437,7 +437,7 @@ class DevicesScreen(PlantScreen[None]):
             return
         text = Text.assemble((fact.name, "bold"), f" · {fact.kind} {fact.address} · ")
         text.append(f"feeds {', '.join(fact.machines)}" if fact.machines else "feeds no machine yet (m maps tags)")
-        status = self._health.get(name)
+        status = self._health.get(fact.name)
         if status is not None and status.last_error:
             text.append(" · last error: ", style="bold")
             text.append(status.last_error)

@@ -115,7 +115,7 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
         self.source = source
         self.kind = kind
         self.old_key = (machine, signal) if machine is not None and signal is not None else None
-        self.original: dict[str, Any] = (mapping_of(document, machine, signal) or {}) if self.old_key else {}
+        self.original: dict[str, Any] = (mapping_of(document, *self.old_key) or {}) if self.old_key else {}
         self.machines = machine_ids(document)
         self._start_machine = machine
         self._start_signal = signal

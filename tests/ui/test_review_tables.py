@@ -1,15 +1,12 @@
 """The review's loads, rows and export without a screen: plain functions over a real DuckDB store.
 
-The store holds the UI tests' shift history (tests/ui/test_review.py's fill): today's Early
-shift as the StaticEngine holds it and yesterday's Late shift.
+The store holds the UI tests' shift history (tests/ui/review_history.py): today's Early shift as
+the StaticEngine holds it and yesterday's Late shift.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from oee_tui.engine.analysis.review import Level, PeriodKind, Scope, current_period
 from oee_tui.screens.shift_review.export import default_path, table_export
@@ -24,25 +21,14 @@ from oee_tui.screens.shift_review.rows import (
     stop_rows,
     when,
 )
-from oee_tui.store import Store
 from tests.ui.fakes import NOW, SHIFT_LABEL, StaticEngine
-from tests.ui.test_review import fill
+from tests.ui.review_history import StoreEngine
 
 PLANT = Scope()
 PALETTE = Palette({"error": "red", "warning": "yellow", "success": "green", "primary": "blue"}, {})
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[StaticEngine]:
-    engine = StaticEngine()
-    store = Store.open(tmp_path / "data")
-    fill(store, engine)
-    engine.store = store
-    yield engine
-    store.close()
-
-
-def load(engine: StaticEngine, scope: Scope = PLANT) -> Loaded:
+def load(engine: StoreEngine, scope: Scope = PLANT) -> Loaded:
     assert engine.store is not None
     period = current_period(engine.config, PeriodKind.SHIFT, NOW)
     loaded = load_period(engine.store, engine.config, period, scope, NOW, lambda: False)
@@ -74,23 +60,23 @@ def test_the_machines_table_shows_the_line_of_the_scope() -> None:
     assert machines_in_view(config, Scope(Level.MACHINE, line_1[-1])) == line_1
 
 
-def test_a_period_loads_into_rows_by_line_then_the_plant(engine: StaticEngine) -> None:
-    loaded = load(engine)
+def test_a_period_loads_into_rows_by_line_then_the_plant(store_engine: StoreEngine) -> None:
+    loaded = load(store_engine)
     assert loaded.period.label == SHIFT_LABEL and loaded.stops is None
     assert [key for key, _ in line_rows(loaded, PALETTE)] == ["L1", "L2", "\0plant"]
     assert machine_rows(loaded, PALETTE) == []  # the plant has no machines table
 
 
-def test_a_line_shows_its_machines_then_its_total(engine: StaticEngine) -> None:
-    loaded = load(engine, Scope(Level.LINE, "L1"))
+def test_a_line_shows_its_machines_then_its_total(store_engine: StoreEngine) -> None:
+    loaded = load(store_engine, Scope(Level.LINE, "L1"))
     keys = [key for key, _ in machine_rows(loaded, PALETTE)]
     assert keys == [*machines_in_view(loaded.config, loaded.scope), "\0line"]
     total = machine_rows(loaded, PALETTE)[-1][1]
     assert total[0].plain == "Line L1"
 
 
-def test_a_machine_shows_its_stops_and_which_still_need_a_reason(engine: StaticEngine) -> None:
-    loaded = load(engine, Scope(Level.MACHINE, "L1-FILL"))
+def test_a_machine_shows_its_stops_and_which_still_need_a_reason(store_engine: StoreEngine) -> None:
+    loaded = load(store_engine, Scope(Level.MACHINE, "L1-FILL"))
     assert loaded.stops is not None and loaded.stops.rows
     built = stop_rows(loaded, PALETTE)
     assert [key for key, _ in built] == [stop_key(stop) for stop in loaded.stops.rows]
@@ -104,14 +90,14 @@ def test_a_machine_shows_its_stops_and_which_still_need_a_reason(engine: StaticE
         assert cells[0].plain == when(stop.start, loaded.config, loaded.period)
 
 
-def test_a_load_that_a_newer_one_replaced_returns_nothing(engine: StaticEngine) -> None:
-    assert engine.store is not None
-    period = current_period(engine.config, PeriodKind.SHIFT, NOW)
-    assert load_period(engine.store, engine.config, period, Scope(), NOW, lambda: True) is None
+def test_a_load_that_a_newer_one_replaced_returns_nothing(store_engine: StoreEngine) -> None:
+    assert store_engine.store is not None
+    period = current_period(store_engine.config, PeriodKind.SHIFT, NOW)
+    assert load_period(store_engine.store, store_engine.config, period, Scope(), NOW, lambda: True) is None
 
 
-def test_every_exported_row_names_its_period(engine: StaticEngine, tmp_path: Path) -> None:
-    loaded = load(engine)
+def test_every_exported_row_names_its_period(store_engine: StoreEngine, tmp_path: Path) -> None:
+    loaded = load(store_engine)
     exported = table_export("lines", loaded, None, loaded.config, Scope())
     assert exported is not None
     assert exported.headers[:2] == ["period", "line"]
@@ -122,12 +108,12 @@ def test_every_exported_row_names_its_period(engine: StaticEngine, tmp_path: Pat
     assert table_export("lines", None, None, loaded.config, Scope()) is None  # nothing loaded yet
 
 
-def test_the_comparison_rows_carry_their_own_period(engine: StaticEngine) -> None:
-    assert engine.store is not None
-    period = current_period(engine.config, PeriodKind.SHIFT, NOW)
-    compared = load_comparison(engine.store, engine.config, period, Scope(), 1, NOW)
+def test_the_comparison_rows_carry_their_own_period(store_engine: StoreEngine) -> None:
+    assert store_engine.store is not None
+    period = current_period(store_engine.config, PeriodKind.SHIFT, NOW)
+    compared = load_comparison(store_engine.store, store_engine.config, period, Scope(), 1, NOW)
     assert compared.current == SHIFT_LABEL
     assert compared.title == "The Early shift over the 7 days to 2026-11-26"
-    exported = table_export("compare", None, compared, engine.config, Scope())
+    exported = table_export("compare", None, compared, store_engine.config, Scope())
     assert exported is not None and exported.headers[:2] == ["period", "scope"]
     assert [row[0] for row in exported.rows] == [row.period.label for row in compared.rows if row.result is not None]
