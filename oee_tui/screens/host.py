@@ -1,7 +1,6 @@
 """What a screen asks of the app it runs in, as a Protocol: the screens never import the app.
 
-`oee_tui.app.OeeApp` provides all of it (mypy checks that where the app is defined), and tests
-may run a screen in any app that does.
+`oee_tui.app.OeeApp` provides all of it; mypy checks that where the app is defined.
 """
 
 from __future__ import annotations
