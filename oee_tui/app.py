@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,12 +27,13 @@ from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
 from oee_tui.model import PlantSnapshot
 from oee_tui.screens.devices import DevicesScreen
+from oee_tui.screens.file_import.screen import ImportScreen
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic
-from oee_tui.screens.import_screen import ImportScreen
+from oee_tui.screens.host import ScreenHost
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
-from oee_tui.screens.review import ReviewScreen
+from oee_tui.screens.shift_review.screen import ReviewScreen
 from oee_tui.widgets.states import state_variables
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class OeeApp(App[int]):
     """oee-tui's terminal UI. Returns 0 on a clean exit, 1 if the engine failed to stop cleanly."""
 
     TITLE = "oee"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen,
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen,
                                                                  REVIEW_MODE: ReviewScreen, IMPORT_MODE: ImportScreen}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit",
@@ -336,7 +337,7 @@ class OeeApp(App[int]):
             return
         self.push_screen(DeadLettersScreen(refresh_s=None if self.refresh_interval is None else 5.0))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         if self.engine is not None:
             yield SystemCommand("Live status", "Every machine's state and OEE, updated live", self.action_live)
             yield SystemCommand("Devices", "Sources: health, settings, tag maps, test connection, browse (F2)",
@@ -360,3 +361,10 @@ class OeeApp(App[int]):
         # Textual's own commands (theme, keys panel, screenshot…) stay; its Quit is replaced
         # by the one above, which says that quitting saves the data.
         yield from (command for command in super().get_system_commands(screen) if command.title != "Quit")
+
+
+if TYPE_CHECKING:
+    def _hosts_its_screens(app: OeeApp) -> ScreenHost:
+        # The screens see the app only as a ScreenHost (they never import this module); handing
+        # the app over as one makes mypy check that it gives them everything they ask for.
+        return app

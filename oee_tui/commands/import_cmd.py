@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import hashlib
 import sys
 from pathlib import Path
 
@@ -36,14 +35,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     parser.set_defaults(run=run)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -52,20 +43,21 @@ def _user() -> str:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.imports.validate import validate_file
+    from oee_tui.imports.preview import preview_file
     from oee_tui.imports.write import plan_result, preview_rows, summary_for_empty_store, write_result
     from oee_tui.store import Store
 
     config, store_dir = plant(args, config_path, data_dir)
-    result = validate_file(args.kind, args.file, config, sheet=args.sheet)
-    if result.problems:
-        for problem in result.problems:
+    preview = preview_file(args.file, config, args.kind, args.sheet)
+    result = preview.result
+    if preview.problems or result is None:
+        for problem in preview.problems:
             print(problem, file=sys.stderr)
-        count = len(result.problems)
+        count = len(preview.problems)
         print(f"oee import: {count} problem{'s' if count != 1 else ''} in {args.file}; nothing was written",
               file=sys.stderr)
         return EXIT_USAGE
-    where = f"{args.file}" + (f", sheet {result.sheet}" if result.sheet else "")
+    where = preview.where
     if args.dry_run:
         print_rows(preview_rows(result, PREVIEW_ROWS))
         shown = min(PREVIEW_ROWS, len(result.records))
@@ -83,7 +75,7 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
         return EXIT_OK
     with Store.open(store_dir) as store:
         try:
-            summary = write_result(store, result, imported_by=_user(), sha256=_sha256(args.file))
+            summary = write_result(store, result, imported_by=_user(), sha256=preview.sha256)
         except ValueError as exc:
             print(f"oee import: {exc}", file=sys.stderr)
             return EXIT_USAGE

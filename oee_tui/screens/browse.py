@@ -4,7 +4,8 @@ The tree loads lazily: a node's children are asked for only when it is opened,
 each time in a worker, because a real server can hold tens of thousands of
 nodes and each answer is a round trip. One connection serves the whole browse
 (a Logix controller uploads its tag list on every connect) and is closed with
-the screen.
+the screen. An OPC-UA connection uses the config's PKI folder, as `oee devices
+browse` does.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -29,6 +29,7 @@ from oee_tui.device_checks import BROWSABLE_KINDS, describe_error
 from oee_tui.drivers.base import BrowseEntry, Driver
 from oee_tui.drivers.driver_kind import NOT_BROWSABLE
 from oee_tui.drivers.registry import make_driver
+from oee_tui.widgets.dialog import Dialog
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.
 
@@ -44,9 +45,11 @@ class Browser(Protocol):
 class DeviceBrowser:
     """A Browser over one driver connection, opened on first use and reused for every node."""
 
-    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping]) -> None:
+    def __init__(self, source: SourceConfig, tags: Sequence[TagMapping], *, config_path: Path | None) -> None:
         self.source = source
         self.tags = tuple(tags)
+        # OPC-UA keeps its certificates beside the config file (pki/): the ones `oee devices trust` trusted.
+        self.config_path = config_path
         self._driver: Driver | None = None
         # One request at a time: the sync PLC libraries behind some drivers are not safe to share.
         self._lock = asyncio.Lock()
@@ -55,7 +58,7 @@ class DeviceBrowser:
         async with self._lock:
             try:
                 if self._driver is None:
-                    driver = make_driver(self.source, self.tags, config_path=None)
+                    driver = make_driver(self.source, self.tags, config_path=self.config_path)
                     try:
                         await asyncio.wait_for(driver.connect(), self.source.timeout_s)
                     except BaseException:
@@ -95,7 +98,7 @@ def entry_label(entry: BrowseEntry) -> Text:
     return label
 
 
-class BrowseScreen(ModalScreen[str | None]):
+class BrowseScreen(Dialog[str | None]):
     """A tree of the device's address space. Enter on a readable item returns its id (node id, tag name)."""
 
     HELP_TITLE = "Browse a device"
@@ -108,54 +111,45 @@ class BrowseScreen(ModalScreen[str | None]):
         Binding("f1", "app.help", "Help", id="browse.help", tooltip="List the keys of this screen"),
     ]
     DEFAULT_CSS = """
-    BrowseScreen {
-        align: center middle;
-    }
-    BrowseScreen > Vertical {
+    BrowseScreen #dialog {
         width: 90;
-        max-width: 100%;
         height: 100%;
         max-height: 30;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
     }
     BrowseScreen Tree {
         height: 1fr;
     }
-    BrowseScreen #browse-status {
-        height: auto;
-        color: $text-muted;
-    }
     """
 
-    def __init__(self, source: SourceConfig, browser: Browser | None, *, tags: Sequence[TagMapping] = ()) -> None:
-        super().__init__()
+    def __init__(self, source: SourceConfig, browser: Browser | None, *, tags: Sequence[TagMapping] = (),
+                 config_path: Path | None) -> None:
+        super().__init__(f"Browse {source.name} ({source.kind})")
         self.source = source
         browsable = source.kind in BROWSABLE_KINDS
         self.browser: Browser | None = browser if browser is not None else (
-            DeviceBrowser(source, tags) if browsable else None)
+            DeviceBrowser(source, tags, config_path=config_path) if browsable else None)
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Browse {self.source.name} ({self.source.kind})"
-            tree: Tree[_Node] = Tree(self.source.name, data=_Node(None), id="browse-tree")
-            tree.auto_expand = False  # Enter picks a tag; only folders open on Enter (see action_pick)
-            yield tree
-            yield Static("↑↓ move · Space open · Enter pick · Esc cancel", id="browse-status")
+        yield from super().compose()
         yield Footer()
 
+    def compose_body(self) -> ComposeResult:
+        tree: Tree[_Node] = Tree(self.source.name, data=_Node(None), id="browse-tree")
+        tree.auto_expand = False  # Enter picks a tag; only folders open on Enter (see action_pick)
+        yield tree
+        yield Static("↑↓ move · Space open · Enter pick · Esc cancel", id="browse-status", classes="hint")
+
     @property
-    def tree(self) -> Tree[_Node]:
+    def device_tree(self) -> Tree[_Node]:
         return self.query_one("#browse-tree", Tree)
 
     def on_mount(self) -> None:
-        self.tree.focus()
+        self.device_tree.focus()
         if self.browser is None:
             self._say(NOT_BROWSABLE)
-            self.tree.root.allow_expand = False
+            self.device_tree.root.allow_expand = False
             return
-        self.tree.root.expand()  # posts NodeExpanded, which loads the top level
+        self.device_tree.root.expand()  # posts NodeExpanded, which loads the top level
 
     def _say(self, message: str) -> None:
         self.query_one("#browse-status", Static).update(Text(message))
@@ -219,7 +213,7 @@ class BrowseScreen(ModalScreen[str | None]):
         self.action_pick()
 
     def action_pick(self) -> None:
-        node = self.tree.cursor_node
+        node = self.device_tree.cursor_node
         if node is None or node.data is None or node.data.entry is None:
             if node is not None and node.allow_expand:
                 node.toggle()
@@ -229,9 +223,6 @@ class BrowseScreen(ModalScreen[str | None]):
             self.dismiss(entry.id)
         else:
             node.toggle()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     async def on_unmount(self) -> None:
         if self.browser is not None:

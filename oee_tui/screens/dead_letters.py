@@ -17,12 +17,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from oee_tui.dead_letter_text import hex_dump, is_text, local_time, preview
 from oee_tui.model import DeadLetter
-from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.screens.host import PlantScreen
 from oee_tui.store import Store
 
 SHOWN: Final = 500  # the newest this many; `oee deadletters --limit` reaches further back
@@ -40,7 +39,7 @@ def letter_key(index_from_oldest: int, letter: DeadLetter) -> str:
     return f"{letter.received_at:.6f}:{letter.source}:{index_from_oldest}"
 
 
-class DeadLettersScreen(AppPlumbing, Screen[None]):
+class DeadLettersScreen(PlantScreen[None]):
     """Dead letters: a list on top, the highlighted one's error and payload dump below."""
 
     HELP_TITLE = "Dead letters"

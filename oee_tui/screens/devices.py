@@ -24,7 +24,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from oee_tui.config import Config, ConfigError
@@ -33,10 +32,10 @@ from oee_tui.device_checks import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.drivers.registry import KINDS
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
-from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.screens.connection_check import ConnectionCheckScreen
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapScreen
-from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
@@ -250,7 +249,7 @@ class SourceTable(KeyedTable):
         self.post_message(self.CursorMoved())
 
 
-class DevicesScreen(AppPlumbing, Screen[None]):
+class DevicesScreen(PlantScreen[None]):
     """The sources of the config file with their health; add, edit, delete, test, browse, map tags."""
 
     HELP_TITLE = "Devices"
@@ -433,7 +432,7 @@ class DevicesScreen(AppPlumbing, Screen[None]):
             return
         text = Text.assemble((fact.name, "bold"), f" · {fact.kind} {fact.address} · ")
         text.append(f"feeds {', '.join(fact.machines)}" if fact.machines else "feeds no machine yet (m maps tags)")
-        status = self._health.get(name)
+        status = self._health.get(fact.name)
         if status is not None and status.last_error:
             text.append(" · last error: ", style="bold")
             text.append(status.last_error)
@@ -537,7 +536,7 @@ class DevicesScreen(AppPlumbing, Screen[None]):
         config = self._config() if name is not None else None
         if name is None or config is None:
             return
-        self.app.push_screen(TestConnectionScreen(config, config.source(name)))
+        self.app.push_screen(ConnectionCheckScreen(config, config.source(name)))
 
     def action_browse(self) -> None:
         name = self._highlighted()
@@ -558,7 +557,8 @@ class DevicesScreen(AppPlumbing, Screen[None]):
                             timeout=15)
 
         source = config.source(name)
-        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, name)), picked)
+        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, name),
+                                          config_path=config.path), picked)
 
     def action_tag_maps(self) -> None:
         if self._refuse_if_read_only() or self._saving():

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-if TYPE_CHECKING:
-    from oee_tui.app import OeeApp
+from oee_tui.screens.host import PlantScreen
 
 
-class FirstRunScreen(Screen[None]):
+class FirstRunScreen(PlantScreen[None]):
     """Says plainly what to do next: start the demo, or write a config and where data will go."""
 
     HELP_TITLE = "Welcome"
@@ -74,12 +72,12 @@ class FirstRunScreen(Screen[None]):
         return True
 
     def action_start_demo(self) -> None:
-        app = cast("OeeApp", self.app)
-        if app.demo_factory is None:
+        host = self.oee_app
+        if host.demo_factory is None:
             return
         try:
-            engine = app.demo_factory()
+            engine = host.demo_factory()
         except Exception as exc:  # e.g. the demo store is held by another process
             self.notify(f"The demo could not start: {exc}", title="Demo", severity="error", timeout=15)
             return
-        app.use_engine(engine)
+        host.use_engine(engine)

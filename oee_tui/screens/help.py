@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
+
+from oee_tui.widgets.dialog import Dialog
 
 # Textual's text-selection copy shares ctrl+c with our quit, and only applies when text is
 # selected; listing it would tell operators that ctrl+c does not quit.
@@ -30,7 +32,7 @@ class HelpTopic:
     entries: tuple[HelpEntry, ...]
 
     @classmethod
-    def for_screen(cls, screen: Screen) -> HelpTopic:
+    def for_screen(cls, screen: Screen[Any]) -> HelpTopic:
         """What the keys do right now on `screen`: its bindings, the focused widget's and the app's.
 
         Taken from the live binding chain rather than a hand-written list, so the
@@ -61,45 +63,28 @@ class HelpTopic:
         ))
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Lists the keys of the screen that was active when F1 was pressed."""
 
     HELP_TITLE = "Help"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="help.close", tooltip="Back to the screen you were on"),
+        Binding("escape", "cancel", "Close", id="help.close", tooltip="Back to the screen you were on"),
     ]
     DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-    }
-    HelpScreen > Vertical {
-        width: 76;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
     HelpScreen VerticalScroll {
         height: auto;
         max-height: 100%;
     }
-    HelpScreen #help-footer {
-        color: $text-muted;
-    }
     """
 
     def __init__(self, topic: HelpTopic) -> None:
-        super().__init__()
+        super().__init__(f"Keys: {topic.title}")
         self.topic = topic
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Keys: {self.topic.title}"
-            with VerticalScroll():
-                yield Static(self._table(), id="help-keys")
-            yield Static("Esc closes this help.  Ctrl+P opens the command palette.", id="help-footer")
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self._table(), id="help-keys")
+        yield Static("Esc closes this help.  Ctrl+P opens the command palette.", id="help-footer", classes="hint")
 
     def _table(self) -> Content:
         width = max((len(entry.keys) for entry in self.topic.entries), default=4)
@@ -109,6 +94,3 @@ class HelpScreen(ModalScreen[None]):
             lines.append(Content.assemble((entry.keys.ljust(width), "bold $accent"), "  ", entry.description,
                                           (tip, "$text-muted")))
         return Content("\n").join(lines) if lines else Content("This screen has no keys of its own.")
-
-    def action_close(self) -> None:
-        self.dismiss()

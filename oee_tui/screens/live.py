@@ -8,13 +8,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 
 from oee_tui.model import MachineSnapshot, MachineState, PlantSnapshot, SourceStatus
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
-from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.widgets.formatting import MISSING, age, count, hms, percent, percent_aligned, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import look, state_colour
@@ -55,7 +54,7 @@ def _sources_offline(sources: list[SourceStatus]) -> str:
     return f"{len(sources)} sources offline: {', '.join(source.name for source in sources)}"
 
 
-class LiveScreen(AppPlumbing, Screen[None]):
+class LiveScreen(PlantScreen[None]):
     """Every machine's state, time in state, OEE, A, P, Q, counts and data age."""
 
     HELP_TITLE = "Live status"

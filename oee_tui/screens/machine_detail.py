@@ -11,12 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from oee_tui.model import MachineDetail, StateInterval
-from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.formatting import count, hms, local_time, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -46,7 +45,7 @@ def stop_key(stop: StateInterval) -> str:
     return repr(stop.start)
 
 
-class MachineDetailScreen(AppPlumbing, Screen[None]):
+class MachineDetailScreen(PlantScreen[None]):
     """Loads `engine.machine_detail()` in a worker on show, every few seconds, and after a reason is set."""
 
     HELP_TITLE = "Machine detail"

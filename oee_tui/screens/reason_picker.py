@@ -9,12 +9,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from oee_tui.config import Reason
+from oee_tui.widgets.dialog import Dialog
 
 
 def reason_label(reason: Reason) -> Text:
@@ -26,7 +25,7 @@ def reason_label(reason: Reason) -> Text:
     return label
 
 
-class ReasonPickerScreen(ModalScreen[str | None]):
+class ReasonPickerScreen(Dialog[str | None]):
     """The reason tree, fully expanded; Enter picks the highlighted reason (a leaf or a group)."""
 
     HELP_TITLE = "Pick a stop reason"
@@ -35,17 +34,8 @@ class ReasonPickerScreen(ModalScreen[str | None]):
         Binding("enter", "pick", "Pick", id="picker.pick", tooltip="Give the highlighted reason to the stop"),
     ]
     DEFAULT_CSS = """
-    ReasonPickerScreen {
-        align: center middle;
-    }
-    ReasonPickerScreen > Vertical {
+    ReasonPickerScreen #dialog {
         width: 64;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
     }
     ReasonPickerScreen #picker-stop {
         margin-bottom: 1;
@@ -54,28 +44,26 @@ class ReasonPickerScreen(ModalScreen[str | None]):
         height: auto;
         max-height: 16;
     }
-    ReasonPickerScreen #picker-hint {
-        color: $text-muted;
-    }
     """
 
     def __init__(self, reasons: Sequence[Reason], stop_label: str, current: str | None = None) -> None:
-        super().__init__()
+        super().__init__("Stop reason")
         self.reasons = tuple(reasons)
         self.stop_label = stop_label
         self.current = current
         self._reason_nodes: dict[str, TreeNode[str]] = {}
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Stop reason"
-            yield Static(Text.assemble("Reason for the stop ", (self.stop_label, "bold")), id="picker-stop")
-            tree: Tree[str] = Tree("Reasons", id="reason-tree")
-            tree.show_root = False
-            tree.auto_expand = False  # Enter picks; it must not fold a group as a side effect
-            yield tree
-            yield Static("↑↓ move   Enter pick   Space fold/unfold   Esc cancel", id="picker-hint")
+        yield from super().compose()
         yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text.assemble("Reason for the stop ", (self.stop_label, "bold")), id="picker-stop")
+        tree: Tree[str] = Tree("Reasons", id="reason-tree")
+        tree.show_root = False
+        tree.auto_expand = False  # Enter picks; it must not fold a group as a side effect
+        yield tree
+        yield Static("↑↓ move   Enter pick   Space fold/unfold   Esc cancel", id="picker-hint", classes="hint")
 
     def on_mount(self) -> None:
         tree = self.query_one("#reason-tree", Tree)
@@ -110,6 +98,3 @@ class ReasonPickerScreen(ModalScreen[str | None]):
         node = self.query_one("#reason-tree", Tree).cursor_node
         if node is not None and node.data is not None:
             self.dismiss(node.data)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

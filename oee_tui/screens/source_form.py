@@ -19,7 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, Static
@@ -31,6 +31,7 @@ from oee_tui.drivers.opcua.opcua_source import OPCUA_SECURITY_MODES, OPCUA_SECUR
 from oee_tui.drivers.registry import DEFAULT_PORTS, SOURCE_KINDS
 from oee_tui.field_checks import Check
 from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS
+from oee_tui.widgets.dialog import Dialog
 
 # ---------------------------------------------------------------- shared form parts
 
@@ -101,7 +102,7 @@ class FormField(Vertical):
         self.set_class(problem is not None, "-has-error")
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Asks before something that cannot be undone from the app: y does it, n or Esc does not."""
 
     HELP_TITLE = "Confirm"
@@ -110,26 +111,23 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no", key_display="n/Esc"),
     ]
     DEFAULT_CSS = """
-    ConfirmScreen {
-        align: center middle;
-    }
-    ConfirmScreen > Static {
+    ConfirmScreen #dialog {
         width: 60;
-        max-width: 100%;
-        height: auto;
         border: round $warning;
-        background: $surface;
         padding: 1 2;
     }
     """
 
     def __init__(self, question: str) -> None:
-        super().__init__()
+        super().__init__("")
         self.question = question
 
     def compose(self) -> ComposeResult:
-        yield Static(Text.assemble((self.question, "bold"), "\n\ny = yes   n or Esc = no"), id="confirm-question")
+        yield from super().compose()
         yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text.assemble((self.question, "bold"), "\n\ny = yes   n or Esc = no"), id="confirm-question")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

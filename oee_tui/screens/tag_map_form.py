@@ -33,7 +33,7 @@ from oee_tui.drivers.modbus.modbus_source import MODBUS_TYPES
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
 from oee_tui.screens.browse import BrowseScreen
-from oee_tui.screens.plumbing import AppPlumbing
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import FORM_GUARDS, ConfirmScreen, FieldValidator, FormField, form_css, status_text
 from oee_tui.widgets.formatting import MISSING
 from oee_tui.widgets.keyed_table import KeyedTable, Row
@@ -115,7 +115,7 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
         self.source = source
         self.kind = kind
         self.old_key = (machine, signal) if machine is not None and signal is not None else None
-        self.original: dict[str, Any] = (mapping_of(document, machine, signal) or {}) if self.old_key else {}
+        self.original: dict[str, Any] = (mapping_of(document, *self.old_key) or {}) if self.old_key else {}
         self.machines = machine_ids(document)
         self._start_machine = machine
         self._start_signal = signal
@@ -273,7 +273,8 @@ class TagMapEditScreen(Screen[TagMapResult | None]):
                 tag.focus()
 
         source = config.source(self.source)
-        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, self.source)), picked)
+        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, self.source),
+                                          config_path=self.document.path), picked)
 
     # ------------------------------------------------------------ saving
 
@@ -346,7 +347,7 @@ def _map_cells(machine: str, signal: str, mapping: Mapping[str, Any]) -> list[Te
     ]
 
 
-class TagMapScreen(AppPlumbing, Screen[bool]):
+class TagMapScreen(PlantScreen[bool]):
     """Every tag map that reads from one source. Returns True if anything was saved."""
 
     HELP_TITLE = "Tag maps"

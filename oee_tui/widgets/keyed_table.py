@@ -308,6 +308,14 @@ class KeyedTable(ScrollView, can_focus=True):
         before = [x for x in self._column_starts() if x < self.scroll_x]
         self.scroll_to(x=before[-1] if before else 0, animate=False)
 
+    def scroll_column_into_view(self, position: int) -> None:
+        """Scroll sideways, if need be, so that the `position`-th column right of the fixed ones shows whole."""
+        start = self._column_starts()[position]
+        end = start + self._widths[position + self.fixed_columns]
+        visible = self.scrollable_content_region.width - sum(self._widths[:self.fixed_columns])
+        if start < self.scroll_x or end > self.scroll_x + visible:
+            self.scroll_to(x=min(start, self.max_scroll_x), animate=False)
+
     def _column_starts(self) -> list[int]:
         """Scroll offsets at which each non-fixed column starts at the left edge."""
         widths = self._widths[self.fixed_columns:]

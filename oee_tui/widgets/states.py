@@ -9,6 +9,7 @@ draw those two cells wide), so columns stay aligned in a plain 80x24 tmux.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -66,7 +67,7 @@ def look(state: MachineState) -> StateLook:
     return STATE_LOOKS[state]
 
 
-def state_colour(theme_variables: dict[str, str], state: MachineState) -> str:
+def state_colour(theme_variables: Mapping[str, str], state: MachineState) -> str:
     """The colour of `state` in the current theme, for places that need a concrete colour (DataTable cells)."""
     variable = STATE_LOOKS[state].variable
     return theme_variables.get(variable, _DARK[variable])

@@ -27,12 +27,12 @@ from oee_tui.app import OeeApp
 from oee_tui.cli import SAMPLE_CONFIG
 from oee_tui.drivers.registry import KINDS, load_config
 from oee_tui.screens.browse import BrowseScreen
+from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.source_form import ConfirmScreen, FormField, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
-from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.drivers.conftest import ModbusSim, OpcUaSim
 from tests.support.pilot import settle, until
@@ -407,7 +407,7 @@ async def test_test_connection_reads_every_tag_of_a_real_modbus_server(tmp_path:
         await pilot.press("t")
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, TestConnectionScreen)
+        assert isinstance(screen, ConnectionCheckScreen)
         assert screen.failure is None
         table = screen.query_one("#test-readings", KeyedTable)
         assert set(table.shown_keys()) == {"hr:0", "hr:2", "hr:3", "co:0"}
@@ -431,7 +431,7 @@ async def test_test_connection_says_plainly_when_the_device_does_not_answer(tmp_
         await pilot.press("t")
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, TestConnectionScreen)
+        assert isinstance(screen, ConnectionCheckScreen)
         assert screen.failure is not None
         assert screen.failure.startswith(f"Could not read from plc1 at 127.0.0.1:{free_port}")
         assert not screen.query_one("#test-readings").display

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,79 +18,18 @@ from textual.widgets import Input
 
 from oee_tui.app import OeeApp
 from oee_tui.engine.analysis.review import Level
-from oee_tui.model import CountBucket, MachineState, StateInterval
-from oee_tui.screens import review as review_screen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live import LiveScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
-from oee_tui.screens.review import ExportScreen, PeriodInputScreen, ReviewScreen
-from oee_tui.store import Store
+from oee_tui.screens.shift_review import loading as review_loading
+from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
+from oee_tui.screens.shift_review.screen import ReviewScreen
 from tests.support.pilot import settle
 from tests.ui.conftest import AppFactory
-from tests.ui.fakes import NOW, OPERATOR, SHIFT_START, StaticEngine
+from tests.ui.fakes import NOW, OPERATOR, StaticEngine
+from tests.ui.review_history import YESTERDAY_LATE, StoreEngine
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
-YESTERDAY_LATE = NOW - 20 * 3600  # 2026-11-25 15:00 local, inside yesterday's Late shift
-
-
-class StoreEngine(StaticEngine):
-    """StaticEngine that, like the real engine, writes a reason it accepts to its store, and accepts
-    a stop it no longer holds in memory when the store has it (Engine.set_stop_reason does the same;
-    tests/engine/test_stop_reason_history.py tests the real one)."""
-
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
-        assert self.store is not None
-        try:
-            await super().set_stop_reason(machine, stop_start, reason, user)
-        except KeyError:
-            stored = self.store.intervals(stop_start, stop_start + 1e-3, [machine])
-            if not any(i.start == stop_start and i.state.is_stop for i in stored):
-                raise
-            self.stored_reason_calls.append((machine, stop_start, reason, user))
-        self.store.write_stop_reason(machine, stop_start, reason, user, NOW)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stored_reason_calls: list[tuple[str, float, str, str]] = []
-
-
-def fill(store: Store, engine: StaticEngine) -> None:
-    """Today's shift as the engine holds it (the open interval ends now), yesterday's Late shift,
-    and 100 parts a minute (1 reject) while each machine runs."""
-    intervals = []
-    for machine_intervals in engine.intervals.values():
-        for interval in machine_intervals:
-            intervals.append(StateInterval(interval.machine, interval.start, interval.end or NOW, interval.state))
-            if interval.reason is not None and interval.reason_by is not None:
-                store.write_stop_reason(interval.machine, interval.start, interval.reason, interval.reason_by,
-                                        interval.reason_at or NOW)
-    late_start = NOW - 23 * 3600  # 14:00 yesterday
-    for machine in engine.intervals:
-        intervals += [
-            StateInterval(machine, late_start, YESTERDAY_LATE, MachineState.RUNNING),
-            StateInterval(machine, YESTERDAY_LATE, YESTERDAY_LATE + 900, MachineState.DOWN),
-            StateInterval(machine, YESTERDAY_LATE + 900, late_start + 8 * 3600, MachineState.RUNNING),
-        ]
-    store.upsert_intervals(intervals)
-    buckets = []
-    for machine, machine_intervals in engine.intervals.items():
-        running = [(i.start, i.end or NOW) for i in machine_intervals if i.state is MachineState.RUNNING]
-        minute = SHIFT_START
-        while minute < NOW:
-            if any(a <= minute < b for a, b in running):
-                buckets.append(CountBucket(machine, minute, None, 100, 1))
-            minute += 60
-    store.write_counts(buckets)
-
-
-@pytest.fixture
-def store_engine(tmp_path: Path) -> Iterator[StoreEngine]:
-    engine = StoreEngine()
-    store = Store.open(tmp_path / "data")
-    fill(store, engine)
-    engine.store = store
-    yield engine
-    store.close()
 
 
 async def open_review(pilot: Pilot[Any]) -> ReviewScreen:
@@ -131,13 +69,13 @@ async def test_a_slow_query_shows_loading_and_the_keys_still_work(make_app: AppF
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # The real query, held back until the test lets it go: a store that answers slowly.
     gate = threading.Event()
-    real_report = review_screen.review_report
+    real_report = review_loading.review_report
 
     def slow_report(*args: Any, **kwargs: Any) -> Any:
         gate.wait(10)
         return real_report(*args, **kwargs)
 
-    monkeypatch.setattr(review_screen, "review_report", slow_report)
+    monkeypatch.setattr(review_loading, "review_report", slow_report)
     app = make_app(store_engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

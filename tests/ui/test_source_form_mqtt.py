@@ -22,10 +22,10 @@ from textual.widgets import Input, Select
 from oee_tui import field_checks as checks
 from oee_tui.app import OeeApp
 from oee_tui.drivers.registry import load_config
+from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.source_form import FormField, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
-from oee_tui.screens.test_connection import TestConnectionScreen
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.mqtt.broker import MosquittoBroker, free_port, mqtt_client, running_broker, stop_client
 from tests.ui.fakes import StaticEngine
@@ -527,7 +527,7 @@ async def test_test_connection_of_a_sparkplug_source_probes_the_broker_and_leave
             await pilot.press("t")
             await settle(pilot)
             screen = app.screen
-            assert isinstance(screen, TestConnectionScreen)
+            assert isinstance(screen, ConnectionCheckScreen)
             assert screen.failure is None
             assert screen.probe is not None and screen.probe.client_id == "hall-a-uns-probe"
             outcome = str(screen.query_one("#test-outcome").render())
@@ -558,7 +558,7 @@ async def test_test_connection_of_a_sparkplug_source_says_plainly_when_no_broker
         await pilot.press("t")
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, TestConnectionScreen)
+        assert isinstance(screen, ConnectionCheckScreen)
         assert screen.failure is not None
         assert screen.failure.startswith(f"Could not reach the broker of uns: mqtt://127.0.0.1:{port}: "
                                          "cannot connect: ")
@@ -579,7 +579,7 @@ async def test_test_connection_of_an_mqtt_source_reads_each_mapped_topic(tmp_pat
         await pilot.press("t")
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, TestConnectionScreen)
+        assert isinstance(screen, ConnectionCheckScreen)
         assert screen.failure is None
         table = screen.query_one("#test-readings", KeyedTable)
         assert table.shown_keys() == ("plant/line1/capper $.speed",)

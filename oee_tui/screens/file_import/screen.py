@@ -1,277 +1,54 @@
 """Import planning data: pick a file, see its kind, see every problem in place, then write it in one go.
 
 The planner types or picks a path (Tab completes it, the list under it shows the
-folder's .csv and .xlsx files), the kind is detected from the header (and can be
-changed), and the whole file is read and validated in a thread worker while a
-progress bar follows the read. The preview shows the file's rows as read, with
-the row numbers Excel or an editor shows, every cell a problem names marked with
-a colour and a ✕ (so it reads on a monochrome terminal too), and the problem
-list beside it (below it at 80 columns): moving through the list moves the table
-to the problem's row. A file with any problem cannot be written; a clean one is
-written by ctrl+s through `write_result`, in one transaction, from a thread.
+folder's .csv and .xlsx files: file_picker.py), the kind is detected from the header
+(and can be changed), and the whole file is read and validated in a thread worker
+(`imports.preview`, the check `oee import` runs too) while a progress bar follows the
+read. The preview shows the file's rows as read, with the row numbers Excel or an
+editor shows, every cell a problem names marked (preview_table.py), and the problem
+list beside it (below it at 80 columns): moving through the list moves the table to
+the problem's row. A file with any problem cannot be written; a clean one is written
+by ctrl+s through `write_result`, in one transaction, from a thread.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.suggester import Suggester
 from textual.widgets import Footer, Input, Label, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from oee_tui.config import Config
-from oee_tui.imports.columns import KINDS, SPECS
-from oee_tui.imports.detect import XLSX_SUFFIXES, Detection, detect_kind, sheets
-from oee_tui.imports.reading import RawTable, ReadError, read_table
-from oee_tui.imports.validate import ImportResult, Problem, validate_table
+from oee_tui.imports.columns import KINDS
+from oee_tui.imports.preview import ImportPreview, detect_and_preview, file_sha256, problem_line
+from oee_tui.imports.reading import Progress
+from oee_tui.imports.validate import Problem
 from oee_tui.model import MachineState
+from oee_tui.screens.file_import.file_picker import PathInput, list_candidates
+from oee_tui.screens.file_import.preview_table import MARK, MAX_PROBLEMS_SHOWN, PreviewTable, preview_table
+from oee_tui.screens.file_import.status import status_text, summary_text
+from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
-from oee_tui.screens.plumbing import AppPlumbing
 from oee_tui.screens.source_form import FORM_GUARDS
 from oee_tui.store import Store
-from oee_tui.widgets.keyed_table import KeyedTable, Row
+from oee_tui.widgets.keyed_table import KeyedTable
 from oee_tui.widgets.states import state_colour
 
 if TYPE_CHECKING:
     from oee_tui.imports.write import WriteSummary
 
-IMPORTABLE: Final = (".csv", *XLSX_SUFFIXES)
-PREVIEW_ROWS: Final = 500  # rows shown from the top of the file; rows with problems below them are added
-MAX_PROBLEMS_SHOWN: Final = 1000  # the list beyond this helps nobody; `oee import` prints them all
-CELL_WIDTH: Final = 32  # a long note would otherwise push every other column off screen
 WIDE: Final = 120  # from this width the problem list stands beside the table, not below it
-MARK: Final = "✕"
 
 
-# ---------------------------------------------------------------- finding files
-
-
-def list_candidates(typed: str, limit: int = 200) -> list[str]:
-    """Folders and importable files that complete `typed`, as paths to put in the input (folders end in /).
-
-    File work: call it from a thread.
-    """
-    expanded = os.path.expanduser(typed)
-    folder, prefix = os.path.split(expanded)
-    base = Path(folder) if folder else Path(".")
-    try:
-        entries = sorted(os.scandir(base), key=lambda entry: (not entry.is_dir(), entry.name.lower()))
-    except OSError:
-        return []
-    found: list[str] = []
-    for entry in entries:
-        if not entry.name.lower().startswith(prefix.lower()) or (entry.name.startswith(".") and not prefix):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if not is_dir and not entry.name.lower().endswith(IMPORTABLE):
-            continue
-        shown = os.path.join(typed[: len(typed) - len(prefix)], entry.name) if folder else entry.name
-        found.append(shown + "/" if is_dir else shown)
-        if len(found) >= limit:
-            break
-    return found
-
-
-class PathSuggester(Suggester):
-    """Completes a path to the first folder or importable file that starts with what was typed."""
-
-    def __init__(self) -> None:
-        # Paths are case-sensitive, and the folder changes under us: no casefolding, no cache.
-        super().__init__(use_cache=False, case_sensitive=True)
-
-    async def get_suggestion(self, value: str) -> str | None:
-        import asyncio
-
-        if not value:
-            return None
-        candidates = await asyncio.to_thread(list_candidates, value, 1)
-        return candidates[0] if candidates and candidates[0] != value else None
-
-
-class PathInput(Input):
-    """Tab takes the suggested completion, as a shell does; with nothing to complete it moves on.
-
-    Down goes into the list of matching files under it.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("tab", "complete", "Complete", show=False, priority=True),
-        Binding("down", "to_list", "Into the file list", show=False),
-    ]
-
-    def action_to_list(self) -> None:
-        files = self.screen.query_one("#import-files", OptionList)
-        if files.display:
-            files.focus()
-
-    def action_complete(self) -> None:
-        suggestion = self._suggestion
-        if suggestion and suggestion != self.value:
-            self.value = suggestion
-            self.cursor_position = len(self.value)
-        else:
-            self.screen.focus_next()
-
-
-# ---------------------------------------------------------------- what a check found
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """One file read, detected and validated; everything the preview shows, built in the worker."""
-
-    path: Path
-    sheet_names: tuple[str, ...]  # empty for CSV
-    sheet: str | None
-    detection: Detection | None
-    kind: str | None
-    table: RawTable | None
-    result: ImportResult | None
-    problems: tuple[Problem, ...]
-    sha256: str | None
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.table.rows) if self.table is not None else 0
-
-    @property
-    def can_import(self) -> bool:
-        return self.result is not None and self.result.ok and bool(self.result.records)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_file(path: Path, config: Config, sheet: str | None, kind: str | None,
-               progress: partial[None] | None = None) -> Checked:
-    """Sheets, kind, read and validate, as the screen needs them. File work: call it from a thread."""
-    sheet_names: tuple[str, ...] = ()
-    detection: Detection | None = None
-    if path.is_dir():
-        problem = Problem(str(path), None, None, None, None,
-                          "is a folder: pick a .csv or .xlsx file in it (the list under File shows them)")
-        return Checked(path, (), None, None, kind, None, None, (problem,), None)
-    try:
-        if path.suffix.lower() in XLSX_SUFFIXES:
-            found = sheets(path)
-            sheet_names = found.names
-            if sheet is None or sheet not in sheet_names:
-                sheet = found.data_sheet or (sheet_names[0] if sheet_names else None)
-        detection = detect_kind(path, sheet)
-        if kind is None:
-            kind = detection.kind
-        if kind is None:
-            return Checked(path, sheet_names, sheet, detection, None, None, None, (), None)
-        table = read_table(path, SPECS[kind], sheet, progress)
-    except ReadError as exc:
-        problem = Problem(exc.file, exc.sheet, exc.row, None, None, exc.why)
-        return Checked(path, sheet_names, sheet, detection, kind, None, None, (problem,), None)
-    result = validate_table(kind, table, config)
-    return Checked(path, sheet_names, sheet, detection, kind, table, result, result.problems, file_sha256(path))
-
-
-# ---------------------------------------------------------------- showing cells
-
-
-def cell_text(value: object) -> str:
-    """A cell as the planner typed it, on one line."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        text = value.strftime("%Y-%m-%d %H:%M" if value.second == 0 and not value.microsecond
-                              else "%Y-%m-%d %H:%M:%S")
-        return text[:10] if value.time() == time(0) else text
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:g}" if abs(value) < 1e15 else repr(value)
-    text = str(value).replace("\r\n", "⏎").replace("\n", "⏎").replace("\t", " ")
-    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
-
-
-def problem_line(problem: Problem, sheet: str | None) -> str:
-    """`row 12, Start: '2026-13-01' is not a date…` (the file is in the title; the sheet only if another)."""
-    parts = []
-    if problem.sheet and problem.sheet != sheet:
-        parts.append(f"sheet {problem.sheet}")
-    parts.append("file" if problem.row is None else f"row {problem.row}")
-    if problem.column is not None:
-        parts.append(problem.column)
-    shown = "" if problem.value is None else f"{cell_text(problem.value)!r}: "
-    return f"{', '.join(parts)}: {shown}{problem.why}"
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    columns: tuple[tuple[str, str | Text], ...]
-    rows: list[Row]
-    keys_by_row: dict[int, str]  # sheet row number -> table row key
-    column_of: dict[str, int]  # header as written -> table column position
-    shown_rows: int
-    extra_rows: int  # rows with problems below the first PREVIEW_ROWS, added to the table
-
-
-def build_preview(table: RawTable, problems: Sequence[Problem], bad_style: str) -> Preview:
-    column_of: dict[str, int] = {}
-    columns: list[tuple[str, str | Text]] = [("row", Text("Row", justify="right"))]
-    for position, header in enumerate(table.header):
-        column_of.setdefault(header, position)
-        columns.append((f"c{position}", header or f"(column {position + 1})"))
-    bad_cells: dict[int, set[int | None]] = {}
-    for problem in problems[:MAX_PROBLEMS_SHOWN]:
-        if problem.row is not None and problem.row != table.header_row:
-            bad_cells.setdefault(problem.row, set()).add(column_of.get(problem.column or ""))
-    shown = table.rows[:PREVIEW_ROWS]
-    extra = [(number, cells) for number, cells in table.rows[PREVIEW_ROWS:] if number in bad_cells]
-    rows: list[Row] = []
-    keys: dict[int, str] = {}
-    width = len(table.header)
-    for number, cells in (*shown, *extra):
-        bad = bad_cells.get(number, set())
-        marked = bool(bad)
-        row_cell = Text(f"{MARK} {number}" if marked else str(number), justify="right",
-                        style=bad_style if None in bad else ("bold" if marked else "dim"))
-        texts = [row_cell]
-        for position in range(width):
-            text = cell_text(cells[position] if position < len(cells) else None)
-            if position in bad:
-                texts.append(Text(f"{MARK} {text}", style=bad_style))
-            else:
-                texts.append(Text(text))
-        key = str(number)
-        keys[number] = key
-        rows.append((key, texts))
-    return Preview(tuple(columns), rows, keys, column_of, len(shown), len(extra))
-
-
-# ---------------------------------------------------------------- the screen
-
-
-class ImportScreen(AppPlumbing, Screen[None]):
+class ImportScreen(PlantScreen[None]):
     """File, sheet and kind at the top; the preview with marked cells and the problem list below."""
 
     HELP_TITLE = "Import planning data"
@@ -380,8 +157,8 @@ class ImportScreen(AppPlumbing, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.checked: Checked | None = None
-        self.preview: Preview | None = None
+        self.checked: ImportPreview | None = None
+        self.preview_table: PreviewTable | None = None
         self.summary: WriteSummary | None = None
         self._generation = 0
         self._chosen_kind: str | None = None  # set when the planner overrides the detected kind
@@ -400,7 +177,7 @@ class ImportScreen(AppPlumbing, Screen[None]):
             with Horizontal():
                 yield Label("File")
                 yield PathInput(placeholder="path to a .csv or .xlsx file; Tab completes, Enter checks it",
-                                suggester=PathSuggester(), id="import-path", compact=True)
+                                files_id="import-files", id="import-path")
             with Horizontal():
                 yield Label("Sheet")
                 yield Select[str]([], prompt="(CSV: no sheets)", id="import-sheet", compact=True, disabled=True)
@@ -521,39 +298,44 @@ class ImportScreen(AppPlumbing, Screen[None]):
         self._set_status(f"Reading row {done:,}{of}…" if done != total else f"Checking {done:,} rows…")
 
     def _check_in_thread(self, generation: int, path: Path, config: Config, sheet: str | None, kind: str | None,
-                         progress: partial[None], bad_style: str) -> None:
+                         progress: Progress, bad_style: str) -> None:
         try:
-            checked = check_file(path, config, sheet, kind, progress)
+            if path.is_dir():
+                checked = ImportPreview.unread(path, Problem(
+                    str(path), None, None, None, None,
+                    "is a folder: pick a .csv or .xlsx file in it (the list under File shows them)"), kind=kind)
+            else:
+                checked = detect_and_preview(path, config, sheet, kind, progress=progress)
         except Exception as exc:  # a reader bug must still end in words on the screen, not a frozen bar
             problem = Problem(str(path), sheet, None, None, None, f"could not be read: {exc}")
-            checked = Checked(path, (), sheet, None, kind, None, None, (problem,), None)
+            checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
         # Built here too: picking the rows to show walks the whole file.
-        preview = build_preview(checked.table, checked.problems, bad_style) if checked.table is not None else None
+        table = preview_table(checked.table, checked.problems, bad_style) if checked.table is not None else None
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_checked, generation, checked, preview)
+            self.app.call_from_thread(self._show_checked, generation, checked, table)
 
-    def _show_checked(self, generation: int, checked: Checked, preview: Preview | None) -> None:
+    def _show_checked(self, generation: int, checked: ImportPreview, table: PreviewTable | None) -> None:
         if generation != self._generation:
             return  # an older check that finished after a newer one started
         self.remove_class("-working")
         self.query_one("#import-progress", ProgressBar).update(total=1, progress=1)  # stops the animation
         self.checked = checked
-        self.preview = preview
+        self.preview_table = table
         with self.app.batch_update():
             self._show_choices(checked)
             self._show_table()
             self._show_problems()
             self.set_class(True, "-previewing")
-            self._set_status(self._status_text(checked))
+            self._set_status(status_text(checked, self._chosen_kind))
             self._show_summary()
         if checked.problems:
             self.query_one("#import-problems", OptionList).focus()
-        elif self.preview is not None:
+        elif self.preview_table is not None:
             self.table.focus()
         else:
             self.query_one("#import-kind", Select).focus()
 
-    def _show_choices(self, checked: Checked) -> None:
+    def _show_choices(self, checked: ImportPreview) -> None:
         self._shown_sheet, self._shown_kind = checked.sheet, checked.kind
         sheet_select = self.query_one("#import-sheet", Select)
         with sheet_select.prevent(Select.Changed):
@@ -568,24 +350,8 @@ class ImportScreen(AppPlumbing, Screen[None]):
             else:
                 kind_select.value = checked.kind
 
-    def _status_text(self, checked: Checked) -> str:
-        detection = checked.detection
-        if detection is None:
-            return str(checked.problems[0]) if checked.problems else "The file could not be read."
-        if checked.kind is None:
-            return detection.message + ". Pick the kind above (Kind)."
-        best = detection.best
-        if self._chosen_kind is not None and (best is None or best.kind != checked.kind):
-            fits = next((score for score in detection.ranking if score.kind == checked.kind), None)
-            named = fits.describe() if fits is not None else f"{checked.kind}: its header is not found"
-            return f"Kind chosen by hand: {named}."
-        text = f"Detected {best.describe()}" if best is not None else "Detected nothing"
-        if detection.ambiguous:
-            text += f"; {detection.ranking[1].kind} fits as well: check the kind"
-        return text + "."
-
     def _show_table(self) -> None:
-        preview = self.preview
+        preview = self.preview_table
         columns = preview.columns if preview is not None else (("row", "Row"),)
         old, self._table = self._table, KeyedTable(columns, fixed_columns=1)
         self.query_one("#import-preview", Vertical).mount(self._table, before=old)
@@ -606,35 +372,10 @@ class ImportScreen(AppPlumbing, Screen[None]):
         if checked.problems:
             problems_list.highlighted = 0
 
-    def _show_summary(self, note: str | None = None) -> None:
-        self.query_one("#import-summary", Static).update(note if note is not None else self._summary_text())
-
-    def _summary_text(self) -> str:
+    def _show_summary(self) -> None:
         checked = self.checked
-        if checked is None:
-            return ""
-        parts = [f"{checked.rows_read:,} rows read"]
-        preview = self.preview
-        if preview is not None and checked.rows_read > preview.shown_rows:
-            parts.append(f"first {preview.shown_rows:,} shown"
-                         + (f" +{preview.extra_rows:,} with problems" if preview.extra_rows else ""))
-        problems = len(checked.problems)
-        if problems:
-            header_row = checked.table.header_row if checked.table is not None else None
-            rows = len({problem.row for problem in checked.problems if problem.row not in (None, header_row)})
-            parts.append(f"{MARK} {problems:,} problem{'s' if problems != 1 else ''}"
-                         + (f" in {rows:,} row{'s' if rows != 1 else ''}" if rows else "")
-                         + (f", first {MAX_PROBLEMS_SHOWN:,} listed" if problems > MAX_PROBLEMS_SHOWN else ""))
-            parts.append("fix the file, then ctrl+r")
-        elif checked.kind is None:
-            parts.append("no kind")
-        elif checked.can_import:
-            parts.append("no problems: ctrl+s imports it")
-        else:
-            parts.append("no rows to import")
-        if self.summary is not None:
-            return f"Imported ({self.summary.kind}): {self.summary}"
-        return " · ".join(parts)
+        text = "" if checked is None else summary_text(checked, self.preview_table, self.summary)
+        self.query_one("#import-summary", Static).update(text)
 
     def _set_status(self, text: str) -> None:
         self.query_one("#import-status", Static).update(text)
@@ -652,7 +393,7 @@ class ImportScreen(AppPlumbing, Screen[None]):
 
     def _go_to_problem(self, option_id: str | None, *, full_text: bool) -> bool:
         """Put the table's cursor on the problem's row and its column in view; True if the row is shown."""
-        checked, preview = self.checked, self.preview
+        checked, preview = self.checked, self.preview_table
         if option_id is None or checked is None:
             return False
         problem = checked.problems[int(option_id)]
@@ -665,12 +406,7 @@ class ImportScreen(AppPlumbing, Screen[None]):
         table.move_cursor(table.get_row_index(preview.keys_by_row[problem.row]))
         position = preview.column_of.get(problem.column or "")
         if position is not None:
-            # Bring the bad cell's column into view (the row numbers stay fixed at the left).
-            start = table._column_starts()[position]
-            end = start + table._widths[position + table.fixed_columns]
-            visible = table.scrollable_content_region.width - sum(table._widths[:table.fixed_columns])
-            if start < table.scroll_x or end > table.scroll_x + visible:
-                table.scroll_to(x=min(start, table.max_scroll_x), animate=False)
+            table.scroll_column_into_view(position)  # the row numbers stay fixed at the left
         return True
 
     # ------------------------------------------------------------ writing
@@ -715,7 +451,7 @@ class ImportScreen(AppPlumbing, Screen[None]):
         self.run_worker(partial(self._write_in_thread, store, checked, self._generation), thread=True,
                         exclusive=True, group="import-write", exit_on_error=False, name="import write")
 
-    def _write_in_thread(self, store: Store, checked: Checked, generation: int) -> None:
+    def _write_in_thread(self, store: Store, checked: ImportPreview, generation: int) -> None:
         from oee_tui.imports.write import write_result
 
         assert checked.result is not None
@@ -738,7 +474,7 @@ class ImportScreen(AppPlumbing, Screen[None]):
     def _written(self, generation: int, summary: WriteSummary) -> None:
         checked = self.checked
         self.summary = summary
-        where = "" if checked is None else f"{checked.path}" + (f", sheet {checked.sheet}" if checked.sheet else "")
+        where = "" if checked is None else checked.where
         said = f"{summary}" if summary.changed else f"nothing changed: all {summary.unchanged} rows were stored already"
         self._set_status(f"Imported {where} as {summary.kind}: {said}.")
         self._show_summary()

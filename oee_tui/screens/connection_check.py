@@ -2,7 +2,9 @@
 
 The read uses its own connection (oee_tui.device_checks.test_source), apart from the
 engine's acquisition, so testing never disturbs the data being collected. It runs
-in a worker: the screen stays live while a slow or absent device times out.
+in a worker: the screen stays live while a slow or absent device times out. An
+OPC-UA source uses the config's PKI folder, as `oee devices test` does, so a server
+certificate trusted with `oee devices trust` is trusted here too.
 
 A Sparkplug source has nothing to read on request (edge nodes push their metrics),
 so its test connects to the broker as a probe client and says whether the broker
@@ -19,14 +21,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, LoadingIndicator, Static
 
 from oee_tui.config import Config, SourceConfig
 from oee_tui.device_checks import BrokerProbe, address_of, describe_error, probe_broker, tags_of, test_source
 from oee_tui.drivers.base import TagReading
 from oee_tui.model import Quality
+from oee_tui.widgets.dialog import Dialog
 from oee_tui.widgets.keyed_table import KeyedTable
 
 COLUMNS: Final = (
@@ -67,45 +68,34 @@ def reading_cells(reading: TagReading) -> list[Text]:
     ]
 
 
-class TestConnectionScreen(ModalScreen[None]):
+class ConnectionCheckScreen(Dialog[None]):
     """One read of every mapped tag: value, type, quality, latency and the device's error, per tag."""
-
-    __test__ = False  # a screen, not a pytest test class, whatever its name says
 
     HELP_TITLE = "Test connection"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="test.close", tooltip="Back to the device list"),
+        Binding("escape", "cancel", "Close", id="test.close", tooltip="Back to the device list"),
         Binding("r", "retry", "Read again", id="test.retry", tooltip="Connect and read every tag once more"),
         # A modal screen hides the app's bindings, F1 included; bring help back explicitly.
         Binding("f1", "app.help", "Help", id="test.help", tooltip="List the keys of this screen"),
     ]
     DEFAULT_CSS = """
-    TestConnectionScreen {
-        align: center middle;
-    }
-    TestConnectionScreen > Vertical {
+    ConnectionCheckScreen #dialog {
         width: 100;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
     }
-    TestConnectionScreen LoadingIndicator {
+    ConnectionCheckScreen LoadingIndicator {
         height: 3;
     }
-    TestConnectionScreen #test-readings {
+    ConnectionCheckScreen #test-readings {
         height: auto;
         max-height: 16;
     }
-    TestConnectionScreen #test-outcome {
+    ConnectionCheckScreen #test-outcome {
         margin-top: 1;
     }
     """
 
     def __init__(self, config: Config, source: SourceConfig, *, overall_timeout_s: float | None = None) -> None:
-        super().__init__()
+        super().__init__(f"Test connection: {source.name}")
         self.config = config
         self.source = source
         self.tag_count = len({mapping.tag for mapping in tags_of(config, source.name)})
@@ -117,15 +107,16 @@ class TestConnectionScreen(ModalScreen[None]):
         self.probe: BrokerProbe | None = None  # a sparkplug source's answer
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Test connection: {self.source.name}"
-            yield Static(Text.assemble(f"{self.source.kind} at ", (address_of(self.source), "bold"),
-                                       f" · {self.tag_count} mapped tag{'' if self.tag_count == 1 else 's'}"),
-                         id="test-target")
-            yield LoadingIndicator(id="test-loading")
-            yield KeyedTable(COLUMNS, id="test-readings", fixed_columns=1)
-            yield Static("", id="test-outcome")
+        yield from super().compose()
         yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text.assemble(f"{self.source.kind} at ", (address_of(self.source), "bold"),
+                                   f" · {self.tag_count} mapped tag{'' if self.tag_count == 1 else 's'}"),
+                     id="test-target")
+        yield LoadingIndicator(id="test-loading")
+        yield KeyedTable(COLUMNS, id="test-readings", fixed_columns=1)
+        yield Static("", id="test-outcome")
 
     def on_mount(self) -> None:
         self.query_one("#test-readings").display = False
@@ -169,7 +160,8 @@ class TestConnectionScreen(ModalScreen[None]):
         # worker is cancelled, closing the connection, when the modal closes mid-test.
         started = time.perf_counter()
         try:
-            readings = await asyncio.wait_for(test_source(self.config, self.source), self.overall_timeout_s)
+            readings = await asyncio.wait_for(test_source(self.config, self.source),
+                                              self.overall_timeout_s)
         except NotImplementedError:
             self._show_failure(f"{self.source.kind} sources cannot be test-read by this version of oee.")
             return
@@ -205,6 +197,3 @@ class TestConnectionScreen(ModalScreen[None]):
         self.query_one("#test-outcome", Static).update(Text(outcome, style="bold" if bad else ""))
         if readings:
             table.focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
