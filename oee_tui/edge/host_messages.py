@@ -20,8 +20,9 @@ import logging
 from collections.abc import Callable
 
 from oee_tui.config import EdgeConfig
+from oee_tui.edge.connection import Connection
 from oee_tui.edge.layout import PlantLayout
-from oee_tui.edge.session import NEXT_SERVER_METRIC, Connection, EdgeSession
+from oee_tui.edge.session import NEXT_SERVER_METRIC, EdgeSession
 from oee_tui.edge.status import EdgeStats
 from oee_tui.mqtt.sparkplug import (
     REBIRTH_METRIC,

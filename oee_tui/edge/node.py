@@ -10,6 +10,7 @@ EdgeNode only wires its parts, each in a module of its own:
 
 * layout: devices, metrics, aliases, and which samples feed which metric;
 * session: connections, bdSeq, NBIRTH/DBIRTH/NDEATH, rebirths, reconnecting with backoff;
+* connection: one paho client driven from the event loop;
 * host_messages: NCMD, DCMD and the primary host's STATE;
 * publisher: changes kept from the samples, one DDATA per machine per interval;
 * store_and_forward: the spool, the store's buffer, the replay as history, acknowledgements;
@@ -27,10 +28,11 @@ from typing import TypeVar, TypeVarTuple
 
 from oee_tui.config import Config, EdgeConfig, MachineConfig
 from oee_tui.edge.buffer import Spool
+from oee_tui.edge.connection import Connection, EdgeError
 from oee_tui.edge.host_messages import HostMessages
 from oee_tui.edge.layout import PlantLayout
 from oee_tui.edge.publisher import Publisher
-from oee_tui.edge.session import Connection, EdgeError, EdgeSession
+from oee_tui.edge.session import EdgeSession
 from oee_tui.edge.status import EdgeStats
 from oee_tui.edge.store_and_forward import StoreAndForward
 from oee_tui.engine.live.observers import EngineContext

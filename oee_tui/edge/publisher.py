@@ -22,9 +22,10 @@ import paho.mqtt.client as mqtt
 
 from oee_tui.config import EdgeConfig
 from oee_tui.edge.buffer import Spool
+from oee_tui.edge.connection import EdgeError
 from oee_tui.edge.layout import Change, PlantLayout
 from oee_tui.edge.payloads import encode_changes
-from oee_tui.edge.session import EdgeError, EdgeSession
+from oee_tui.edge.session import EdgeSession
 from oee_tui.edge.status import EdgeStats
 from oee_tui.engine.live.observers import EngineContext
 from oee_tui.model import TagSample

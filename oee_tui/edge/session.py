@@ -31,7 +31,6 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
 import paho.mqtt.client as mqtt
@@ -41,6 +40,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_tui.config import EdgeConfig
 from oee_tui.edge.bd_seq import BD_SEQ_MODULUS, SavedBdSeq
+from oee_tui.edge.connection import REPLAY_WINDOW, V5_INFLIGHT, Connection, EdgeError
 from oee_tui.edge.layout import PlantLayout
 from oee_tui.edge.payloads import birth_spec
 from oee_tui.edge.status import EdgeStats
@@ -68,17 +68,11 @@ from oee_tui.mqtt.transport import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-REPLAY_WINDOW: Final = 200  # QoS 1 messages sent and not yet acknowledged (the replay's window)
-V5_INFLIGHT: Final = 20  # MQTT 5 brokers announce a receive maximum; Mosquitto's default is 20
 NEXT_SERVER_METRIC: Final = "Node Control/Next Server"
 
 # NBIRTH: besides bdSeq (added by encode_nbirth), the node controls we answer.
 _NODE_CONTROLS: Final = (MetricSpec(REBIRTH_METRIC, DataType.Boolean, False),
                          MetricSpec(NEXT_SERVER_METRIC, DataType.Boolean, False))
-
-
-class EdgeError(Exception):
-    """The broker could not be reached or refused us; the message says which and why."""
 
 
 class SessionEnded(EdgeError):
@@ -89,25 +83,6 @@ def edge_settings(config: EdgeConfig) -> MqttSettings:
     """The edge node's broker connection; its client id is `<group id>-<edge node id>` unless set.
     Sparkplug 3.0: an edge node always connects with a clean session."""
     return MqttSettings.from_config(config, default_client_id=f"{config.group_id}-{config.edge_node_id}")
-
-
-@dataclass(slots=True)
-class Connection:
-    """One connection to the broker, from CONNECT to its loss or its end on purpose."""
-
-    client: mqtt.Client
-    connack: asyncio.Future[ReasonCode]
-    lost: asyncio.Event = field(default_factory=asyncio.Event)
-    bd_seq: int = 0
-    lost_reason: str | None = None
-    suback: asyncio.Future[list[ReasonCode]] | None = None
-    sock: mqtt.SocketLike | None = None
-    misc: asyncio.Task[None] | None = None
-    window: int = REPLAY_WINDOW  # QoS 1 messages that may await their PUBACK
-    host_online: asyncio.Event = field(default_factory=asyncio.Event)  # the primary host's STATE said online
-    ended: asyncio.Event = field(default_factory=asyncio.Event)  # ended on purpose: see end_on_purpose
-    end_reason: str | None = None
-    step: asyncio.Future[Any] | None = None  # what the session is doing now (waiting, replaying)
 
 
 class SessionHandler(Protocol):
@@ -167,7 +142,8 @@ class EdgeSession:
         """Use the engine's clock, and its store for the bdSeq across runs."""
         self.engine = engine
         store = engine.store
-        self.saved_bd_seq = SavedBdSeq(store, self.config.group_id, self.config.edge_node_id) if store else None
+        if store is not None:
+            self.saved_bd_seq = SavedBdSeq(store, self.config.group_id, self.config.edge_node_id)
         self._loop = asyncio.get_running_loop()
 
     async def load_bd_seq(self) -> None:
@@ -236,7 +212,7 @@ class EdgeSession:
             raise EdgeError(f"{self.where}: " + (REFUSED_EARLY.format(reason=mqtt.error_string(result))
                                                   if result == MQTTErrorCode.MQTT_ERR_CONN_LOST
                                                   else f"cannot connect: {mqtt.error_string(result)}"))
-        self._drive_from_loop(connection, loop)
+        connection.drive_from(loop, self._after_read, self.where)
         try:
             reason = await self._wait(connection, connection.connack, "CONNACK")
         except EdgeError:
@@ -283,7 +259,7 @@ class EdgeSession:
 
         def on_connect(_c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode,
                        properties: Properties | None) -> None:
-            self._post(connection, self._connected, connection, reason, properties)
+            self._post(connection, connection.took_connack, reason, properties)
 
         def on_disconnect(_c: mqtt.Client, _u: object, _f: mqtt.DisconnectFlags, reason: ReasonCode,
                           _p: Properties | None) -> None:
@@ -291,7 +267,7 @@ class EdgeSession:
 
         def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode],
                          _p: Properties | None) -> None:
-            self._post(connection, _resolve, connection.suback, reasons)
+            self._post(connection, connection.took_suback, reasons)
 
         def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
             self._post(connection, self.handler.on_message, connection, message.topic, message.payload)
@@ -349,53 +325,9 @@ class EdgeSession:
         except Exception as exc:  # publishing matters more; only a restart could reuse this bdSeq
             log.error("edge node: cannot keep the next bdSeq (%d) in the store: %s", self.bd_seq, exc)
 
-    def _drive_from_loop(self, connection: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        """Drive paho from this event loop instead of paho's own thread.
-
-        A publish is then a list append and the socket is written when the loop gets round to
-        it, many packets per wake-up: with paho's thread every publish also woke that thread
-        through a socket pair and both threads fought for the GIL, which halved the DDATA rate.
-        """
-        client = connection.client
-        sock = client.socket()
-        if sock is None:
-            raise EdgeError(f"{self.where}: the connection closed at once")
-        connection.sock = sock
-
-        def readable() -> None:
-            client.loop_read()
-            pending = getattr(client.socket(), "pending", None)
-            while pending is not None and pending():  # TLS keeps decrypted bytes the selector cannot see
-                if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    break
-            if self.handler.take_acks():
-                self.acks.set()
-
-        def closed(_c: mqtt.Client, _u: object, closing: mqtt.SocketLike) -> None:
-            with contextlib.suppress(Exception):
-                loop.remove_reader(closing)
-            with contextlib.suppress(Exception):
-                loop.remove_writer(closing)
-
-        def register_write(_c: mqtt.Client, _u: object, writable: mqtt.SocketLike) -> None:
-            loop.add_writer(writable, client.loop_write)
-
-        def unregister_write(_c: mqtt.Client, _u: object, writable: mqtt.SocketLike) -> None:
-            loop.remove_writer(writable)
-
-        client.on_socket_close = closed
-        client.on_socket_register_write = register_write
-        client.on_socket_unregister_write = unregister_write
-        loop.add_reader(sock, readable)
-        if client.want_write():  # CONNECT not fully written by connect() itself
-            loop.add_writer(sock, client.loop_write)
-        connection.misc = asyncio.create_task(self._keep_alive(client), name="edge:keepalive")
-
-    async def _keep_alive(self, client: mqtt.Client) -> None:
-        """paho's timers (PINGREQ, and a missing PINGRESP means a dead connection)."""
-        while True:
-            await asyncio.sleep(1.0)
-            client.loop_misc()
+    def _after_read(self) -> None:
+        if self.handler.take_acks():
+            self.acks.set()
 
     def end_connection(self) -> None:
         """Back to buffering: what was sent and not acknowledged goes to the buffer again."""
@@ -405,19 +337,7 @@ class EdgeSession:
         self.handler.connection_ended()
         self.acks.set()
         if connection is not None:
-            client = connection.client
-            client.on_disconnect = client.on_message = None
-            if not connection.lost.is_set():
-                connection.lost.set()
-            if connection.misc is not None:
-                connection.misc.cancel()
-            # DISCONNECT written at once; paho then closes the socket, and `closed` unregisters it.
-            with contextlib.suppress(Exception):
-                client.disconnect()
-                client.loop_write()
-            sock = connection.sock
-            if sock is not None and sock.fileno() != -1:
-                _forget(sock)
+            connection.close()
 
     async def say_goodbye(self, connection: Connection) -> None:
         """NDEATH by hand: 3.0 wants it on a clean shutdown, and a clean DISCONNECT drops the will."""
@@ -467,22 +387,8 @@ class EdgeSession:
 
     # ------------------------------------------------------------ callbacks, on the loop
 
-    def _connected(self, connection: Connection, reason: ReasonCode, properties: Properties | None) -> None:
-        # MQTT 5: the broker may take fewer unacknowledged QoS 1 messages than our replay window
-        # (Mosquitto says 20 by default). paho neither honours that nor lets the limit change
-        # once connected, so _new_client starts v5 clients at 20 and this only narrows our window.
-        receive_maximum = getattr(properties, "ReceiveMaximum", None)
-        if receive_maximum:
-            connection.window = min(REPLAY_WINDOW, receive_maximum)
-            if receive_maximum < V5_INFLIGHT:
-                log.warning("edge node: the broker takes only %d unacknowledged messages; paho may send %d",
-                            receive_maximum, V5_INFLIGHT)
-        _resolve(connection.connack, reason)
-
     def _on_lost(self, connection: Connection, reason: str) -> None:
-        if connection.lost_reason is None:
-            connection.lost_reason = reason
-        connection.lost.set()
+        connection.lose(reason)
         self.acks.set()
 
     # ------------------------------------------------------------ publishing
@@ -535,17 +441,3 @@ class EdgeSession:
             self.rebirth_wanted = False
             self.publish_births()
 
-
-def _resolve(future: asyncio.Future[T] | None, value: T) -> None:
-    if future is not None and not future.done():
-        future.set_result(value)
-
-
-def _forget(sock: mqtt.SocketLike) -> None:
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(Exception):
-        loop.remove_reader(sock)
-    with contextlib.suppress(Exception):
-        loop.remove_writer(sock)
-    with contextlib.suppress(Exception):
-        sock.close()

@@ -26,9 +26,10 @@ import paho.mqtt.client as mqtt
 
 from oee_tui.config import EdgeConfig
 from oee_tui.edge.buffer import EdgeBuffer, Spool
+from oee_tui.edge.connection import Connection
 from oee_tui.edge.layout import Change, PlantLayout
 from oee_tui.edge.publisher import Publisher
-from oee_tui.edge.session import Connection, EdgeSession
+from oee_tui.edge.session import EdgeSession
 from oee_tui.edge.status import EdgeStats
 from oee_tui.engine.live.observers import EngineContext
 from oee_tui.model import DeadLetter, TagValue
