@@ -61,8 +61,8 @@ class DemoEngine:
 
         self.plant = DemoPlant(seed=seed, timezone=timezone)
         self.config: Config = self.plant.config
-        self.engine = build_engine(self.config, store) if clock is None else build_engine(self.config, store,
-                                                                                          clock=clock)
+        options: EngineOptions = {} if clock is None else {"clock": clock}
+        self.engine = build_engine(self.config, store, **options)
         self._plant_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -126,8 +126,8 @@ class Engine:
         self._tick_now = asyncio.Event()
         # Set after an import (reload_planning), which deletes every saved day summary.
         self._summaries_wanted = asyncio.Event()
-        # See every batch ingest() takes, before routing, and start, reload and stop with the
-        # engine: the Sparkplug edge node when [edge] is enabled (oee_tui.runtime attaches it).
+        # What observes the engine's output (see observers.py): the Sparkplug edge node when
+        # [edge] is enabled, attached by oee_tui.runtime.build_engine.
         self.observers: list[EngineObserver] = []
 
     # ------------------------------------------------------------ wiring
