@@ -3,7 +3,7 @@
 A real Mosquitto on loopback (started as tests/mqtt/broker.py does) and a subscriber in its own
 process that counts what arrives. The edge node (oee_tui.edge.node.EdgeNode, no store: it stays
 connected) has BENCH_MACHINES machines; each round every machine's counter changes, the node
-sees the batch through ``observe`` (the engine's hook) and ``publish_changes`` sends one DDATA
+sees the batch through ``observe`` (the engine's hook) and its publisher's ``publish_changes`` sends one DDATA
 per machine: change detection, Sparkplug encoding (alias, timestamp, value, seq) and paho's
 publish. "published" counts messages handed to paho; "written" waits until paho reports every
 one written to the socket (its queue empty); "received" is what the subscriber got (QoS 0: a broker or a
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
+from oee_tui.config import Config  # noqa: E402
 from oee_tui.drivers.registry import config_from_dict  # noqa: E402
 from oee_tui.edge.node import EdgeNode  # noqa: E402
 from oee_tui.model import Quality, TagSample  # noqa: E402
@@ -86,7 +87,7 @@ class Counter:
         return int(out.strip().splitlines()[-1])
 
 
-def plant(port: int) -> object:
+def plant(port: int) -> Config:
     return config_from_dict({
         "site": {"name": "Bench", "timezone": "UTC"},
         "lines": [{"id": "L1"}],
@@ -101,7 +102,7 @@ def plant(port: int) -> object:
 
 async def edge_run(port: int) -> tuple[int, float, float, bytes, float]:
     config = plant(port)
-    node = EdgeNode(config.edge, config.machines)  # type: ignore[attr-defined]
+    node = EdgeNode(config.edge, config.machines)
     await node.start()
     while not node.stats.live:
         await asyncio.sleep(0.01)
@@ -116,16 +117,16 @@ async def edge_run(port: int) -> tuple[int, float, float, bytes, float]:
         batch = [TagSample(now, "plc", tag, value, Quality.GOOD) for tag in tags]
         t0 = time.perf_counter()
         node.observe(batch)
-        published += node.publish_changes()
+        published += node.publisher.publish_changes()
         busy += time.perf_counter() - t0
         await asyncio.sleep(0)  # let the acknowledgements of paho's writes in
     elapsed = time.perf_counter() - started
-    session = node._session
-    while session is not None and session.client.want_write() and time.perf_counter() - started < SECONDS + 60:
+    connection = node.session.connection
+    while connection is not None and connection.client.want_write() and time.perf_counter() - started < SECONDS + 60:
         await asyncio.sleep(0.001)  # paho's queue drains into the socket
     written_elapsed = time.perf_counter() - started
-    sample = node._encode_ddata([(node._by_name[("M000", "total_count")], time.time(), value, "good")],
-                                historical=False)
+    sample = node.publisher.encode([(node.layout.by_name[("M000", "total_count")], time.time(), value, "good")],
+                                   historical=False)
     await node.stop()
     return published, elapsed, written_elapsed, sample, busy
 

@@ -319,7 +319,7 @@ def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
 def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.app import OeeApp
     from oee_tui.engine.live.engine import Engine
-    from oee_tui.runtime import DemoEngine, demo_data_dir
+    from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
     from oee_tui.store import Store
 
     store_dir = demo_data_dir(data_dir) if args.demo else data_dir
@@ -329,7 +329,7 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     if args.demo:
         engine = DemoEngine(Store.open(store_dir))
     elif config_path.exists():
-        engine = Engine(load_config(config_path), Store.open(data_dir))
+        engine = build_engine(load_config(config_path), Store.open(data_dir))
     else:
         def demo_factory() -> DemoEngine:
             return DemoEngine(Store.open(demo_data_dir(data_dir)))
@@ -343,7 +343,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     import asyncio
 
     from oee_tui.engine.live.engine import Engine
-    from oee_tui.runtime import DemoEngine, demo_data_dir
+    from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
     from oee_tui.store import Store
 
     _setup_logging(args.verbose, None)
@@ -354,7 +354,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     else:
         config = _load_for_run(args, config_path)
         store_dir = data_dir
-        engine = Engine(config, Store.open(store_dir))
+        engine = build_engine(config, Store.open(store_dir))
 
     async def run() -> None:
         stop = asyncio.Event()

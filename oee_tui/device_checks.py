@@ -58,7 +58,7 @@ def edge_summary(config: Config) -> str | None:
     edge = config.edge
     if not edge.enabled:
         return None
-    from oee_tui.edge.node import edge_settings
+    from oee_tui.edge.session import edge_settings
 
     settings = edge_settings(edge)  # EdgeNode's own: the client id and session shown are the ones it uses
     line = f"edge node {edge.group_id}/{edge.edge_node_id} → {settings.describe()}"

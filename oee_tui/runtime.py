@@ -1,18 +1,45 @@
-"""Builds what the CLI runs: an engine on a config and a store, with or without the demo plant."""
+"""Builds what the CLI runs: an engine on a config and a store, with what observes its output,
+with or without the demo plant."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from oee_tui.config import Config
+from oee_tui.engine.live.acquisition import DriverFactory
 from oee_tui.engine.live.engine import Engine, ReloadSummary
+from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.model import MachineDetail, PlantSnapshot
 from oee_tui.store import Store
 
 DEMO_SUBDIR = "demo"
+
+
+class EngineOptions(TypedDict, total=False):
+    """Engine's keyword arguments (see Engine.__init__ for what each does)."""
+
+    clock: Callable[[], float]
+    driver_factory: DriverFactory
+    tick_s: float
+    flush_interval_s: float
+    acquire: bool
+    summary_delay_s: float
+    summary_every_s: float
+
+
+def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOptions]) -> Engine:
+    """The engine of a plant with the observers of its output attached: the Sparkplug edge node
+    when ``[edge] enabled``. Every engine the CLI and the demo run is built here."""
+    engine = Engine(config, store, **options)
+    if config.edge.enabled:
+        from oee_tui.edge.node import EdgeNode  # paho is loaded only for plants that publish
+
+        engine.add_observer(EdgeNode(config.edge, config.machines))
+    return engine
 
 
 def demo_data_dir(data_dir: Path) -> Path:
@@ -34,7 +61,8 @@ class DemoEngine:
 
         self.plant = DemoPlant(seed=seed, timezone=timezone)
         self.config: Config = self.plant.config
-        self.engine = Engine(self.config, store) if clock is None else Engine(self.config, store, clock=clock)
+        options: EngineOptions = {} if clock is None else {"clock": clock}
+        self.engine = build_engine(self.config, store, **options)
         self._plant_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -52,6 +80,10 @@ class DemoEngine:
     @property
     def store(self) -> Store | None:
         return self.engine.store
+
+    @property
+    def observers(self) -> Sequence[EngineObserver]:
+        return self.engine.observers
 
     @property
     def built_in_config_text(self) -> str:

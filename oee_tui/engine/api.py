@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from oee_tui.config import Config
+from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.model import MachineDetail, PlantSnapshot
 from oee_tui.store import Store
 
@@ -19,6 +21,12 @@ class PlantEngine(Protocol):
         None when the engine runs without one. Its methods are safe from any thread; screens
         call them from thread workers, never on the event loop.
         """
+        ...
+
+    @property
+    def observers(self) -> Sequence[EngineObserver]:
+        """What watches this engine's output: the Sparkplug edge node while [edge] is enabled.
+        Screens read their figures (plain attribute reads, never a call that waits)."""
         ...
 
     async def start(self) -> None:

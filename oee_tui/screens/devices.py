@@ -17,7 +17,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from rich.text import Text
 from textual import on, work
@@ -30,6 +30,7 @@ from oee_tui.config import Config, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.device_checks import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.drivers.registry import KINDS
+from oee_tui.edge.status import EdgeView
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
@@ -39,9 +40,6 @@ from oee_tui.screens.tag_map_form import TagMapScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
-
-if TYPE_CHECKING:
-    from oee_tui.edge.node import EdgeNode
 
 
 def _right(text: str, style: str = "") -> Text:
@@ -169,7 +167,7 @@ class EdgeReading:
     ts: float  # the snapshot's time: rates are counter deltas between two refreshes
 
 
-def read_edge(node: EdgeNode, ts: float) -> EdgeReading:
+def read_edge(node: EdgeView, ts: float) -> EdgeReading:
     stats = node.stats
     config = node.config
     return EdgeReading(
@@ -387,7 +385,9 @@ class DevicesScreen(PlantScreen[None]):
     def _show_edge(self, ts: float) -> None:
         """The edge node's line, with each snapshot: a handful of attribute reads, nothing that waits."""
         line = self.query_one("#edge-node", Static)
-        node = getattr(self.oee_app.engine, "edge", None)
+        engine = self.oee_app.engine
+        node = next((observer for observer in (engine.observers if engine is not None else ())
+                     if isinstance(observer, EdgeView)), None)
         if node is None:
             line.display = False
             self._edge_previous = self._edge_rate = None

@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 
 from oee_tui.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
+from oee_tui.store.edge_spool import EdgeSpoolTables
 from oee_tui.store.lock import acquire_lock, locked_by_duckdb, release_lock
 from oee_tui.store.migrations import LATEST_VERSION, MIGRATIONS
 from oee_tui.store.summary_ledger import DaySums, SavedDay, SummaryLedger
@@ -221,7 +222,7 @@ def _merge_reasons(machine: np.ndarray, us: np.ndarray, reason_machine: np.ndarr
 
 # ---------------------------------------------------------------- the store
 
-class Store:
+class Store(EdgeSpoolTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
     DB_FILENAME: Final = "oee.duckdb"

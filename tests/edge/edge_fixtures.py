@@ -28,6 +28,7 @@ from oee_tui.mqtt.sparkplug import (
     metric_value,
     parse_topic,
 )
+from oee_tui.runtime import build_engine
 from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker
 
@@ -96,8 +97,8 @@ def plant_config(port: int, *, data_qos: int = 0, reconnect_max: float = 0.3,
 async def edge_engine(port: int, data_dir: Path, **options: Any) -> AsyncIterator[Engine]:
     """An engine fed through ingest() (what every source kind does) with [edge] enabled;
     `options` go to plant_config."""
-    engine = Engine(plant_config(port, **options), Store.open(data_dir), acquire=False, tick_s=0.05,
-                    flush_interval_s=0.2)
+    engine = build_engine(plant_config(port, **options), Store.open(data_dir), acquire=False, tick_s=0.05,
+                          flush_interval_s=0.2)
     await engine.start()
     try:
         yield engine
@@ -106,8 +107,10 @@ async def edge_engine(port: int, data_dir: Path, **options: Any) -> AsyncIterato
 
 
 def edge_of(engine: Engine) -> EdgeNode:
-    assert isinstance(engine.edge, EdgeNode)
-    return engine.edge
+    """The edge node build_engine attached to the engine, among the observers of its output."""
+    nodes = [observer for observer in engine.observers if isinstance(observer, EdgeNode)]
+    assert len(nodes) == 1, engine.observers
+    return nodes[0]
 
 
 def bd_seqs(listener: SparkplugListener, kind: MessageType) -> list[int]:

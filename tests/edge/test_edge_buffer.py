@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from oee_tui.engine.live.engine import Engine
+from oee_tui.runtime import build_engine
 from oee_tui.store import Store
 from tests.edge.edge_fixtures import (
     Heard,
@@ -59,8 +60,8 @@ def buffered_rows(engine: Engine) -> int:
 async def test_broker_down_buffer_then_replay_in_order_as_history_then_live(
         persistent_broker: PersistentBroker, tmp_path: Path) -> None:
     listener = await asyncio.to_thread(SparkplugListener, persistent_broker.port)
-    engine = Engine(plant_config(persistent_broker.port), Store.open(tmp_path / "data"), acquire=False,
-                    tick_s=0.05, flush_interval_s=0.2)
+    engine = build_engine(plant_config(persistent_broker.port), Store.open(tmp_path / "data"), acquire=False,
+                          tick_s=0.05, flush_interval_s=0.2)
     await engine.start()
     edge = edge_of(engine)
     start = time.time()
@@ -101,7 +102,7 @@ async def test_the_buffer_survives_a_restart_of_the_app(persistent_broker: Persi
     port = persistent_broker.port
     await asyncio.to_thread(persistent_broker.stop)  # the broker is away from the start
     data_dir = tmp_path / "data"
-    first = Engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
+    first = build_engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
     await first.start()
     start = time.time()
     # More rows than MQTT 5's receive maximum (Mosquitto: 20) lets be unacknowledged at once.
@@ -115,8 +116,8 @@ async def test_the_buffer_survives_a_restart_of_the_app(persistent_broker: Persi
 
     await asyncio.to_thread(persistent_broker.restart)
     listener = await asyncio.to_thread(SparkplugListener, port)
-    second = Engine(plant_config(port, mqtt_version=mqtt_version), Store.open(data_dir), acquire=False,
-                    tick_s=0.05, flush_interval_s=0.2)
+    second = build_engine(plant_config(port, mqtt_version=mqtt_version), Store.open(data_dir), acquire=False,
+                          tick_s=0.05, flush_interval_s=0.2)
     await second.start()
     try:
         await until(lambda: edge_of(second).stats.live)
@@ -137,8 +138,8 @@ async def test_a_full_buffer_drops_the_oldest_changes_and_says_so(
     port = persistent_broker.port
     await asyncio.to_thread(persistent_broker.stop)
     data_dir = tmp_path / "data"
-    engine = Engine(plant_config(port, buffer_max_rows=10), Store.open(data_dir), acquire=False, tick_s=0.05,
-                    flush_interval_s=0.2)
+    engine = build_engine(plant_config(port, buffer_max_rows=10), Store.open(data_dir), acquire=False, tick_s=0.05,
+                          flush_interval_s=0.2)
     caplog.set_level(logging.WARNING, logger="oee_tui.edge.buffer")
     await engine.start()
     edge = edge_of(engine)
@@ -158,7 +159,7 @@ async def test_a_connection_cut_during_the_replay_sends_again_what_was_not_ackno
     port = persistent_broker.port
     await asyncio.to_thread(persistent_broker.stop)
     data_dir = tmp_path / "data"
-    first = Engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
+    first = build_engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
     await first.start()
     start = time.time()
     await ingest_counts(first, range(1, 3001), start)
@@ -166,10 +167,10 @@ async def test_a_connection_cut_during_the_replay_sends_again_what_was_not_ackno
 
     await asyncio.to_thread(persistent_broker.restart)
     listener = await asyncio.to_thread(SparkplugListener, port)
-    second = Engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
+    second = build_engine(plant_config(port), Store.open(data_dir), acquire=False, tick_s=0.05, flush_interval_s=0.2)
     await second.start()
     edge = edge_of(second)
-    send_replay = edge._send_replay
+    send_replay = edge.store_and_forward.send_replay
     cut: list[int] = []
 
     def send_then_cut(device: str, group: list[Any]) -> None:
@@ -177,12 +178,12 @@ async def test_a_connection_cut_during_the_replay_sends_again_what_was_not_ackno
         # never arrive (the edge node's tasks have not run yet, so this is in place in time).
         send_replay(device, group)
         if edge.stats.replayed >= 1000 and not cut:
-            session = edge._session
-            assert session is not None
-            session.client.socket().shutdown(socket.SHUT_RDWR)
+            connection = edge.session.connection
+            assert connection is not None
+            connection.client.socket().shutdown(socket.SHUT_RDWR)
             cut.append(edge.stats.replayed)
 
-    edge._send_replay = send_then_cut  # type: ignore[method-assign]
+    edge.store_and_forward.send_replay = send_then_cut  # type: ignore[method-assign]
     try:
         await until(lambda: edge.stats.connects == 2 and edge.stats.live, what="the second replay")
         await asyncio.to_thread(listener.wait_for, lambda h: any(x.value == 3000 for x in counts_of(h)))

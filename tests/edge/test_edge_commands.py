@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.edge.node import NEXT_SERVER_METRIC
+from oee_tui.edge.session import NEXT_SERVER_METRIC
 from oee_tui.engine.live.engine import Engine
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
@@ -84,7 +84,7 @@ async def test_ncmd_next_server_ends_the_session_with_ndeath_and_births_with_the
 
 async def test_other_ncmd_metrics_and_false_controls_are_ignored_by_name(
         broker: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="oee_tui.edge.node")
+    caplog.set_level(logging.INFO, logger="oee_tui.edge.host_messages")
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     try:
         async with live_engine(broker.port, tmp_path / "data") as engine:
@@ -110,7 +110,7 @@ async def test_other_ncmd_metrics_and_false_controls_are_ignored_by_name(
 
 async def test_every_dcmd_is_refused_logged_and_counted(broker: MosquittoBroker, tmp_path: Path,
                                                          caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="oee_tui.edge.node")
+    caplog.set_level(logging.INFO, logger="oee_tui.edge.host_messages")
     async with live_engine(broker.port, tmp_path / "data") as engine:
         edge = edge_of(engine)
         by_alias = MetricSpec("", DataType.Double, 99.0, alias=3)  # M1's speed, as a host sends after DBIRTH
@@ -129,7 +129,7 @@ async def test_every_dcmd_is_refused_logged_and_counted(broker: MosquittoBroker,
 
 async def test_undecodable_commands_are_dead_letters_and_the_node_goes_on(
         broker: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="oee_tui.edge.node")
+    caplog.set_level(logging.WARNING, logger="oee_tui.edge.host_messages")
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     try:
         async with live_engine(broker.port, tmp_path / "data") as engine:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver, SparkplugSettings
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
-from oee_tui.edge.node import NEXT_SERVER_METRIC, EdgeNode
+from oee_tui.edge.node import EdgeNode
+from oee_tui.edge.session import NEXT_SERVER_METRIC
 from oee_tui.model import Quality
 from oee_tui.mqtt.host import rebirth_command
 from oee_tui.mqtt.sparkplug import (
@@ -122,10 +123,10 @@ async def test_a_killed_connection_delivers_the_ndeath_will_with_the_births_bdse
         async with edge_engine(broker.port, tmp_path) as engine:
             edge = edge_of(engine)
             await until(lambda: edge.stats.live)
-            session = edge._session
-            assert session is not None
+            connection = edge.session.connection
+            assert connection is not None
             # No DISCONNECT: cut the TCP connection, as a crash or a pulled cable would.
-            session.client.socket().shutdown(socket.SHUT_RDWR)
+            connection.client.socket().shutdown(socket.SHUT_RDWR)
             await asyncio.to_thread(listener.wait_for, lambda h: len(h.messages(MessageType.NDEATH)) == 1)
             ndeath = decode_payload(listener.messages(MessageType.NDEATH)[0][1])
             assert [(m.name, metric_value(m)) for m in ndeath.metrics] == [(BD_SEQ_METRIC, 0)]

@@ -100,7 +100,7 @@ async def test_nothing_is_published_until_the_primary_host_is_online_then_births
 
 async def test_the_primary_host_going_offline_ends_the_session_until_it_is_back(
         broker: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="oee_tui.edge.node")
+    caplog.set_level(logging.INFO, logger="oee_tui.edge.host_messages")
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     first_host = await asyncio.to_thread(PrimaryHost, broker.port, 1_000)
     try:
@@ -139,7 +139,7 @@ async def test_the_primary_host_going_offline_ends_the_session_until_it_is_back(
 
 async def test_a_stale_offline_state_is_ignored_and_a_current_one_ends_the_session(
         broker: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="oee_tui.edge.node")
+    caplog.set_level(logging.INFO, logger="oee_tui.edge.host_messages")
     listener = await asyncio.to_thread(SparkplugListener, broker.port)
     host = await asyncio.to_thread(PrimaryHost, broker.port, 5_000)
     try:
@@ -170,7 +170,7 @@ async def test_a_stale_offline_state_is_ignored_and_a_current_one_ends_the_sessi
 
 async def test_a_broken_state_is_logged_and_kept_as_a_dead_letter(
         broker: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="oee_tui.edge.node")
+    caplog.set_level(logging.WARNING, logger="oee_tui.edge.host_messages")
     host = await asyncio.to_thread(PrimaryHost, broker.port, 7_000, announce=False)
     try:
         async with edge_engine(broker.port, tmp_path / "data", primary_host_id=HOST_ID) as engine:

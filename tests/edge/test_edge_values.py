@@ -20,11 +20,11 @@ def published(edge: EdgeNode, *samples: object) -> list[tuple[str, object]]:
     """Observe samples, encode M1's changes as DDATA and decode them with the codec."""
     edge.observe(samples)  # type: ignore[arg-type]
     table = AliasTable()  # what the host learns from the DBIRTH
-    for metric in edge._devices["M1"]:
+    for metric in edge.layout.devices["M1"]:
         table.define(metric.name, metric.datatype, metric.alias)
-    changes = [change for change in edge._changes if change[0].device == "M1"]
-    edge._changes = []
-    return [(name, value) for name, value, _ts, _hist in decode_data(edge._encode_ddata(changes, historical=False),
+    changes = [change for change in edge.publisher.changes if change[0].device == "M1"]
+    edge.publisher.changes = []
+    return [(name, value) for name, value, _ts, _hist in decode_data(edge.publisher.encode(changes, historical=False),
                                                                       table).metrics]
 
 

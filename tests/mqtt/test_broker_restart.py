@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.edge.node import EdgeNode
-from oee_tui.engine.live.engine import Engine
+from oee_tui.runtime import build_engine
 from oee_tui.store import Store
-from tests.edge.edge_fixtures import PersistentBroker, SparkplugListener, ms, plant_config, sample
+from tests.edge.edge_fixtures import PersistentBroker, SparkplugListener, edge_of, ms, plant_config, sample
 from tests.mqtt.broker import running_broker
 from tests.support.waiting import until
 
@@ -41,11 +40,10 @@ def persistent_broker(tmp_path: Path) -> Iterator[PersistentBroker]:
 async def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(persistent_broker: PersistentBroker,
                                                                      tmp_path: Path) -> None:
     listener = await asyncio.to_thread(SparkplugListener, persistent_broker.port, "qos1-host")
-    engine = Engine(plant_config(persistent_broker.port, data_qos=1), Store.open(tmp_path / "data"),
-                    acquire=False, tick_s=0.05, flush_interval_s=0.2)
+    engine = build_engine(plant_config(persistent_broker.port, data_qos=1), Store.open(tmp_path / "data"),
+                          acquire=False, tick_s=0.05, flush_interval_s=0.2)
     await engine.start()
-    edge = engine.edge
-    assert isinstance(edge, EdgeNode)
+    edge = edge_of(engine)
     start = time.time()
 
     async def stream() -> None:

@@ -194,6 +194,7 @@ class StaticEngine:
         self.reason_calls: list[tuple[str, float, str, str]] = []
         self.reloads: list[Config] = []
         self.planning_reloads = 0  # how often an import asked for the planning data to be read again
+        self.observers: list[object] = []  # what watches the engine's output (an edge node's stand-in)
 
     async def start(self) -> None:
         self.started += 1

@@ -7,7 +7,7 @@ node is polling with a deadline (`until`), because those events happen in real t
 
 The snapshots cannot use a real edge node: its broker URL has a free port in it and its
 counters depend on timing. They use `EdgeStandIn`, an object with the attributes the screen
-reads of an EdgeNode, holding a real EdgeStats with fixed figures (see its docstring).
+reads of an EdgeNode (an EdgeView), holding a real EdgeStats with fixed figures (see its docstring).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from oee_tui.app import OeeApp
 from oee_tui.cli import main
 from oee_tui.config import EdgeConfig
 from oee_tui.drivers.registry import load_config
-from oee_tui.edge.node import EdgeNode, EdgeStats
+from oee_tui.edge.node import EdgeNode
+from oee_tui.edge.status import EdgeStats, EdgeView
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample
+from oee_tui.runtime import build_engine
 from oee_tui.screens.devices import DevicesScreen, link_cell
 from oee_tui.store import Store
 from tests.mqtt.broker import MosquittoBroker, running_broker
@@ -97,8 +99,8 @@ def write_plant(tmp_path: Path, port: int, extra: str = "") -> Path:
 
 def edge_app(config_path: Path, data_dir: Path) -> tuple[OeeApp, Engine]:
     # acquire=False: the PLC is not there; samples come through ingest(), as every source kind delivers them.
-    engine = Engine(load_config(config_path), Store.open(data_dir), acquire=False, tick_s=0.05,
-                    flush_interval_s=0.2)
+    engine = build_engine(load_config(config_path), Store.open(data_dir), acquire=False, tick_s=0.05,
+                          flush_interval_s=0.2)
     return OeeApp(engine, config_path=config_path, data_dir=data_dir, refresh_interval=0.1), engine
 
 
@@ -226,7 +228,7 @@ edge_node_id = "oee-line1"
 
 def snapshot_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edge: EdgeStandIn) -> OeeApp:
     engine = StaticEngine()
-    engine.edge = edge  # type: ignore[attr-defined]
+    engine.observers = [edge]  # the screen finds the edge node among the engine's observers
     return devices_snapshot_app(tmp_path, monkeypatch, engine, EDGE_SECTION)
 
 
@@ -272,6 +274,7 @@ def test_the_stand_in_has_what_the_screen_reads_of_an_edge_node() -> None:
     node = EdgeNode(EdgeConfig(enabled=True, host="broker", group_id="Plant1", edge_node_id="oee-line1"), [])
     stand_in = EdgeStandIn(EdgeStats(), bd_seq=None, buffered_rows=0)
     assert (node.where, node.session_bd_seq, node.buffered_rows) == (stand_in.where, None, 0)
+    assert isinstance(node, EdgeView) and isinstance(stand_in, EdgeView)
     for name in ("config", "where", "stats", "session_bd_seq", "buffered_rows"):
         assert hasattr(node, name) and hasattr(stand_in, name)
 

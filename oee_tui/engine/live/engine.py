@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
 from oee_tui.drivers.registry import make_driver
 from oee_tui.engine.analysis.planning import MachinePlan, Planning, PlanningError
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.live.machine import MachineTracker
+from oee_tui.engine.live.observers import EngineContext, EngineObserver
 from oee_tui.engine.oee.calculator import lines_and_plant, machine_oee_from_counts
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import (
@@ -45,6 +46,7 @@ from oee_tui.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 _GOOD = Quality.GOOD
 # Quality.value is an enum property, as slow as the rest of a sample's bookkeeping: ingest
 # reads the text from this dict instead.
@@ -127,11 +129,17 @@ class Engine:
         self._tick_now = asyncio.Event()
         # Set after an import (reload_planning), which deletes every saved day summary.
         self._summaries_wanted = asyncio.Event()
-        # Called with every batch ingest() takes, before routing: the Sparkplug edge node ([edge]).
-        self.sample_observers: list[Callable[[Sequence[TagSample]], None]] = []
-        self.edge: Any = None  # oee_tui.edge.node.EdgeNode while [edge] is enabled
+        # What observes the engine's output (see observers.py): the Sparkplug edge node when
+        # [edge] is enabled, attached by oee_tui.runtime.build_engine.
+        self.observers: list[EngineObserver] = []
 
     # ------------------------------------------------------------ wiring
+
+    def add_observer(self, observer: EngineObserver) -> None:
+        """Before start(): the engine starts it, hands it every batch, reloads and stops it."""
+        if self._started:
+            raise RuntimeError("an observer is added before the engine starts")
+        self.observers.append(observer)
 
     def _build_routes(self) -> dict[tuple[str, str], _TagRoute]:
         targets: dict[tuple[str, str], list[tuple[MachineTracker, Signal]]] = {}
@@ -183,10 +191,9 @@ class Engine:
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
         if self.store is not None:
             self._tasks.append(asyncio.create_task(self._summary_loop(), name="engine:day-summaries"))
-        if self.config.edge.enabled:
-            from oee_tui.edge.node import attach_edge  # paho is loaded only for plants that publish
-
-            self.edge = await attach_edge(self)
+        context = EngineContext(self.store, self._in_writer, self.clock)
+        for observer in self.observers:
+            await observer.start(context)
 
     def _keep_history(self, samples: Sequence[TagSample]) -> None:
         # Stored at the next flush like live samples, but not routed: history never moves live values.
@@ -253,8 +260,8 @@ class Engine:
         self.config = config
         self._apply_planning(self.planning, now)
         self.routes = self._build_routes()
-        if self.edge is not None:
-            self.edge.configure(config.machines)  # new devices and metrics: it births again
+        for observer in self.observers:
+            observer.reload(config)  # the edge node: new devices and metrics, births again
 
         restarted: list[str] = []
         if self._started and not self._stopped and self.acquire:
@@ -318,8 +325,8 @@ class Engine:
             machine.evaluate(now)
             machine.close(now)
         await self.flush()
-        if self.edge is not None:  # its last changes go out, or into the buffer before the store closes
-            await self.edge.stop()
+        for observer in self.observers:  # the edge node's last changes go out, or into the store before it closes
+            await observer.stop()
         if self.store is not None:
             await self._in_writer(self.store.close)
             # A review saving days on a thread of its own stops at its next day once the store is
@@ -377,17 +384,17 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._summaries_wanted.wait(), self.summary_every_s)
 
-    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _in_writer(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
     # ------------------------------------------------------------ hot path
 
     def ingest(self, batch: Iterable[TagSample] | SampleColumns) -> None:
         """Route samples to machines, keep raw samples on change (deadband), derive states."""
-        if self.sample_observers:
+        if self.observers:
             samples = batch if isinstance(batch, list | tuple) else list(batch)
-            for observe in self.sample_observers:
-                observe(samples)
+            for observer in self.observers:
+                observer.observe(samples)
             batch = samples
         elif isinstance(batch, SampleColumns):
             self._ingest_columns(batch)
