@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from oee_tui.config import Config, ConfigError
@@ -32,7 +33,7 @@ def plant(args: argparse.Namespace, config_path: Path, data_dir: Path) -> tuple[
     return load_for_run(config_path), data_dir
 
 
-def print_rows(rows: list[tuple[str, ...]]) -> None:
+def print_rows(rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns, the first row a header; for terminals and `grep` alike."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

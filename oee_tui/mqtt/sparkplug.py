@@ -269,6 +269,7 @@ def _inflate(body: bytes, algorithm: str | None) -> bytes:
     # zlib wbits: 15 = zlib stream (what Tahu's DEFLATE produces: java.util.zip.Deflater and
     # pako.deflate), 31 = gzip, 47 = either (auto-detect), -15 = raw DEFLATE (seen from some
     # non-Tahu publishers, so DEFLATE falls back to it).
+    attempts: tuple[int, ...]
     if algorithm == "GZIP":
         attempts = (31,)
     elif algorithm == "DEFLATE":
@@ -534,13 +535,21 @@ def _read_file(metric: Any) -> FileValue:
     return FileValue(metric.bytes_value)
 
 
+def _signed_reader(convert: Callable[[int], int]) -> Callable[[Any], Any]:
+    return lambda metric: convert(metric.int_value or metric.long_value)
+
+
+def _bytes_reader(unpack: Callable[[bytes], Any]) -> Callable[[Any], Any]:
+    return lambda metric: unpack(metric.bytes_value)
+
+
 # One reader per datatype: the value oneof is never interrogated on this path. Each reader
 # takes the field the spec names and falls back to the field publishers get wrong, using
 # `or` (a oneof has at most one field set, the other reads as 0).
 def _readers() -> dict[int, Callable[[Any], Any]]:
     readers: dict[int, Callable[[Any], Any]] = {}
     for datatype, convert in _SIGNED.items():
-        readers[datatype] = lambda m, convert=convert: convert(m.int_value or m.long_value)
+        readers[datatype] = _signed_reader(convert)
     for datatype in (DataType.UInt8, DataType.UInt16, DataType.UInt32, DataType.UInt64):
         readers[datatype] = lambda m: m.int_value or m.long_value
     readers[DataType.Float] = lambda m: m.float_value or m.double_value
@@ -560,8 +569,7 @@ def _readers() -> dict[int, Callable[[Any], Any]]:
     readers[DataType.PropertySetList] = lambda m: [
         property_set_value(item) for item in _read_property_bytes(Payload.PropertySetList, m.bytes_value).propertyset]
     for datatype in (*_ARRAY_FORMATS, DataType.BooleanArray, DataType.StringArray):
-        unpack = _array_reader(DataType(datatype))
-        readers[datatype] = lambda m, unpack=unpack: unpack(m.bytes_value)
+        readers[datatype] = _bytes_reader(_array_reader(DataType(datatype)))
     return readers
 
 
@@ -710,7 +718,7 @@ def _decode_metrics(payload: Payload, table: AliasTable) -> DecodedMessage:
     # timestamp and is_historical; is_null only when the value reads as empty/zero.
     default_ts = payload.timestamp
     hot = table._hot
-    samples = []
+    samples: list[tuple[str, Any, int, bool]] = []
     append = samples.append
     for metric in payload.metrics:
         found = hot.get(metric.alias)

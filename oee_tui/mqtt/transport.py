@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -84,7 +84,7 @@ class MqttSettings:
         return self.tls or any((self.tls_ca_file, self.tls_cert_file, self.tls_key_file))
 
     @property
-    def protocol(self) -> mqtt.MQTTProtocolVersion:
+    def protocol(self) -> MQTTProtocolVersion:
         return MQTT_VERSIONS[self.mqtt_version]
 
     @property
@@ -139,7 +139,7 @@ def connect_options(settings: MqttSettings) -> dict[str, Any]:
         return {}
     if not settings.persistent_session:
         return {"clean_start": True}
-    properties = Properties(PacketTypes.CONNECT)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
     properties.SessionExpiryInterval = settings.session_expiry_s
     return {"clean_start": False, "properties": properties}
 
