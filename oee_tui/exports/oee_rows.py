@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from oee_tui.config import Config
-from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import build_report
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.exports.bulk import temp_beside
 from oee_tui.exports.tables import write_table

@@ -16,9 +16,10 @@ import pytest
 
 from oee_tui.config import Config, config_from_dict
 from oee_tui.imports import ImportResult, LoggedStop, validate_file
-from oee_tui.imports.write import WriteSummary, plan_result, preview_rows, spread_counts, write_result
+from oee_tui.imports.write import WriteSummary, plan_result, preview_rows, write_result
 from oee_tui.model import MachineState, StateInterval
 from oee_tui.store import Store
+from oee_tui.store.count_spread import spread_counts
 
 PLANNING_TABLES = ("products", "orders", "shift_patterns", "planned_stops", "reasons", "production_runs",
                    "production_stops", "import_log", "state_intervals", "count_minutes", "stop_reasons")
