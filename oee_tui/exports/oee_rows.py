@@ -121,9 +121,8 @@ def _write_parquet(path: Path, rows: Sequence[tuple[Any, ...]]) -> int:
     arrays = []
     for name, values in zip(HEADERS, columns, strict=True):
         kind = types.get(name) or (pa.int64() if fields[name] == "int" else pa.float64())
-        if name.endswith("_utc"):
-            values = [v.replace(tzinfo=UTC) for v in values]
-        arrays.append(pa.array(list(values), type=kind))
+        cells = [v.replace(tzinfo=UTC) for v in values] if name.endswith("_utc") else list(values)
+        arrays.append(pa.array(cells, type=kind))
     table = pa.table(dict(zip(HEADERS, arrays, strict=True)))
     tmp = temp_beside(path)
     try:
@@ -132,4 +131,4 @@ def _write_parquet(path: Path, rows: Sequence[tuple[Any, ...]]) -> int:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return table.num_rows
+    return int(table.num_rows)

@@ -26,7 +26,8 @@ def build_products(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
             problem(number, "machine", machine, f"is not a machine in the config; machines are {listing(machines)}")
             continue
         cycle, rate_cycle = row.get("ideal_cycle_time"), row.get("rate")
-        if cycle is None and rate_cycle is None:
+        ideal: float | None = cycle if cycle is not None else rate_cycle
+        if ideal is None:
             problem(number, "ideal_cycle_time" if checks.cells.has("ideal_cycle_time") else "rate", None,
                     "is empty; give an ideal cycle time or a rate")
             continue
@@ -35,7 +36,6 @@ def build_products(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
                     f"disagrees with the ideal cycle time of {cycle:g} s (this rate means "
                     f"{rate_cycle:g} s); give one of them")
             continue
-        ideal = cycle if cycle is not None else rate_cycle
         if ideal <= 0:
             problem(number, "ideal_cycle_time", raw(number, "ideal_cycle_time"), "must be greater than 0")
             continue
@@ -130,7 +130,8 @@ def build_production_log(checks: RowChecks, parsed: list[ParsedRow]) -> list[Imp
                 stops.append((f"machine {row['machine']}", row["start"], row["end"], number, "the stop"))
                 records.append(LoggedStop(row["machine"], row["start"], row["end"], reason, number))
             continue
-        total, reject = row.get("total_count"), row.get("reject_count") or 0
+        total: int | None = row.get("total_count")
+        reject: int = row.get("reject_count") or 0
         if total is None:
             problem(number, "total_count", None, "is empty; a run needs its total count")
             ok = False
@@ -138,7 +139,7 @@ def build_production_log(checks: RowChecks, parsed: list[ParsedRow]) -> list[Imp
             problem(number, "reject_count", raw(number, "reject_count"), f"is more than the total count {total}")
             ok = False
         ok = references.check_product(number, row.get("product")) and ok
-        if ok:
+        if ok and total is not None:
             runs.append((f"machine {row['machine']}", row["start"], row["end"], number, "the run"))
             records.append(ProductionRun(row["machine"], row.get("product"), row.get("order_id"),
                                          row["start"], row["end"], total, reject, number))

@@ -253,7 +253,7 @@ def date_order_evidence(text: str) -> bool | None:
 def needs_date_order(text: str) -> bool:
     """True for a slashed or dashed date whose day and month could be swapped (`03/04/2026`)."""
     match = _LOCAL.match(text.strip())
-    return bool(match) and match.group(2) != "." and date_order_evidence(text) is None \
+    return match is not None and match.group(2) != "." and date_order_evidence(text) is None \
         and match.group(1) != match.group(3)
 
 
@@ -364,8 +364,9 @@ class PlantClock:
         if offset is not None:
             return naive.replace(tzinfo=offset).timestamp()
         day = naive.date()
-        fixed = self._day_offsets.get(day, False)
-        if fixed is False:
+        if day in self._day_offsets:
+            fixed = self._day_offsets[day]
+        else:
             fixed = self._day_offsets[day] = self._steady_offset(day)
         if fixed is not None:
             return (naive - _POSIX_EPOCH).total_seconds() - fixed

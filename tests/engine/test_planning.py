@@ -25,7 +25,7 @@ from oee_tui.engine.oee.calculator import OverlappingStopsError
 from oee_tui.engine.oee.columns import measure_columns, split_times
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
-from oee_tui.store import PlanningError, Store
+from oee_tui.store import Store
 from tests.engine.test_oee_columns import to_columns
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 
@@ -191,16 +191,6 @@ def test_imported_shift_patterns_resolve_report_windows(store: Store) -> None:
     store.upsert_intervals([StateInterval("A", at("14:00"), at("22:00"), MachineState.RUNNING)])
     a = report(store, "14:00", "22:00").machines[0]
     assert (a.scheduled_time_s, a.planned_stop_s, a.run_time_s) == (28800, 1800, 27000)
-
-
-def test_a_stored_shift_pattern_that_cannot_be_read_is_named() -> None:
-    from oee_tui.store.planning_codec import shift_pattern as _shift
-
-    with pytest.raises(PlanningError) as caught:
-        _shift(("X", "06:00", "14:00", "mon-funday", None))
-    assert str(caught.value) == ("shift_patterns table, shift 'X': days 'mon-funday': 'mon-funday' is not a weekday "
-                                 "(mon, tue, wed, thu, fri, sat, sun)")
-    assert _shift(("Y", "6:00", "14:00", '["sat", "sun"]', "10:00-10:15; 12:00-12:30")).days == ("sat", "sun")
 
 
 def test_attributed_listing_cuts_facts_at_shift_and_order_changes(store: Store) -> None:

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import ReasonLoss, Report, StopEdge, build_report
@@ -285,9 +285,13 @@ def _finish(machine: str, window: Span, summed: _Machine) -> tuple[OeeResult, tu
             values[_EVENTS[loss]] -= count - 1
             seconds, stops = losses[reason]
             losses[reason] = (seconds, stops - (count - 1))
-    six = SixBigLosses(**{name: (round(values[name]) if isinstance(getattr(SixBigLosses(), name), int)
-                                 else values[name]) for name in _LOSSES})
+    # Any: the losses mix seconds (float) and counts (int), taken by name so that a new one is summed too.
+    six_values: dict[str, Any] = {name: (round(values[name]) if isinstance(getattr(SixBigLosses(), name), int)
+                                         else values[name]) for name in _LOSSES}
+    calendar_s, scheduled_s, planned_s, no_data_s, ppt, run_s, unplanned_s, ideal_s, fully_s = (
+        values[name] for name in _TIMES)
+    total, good, reject = (round(values[name]) for name in _COUNTS)
     # Ratios and flags are worked out from the sums, as a report over the whole period does.
-    result = _build(machine, window.start, window.end, *(values[name] for name in _TIMES),
-                    *(round(values[name]) for name in _COUNTS), six, ())
+    result = _build(machine, window.start, window.end, calendar_s, scheduled_s, planned_s, no_data_s, ppt, run_s,
+                    unplanned_s, ideal_s, fully_s, total, good, reject, SixBigLosses(**six_values), ())
     return result, tuple(ReasonLoss(reason, seconds, stops) for reason, (seconds, stops) in losses.items())

@@ -41,7 +41,7 @@ from oee_tui.engine.oee.planning_rules import MachinePlan, Planning, Segment
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import MachineState, OeeResult, Span
 from oee_tui.store import CountQuery, Store
-from oee_tui.store.timecodec import micros
+from oee_tui.store.timecodec import micros, rounded
 
 _T = TypeVar("_T")
 
@@ -496,8 +496,8 @@ def _sum_counts(rows: _CountRows, startup: Sequence[tuple[str, npt.NDArray[np.fl
     starts = np.concatenate(([0], np.flatnonzero(changes) + 1))
     group_totals = np.add.reduceat(totals, starts).tolist()
     group_rejects = np.add.reduceat(rejects, starts).tolist()
-    # Stop ends to the microsecond, as the store keeps the minutes they are compared with.
-    windows = {name: (micros(ends, "stop ends") / 1e6, period) for name, ends, period in startup if len(ends)}
+    # Stop ends as the store keeps them, to compare with its minutes.
+    windows = {name: (rounded(ends, "stop ends"), period) for name, ends, period in startup if len(ends)}
     for lo, hi, total, reject in zip(starts.tolist(), [*starts[1:].tolist(), split], group_totals, group_rejects,
                                      strict=True):
         machine = machines[machine_idx[lo]]
