@@ -94,7 +94,7 @@ def _check_lengths(**columns: Sequence[Any]) -> int:
     return next(iter(lengths.values()), 0)
 
 
-def machine_filter(machines: Sequence[str] | None, column: str) -> tuple[str, list[Any]]:
+def _machine_filter(machines: Sequence[str] | None, column: str) -> tuple[str, list[Any]]:
     """An `AND` condition keeping `column` to the machines given (nothing for None), and its parameters."""
     if machines is None:
         return "", []
@@ -233,7 +233,7 @@ class FactTables(DaySummaryTables):
 
     def interval_table(self, start: float, end: float, machines: Sequence[str] | None = None) -> pa.Table:
         """intervals() as an Arrow table (machine, s, e, state, reason, entered_by, ra)."""
-        where, extra = machine_filter(machines, "i.machine")
+        where, extra = _machine_filter(machines, "i.machine")
         sql = f"""
             WITH {_NEWEST_REASON}
             SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
@@ -254,7 +254,7 @@ class FactTables(DaySummaryTables):
 
     def counts(self, start: float, end: float, machines: Sequence[str] | None = None) -> list[CountBucket]:
         """Buckets whose minute is in [start, end), summed per (machine, minute, product)."""
-        where, extra = machine_filter(machines, "machine")
+        where, extra = _machine_filter(machines, "machine")
         sql = f"""
             SELECT machine, epoch_us(minute) / 1e6 AS minute, product,
                    coalesce(sum(total), 0)::BIGINT AS total, coalesce(sum(reject), 0)::BIGINT AS reject
@@ -276,7 +276,7 @@ class FactTables(DaySummaryTables):
     def count_totals(self, start: float, end: float,
                      machines: Sequence[str] | None = None) -> dict[tuple[str, str | None], tuple[int, int]]:
         """(machine, product) -> (total, reject) over minutes in [start, end), summed in SQL."""
-        where, extra = machine_filter(machines, "machine")
+        where, extra = _machine_filter(machines, "machine")
         sql = f"""
             SELECT machine, product, coalesce(sum(total), 0)::BIGINT, coalesce(sum(reject), 0)::BIGINT
             FROM count_minutes

@@ -3,10 +3,10 @@
 Counts are summed in DuckDB (a month of minute buckets is millions of rows);
 only state intervals, which are few, come back to Python for the calculator.
 
-Planning data in the store (with the rules of oee_tui.engine.oee.planning_rules) gives the context: imported shift
-patterns and reasons, planned stops as planned time, and each machine's timeline of
-orders, which attributes a count without a product to the product scheduled in its
-minute and splits every machine's figures by product and by order.
+Planning data in the store, through the rules of oee_tui.engine.oee.planning_rules, gives
+the context: imported shift patterns and reasons, planned stops as planned time, and each
+machine's timeline of orders, which attributes a count without a product to the product
+scheduled in its minute and splits every machine's figures by product and by order.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The planning rules: how imported planning data gives OEE its context. Pure: no I/O.
+"""The planning rules: how imported planning data gives OEE its context.
 
 `Planning` is the planning records (oee_tui.model.planning, as the store returns them) made
-into one immutable value with its lookups, so the report, the review screen and the running
-engine all attribute time and counts the same way:
+into one immutable value with its lookups; `Planning.load` asks the store for them, and
+everything else here is pure. The report, the review screen and the running engine all
+attribute time and counts the same way through it:
 
 * product running at an instant: the machine's product tag, else the order on the machine,
   else an order on its line, else the config's `default_product` (else none);
