@@ -23,7 +23,7 @@ from oee_tui.engine.analysis.day_summaries import summed_report
 from oee_tui.engine.analysis.report import Report, build_report
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
-from oee_tui.model import MachineState, OeeResult, Span
+from oee_tui.model import MachineState, OeeResult, Span, StateInterval
 from oee_tui.store import StopPage, Store
 
 UNASSIGNED_LIMIT: Final = 500
@@ -476,18 +476,8 @@ def downtime_pareto(config: Config, report: Report, scope: Scope = Scope()) -> t
 # ---------------------------------------------------------------- stops
 
 
-@dataclass(frozen=True, slots=True)
-class StopRow:
-    machine: str
-    start: float
-    end: float | None  # None while the stop goes on
-    state: MachineState
-    reason: str | None
-    reason_by: str | None
-    reason_at: float | None
-
-    def duration(self, now: float) -> float:
-        return (self.end if self.end is not None else now) - self.start
+# A stop is a state interval in a stop state, with its newest reason (the name the screens know it by).
+StopRow = StateInterval
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,8 +487,7 @@ class StopList:
 
 
 def _stop_list(page: StopPage) -> StopList:
-    return StopList(tuple(StopRow(i.machine, i.start, i.end, i.state, i.reason, i.reason_by, i.reason_at)
-                          for i in page.rows), page.total)
+    return StopList(tuple(page.rows), page.total)
 
 
 def machine_stops(store: Store, window: Span, machine: str, limit: int = STOPS_LIMIT) -> StopList:
