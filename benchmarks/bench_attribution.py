@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import fill_history, fill_orders, plant_config
 
-from oee_tui.engine.analysis.planning import Planning, attributed_counts, attributed_intervals
+from oee_tui.engine.analysis.attribution import attributed_counts, attributed_intervals
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import Span
 from oee_tui.store import Store
 

@@ -373,8 +373,8 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.engine.analysis.planning import Planning
     from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
+    from oee_tui.engine.oee.planning_rules import Planning
     from oee_tui.model import Span
     from oee_tui.store import Store
 

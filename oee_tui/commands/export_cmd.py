@@ -22,8 +22,9 @@ from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant
 # and the exporters are imported when an export runs.
 if TYPE_CHECKING:
     from oee_tui.config import Config
-    from oee_tui.exports.bulk import ProgressCallback, Selection
+    from oee_tui.exports.bulk import Selection
     from oee_tui.store import Store
+    from oee_tui.store.bulk_export import ProgressCallback
 
 KINDS: Final = ("samples", "intervals", "stops", "oee")
 XLSX_ROW_LIMIT: Final = 1_048_576
@@ -55,12 +56,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     import duckdb
 
-    from oee_tui.engine.analysis.planning import Planning, PlanningError
     from oee_tui.engine.analysis.report import ReportError, resolve_window
+    from oee_tui.engine.oee.planning_rules import Planning
     from oee_tui.exports.bulk import Selection, format_for
     from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
     from oee_tui.exports.tables import ExportError
-    from oee_tui.store import Store
+    from oee_tui.store import PlanningError, Store
 
     prefix = f"oee export {args.what}"
     config, store_dir = plant(args, config_path, data_dir)
@@ -143,15 +144,10 @@ def _bulk_range(args: argparse.Namespace, config: Config, now: float) -> tuple[f
 
 def _export_bulk(args: argparse.Namespace, store: Store, config: Config, fmt: str, selection: Selection,
                  now: float) -> int:
-    from oee_tui.exports.bulk import bulk_query, copy_to_file
+    from oee_tui.exports.bulk import export_bulk
 
-    sql, params = bulk_query(args.what, config, selection, fmt, now)
-    cursor = store.cursor()
-    try:
-        with _progress_bar(args, f"{args.what} → {args.out.name}") as on_progress:
-            return copy_to_file(cursor, sql, params, args.out, fmt, on_progress)
-    finally:
-        cursor.close()
+    with _progress_bar(args, f"{args.what} → {args.out.name}") as on_progress:
+        return export_bulk(store, args.what, config, selection, args.out, fmt, now, on_progress)
 
 
 def _report_done(args: argparse.Namespace, rows: int, fmt: str, seconds: float) -> None:

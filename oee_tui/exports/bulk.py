@@ -1,31 +1,19 @@
-"""Bulk exports of the store's own tables (samples, state intervals, stops) through DuckDB's COPY.
+"""Bulk exports of the store's facts (samples, state intervals, stops) to CSV or Parquet files.
 
-A store holds tens of millions of samples: they never pass through Python. One
-`COPY (SELECT ...) TO file` per export, with the time range and the machines pushed
-into the SQL, streams row groups from the table to the file with bounded memory.
-Progress comes from DuckDB itself (`query_progress()`, polled from a second thread while
-COPY runs on the calling one): measured on this project's machine it costs nothing,
-where exporting time-ordered chunks through Arrow batches took as long and twice the
-memory.
+The store streams the rows to the file with DuckDB's COPY (oee_tui.store.bulk_export); this
+module says what to export, in the config's terms, and where the file goes.
 
 The file is written beside its destination under a hidden temporary name and
 renamed into place only when COPY has finished, so a reader never sees half a file
 and a failed or interrupted export leaves the previous file (if any) untouched.
-
-Time columns are UTC and say so in their names (`ts_utc`, `start_utc`, ...). In
-Parquet they are TIMESTAMP WITH TIME ZONE (UTC), so pandas and pyarrow read aware
-times; in CSV they are plain `YYYY-MM-DD HH:MM:SS[.ffffff]` text.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,24 +21,21 @@ import duckdb
 
 from oee_tui.config import Config
 from oee_tui.exports.tables import ExportError
-from oee_tui.model import MachineState
+from oee_tui.model import ReasonRecord
+from oee_tui.store import Store
+from oee_tui.store.bulk_export import (
+    CSV_OPTIONS,
+    DEFAULT_SETTINGS,
+    PARQUET_OPTIONS,
+    BulkQuery,
+    ExportPlant,
+    ProgressCallback,
+    run_copy,
+)
+from oee_tui.store.bulk_export import bulk_query as store_bulk_query
 
 BULK_KINDS: Final = ("samples", "intervals", "stops")
 SUFFIXES: Final = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
-
-# Chosen with benchmarks/bench_export.py (50M samples, 2 shared cores): without a memory cap the
-# order-preserving Parquet writer (rows come out in the order they were stored) grew to 1.9 GB;
-# with 512MB it stays near 550 MB and is no slower. DuckDB settings are per database, so
-# copy_to_file puts the previous values back afterwards.
-DEFAULT_SETTINGS: Final[Mapping[str, str]] = {"memory_limit": "512MB"}
-PARQUET_OPTIONS: Final = "FORMAT parquet, COMPRESSION zstd"
-CSV_OPTIONS: Final = "FORMAT csv, HEADER true"
-POLL_S: Final = 0.1
-
-_EPOCH: Final = datetime(1970, 1, 1)
-_STOP_STATES: Final = tuple(state.value for state in MachineState if state.is_stop)
-
-ProgressCallback = Callable[[float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,141 +64,58 @@ def format_for(path: Path, given: str | None) -> str:
     return given
 
 
-def _utc(ts: float) -> datetime:
-    """Epoch seconds -> naive UTC datetime, which DuckDB binds as the store's TIMESTAMP."""
-    return _EPOCH + timedelta(microseconds=round(ts * 1e6))
+def export_plant(config: Config) -> ExportPlant:
+    """The config as the export queries know the plant: machines, their lines, thresholds and signals, and reasons."""
+    machines = config.machines
+    return ExportPlant(
+        tuple(m.id for m in machines), tuple(m.line for m in machines),
+        tuple(float(m.micro_stop_threshold_s) for m in machines),
+        tuple(frozenset((signal.source, signal.tag) for signal in m.signals.values()) for m in machines),
+        tuple(ReasonRecord(r.code, r.name, r.parent, r.planned, r.loss) for r in config.reasons),
+    )
 
 
-def _time_column(column: str, alias: str, fmt: str) -> str:
-    # TIMESTAMPTZ in Parquet marks the column as UTC (isAdjustedToUTC); the store's session zone
-    # is UTC, so the cast keeps the instant. In CSV the plain form avoids a "+00" on every row.
-    return f"{column}::TIMESTAMPTZ AS {alias}" if fmt == "parquet" else f"{column} AS {alias}"
+def bulk_query(kind: str, config: Config, selection: Selection, fmt: str, now: float) -> BulkQuery:
+    """The store's query for one kind of bulk export; `now` ends the intervals still open."""
+    return store_bulk_query(kind, export_plant(config), selection.machines, selection.start, selection.end, fmt, now)
 
 
-def samples_query(config: Config, selection: Selection, fmt: str) -> tuple[str, list[Any]]:
-    """Samples have no machine column: a machine's samples are the (source, tag) pairs its signals map."""
-    where: list[str] = []
-    params: list[Any] = []
-    if selection.start is not None:
-        where.append("s.ts >= ?")
-        params.append(_utc(selection.start))
-    if selection.end is not None:
-        where.append("s.ts < ?")
-        params.append(_utc(selection.end))
-    pairs = ""
-    if selection.machines is not None:
-        wanted = set(selection.machines)
-        mapped = sorted({(m.source, m.tag) for machine in config.machines if machine.id in wanted
-                         for m in machine.signals.values()})
-        # A semi join against a handful of pairs: DuckDB hashes them once and probes per row.
-        pairs = """SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS tag) p
-                   ON p.source = s.source AND p.tag = s.tag"""
-        params = [[source for source, _ in mapped], [tag for _, tag in mapped], *params]
-    sql = f"""
-        SELECT {_time_column('s.ts', 'ts_utc', fmt)}, s.source, s.tag, s.value_num, s.value_text, s.quality
-        FROM samples s {pairs}
-        {'WHERE ' + ' AND '.join(where) if where else ''}
+def export_bulk(store: Store, kind: str, config: Config, selection: Selection, path: Path, fmt: str, now: float,
+                on_progress: ProgressCallback | None = None) -> int:
+    """Export one kind to `path` (see copy_to_file); returns the number of rows written."""
+    query = bulk_query(kind, config, selection, fmt, now)
+    return _whole_or_not_at_all(path, fmt, None,
+                                lambda target, options: store.copy_to(query, target, options, on_progress))
+
+
+def copy_to_file(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, fmt: str,
+                 on_progress: ProgressCallback | None = None,
+                 settings: Mapping[str, str] = DEFAULT_SETTINGS, options: str | None = None) -> int:
+    """Run `COPY (sql) TO path` on a cursor the caller holds; the file appears whole or not at all.
+
+    `on_progress` gets DuckDB's percentage (0 to 100) about ten times a second, 0 first and 100
+    at the end; whatever it raises (KeyboardInterrupt from a Ctrl-C included) stops the query
+    and leaves no file behind. `settings` (DuckDB SET) and `options` (of COPY) are there for
+    benchmarks/bench_export.py to try others than the defaults.
     """
-    return sql, params
+    return _whole_or_not_at_all(path, fmt, options, lambda target, chosen: run_copy(
+        cursor, sql, params, target, chosen, on_progress, settings))
 
 
-def _interval_source(config: Config, selection: Selection, now: float,
-                     states: Sequence[str] | None) -> tuple[str, list[Any]]:
-    """Intervals with their line, newest reason and length, as a subquery `i` for the two interval kinds."""
-    where: list[str] = []
-    params: list[Any] = []
-    machine_ids = [m.id for m in config.machines]
-    params += [machine_ids, [m.line for m in config.machines], [float(m.micro_stop_threshold_s)
-                                                                for m in config.machines]]
-    reasons = list(config.reasons)
-    params += [[r.code for r in reasons], [r.name for r in reasons], [r.planned for r in reasons],
-               [r.loss.value if r.loss is not None else None for r in reasons]]
-    params.append(_utc(now))
-    if selection.machines is not None:
-        where.append("list_contains(?::VARCHAR[], i.machine)")
-        params.append(list(selection.machines))
-    if states is not None:
-        where.append("list_contains(?::VARCHAR[], i.state)")
-        params.append(list(states))
-    if selection.end is not None:
-        where.append("i.start_ts < ?")
-        params.append(_utc(selection.end))
-    if selection.start is not None:
-        where.append("(i.end_ts IS NULL OR i.end_ts > ?)")
-        params.append(_utc(selection.start))
-    sql = f"""
-        WITH machines AS (
-            SELECT unnest(?::VARCHAR[]) AS machine, unnest(?::VARCHAR[]) AS line,
-                   unnest(?::DOUBLE[]) AS micro_stop_threshold_s
-        ), reasons AS (
-            SELECT unnest(?::VARCHAR[]) AS code, unnest(?::VARCHAR[]) AS name, unnest(?::BOOLEAN[]) AS planned,
-                   unnest(?::VARCHAR[]) AS loss
-        ), newest AS (
-            -- the newest reason per stop; rowid breaks ties, so the later audit entry wins (as Store does)
-            SELECT machine, stop_start, reason, entered_by, entered_at
-            FROM stop_reasons
-            QUALIFY row_number() OVER (PARTITION BY machine, stop_start ORDER BY entered_at DESC, rowid DESC) = 1
-        ), i AS (
-            SELECT i.machine, m.line, i.start_ts, i.end_ts, i.state,
-                   (epoch_us(coalesce(i.end_ts, ?::TIMESTAMP)) - epoch_us(i.start_ts)) / 1e6 AS duration_s,
-                   m.micro_stop_threshold_s, n.reason, rc.name AS reason_name, rc.planned AS reason_planned,
-                   rc.loss AS reason_loss, n.entered_by, n.entered_at
-            FROM state_intervals i
-            LEFT JOIN machines m ON m.machine = i.machine
-            LEFT JOIN newest n ON n.machine = i.machine AND n.stop_start = i.start_ts
-            LEFT JOIN reasons rc ON rc.code = n.reason
-            {'WHERE ' + ' AND '.join(where) if where else ''}
-        )
-    """
-    return sql, params
-
-
-def intervals_query(config: Config, selection: Selection, fmt: str, now: float) -> tuple[str, list[Any]]:
-    """Every state interval overlapping the range; `duration_s` runs to `now` while one is open."""
-    source, params = _interval_source(config, selection, now, None)
-    sql = f"""{source}
-        SELECT machine, line, {_time_column('start_ts', 'start_utc', fmt)}, {_time_column('end_ts', 'end_utc', fmt)},
-               state, duration_s, reason, entered_by AS reason_by, {_time_column('entered_at', 'reason_at_utc', fmt)}
-        FROM i ORDER BY machine, start_ts
-    """
-    return sql, params
-
-
-# oee.classify_interval in SQL (tests hold the two together): a reason (known to the config)
-# decides planned/setup/minor stop, else the state; a breakdown shorter than the machine's
-# micro-stop threshold is a minor stop, judged on the stop's whole length.
-_STOP_CLASS: Final = """CASE
-            WHEN micro_stop_threshold_s IS NULL THEN NULL
-            WHEN state = 'planned_stop' OR reason_planned THEN 'planned'
-            WHEN reason_loss = 'setup' THEN 'setup'
-            WHEN reason_loss = 'minor_stop' THEN 'minor_stop'
-            WHEN reason_planned IS NULL AND state = 'changeover' THEN 'setup'
-            WHEN reason_planned IS NULL AND state = 'minor_stop' THEN 'minor_stop'
-            WHEN duration_s < micro_stop_threshold_s THEN 'minor_stop'
-            ELSE 'breakdown'
-        END"""
-
-
-def stops_query(config: Config, selection: Selection, fmt: str, now: float) -> tuple[str, list[Any]]:
-    """Intervals that are stops (not running, not offline), with their class and newest reason."""
-    source, params = _interval_source(config, selection, now, _STOP_STATES)
-    sql = f"""{source}
-        SELECT machine, line, {_time_column('start_ts', 'start_utc', fmt)}, {_time_column('end_ts', 'end_utc', fmt)},
-               duration_s, state, {_STOP_CLASS} AS class, reason, reason_name, entered_by AS reason_by,
-               {_time_column('entered_at', 'reason_at_utc', fmt)}
-        FROM i ORDER BY machine, start_ts
-    """
-    return sql, params
-
-
-def bulk_query(kind: str, config: Config, selection: Selection, fmt: str, now: float) -> tuple[str, list[Any]]:
-    if kind == "samples":
-        return samples_query(config, selection, fmt)
-    if kind == "intervals":
-        return intervals_query(config, selection, fmt, now)
-    if kind == "stops":
-        return stops_query(config, selection, fmt, now)
-    raise ValueError(f"not a bulk export: {kind!r}")
+def _whole_or_not_at_all(path: Path, fmt: str, options: str | None, copy: Callable[[Path, str], int]) -> int:
+    """`copy(temporary path, COPY options)` beside `path`, then renamed into place."""
+    if fmt not in ("csv", "parquet"):
+        raise ExportError(f"{path}: bulk exports are CSV or Parquet, not {fmt}")
+    if options is None:
+        options = PARQUET_OPTIONS if fmt == "parquet" else CSV_OPTIONS
+    tmp = temp_beside(path)
+    try:
+        rows = copy(tmp, options)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rows
 
 
 def temp_beside(path: Path) -> Path:
@@ -223,103 +125,3 @@ def temp_beside(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(name)
-
-
-def copy_to_file(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, fmt: str,
-                 on_progress: ProgressCallback | None = None,
-                 settings: Mapping[str, str] = DEFAULT_SETTINGS, options: str | None = None) -> int:
-    """Run `COPY (sql) TO path` and return the number of rows written; the file appears whole or not at all.
-
-    `on_progress` gets DuckDB's percentage (0 to 100) about ten times a second, 0 first and 100
-    at the end; whatever it raises (KeyboardInterrupt from a Ctrl-C included) stops the query
-    and leaves no file behind. `settings` (DuckDB SET) and `options` (of COPY) are there for
-    benchmarks/bench_export.py to try others than the defaults.
-    """
-    if fmt not in ("csv", "parquet"):
-        raise ExportError(f"{path}: bulk exports are CSV or Parquet, not {fmt}")
-    if options is None:
-        options = PARQUET_OPTIONS if fmt == "parquet" else CSV_OPTIONS
-    previous = {name: cursor.sql("SELECT current_setting(?)", params=[name]).fetchall()[0][0] for name in settings}
-    try:
-        for name, value in settings.items():
-            cursor.execute(f"SET {name} = '{value}'")
-        # Per connection: progress is measured but DuckDB prints no bar of its own.
-        cursor.execute("SET enable_progress_bar = true")
-        cursor.execute("SET enable_progress_bar_print = false")
-        return _copy(cursor, sql, params, path, options, on_progress)
-    finally:
-        for name, value in previous.items():
-            # RESET when that restores it: the displayed value ("18.8 GiB") is rounded, so setting
-            # it back would not give the exact default.
-            cursor.execute(f"RESET {name}")
-            if cursor.sql("SELECT current_setting(?)", params=[name]).fetchall()[0][0] != value:
-                cursor.execute(f"SET {name} = '{value}'")
-
-
-def _copy(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, options: str,
-          on_progress: ProgressCallback | None) -> int:
-    tmp = temp_beside(path)
-    quoted = str(tmp).replace("'", "''")
-    poller = _ProgressPoller(cursor, on_progress) if on_progress is not None else None
-    try:
-        if on_progress is not None:
-            on_progress(0.0)
-        if poller is not None:
-            poller.start()
-        try:
-            # COPY runs on this (the main) thread, where DuckDB turns a Ctrl-C into an interrupted
-            # query; run in a worker thread it was not interrupted, and the main thread's wait for
-            # it could be cut short with the connection still busy.
-            rows = cursor.execute(f"COPY ({sql}) TO '{quoted}' ({options})", params).fetchall()[0][0]
-        except (duckdb.Error, RuntimeError) as exc:  # duckdb 2.0 reports a Ctrl-C as a bare RuntimeError
-            if poller is not None and poller.error is not None:
-                raise poller.error from None
-            if "interrupted" in str(exc).lower():
-                raise KeyboardInterrupt from exc
-            raise
-        finally:
-            if poller is not None:
-                poller.finish()
-        if poller is not None and poller.error is not None:
-            raise poller.error  # the callback failed as the query ended
-        if on_progress is not None:
-            on_progress(100.0)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return int(rows)
-
-
-class _ProgressPoller(threading.Thread):
-    """Polls DuckDB's query progress while COPY runs and hands it to the callback.
-
-    If the callback raises, the query is interrupted and the error kept for the main thread to raise.
-    """
-
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, on_progress: ProgressCallback) -> None:
-        super().__init__(name="oee-export-progress", daemon=True)
-        self._cursor = cursor
-        self._on_progress = on_progress
-        self._done = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        while not self._done.wait(POLL_S):
-            try:
-                percent = self._cursor.query_progress()
-            except duckdb.Error:  # between statements the connection may refuse; try next tick
-                continue
-            if percent < 0:  # -1 until DuckDB has an estimate
-                continue
-            try:
-                self._on_progress(min(percent, 100.0))
-            except BaseException as exc:
-                self.error = exc
-                with contextlib.suppress(duckdb.Error):
-                    self._cursor.interrupt()
-                return
-
-    def finish(self) -> None:
-        self._done.set()
-        self.join()

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from oee_tui.config import Config
-from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import build_report
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.exports.bulk import temp_beside
 from oee_tui.exports.tables import write_table
@@ -121,9 +121,8 @@ def _write_parquet(path: Path, rows: Sequence[tuple[Any, ...]]) -> int:
     arrays = []
     for name, values in zip(HEADERS, columns, strict=True):
         kind = types.get(name) or (pa.int64() if fields[name] == "int" else pa.float64())
-        if name.endswith("_utc"):
-            values = [v.replace(tzinfo=UTC) for v in values]
-        arrays.append(pa.array(list(values), type=kind))
+        cells = [v.replace(tzinfo=UTC) for v in values] if name.endswith("_utc") else list(values)
+        arrays.append(pa.array(cells, type=kind))
     table = pa.table(dict(zip(HEADERS, arrays, strict=True)))
     tmp = temp_beside(path)
     try:
@@ -132,4 +131,4 @@ def _write_parquet(path: Path, rows: Sequence[tuple[Any, ...]]) -> int:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return table.num_rows
+    return int(table.num_rows)

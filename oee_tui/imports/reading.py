@@ -317,9 +317,11 @@ class _Workbook:
 
     def share_read(self) -> float | None:
         """How much of the sheet last opened by `rows` has been parsed (0-1), or None if that is unknown."""
-        if getattr(self, "_scan", None) is not None:
-            return self._scan.share_read()
-        stream = getattr(self, "_stream", None)
+        # Both looked up with a default: the openpyxl fallback of __init__ sets neither.
+        scan: _SheetScan | None = getattr(self, "_scan", None)
+        if scan is not None:
+            return scan.share_read()
+        stream: io.BytesIO | None = getattr(self, "_stream", None)
         if stream is None or not self._stream_size:
             return None
         try:

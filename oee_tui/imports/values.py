@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from oee_tui.model import WEEKDAYS
+
 # Excel's day 0 is 1899-12-30 (it counts the non-existent 1900-02-29, so the epoch is shifted one day).
 EXCEL_EPOCH: Final = datetime(1899, 12, 30)
 # Serials outside 1954..2119 are far more likely a typo or a count in the wrong column than a date.
@@ -251,7 +253,7 @@ def date_order_evidence(text: str) -> bool | None:
 def needs_date_order(text: str) -> bool:
     """True for a slashed or dashed date whose day and month could be swapped (`03/04/2026`)."""
     match = _LOCAL.match(text.strip())
-    return bool(match) and match.group(2) != "." and date_order_evidence(text) is None \
+    return match is not None and match.group(2) != "." and date_order_evidence(text) is None \
         and match.group(1) != match.group(3)
 
 
@@ -362,8 +364,9 @@ class PlantClock:
         if offset is not None:
             return naive.replace(tzinfo=offset).timestamp()
         day = naive.date()
-        fixed = self._day_offsets.get(day, False)
-        if fixed is False:
+        if day in self._day_offsets:
+            fixed = self._day_offsets[day]
+        else:
             fixed = self._day_offsets[day] = self._steady_offset(day)
         if fixed is not None:
             return (naive - _POSIX_EPOCH).total_seconds() - fixed
@@ -417,3 +420,50 @@ def parse_time_of_day(value: object) -> str:
     if hour > 23 or minute > 59:
         raise ValueError("is not a time of day; hours go from 00 to 23 and minutes from 00 to 59")
     return f"{hour:02d}:{minute:02d}"
+
+
+_DAY_NAMES: Final = {
+    **{day: day for day in WEEKDAYS},
+    "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
+    "saturday": "sat", "sunday": "sun", "mo": "mon", "di": "tue", "mi": "wed", "do": "thu", "fr": "fri",
+    "sa": "sat", "so": "sun", "montag": "mon", "dienstag": "tue", "mittwoch": "wed", "donnerstag": "thu",
+    "freitag": "fri", "samstag": "sat", "sonntag": "sun", "tu": "tue", "we": "wed", "th": "thu", "su": "sun",
+}
+
+
+def parse_days(value: object) -> tuple[str, ...]:
+    """`mon-fri`, `Mo, Di, Mi`, `daily`, `sat,sun` -> weekday names in week order."""
+    text = str(value).strip().lower()
+    if text in ("daily", "all", "every day", "täglich", "taeglich", "mon-sun"):
+        return WEEKDAYS
+    days: set[str] = set()
+    for part in text.replace(";", ",").replace("/", ",").replace(" ", ",").split(","):
+        part = part.strip().rstrip(".")
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if first not in _DAY_NAMES or (dash and last not in _DAY_NAMES):
+            raise ValueError("is not a list of weekdays; write e.g. mon-fri or mon,wed,fri")
+        lo = WEEKDAYS.index(_DAY_NAMES[first])
+        hi = WEEKDAYS.index(_DAY_NAMES[last]) if dash else lo
+        index = lo
+        while True:  # a range may wrap the week: fri-mon
+            days.add(WEEKDAYS[index])
+            if index == hi:
+                break
+            index = (index + 1) % 7
+    return tuple(day for day in WEEKDAYS if day in days)
+
+
+def parse_breaks(value: object) -> tuple[tuple[str, str], ...]:
+    """`09:30-09:45; 12:00-12:30` -> (("09:30", "09:45"), ("12:00", "12:30"))."""
+    breaks = []
+    for part in str(value).replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        start, dash, end = part.replace("–", "-").partition("-")
+        if not dash:
+            raise ValueError("is not a list of breaks; write e.g. 09:30-09:45; 12:00-12:30")
+        breaks.append((parse_time_of_day(start.strip()), parse_time_of_day(end.strip())))
+    return tuple(breaks)

@@ -1,94 +1,35 @@
-"""Validated import records -> the store, in one transaction, idempotently.
+"""Validated import records -> the store, in one transaction, idempotently; and what a write would show.
 
-`write_result` writes an `ImportResult` whose file had no problem. Everything it
-changes (the planning table, for a production log also the facts the OEE
-calculator reads, and the `import_log` row) is one DuckDB transaction: a failure
-anywhere leaves the store exactly as it was. Only rows that differ from what is
-stored are touched, so importing the same file again changes nothing at all: the
-summary then says every row is unchanged, and no `import_log` row is added (the
-log records imports that changed something; the first import of that file is
-already in it).
-
-What a file replaces, per kind:
-
-* products, schedule, reasons: upsert by key ((product, machine), order id, code);
-  stored rows the file does not mention stay.
-* shifts: the file is the whole pattern set; stored patterns it does not name are removed.
-* downtime-plan: upsert by (machine, line, start); a stored planned stop of the same
-  machine or line that a row of the file overlaps is removed (the plan moved it).
-* production-log: for each machine, the file is the record from its first start to its
-  last end: stored runs and stops of that machine overlapping that span are replaced
-  (one reaching outside it is removed whole). The machine's state intervals and count
-  minutes over the replaced span are rebuilt from the log, so a re-import never counts
-  a part twice. A run is a `running` interval and its counts go to minute buckets (see
-  `spread_counts`); a stop is a `down` interval, which the calculator classes by its
-  reason, else by its length against the micro-stop threshold, exactly as it classes a
-  PLC's stop. Time between records is written as nothing at all, which the calculator
-  treats as no data (excluded from planned production time, flagged `no_data`): nobody
-  wrote down what the machine did then, so it is neither run nor stop.
-
-Sets, not rows: records become Arrow tables built column by column, and every
-comparison, insert and delete is one SQL statement over them (DuckDB's
-`executemany` manages about 1,500 rows/s).
+`write_result` has the store write an `ImportResult` whose file had no problem
+(oee_tui.store.import_tables says what each kind replaces, and how a file imported twice
+changes nothing). `plan_result` says what it would do without keeping anything, and
+`preview_rows` shows the first records as they will be stored.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
+from oee_tui.imports.validate import ImportResult
+from oee_tui.model import LoggedStop, Order, PlannedStop, ProductionRun, ProductRate, ReasonRecord, ShiftPattern
+from oee_tui.store import Store, WriteSummary
+from oee_tui.store.planning_codec import shift_breaks, shift_days
 
-from oee_tui.imports.validate import (
-    ImportResult,
-    LoggedStop,
-    Order,
-    PlannedStop,
-    ProductionRun,
-    ProductRate,
-    ReasonRecord,
-    ShiftPattern,
-)
-from oee_tui.model import MachineState
-
-if TYPE_CHECKING:
-    import duckdb
-    import pyarrow as pa
-
-    from oee_tui.store import Store
-
-MINUTE_US: Final = 60_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class WriteSummary:
-    kind: str
-    inserted: int  # rows new to the store
-    updated: int  # rows whose values changed
-    unchanged: int  # rows already there exactly as in the file
-    removed: int = 0  # stored rows the file replaces (see the module doc for which, per kind)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.inserted or self.updated or self.removed)
-
-    def __str__(self) -> str:
-        text = f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
-        return text + (f", {self.removed} removed" if self.removed else "")
+__all__ = ["WriteSummary", "plan_result", "preview_rows", "summary_for_empty_store", "write_result"]
 
 
 def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None) -> WriteSummary:
     """Write a validated file in one transaction; refuses a result with problems."""
-    return _run(store, result, imported_by, sha256, commit=True)
+    _refuse_problems(result)
+    return store.write_import(result.kind, result.records, file=result.file, sheet=result.sheet,
+                              imported_by=imported_by, sha256=sha256)
 
 
 def plan_result(store: Store, result: ImportResult, *, imported_by: str = "") -> WriteSummary:
     """What `write_result` would do, computed by doing it and rolling back: nothing is kept."""
-    return _run(store, result, imported_by, None, commit=False)
+    _refuse_problems(result)
+    return store.write_import(result.kind, result.records, file=result.file, sheet=result.sheet,
+                              imported_by=imported_by, commit=False)
 
 
 def summary_for_empty_store(result: ImportResult) -> WriteSummary:
@@ -104,439 +45,6 @@ def _refuse_problems(result: ImportResult) -> None:
                          "a file with any problem writes nothing")
 
 
-def _run(store: Store, result: ImportResult, imported_by: str, sha256: str | None, *, commit: bool) -> WriteSummary:
-    _refuse_problems(result)
-    writer = _WRITERS[result.kind]
-    cur = store.cursor()
-    # A committing import may change any day's figures (planning data, production logs): every
-    # saved day summary goes, in its transaction. Announced before it begins (see summaries_stale).
-    stale = store.summaries_stale() if commit else contextlib.nullcontext(None)
-    try:
-        with stale as forget_summaries:
-            cur.begin()
-            try:
-                summary = writer(cur, result.records, imported_by)
-                if summary.changed:
-                    cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                [_now(), result.kind, result.file, result.sheet, sha256, len(result.records),
-                                 imported_by])
-                if forget_summaries is not None:
-                    forget_summaries(cur)
-            except BaseException:
-                cur.rollback()
-                raise
-            if commit:
-                cur.commit()
-            else:
-                cur.rollback()
-        return summary
-    finally:
-        cur.close()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-# ---------------------------------------------------------------- columns
-
-
-def _us(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Seconds -> int64 microseconds with the store's rule (round half to even), so keys match its own."""
-    return np.rint(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
-
-
-def _ts(values: Sequence[float] | np.ndarray) -> pa.Array:
-    import pyarrow as pa
-    return pa.array(_us(values), type=pa.timestamp("us"))
-
-
-def _table(columns: dict[str, Any]) -> pa.Table:
-    import pyarrow as pa
-    return pa.table({name: col if isinstance(col, pa.Array) else pa.array(col) for name, col in columns.items()})
-
-
-def _strings(values: Sequence[str | None]) -> pa.Array:
-    import pyarrow as pa
-    return pa.array(values, type=pa.string())
-
-
-def _ints(values: Sequence[int]) -> pa.Array:
-    import pyarrow as pa
-    return pa.array(values, type=pa.int64())
-
-
-def _floats(values: Sequence[float | None]) -> pa.Array:
-    import pyarrow as pa
-    return pa.array(values, type=pa.float64())
-
-
-# ---------------------------------------------------------------- set-based upsert
-
-
-def _same(left: str, right: str, columns: Sequence[str]) -> str:
-    return " AND ".join(f'{left}."{c}" IS NOT DISTINCT FROM {right}."{c}"' for c in columns) or "TRUE"
-
-
-def _diff(cur: duckdb.DuckDBPyConnection, target: str, new: pa.Table, keys: Sequence[str],
-          diff_name: str = "_diff") -> tuple[int, int, int]:
-    """Register `new`, mark each row inserted / updated / unchanged against `target` in a temp table."""
-    columns = new.column_names
-    values = [c for c in columns if c not in keys]
-    cur.register("_new", new)
-    try:
-        cur.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {diff_name} AS
-            SELECT n.*, t._hit IS NOT NULL AS known, t._hit IS NOT NULL AND {_same('t', 'n', values)} AS same
-            FROM _new n LEFT JOIN (SELECT 1 AS _hit, * FROM {target}) t ON {_same('t', 'n', keys)}
-        """)
-    finally:
-        cur.unregister("_new")
-    inserted, updated, unchanged = cur.execute(
-        f"SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known AND NOT same), "
-        f"count(*) FILTER (WHERE same) FROM {diff_name}").fetchall()[0]
-    return int(inserted), int(updated), int(unchanged)
-
-
-def _apply(cur: duckdb.DuckDBPyConnection, target: str, columns: Sequence[str], keys: Sequence[str],
-           diff_name: str = "_diff") -> None:
-    """Replace the changed rows and add the new ones; unchanged rows are not touched at all."""
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    cur.execute(f"DELETE FROM {target} t USING {diff_name} d WHERE d.known AND NOT d.same AND {_same('t', 'd', keys)}")
-    cur.execute(f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {diff_name} WHERE NOT same")
-
-
-def _keyed(cur: duckdb.DuckDBPyConnection, kind: str, target: str, new: pa.Table,
-           keys: Sequence[str]) -> WriteSummary:
-    inserted, updated, unchanged = _diff(cur, target, new, keys)
-    _apply(cur, target, new.column_names, keys)
-    cur.execute("DROP TABLE _diff")
-    return WriteSummary(kind, inserted, updated, unchanged)
-
-
-# ---------------------------------------------------------------- kinds
-
-
-def _write_products(cur: duckdb.DuckDBPyConnection, records: Sequence[Any], _: str) -> WriteSummary:
-    rows: list[ProductRate] = list(records)
-    new = _table({
-        "product": _strings([r.product for r in rows]),
-        "machine": _strings([r.machine or "" for r in rows]),  # '' is the product's default on every machine
-        "ideal_cycle_time_s": _floats([r.ideal_cycle_time_s for r in rows]),
-        "micro_stop_threshold_s": _floats([r.micro_stop_threshold_s for r in rows]),
-    })
-    return _keyed(cur, "products", "products", new, ("product", "machine"))
-
-
-def _write_schedule(cur: duckdb.DuckDBPyConnection, records: Sequence[Any], _: str) -> WriteSummary:
-    rows: list[Order] = list(records)
-    new = _table({
-        "order_id": _strings([r.order_id for r in rows]),
-        "product": _strings([r.product for r in rows]),
-        "machine": _strings([r.machine for r in rows]),
-        "line": _strings([r.line for r in rows]),
-        "start_ts": _ts([r.start_utc for r in rows]),
-        "end_ts": _ts([r.end_utc for r in rows]),
-        "quantity": _ints([r.quantity for r in rows]),
-    })
-    return _keyed(cur, "schedule", "orders", new, ("order_id",))
-
-
-def _write_reasons(cur: duckdb.DuckDBPyConnection, records: Sequence[Any], _: str) -> WriteSummary:
-    import pyarrow as pa
-    rows: list[ReasonRecord] = list(records)
-    new = _table({
-        "code": _strings([r.code for r in rows]),
-        "name": _strings([r.name for r in rows]),
-        "parent": _strings([r.parent for r in rows]),
-        "planned": pa.array([r.planned for r in rows], type=pa.bool_()),
-        "loss": _strings([r.loss.value if r.loss is not None else None for r in rows]),
-    })
-    return _keyed(cur, "reasons", "reasons", new, ("code",))
-
-
-def shift_days(days: Sequence[str]) -> str:
-    return ",".join(days)
-
-
-def shift_breaks(breaks: Sequence[tuple[str, str]]) -> str:
-    return json.dumps([list(pair) for pair in breaks])
-
-
-def _write_shifts(cur: duckdb.DuckDBPyConnection, records: Sequence[Any], _: str) -> WriteSummary:
-    rows: list[ShiftPattern] = list(records)
-    if not rows:
-        # Replace-all with nothing would silently delete every shift: surely a wrong file.
-        raise ValueError("the shifts file has no shifts; importing it would remove every shift pattern")
-    new = _table({
-        "name": _strings([r.name for r in rows]),
-        "start": _strings([r.start for r in rows]),
-        "end": _strings([r.end for r in rows]),
-        "days": _strings([shift_days(r.days) for r in rows]),
-        "breaks": _strings([shift_breaks(r.breaks) for r in rows]),
-    })
-    inserted, updated, unchanged = _diff(cur, "shift_patterns", new, ("name",))
-    # The file is the whole pattern set: a pattern it no longer names stops existing.
-    removed = cur.execute("DELETE FROM shift_patterns WHERE name NOT IN (SELECT name FROM _diff)").fetchall()[0][0]
-    _apply(cur, "shift_patterns", new.column_names, ("name",))
-    cur.execute("DROP TABLE _diff")
-    return WriteSummary("shifts", inserted, updated, unchanged, int(removed))
-
-
-def _write_downtime_plan(cur: duckdb.DuckDBPyConnection, records: Sequence[Any], _: str) -> WriteSummary:
-    rows: list[PlannedStop] = list(records)
-    new = _table({
-        "machine": _strings([r.machine for r in rows]),
-        "line": _strings([r.line for r in rows]),
-        "start_ts": _ts([r.start_utc for r in rows]),
-        "end_ts": _ts([r.end_utc for r in rows]),
-        "reason": _strings([r.reason for r in rows]),
-        "note": _strings([r.note for r in rows]),
-    })
-    keys = ("machine", "line", "start_ts")
-    inserted, updated, unchanged = _diff(cur, "planned_stops", new, keys)
-    # A stored stop of the same machine or line that a new one overlaps was moved by the plan.
-    removed = cur.execute(f"""
-        DELETE FROM planned_stops t
-        WHERE EXISTS (SELECT 1 FROM _diff d WHERE {_same('t', 'd', ('machine', 'line'))}
-                      AND t.start_ts < d.end_ts AND t.end_ts > d.start_ts)
-          AND NOT EXISTS (SELECT 1 FROM _diff d WHERE {_same('t', 'd', keys)})
-    """).fetchall()[0][0]
-    _apply(cur, "planned_stops", new.column_names, keys)
-    cur.execute("DROP TABLE _diff")
-    return WriteSummary("downtime-plan", inserted, updated, unchanged, int(removed))
-
-
-# ---------------------------------------------------------------- production log
-
-
-def _write_production_log(cur: duckdb.DuckDBPyConnection, records: Sequence[Any], imported_by: str) -> WriteSummary:
-    runs = [r for r in records if isinstance(r, ProductionRun)]
-    stops = [r for r in records if isinstance(r, LoggedStop)]
-    new_runs = _table({
-        "machine": _strings([r.machine for r in runs]),
-        "product": _strings([r.product for r in runs]),
-        "order_id": _strings([r.order_id for r in runs]),
-        "start_ts": _ts([r.start_utc for r in runs]),
-        "end_ts": _ts([r.end_utc for r in runs]),
-        "total": _ints([r.total_count for r in runs]),
-        "reject": _ints([r.reject_count for r in runs]),
-    })
-    new_stops = _table({
-        "machine": _strings([s.machine for s in stops]),
-        "start_ts": _ts([s.start_utc for s in stops]),
-        "end_ts": _ts([s.end_utc for s in stops]),
-        "reason": _strings([s.reason for s in stops]),
-    })
-    keys = ("machine", "start_ts")
-    run_counts = _diff(cur, "production_runs", new_runs, keys, "_run_diff")
-    stop_counts = _diff(cur, "production_stops", new_stops, keys, "_stop_diff")
-
-    # Per machine, the span the file covers, and the stored records overlapping it.
-    cur.execute("""
-        CREATE OR REPLACE TEMP TABLE _covered AS
-        SELECT machine, min(start_ts) AS lo, max(end_ts) AS hi FROM (
-            SELECT machine, start_ts, end_ts FROM _run_diff UNION ALL SELECT machine, start_ts, end_ts FROM _stop_diff
-        ) GROUP BY machine
-    """)
-    cur.execute("""
-        CREATE OR REPLACE TEMP TABLE _old AS
-        SELECT 'run' AS what, t.machine, t.start_ts, t.end_ts FROM production_runs t JOIN _covered c
-            ON c.machine = t.machine AND t.start_ts < c.hi AND t.end_ts > c.lo
-        UNION ALL
-        SELECT 'stop', t.machine, t.start_ts, t.end_ts FROM production_stops t JOIN _covered c
-            ON c.machine = t.machine AND t.start_ts < c.hi AND t.end_ts > c.lo
-    """)
-    removed = cur.execute("""
-        SELECT count(*) FROM _old o WHERE NOT EXISTS (
-            SELECT 1 FROM (SELECT 'run' AS what, machine, start_ts FROM _run_diff
-                           UNION ALL SELECT 'stop', machine, start_ts FROM _stop_diff) n
-            WHERE n.what = o.what AND n.machine = o.machine AND n.start_ts = o.start_ts)
-    """).fetchall()[0][0]
-    # Machines whose record changed in any way, and the span to rebuild for each: what the file
-    # covers plus the whole of every stored record it replaces.
-    cur.execute("""
-        CREATE OR REPLACE TEMP TABLE _rebuild AS
-        SELECT c.machine, least(c.lo, coalesce(min(o.start_ts), c.lo)) AS lo,
-               greatest(c.hi, coalesce(max(o.end_ts), c.hi)) AS hi
-        FROM _covered c LEFT JOIN _old o ON o.machine = c.machine
-        WHERE c.machine IN (
-            SELECT machine FROM _run_diff WHERE NOT same UNION SELECT machine FROM _stop_diff WHERE NOT same
-            UNION SELECT machine FROM _old o WHERE NOT EXISTS (
-                SELECT 1 FROM _run_diff n WHERE o.what = 'run' AND n.machine = o.machine AND n.start_ts = o.start_ts)
-              AND NOT EXISTS (
-                SELECT 1 FROM _stop_diff n WHERE o.what = 'stop' AND n.machine = o.machine
-                AND n.start_ts = o.start_ts))
-        GROUP BY c.machine, c.lo, c.hi
-    """)
-    cur.execute("""
-        DELETE FROM production_runs t USING _covered c
-        WHERE c.machine = t.machine AND t.start_ts < c.hi AND t.end_ts > c.lo
-          AND t.machine IN (SELECT machine FROM _rebuild)
-          AND NOT EXISTS (SELECT 1 FROM _run_diff n WHERE n.same AND n.machine = t.machine AND n.start_ts = t.start_ts)
-    """)
-    cur.execute("""
-        DELETE FROM production_stops t USING _covered c
-        WHERE c.machine = t.machine AND t.start_ts < c.hi AND t.end_ts > c.lo
-          AND t.machine IN (SELECT machine FROM _rebuild)
-          AND NOT EXISTS (SELECT 1 FROM _stop_diff n WHERE n.same AND n.machine = t.machine AND n.start_ts = t.start_ts)
-    """)
-    cur.execute("INSERT INTO production_runs SELECT machine, product, order_id, start_ts, end_ts, total, reject "
-                "FROM _run_diff WHERE NOT same")
-    cur.execute("INSERT INTO production_stops SELECT machine, start_ts, end_ts, reason FROM _stop_diff WHERE NOT same")
-    _rebuild_facts(cur, imported_by)
-    for name in ("_run_diff", "_stop_diff", "_covered", "_old", "_rebuild"):
-        cur.execute(f"DROP TABLE {name}")
-    inserted = run_counts[0] + stop_counts[0]
-    updated = run_counts[1] + stop_counts[1]
-    unchanged = run_counts[2] + stop_counts[2]
-    return WriteSummary("production-log", inserted, updated, unchanged, int(removed))
-
-
-def _rebuild_facts(cur: duckdb.DuckDBPyConnection, imported_by: str) -> None:
-    """Rewrite state intervals, count minutes and stop reasons over each `_rebuild` span from the log."""
-    if not cur.execute("SELECT count(*) FROM _rebuild").fetchall()[0][0]:
-        return
-    # Offline intervals the engine wrote while it tracked the machine without data mean "no data",
-    # exactly what no interval means: dropping them where the log speaks changes no figure.
-    cur.execute("""
-        DELETE FROM state_intervals t USING _rebuild r
-        WHERE t.machine = r.machine AND (
-            (t.start_ts >= r.lo AND t.start_ts < r.hi)
-            OR (t.state = 'offline' AND t.start_ts < r.hi AND (t.end_ts IS NULL OR t.end_ts > r.lo)))
-    """)
-    conflict = cur.execute("""
-        SELECT t.machine, t.state, t.start_ts, t.end_ts FROM state_intervals t JOIN _rebuild r
-            ON t.machine = r.machine AND t.start_ts < r.hi AND (t.end_ts IS NULL OR t.end_ts > r.lo)
-        ORDER BY t.machine, t.start_ts LIMIT 1
-    """).fetchall()
-    if conflict:
-        machine, state, start, end = conflict[0]
-        raise ValueError(f"machine {machine} already has a {state} interval from {start} to {end or 'now'} (UTC) "
-                         "that the log does not replace, probably from a PLC; nothing was written")
-    down = MachineState.DOWN.value
-    cur.execute(f"""
-        INSERT INTO state_intervals
-        SELECT t.machine, t.start_ts, t.end_ts, '{MachineState.RUNNING.value}' FROM production_runs t
-            JOIN _rebuild r ON t.machine = r.machine AND t.start_ts >= r.lo AND t.start_ts < r.hi
-        UNION ALL
-        SELECT t.machine, t.start_ts, t.end_ts, '{down}' FROM production_stops t
-            JOIN _rebuild r ON t.machine = r.machine AND t.start_ts >= r.lo AND t.start_ts < r.hi
-    """)
-    # A stop keeps the newest reason given to it; the log's reason is added only where it differs,
-    # so re-imports do not pile up audit rows and an operator's later entry is not overwritten by
-    # an unchanged file.
-    cur.execute("""
-        INSERT INTO stop_reasons
-        SELECT t.machine, t.start_ts, t.reason, ?, ? FROM production_stops t
-            JOIN _rebuild r ON t.machine = r.machine AND t.start_ts >= r.lo AND t.start_ts < r.hi
-            LEFT JOIN (
-                SELECT machine, stop_start, reason FROM stop_reasons
-                QUALIFY row_number() OVER (PARTITION BY machine, stop_start ORDER BY entered_at DESC, rowid DESC) = 1
-            ) newest ON newest.machine = t.machine AND newest.stop_start = t.start_ts
-        WHERE t.reason IS NOT NULL AND t.reason IS DISTINCT FROM newest.reason
-    """, [imported_by, _now()])
-    # Count minutes: whole minutes around each rebuilt span, refilled from every run that touches
-    # them (a run just outside the span may share its first or last minute).
-    cur.execute("""
-        CREATE OR REPLACE TEMP TABLE _minutes AS
-        SELECT machine, date_trunc('minute', lo) AS lo,
-               date_trunc('minute', hi - INTERVAL 1 MICROSECOND) + INTERVAL 1 MINUTE AS hi
-        FROM _rebuild
-    """)
-    cur.execute("DELETE FROM count_minutes t USING _minutes m "
-                "WHERE t.machine = m.machine AND t.minute >= m.lo AND t.minute < m.hi")
-    runs = cur.sql("""
-        SELECT t.machine, coalesce(t.product, o.product) AS product, epoch_us(t.start_ts) AS s,
-               epoch_us(t.end_ts) AS e, t.total - t.reject AS good, t.reject,
-               epoch_us(m.lo) AS lo, epoch_us(m.hi) AS hi
-        FROM production_runs t JOIN _minutes m ON t.machine = m.machine AND t.start_ts < m.hi AND t.end_ts > m.lo
-        LEFT JOIN orders o ON o.order_id = t.order_id
-        ORDER BY t.machine, t.start_ts
-    """).to_arrow_table()
-    if runs.num_rows:
-        cur.register("_buckets", _count_buckets(runs))
-        try:
-            cur.execute("INSERT INTO count_minutes SELECT machine, minute, product, total, reject FROM _buckets")
-        finally:
-            cur.unregister("_buckets")
-    cur.execute("DROP TABLE _minutes")
-
-
-def _count_buckets(runs: pa.Table) -> pa.Table:
-    """Each run's counts spread over its minutes, kept where the minute is inside its rebuild span."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    run_index, minute, good, reject = spread_counts(
-        runs["s"].to_numpy(), runs["e"].to_numpy(), runs["good"].to_numpy(), runs["reject"].to_numpy())
-    keep = (minute >= runs["lo"].to_numpy()[run_index]) & (minute < runs["hi"].to_numpy()[run_index])
-    keep &= (good + reject) > 0  # the engine writes no bucket for a minute without parts either
-    picked = pa.array(run_index[keep])
-    return pa.table({
-        "machine": pc.take(runs["machine"], picked),
-        "minute": pa.array(minute[keep], type=pa.timestamp("us")),
-        "product": pc.take(runs["product"], picked),
-        "total": pa.array(good[keep] + reject[keep], type=pa.int64()),
-        "reject": pa.array(reject[keep], type=pa.int64()),
-    })
-
-
-def spread_counts(start_us: np.ndarray, end_us: np.ndarray, good: np.ndarray,
-                  reject: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Spread each run's good and reject counts over the minutes it overlaps, as a PLC would count them.
-
-    The log says only that a run made N parts between its start and end, so they are taken to
-    come at an even rate: part k is complete at start + k x duration / N, and each minute gets
-    the parts completed in it, floor(N x (minute end - start) / duration) minus the same at
-    its start. That is within one part of the minute's exact share, the minutes of a run sum
-    to exactly N (the sum telescopes), and it needs no sort, one integer formula per minute.
-    Good parts and rejects are spread apart, so no minute has more rejects than parts.
-    Returns (run index, minute start in microseconds, good, reject) per run minute, runs in
-    input order, minutes ascending.
-    """
-    start_us = np.asarray(start_us, dtype=np.int64)
-    end_us = np.asarray(end_us, dtype=np.int64)
-    good = np.asarray(good, dtype=np.int64)
-    reject = np.asarray(reject, dtype=np.int64)
-    if len(start_us) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, empty
-    if (end_us <= start_us).any():
-        raise ValueError("a run must end after it starts")
-    if min(int(good.min()), int(reject.min())) < 0:
-        raise ValueError("a run's counts must not be negative")
-    first = start_us // MINUTE_US
-    count = -((-end_us) // MINUTE_US) - first  # minutes each run touches
-    run = np.repeat(np.arange(len(start_us)), count)
-    offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    minute = (first[run] + offset) * MINUTE_US
-    start, end = start_us[run], end_us[run]
-    before = np.maximum(minute, start) - start  # run time before this minute's part of it
-    through = np.minimum(minute + MINUTE_US, end) - start  # ... and up to its end
-    duration = end - start
-
-    def share(amount: np.ndarray) -> np.ndarray:
-        per_run = amount[run]
-        # Exact integers: int64 when count x duration fits (always, for real runs), else Python ints.
-        if int(amount.max(initial=0)) * int(duration.max()) < 2**63:
-            return per_run * through // duration - per_run * before // duration
-        exact = per_run.astype(object)
-        return (exact * through.astype(object) // duration - exact * before.astype(object) // duration).astype(
-            np.int64)
-
-    return run, minute, share(good), share(reject)
-
-
-_WRITERS: Final[dict[str, Callable[[duckdb.DuckDBPyConnection, Sequence[Any], str], WriteSummary]]] = {
-    "products": _write_products,
-    "schedule": _write_schedule,
-    "shifts": _write_shifts,
-    "downtime-plan": _write_downtime_plan,
-    "reasons": _write_reasons,
-    "production-log": _write_production_log,
-}
-
-
 # ---------------------------------------------------------------- preview
 
 
@@ -548,19 +56,23 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]:
     """A header and the first `limit` records as they will be stored (times in UTC)."""
     kind = result.kind
+    header: tuple[str, ...]
     rows: list[tuple[str, ...]]
     records = result.records[:limit]
     if kind == "products":
         header = ("product", "machine", "ideal_cycle_time_s", "micro_stop_threshold_s")
-        rows = [(r.product, r.machine or "", f"{r.ideal_cycle_time_s:g}",
-                 "" if r.micro_stop_threshold_s is None else f"{r.micro_stop_threshold_s:g}")
+        rows = [(r.product, r.machine or "", _seconds(r.ideal_cycle_time_s), _seconds(r.micro_stop_threshold_s))
                 for r in records if isinstance(r, ProductRate)]
     elif kind == "schedule":
         header = ("order_id", "product", "machine", "line", "start_utc", "end_utc", "quantity")
-        rows = [(r.order_id, r.product, _text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc),
+        rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc),
                  str(r.quantity)) for r in records if isinstance(r, Order)]
     elif kind == "shifts":
         header = ("name", "start", "end", "days", "breaks")
@@ -568,7 +80,7 @@ def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]
                 for r in records if isinstance(r, ShiftPattern)]
     elif kind == "downtime-plan":
         header = ("machine", "line", "start_utc", "end_utc", "reason", "note")
-        rows = [(_text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc), r.reason, r.note)
+        rows = [(_text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc), _text(r.reason), _text(r.note))
                 for r in records if isinstance(r, PlannedStop)]
     elif kind == "reasons":
         header = ("code", "name", "parent", "planned", "loss")

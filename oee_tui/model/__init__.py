@@ -14,6 +14,18 @@ from oee_tui.model.facts import (
     Signal,
     StateInterval,
 )
+from oee_tui.model.planning import (
+    WEEKDAYS,
+    ImportRecord,
+    LoggedStop,
+    Order,
+    PlannedStop,
+    PlanningRecords,
+    ProductionRun,
+    ProductRate,
+    ReasonRecord,
+    ShiftPattern,
+)
 from oee_tui.model.results import OeeResult, SixBigLosses
 from oee_tui.model.samples import Quality, SampleBatch, SampleColumns, TagSample, TagValue, good_samples
 from oee_tui.model.snapshot import (
@@ -29,19 +41,29 @@ from oee_tui.model.spans import ShiftInstance, Span
 __all__ = [
     "COUNTER_SIGNALS",
     "STATE_CODE_TARGETS",
+    "WEEKDAYS",
     "CountBucket",
     "DeadLetter",
+    "ImportRecord",
+    "LoggedStop",
     "Loss",
     "MachineDetail",
     "MachineSnapshot",
     "MachineState",
     "OeeResult",
+    "Order",
+    "PlannedStop",
+    "PlanningRecords",
     "PlantSnapshot",
+    "ProductRate",
+    "ProductionRun",
     "Quality",
+    "ReasonRecord",
     "ReasonTotal",
     "SampleBatch",
     "SampleColumns",
     "ShiftInstance",
+    "ShiftPattern",
     "Signal",
     "SixBigLosses",
     "SourceStatus",

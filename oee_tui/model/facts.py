@@ -68,6 +68,10 @@ class StateInterval:
     reason_by: str | None = None
     reason_at: float | None = None
 
+    def duration(self, now: float) -> float:
+        """Its length; an open one lasts until `now`."""
+        return (self.end if self.end is not None else now) - self.start
+
 
 @dataclass(frozen=True, slots=True)
 class CountBucket:

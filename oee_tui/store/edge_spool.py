@@ -13,14 +13,11 @@ calls them from the engine's store-writer thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from oee_tui.model import TagValue
+from oee_tui.store.database import Database
 from oee_tui.store.timecodec import ts_array
-
-if TYPE_CHECKING:
-    import duckdb
 
 
 class BufferedRow(NamedTuple):
@@ -45,14 +42,8 @@ class StoredRow(NamedTuple):
     quality: str
 
 
-class EdgeSpoolTables:
-    """The edge node's part of the Store (a base of it): methods over its connection."""
-
-    if TYPE_CHECKING:
-        # Provided by the Store this class is a base of.
-        def _cursor(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
-
-        def _transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+class EdgeSpoolTables(Database):
+    """The edge node's group of tables."""
 
     def edge_buffer_extent(self) -> tuple[int, int | None, int | None]:
         """(rows, lowest id, highest id) of the buffer; the ids are None when it is empty."""

@@ -1,6 +1,6 @@
 """Schema migrations of the local DuckDB store, oldest first.
 
-`MIGRATIONS[i]` brings a store from schema version `i` to `i + 1`. The store
+`MIGRATIONS[i]` brings a store from schema version `i` to `i + 1`. `migrate`
 runs each pending one in its own transaction and records its version in
 `schema_version`, so a crash mid-migration leaves the previous version intact.
 Never edit a migration that has shipped: append a new one instead, because
@@ -12,7 +12,14 @@ is about 3x slower in DuckDB, and the engine only ever deals in UTC.
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
+
+import duckdb
+
+log = logging.getLogger(__name__)
 
 _V1: Final = """
 CREATE TABLE schema_version (
@@ -216,3 +223,39 @@ MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)
+
+
+class StoreVersionError(Exception):
+    """The store was written by a newer oee-tui; opening it would risk damaging it."""
+
+    def __init__(self, path: Path, version: int, known: int) -> None:
+        self.path = path
+        self.version = version
+        self.known = known
+        super().__init__(
+            f"the store in {path} has schema version {version}, but this oee-tui knows only up to {known}; "
+            "it was written by a newer oee-tui: upgrade, or point --data-dir elsewhere"
+        )
+
+
+def migrate(con: duckdb.DuckDBPyConnection, data_dir: Path) -> int:
+    """Bring the schema up to date; refuse, without writing anything, a store from a newer version."""
+    has_table = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    current = 0
+    if has_table:
+        current = int(con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0])
+    if current > LATEST_VERSION:
+        raise StoreVersionError(data_dir, current, LATEST_VERSION)
+    for version in range(current + 1, LATEST_VERSION + 1):
+        log.info("store %s: migrating to schema version %d", data_dir, version)
+        con.begin()
+        try:
+            con.execute(MIGRATIONS[version - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, datetime.now(UTC).replace(tzinfo=None)])
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return LATEST_VERSION

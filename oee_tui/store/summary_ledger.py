@@ -1,7 +1,5 @@
 """Keeps the store's day summaries true to the data under them while writers and readers overlap.
 
-(Also the shapes in which day summaries go into the store and come out of it, summed.)
-
 A day summary (oee_tui.engine.analysis.day_summaries) is computed from intervals, counts and reasons
 read at one moment and saved a little later. A write for that machine and day in between
 makes it stale. The protocol, all under one lock:
@@ -29,32 +27,6 @@ from typing import TypeVar
 
 _T = TypeVar("_T")
 Stale = Mapping[str, float] | None  # machine -> earliest time written; None: every machine, all time
-Edge = tuple[float, str, str | None, bool]  # a cut stop: its start, loss, reason, whether it cost time here
-
-
-@dataclass(frozen=True, slots=True)
-class SavedDay:
-    """One machine's summary of one day as the store keeps it (oee_tui.engine.analysis.day_summaries makes them)."""
-
-    machine: str
-    day_start: float
-    day_end: float
-    fingerprint: str
-    figures: tuple[float, ...]
-    losses: tuple[tuple[str | None, float, int], ...]  # reason, seconds, stops
-    head: Edge | None
-    tail: Edge | None
-
-
-@dataclass(slots=True)
-class DaySums:
-    """Saved days summed per machine: how many, their figures, their stop losses per reason, and the cut
-    stops that cost time (day start, head, tail) in day order."""
-
-    days: dict[str, int] = field(default_factory=dict)
-    figures: dict[str, list[float]] = field(default_factory=dict)
-    losses: dict[str, dict[str | None, tuple[float, int]]] = field(default_factory=dict)
-    edges: dict[str, list[tuple[float, Edge | None, Edge | None]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -42,6 +42,12 @@ def micros(values: Sequence[float] | npt.NDArray[np.float64], what: str) -> npt.
     return np.rint(secs * 1e6).astype(np.int64)
 
 
+def rounded(values: Sequence[float] | npt.NDArray[np.float64], what: str) -> npt.NDArray[np.float64]:
+    """Float seconds as the store gives them back: rounded to its microsecond."""
+    seconds: npt.NDArray[np.float64] = micros(values, what) / 1e6
+    return seconds
+
+
 def ts_array(values: Sequence[float], what: str) -> pa.Array:
     import pyarrow as pa
     return pa.array(micros(values, what), type=pa.timestamp("us"))

@@ -27,10 +27,10 @@ from oee_tui.engine.analysis.day_summaries import (
     summed_report,
     wait_for_saving,
 )
-from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import Report, build_report
 from oee_tui.engine.analysis.review import Scope, downtime_pareto
 from oee_tui.engine.live.engine import Engine
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.imports import validate_file
 from oee_tui.imports.write import write_result

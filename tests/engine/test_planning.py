@@ -18,11 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oee_tui.drivers.registry import config_from_dict
-from oee_tui.engine.analysis.planning import Planning, PlanningError, attributed_counts, attributed_intervals
+from oee_tui.engine.analysis.attribution import attributed_counts, attributed_intervals
 from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_json
 from oee_tui.engine.live.engine import Engine
 from oee_tui.engine.oee.calculator import OverlappingStopsError
 from oee_tui.engine.oee.columns import measure_columns, split_times
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
 from oee_tui.store import Store
 from tests.engine.test_oee_columns import to_columns
@@ -192,16 +193,6 @@ def test_imported_shift_patterns_resolve_report_windows(store: Store) -> None:
     assert (a.scheduled_time_s, a.planned_stop_s, a.run_time_s) == (28800, 1800, 27000)
 
 
-def test_a_stored_shift_pattern_that_cannot_be_read_is_named() -> None:
-    from oee_tui.engine.analysis.planning import _shift
-
-    with pytest.raises(PlanningError) as caught:
-        _shift(("X", "06:00", "14:00", "mon-funday", None))
-    assert str(caught.value) == ("shift_patterns table, shift 'X': days 'mon-funday': 'mon-funday' is not a weekday "
-                                 "(mon, tue, wed, thu, fri, sat, sun)")
-    assert _shift(("Y", "6:00", "14:00", '["sat", "sun"]', "10:00-10:15; 12:00-12:30")).days == ("sat", "sun")
-
-
 def test_attributed_listing_cuts_facts_at_shift_and_order_changes(store: Store) -> None:
     product_change_on_a(store)
     planning = Planning.load(store)
@@ -274,9 +265,8 @@ def test_split_times_add_up_to_the_pieces_measured_alone(case: Case, cuts: list[
 
 
 def test_a_product_tag_wins_over_the_schedule_in_the_tracker() -> None:
-    from oee_tui.engine.analysis.planning import Order
     from oee_tui.engine.live.machine import MachineTracker
-    from oee_tui.model import Signal
+    from oee_tui.model import Order, Signal
 
     config = CONFIG.machines[0]
     tracker = MachineTracker(config, stale_after_s=3600, start=at("06:00"))

@@ -18,9 +18,9 @@ import pytest
 
 from oee_tui.config import Config
 from oee_tui.drivers.registry import config_from_dict
-from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.analysis.review import NO_REASON, Level, ParetoBar, Scope, downtime_pareto
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval
 from oee_tui.store import Store
 

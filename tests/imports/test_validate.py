@@ -12,6 +12,7 @@ import pytest
 
 from oee_tui.config import Config
 from oee_tui.drivers.registry import config_from_dict
+from oee_tui.engine.oee.planning_rules import shift_config
 from oee_tui.imports import (
     LoggedStop,
     Order,
@@ -238,7 +239,7 @@ def test_shift_patterns(tmp_path: Path, config: Config) -> None:
     assert result.ok, messages(result)
     assert result.records[0] == ShiftPattern("Früh", "06:00", "14:00", ("mon", "tue", "wed", "thu", "fri"),
                                              (("09:30", "09:45"), ("12:00", "12:30")), 2)
-    assert result.records[3].to_config().days == ("sat", "sun")
+    assert shift_config(result.records[3]).days == ("sat", "sun")
 
     write_csv(path, [
         ["Shift", "Start", "End", "Days", "Breaks"],

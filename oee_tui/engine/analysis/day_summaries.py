@@ -10,7 +10,7 @@ days of the period is taken off all but one of them; and each day's report looks
 period for breakdowns that ended the day before.
 
 A day is saved once it ended SETTLE_S ago, so the engine's last writes for it are in. The store
-keeps saved days true to their data (summary_ledger): a write for a machine deletes that
+keeps saved days true to their data (oee_tui.store.summary_ledger): a write for a machine deletes that
 machine's days from its time on, an import deletes them all, and a config change (fingerprint)
 makes them unused. Today, a day not yet settled, or a period that does not start at midnight,
 is computed as before. With many days unsaved (after an import, on a store the engine has not
@@ -26,15 +26,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from oee_tui.config import Config
-from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import ReasonLoss, Report, StopEdge, build_report
 from oee_tui.engine.oee.calculator import _build, lines_and_plant
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import OeeResult, SixBigLosses, Span
-from oee_tui.store import Store
-from oee_tui.store.summary_ledger import DaySums, Edge, SavedDay
+from oee_tui.store import DaySums, Edge, SavedDay, Store
 
 SETTLE_S: Final = 600.0
 SUMMARY_DAYS: Final = 92  # how far back the engine keeps days saved: a quarter
@@ -286,9 +285,13 @@ def _finish(machine: str, window: Span, summed: _Machine) -> tuple[OeeResult, tu
             values[_EVENTS[loss]] -= count - 1
             seconds, stops = losses[reason]
             losses[reason] = (seconds, stops - (count - 1))
-    six = SixBigLosses(**{name: (round(values[name]) if isinstance(getattr(SixBigLosses(), name), int)
-                                 else values[name]) for name in _LOSSES})
+    # Any: the losses mix seconds (float) and counts (int), taken by name so that a new one is summed too.
+    six_values: dict[str, Any] = {name: (round(values[name]) if isinstance(getattr(SixBigLosses(), name), int)
+                                         else values[name]) for name in _LOSSES}
+    calendar_s, scheduled_s, planned_s, no_data_s, ppt, run_s, unplanned_s, ideal_s, fully_s = (
+        values[name] for name in _TIMES)
+    total, good, reject = (round(values[name]) for name in _COUNTS)
     # Ratios and flags are worked out from the sums, as a report over the whole period does.
-    result = _build(machine, window.start, window.end, *(values[name] for name in _TIMES),
-                    *(round(values[name]) for name in _COUNTS), six, ())
+    result = _build(machine, window.start, window.end, calendar_s, scheduled_s, planned_s, no_data_s, ppt, run_s,
+                    unplanned_s, ideal_s, fully_s, total, good, reject, SixBigLosses(**six_values), ())
     return result, tuple(ReasonLoss(reason, seconds, stops) for reason, (seconds, stops) in losses.items())

@@ -1,11 +1,11 @@
-"""The supervisor's shift review: the queries behind the review screen, free of any UI.
+"""The supervisor's shift review: what the review screen asks of the store and the report, free of any UI.
 
 A period is a named shift on a date, a local day, an ISO week or a range of local
 dates, always in the plant's time zone, so a day across a DST change is 23 or 25
 hours long, as the people in the plant lived it. Figures come from the report
 (`build_report`, the one OEE calculator), the downtime Pareto included (the report
-measures each stop once, with its reason); the stop lists are queries of their own,
-so a quarter of a hundred machines costs the same few round trips as one shift.
+measures each stop once, with its reason); the stop lists are store queries of their
+own, so a quarter of a hundred machines costs the same few round trips as one shift.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from oee_tui.config import Config
 from oee_tui.engine.analysis.day_summaries import summed_report
-from oee_tui.engine.analysis.planning import Planning
 from oee_tui.engine.analysis.report import Report, build_report
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
-from oee_tui.model import MachineState, OeeResult, Span
-from oee_tui.store import Store
+from oee_tui.model import MachineState, OeeResult, Span, StateInterval
+from oee_tui.store import StopPage, Store
 
 UNASSIGNED_LIMIT: Final = 500
 STOPS_LIMIT: Final = 2000
@@ -441,21 +441,6 @@ class ParetoBar:
 NO_REASON: Final = "No reason given"
 
 
-# The newest reason of the stops in `candidates` only: ranking the whole audit trail would cost
-# more than the rest of a shift's query once a store holds months of reasons.
-_NEWEST_FOR_CANDIDATES: Final = """newest AS (
-    SELECT machine, stop_start, reason, entered_by, entered_at
-    FROM stop_reasons sr
-    SEMI JOIN candidates c ON c.machine = sr.machine AND c.start_ts = sr.stop_start
-    QUALIFY row_number() OVER (PARTITION BY machine, stop_start ORDER BY entered_at DESC, rowid DESC) = 1
-)"""
-
-
-def _ts(seconds: float) -> datetime:
-    """Naive UTC, as the store keeps TIMESTAMP columns; same microsecond rounding as the store."""
-    return datetime(1970, 1, 1) + timedelta(microseconds=round(seconds * 1e6))
-
-
 def downtime_pareto(config: Config, report: Report, scope: Scope = Scope()) -> tuple[ParetoBar, ...]:
     """Unplanned stop time per reason inside scheduled time (breaks left out), largest first.
 
@@ -491,18 +476,8 @@ def downtime_pareto(config: Config, report: Report, scope: Scope = Scope()) -> t
 # ---------------------------------------------------------------- stops
 
 
-@dataclass(frozen=True, slots=True)
-class StopRow:
-    machine: str
-    start: float
-    end: float | None  # None while the stop goes on
-    state: MachineState
-    reason: str | None
-    reason_by: str | None
-    reason_at: float | None
-
-    def duration(self, now: float) -> float:
-        return (self.end if self.end is not None else now) - self.start
+# A stop is a state interval in a stop state, with its newest reason (the name the screens know it by).
+StopRow = StateInterval
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,60 +486,20 @@ class StopList:
     total: int  # how many match; rows holds at most the limit asked for
 
 
-def _stops(store: Store, window: Span, machines: Sequence[str], *, unassigned: bool, order: str,
-           limit: int) -> StopList:
-    if not machines:
-        return StopList((), 0)
-    if unassigned:
-        # No reason given ever: an anti-join, with no need to rank the audit trail.
-        sql = """
-            SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
-                   NULL AS reason, NULL AS entered_by, NULL AS ra, count(*) OVER () AS total
-            FROM state_intervals i
-            ANTI JOIN stop_reasons sr ON sr.machine = i.machine AND sr.stop_start = i.start_ts
-            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
-              AND list_contains(?::VARCHAR[], i.machine) AND list_contains(?::VARCHAR[], i.state)
-        """ + f"ORDER BY {order} LIMIT ?"
-        return _stop_list(store, sql, [_ts(window.end), _ts(window.start), list(machines), list(STOP_STATES), limit])
-    sql = f"""
-        WITH candidates AS (
-            SELECT i.machine, i.start_ts, i.end_ts, i.state FROM state_intervals i
-            WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
-              AND list_contains(?::VARCHAR[], i.machine) AND list_contains(?::VARCHAR[], i.state)
-        ),
-        {_NEWEST_FOR_CANDIDATES},
-        found AS (
-            SELECT i.machine, epoch_us(i.start_ts) / 1e6 AS s, epoch_us(i.end_ts) / 1e6 AS e, i.state,
-                   r.reason, r.entered_by, epoch_us(r.entered_at) / 1e6 AS ra
-            FROM candidates i
-            LEFT JOIN newest r ON r.machine = i.machine AND r.stop_start = i.start_ts
-        )
-        SELECT *, count(*) OVER () AS total FROM found ORDER BY {order} LIMIT ?
-    """
-    return _stop_list(store, sql, [_ts(window.end), _ts(window.start), list(machines), list(STOP_STATES), limit])
-
-
-def _stop_list(store: Store, sql: str, params: list[object]) -> StopList:
-    cursor = store.cursor()
-    try:
-        rows = cursor.execute(sql, params).fetchall()
-    finally:
-        cursor.close()
-    total = int(rows[0][-1]) if rows else 0
-    return StopList(tuple(StopRow(machine, s, e, MachineState(state), reason, by, at)
-                          for machine, s, e, state, reason, by, at, _ in rows), total)
+def _stop_list(page: StopPage) -> StopList:
+    return StopList(tuple(page.rows), page.total)
 
 
 def machine_stops(store: Store, window: Span, machine: str, limit: int = STOPS_LIMIT) -> StopList:
     """A machine's stops overlapping the window, newest first, with reason, who and when."""
-    return _stops(store, window, [machine], unassigned=False, order="s DESC", limit=limit)
+    return _stop_list(store.newest_stops(window.start, window.end, [machine], STOP_STATES, limit))
 
 
 def unassigned_stops(store: Store, config: Config, window: Span, now: float, scope: Scope = Scope(),
                      limit: int = UNASSIGNED_LIMIT) -> StopList:
     """Stops overlapping the window that nobody gave a reason yet, longest first (the biggest unknowns)."""
-    return _stops(store, window, scope.machines(config), unassigned=True,
-                  order=f"coalesce(e, {float(now)!r}) - s DESC, s, machine", limit=limit)
+    return _stop_list(store.longest_stops_without_reason(window.start, window.end, scope.machines(config),
+                                                         STOP_STATES, now, limit))
 
 
 def local_iso(ts: float, tz: ZoneInfo) -> str:

@@ -19,11 +19,11 @@ from typing import Any, TypeVar, TypeVarTuple
 
 from oee_tui.config import Config, MachineConfig, Reason, SourceConfig, TagMapping
 from oee_tui.drivers.registry import make_driver
-from oee_tui.engine.analysis.planning import MachinePlan, Planning, PlanningError
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.live.observers import EngineContext, EngineObserver
 from oee_tui.engine.oee.calculator import lines_and_plant, machine_oee_from_counts
+from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import (
     COUNTER_SIGNALS,
@@ -42,7 +42,7 @@ from oee_tui.model import (
     TagSample,
     TrendPoint,
 )
-from oee_tui.store import Store
+from oee_tui.store import PlanningError, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from oee_tui.config import MachineConfig
-from oee_tui.engine.analysis.planning import MachinePlan
 from oee_tui.engine.live.counters import CounterTracker
+from oee_tui.engine.oee.planning_rules import MachinePlan
 from oee_tui.model import CountBucket, MachineState, Signal, StateInterval, TagValue
 
 # What the engine knows about a machine before deciding how long a stop lasts.

@@ -1,0 +1,168 @@
+"""The rows of products, schedule, downtime-plan and production-log files checked and made into records.
+
+Each builder takes the rows whose cells parsed and returns the records of the good ones;
+what is wrong with the others goes to the problems list (see oee_tui.imports.row_checks).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from oee_tui.imports.cells import ParsedRow
+from oee_tui.imports.problems import listing
+from oee_tui.imports.row_checks import RowChecks, RowSpan
+from oee_tui.model import ImportRecord, LoggedStop, Order, PlannedStop, ProductionRun, ProductRate
+
+DEFAULT_PLANNED_REASON: Final = "PM"
+
+
+def build_products(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
+    records: list[ImportRecord] = []
+    problem, raw, machines = checks.problems.add, checks.cells.raw, checks.references.machines
+    seen: dict[tuple[str, str | None], int] = {}
+    for number, row, _ in parsed:
+        product, machine = row["product"], row.get("machine")
+        if machine is not None and machine not in machines:
+            problem(number, "machine", machine, f"is not a machine in the config; machines are {listing(machines)}")
+            continue
+        cycle, rate_cycle = row.get("ideal_cycle_time"), row.get("rate")
+        ideal: float | None = cycle if cycle is not None else rate_cycle
+        if ideal is None:
+            problem(number, "ideal_cycle_time" if checks.cells.has("ideal_cycle_time") else "rate", None,
+                    "is empty; give an ideal cycle time or a rate")
+            continue
+        if cycle is not None and rate_cycle is not None and abs(cycle - rate_cycle) > 1e-6 * max(cycle, 1):
+            problem(number, "rate", raw(number, "rate"),
+                    f"disagrees with the ideal cycle time of {cycle:g} s (this rate means "
+                    f"{rate_cycle:g} s); give one of them")
+            continue
+        if ideal <= 0:
+            problem(number, "ideal_cycle_time", raw(number, "ideal_cycle_time"), "must be greater than 0")
+            continue
+        key = (product, machine)
+        if key in seen:
+            where = f"on machine {machine}" if machine else "for all machines"
+            problem(number, "product", product, f"is listed twice {where}: also in row {seen[key]}")
+            continue
+        seen[key] = number
+        records.append(ProductRate(product, machine, ideal, row.get("micro_stop_threshold"), number))
+    return records
+
+
+def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
+    records: list[ImportRecord] = []
+    problem, raw, references = checks.problems.add, checks.cells.raw, checks.references
+    duplicates = checks.check_duplicates(parsed)
+    ids: dict[str, int] = {}
+    spans: list[RowSpan] = []
+    for number, row, _ in parsed:
+        if number in duplicates:
+            continue
+        ok = references.check_machine_or_line(number, row)
+        ok = references.check_product(number, row["product"]) and ok
+        ok = checks.check_span(number, row["start"], row["end"]) and ok
+        order_id = row["order_id"]
+        if order_id in ids:
+            problem(number, "order_id", order_id, f"is used twice: also in row {ids[order_id]}")
+            ok = False
+        ids.setdefault(order_id, number)
+        if row["quantity"] == 0:
+            problem(number, "quantity", raw(number, "quantity"), "must be greater than 0")
+            ok = False
+        if not ok:
+            continue
+        spans.append((_group(row), row["start"], row["end"], number, f"order {order_id}"))
+        records.append(Order(order_id, row["product"], row.get("machine"), row.get("line"), row["start"], row["end"],
+                             row["quantity"], number))
+    checks.check_overlaps(spans)
+    return records
+
+
+def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
+    records: list[ImportRecord] = []
+    problem, references = checks.problems.add, checks.references
+    reasons = references.reasons
+    duplicates = checks.check_duplicates(parsed)
+    spans: list[RowSpan] = []
+    for number, row, _ in parsed:
+        if number in duplicates:
+            continue
+        ok = references.check_machine_or_line(number, row)
+        ok = checks.check_span(number, row["start"], row["end"]) and ok
+        reason = row.get("reason") or DEFAULT_PLANNED_REASON
+        known = reasons.get(reason)
+        if known is None:
+            ok = references.check_reason(number, reason) and ok
+        elif not known.planned:
+            problem(number, "reason", reason, "is an unplanned reason; a downtime plan needs a planned "
+                    f"one: {listing(code for code, r in reasons.items() if r.planned)}")
+            ok = False
+        if not ok:
+            continue
+        spans.append((_group(row), row["start"], row["end"], number, "the planned stop"))
+        records.append(PlannedStop(row.get("machine"), row.get("line"), row["start"], row["end"], reason,
+                                   row.get("note") or "", number))
+    checks.check_overlaps(spans)
+    return records
+
+
+def build_production_log(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
+    records: list[ImportRecord] = []
+    problem, raw, references = checks.problems.add, checks.cells.raw, checks.references
+    duplicates = checks.check_duplicates(parsed)
+    runs: list[RowSpan] = []
+    stops: list[RowSpan] = []
+    for number, row, _ in parsed:
+        if number in duplicates:
+            continue
+        ok = references.check_machine_or_line(number, row) and references.check_no_plc(number, row["machine"])
+        ok = checks.check_span(number, row["start"], row["end"]) and ok
+        kind = _record_type(row)
+        if kind is None:
+            problem(number, "type" if checks.cells.has("type") else None, row.get("type"),
+                    "cannot tell a run from a stop: a run has a total count, a stop has a reason "
+                    "(or set the type column to run or stop)")
+            continue
+        if kind == "stop":
+            reason = row.get("reason")
+            ok = references.check_reason(number, reason) and ok
+            if ok:
+                stops.append((f"machine {row['machine']}", row["start"], row["end"], number, "the stop"))
+                records.append(LoggedStop(row["machine"], row["start"], row["end"], reason, number))
+            continue
+        total: int | None = row.get("total_count")
+        reject: int = row.get("reject_count") or 0
+        if total is None:
+            problem(number, "total_count", None, "is empty; a run needs its total count")
+            ok = False
+        elif reject > total:
+            problem(number, "reject_count", raw(number, "reject_count"), f"is more than the total count {total}")
+            ok = False
+        ok = references.check_product(number, row.get("product")) and ok
+        if ok and total is not None:
+            runs.append((f"machine {row['machine']}", row["start"], row["end"], number, "the run"))
+            records.append(ProductionRun(row["machine"], row.get("product"), row.get("order_id"),
+                                         row["start"], row["end"], total, reject, number))
+    # One timeline per machine: a stop inside a run would count its time twice (split the run instead).
+    checks.check_overlaps(runs + stops)
+    return records
+
+
+def _group(row: dict[str, Any]) -> str:
+    """What a planned span belongs to, for overlaps: its machine, else its line."""
+    return f"machine {row['machine']}" if row.get("machine") else f"line {row['line']}"
+
+
+def _record_type(row: dict[str, Any]) -> str | None:
+    declared = (row.get("type") or "").strip().lower()
+    if declared in ("run", "production", "produktion", "lauf"):
+        return "run"
+    if declared in ("stop", "downtime", "stillstand", "stoerung", "störung"):
+        return "stop"
+    if declared:
+        return None
+    if row.get("total_count") is not None:
+        return "run"
+    if row.get("reason") is not None:
+        return "stop"
+    return None
