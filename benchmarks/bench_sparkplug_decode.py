@@ -31,7 +31,7 @@ import random
 import time
 
 from oee_tui.mqtt.generated.sparkplug_b_pb2 import Payload
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     AliasTable,
     DataType,
     MetricSpec,

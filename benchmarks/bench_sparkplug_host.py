@@ -67,7 +67,7 @@ def _value(kind: str, index: int, step: int) -> object:
 
 
 def _specs(step: int) -> list[Any]:
-    from oee_tui.mqtt.sparkplug import DataType, MetricSpec
+    from oee_tui.mqtt.sparkplug_codec import DataType, MetricSpec
 
     return [MetricSpec(f"m{i}", DataType[TYPES[i % 6]], _value(TYPES[i % 6], i, step), alias=i + 1,
                        timestamp_ms=1_700_000_000_000 + step) for i in range(METRICS)]
@@ -75,7 +75,7 @@ def _specs(step: int) -> list[Any]:
 
 def build_messages(messages: int, devices: int) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
     """(births, data): NBIRTH, a DBIRTH per device, then DDATA round-robin; one seq for the node."""
-    from oee_tui.mqtt.sparkplug import MessageType, encode_dbirth, encode_ddata, encode_nbirth, topic
+    from oee_tui.mqtt.sparkplug_codec import MessageType, encode_dbirth, encode_ddata, encode_nbirth, topic
 
     births = [(topic("bench", MessageType.NBIRTH, "edge"), encode_nbirth([], seq=0, bd_seq=0, timestamp_ms=1))]
     for device in range(devices):
@@ -237,7 +237,7 @@ def paho_baseline(port: int, qos: int) -> tuple[int, float]:
 def stages(data_dir: Path) -> dict[str, float]:
     """Where the time goes: each stage of the host path alone, in this process, no broker."""
     from oee_tui.model import SampleColumns
-    from oee_tui.mqtt.host import HostOutput, SparkplugHost
+    from oee_tui.mqtt.sparkplug_host import HostOutput, SparkplugHost
 
     births, data = build_messages(min(MESSAGES, 20_000), DEVICES)
 

@@ -27,13 +27,13 @@ from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
 from oee_tui.model import PlantSnapshot
 from oee_tui.screens.devices import DevicesScreen
-from oee_tui.screens.file_import.screen import ImportScreen
+from oee_tui.screens.file_import.import_screen import ImportScreen
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic
 from oee_tui.screens.host import ScreenHost
-from oee_tui.screens.live import LiveScreen
+from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
-from oee_tui.screens.shift_review.screen import ReviewScreen
+from oee_tui.screens.shift_review.review_screen import ReviewScreen
 from oee_tui.widgets.states import state_variables
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from oee_tui.config.plant import (
     default_data_dir,
 )
 from oee_tui.config.reasons import DEFAULT_REASONS, Reason
-from oee_tui.config.shift_times import WEEKDAYS, BreakConfig, ShiftConfig
+from oee_tui.config.shift_times import BreakConfig, ShiftConfig
 from oee_tui.config.sources import COMMON_KEYS, CommonKeys, SourceConfig
 from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
 
@@ -39,7 +39,6 @@ __all__ = [
     "EDGE_QOS",
     "MQTT_VERSIONS",
     "TLS_PAIR_PROBLEM",
-    "WEEKDAYS",
     "BreakConfig",
     "CommonKeys",
     "Config",

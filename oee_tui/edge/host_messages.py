@@ -24,7 +24,7 @@ from oee_tui.edge.connection import Connection
 from oee_tui.edge.layout import PlantLayout
 from oee_tui.edge.session import NEXT_SERVER_METRIC, EdgeSession
 from oee_tui.edge.status import EdgeStats
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     REBIRTH_METRIC,
     DataType,
     Payload,

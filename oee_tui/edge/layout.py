@@ -14,7 +14,7 @@ from typing import Final
 
 from oee_tui.config import MachineConfig
 from oee_tui.model import Signal, TagValue
-from oee_tui.mqtt.sparkplug import DataType
+from oee_tui.mqtt.sparkplug_codec import DataType
 
 SIGNAL_TYPES: Final = {
     Signal.TOTAL_COUNT: DataType.Int64, Signal.REJECT_COUNT: DataType.Int64, Signal.GOOD_COUNT: DataType.Int64,

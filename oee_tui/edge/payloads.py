@@ -12,7 +12,7 @@ from typing import Final
 
 from oee_tui.edge.layout import Change, Metric
 from oee_tui.model import TagValue
-from oee_tui.mqtt.sparkplug import DataType, MetricSpec, Payload
+from oee_tui.mqtt.sparkplug_codec import DataType, MetricSpec, Payload
 from oee_tui.store.timecodec import micro
 
 QUALITY_PROPERTY: Final = "Quality"

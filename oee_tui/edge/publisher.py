@@ -29,7 +29,7 @@ from oee_tui.edge.session import EdgeSession
 from oee_tui.edge.status import EdgeStats
 from oee_tui.engine.live.observers import EngineContext
 from oee_tui.model import TagSample
-from oee_tui.mqtt.sparkplug import MessageType
+from oee_tui.mqtt.sparkplug_codec import MessageType
 from oee_tui.store.edge_spool import BufferedRow
 
 log = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ from oee_tui.edge.layout import PlantLayout
 from oee_tui.edge.payloads import birth_spec
 from oee_tui.edge.status import EdgeStats
 from oee_tui.engine.live.observers import EngineContext
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     REBIRTH_METRIC,
     DataType,
     MessageType,

@@ -19,7 +19,7 @@ from oee_tui.drivers.registry import parse_config
 from oee_tui.edge.node import EdgeNode
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, TagSample
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     AliasTable,
     MessageType,
     decode_birth,

@@ -15,8 +15,7 @@ import pytest
 
 from oee_tui.edge.session import NEXT_SERVER_METRIC
 from oee_tui.engine.live.engine import Engine
-from oee_tui.mqtt.host import rebirth_command
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     REBIRTH_METRIC,
     DataType,
     MessageType,
@@ -25,6 +24,7 @@ from oee_tui.mqtt.sparkplug import (
     encode_ddata,
     topic,
 )
+from oee_tui.mqtt.sparkplug_host import rebirth_command
 from oee_tui.store import Store
 from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, bd_seqs, edge_engine, edge_of, sample
 from tests.mqtt.broker import MosquittoBroker, mqtt_client, stop_client

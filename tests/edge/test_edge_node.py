@@ -15,8 +15,7 @@ from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.edge.node import EdgeNode
 from oee_tui.edge.session import NEXT_SERVER_METRIC
 from oee_tui.model import Quality
-from oee_tui.mqtt.host import rebirth_command
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     BD_SEQ_METRIC,
     REBIRTH_METRIC,
     DataType,
@@ -24,6 +23,7 @@ from oee_tui.mqtt.sparkplug import (
     decode_payload,
     metric_value,
 )
+from oee_tui.mqtt.sparkplug_host import rebirth_command
 from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, edge_engine, edge_of, ms, plant_config, sample
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, TlsFiles, mqtt_client, stop_client
 from tests.support.waiting import until

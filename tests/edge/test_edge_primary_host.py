@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from oee_tui.mqtt.sparkplug import MessageType, state_payload, state_topic
+from oee_tui.mqtt.sparkplug_codec import MessageType, state_payload, state_topic
 from oee_tui.store import Store
 from tests.edge.edge_fixtures import TIMEOUT, SparkplugListener, bd_seqs, edge_engine, edge_of, ms, sample
 from tests.mqtt.broker import MosquittoBroker

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from oee_tui.edge.bd_seq import SavedBdSeq
-from oee_tui.mqtt.sparkplug import MessageType
+from oee_tui.mqtt.sparkplug_codec import MessageType
 from oee_tui.runtime import build_engine
 from oee_tui.store import Store
 from tests.edge.edge_fixtures import SparkplugListener, bd_seqs, edge_of, plant_config

@@ -7,7 +7,7 @@ import pytest
 from oee_tui.config import EdgeConfig
 from oee_tui.edge.node import EdgeNode
 from oee_tui.model import Quality
-from oee_tui.mqtt.sparkplug import AliasTable, decode_data
+from oee_tui.mqtt.sparkplug_codec import AliasTable, decode_data
 from tests.edge.edge_fixtures import plant_config, sample
 
 

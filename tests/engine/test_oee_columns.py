@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from oee_tui.config import MachineConfig
 from oee_tui.engine.oee.calculator import OverlappingStopsError, machine_oee
-from oee_tui.engine.oee.columns import IntervalColumns, machine_oee_columns
+from oee_tui.engine.oee.columnar import IntervalColumns, machine_oee_columns
 from oee_tui.model import MachineState, OeeResult, Span, StateInterval
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 

@@ -22,7 +22,7 @@ from oee_tui.engine.analysis.attribution import attributed_counts, attributed_in
 from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_json
 from oee_tui.engine.live.engine import Engine
 from oee_tui.engine.oee.calculator import OverlappingStopsError
-from oee_tui.engine.oee.columns import measure_columns, split_times
+from oee_tui.engine.oee.columnar import measure_columns, split_times
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
 from oee_tui.store import Store

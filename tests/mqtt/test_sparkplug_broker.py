@@ -20,8 +20,8 @@ from oee_tui.drivers.sparkplug.host_driver import SparkplugDriver, SparkplugSett
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.engine.live.acquisition import QueueFullPolicy, SourceRunner
 from oee_tui.model import Quality, Signal, TagSample
-from oee_tui.mqtt.sparkplug import REBIRTH_METRIC, DataType, MessageType, MetricSpec, decode_payload, metric_value
-from oee_tui.mqtt.sparkplug import parse_state as parse_state_payload
+from oee_tui.mqtt.sparkplug_codec import REBIRTH_METRIC, DataType, MessageType, MetricSpec, decode_payload, metric_value
+from oee_tui.mqtt.sparkplug_codec import parse_state as parse_state_payload
 from tests.mqtt.broker import EdgeNode, MosquittoBroker, SampleCollector, TlsFiles, mqtt_client, stop_client
 
 GROUP, EDGE, DEVICE = "plant", "line1", "press1"

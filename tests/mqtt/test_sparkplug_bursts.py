@@ -14,7 +14,15 @@ import random
 
 from oee_tui.drivers.sparkplug.host_driver import RECV_CHUNK, SparkplugDriver, SparkplugSettings
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
-from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec, encode_dbirth, encode_ddata, encode_nbirth, topic
+from oee_tui.mqtt.sparkplug_codec import (
+    DataType,
+    MessageType,
+    MetricSpec,
+    encode_dbirth,
+    encode_ddata,
+    encode_nbirth,
+    topic,
+)
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, mqtt_client, stop_client
 from tests.mqtt.test_sparkplug_broker import TIMEOUT, running
 

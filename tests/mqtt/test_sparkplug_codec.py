@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oee_tui.mqtt.generated import sparkplug_b_pb2
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     COMPRESSED_UUID,
     MAX_INFLATED_BYTES,
     AliasTable,

@@ -12,7 +12,7 @@ from pathlib import Path
 from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import MachineState, Signal
-from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
+from oee_tui.mqtt.sparkplug_codec import DataType, MessageType, MetricSpec
 from oee_tui.store import Store
 from tests.mqtt.broker import EdgeNode, MosquittoBroker
 from tests.support.waiting import until

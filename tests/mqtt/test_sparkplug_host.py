@@ -7,9 +7,8 @@ import json
 import pytest
 
 from oee_tui.model import Quality, SampleColumns
-from oee_tui.mqtt.host import HostOutput, SparkplugHost, plain_value, rebirth_command, state_birth, state_will
 from oee_tui.mqtt.metric_patterns import MetricRouter
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     REBIRTH_METRIC,
     DataType,
     MessageType,
@@ -25,6 +24,7 @@ from oee_tui.mqtt.sparkplug import (
     parse_state,
     topic,
 )
+from oee_tui.mqtt.sparkplug_host import HostOutput, SparkplugHost, plain_value, rebirth_command, state_birth, state_will
 
 T0 = 1_700_000_000_000
 ARRIVAL = 1_700_000_100.0

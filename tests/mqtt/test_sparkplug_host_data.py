@@ -11,8 +11,16 @@ import base64
 import json
 
 from oee_tui.model import Quality, TagSample
-from oee_tui.mqtt.host import SparkplugHost
-from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec, encode_dbirth, encode_ddata, encode_nbirth, topic
+from oee_tui.mqtt.sparkplug_codec import (
+    DataType,
+    MessageType,
+    MetricSpec,
+    encode_dbirth,
+    encode_ddata,
+    encode_nbirth,
+    topic,
+)
+from oee_tui.mqtt.sparkplug_host import SparkplugHost
 
 T0 = 1_700_000_000_000
 ARRIVAL = 1_700_000_100.0

@@ -22,8 +22,8 @@ from oee_tui.drivers.registry import make_driver
 from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.model import Quality, SampleBatch, SampleColumns, Signal, TagSample
-from oee_tui.mqtt.sparkplug import DataType, MessageType, MetricSpec
-from oee_tui.mqtt.sparkplug import parse_state as parse_state_payload
+from oee_tui.mqtt.sparkplug_codec import DataType, MessageType, MetricSpec
+from oee_tui.mqtt.sparkplug_codec import parse_state as parse_state_payload
 from tests.mqtt.broker import MosquittoBroker, SampleCollector, free_port, mqtt_client, stop_client
 from tests.mqtt.test_sparkplug_broker import DEVICE, DEVICE_METRICS, PREFIX, TIMEOUT, edge_node, is_value, running
 

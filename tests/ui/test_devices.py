@@ -30,7 +30,7 @@ from oee_tui.screens.browse import BrowseScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.help import HelpScreen
-from oee_tui.screens.live import LiveScreen
+from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.source_form import ConfirmScreen, FormField, SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
 from oee_tui.widgets.keyed_table import KeyedTable

@@ -25,7 +25,7 @@ from oee_tui.app import OeeApp
 from oee_tui.imports.columns import SPECS
 from oee_tui.imports.reading import read_table
 from oee_tui.screens.file_import.file_picker import list_candidates
-from oee_tui.screens.file_import.screen import ImportScreen
+from oee_tui.screens.file_import.import_screen import ImportScreen
 from oee_tui.store import Store
 from tests.support.pilot import settle
 from tests.ui.conftest import CONFIG_PATH, DATA_DIR

@@ -18,7 +18,7 @@ from oee_tui.app import OeeApp, SnapshotReady
 from oee_tui.model import MachineState, PlantSnapshot
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen
-from oee_tui.screens.live import LiveScreen
+from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.machine_detail import NEEDS_REASON, MachineDetailScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.widgets.keyed_table import KeyedTable

@@ -19,11 +19,11 @@ from textual.widgets import Input
 from oee_tui.app import OeeApp
 from oee_tui.engine.analysis.review import Level
 from oee_tui.screens.help import HelpScreen
-from oee_tui.screens.live import LiveScreen
+from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
-from oee_tui.screens.shift_review import loading as review_loading
+from oee_tui.screens.shift_review import period_loading as review_loading
 from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
-from oee_tui.screens.shift_review.screen import ReviewScreen
+from oee_tui.screens.shift_review.review_screen import ReviewScreen
 from tests.support.pilot import settle
 from tests.ui.conftest import AppFactory
 from tests.ui.fakes import NOW, OPERATOR, StaticEngine

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from oee_tui.engine.analysis.review import Level, PeriodKind, Scope, current_period
 from oee_tui.screens.shift_review.export import default_path, table_export
-from oee_tui.screens.shift_review.loading import Loaded, load_comparison, load_period
+from oee_tui.screens.shift_review.period_loading import Loaded, load_comparison, load_period
 from oee_tui.screens.shift_review.rows import (
     Palette,
     bar,

@@ -48,7 +48,9 @@ from oee_tui.drivers.mqtt_base import (
 )
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
 from oee_tui.model import SampleColumns, TagSample
-from oee_tui.mqtt.host import (
+from oee_tui.mqtt.metric_patterns import MetricRouter
+from oee_tui.mqtt.sparkplug_codec import NAMESPACE, state_topic
+from oee_tui.mqtt.sparkplug_host import (
     DEFAULT_HOST_ID,
     DEFAULT_REORDER_TIMEOUT_S,
     HostOutput,
@@ -57,8 +59,6 @@ from oee_tui.mqtt.host import (
     state_birth,
     state_will,
 )
-from oee_tui.mqtt.metric_patterns import MetricRouter
-from oee_tui.mqtt.sparkplug import NAMESPACE, state_topic
 from oee_tui.mqtt.transport import MQTT_VERSIONS, MqttSettings, TransportError, build_client, safe_client_id
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ def group_id_problem(group: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SparkplugSource(BrokerSource):
-    """A Sparkplug B host application on one broker. None: the host's default (oee_tui.mqtt.host)."""
+    """A Sparkplug B host application on one broker. None: the host's default (oee_tui.mqtt.sparkplug_host)."""
 
     kind: ClassVar[str] = "sparkplug"
     host_id: str | None = None  # the STATE topic's host id; default "oee-tui"

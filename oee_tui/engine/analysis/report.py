@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from oee_tui.config import Config
 from oee_tui.engine.oee.calculator import CLASSES, RUN, ProductCounts, lines_and_plant
-from oee_tui.engine.oee.columns import (
+from oee_tui.engine.oee.columnar import (
     CODE,
     IntervalColumns,
     MeasuredTime,

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from oee_tui.config import WEEKDAYS, ShiftConfig
-from oee_tui.model import ShiftInstance, Span
+from oee_tui.config import ShiftConfig
+from oee_tui.model import WEEKDAYS, ShiftInstance, Span
 
 DEFAULT_SHIFT_NAME = "Day"
 # How far back current_or_last() looks for a finished shift: a weekly pattern

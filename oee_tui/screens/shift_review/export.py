@@ -12,7 +12,7 @@ from typing import Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.review import Level, Period, Scope, StopList, six_big_losses
 from oee_tui.model import OeeResult
-from oee_tui.screens.shift_review.loading import Compared, Loaded
+from oee_tui.screens.shift_review.period_loading import Compared, Loaded
 from oee_tui.screens.shift_review.rows import machines_in_view
 
 

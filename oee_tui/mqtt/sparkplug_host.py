@@ -39,7 +39,7 @@ from typing import Any, Final
 
 from oee_tui.model import DeadLetter, Quality, SampleColumns, TagSample, TagValue
 from oee_tui.mqtt.metric_patterns import MetricRouter
-from oee_tui.mqtt.sparkplug import (
+from oee_tui.mqtt.sparkplug_codec import (
     BD_SEQ_METRIC,
     NAMESPACE,
     REBIRTH_METRIC,

@@ -34,7 +34,7 @@ from oee_tui.imports.validate import Problem
 from oee_tui.model import MachineState
 from oee_tui.screens.file_import.file_picker import PathInput, list_candidates
 from oee_tui.screens.file_import.preview_table import MARK, MAX_PROBLEMS_SHOWN, PreviewTable, preview_table
-from oee_tui.screens.file_import.status import status_text, summary_text
+from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
 from oee_tui.screens.source_form import FORM_GUARDS

@@ -1,6 +1,6 @@
 """Supervisor shift review: a period's OEE by line and machine, its losses, Pareto, targets and stops.
 
-Everything shown comes from `engine.analysis.review`, loaded in thread workers (loading.py):
+Everything shown comes from `engine.analysis.review`, loaded in thread workers (period_loading.py):
 stepping through periods or drilling down never waits on DuckDB, and a newer request makes
 an older result that arrives late be dropped. Each view is one table (rows.py), and `e`
 writes that table (the raw numbers, not the formatted text: export.py) to CSV or XLSX.
@@ -40,7 +40,7 @@ from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.screens.shift_review import panels, rows
 from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
 from oee_tui.screens.shift_review.export import Exportable, default_path, table_export
-from oee_tui.screens.shift_review.loading import Compared, Loaded, load_comparison, load_period
+from oee_tui.screens.shift_review.period_loading import Compared, Loaded, load_comparison, load_period
 from oee_tui.store import Store
 from oee_tui.widgets.formatting import count
 from oee_tui.widgets.keyed_table import KeyedTable
