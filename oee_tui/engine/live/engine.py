@@ -27,6 +27,7 @@ from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import (
     COUNTER_SIGNALS,
+    CountBucket,
     DeadLetter,
     MachineDetail,
     MachineSnapshot,
@@ -243,9 +244,9 @@ class Engine:
         removed_machines = [machine_id for machine_id in self.machines
                             if machine_id not in {machine.id for machine in config.machines}]
         for machine_id in removed_machines:
-            tracker = self.machines[machine_id]
-            tracker.evaluate(now)
-            tracker.close(now)
+            leaving = self.machines[machine_id]
+            leaving.evaluate(now)
+            leaving.close(now)
         if removed_machines:
             await self.flush()  # their last intervals and counts, before the trackers go
             for machine_id in removed_machines:
@@ -582,12 +583,12 @@ class Engine:
             return
         async with self._flush_lock:
             now = self.clock()
-            columns = self._sample_columns
+            columns: tuple[list[Any], ...] = self._sample_columns
             self._sample_columns = ([], [], [], [], [], [])
             letters, self._dead_letters = self._dead_letters, []
             history, self._history = self._history, []
             intervals: list[StateInterval] = []
-            buckets = []
+            buckets: list[CountBucket] = []
             for machine in self.machines.values():
                 machine_intervals, machine_buckets = machine.take_pending(now)
                 if not machine.plan.machine.signals:
@@ -605,7 +606,8 @@ class Engine:
                 self.stats.flush_errors += 1
                 self.stats.last_flush_error = str(exc)
                 log.exception("flush failed")
-                for target, lost in zip(self._sample_columns, columns, strict=True):
+                unwritten: tuple[list[Any], ...] = self._sample_columns
+                for target, lost in zip(unwritten, columns, strict=True):
                     target[:0] = lost
                 self._dead_letters[:0] = letters
                 self._history[:0] = history
@@ -619,7 +621,7 @@ class Engine:
                     if interval.start != self.machines[interval.machine].current.start:
                         self.machines[interval.machine].closed.append(interval)
 
-    def _write(self, columns: tuple[list[Any], ...], intervals: list[StateInterval], buckets: list[Any],
+    def _write(self, columns: tuple[list[Any], ...], intervals: list[StateInterval], buckets: list[CountBucket],
                letters: list[DeadLetter], history: list[TagSample]) -> None:
         assert self.store is not None
         if letters:
