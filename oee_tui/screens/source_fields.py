@@ -37,6 +37,8 @@ KIND_LABELS: Final = {
 # is not a mystery.
 CLIENT_ID_DEFAULTS: Final = {"sparkplug": "<host id>-<name>", "mqtt": "oee-tui-<name>"}
 TLS_PORT: Final = 8883  # the usual MQTT-over-TLS port, offered when TLS is switched on
+KIND_FIELD: Final = Field("kind", "Kind", choices=tuple(KINDS),
+                          choice_labels=tuple(KIND_LABELS.get(name, name) for name in KINDS))
 
 
 # ---------------------------------------------------------------- the value a field's text makes

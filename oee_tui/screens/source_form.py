@@ -26,16 +26,13 @@ from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.drivers.registry import KINDS
 from oee_tui.screens.source_fields import (
     FIELDS_BY_KEY,
-    KIND_LABELS,
+    KIND_FIELD,
     SOURCE_FIELDS,
     TLS_PORT,
     SourceField,
     shown_text,
 )
 from oee_tui.widgets.form import FORM_GUARDS, Field, FieldRow, FormScreen, fields_marked
-
-KIND_FIELD = Field("kind", "Kind", choices=tuple(KINDS), choice_labels=tuple(KIND_LABELS.get(name, name)
-                                                                           for name in KINDS))
 
 
 @dataclass(frozen=True, slots=True)

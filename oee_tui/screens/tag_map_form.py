@@ -127,7 +127,7 @@ class TagMapEditScreen(FormScreen[TagMapResult | None]):
         yield FieldRow(Field("machine", "Machine"),
                        Select([(m, m) for m in self.machines], value=machine, allow_blank=not self.machines,
                               compact=True, id="field-machine"))
-        signal = Field("signal", "Signal", choices=tuple(signal.value for signal in Signal))
+        signal = Field("signal", "Signal", choices=tuple(member.value for member in Signal))
         yield FieldRow(signal, signal.editor(self._start_signal or Signal.TOTAL_COUNT.value))
         # An mqtt tag is TOPIC or TOPIC $PATH in the file; the form edits the two parts apart.
         tag_text = str(self.original.get("tag", ""))

@@ -70,8 +70,8 @@ class Field:
 
     def editor(self, text: str, *, hint: str | None = None, tooltip: str | None = None,
                check: Check | None = None) -> Input | Select[str]:
-        """The text box or drop-down showing `text`; `check` stands in for the field's own (one that reads
-        the form), and `hint` for its hint."""
+        """The text box showing `text`, or the drop-down with `text` chosen (one of `choices`). `check` stands
+        in for the field's own (for a check that reads the form), and `hint` for its hint."""
         if self.choices:
             labels = self.choice_labels or self.choices
             return Select(list(zip(labels, self.choices, strict=True)), value=text, allow_blank=False,
