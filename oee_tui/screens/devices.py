@@ -33,10 +33,11 @@ from oee_tui.drivers.registry import KINDS
 from oee_tui.edge.status import EdgeView
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.screens.browse import BrowseScreen
+from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.host import PlantScreen
-from oee_tui.screens.source_form import ConfirmScreen, SourceFormResult, SourceFormScreen
-from oee_tui.screens.tag_map_form import TagMapScreen
+from oee_tui.screens.source_form import SourceFormResult, SourceFormScreen
+from oee_tui.screens.tag_maps import TagMapScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour

@@ -27,12 +27,15 @@ from oee_tui.app import OeeApp
 from oee_tui.cli import SAMPLE_CONFIG
 from oee_tui.drivers.registry import KINDS, load_config
 from oee_tui.screens.browse import BrowseScreen
+from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live_status import LiveScreen
-from oee_tui.screens.source_form import ConfirmScreen, FormField, SourceFormScreen
-from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
+from oee_tui.screens.source_form import SourceFormScreen
+from oee_tui.screens.tag_map_form import TagMapEditScreen
+from oee_tui.screens.tag_maps import TagMapScreen
+from oee_tui.widgets.form import FieldRow
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.drivers.conftest import ModbusSim, OpcUaSim
 from tests.support.pilot import settle, until
@@ -87,7 +90,7 @@ async def type_into(pilot: Pilot[Any], text: str) -> None:
 
 
 def problem(screen: Any, key: str) -> str | None:
-    return screen.query_one(f"#row-{key}", FormField).problem
+    return screen.query_one(f"#row-{key}", FieldRow).problem
 
 
 def cell(table: KeyedTable, row: str, column: str) -> str:
@@ -207,7 +210,7 @@ async def test_the_form_shows_only_the_fields_of_the_kind(tmp_path: Path, engine
         await pilot.pause()
         form = app.screen
         assert isinstance(form, SourceFormScreen)
-        shown = {row.key for row in form.query(FormField) if row.display}
+        shown = {row.key for row in form.query(FieldRow) if row.display}
         assert {"host", "port", "unit_id"} <= shown and "endpoint" not in shown and "rack" not in shown
         await pilot.press("q")  # on the kind drop-down: must not quit and lose the form
         await pilot.pause()
@@ -219,7 +222,7 @@ async def test_the_form_shows_only_the_fields_of_the_kind(tmp_path: Path, engine
         await pilot.press("down", "down", "enter")
         await pilot.pause()
         assert form.kind == "s7"
-        shown = {row.key for row in form.query(FormField) if row.display}
+        shown = {row.key for row in form.query(FieldRow) if row.display}
         assert {"host", "port", "rack", "slot", "local_tsap"} <= shown and "unit_id" not in shown
         assert form.query_one("#field-port", Input).value == "102"  # followed the kind's usual port
         form.query_one("#field-rack", Input).focus()

@@ -24,8 +24,10 @@ from oee_tui.app import OeeApp
 from oee_tui.drivers.registry import load_config
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.devices import DevicesScreen
-from oee_tui.screens.source_form import FormField, SourceFormScreen
-from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapScreen
+from oee_tui.screens.source_form import SourceFormScreen
+from oee_tui.screens.tag_map_form import TagMapEditScreen
+from oee_tui.screens.tag_maps import TagMapScreen
+from oee_tui.widgets.form import FieldRow
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.mqtt.broker import MosquittoBroker, free_port, mqtt_client, running_broker, stop_client
 from tests.ui.fakes import StaticEngine
@@ -102,7 +104,7 @@ async def choose(pilot: Pilot[Any], form: SourceFormScreen, key: str, downs: int
 
 
 def shown(form: SourceFormScreen) -> set[str]:
-    return {row.key for row in form.query(FormField) if row.display}
+    return {row.key for row in form.query(FieldRow) if row.display}
 
 
 def status(form: Any) -> str:
@@ -413,8 +415,8 @@ async def test_sparkplug_tag_map_checks_the_metric_pattern_and_has_no_type(tmp_p
         await pilot.pause()
         form = app.screen
         assert isinstance(form, TagMapEditScreen)
-        assert not form.query_one("#row-type", FormField).display  # Sparkplug metrics carry their type
-        assert form.query_one("#row-tag", FormField).label == "Metric"
+        assert not form.query_one("#row-type", FieldRow).display  # Sparkplug metrics carry their type
+        assert form.query_one("#row-tag", FieldRow).label == "Metric"
         await pilot.press("tab")  # machine (L1-FILL) -> signal
         await pilot.press("enter", *["down"] * 5, "enter")  # total_count -> speed, in Signal order
         await pilot.press("tab")

@@ -37,8 +37,8 @@ from oee_tui.screens.file_import.preview_table import MARK, MAX_PROBLEMS_SHOWN, 
 from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
-from oee_tui.screens.source_form import FORM_GUARDS
 from oee_tui.store import Store
+from oee_tui.widgets.form import FORM_GUARDS
 from oee_tui.widgets.keyed_table import KeyedTable
 from oee_tui.widgets.states import state_colour
 
