@@ -15,12 +15,12 @@ log = logging.getLogger(__name__)
 
 
 class DaySummarySaver:
-    def __init__(self, store: Store, config: Callable[[], Config], clock: Callable[[], float], delay_s: float,
+    def __init__(self, store: Store, current_config: Callable[[], Config], clock: Callable[[], float], delay_s: float,
                  every_s: float) -> None:
         """`delay_s` after run() starts, and every `every_s` after that or when asked for, the days of the
-        last SUMMARY_DAYS that are missing are saved; `config` gives the plant as it is then."""
+        last SUMMARY_DAYS that are missing are saved; `current_config` gives the plant as it is then."""
         self.store = store
-        self.config = config
+        self.current_config = current_config
         self.clock = clock
         self.delay_s = delay_s
         self.every_s = every_s
@@ -45,10 +45,10 @@ class DaySummarySaver:
                 bounds = await asyncio.to_thread(store.bounds)
                 if bounds is not None:
                     # Days before the first interval or count hold nothing worth summing ahead of time.
-                    days = [day for day in settled_days(self.config(), self.clock(), SUMMARY_DAYS)
+                    days = [day for day in settled_days(self.current_config(), self.clock(), SUMMARY_DAYS)
                             if day.end > bounds[0]]
                     for day in days:  # each with the plant as it is by then
-                        saved += await asyncio.to_thread(save_days, store, self.config(), [day], self.clock())
+                        saved += await asyncio.to_thread(save_days, store, self.current_config(), [day], self.clock())
                 if saved:
                     log.info("day summaries: %d machine days saved", saved)
             except Exception:  # the review computes what is missing itself; the plant runs on

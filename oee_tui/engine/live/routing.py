@@ -2,8 +2,8 @@
 feeds, and its raw value is kept for the store when it changed beyond the tag's deadband.
 
 Both loops run for every sample the plant sends, so they read everything through local
-variables and call nothing per sample but the machines' own on_sample; a machine derives its
-state once per batch (evaluate).
+variables, looked up once per batch, and call no method per sample but the machines' own
+on_sample; a machine derives its state once per batch (evaluate).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from oee_tui.engine.live.pending_samples import PendingSamples
 from oee_tui.model import COUNTER_SIGNALS, Quality, SampleColumns, Signal, TagSample, TagValue
 
 _GOOD = Quality.GOOD
-# Quality.value is an enum property, as slow as the rest of a sample's bookkeeping: ingest
+# Quality.value is an enum property, as slow as the rest of a sample's bookkeeping: route()
 # reads the text from this dict instead.
 _QUALITY_TEXT = {quality: quality.value for quality in Quality}
 

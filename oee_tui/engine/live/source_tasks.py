@@ -28,9 +28,10 @@ class SourceTasks:
     def __init__(self, ingest: Callable[[Batch], None], on_online_change: Callable[[], None],
                  on_dead_letter: Callable[[DeadLetter], None], on_historical: Callable[[Sequence[TagSample]], None],
                  driver_factory: DriverFactory | None) -> None:
-        """`ingest` takes each batch; `on_online_change` hears when a source goes offline or comes back.
-        Without a `driver_factory` each source gets its kind's driver, with the config's own path
-        (OPC-UA's certificates are beside the file)."""
+        """`ingest` takes each batch; `on_online_change` hears when a source goes offline or comes back;
+        every runner hands its undecodable payloads to `on_dead_letter` and its historical samples
+        (never routed) to `on_historical`. Without a `driver_factory` each source gets its kind's
+        driver, with the config's own path (OPC-UA's certificates are beside the file)."""
         self.ingest = ingest
         self.on_online_change = on_online_change
         self.on_dead_letter = on_dead_letter
