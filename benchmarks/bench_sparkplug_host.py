@@ -262,7 +262,7 @@ def stages(data_dir: Path) -> dict[str, float]:
         engine.ingest(SampleColumns("uns", columns.times[index:index + 5_000], columns.tags[index:index + 5_000],
                                     columns.values[index:index + 5_000]))
     ingest_s = time.perf_counter() - started
-    kept = engine._sample_columns
+    kept = engine.pending_samples
     store = Store.open(data_dir)
     try:
         started = time.perf_counter()
@@ -271,7 +271,7 @@ def stages(data_dir: Path) -> dict[str, float]:
     finally:
         store.close()
     metrics = len(columns)
-    return {"host": metrics / host_s, "ingest": metrics / ingest_s, "store": len(kept[0]) / store_s,
+    return {"host": metrics / host_s, "ingest": metrics / ingest_s, "store": len(kept.ts) / store_s,
             "metrics": metrics}
 
 

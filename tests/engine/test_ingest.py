@@ -85,7 +85,7 @@ def observed(engine: Engine) -> dict[str, Any]:
             "last_count": tracker.last_count, "kind": tracker.kind,
             "intervals": [(i.start, i.end, i.state) for i in (*tracker.history, tracker.current)],
         }
-    return {"kept": [list(column) for column in engine._sample_columns], "samples_in": engine.stats.samples_in,
+    return {"kept": [list(column) for column in engine.pending_samples], "samples_in": engine.stats.samples_in,
             "unknown": engine.stats.unknown_tags, "machines": machines}
 
 
@@ -117,7 +117,7 @@ def test_raw_samples_are_kept_on_change_beyond_the_deadband_and_counts_always() 
     speeds = [100.0, 100.3, 100.4, 100.6, 100.6, 99.9]
     engine.ingest(SampleColumns("uns", [T0 + i for i in range(6)], ["g/e/M0/speed"] * 6, speeds))
     engine.ingest(SampleColumns("uns", [T0 + 10, T0 + 11, T0 + 12], ["g/e/M0/total"] * 3, [5, 5, 6]))
-    ts, source, tag, value_num, value_text, quality = engine._sample_columns
+    ts, source, tag, value_num, value_text, quality = engine.pending_samples
     kept = list(zip(tag, value_num, strict=True))
     # 100.3 and 100.4 are within 0.5 of the last kept 100.0; a repeat is never kept; a counter has no deadband.
     assert kept == [("g/e/M0/speed", 100.0), ("g/e/M0/speed", 100.6), ("g/e/M0/speed", 99.9), ("g/e/M0/total", 5.0),
@@ -135,7 +135,7 @@ def test_a_good_value_after_a_bad_one_is_kept_even_when_it_did_not_change() -> N
     engine.ingest([TagSample(T0 + 1, "uns", "g/e/M2/state", None, Quality.BAD, "device offline (DDEATH)")])
     assert engine.machines["M2"].bad == {Signal.STATE_CODE: "device offline (DDEATH)"}
     engine.ingest(SampleColumns("uns", [T0 + 2], ["g/e/M2/state"], [1]))
-    _ts, _source, tag, value_num, _text, quality = engine._sample_columns
+    _ts, _source, tag, value_num, _text, quality = engine.pending_samples
     assert list(zip(tag, value_num, quality, strict=True)) == [
         ("g/e/M2/state", 1.0, "good"), ("g/e/M2/state", None, "bad"), ("g/e/M2/state", 1.0, "good")]
     assert engine.machines["M2"].bad == {}

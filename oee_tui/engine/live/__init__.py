@@ -1,1 +1,3 @@
-"""The live pipeline: acquisition per source, machine trackers, counters, the engine and its snapshots."""
+"""The live pipeline: acquisition per source, routing samples to the machine trackers (states and
+counters), writing facts to the store, the plant snapshot and a machine's shift detail, and the
+engine that composes them."""
