@@ -255,7 +255,7 @@ def test_an_import_forgets_every_saved_day_and_a_config_change_makes_them_unused
 
 
 def test_saved_days_come_back_summed_exactly(store: Store) -> None:
-    keys = fingerprints(CONFIG)
+    keys = fingerprints(CONFIG, Planning.empty())
     days = []
     for start in (FIRST, FIRST + 86400.0):
         day = Span(start, start + 86400.0)

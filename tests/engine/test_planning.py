@@ -308,12 +308,13 @@ def test_files_imported_through_the_real_import_take_effect(tmp_path: Path, stor
     imported("schedule", [["Order", "Product", "Machine", "Line", "Start", "End", "Qty"],
                           ["00042", "P2", "A", "", "2026-11-24 06:00", "2026-11-24 14:00", "100"]])
     imported("shifts", [["Shift", "Start", "End", "Days", "Breaks"],
-                        ["Late", "14:00", "22:00", "mon-fri", "18:00-18:30"]])
+                        ["Late", "14:00", "22:00", "mon-fri", "18:00-18:30"], ["Früh", "06:00", "14:00", "", ""]])
     planning = Planning.load(store)
     assert (planning.cycle_time(A, "P2"), planning.cycle_time(B, "P2")) == (3.0, 0.5)
     assert planning.micro_stop_threshold(B, "P2") == 90  # B's own row has none: the product's applies
     assert (planning.order_at(A, at("09:00")), planning.product_at(A, at("09:00"))) == ("00042", "P2")
-    assert [shift.name for shift in planning.shift_patterns(CONFIG)] == ["Early", "Late"]
+    # The file's shifts are the calendar, in order of start, in place of the config's Early.
+    assert [shift.name for shift in planning.shift_patterns(CONFIG)] == ["Früh", "Late"]
     late = next(shift for shift in planning.shifts if shift.name == "Late")
     assert (late.days, [(b.start, b.end) for b in late.breaks]) == (("mon", "tue", "wed", "thu", "fri"),
                                                                    [("18:00", "18:30")])
