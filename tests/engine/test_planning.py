@@ -25,7 +25,7 @@ from oee_tui.engine.oee.calculator import OverlappingStopsError
 from oee_tui.engine.oee.columnar import measure_columns, split_times
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
-from oee_tui.store import Store
+from oee_tui.store import PlanningError, Store
 from tests.engine.test_oee_columns import to_columns
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 
@@ -191,6 +191,50 @@ def test_imported_shift_patterns_resolve_report_windows(store: Store) -> None:
     store.upsert_intervals([StateInterval("A", at("14:00"), at("22:00"), MachineState.RUNNING)])
     a = report(store, "14:00", "22:00").machines[0]
     assert (a.scheduled_time_s, a.planned_stop_s, a.run_time_s) == (28800, 1800, 27000)
+
+
+def test_imported_shift_patterns_replace_the_configs_never_beside_them(store: Store) -> None:
+    """Issue 13 item 10: Früh (05:00-13:00) was added beside the config's Early (06:00-14:00), so the
+    day was scheduled 05:00-14:00 and the hour each covers alone was in a shift of its own."""
+    sql(store, "INSERT INTO shift_patterns VALUES ('Früh', '05:00', '13:00', '', '[]')")
+    planning = Planning.load(store)
+    assert [shift.name for shift in planning.shift_patterns(CONFIG)] == ["Früh"]
+    with pytest.raises(ReportError, match="no shift named 'Early'; shifts are Früh"):
+        resolve_window(CONFIG, NOW, shift="Early@2026-11-24", planning=planning)
+    day = report(store, "00:00", "23:00").machines[0]
+    assert (day.scheduled_time_s, day.run_time_s) == (8 * 3600, 7 * 3600)  # A runs 06:00-14:00
+    assert [s.label for s in planning.calendar(CONFIG).shifts_between(at("00:00"), at("23:00"))] == [
+        "Früh@2026-11-24"]
+    # With nothing imported, the config's shifts are the calendar.
+    sql(store, "DELETE FROM shift_patterns")
+    assert Planning.load(store).calendar(CONFIG).names == ("Early",)
+
+
+def test_stored_shift_patterns_that_overlap_are_refused_naming_both(store: Store) -> None:
+    # The import refuses them; a hand edit of the table does not.
+    sql(store, "INSERT INTO shift_patterns VALUES ('Night', '22:00', '06:00', 'sun', '[]'), "
+               "('Early', '05:30', '14:00', 'mon', '[]')")
+    with pytest.raises(PlanningError) as caught:
+        Planning.load(store)
+    assert str(caught.value) == ("shift_patterns table, shift 'Early': start '05:30' overlaps shift Night "
+                                 "(22:00-06:00) on mon; import a shifts file to replace the stored patterns")
+
+
+async def test_the_live_engine_runs_on_the_imported_shifts(tmp_path: Path) -> None:
+    """Early (06:00-14:00) is the config's; once Früh (05:00-13:00) is imported, 13:30 is after Früh,
+    not inside Early, for the live screen as for the report."""
+    clock = [at("13:30")]
+    store = Store.open(tmp_path)
+    sql(store, "INSERT INTO shift_patterns VALUES ('Früh', '05:00', '13:00', '', '[]')")
+    engine = Engine(CONFIG, store, clock=lambda: clock[0], acquire=False)
+    assert engine.tick().shift == "Early@2026-11-24"  # before start(): nothing read from the store yet
+    await engine.start()
+    try:
+        assert engine.tick().shift == "Früh@2026-11-24"
+        assert (await engine.machine_detail("A")).shift == "Früh@2026-11-24"
+    finally:
+        await engine.stop()
+        store.close()
 
 
 def test_attributed_listing_cuts_facts_at_shift_and_order_changes(store: Store) -> None:
