@@ -214,6 +214,27 @@ def test_imported_shifts_replace_the_configs_so_the_shifts_add_up_to_the_day(pla
     assert sum(float(row["scheduled_time_s"]) for row in plant_rows) == float(day_row["scheduled_time_s"])
 
 
+def test_stored_shift_patterns_edited_into_an_overlap_are_refused_by_report_and_export(
+        plant: tuple[Path, Path], tmp_path: Path, capsys: Capsys) -> None:
+    """The import refuses overlapping shifts; a hand edit of the table is refused on use, with no traceback."""
+    config_path, data_dir = plant
+    store = Store.open(data_dir)
+    cursor = store.cursor()
+    cursor.execute("INSERT INTO shift_patterns VALUES ('Früh', '06:00', '14:00', '', '[]'), "
+                   "('Spät', '13:00', '22:00', '', '[]')")
+    cursor.close()
+    store.close()
+    why = ("shift_patterns table, shift 'Spät': start '13:00' overlaps shift Früh (06:00-14:00) on mon; "
+           "import a shifts file to replace the stored patterns")
+    day = ("--from", "2026-11-24", "--to", "2026-11-25")
+    report = ["--config", str(config_path), "--data-dir", str(data_dir), "report", *day]
+    assert main(report) == 2
+    assert capsys.readouterr().err == f"oee report: {why}\n"
+    assert oee(plant, "oee", "--out", str(tmp_path / "day.csv"), *day) == 2
+    assert capsys.readouterr().err == f"oee export oee: {why}\n"
+    assert not (tmp_path / "day.csv").exists()
+
+
 # ---------------------------------------------------------------- refusals and edges
 
 @pytest.mark.parametrize("what", ["samples", "intervals", "stops"])
