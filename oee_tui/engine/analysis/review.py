@@ -278,8 +278,9 @@ def scoped_config(config: Config, scope: Scope) -> Config:
 
 
 def planned_config(store: Store, config: Config) -> tuple[Config, Planning]:
-    """The config with the imported planning data (reasons, shifts, cycle times) merged in, and that data:
-    the review must name, class and schedule stops exactly as the report does."""
+    """The config with the imported planning data (reasons, cycle times) merged in and the plant's one shift
+    calendar as its shifts, and that data: the review must name, class and schedule stops exactly as the
+    report does."""
     planning = Planning.load(store)
     return planning.effective_config(config), planning
 

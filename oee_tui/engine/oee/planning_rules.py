@@ -314,7 +314,8 @@ class Planning:
         return config if shifts is config.shifts else replace(config, shifts=shifts)
 
     def effective_config(self, config: Config) -> Config:
-        """The config with imported reasons, shift patterns and cycle times merged in.
+        """The config with imported reasons and cycle times merged in, and the plant's one shift calendar
+        (`shift_patterns`: the imported patterns, once there are any) as its shifts.
 
         For computing, never for writing back: the config file must not collect imported data.
         """
