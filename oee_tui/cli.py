@@ -376,7 +376,7 @@ def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
     from oee_tui.engine.oee.planning_rules import Planning
     from oee_tui.model import Span
-    from oee_tui.store import Store
+    from oee_tui.store import PlanningError, Store
 
     config, store_dir = plant(args, config_path, data_dir)
     now = time.time()
@@ -390,11 +390,11 @@ def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
         try:
             window, label = resolve_window(config, now, args.shift, args.start, args.end,
                                            planning=Planning.load(store, Span(now, now)))
-        except ReportError as exc:
+            # The split by product and order is in the JSON only: it joins every count with the schedule.
+            report = build_report(store, config, window, now, label, attribution=args.format == "json")
+        except (ReportError, PlanningError) as exc:  # PlanningError: stored planning data edited by hand
             print(f"oee report: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        # The split by product and order is in the JSON only: it joins every count with the schedule.
-        report = build_report(store, config, window, now, label, attribution=args.format == "json")
     finally:
         store.close()
     output = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](report)

@@ -13,6 +13,7 @@ from oee_tui.config import Config
 from oee_tui.engine.live.acquisition import DriverFactory
 from oee_tui.engine.live.engine import Engine, ReloadSummary
 from oee_tui.engine.live.observers import EngineObserver
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlantSnapshot
 from oee_tui.store import Store
 
@@ -84,6 +85,10 @@ class DemoEngine:
     @property
     def observers(self) -> Sequence[EngineObserver]:
         return self.engine.observers
+
+    @property
+    def planning(self) -> Planning:
+        return self.engine.planning
 
     @property
     def built_in_config_text(self) -> str:

@@ -89,6 +89,59 @@ def test_cli_reports_bad_config_without_traceback(tmp_path: Path) -> None:
     assert f"{path}: machines[L1-FILL].ideal_cycle_time_s = 'fast': must be a number" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key", "why"),
+    [
+        # Late starts an hour before Early ends, on every day.
+        ('name = "Late"\nstart = "14:00"', 'name = "Late"\nstart = "13:00"', "shifts[Late].start = '13:00'",
+         "overlaps shift Early (06:00-14:00) on mon"),
+        # Night runs past 06:00 into the next day's Early: found on the day Early starts.
+        ('name = "Night"\nstart = "22:00"\nend = "06:00"', 'name = "Night"\nstart = "22:00"\nend = "06:30"',
+         "shifts[Early].start = '06:00'", "overlaps shift Night (22:00-06:30) on tue"),
+    ],
+    ids=["same day", "across midnight"],
+)
+def test_overlapping_shifts_are_refused_in_the_words_of_the_shifts_import(old: str, new: str, key: str,
+                                                                         why: str) -> None:
+    """Issue 13 item 10: the shifts import refused overlaps that the config accepted."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_replace(old, new), "/etc/oee/oee.toml")
+    assert str(caught.value) == f"/etc/oee/oee.toml: {key}: {why}"
+
+
+def test_shifts_on_other_days_and_shifts_that_touch_do_not_overlap() -> None:
+    three_shifts = SAMPLE_CONFIG[SAMPLE_CONFIG.index("[[shifts]]"):SAMPLE_CONFIG.index("[[reasons]]")]
+    week = """
+[[shifts]]
+name = "Early"
+start = "06:00"
+end = "14:00"
+days = ["mon", "tue", "wed", "thu", "fri"]
+[[shifts]]
+name = "Night"
+start = "22:00"
+end = "06:00"
+days = ["sun", "mon", "tue", "wed", "thu"]
+[[shifts]]
+name = "Weekend"
+start = "06:00"
+end = "18:00"
+days = ["sat", "sun"]
+"""
+    config = parse_config(SAMPLE_CONFIG.replace(three_shifts, week), "oee.toml")
+    assert [shift.name for shift in config.shifts] == ["Early", "Night", "Weekend"]
+
+
+def test_cli_config_check_refuses_overlapping_shifts(tmp_path: Path) -> None:
+    path = tmp_path / "oee.toml"
+    path.write_text(_replace('name = "Late"\nstart = "14:00"', 'name = "Late"\nstart = "13:00"'))
+    done = subprocess.run([sys.executable, "-m", "oee_tui", "--config", str(path), "config", "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    why = "overlaps shift Early (06:00-14:00) on mon"
+    assert done.stderr.strip().endswith(f"{path}: shifts[Late].start = '13:00': {why}")
+
+
 def test_cli_config_init_then_check(tmp_path: Path) -> None:
     path = tmp_path / "cfg" / "oee.toml"
     run = [sys.executable, "-m", "oee_tui", "--config", str(path), "config"]

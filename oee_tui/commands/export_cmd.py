@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
         effective = planning.effective_config(config)
         if args.what == "oee":
             window, label = resolve_window(effective, now, args.shift, args.start, args.end)
-            spans = periods(effective, window, label, now, per_shift=args.per == "shift")
+            spans = periods(config, window, label, now, per_shift=args.per == "shift", planning=planning)
             with _progress_bar(args, f"oee → {args.out.name}") as on_progress:
                 results = oee_rows(store, config, spans, now, machines, args.line, planning, on_progress)
             rows = write_oee(args.out, fmt, results)

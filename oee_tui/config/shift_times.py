@@ -1,4 +1,7 @@
-"""``[[shifts]]``: the plant's shift pattern in local time, with its breaks."""
+"""``[[shifts]]``: the plant's shift pattern in local time, with its breaks.
+
+No two shifts may run at the same time: the rule and its words are the shifts import's
+(oee_tui.model.shift_overlaps), since either set can be the plant's calendar."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from oee_tui.config.toml_reader import TomlReader, TomlTable, entry_key
-from oee_tui.model import WEEKDAYS
+from oee_tui.model import WEEKDAYS, shift_overlaps
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -57,4 +60,8 @@ def read_shifts(r: TomlReader, data: TomlTable) -> tuple[ShiftConfig, ...]:
             breaks.append(BreakConfig(start=_hhmm(r, b, bkey, "start"), end=_hhmm(r, b, bkey, "end")))
         out.append(ShiftConfig(name=name, start=_hhmm(r, t, key, "start"), end=_hhmm(r, t, key, "end"),
                                days=tuple(days_raw), breaks=tuple(breaks)))
+    overlaps = shift_overlaps(out)
+    if overlaps:  # the first of them: a ConfigError names one key
+        first = overlaps[0]
+        raise r.fail(f"shifts[{first.shift.name}].start", first.shift.start, first.why())
     return tuple(out)

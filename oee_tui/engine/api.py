@@ -7,6 +7,7 @@ from typing import Protocol
 
 from oee_tui.config import Config
 from oee_tui.engine.live.observers import EngineObserver
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlantSnapshot
 from oee_tui.store import Store
 
@@ -27,6 +28,12 @@ class PlantEngine(Protocol):
     def observers(self) -> Sequence[EngineObserver]:
         """What watches this engine's output: the Sparkplug edge node while [edge] is enabled.
         Screens read their figures (plain attribute reads, never a call that waits)."""
+        ...
+
+    @property
+    def planning(self) -> Planning:
+        """The imported planning data the engine runs on, read at start() and by reload_planning():
+        its `calendar(config)` is the plant's one shift calendar, the live screen's and the review's."""
         ...
 
     async def start(self) -> None:

@@ -17,7 +17,6 @@ from typing import Any, Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.exports.bulk import temp_beside
 from oee_tui.exports.tables import write_table
 from oee_tui.model import OeeResult, SixBigLosses, Span
@@ -30,15 +29,18 @@ HEADERS: Final = ("period", "level", "scope", "line", "window_start_utc", "windo
                   *RESULT_FIELDS, *LOSS_FIELDS, "flags")
 
 
-def periods(config: Config, window: Span, label: str, now: float, per_shift: bool) -> list[tuple[str, Span]]:
+def periods(config: Config, window: Span, label: str, now: float, per_shift: bool, *,
+            planning: Planning) -> list[tuple[str, Span]]:
     """The windows to report: each shift occurrence overlapping `window` (cut to it, and to `now`), or the window.
 
+    The shifts are the plant's one calendar (`planning.calendar`: imported shift patterns, once there
+    are any, in place of the config's), so the shifts' rows add up to the window's figures.
     Shifts that have not started by `now` are left out; so is everything when the window is in the future.
     """
     if not per_shift:
         return [(label, window)]
     out: list[tuple[str, Span]] = []
-    for shift in ShiftCalendar(config.shifts, config.site.timezone).shifts_between(window.start, window.end):
+    for shift in planning.calendar(config).shifts_between(window.start, window.end):
         start = max(shift.start, window.start)
         end = min(shift.end, window.end, now)
         if end > start:

@@ -7,7 +7,7 @@ import itertools
 from oee_tui.imports.cells import ParsedRow
 from oee_tui.imports.problems import ProblemList
 from oee_tui.imports.row_checks import RowChecks
-from oee_tui.model import WEEKDAYS, ImportRecord, ShiftPattern
+from oee_tui.model import WEEKDAYS, ImportRecord, ShiftPattern, shift_overlaps
 
 
 def build_shifts(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
@@ -37,11 +37,13 @@ def build_shifts(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecor
 def _check_week(patterns: list[ShiftPattern], problems: ProblemList) -> None:
     """Over the week, shifts must not overlap, and within a day one must follow the other without a gap.
 
-    Overlaps are checked across midnight and the week's end (Sunday's night shift into Monday's
-    early one). The time after a day's last shift until the next day's first is the plant being
-    closed, not a gap; a gap is a stretch between two shifts that start on the same day.
+    Overlaps are the rule the config's shifts follow too (oee_tui.model.shift_overlaps), across
+    midnight and the week's end. The time after a day's last shift until the next day's first is
+    the plant being closed, not a gap; a gap is a stretch between two shifts that start on the same day.
     """
-    week = 7 * 1440
+    for overlap in shift_overlaps(patterns):
+        problems.add(overlap.shift.source_row, "start", overlap.shift.start,
+                     overlap.why(f"row {overlap.other.source_row}, "))
     spans: list[tuple[int, int, int, ShiftPattern]] = []
     for day_index, day in enumerate(WEEKDAYS):
         for pattern in patterns:
@@ -52,14 +54,8 @@ def _check_week(patterns: list[ShiftPattern], problems: ProblemList) -> None:
                     end += 1440
                 spans.append((start, end, day_index, pattern))
     spans.sort(key=lambda span: (span[0], span[3].source_row or 0))
-    # The week wraps: the first shifts come again after Sunday.
-    wrapped = spans + [(start + week, end + week, day, pattern) for start, end, day, pattern in spans[:2]]
-    for (_, previous_end, previous_day, previous), (start, _, day_index, pattern) in itertools.pairwise(wrapped):
-        if start < previous_end and pattern is not previous:
-            problems.add(pattern.source_row, "start", pattern.start,
-                         f"overlaps shift {previous.name} (row {previous.source_row}, {previous.start}-"
-                         f"{previous.end}) on {WEEKDAYS[day_index % 7]}")
-        elif start > previous_end and day_index == previous_day:
+    for (_, previous_end, previous_day, previous), (start, _, day_index, pattern) in itertools.pairwise(spans):
+        if start > previous_end and day_index == previous_day:
             problems.add(pattern.source_row, "start", pattern.start,
                          f"leaves a gap after shift {previous.name} (row {previous.source_row}, ends "
                          f"{previous.end}) on {WEEKDAYS[day_index]}")

@@ -28,6 +28,7 @@ from oee_tui.model.planning import (
 )
 from oee_tui.model.results import OeeResult, SixBigLosses
 from oee_tui.model.samples import Quality, SampleBatch, SampleColumns, TagSample, TagValue, good_samples
+from oee_tui.model.shift_overlaps import ShiftOverlap, WeeklyShift, shift_overlaps
 from oee_tui.model.snapshot import (
     MachineDetail,
     MachineSnapshot,
@@ -63,6 +64,7 @@ __all__ = [
     "SampleBatch",
     "SampleColumns",
     "ShiftInstance",
+    "ShiftOverlap",
     "ShiftPattern",
     "Signal",
     "SixBigLosses",
@@ -72,5 +74,7 @@ __all__ = [
     "TagSample",
     "TagValue",
     "TrendPoint",
+    "WeeklyShift",
     "good_samples",
+    "shift_overlaps",
 ]

@@ -254,8 +254,25 @@ def test_an_import_forgets_every_saved_day_and_a_config_change_makes_them_unused
     assert summed.machines[0].performance == pytest.approx(direct.machines[0].performance)
 
 
+def test_a_saved_day_is_used_only_with_the_shift_calendar_it_was_computed_with(store: Store) -> None:
+    """The fingerprint is over the calendar's shifts (imported ones in place of the config's), whatever
+    config the caller holds: stored patterns changed by hand, with no import to forget the days, must not
+    bring back days summed with the old shifts."""
+    cursor = store.cursor()
+    cursor.execute("INSERT INTO shift_patterns VALUES ('Day', '06:00', '22:00', 'mon,tue,wed,thu,fri', '[]')")
+    summed, before = both(store)
+    assert_same(summed, before)
+    assert saved_days(store) == 36
+    cursor.execute("UPDATE shift_patterns SET start = '08:00'")
+    cursor.close()
+    summed, direct = both(store)
+    assert_same(summed, direct)
+    assert direct.plant is not None and before.plant is not None
+    assert direct.plant.scheduled_time_s < before.plant.scheduled_time_s  # two hours less on each weekday
+
+
 def test_saved_days_come_back_summed_exactly(store: Store) -> None:
-    keys = fingerprints(CONFIG)
+    keys = fingerprints(CONFIG, Planning.empty())
     days = []
     for start in (FIRST, FIRST + 86400.0):
         day = Span(start, start + 86400.0)

@@ -25,7 +25,7 @@ from oee_tui.engine.oee.calculator import OverlappingStopsError
 from oee_tui.engine.oee.columnar import measure_columns, split_times
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, Span, StateInterval, TagSample
-from oee_tui.store import Store
+from oee_tui.store import PlanningError, Store
 from tests.engine.test_oee_columns import to_columns
 from tests.engine.test_oee_properties import REASONS, T0, Case, cases
 
@@ -193,6 +193,50 @@ def test_imported_shift_patterns_resolve_report_windows(store: Store) -> None:
     assert (a.scheduled_time_s, a.planned_stop_s, a.run_time_s) == (28800, 1800, 27000)
 
 
+def test_imported_shift_patterns_replace_the_configs_never_beside_them(store: Store) -> None:
+    """Issue 13 item 10: Früh (05:00-13:00) was added beside the config's Early (06:00-14:00), so the
+    day was scheduled 05:00-14:00 and the hour each covers alone was in a shift of its own."""
+    sql(store, "INSERT INTO shift_patterns VALUES ('Früh', '05:00', '13:00', '', '[]')")
+    planning = Planning.load(store)
+    assert [shift.name for shift in planning.shift_patterns(CONFIG)] == ["Früh"]
+    with pytest.raises(ReportError, match="no shift named 'Early'; shifts are Früh"):
+        resolve_window(CONFIG, NOW, shift="Early@2026-11-24", planning=planning)
+    day = report(store, "00:00", "23:00").machines[0]
+    assert (day.scheduled_time_s, day.run_time_s) == (8 * 3600, 7 * 3600)  # A runs 06:00-14:00
+    assert [s.label for s in planning.calendar(CONFIG).shifts_between(at("00:00"), at("23:00"))] == [
+        "Früh@2026-11-24"]
+    # With nothing imported, the config's shifts are the calendar.
+    sql(store, "DELETE FROM shift_patterns")
+    assert Planning.load(store).calendar(CONFIG).names == ("Early",)
+
+
+def test_stored_shift_patterns_that_overlap_are_refused_naming_both(store: Store) -> None:
+    # The import refuses them; a hand edit of the table does not.
+    sql(store, "INSERT INTO shift_patterns VALUES ('Night', '22:00', '06:00', 'sun', '[]'), "
+               "('Early', '05:30', '14:00', 'mon', '[]')")
+    with pytest.raises(PlanningError) as caught:
+        Planning.load(store)
+    assert str(caught.value) == ("shift_patterns table, shift 'Early': start '05:30' overlaps shift Night "
+                                 "(22:00-06:00) on mon; import a shifts file to replace the stored patterns")
+
+
+async def test_the_live_engine_runs_on_the_imported_shifts(tmp_path: Path) -> None:
+    """Early (06:00-14:00) is the config's; once Früh (05:00-13:00) is imported, 13:30 is after Früh,
+    not inside Early, for the live screen as for the report."""
+    clock = [at("13:30")]
+    store = Store.open(tmp_path)
+    sql(store, "INSERT INTO shift_patterns VALUES ('Früh', '05:00', '13:00', '', '[]')")
+    engine = Engine(CONFIG, store, clock=lambda: clock[0], acquire=False)
+    assert engine.tick().shift == "Early@2026-11-24"  # before start(): nothing read from the store yet
+    await engine.start()
+    try:
+        assert engine.tick().shift == "Früh@2026-11-24"
+        assert (await engine.machine_detail("A")).shift == "Früh@2026-11-24"
+    finally:
+        await engine.stop()
+        store.close()
+
+
 def test_attributed_listing_cuts_facts_at_shift_and_order_changes(store: Store) -> None:
     product_change_on_a(store)
     planning = Planning.load(store)
@@ -308,12 +352,13 @@ def test_files_imported_through_the_real_import_take_effect(tmp_path: Path, stor
     imported("schedule", [["Order", "Product", "Machine", "Line", "Start", "End", "Qty"],
                           ["00042", "P2", "A", "", "2026-11-24 06:00", "2026-11-24 14:00", "100"]])
     imported("shifts", [["Shift", "Start", "End", "Days", "Breaks"],
-                        ["Late", "14:00", "22:00", "mon-fri", "18:00-18:30"]])
+                        ["Late", "14:00", "22:00", "mon-fri", "18:00-18:30"], ["Früh", "06:00", "14:00", "", ""]])
     planning = Planning.load(store)
     assert (planning.cycle_time(A, "P2"), planning.cycle_time(B, "P2")) == (3.0, 0.5)
     assert planning.micro_stop_threshold(B, "P2") == 90  # B's own row has none: the product's applies
     assert (planning.order_at(A, at("09:00")), planning.product_at(A, at("09:00"))) == ("00042", "P2")
-    assert [shift.name for shift in planning.shift_patterns(CONFIG)] == ["Early", "Late"]
+    # The file's shifts are the calendar, in order of start, in place of the config's Early.
+    assert [shift.name for shift in planning.shift_patterns(CONFIG)] == ["Früh", "Late"]
     late = next(shift for shift in planning.shifts if shift.name == "Late")
     assert (late.days, [(b.start, b.end) for b in late.breaks]) == (("mon", "tue", "wed", "thu", "fri"),
                                                                    [("18:00", "18:30")])

@@ -307,6 +307,24 @@ def test_the_same_shift_across_days_skips_days_it_does_not_run(store: Store) -> 
     assert rows[-1].good_target == 22_500 + 22_950 + 11_475
 
 
+def test_imported_shifts_are_the_review_periods_in_place_of_the_configs(store: Store) -> None:
+    """Issue 13 item 10: the shifts of a day listed Early, Früh, Late and Spät, each part twice."""
+    cursor = store.cursor()
+    cursor.execute("INSERT INTO shift_patterns VALUES ('Früh', '06:00', '14:00', '', '[]'), "
+                   "('Spät', '14:00', '22:00', '', '[]')")
+    cursor.close()
+    config, planning = planned_config(store, CONFIG)
+    rows = compare_shifts_of_day(store, config, DAY, AFTER, Scope(Level.MACHINE, "B"), planning)
+    assert [row.period.label for row in rows] == ["Früh@2026-11-24", "Spät@2026-11-24"]
+    assert [row.result.good_count for row in rows if row.result] == [25_200, 9_900]  # the day's 35,100 once
+    assert current_period(config, PeriodKind.SHIFT, at("15:00")).label == "Spät@2026-11-24"
+    assert step_period(config, shift_period(config, "Früh", DAY), -1).label == "Spät@2026-11-23"
+    with pytest.raises(ReviewError, match="no shift named 'Early'; shifts are Früh, Spät"):
+        parse_period(config, "Early@2026-11-24", AFTER)
+    # The review screen's periods: the engine's planning, the same calendar without reading the store again.
+    assert planning.with_shifts(CONFIG).shifts == config.shifts
+
+
 def test_imported_planned_stops_and_reasons_count_as_in_the_report(store: Store) -> None:
     cursor = store.cursor()
     # Planned maintenance on A from 12:00 to 12:20, inside its changeover; and an imported reason.

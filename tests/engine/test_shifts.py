@@ -7,15 +7,18 @@ clocks go forward on Sunday 29 March (02:00 -> 03:00) and back on Sunday
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oee_tui.config import BreakConfig, ShiftConfig
 from oee_tui.engine.oee.shifts import ShiftCalendar
-from oee_tui.model import Span
+from oee_tui.model import WEEKDAYS, Span, shift_overlaps
 
 BERLIN = ZoneInfo("Europe/Berlin")
 THREE_SHIFTS = (
@@ -175,3 +178,59 @@ def test_every_instant_of_a_year_is_in_exactly_one_shift(calendar: ShiftCalendar
     assert calendar.scheduled_spans(start, end) == [Span(start, end)]
     shifts = calendar.shifts_between(start, end)
     assert all(a.end == b.start for a, b in pairwise(shifts))
+
+
+# ---------------------------------------------------------------- one rule: no two shifts at once
+
+
+def overlap_words(shifts: list[ShiftConfig]) -> list[str]:
+    return [f"{overlap.shift.name} {overlap.why()}" for overlap in shift_overlaps(shifts)]
+
+
+def test_three_shifts_that_join_do_not_overlap() -> None:
+    assert overlap_words(list(THREE_SHIFTS)) == []
+    assert overlap_words([ShiftConfig("All day", "00:00", "00:00")]) == []  # 24 h each day: one day joins the next
+
+
+def test_an_overlap_names_both_shifts_and_the_first_day_it_happens() -> None:
+    shifts = [ShiftConfig("Early", "06:00", "14:00", days=("wed", "thu")), ShiftConfig("Late", "13:30", "22:00")]
+    assert overlap_words(shifts) == ["Late overlaps shift Early (06:00-14:00) on wed"]  # once, not for thu again
+
+
+def test_overlaps_across_midnight_and_the_week_end() -> None:
+    night = ShiftConfig("Night", "22:00", "06:30", days=("sun",))
+    assert overlap_words([ShiftConfig("Early", "06:00", "14:00", days=("mon",)), night]) == [
+        "Early overlaps shift Night (22:00-06:30) on mon"]
+    assert overlap_words([ShiftConfig("Early", "06:00", "14:00", days=("tue",)), night]) == []
+
+
+def test_a_long_shift_is_compared_with_every_shift_inside_it_not_only_the_next() -> None:
+    shifts = [ShiftConfig("Long", "06:00", "22:00"), ShiftConfig("A", "08:00", "10:00"),
+              ShiftConfig("B", "12:00", "14:00")]
+    assert overlap_words(shifts) == ["A overlaps shift Long (06:00-22:00) on mon",
+                                     "B overlaps shift Long (06:00-22:00) on mon"]
+
+
+def test_two_shifts_starting_together_overlap_the_first_given() -> None:
+    shifts = [ShiftConfig("Early", "06:00", "14:00"), ShiftConfig("Früh", "06:00", "12:00")]
+    assert overlap_words(shifts) == ["Früh overlaps shift Early (06:00-14:00) on mon"]
+
+
+_WALL_TIMES = st.integers(0, 47).map(lambda half_hours: f"{half_hours // 2:02d}:{half_hours % 2 * 30:02d}")
+_SHIFTS = st.lists(st.tuples(_WALL_TIMES, _WALL_TIMES, st.sets(st.sampled_from(WEEKDAYS), min_size=1)),
+                   min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SHIFTS, st.sampled_from([local(2026, 1, 12), local(2026, 3, 23), local(2026, 10, 19)]))
+def test_the_rule_holds_exactly_when_the_calendar_has_no_instant_in_two_shifts(
+        raw: list[tuple[str, str, set[str]]], monday: float) -> None:
+    # Weeks without a DST change, and the weeks of both changes (the spring night is an hour short).
+    shifts = [ShiftConfig(f"S{n}", start, end, days=tuple(d for d in WEEKDAYS if d in days))
+              for n, (start, end, days) in enumerate(raw)]
+    occurrences = ShiftCalendar(shifts, "Europe/Berlin").shifts_between(monday, monday + 8 * 86400)
+    clash = any(a.end > b.start for a, b in itertools.combinations(occurrences, 2) if a.start <= b.start)
+    if not shift_overlaps(shifts):
+        assert not clash
+    elif monday == local(2026, 1, 12):  # a wall-clock overlap is an overlap in time, away from the gap
+        assert clash

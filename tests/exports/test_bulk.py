@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from oee_tui.engine.oee.calculator import classify_interval
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.exports.bulk import Selection, bulk_query, copy_to_file, format_for
 from oee_tui.exports.oee_rows import oee_rows, periods
 from oee_tui.exports.tables import ExportError
@@ -324,16 +325,17 @@ def test_a_format_that_cannot_be_told_or_contradicts_the_name_is_refused() -> No
 # ---------------------------------------------------------------- OEE periods
 
 def test_oee_periods_are_the_shifts_cut_to_the_window_and_to_now() -> None:
-    window = Span(at("10:00"), at("23:00"))
-    assert periods(CONFIG, window, "label", at("15:00"), per_shift=True) == [
+    window, config_shifts = Span(at("10:00"), at("23:00")), Planning.empty()
+    assert periods(CONFIG, window, "label", at("15:00"), per_shift=True, planning=config_shifts) == [
         ("Early@2026-11-24", Span(at("10:00"), at("14:00"))), ("Late@2026-11-24", Span(at("14:00"), at("15:00")))]
-    assert periods(CONFIG, window, "label", at("15:00"), per_shift=False) == [("label", window)]
-    assert periods(CONFIG, window, "label", at("09:00"), per_shift=True) == []  # nothing has run yet
+    assert periods(CONFIG, window, "label", at("15:00"), per_shift=False, planning=config_shifts) == [
+        ("label", window)]
+    assert periods(CONFIG, window, "label", at("09:00"), per_shift=True, planning=config_shifts) == []  # none run yet
 
 
 def test_oee_rows_report_progress_per_period(store: Store) -> None:
     seen: list[float] = []
-    spans = periods(CONFIG, Span(at("06:00"), at("22:00")), "label", NOW, per_shift=True)
+    spans = periods(CONFIG, Span(at("06:00"), at("22:00")), "label", NOW, per_shift=True, planning=Planning.empty())
     rows = oee_rows(store, CONFIG, spans, NOW, ("A",), None, on_progress=seen.append)
     assert [(row[0], row[2]) for row in rows] == [("Early@2026-11-24", "A"), ("Late@2026-11-24", "A")]
     assert seen == [0.0, 50.0, 100.0]

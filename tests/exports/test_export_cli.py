@@ -195,6 +195,46 @@ def test_oee_of_a_shift_for_one_machine_to_csv(plant: tuple[Path, Path], tmp_pat
             assert rows[0][name] == str(value), name
 
 
+def test_imported_shifts_replace_the_configs_so_the_shifts_add_up_to_the_day(plant: tuple[Path, Path],
+                                                                             tmp_path: Path) -> None:
+    """Issue 13 item 10: imported Früh and Spät were added beside the config's Early and Late, and
+    the per-shift export counted every part twice (121,000 parts where the day made 60,500)."""
+    config_path, data_dir = plant
+    shifts = tmp_path / "shifts.csv"
+    shifts.write_text("Shift,Start,End,Days\nFrüh,06:00,14:00,daily\nSpät,14:00,22:00,daily\n", encoding="utf-8")
+    assert main(["--config", str(config_path), "--data-dir", str(data_dir), "import", "shifts", str(shifts)]) == 0
+    per_shift, whole_day = tmp_path / "shifts.csv.out.csv", tmp_path / "day.csv"
+    day = ("--from", "2026-11-24", "--to", "2026-11-25", "-q")
+    assert oee(plant, "oee", "--out", str(per_shift), *day) == 0
+    assert oee(plant, "oee", "--out", str(whole_day), "--per", "window", *day) == 0
+    plant_rows = [row for row in csv_rows(per_shift, encoding="utf-8-sig") if row["level"] == "plant"]
+    assert [row["period"] for row in plant_rows] == ["Früh@2026-11-24", "Spät@2026-11-24"]
+    [day_row] = [row for row in csv_rows(whole_day, encoding="utf-8-sig") if row["level"] == "plant"]
+    assert sum(int(row["total_count"]) for row in plant_rows) == int(day_row["total_count"]) == 60_500
+    assert sum(float(row["scheduled_time_s"]) for row in plant_rows) == float(day_row["scheduled_time_s"])
+
+
+def test_stored_shift_patterns_edited_into_an_overlap_are_refused_by_report_and_export(
+        plant: tuple[Path, Path], tmp_path: Path, capsys: Capsys) -> None:
+    """The import refuses overlapping shifts; a hand edit of the table is refused on use, with no traceback."""
+    config_path, data_dir = plant
+    store = Store.open(data_dir)
+    cursor = store.cursor()
+    cursor.execute("INSERT INTO shift_patterns VALUES ('Früh', '06:00', '14:00', '', '[]'), "
+                   "('Spät', '13:00', '22:00', '', '[]')")
+    cursor.close()
+    store.close()
+    why = ("shift_patterns table, shift 'Spät': start '13:00' overlaps shift Früh (06:00-14:00) on mon; "
+           "import a shifts file to replace the stored patterns")
+    day = ("--from", "2026-11-24", "--to", "2026-11-25")
+    report = ["--config", str(config_path), "--data-dir", str(data_dir), "report", *day]
+    assert main(report) == 2
+    assert capsys.readouterr().err == f"oee report: {why}\n"
+    assert oee(plant, "oee", "--out", str(tmp_path / "day.csv"), *day) == 2
+    assert capsys.readouterr().err == f"oee export oee: {why}\n"
+    assert not (tmp_path / "day.csv").exists()
+
+
 # ---------------------------------------------------------------- refusals and edges
 
 @pytest.mark.parametrize("what", ["samples", "intervals", "stops"])

@@ -263,6 +263,20 @@ def test_shift_patterns(tmp_path: Path, config: Config) -> None:
     ]
 
 
+def test_a_long_shift_overlaps_every_shift_inside_it(tmp_path: Path, config: Config) -> None:
+    """Issue 13 item 10: the import's overlap rule is the config's (oee_tui.model.shift_overlaps), which
+    compares each shift with every other, not only with the one before it: B was not named."""
+    path = write_csv(tmp_path / "shifts.csv", [
+        ["Shift", "Start", "End", "Days"],
+        ["Long", "06:00", "22:00", "mon"],
+        ["A", "08:00", "10:00", "mon"],
+        ["B", "12:00", "14:00", "mon"],
+    ])
+    overlaps = [m for m in messages(validate_file("shifts", path, config)) if ": overlaps shift" in m]
+    assert overlaps == [f"{path}, row 3, column Start: '08:00': overlaps shift Long (row 2, 06:00-22:00) on mon",
+                        f"{path}, row 4, column Start: '12:00': overlaps shift Long (row 2, 06:00-22:00) on mon"]
+
+
 def test_reason_tree(tmp_path: Path, config: Config) -> None:
     path = write_csv(tmp_path / "reasons.csv", [
         ["Code", "Name", "Parent", "Planned", "Loss"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import (
     MachineDetail,
     MachineSnapshot,
@@ -194,6 +195,7 @@ class StaticEngine:
         self.reason_calls: list[tuple[str, float, str, str]] = []
         self.reloads: list[Config] = []
         self.planning_reloads = 0  # how often an import asked for the planning data to be read again
+        self.planning = Planning.empty()  # as the real engine's with nothing imported: the config's shifts
         self.observers: list[object] = []  # what watches the engine's output (an edge node's stand-in)
 
     async def start(self) -> None:

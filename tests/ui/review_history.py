@@ -6,6 +6,7 @@ for the review screen's tests: every figure they see comes from the real queries
 
 from __future__ import annotations
 
+from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.store import Store
 from tests.ui.fakes import NOW, SHIFT_START, StaticEngine
@@ -32,6 +33,16 @@ class StoreEngine(StaticEngine):
     def __init__(self) -> None:
         super().__init__()
         self.stored_reason_calls: list[tuple[str, float, str, str]] = []
+
+    async def start(self) -> None:
+        await super().start()
+        await self.reload_planning()
+
+    async def reload_planning(self) -> None:
+        """Like the real engine, at start and after an import: the planning data its store holds."""
+        await super().reload_planning()
+        if self.store is not None:
+            self.planning = Planning.load(self.store)
 
 
 def fill(store: Store, engine: StaticEngine) -> None:

@@ -251,6 +251,25 @@ async def test_compare_lists_the_shifts_and_enter_opens_one(make_app: AppFactory
         assert screen.table("lines").has_focus
 
 
+async def test_imported_shifts_are_the_periods_in_place_of_the_configs(make_app: AppFactory,
+                                                                     store_engine: StoreEngine) -> None:
+    """Issue 13 item 10: the review took its periods from the config file, beside or instead of what the
+    engine and the report run on. It takes the engine's calendar: the imported shifts, once there are any."""
+    assert store_engine.store is not None
+    cursor = store_engine.store.cursor()
+    cursor.execute("INSERT INTO shift_patterns VALUES ('Früh', '06:00', '14:00', '', '[]'), "
+                   "('Spät', '14:00', '22:00', '', '[]')")
+    cursor.close()
+    app = make_app(store_engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_review(pilot)
+        assert screen.period is not None and screen.period.label == "Früh@2026-11-26"
+        await press(pilot, "p")
+        assert screen.period.label == "Spät@2026-11-25"
+        await press(pilot, "n", "5")
+        assert screen.table("compare").shown_keys() == ("Früh@2026-11-26",)  # not Early beside it
+
+
 async def test_f1_lists_the_review_keys(make_app: AppFactory, store_engine: StoreEngine) -> None:
     app = make_app(store_engine)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -72,10 +72,10 @@ class _Machine:
         self.edges.extend(_touched(day))
 
 
-def fingerprints(config: Config) -> dict[str, str]:
-    """What each machine's day figures depend on besides the store's data: its own settings, the shifts,
-    the reason tree and the time zone (machine -> hash)."""
-    common = repr((FORMAT_VERSION, config.site.timezone, config.shifts, config.reasons))
+def fingerprints(config: Config, planning: Planning) -> dict[str, str]:
+    """What each machine's day figures depend on besides the store's data: its own settings, the shifts
+    of the calendar the figures use (`planning`'s), the reason tree and the time zone (machine -> hash)."""
+    common = repr((FORMAT_VERSION, config.site.timezone, planning.shift_patterns(config), config.reasons))
     return {machine.id: hashlib.sha256(f"{common}|{machine!r}".encode()).hexdigest()[:32]
             for machine in config.machines}
 
@@ -127,7 +127,7 @@ def summed_report(store: Store, config: Config, window: Span, now: float, label:
         return build_report(store, config, window, now, label, planning=planning)
     if planning is None:
         planning = Planning.load(store)
-    keys = fingerprints(config)
+    keys = fingerprints(config, planning)
     span = Span(settled[0].start, settled[-1].end)
     token = store.begin_summary_read()
     try:
@@ -234,7 +234,7 @@ def save_days(store: Store, config: Config, days: Sequence[Span], now: float,
     config = planning.effective_config(config)
     token = store.begin_summary_read()
     try:
-        _, saved = _save_missing(store, config, days, now, planning, fingerprints(config), token)
+        _, saved = _save_missing(store, config, days, now, planning, fingerprints(config, planning), token)
     finally:
         store.end_summary_read(token)
     return len(saved)

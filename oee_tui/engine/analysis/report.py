@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -38,7 +38,6 @@ from oee_tui.engine.oee.columnar import (
     split_times,
 )
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning, Segment
-from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import MachineState, OeeResult, Span
 from oee_tui.store import CountQuery, Store
 from oee_tui.store.timecodec import micros, rounded
@@ -168,10 +167,9 @@ def parse_instant(text: str, tz: ZoneInfo, option: str) -> float:
 
 def resolve_window(config: Config, now: float, shift: str | None = None, start: str | None = None,
                    end: str | None = None, *, planning: Planning | None = None) -> tuple[Span, str]:
-    """The window and label of a report request; `planning` adds imported shift patterns."""
-    if planning is not None:
-        config = replace(config, shifts=planning.shift_patterns(config))
-    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    """The window and label of a report request, in the plant's one shift calendar: `planning`'s
+    (imported shift patterns, once there are any, in place of the config's), else the config's."""
+    calendar = (planning or Planning.empty()).calendar(config)
     if shift is not None and (start is not None or end is not None):
         raise ReportError("give either --shift or --from/--to, not both")
     if start is not None or end is not None:
@@ -187,7 +185,7 @@ def resolve_window(config: Config, now: float, shift: str | None = None, start: 
     name, _, date = shift.partition("@")
     if not date:
         date = datetime.fromtimestamp(now, config.tz).date().isoformat()
-    names = [s.name for s in config.shifts] or ["Day"]
+    names = calendar.names
     if name not in names:
         raise ReportError(f"--shift {shift!r}: no shift named {name!r}; shifts are {', '.join(names)}")
     instance = calendar.find(name, date)

@@ -6,6 +6,10 @@ hours long, as the people in the plant lived it. Figures come from the report
 (`build_report`, the one OEE calculator), the downtime Pareto included (the report
 measures each stop once, with its reason); the stop lists are store queries of their
 own, so a quarter of a hundred machines costs the same few round trips as one shift.
+
+Periods are looked up in the shifts of the config they are given, so give them the config with
+the plant's one calendar: `planned_config`'s, or `Planning.with_shifts` (imported shift patterns,
+once there are any, in place of the file's `[[shifts]]`).
 """
 
 from __future__ import annotations
@@ -102,9 +106,13 @@ def range_period(config: Config, first: date, last: date) -> Period:
                   _midnight(last + timedelta(days=1), tz), first, last)
 
 
+def _calendar(config: Config) -> ShiftCalendar:
+    return ShiftCalendar(config.shifts, config.site.timezone)
+
+
 def shift_period(config: Config, name: str, day: date) -> Period:
-    calendar = ShiftCalendar(config.shifts, config.site.timezone)
-    names = [s.name for s in config.shifts] or ["Day"]
+    calendar = _calendar(config)
+    names = calendar.names
     if name not in names:
         raise ReviewError(f"no shift named {name!r}; shifts are {', '.join(names)}")
     instance = calendar.find(name, day.isoformat())
@@ -121,7 +129,7 @@ def current_period(config: Config, kind: PeriodKind, now: float) -> Period:
     """The period of `kind` that holds `now`: this shift (or the last one), today, this week, the last 7 days."""
     today = _local_day(config, now)
     if kind is PeriodKind.SHIFT:
-        instance = ShiftCalendar(config.shifts, config.site.timezone).current_or_last(now)
+        instance = _calendar(config).current_or_last(now)
         return shift_period(config, instance.name, date.fromisoformat(instance.local_date))
     if kind is PeriodKind.DAY:
         return day_period(config, today)
@@ -149,7 +157,7 @@ def period_of_kind(config: Config, period: Period, kind: PeriodKind, now: float)
         return range_period(config, day - timedelta(days=6), day)
     # To a shift: the shift running at the period's end (or now), or the last one before it.
     moment = min(period.end, now) - 1e-6
-    instance = ShiftCalendar(config.shifts, config.site.timezone).current_or_last(moment)
+    instance = _calendar(config).current_or_last(moment)
     return shift_period(config, instance.name, date.fromisoformat(instance.local_date))
 
 
@@ -158,7 +166,7 @@ def step_period(config: Config, period: Period, steps: int) -> Period:
     if steps == 0:
         return period
     if period.kind is PeriodKind.SHIFT:
-        calendar = ShiftCalendar(config.shifts, config.site.timezone)
+        calendar = _calendar(config)
         current = period
         for _ in range(abs(steps)):
             if steps > 0:
@@ -203,8 +211,7 @@ def parse_period(config: Config, text: str, now: float) -> Period:
     if "@" in text:
         name, _, day = text.partition("@")
         return shift_period(config, name.strip(), _parse_date(day.strip(), "the shift's date"))
-    names = {s.name for s in config.shifts} or {"Day"}
-    if text in names:
+    if text in _calendar(config).names:
         return shift_period(config, text, _local_day(config, now))
     week = _WEEK.match(text)
     if week is not None:
@@ -271,8 +278,9 @@ def scoped_config(config: Config, scope: Scope) -> Config:
 
 
 def planned_config(store: Store, config: Config) -> tuple[Config, Planning]:
-    """The config with the imported planning data (reasons, shifts, cycle times) merged in, and that data:
-    the review must name, class and schedule stops exactly as the report does."""
+    """The config with the imported planning data (reasons, cycle times) merged in and the plant's one shift
+    calendar as its shifts, and that data: the review must name, class and schedule stops exactly as the
+    report does."""
     planning = Planning.load(store)
     return planning.effective_config(config), planning
 
@@ -335,7 +343,7 @@ class TargetRow:
 def target_counts(config: Config, window: Span) -> dict[str, int]:
     """Good parts each machine should have made in the window, as the live screen counts them:
     its target rate (or its ideal rate x the plant's OEE target) over scheduled time less breaks."""
-    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    calendar = _calendar(config)
     scheduled = sum(span.seconds for span in calendar.scheduled_spans(window.start, window.end))
     breaks = sum(span.seconds for span in calendar.break_spans(window.start, window.end))
     hours = max(0.0, scheduled - breaks) / 3600.0
@@ -417,7 +425,7 @@ def compare_same_shift(store: Store, config: Config, shift: str, last_day: date,
 def compare_shifts_of_day(store: Store, config: Config, day: date, now: float,
                           scope: Scope = Scope(), planning: Planning | None = None) -> list[CompareRow]:
     """Every shift that starts on local date `day`, in order of start."""
-    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    calendar = _calendar(config)
     instances = [s for s in calendar.shifts_between(_midnight(day, config.tz),
                                                     _midnight(day + timedelta(days=1), config.tz))
                  if s.local_date == day.isoformat()]

@@ -32,7 +32,6 @@ from oee_tui.engine.live.routing import SampleRouter, TagRoute
 from oee_tui.engine.live.shift_detail import build_machine_detail
 from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
-from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import MachineDetail, PlantSnapshot, SampleColumns, TagSample
 from oee_tui.store import PlanningError, Store
 
@@ -66,9 +65,9 @@ class Engine:
         self.clock = clock
         self.tick_s = tick_s
         self.flush_interval_s = flush_interval_s
-        self.calendar = ShiftCalendar(config.shifts, config.site.timezone)
-        self.reasons: dict[str, Reason] = {reason.code: reason for reason in config.reasons}
         self.planning = Planning.empty()  # imported planning data; start() and reload_planning() load it
+        self.calendar = self.planning.calendar(config)  # always through the planning rules: one calendar
+        self.reasons: dict[str, Reason] = {reason.code: reason for reason in config.reasons}
         self.stats = EngineStats()
         now = clock()
         self.machines: dict[str, MachineTracker] = {

@@ -12,9 +12,10 @@ attribute time and counts the same way through it:
   machine's `ideal_cycle_time_s`; the micro-stop threshold likewise (the config has no
   per-product threshold, so it ends at the machine's);
 * planned stops: each row is planned time for its machine, or for every machine of its line;
-* reasons and shift patterns: imported ones extend the config's, and replace a config entry
-  with the same code (reasons) or name (shifts); an imported reason without planned or loss
-  takes its parent's.
+* reasons: imported ones extend the config's, and replace a config entry with the same code;
+  an imported reason without planned or loss takes its parent's;
+* shift patterns: the imported ones, once there are any, are the calendar, in place of the
+  config's `[[shifts]]` (never a mix of both: see `shift_patterns`).
 
 Orders on one machine never overlap once imported (the import refuses it); should they
 anyway, the later start wins from its start on, the rule ShiftCalendar uses for shifts.
@@ -31,7 +32,18 @@ from typing import Any, NamedTuple, Protocol
 
 from oee_tui.config import BreakConfig, Config, MachineConfig, Reason, ShiftConfig
 from oee_tui.engine.oee.shifts import ShiftCalendar
-from oee_tui.model import Loss, Order, PlannedStop, PlanningRecords, ProductRate, ReasonRecord, ShiftPattern, Span
+from oee_tui.model import (
+    Loss,
+    Order,
+    PlannedStop,
+    PlanningRecords,
+    ProductRate,
+    ReasonRecord,
+    ShiftPattern,
+    Span,
+    shift_overlaps,
+)
+from oee_tui.store import PlanningError
 
 
 class PlanningSource(Protocol):
@@ -186,8 +198,9 @@ class Planning:
 
     @classmethod
     def from_records(cls, records: PlanningRecords) -> Planning:
+        """Raises PlanningError for stored shift patterns that overlap: the import refuses them, a hand edit may not."""
         return cls(products=records.products, orders=records.orders, planned_stops=records.planned_stops,
-                   reasons=_reasons(records.reasons), shifts=tuple(shift_config(p) for p in records.shifts))
+                   reasons=_reasons(records.reasons), shifts=_shift_calendar(records.shifts))
 
     @classmethod
     def load(cls, source: PlanningSource, window: Span | None = None) -> Planning:
@@ -282,17 +295,27 @@ class Planning:
         return out
 
     def shift_patterns(self, config: Config) -> tuple[ShiftConfig, ...]:
-        """Config shifts, then imported ones: a same name replaces the config's, in its place."""
-        out = {shift.name: shift for shift in config.shifts}
-        for shift in self.shifts:
-            out[shift.name] = shift
-        return tuple(out.values())
+        """The plant's shifts: the imported shift patterns once there are any, else the config's `[[shifts]]`.
+
+        Never a mix. A shifts import is the planner's whole week (it replaces every stored pattern),
+        and two sets that are each free of overlaps can still overlap each other: an imported Früh
+        beside the config's Early, both 06:00-14:00, would count every part of the morning twice.
+        """
+        return self.shifts or config.shifts
 
     def calendar(self, config: Config) -> ShiftCalendar:
+        """The one shift calendar of the live engine, reports, the review and exports."""
         return ShiftCalendar(self.shift_patterns(config), config.site.timezone)
 
+    def with_shifts(self, config: Config) -> Config:
+        """The config with the plant's shifts (`shift_patterns`) as its own: for code that reads the calendar
+        from a config, such as the review's periods. Cheap, unlike `effective_config`."""
+        shifts = self.shift_patterns(config)
+        return config if shifts is config.shifts else replace(config, shifts=shifts)
+
     def effective_config(self, config: Config) -> Config:
-        """The config with imported reasons, shift patterns and cycle times merged in.
+        """The config with imported reasons and cycle times merged in, and the plant's one shift calendar
+        (`shift_patterns`: the imported patterns, once there are any) as its shifts.
 
         For computing, never for writing back: the config file must not collect imported data.
         """
@@ -349,6 +372,17 @@ def _reasons(records: Sequence[ReasonRecord]) -> tuple[Reason, ...]:
         return reason
 
     return tuple(resolve(code, ()) for code in raw)
+
+
+def _shift_calendar(patterns: Sequence[ShiftPattern]) -> tuple[ShiftConfig, ...]:
+    """Stored shift patterns as the config holds shifts, in order of their start time (the store keeps
+    them by name); refused with PlanningError where two overlap."""
+    overlaps = shift_overlaps(patterns)
+    if overlaps:
+        first = overlaps[0]
+        raise PlanningError(f"shift_patterns table, shift {first.shift.name!r}: start {first.shift.start!r} "
+                            f"{first.why()}; import a shifts file to replace the stored patterns")
+    return tuple(shift_config(p) for p in sorted(patterns, key=lambda p: (p.start, p.name)))
 
 
 def shift_config(pattern: ShiftPattern) -> ShiftConfig:

@@ -76,6 +76,11 @@ class ShiftCalendar:
         # conversions are cheap but not free, so remember each one.
         self._cache: dict[tuple[int, date], ShiftInstance | None] = {}
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The shifts' names, in the order given ("Day" alone with no shifts configured)."""
+        return tuple(pattern.name for pattern in self._patterns)
+
     # ------------------------------------------------------------ conversion
 
     def _instant(self, day: date, wall: time) -> float:
@@ -136,8 +141,9 @@ class ShiftCalendar:
     def shift_at(self, ts: float) -> ShiftInstance | None:
         """The shift with start <= ts < end, or None between shifts.
 
-        Should two configured shifts overlap, the one that started last wins:
-        it is the shift that has taken over the machines.
+        The config, the shifts import and the stored patterns all refuse shifts that overlap
+        (oee_tui.model.shift_overlaps). Should a calendar be built of such shifts anyway, the one
+        that started last wins: it is the shift that has taken over the machines.
         """
         candidates = [s for s in self.shifts_between(ts, ts + 1e-6) if s.start <= ts < s.end]
         return candidates[-1] if candidates else None

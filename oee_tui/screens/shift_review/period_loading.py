@@ -40,7 +40,7 @@ class Loaded:
     period: Period
     scope: Scope
     now: float
-    config: Config  # with the imported reasons and shifts merged in
+    config: Config  # with the imported reasons merged in, its shifts the plant's calendar (planned_config)
     report: Report
     pareto: tuple[ParetoBar, ...]
     targets: tuple[TargetRow, ...]

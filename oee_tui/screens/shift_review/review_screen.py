@@ -118,6 +118,12 @@ class ReviewScreen(PlantScreen[None]):
         """The config the figures were computed with: imported reasons have names and can be picked."""
         return self.loaded.config if self.loaded is not None else self.config
 
+    @property
+    def calendar_config(self) -> Config:
+        """The config with the plant's one shift calendar, the engine's (imported shift patterns, once there
+        are any, in place of the file's): periods are looked up in it, as the live screen's shift is."""
+        return self.engine.planning.with_shifts(self.config)
+
     def now(self) -> float:
         return self.oee_app.clock()
 
@@ -135,9 +141,9 @@ class ReviewScreen(PlantScreen[None]):
 
     def on_mount(self) -> None:
         try:
-            self.period = current_period(self.config, PeriodKind.SHIFT, self.now())
+            self.period = current_period(self.calendar_config, PeriodKind.SHIFT, self.now())
         except (ReviewError, LookupError):  # no shift in the last 8 days: start on today
-            self.period = current_period(self.config, PeriodKind.DAY, self.now())
+            self.period = current_period(self.calendar_config, PeriodKind.DAY, self.now())
         self.set_class(self.app.size.width >= WIDE, "wide")
         self._focus_view()
         self.load()
@@ -294,7 +300,7 @@ class ReviewScreen(PlantScreen[None]):
         if self.period is None:
             return
         try:
-            self.period = step_period(self.config, self.period, steps)
+            self.period = step_period(self.calendar_config, self.period, steps)
         except ReviewError as exc:
             self.notify(str(exc), severity="warning")
             return
@@ -304,7 +310,7 @@ class ReviewScreen(PlantScreen[None]):
         if self.period is None:
             return
         try:
-            self.period = period_of_kind(self.config, self.period, PeriodKind(kind), self.now())
+            self.period = period_of_kind(self.calendar_config, self.period, PeriodKind(kind), self.now())
         except (ReviewError, LookupError) as exc:  # LookupError: no shift ran in the 8 days before
             self.notify(str(exc), severity="warning")
             return
@@ -319,7 +325,7 @@ class ReviewScreen(PlantScreen[None]):
                 self.period = period
                 self.load()
 
-        self.app.push_screen(PeriodInputScreen(self.config, self.now(), self.period.label), chosen)
+        self.app.push_screen(PeriodInputScreen(self.calendar_config, self.now(), self.period.label), chosen)
 
     def action_view(self, view: str) -> None:
         self.view_id = view
@@ -331,7 +337,7 @@ class ReviewScreen(PlantScreen[None]):
         self._update_note()
 
     def action_compare_mode(self) -> None:
-        self.compare_mode = (self.compare_mode + 1) % (1 + max(1, len(self.config.shifts)))
+        self.compare_mode = (self.compare_mode + 1) % (1 + max(1, len(self.calendar_config.shifts)))
         if self.view_id != "compare":
             self.action_view("compare")
         else:
