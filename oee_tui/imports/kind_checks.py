@@ -82,6 +82,8 @@ def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[Impo
     records: list[ImportRecord] = []
     problem, references = checks.problems.add, checks.references
     reasons = references.reasons
+    planned = [code for code, r in reasons.items() if r.planned]
+    planned_codes = listing(planned) if planned else "(none: add one to the config, or oee import reasons)"
     duplicates = checks.check_duplicates(parsed)
     spans: list[RowSpan] = []
     for number, row, _ in parsed:
@@ -89,13 +91,22 @@ def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[Impo
             continue
         ok = references.check_machine_or_line(number, row)
         ok = checks.check_span(number, row["start"], row["end"]) and ok
-        reason = row.get("reason") or DEFAULT_PLANNED_REASON
+        given = row.get("reason")
+        reason = given or DEFAULT_PLANNED_REASON
         known = reasons.get(reason)
-        if known is None:
+        if given is None and (known is None or not known.planned):
+            # No reason was written: say what the default stood for, not as if the planner had typed it.
+            column = "reason" if checks.cells.has("reason") else None
+            why = "is not a reason code (in the config or imported)" if known is None else "is an unplanned reason"
+            problem(number, column, None,
+                    f"{'is empty' if column else 'has no reason column'}, and the default planned reason "
+                    f"{DEFAULT_PLANNED_REASON} {why}; give a planned reason: {planned_codes}")
+            ok = False
+        elif known is None:
             ok = references.check_reason(number, reason) and ok
         elif not known.planned:
-            problem(number, "reason", reason, "is an unplanned reason; a downtime plan needs a planned "
-                    f"one: {listing(code for code, r in reasons.items() if r.planned)}")
+            problem(number, "reason", reason, f"is an unplanned reason; a downtime plan needs a planned one: "
+                    f"{planned_codes}")
             ok = False
         if not ok:
             continue

@@ -8,6 +8,7 @@ changes nothing). `plan_result` says what it would do without keeping anything, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from oee_tui.imports.validate import ImportResult
@@ -18,11 +19,14 @@ from oee_tui.store.planning_codec import shift_breaks, shift_days
 __all__ = ["WriteSummary", "plan_result", "preview_rows", "summary_for_empty_store", "write_result"]
 
 
-def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None) -> WriteSummary:
-    """Write a validated file in one transaction; refuses a result with problems."""
+def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None,
+                 interrupted: Callable[[], bool] | None = None) -> WriteSummary:
+    """Write a validated file in one transaction; refuses a result with problems.
+
+    `interrupted` is asked just before the commit: True rolls the write back and raises KeyboardInterrupt."""
     _refuse_problems(result)
     return store.write_import(result.kind, result.records, file=result.file, sheet=result.sheet,
-                              imported_by=imported_by, sha256=sha256)
+                              imported_by=imported_by, sha256=sha256, interrupted=interrupted)
 
 
 def plan_result(store: Store, result: ImportResult, *, imported_by: str = "") -> WriteSummary:

@@ -82,11 +82,13 @@ class WriteSummary:
 
 class ImportTables(DaySummaryTables):
     def write_import(self, kind: str, records: Sequence[ImportRecord], *, file: str, sheet: str | None,
-                     imported_by: str, sha256: str | None = None, commit: bool = True) -> WriteSummary:
+                     imported_by: str, sha256: str | None = None, commit: bool = True,
+                     interrupted: Callable[[], bool] | None = None) -> WriteSummary:
         """Write the records of one file of `kind` in one transaction, logged with where they came from.
 
         Without `commit`, what the write would do, computed by doing it and rolling back: nothing
-        is kept, and the saved day summaries stay.
+        is kept, and the saved day summaries stay. `interrupted` (a Ctrl+C noted by the caller) is
+        asked last before the commit: True rolls everything back and raises KeyboardInterrupt.
         """
         writer = _WRITERS[kind]
         if not commit:
@@ -101,6 +103,8 @@ class ImportTables(DaySummaryTables):
             if summary.changed:
                 cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [_now(), kind, file, sheet, sha256, len(records), imported_by])
+            if interrupted is not None and interrupted():
+                raise KeyboardInterrupt  # inside the transaction: it rolls back
         return summary
 
 

@@ -280,8 +280,8 @@ class ImportScreen(PlantScreen[None]):
         self._set_status(f"Reading {path}…")
         report = partial(self._report_progress, self._generation)
         bad_style = f"bold {state_colour(self.app.theme_variables, MachineState.DOWN)}"
-        self.run_worker(partial(self._check_in_thread, self._generation, path, engine.config, sheet, kind, report,
-                                bad_style),
+        self.run_worker(partial(self._check_in_thread, self._generation, path, engine.config, engine.store, sheet,
+                                kind, report, bad_style),
                         thread=True, exclusive=True, group="import-check", exit_on_error=False,
                         name=f"check {path}")
 
@@ -297,15 +297,16 @@ class ImportScreen(PlantScreen[None]):
         of = f" of about {total:,}" if total and total != done else ""
         self._set_status(f"Reading row {done:,}{of}…" if done != total else f"Checking {done:,} rows…")
 
-    def _check_in_thread(self, generation: int, path: Path, config: Config, sheet: str | None, kind: str | None,
-                         progress: Progress, bad_style: str) -> None:
+    def _check_in_thread(self, generation: int, path: Path, config: Config, store: Store | None, sheet: str | None,
+                         kind: str | None, progress: Progress, bad_style: str) -> None:
         try:
             if path.is_dir():
                 checked = ImportPreview.unread(path, Problem(
                     str(path), None, None, None, None,
                     "is a folder: pick a .csv or .xlsx file in it (the list under File shows them)"), kind=kind)
             else:
-                checked = detect_and_preview(path, config, sheet, kind, progress=progress)
+                # Against what the store holds too: reasons and products imported before are known.
+                checked = detect_and_preview(path, config, sheet, kind, progress=progress, stored=store)
         except Exception as exc:  # a reader bug must still end in words on the screen, not a frozen bar
             problem = Problem(str(path), sheet, None, None, None, f"could not be read: {exc}")
             checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
