@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from oee_tui.imports import values
-from oee_tui.imports.columns import KindSpec, alias_index, normalize_header
+from oee_tui.imports.columns import KindSpec, alias_index, column_for
 from oee_tui.imports.problems import ProblemList
 from oee_tui.imports.reading import RawTable
 
@@ -53,7 +53,7 @@ class TableCells:
         """Find each column of the kind in the header; False if one is missing or named twice."""
         index = alias_index(self.spec)
         for position, text in enumerate(self.table.header):
-            name = index.get(normalize_header(text))
+            name = column_for(index, text)
             if name is None:
                 continue  # extra columns (comments, colours, totals) are common and harmless
             if name in self.positions:
@@ -71,8 +71,10 @@ class TableCells:
                 ok = False
         for group in self.spec.one_of:
             if not any(name in self.positions for name in group):
+                accepted = "; ".join(f"{name}: {', '.join(self.spec.column(name).aliases)}" for name in group)
                 self.problems.add(self.table.header_row, " or ".join(group), None,
-                                  "column is missing; the file needs at least one of these")
+                                  f"column is missing; the file needs at least one of these, named one of "
+                                  f"({accepted})")
                 ok = False
         return ok and not self.problems
 
@@ -102,6 +104,7 @@ class TableCells:
         plan = [(column, self.positions[column], parse, self.spec.column(column).required)
                 for column, parse in self._parsers()]
         problem = self.problems.add
+        uncalculated = self.table.uncalculated
         for number, cells in self.table.rows:
             row: dict[str, Any] = {}
             good = True
@@ -109,6 +112,14 @@ class TableCells:
             for column, position, parse, required in plan:
                 raw = cells[position] if position < width else None
                 if raw is None or (raw.__class__ is str and not raw.strip()):
+                    if uncalculated and (number, position) in uncalculated:
+                        formula = uncalculated[number, position]
+                        problem(number, column, f"={formula}" if formula else None,
+                                f"is a formula saved without its value (cell {_cell_name(position, number)}), so "
+                                "its value is unknown; open the file in Excel and save it, which stores the "
+                                "values, or export the sheet as CSV")
+                        good = False
+                        continue
                     if required:
                         problem(number, column, None, "is empty; this column is required")
                         good = False
@@ -144,3 +155,13 @@ class TableCells:
             "breaks": values.parse_breaks,
         }
         return [(column.name, by_kind[column.kind]) for column in self.spec.columns if column.name in self.positions]
+
+
+def _cell_name(position: int, row: int) -> str:
+    """0, 5 -> `A5`: the cell as Excel names it."""
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row}"

@@ -1,10 +1,12 @@
 """The columns each import kind reads, and the header names people give them.
 
 A header cell matches a column when, after `normalize_header`, it equals the
-column's name or one of its aliases. Normalising lower-cases, folds spaces,
+column's name or one of its aliases (`column_for`). Normalising lower-cases, folds spaces,
 underscores, hyphens, dots and slashes into one space, drops a unit in brackets
 (`Cycle time (s)` -> `cycle time`) and a trailing `#`/`no`-style marker is an
-alias of its own. The alias lists are the documented contract: `ALIASES_DOC`
+alias of its own. A header that matches nothing as it stands is tried once more
+without a unit at its end, as planners and exporters write them: `cycle_time_s`,
+`Ideal cycle time sec`, `Rate pcs/h`. The alias lists are the documented contract: `ALIASES_DOC`
 renders them for `oee import --help` and the manual.
 """
 
@@ -44,6 +46,12 @@ _SEPARATORS: Final = re.compile(r"[\s_\-./\\:]+")
 _UNIT: Final = re.compile(r"\s*[(\[{][^)\]}]*[)\]}]\s*$")
 
 
+# Units written after a column's name, after an underscore or a space (normalised to a space by then).
+_TRAILING_UNIT: Final = re.compile(
+    r"(?: (?:in|per|pro|je))?(?: (?:s|sec|secs|second|seconds|sek|sekunden|ms|min|mins|minute|minutes|h|hr|hrs"
+    r"|hour|hours|std|stunden|pcs|pc|stk|pieces|units|%))+$")
+
+
 def normalize_header(text: object) -> str:
     """`  Order_No. ` -> `order no`; `Cycle Time [s]` -> `cycle time`. Case- and space-insensitive matching."""
     if text is None:
@@ -72,8 +80,8 @@ SPECS: Final[dict[str, KindSpec]] = {
         Column("product", "id", True, _PRODUCT),
         Column("machine", "id", False, _MACHINE),
         Column("ideal_cycle_time", "duration", False,
-               ("ideal cycle time", "cycle time", "ideal ct", "ct", "cycle", "seconds per piece", "s per piece",
-                "takt", "taktzeit", "zykluszeit", "ideale zykluszeit")),
+               ("ideal cycle time", "cycle time", "ideal cycle", "ideal ct", "ct", "cycle", "seconds per piece",
+                "s per piece", "takt", "taktzeit", "zykluszeit", "ideale zykluszeit")),
         Column("rate", "rate", False,
                ("ideal rate", "rate", "speed", "pieces per hour", "pcs per hour", "pcs h", "units per hour",
                 "per hour", "output per hour", "stueck pro stunde", "stück pro stunde", "leistung")),
@@ -131,6 +139,24 @@ SPECS: Final[dict[str, KindSpec]] = {
 }
 
 KINDS: Final = tuple(SPECS)
+
+
+def column_for(index: dict[str, str], text: object) -> str | None:
+    """The canonical column a header cell names (`index` from `alias_index`), or None.
+
+    As written first, then without a trailing unit: `ideal_cycle_time_s` is `ideal cycle time`."""
+    name = normalize_header(text)
+    column = index.get(name)
+    if column is None and name:
+        bare = _TRAILING_UNIT.sub("", name)
+        if bare and bare != name:
+            column = index.get(bare)
+    return column
+
+
+def header_text(text: object) -> str:
+    """A header cell as the file writes it, on one line: a cell with a line break names a column in one message."""
+    return "" if text is None else " ".join(str(text).split())
 
 
 def alias_index(spec: KindSpec) -> dict[str, str]:

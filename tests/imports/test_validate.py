@@ -105,7 +105,10 @@ def test_every_schedule_problem_is_listed_and_nothing_is_kept(tmp_path: Path, co
 def test_missing_columns_are_named_with_their_aliases(tmp_path: Path, config: Config) -> None:
     path = write_csv(tmp_path / "plan.csv", [["Order", "Product", "Start", "End"], ["1", "A", "x", "y"]])
     assert messages(validate_file("schedule", path, config)) == [
-        f"{path}, row 1, column machine or line: column is missing; the file needs at least one of these",
+        f"{path}, row 1, column machine or line: column is missing; the file needs at least one of these, named one "
+        "of (machine: machine id, machine, maschine, asset, equipment, workcenter, work center, work centre, "
+        "resource, station, anlage, arbeitsplatz, ressource; line: line id, line, linie, production line, "
+        "fertigungslinie)",
         f"{path}, row 1, column quantity: column is missing; name it one of: quantity, qty, planned quantity, "
         "target quantity, amount, pieces, pcs, menge, sollmenge, stueck, stück, order quantity",
     ]
