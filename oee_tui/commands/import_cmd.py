@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from oee_tui.store import Store
 
 PREVIEW_ROWS = 10
+# --date-format: is the day first? Dashes are read as slashes (12-07-2026 as 12/07/2026).
+DATE_FORMATS = {"dd/mm/yyyy": True, "mm/dd/yyyy": False}
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl+C stopped
 
 
@@ -46,6 +48,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     parser.add_argument("--sheet", metavar="NAME", help="the workbook sheet to read (default: the one with the header)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the file and show what would be written, without writing")
+    parser.add_argument("--date-format", choices=tuple(DATE_FORMATS), metavar="ORDER",
+                        help="how slashed and dashed dates are written: dd/mm/yyyy or mm/dd/yyyy (default: told by "
+                             "the dates that can be read only one way, each way of writing a date on its own; "
+                             "a date that nothing decides is a problem)")
     parser.set_defaults(run=run)
 
 
@@ -131,7 +137,8 @@ def _check_and_write(args: argparse.Namespace, config: Config, store_dir: Path, 
     with ctrl_c.deferred():
         planning = stored_planning(store, args.kind)
     ctrl_c.check()
-    preview = preview_file(args.file, config, args.kind, args.sheet, planning=planning)
+    day_first = None if args.date_format is None else DATE_FORMATS[args.date_format]
+    preview = preview_file(args.file, config, args.kind, args.sheet, planning=planning, day_first=day_first)
     result = preview.result
     if preview.problems or result is None:
         for problem in preview.problems:
@@ -156,6 +163,14 @@ def _check_and_write(args: argparse.Namespace, config: Config, store_dir: Path, 
         else:
             summary = summary_for_empty_store(result)
         print(f"would write: {summary}; dry run, nothing was written")
+        if summary.removed_rows:
+            from oee_tui.imports.write import removed_rows
+
+            # What a write would delete is what a misread date or a wrong file costs: show it before it happens.
+            print("stored rows it would remove (times in UTC):")
+            print_rows(removed_rows(summary))
+            if summary.removed > len(summary.removed_rows):
+                print(f"and {summary.removed - len(summary.removed_rows)} more")
         return EXIT_OK
     try:
         with ctrl_c.deferred():

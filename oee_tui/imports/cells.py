@@ -27,7 +27,7 @@ class TableCells:
         self.problems = problems
         self.positions: dict[str, int] = {}  # canonical column -> index in the row
         self.decimal_comma = False
-        self.day_first: bool | None = None
+        self.day_first: values.DateOrder = None
         self._cells_by_row: dict[int, tuple[object, ...]] | None = None
 
     def has(self, column: str) -> bool:
@@ -78,8 +78,10 @@ class TableCells:
                 ok = False
         return ok and not self.problems
 
-    def detect_locale(self) -> None:
-        """Decimal comma or point, and day or month first, from every number and date text in the file."""
+    def detect_locale(self, day_first: bool | None = None) -> None:
+        """Decimal comma or point, and day or month first, from every number and date text in the file.
+
+        `day_first` is the planner's date order (`oee import --date-format`): given, no date overrides it."""
         numeric = [c.name for c in self.spec.columns
                    if c.kind in ("number", "count", "duration", "rate") and c.name in self.positions]
         dated = [c.name for c in self.spec.columns if c.kind == "datetime" and c.name in self.positions]
@@ -95,7 +97,8 @@ class TableCells:
                 if isinstance(raw, str):
                     date_texts.append(raw)
         self.decimal_comma = values.detect_decimal_comma(number_texts, default=self.table.separator == ";")
-        self.day_first = values.detect_day_first(date_texts)
+        # A planner's --date-format settles every date; else each way of writing one decides for itself.
+        self.day_first = values.detect_day_first(date_texts) if day_first is None else day_first
 
     def parse(self) -> list[ParsedRow]:
         """Every row whose cells all parse; a cell that does not, or a required one left empty, is a problem."""

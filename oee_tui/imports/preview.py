@@ -78,19 +78,21 @@ def file_sha256(path: Path) -> str:
 
 def preview_file(path: Path, config: Config, kind: str, sheet: str | None = None, *,
                  progress: Progress | None = None, sheet_names: tuple[str, ...] = (),
-                 detection: Detection | None = None, planning: Planning | None = None) -> ImportPreview:
+                 detection: Detection | None = None, planning: Planning | None = None,
+                 day_first: bool | None = None) -> ImportPreview:
     """Read `path` as `kind` and check every row. Without `sheet`, a workbook's first sheet with the kind's
     header is read. `progress(rows read, rows total or 0)` follows the reading. File work: call it from a thread.
 
     `planning` is what the store holds (`references.stored_planning`): reasons and products imported
-    before count as known. `sheet_names` and `detection`, when a caller found them first, are kept."""
+    before count as known. `day_first`: the date order the planner gave (`validate_file`). `sheet_names` and
+    `detection`, when a caller found them first, are kept."""
     try:
         table = read_table(path, SPECS[kind], sheet, progress)
     except ReadError as exc:
         problem = Problem(exc.file, exc.sheet, exc.row, None, None, exc.why)
         return ImportPreview.unread(path, problem, sheet=sheet, kind=kind, sheet_names=sheet_names,
                                     detection=detection)
-    result = validate_table(kind, table, config, planning=planning)
+    result = validate_table(kind, table, config, planning=planning, day_first=day_first)
     return ImportPreview(path, sheet_names, table.sheet, detection, kind, table, result, result.problems,
                          file_sha256(path))
 

@@ -61,9 +61,10 @@ _BUILDERS: Final[dict[str, Callable[[RowChecks, list[ParsedRow]], list[ImportRec
 def validate_file(kind: str, path: Path | str, config: Config, sheet: str | None = None,
                   products_path: Path | str | None = None,
                   progress: Callable[[int, int], None] | None = None, *,
-                  planning: Planning | None = None) -> ImportResult:
+                  planning: Planning | None = None, day_first: bool | None = None) -> ImportResult:
     """Read and check one file. `products_path`: a products file whose products count as known.
     `planning`: what the store holds (references.stored_planning); without it, the config alone.
+    `day_first`: the date order the planner gave (True dd/mm/yyyy, False mm/dd/yyyy); None: told by the dates.
 
     `progress(rows read, rows total or 0 if unknown)` follows the reading, the slow part of a large file."""
     if kind not in SPECS:
@@ -80,7 +81,7 @@ def validate_file(kind: str, path: Path | str, config: Config, sheet: str | None
     except ReadError as exc:
         problems.append(Problem(exc.file, exc.sheet, exc.row, None, None, exc.why))
         return ImportResult(kind, str(path), sheet, (), tuple(sorted(problems, key=Problem.sort_key)))
-    result = validate_table(kind, table, config, extra_products, planning=planning)
+    result = validate_table(kind, table, config, extra_products, planning=planning, day_first=day_first)
     if problems:
         merged = tuple(sorted((*problems, *result.problems), key=Problem.sort_key))
         return ImportResult(kind, table.file, table.sheet, (), merged)
@@ -88,12 +89,12 @@ def validate_file(kind: str, path: Path | str, config: Config, sheet: str | None
 
 
 def validate_table(kind: str, table: RawTable, config: Config, extra_products: set[str] | None = None, *,
-                   planning: Planning | None = None) -> ImportResult:
+                   planning: Planning | None = None, day_first: bool | None = None) -> ImportResult:
     problems = ProblemList(table.file, table.sheet)
     cells = TableCells(table, SPECS[kind], values.PlantClock(config.tz), problems)
     records: list[ImportRecord] = []
     if cells.map_header():
-        cells.detect_locale()
+        cells.detect_locale(day_first)
         parsed = cells.parse()
         references = References(config, planning or Planning.empty(), extra_products, cells, problems)
         checks = RowChecks(problems, cells, references, config.tz)

@@ -16,7 +16,7 @@ from oee_tui.model import LoggedStop, Order, PlannedStop, ProductionRun, Product
 from oee_tui.store import Store, WriteSummary
 from oee_tui.store.planning_codec import shift_breaks, shift_days
 
-__all__ = ["WriteSummary", "plan_result", "preview_rows", "summary_for_empty_store", "write_result"]
+__all__ = ["WriteSummary", "plan_result", "preview_rows", "removed_rows", "summary_for_empty_store", "write_result"]
 
 
 def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None,
@@ -62,6 +62,13 @@ def _text(value: object) -> str:
 
 def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def removed_rows(summary: WriteSummary) -> list[tuple[str, ...]]:
+    """A header and the stored rows the write removes (as many as the summary lists), times in UTC."""
+    return [("removed", "machine or line", "start_utc", "end_utc"),
+            *((row.what, row.where, "" if row.start_utc is None else _utc(row.start_utc),
+               "" if row.end_utc is None else _utc(row.end_utc)) for row in summary.removed_rows)]
 
 
 def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]:

@@ -124,8 +124,8 @@ def test_ambiguous_slashed_dates_are_reported_not_guessed(tmp_path: Path, config
     assert [(p.row, p.column, p.value) for p in problems] == [
         (2, "End", "03/04/2026 08:00"), (2, "Start", "03/04/2026 06:00"),
         (3, "End", "05/04/2026 08:00"), (3, "Start", "05/04/2026 06:00")]
-    assert problems[0].why == ("is ambiguous: no date in this file tells whether it is day/month or month/day; "
-                               "write dates as yyyy-mm-dd")
+    assert problems[0].why == ("is ambiguous: no date written like it in this file tells whether it is day/month "
+                               "or month/day; write dates as yyyy-mm-dd (or give oee import --date-format)")
     # One unambiguous date anywhere in the file settles the order for all of them.
     write_csv(path, [ORDER_HEADER,
                      ["1", "A", "M1", "03/04/2026 06:00", "03/04/2026 08:00", "10"],
