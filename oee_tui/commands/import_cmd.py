@@ -148,6 +148,8 @@ def _check_and_write(args: argparse.Namespace, config: Config, store_dir: Path, 
               file=sys.stderr)
         return EXIT_USAGE
     where = preview.where
+    for note in result.notes:  # what the import does with a row that the planner should know; not a problem
+        print(f"note: {note}")
     if args.dry_run:
         print_rows(preview_rows(result, PREVIEW_ROWS))
         shown = min(PREVIEW_ROWS, len(result.records))

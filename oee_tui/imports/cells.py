@@ -104,7 +104,8 @@ class TableCells:
         """Every row whose cells all parse; a cell that does not, or a required one left empty, is a problem."""
         parsed: list[ParsedRow] = []
         # Resolved once: this loop runs for every cell of the file.
-        plan = [(column, self.positions[column], parse, self.spec.column(column).required)
+        plan = [(column, self.positions[column], parse,
+                 self.spec.column(column).required and not self.spec.column(column).empty_ok)
                 for column, parse in self._parsers()]
         problem = self.problems.add
         uncalculated = self.table.uncalculated

@@ -24,8 +24,9 @@ ValueKind = Literal["id", "text", "number", "count", "duration", "rate", "dateti
 class Column:
     name: str  # canonical name, also how a missing column is named in a problem
     kind: ValueKind
-    required: bool
+    required: bool  # the header must name it, and (unless empty_ok) every row must fill it
     aliases: tuple[str, ...] = ()
+    empty_ok: bool = False  # a required column whose cells may be empty (the kind's builder says what that means)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ SPECS: Final[dict[str, KindSpec]] = {
         Column("end", "datetime", True, _END),
         Column("quantity", "count", True,
                ("quantity", "qty", "planned quantity", "target quantity", "amount", "pieces", "pcs", "menge",
-                "sollmenge", "stueck", "stück", "order quantity")),
+                "sollmenge", "stueck", "stück", "order quantity"), empty_ok=True),
     ), one_of=(("machine", "line"),)),
     "shifts": KindSpec("shifts", (
         Column("name", "text", True, ("shift", "shift name", "name", "schicht", "schichtname")),
@@ -174,7 +175,7 @@ def aliases_doc() -> str:
     for spec in SPECS.values():
         lines.append(f"{spec.kind}:")
         for column in spec.columns:
-            need = "required" if column.required else "optional"
+            need = ("required, may be empty" if column.empty_ok else "required") if column.required else "optional"
             lines.append(f"  {column.name} ({need}, {column.kind}): {', '.join(column.aliases)}")
         for group in spec.one_of:
             lines.append(f"  at least one of: {', '.join(group)}")

@@ -1,4 +1,4 @@
-"""The rows of products, schedule, downtime-plan and production-log files checked and made into records.
+"""The rows of products, downtime-plan and production-log files checked and made into records.
 
 Each builder takes the rows whose cells parsed and returns the records of the good ones;
 what is wrong with the others goes to the problems list (see oee_tui.imports.row_checks).
@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from oee_tui.imports.cells import ParsedRow
 from oee_tui.imports.problems import listing
-from oee_tui.imports.row_checks import RowChecks, RowSpan
-from oee_tui.model import ImportRecord, LoggedStop, Order, PlannedStop, ProductionRun, ProductRate
+from oee_tui.imports.row_checks import RowChecks, RowSpan, span_group
+from oee_tui.model import ImportRecord, LoggedStop, PlannedStop, ProductionRun, ProductRate
 
 DEFAULT_PLANNED_REASON: Final = "PM"
 
@@ -49,35 +49,6 @@ def build_products(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
     return records
 
 
-def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
-    records: list[ImportRecord] = []
-    problem, raw, references = checks.problems.add, checks.cells.raw, checks.references
-    duplicates = checks.check_duplicates(parsed)
-    ids: dict[str, int] = {}
-    spans: list[RowSpan] = []
-    for number, row, _ in parsed:
-        if number in duplicates:
-            continue
-        ok = references.check_machine_or_line(number, row)
-        ok = references.check_product(number, row["product"]) and ok
-        ok = checks.check_span(number, row["start"], row["end"]) and ok
-        order_id = row["order_id"]
-        if order_id in ids:
-            problem(number, "order_id", order_id, f"is used twice: also in row {ids[order_id]}")
-            ok = False
-        ids.setdefault(order_id, number)
-        if row["quantity"] == 0:
-            problem(number, "quantity", raw(number, "quantity"), "must be greater than 0")
-            ok = False
-        if not ok:
-            continue
-        spans.append((_group(row), row["start"], row["end"], number, f"order {order_id}"))
-        records.append(Order(order_id, row["product"], row.get("machine"), row.get("line"), row["start"], row["end"],
-                             row["quantity"], number))
-    checks.check_overlaps(spans)
-    return records
-
-
 def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
     records: list[ImportRecord] = []
     problem, references = checks.problems.add, checks.references
@@ -110,7 +81,7 @@ def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[Impo
             ok = False
         if not ok:
             continue
-        spans.append((_group(row), row["start"], row["end"], number, "the planned stop"))
+        spans.append((span_group(row), row["start"], row["end"], number, "the planned stop"))
         records.append(PlannedStop(row.get("machine"), row.get("line"), row["start"], row["end"], reason,
                                    row.get("note") or "", number))
     checks.check_overlaps(spans)
@@ -157,11 +128,6 @@ def build_production_log(checks: RowChecks, parsed: list[ParsedRow]) -> list[Imp
     # One timeline per machine: a stop inside a run would count its time twice (split the run instead).
     checks.check_overlaps(runs + stops)
     return records
-
-
-def _group(row: dict[str, Any]) -> str:
-    """What a planned span belongs to, for overlaps: its machine, else its line."""
-    return f"machine {row['machine']}" if row.get("machine") else f"line {row['line']}"
 
 
 def _record_type(row: dict[str, Any]) -> str | None:

@@ -23,12 +23,13 @@ from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.imports import values
 from oee_tui.imports.cells import ParsedRow, TableCells
 from oee_tui.imports.columns import SPECS
-from oee_tui.imports.kind_checks import build_downtime_plan, build_production_log, build_products, build_schedule
+from oee_tui.imports.kind_checks import build_downtime_plan, build_production_log, build_products
 from oee_tui.imports.problems import Problem, ProblemList
 from oee_tui.imports.reading import RawTable, ReadError, read_table
 from oee_tui.imports.reason_checks import build_reasons
 from oee_tui.imports.references import References
 from oee_tui.imports.row_checks import RowChecks
+from oee_tui.imports.schedule_checks import build_schedule
 from oee_tui.imports.shift_checks import build_shifts
 from oee_tui.model import ImportRecord, ProductRate
 
@@ -42,6 +43,7 @@ class ImportResult:
     sheet: str | None
     records: tuple[ImportRecord, ...]  # empty whenever problems is not
     problems: tuple[Problem, ...]
+    notes: tuple[Problem, ...] = ()  # said of a file without problems too; they refuse nothing
 
     @property
     def ok(self) -> bool:
@@ -100,4 +102,5 @@ def validate_table(kind: str, table: RawTable, config: Config, extra_products: s
         checks = RowChecks(problems, cells, references, config.tz)
         records = _BUILDERS[kind](checks, parsed)
     found = problems.in_order()
-    return ImportResult(kind, table.file, table.sheet, () if found else tuple(records), found)
+    return ImportResult(kind, table.file, table.sheet, () if found else tuple(records), found,
+                        problems.notes_in_order())

@@ -84,7 +84,7 @@ def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]
     elif kind == "schedule":
         header = ("order_id", "product", "machine", "line", "start_utc", "end_utc", "quantity")
         rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc),
-                 str(r.quantity)) for r in records if isinstance(r, Order)]
+                 _text(r.quantity)) for r in records if isinstance(r, Order)]
     elif kind == "shifts":
         header = ("name", "start", "end", "days", "breaks")
         rows = [(r.name, r.start, r.end, shift_days(r.days), shift_breaks(r.breaks))

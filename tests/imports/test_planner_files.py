@@ -109,3 +109,19 @@ def test_a_header_cell_with_a_line_break_is_named_on_one_line(tmp_path: Path, co
     assert messages(validate_file("products", path, config)) == [
         f"{path}, sheet Log, row 2, column Ideal cycle time [s]: 'fast': is not a duration; write seconds (90), "
         "mm:ss (1:30) or with a unit (2 min)"]
+
+
+def test_orders_without_a_quantity_target_are_imported_with_a_note(tmp_path: Path, config: Config) -> None:
+    path = write_csv(tmp_path / "plan.csv", [
+        ["Order", "Product", "Machine", "Start", "End", "Qty"],
+        ["1", "A", "M1", "2026-03-02 06:00", "2026-03-02 07:00", "0"],
+        ["2", "A", "M1", "2026-03-02 07:00", "2026-03-02 08:00", ""],
+        ["3", "A", "M1", "2026-03-02 08:00", "2026-03-02 09:00", "50"],
+    ])
+    result = validate_file("schedule", path, config)
+    assert messages(result) == []
+    assert [(record.order_id, record.quantity) for record in result.records] == [  # type: ignore[union-attr]
+        ("1", None), ("2", None), ("3", 50)]
+    assert [str(note) for note in result.notes] == [
+        f"{path}, row 2, column Qty: '0': no quantity target (0 or empty): the order is imported without one",
+        f"{path}, row 3, column Qty: no quantity target (0 or empty): the order is imported without one"]

@@ -121,3 +121,32 @@ def test_a_file_with_problems_reads_the_store_but_writes_nothing(
     with Store.open(paths[1]) as store:
         assert rows(store, "SELECT * FROM import_log") == before
         assert rows(store, "SELECT count(*) FROM production_stops") == [(0,)]
+
+
+def test_an_order_overlapping_one_stored_before_is_refused_naming_both(
+        tmp_path: Path, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    header = ["Order", "Product", "Machine", "Start", "End", "Qty"]
+    week = write_csv(tmp_path / "week.csv", [header, ["17", "A", "M1", "2026-03-02 06:00", "2026-03-02 10:00", "10"]])
+    assert oee_import(paths, "schedule", str(week)) == 0
+    late = write_csv(tmp_path / "late.csv", [header,
+                                            ["18", "B", "M1", "2026-03-02 09:00", "2026-03-02 12:00", "10"],
+                                            ["19", "B", "M1", "2026-03-02 12:00", "2026-03-02 13:00", "5"]])
+    capsys.readouterr()
+    assert oee_import(paths, "schedule", str(late)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{late}, row 2, column Start: '2026-03-02 09:00': order 18 overlaps order 17, stored by an earlier import on "
+        "machine M1 (2026-03-02 06:00 to 2026-03-02 10:00); move one of them, or give order 17 in this file with "
+        "its new times",
+        f"oee import: 1 problem in {late}; nothing was written"]
+    # Given anew in the same file, the stored order moves: no overlap. The order without a quantity is noted.
+    write_csv(late, [header,
+                     ["17", "A", "M1", "2026-03-02 06:00", "2026-03-02 09:00", "10"],
+                     ["18", "B", "M1", "2026-03-02 09:00", "2026-03-02 12:00", "10"],
+                     ["19", "B", "M1", "2026-03-02 12:00", "2026-03-02 13:00", ""]])
+    assert oee_import(paths, "schedule", str(late)) == 0
+    assert capsys.readouterr() == (
+        f"note: {late}, row 4, column Qty: no quantity target (0 or empty): the order is imported without one\n"
+        f"imported {late} (schedule): 2 inserted, 1 updated, 0 unchanged\n", "")
+    with Store.open(paths[1]) as store:
+        assert rows(store, "SELECT order_id, quantity FROM orders ORDER BY order_id") == [
+            ("17", 10), ("18", 10), ("19", None)]

@@ -33,7 +33,13 @@ from oee_tui.imports.reading import Progress
 from oee_tui.imports.validate import Problem
 from oee_tui.model import MachineState
 from oee_tui.screens.file_import.file_picker import PathInput, list_candidates
-from oee_tui.screens.file_import.preview_table import MARK, MAX_PROBLEMS_SHOWN, PreviewTable, preview_table
+from oee_tui.screens.file_import.preview_table import (
+    MARK,
+    MAX_PROBLEMS_SHOWN,
+    NOTE_MARK,
+    PreviewTable,
+    preview_table,
+)
 from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
@@ -368,6 +374,10 @@ class ImportScreen(PlantScreen[None]):
                    for index, problem in enumerate(checked.problems[:MAX_PROBLEMS_SHOWN])]
         if not options:
             options = [Option("No problems: every row is valid.", disabled=True)]
+            # Notes refuse nothing (an order without a quantity target), but the planner should read them first.
+            notes = checked.result.notes if checked.result is not None else ()
+            options += [Option(f"{NOTE_MARK} {problem_line(note, checked.sheet)}", disabled=True)
+                        for note in notes[:MAX_PROBLEMS_SHOWN]]
         problems_list.set_options(options)
         self.query_one("#import-detail", Static).update("")
         if checked.problems:
