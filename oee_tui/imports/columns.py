@@ -96,7 +96,7 @@ SPECS: Final[dict[str, KindSpec]] = {
         Column("machine", "id", False, _MACHINE),
         Column("line", "id", False, _LINE),
         Column("start", "datetime", True, _START),
-        Column("end", "datetime", True, _END),
+        Column("end", "datetime", True, _END, empty_ok=True),  # empty: an open order (schedule_checks)
         Column("quantity", "count", True,
                ("quantity", "qty", "planned quantity", "target quantity", "amount", "pieces", "pcs", "menge",
                 "sollmenge", "stueck", "stück", "order quantity"), empty_ok=True),

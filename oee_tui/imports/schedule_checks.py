@@ -1,12 +1,15 @@
 """The rows of a schedule checked and made into orders, as planners write them.
 
-An order with quantity 0 or none has no quantity target: it is imported without one, with a
+An order with quantity 0 or none has no quantity target, and an order with no end is open:
+it runs until the next order on its machine (or line) starts. Both are imported, each with a
 note. An order must not overlap another on its machine (or line), in the file or already
-stored by an earlier import, unless the file gives that stored order anew (same id).
+stored by an earlier import, unless the file gives that stored order anew (same id); an open
+order overlaps only an order it starts inside of, and one that starts inside it ends it.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -29,7 +32,9 @@ def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
             continue
         ok = references.check_machine_or_line(number, row)
         ok = references.check_product(number, row["product"]) and ok
-        ok = checks.check_span(number, row["start"], row["end"]) and ok
+        start, end = row["start"], row["end"]
+        if end is not None:
+            ok = checks.check_span(number, start, end) and ok
         order_id = row["order_id"]
         if order_id in ids:
             problem(number, "order_id", order_id, f"is used twice: also in row {ids[order_id]}")
@@ -42,9 +47,15 @@ def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
             written = raw(number, "quantity")
             checks.problems.note(number, "quantity", None if is_blank(written) else written,
                                  "no quantity target (0 or empty): the order is imported without one")
-        spans.append((span_group(row), row["start"], row["end"], number, f"order {order_id}"))
-        records.append(Order(order_id, row["product"], row.get("machine"), row.get("line"), row["start"], row["end"],
-                             quantity, number))
+        group = span_group(row)
+        if end is None:
+            checks.problems.note(number, "end", None, f"no end yet: the order is open, and runs until the next "
+                                 f"order on {group} starts")
+        # An open order takes no time from the next one: as a span of no length, it overlaps only an order it
+        # starts inside of.
+        spans.append((group, start, start if end is None else end, number, f"order {order_id}"))
+        records.append(Order(order_id, row["product"], row.get("machine"), row.get("line"), start,
+                             math.inf if end is None else end, quantity, number))
     checks.check_overlaps(spans)
     _check_stored_overlaps(checks, spans, [o for o in references.planning.orders if o.order_id not in ids])
     return records
@@ -69,7 +80,8 @@ def _check_stored_overlaps(checks: RowChecks, spans: list[RowSpan], stored: list
         for order in candidates[first:]:
             if order.start_utc >= end:
                 break
-            if order.end_utc > start:
+            # A stored open order is ended by an order starting inside it; only one spanning its start overlaps it.
+            if order.end_utc > start and (order.end_utc != math.inf or start < order.start_utc):
                 checks.problems.add(number, "start", checks.cells.raw(number, "start"),
                                     f"{label} overlaps order {order.order_id}, stored by an earlier import on "
                                     f"{group} ({_local(order.start_utc, checks.tz)} to "
@@ -79,4 +91,6 @@ def _check_stored_overlaps(checks: RowChecks, spans: list[RowSpan], stored: list
 
 
 def _local(ts: float, tz: ZoneInfo) -> str:
+    if ts == math.inf:
+        return "open"
     return datetime.fromtimestamp(ts, UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")

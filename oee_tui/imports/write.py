@@ -8,6 +8,7 @@ changes nothing). `plan_result` says what it would do without keeping anything, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -83,8 +84,9 @@ def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]
                 for r in records if isinstance(r, ProductRate)]
     elif kind == "schedule":
         header = ("order_id", "product", "machine", "line", "start_utc", "end_utc", "quantity")
-        rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc),
-                 _text(r.quantity)) for r in records if isinstance(r, Order)]
+        rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc),
+                 "open" if r.end_utc == math.inf else _utc(r.end_utc), _text(r.quantity))
+                for r in records if isinstance(r, Order)]
     elif kind == "shifts":
         header = ("name", "start", "end", "days", "breaks")
         rows = [(r.name, r.start, r.end, shift_days(r.days), shift_breaks(r.breaks))

@@ -35,6 +35,7 @@ comparison, insert and delete is one SQL statement over them (DuckDB's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +58,7 @@ from oee_tui.store.count_spread import spread_counts
 from oee_tui.store.day_summary_tables import DaySummaryTables
 from oee_tui.store.fact_tables import NEWEST_REASON_ONLY
 from oee_tui.store.planning_codec import shift_breaks, shift_days
-from oee_tui.store.timecodec import ts_array
+from oee_tui.store.timecodec import nullable_ts_array, ts_array
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -215,7 +216,8 @@ def _write_schedule(cur: duckdb.DuckDBPyConnection, records: Sequence[ImportReco
         "machine": _strings([r.machine for r in rows]),
         "line": _strings([r.line for r in rows]),
         "start_ts": ts_array([r.start_utc for r in rows], "start_utc"),
-        "end_ts": ts_array([r.end_utc for r in rows], "end_utc"),
+        # An open order (end math.inf) is stored with no end: NULL, read back as open (planning_tables).
+        "end_ts": nullable_ts_array([None if r.end_utc == math.inf else r.end_utc for r in rows], "end_utc"),
         "quantity": _ints([r.quantity for r in rows]),
     })
     return _keyed(cur, "schedule", "orders", new, ("order_id",))

@@ -150,3 +150,47 @@ def test_an_order_overlapping_one_stored_before_is_refused_naming_both(
     with Store.open(paths[1]) as store:
         assert rows(store, "SELECT order_id, quantity FROM orders ORDER BY order_id") == [
             ("17", 10), ("18", 10), ("19", None)]
+
+
+def test_an_open_order_runs_until_the_next_order_on_its_machine(
+        tmp_path: Path, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from oee_tui.drivers.registry import load_config
+    from oee_tui.engine.oee.planning_rules import Planning
+    from oee_tui.model import Span
+    from tests.imports.test_write import utc
+
+    header = ["Order", "Product", "Machine", "Start", "End", "Qty"]
+    plan = write_csv(tmp_path / "plan.csv", [header,
+                                            ["1", "A", "M1", "2026-03-02 06:00", "", "10"],
+                                            ["2", "B", "M1", "2026-03-02 10:00", "2026-03-02 12:00", "10"],
+                                            ["3", "A", "M1", "2026-03-02 13:00", "", "10"]])
+    assert oee_import(paths, "schedule", str(plan), "--dry-run") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        f"note: {plan}, row 2, column End: no end yet: the order is open, and runs until the next order on machine "
+        "M1 starts",
+        f"note: {plan}, row 4, column End: no end yet: the order is open, and runs until the next order on machine "
+        "M1 starts"]
+    assert out[3].split() == ["1", "A", "M1", "2026-03-02", "05:00:00", "open", "10"]
+    assert oee_import(paths, "schedule", str(plan)) == 0
+    capsys.readouterr()
+    with Store.open(paths[1]) as store:
+        ends = {o.order_id: o.end_utc for o in Planning.load(store).orders}
+        assert ends == {"1": utc(2026, 3, 2, 9), "2": utc(2026, 3, 2, 11), "3": float("inf")}
+        # A window after the next order has ended reads no open order that it ended.
+        assert [o.order_id for o in Planning.load(store, Span(utc(2026, 3, 2, 13), utc(2026, 3, 2, 14))).orders] \
+            == ["3"]
+        machine = next(m for m in load_config(paths[0]).machines if m.id == "M1")
+        planning = Planning.load(store)
+        assert [planning.order_at(machine, utc(2026, 3, 2, h)) for h in (6, 9, 11, 12, 20)] == [
+            "1", "2", None, "3", "3"]
+    # A later order starting inside the stored open one ends it; one spanning its start overlaps it.
+    later = write_csv(tmp_path / "later.csv", [header, ["4", "B", "M1", "2026-03-03 06:00", "2026-03-03 08:00", "5"]])
+    assert oee_import(paths, "schedule", str(later)) == 0
+    early = write_csv(tmp_path / "early.csv", [header, ["5", "B", "M1", "2026-03-02 12:30", "2026-03-02 14:00", "5"]])
+    capsys.readouterr()
+    assert oee_import(paths, "schedule", str(early)) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"{early}, row 2, column Start: '2026-03-02 12:30': order 5 overlaps order 3, stored by an earlier import on "
+        "machine M1 (2026-03-02 13:00 to 2026-03-03 06:00); move one of them, or give order 3 in this file with its "
+        "new times")
