@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -96,14 +97,18 @@ class _CtrlC:
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     ctrl_c = _CtrlC()
-    previous = signal.signal(signal.SIGINT, ctrl_c)
+    # Only the main thread may set a signal handler; called from another (an embedding program), Ctrl+C
+    # is that program's, and the import runs as before.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, ctrl_c) if main_thread else None
     try:
         return _run(args, config_path, data_dir, ctrl_c)
     except KeyboardInterrupt:
         print("oee import: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _CtrlC) -> int:
