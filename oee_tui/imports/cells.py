@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from oee_tui.imports import values
-from oee_tui.imports.columns import KindSpec, alias_index, normalize_header
+from oee_tui.imports.columns import KindSpec, alias_index, column_for
 from oee_tui.imports.problems import ProblemList
 from oee_tui.imports.reading import RawTable
 
@@ -27,7 +27,7 @@ class TableCells:
         self.problems = problems
         self.positions: dict[str, int] = {}  # canonical column -> index in the row
         self.decimal_comma = False
-        self.day_first: bool | None = None
+        self.day_first: values.DateOrder = None
         self._cells_by_row: dict[int, tuple[object, ...]] | None = None
 
     def has(self, column: str) -> bool:
@@ -53,7 +53,7 @@ class TableCells:
         """Find each column of the kind in the header; False if one is missing or named twice."""
         index = alias_index(self.spec)
         for position, text in enumerate(self.table.header):
-            name = index.get(normalize_header(text))
+            name = column_for(index, text)
             if name is None:
                 continue  # extra columns (comments, colours, totals) are common and harmless
             if name in self.positions:
@@ -71,13 +71,17 @@ class TableCells:
                 ok = False
         for group in self.spec.one_of:
             if not any(name in self.positions for name in group):
+                accepted = "; ".join(f"{name}: {', '.join(self.spec.column(name).aliases)}" for name in group)
                 self.problems.add(self.table.header_row, " or ".join(group), None,
-                                  "column is missing; the file needs at least one of these")
+                                  f"column is missing; the file needs at least one of these, named one of "
+                                  f"({accepted})")
                 ok = False
         return ok and not self.problems
 
-    def detect_locale(self) -> None:
-        """Decimal comma or point, and day or month first, from every number and date text in the file."""
+    def detect_locale(self, day_first: bool | None = None) -> None:
+        """Decimal comma or point, and day or month first, from every number and date text in the file.
+
+        `day_first` is the planner's date order (`oee import --date-format`): given, no date overrides it."""
         numeric = [c.name for c in self.spec.columns
                    if c.kind in ("number", "count", "duration", "rate") and c.name in self.positions]
         dated = [c.name for c in self.spec.columns if c.kind == "datetime" and c.name in self.positions]
@@ -93,15 +97,18 @@ class TableCells:
                 if isinstance(raw, str):
                     date_texts.append(raw)
         self.decimal_comma = values.detect_decimal_comma(number_texts, default=self.table.separator == ";")
-        self.day_first = values.detect_day_first(date_texts)
+        # A planner's --date-format settles every date; else each way of writing one decides for itself.
+        self.day_first = values.detect_day_first(date_texts) if day_first is None else day_first
 
     def parse(self) -> list[ParsedRow]:
         """Every row whose cells all parse; a cell that does not, or a required one left empty, is a problem."""
         parsed: list[ParsedRow] = []
         # Resolved once: this loop runs for every cell of the file.
-        plan = [(column, self.positions[column], parse, self.spec.column(column).required)
+        plan = [(column, self.positions[column], parse,
+                 self.spec.column(column).required and not self.spec.column(column).empty_ok)
                 for column, parse in self._parsers()]
         problem = self.problems.add
+        uncalculated = self.table.uncalculated
         for number, cells in self.table.rows:
             row: dict[str, Any] = {}
             good = True
@@ -109,6 +116,14 @@ class TableCells:
             for column, position, parse, required in plan:
                 raw = cells[position] if position < width else None
                 if raw is None or (raw.__class__ is str and not raw.strip()):
+                    if uncalculated and (number, position) in uncalculated:
+                        formula = uncalculated[number, position]
+                        problem(number, column, f"={formula}" if formula else None,
+                                f"is a formula saved without its value (cell {_cell_name(position, number)}), so "
+                                "its value is unknown; open the file in Excel and save it, which stores the "
+                                "values, or export the sheet as CSV")
+                        good = False
+                        continue
                     if required:
                         problem(number, column, None, "is empty; this column is required")
                         good = False
@@ -144,3 +159,13 @@ class TableCells:
             "breaks": values.parse_breaks,
         }
         return [(column.name, by_kind[column.kind]) for column in self.spec.columns if column.name in self.positions]
+
+
+def _cell_name(position: int, row: int) -> str:
+    """0, 5 -> `A5`: the cell as Excel names it."""
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row}"

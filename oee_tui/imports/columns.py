@@ -1,10 +1,12 @@
 """The columns each import kind reads, and the header names people give them.
 
 A header cell matches a column when, after `normalize_header`, it equals the
-column's name or one of its aliases. Normalising lower-cases, folds spaces,
+column's name or one of its aliases (`column_for`). Normalising lower-cases, folds spaces,
 underscores, hyphens, dots and slashes into one space, drops a unit in brackets
 (`Cycle time (s)` -> `cycle time`) and a trailing `#`/`no`-style marker is an
-alias of its own. The alias lists are the documented contract: `ALIASES_DOC`
+alias of its own. A header that matches nothing as it stands is tried once more
+without a unit at its end, as planners and exporters write them: `cycle_time_s`,
+`Ideal cycle time sec`, `Rate pcs/h`. The alias lists are the documented contract: `ALIASES_DOC`
 renders them for `oee import --help` and the manual.
 """
 
@@ -22,8 +24,9 @@ ValueKind = Literal["id", "text", "number", "count", "duration", "rate", "dateti
 class Column:
     name: str  # canonical name, also how a missing column is named in a problem
     kind: ValueKind
-    required: bool
+    required: bool  # the header must name it, and (unless empty_ok) every row must fill it
     aliases: tuple[str, ...] = ()
+    empty_ok: bool = False  # a required column whose cells may be empty (the kind's builder says what that means)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,12 @@ class KindSpec:
 
 _SEPARATORS: Final = re.compile(r"[\s_\-./\\:]+")
 _UNIT: Final = re.compile(r"\s*[(\[{][^)\]}]*[)\]}]\s*$")
+
+
+# Units written after a column's name, after an underscore or a space (normalised to a space by then).
+_TRAILING_UNIT: Final = re.compile(
+    r"(?: (?:in|per|pro|je))?(?: (?:s|sec|secs|second|seconds|sek|sekunden|ms|min|mins|minute|minutes|h|hr|hrs"
+    r"|hour|hours|std|stunden|pcs|pc|stk|pieces|units|%))+$")
 
 
 def normalize_header(text: object) -> str:
@@ -72,8 +81,8 @@ SPECS: Final[dict[str, KindSpec]] = {
         Column("product", "id", True, _PRODUCT),
         Column("machine", "id", False, _MACHINE),
         Column("ideal_cycle_time", "duration", False,
-               ("ideal cycle time", "cycle time", "ideal ct", "ct", "cycle", "seconds per piece", "s per piece",
-                "takt", "taktzeit", "zykluszeit", "ideale zykluszeit")),
+               ("ideal cycle time", "cycle time", "ideal cycle", "ideal ct", "ct", "cycle", "seconds per piece",
+                "s per piece", "takt", "taktzeit", "zykluszeit", "ideale zykluszeit")),
         Column("rate", "rate", False,
                ("ideal rate", "rate", "speed", "pieces per hour", "pcs per hour", "pcs h", "units per hour",
                 "per hour", "output per hour", "stueck pro stunde", "stück pro stunde", "leistung")),
@@ -87,10 +96,10 @@ SPECS: Final[dict[str, KindSpec]] = {
         Column("machine", "id", False, _MACHINE),
         Column("line", "id", False, _LINE),
         Column("start", "datetime", True, _START),
-        Column("end", "datetime", True, _END),
+        Column("end", "datetime", True, _END, empty_ok=True),  # empty: an open order (schedule_checks)
         Column("quantity", "count", True,
                ("quantity", "qty", "planned quantity", "target quantity", "amount", "pieces", "pcs", "menge",
-                "sollmenge", "stueck", "stück", "order quantity")),
+                "sollmenge", "stueck", "stück", "order quantity"), empty_ok=True),
     ), one_of=(("machine", "line"),)),
     "shifts": KindSpec("shifts", (
         Column("name", "text", True, ("shift", "shift name", "name", "schicht", "schichtname")),
@@ -133,6 +142,24 @@ SPECS: Final[dict[str, KindSpec]] = {
 KINDS: Final = tuple(SPECS)
 
 
+def column_for(index: dict[str, str], text: object) -> str | None:
+    """The canonical column a header cell names (`index` from `alias_index`), or None.
+
+    As written first, then without a trailing unit: `ideal_cycle_time_s` is `ideal cycle time`."""
+    name = normalize_header(text)
+    column = index.get(name)
+    if column is None and name:
+        bare = _TRAILING_UNIT.sub("", name)
+        if bare and bare != name:
+            column = index.get(bare)
+    return column
+
+
+def header_text(text: object) -> str:
+    """A header cell as the file writes it, on one line: a cell with a line break names a column in one message."""
+    return "" if text is None else " ".join(str(text).split())
+
+
 def alias_index(spec: KindSpec) -> dict[str, str]:
     """Normalised header text -> canonical column name for one kind."""
     index: dict[str, str] = {}
@@ -148,7 +175,7 @@ def aliases_doc() -> str:
     for spec in SPECS.values():
         lines.append(f"{spec.kind}:")
         for column in spec.columns:
-            need = "required" if column.required else "optional"
+            need = ("required, may be empty" if column.empty_ok else "required") if column.required else "optional"
             lines.append(f"  {column.name} ({need}, {column.kind}): {', '.join(column.aliases)}")
         for group in spec.one_of:
             lines.append(f"  at least one of: {', '.join(group)}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from oee_tui.imports.columns import SPECS, KindSpec, alias_index, normalize_header
+from oee_tui.imports.columns import SPECS, KindSpec, alias_index, column_for
 from oee_tui.imports.reading import (
     HEADER_SEARCH_ROWS,
     Cell,
@@ -125,7 +125,7 @@ class Sheets:
 
 def _score(spec: KindSpec, header_row: int, header: tuple[Cell, ...]) -> KindScore:
     index = alias_index(spec)
-    found = {index[name] for cell in header if isinstance(cell, str) and (name := normalize_header(cell)) in index}
+    found = {column for cell in header if isinstance(cell, str) and (column := column_for(index, cell)) is not None}
     named = tuple(column.name for column in spec.columns if column.name in found)
     required = [column.name for column in spec.columns if column.required]
     optional_total = len(spec.columns) - len(required)

@@ -1,4 +1,4 @@
-"""The rows of products, schedule, downtime-plan and production-log files checked and made into records.
+"""The rows of products, downtime-plan and production-log files checked and made into records.
 
 Each builder takes the rows whose cells parsed and returns the records of the good ones;
 what is wrong with the others goes to the problems list (see oee_tui.imports.row_checks).
@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from oee_tui.imports.cells import ParsedRow
 from oee_tui.imports.problems import listing
-from oee_tui.imports.row_checks import RowChecks, RowSpan
-from oee_tui.model import ImportRecord, LoggedStop, Order, PlannedStop, ProductionRun, ProductRate
+from oee_tui.imports.row_checks import RowChecks, RowSpan, span_group
+from oee_tui.model import ImportRecord, LoggedStop, PlannedStop, ProductionRun, ProductRate
 
 DEFAULT_PLANNED_REASON: Final = "PM"
 
@@ -49,39 +49,12 @@ def build_products(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
     return records
 
 
-def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
-    records: list[ImportRecord] = []
-    problem, raw, references = checks.problems.add, checks.cells.raw, checks.references
-    duplicates = checks.check_duplicates(parsed)
-    ids: dict[str, int] = {}
-    spans: list[RowSpan] = []
-    for number, row, _ in parsed:
-        if number in duplicates:
-            continue
-        ok = references.check_machine_or_line(number, row)
-        ok = references.check_product(number, row["product"]) and ok
-        ok = checks.check_span(number, row["start"], row["end"]) and ok
-        order_id = row["order_id"]
-        if order_id in ids:
-            problem(number, "order_id", order_id, f"is used twice: also in row {ids[order_id]}")
-            ok = False
-        ids.setdefault(order_id, number)
-        if row["quantity"] == 0:
-            problem(number, "quantity", raw(number, "quantity"), "must be greater than 0")
-            ok = False
-        if not ok:
-            continue
-        spans.append((_group(row), row["start"], row["end"], number, f"order {order_id}"))
-        records.append(Order(order_id, row["product"], row.get("machine"), row.get("line"), row["start"], row["end"],
-                             row["quantity"], number))
-    checks.check_overlaps(spans)
-    return records
-
-
 def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
     records: list[ImportRecord] = []
     problem, references = checks.problems.add, checks.references
     reasons = references.reasons
+    planned = [code for code, r in reasons.items() if r.planned]
+    planned_codes = listing(planned) if planned else "(none: add one to the config, or oee import reasons)"
     duplicates = checks.check_duplicates(parsed)
     spans: list[RowSpan] = []
     for number, row, _ in parsed:
@@ -89,17 +62,26 @@ def build_downtime_plan(checks: RowChecks, parsed: list[ParsedRow]) -> list[Impo
             continue
         ok = references.check_machine_or_line(number, row)
         ok = checks.check_span(number, row["start"], row["end"]) and ok
-        reason = row.get("reason") or DEFAULT_PLANNED_REASON
+        given = row.get("reason")
+        reason = given or DEFAULT_PLANNED_REASON
         known = reasons.get(reason)
-        if known is None:
+        if given is None and (known is None or not known.planned):
+            # No reason was written: say what the default stood for, not as if the planner had typed it.
+            column = "reason" if checks.cells.has("reason") else None
+            why = "is not a reason code (in the config or imported)" if known is None else "is an unplanned reason"
+            problem(number, column, None,
+                    f"{'is empty' if column else 'has no reason column'}, and the default planned reason "
+                    f"{DEFAULT_PLANNED_REASON} {why}; give a planned reason: {planned_codes}")
+            ok = False
+        elif known is None:
             ok = references.check_reason(number, reason) and ok
         elif not known.planned:
-            problem(number, "reason", reason, "is an unplanned reason; a downtime plan needs a planned "
-                    f"one: {listing(code for code, r in reasons.items() if r.planned)}")
+            problem(number, "reason", reason, f"is an unplanned reason; a downtime plan needs a planned one: "
+                    f"{planned_codes}")
             ok = False
         if not ok:
             continue
-        spans.append((_group(row), row["start"], row["end"], number, "the planned stop"))
+        spans.append((span_group(row), row["start"], row["end"], number, "the planned stop"))
         records.append(PlannedStop(row.get("machine"), row.get("line"), row["start"], row["end"], reason,
                                    row.get("note") or "", number))
     checks.check_overlaps(spans)
@@ -146,11 +128,6 @@ def build_production_log(checks: RowChecks, parsed: list[ParsedRow]) -> list[Imp
     # One timeline per machine: a stop inside a run would count its time twice (split the run instead).
     checks.check_overlaps(runs + stops)
     return records
-
-
-def _group(row: dict[str, Any]) -> str:
-    """What a planned span belongs to, for overlaps: its machine, else its line."""
-    return f"machine {row['machine']}" if row.get("machine") else f"line {row['line']}"
 
 
 def _record_type(row: dict[str, Any]) -> str | None:

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Final
 
 from oee_tui.config import Config
+from oee_tui.engine.oee.planning_rules import Planning, PlanningSource
 from oee_tui.imports.columns import SPECS
 from oee_tui.imports.detect import XLSX_SUFFIXES, Detection, detect_kind, sheets
 from oee_tui.imports.reading import Progress, RawTable, ReadError, read_table
+from oee_tui.imports.references import stored_planning
 from oee_tui.imports.validate import ImportResult, Problem, validate_table
+from oee_tui.store import PlanningError
 
 CELL_WIDTH: Final = 32  # a long note would otherwise push every other column off screen
 
@@ -75,26 +78,30 @@ def file_sha256(path: Path) -> str:
 
 def preview_file(path: Path, config: Config, kind: str, sheet: str | None = None, *,
                  progress: Progress | None = None, sheet_names: tuple[str, ...] = (),
-                 detection: Detection | None = None) -> ImportPreview:
+                 detection: Detection | None = None, planning: Planning | None = None,
+                 day_first: bool | None = None) -> ImportPreview:
     """Read `path` as `kind` and check every row. Without `sheet`, a workbook's first sheet with the kind's
     header is read. `progress(rows read, rows total or 0)` follows the reading. File work: call it from a thread.
 
-    `sheet_names` and `detection`, when a caller found them first, are kept in the preview."""
+    `planning` is what the store holds (`references.stored_planning`): reasons and products imported
+    before count as known. `day_first`: the date order the planner gave (`validate_file`). `sheet_names` and
+    `detection`, when a caller found them first, are kept."""
     try:
         table = read_table(path, SPECS[kind], sheet, progress)
     except ReadError as exc:
         problem = Problem(exc.file, exc.sheet, exc.row, None, None, exc.why)
         return ImportPreview.unread(path, problem, sheet=sheet, kind=kind, sheet_names=sheet_names,
                                     detection=detection)
-    result = validate_table(kind, table, config)
+    result = validate_table(kind, table, config, planning=planning, day_first=day_first)
     return ImportPreview(path, sheet_names, table.sheet, detection, kind, table, result, result.problems,
                          file_sha256(path))
 
 
 def detect_and_preview(path: Path, config: Config, sheet: str | None = None, kind: str | None = None, *,
-                       progress: Progress | None = None) -> ImportPreview:
+                       progress: Progress | None = None, stored: PlanningSource | None = None) -> ImportPreview:
     """List a workbook's sheets, pick the one with data unless `sheet` names one, detect the kind unless `kind`
-    is given, then read and check the file as `preview_file` does. File work: call it from a thread."""
+    is given, then read and check the file as `preview_file` does, against the planning data `stored` holds
+    (the store; None: the config alone). File work: call it from a thread."""
     sheet_names: tuple[str, ...] = ()
     detection: Detection | None = None
     try:
@@ -112,7 +119,14 @@ def detect_and_preview(path: Path, config: Config, sheet: str | None = None, kin
         kind = detection.kind
     if kind is None:
         return ImportPreview(path, sheet_names, sheet, detection, None, None, None, (), None)
-    return preview_file(path, config, kind, sheet, progress=progress, sheet_names=sheet_names, detection=detection)
+    try:
+        planning = stored_planning(stored, kind)
+    except PlanningError as exc:
+        problem = Problem(str(path), sheet, None, None, None, f"cannot be checked: {exc}")
+        return ImportPreview.unread(path, problem, sheet=sheet, kind=kind, sheet_names=sheet_names,
+                                    detection=detection)
+    return preview_file(path, config, kind, sheet, progress=progress, sheet_names=sheet_names, detection=detection,
+                        planning=planning)
 
 
 # ---------------------------------------------------------------- the file's rows, with what is wrong in them

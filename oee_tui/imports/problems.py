@@ -38,12 +38,16 @@ def _show(value: object) -> str:
 
 
 class ProblemList:
-    """Every problem found in one file, in the order found; a column is named as the file heads it."""
+    """Every problem found in one file, in the order found; a column is named as the file heads it.
+
+    Notes are said the same way but refuse nothing: what a planner's file means that a reader
+    might not expect (an order without a quantity target is imported without one)."""
 
     def __init__(self, file: str, sheet: str | None) -> None:
         self.file = file
         self.sheet = sheet
         self.found: list[Problem] = []
+        self.notes: list[Problem] = []
         self._headers: dict[str, str] = {}  # canonical column -> header as written
 
     def __bool__(self) -> bool:
@@ -60,6 +64,14 @@ class ProblemList:
     def add_as_written(self, row: int | None, header: str | None, value: object, why: str) -> None:
         """A problem with a column named exactly as given."""
         self.found.append(Problem(self.file, self.sheet, row, header, value, why))
+
+    def note(self, row: int | None, column: str | None, value: object, why: str) -> None:
+        """Something the import does with a row that the planner should know, which is not a problem."""
+        header = self._headers.get(column, column) if column else None
+        self.notes.append(Problem(self.file, self.sheet, row, header, value, why))
+
+    def notes_in_order(self) -> tuple[Problem, ...]:
+        return tuple(sorted(self.notes, key=Problem.sort_key))
 
     def once_each(self, key: Callable[[Problem], Hashable]) -> None:
         """Keep the first problem of each key."""

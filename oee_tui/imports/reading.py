@@ -24,13 +24,13 @@ import io
 import itertools
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final
 from xml.etree import ElementTree
 
-from oee_tui.imports.columns import KindSpec, alias_index, normalize_header
+from oee_tui.imports.columns import KindSpec, alias_index, column_for, header_text
 
 # How far down a sheet a header may sit under titles, logos and notes.
 HEADER_SEARCH_ROWS: Final = 30
@@ -52,6 +52,10 @@ class RawTable:
     rows: tuple[tuple[int, tuple[Cell, ...]], ...]  # (row number, cells), empty rows left out
     separator: str | None = None  # CSV only
     encoding: str | None = None  # CSV only
+    # XLSX: formula cells saved without their value, (row number, column index) -> formula text
+    # ("" for a shared formula's followers). They read as empty cells; `TableCells.parse` refuses
+    # those it would use, as an empty or 0 in their place would be invented.
+    uncalculated: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 class ReadError(Exception):
@@ -68,8 +72,7 @@ class ReadError(Exception):
 
 def _matches(cells: tuple[Cell, ...] | list[Cell], index: dict[str, str]) -> int:
     """How many distinct known columns a row's cells name."""
-    return len({index[name] for cell in cells if isinstance(cell, str)
-                if (name := normalize_header(cell)) in index})
+    return len({column for cell in cells if isinstance(cell, str) if (column := column_for(index, cell)) is not None})
 
 
 def _needed(spec: KindSpec) -> int:
@@ -79,13 +82,26 @@ def _needed(spec: KindSpec) -> int:
 
 
 def _find_header(rows: list[tuple[int, tuple[Cell, ...]]], spec: KindSpec) -> tuple[int, int] | None:
-    """(position in rows, number of matches) of the header row, or None."""
+    """(position in rows, number of matches) of the header row, or None.
+
+    Failing a row that names enough columns, the first row that names one and looks like a header
+    (`_header_like`) is taken: its columns then say which one is missing, where "no header row
+    found" would send the planner looking for a problem in the column that was recognised."""
     index = alias_index(spec)
+    partial: tuple[int, int] | None = None
     for position, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
         found = _matches(cells, index)
         if found >= _needed(spec):
             return position, found
-    return None
+        if found and partial is None and _header_like(cells):
+            partial = position, found
+    return partial
+
+
+def _header_like(cells: tuple[Cell, ...]) -> bool:
+    """Two or more cells, all text and none starting with a digit: a row of names, not of data or a title."""
+    written = [cell for cell in cells if cell is not None and not (isinstance(cell, str) and not cell.strip())]
+    return len(written) >= 2 and all(isinstance(cell, str) and not cell.lstrip()[0].isdigit() for cell in written)
 
 
 def _is_empty(cells: tuple[Cell, ...]) -> bool:
@@ -180,12 +196,13 @@ def read_csv(path: Path, spec: KindSpec, progress: Progress | None = None) -> Ra
     position, _ = found
     header_row, header = records[position]
     rows = tuple((number, cells) for number, cells in records[position + 1:] if not _is_empty(cells))
-    return RawTable(str(path), None, tuple(str(h).strip() for h in header), header_row, rows,
+    return RawTable(str(path), None, tuple(header_text(h) for h in header), header_row, rows,
                     separator=separator, encoding=encoding)
 
 
 def _no_header_why(spec: KindSpec) -> str:
     names = ", ".join(column.name for column in spec.columns if column.required)
+    names += "".join(f", and {' or '.join(group)}" for group in spec.one_of)
     return (f"no header row found in the first {HEADER_SEARCH_ROWS} rows: a {spec.kind} file needs a row naming "
             f"its columns ({names}); see `oee import --help` for the accepted names")
 
@@ -208,7 +225,8 @@ def read_xlsx(path: Path, spec: KindSpec, sheet: str | None, progress: Progress 
         else:
             candidates = list(book.sheet_names)
         for name in candidates:
-            rows_iter = _guarded(book.rows(name), str(path), name)
+            uncalculated: dict[tuple[int, int], str] = {}
+            rows_iter = _guarded(book.rows(name, uncalculated), str(path), name)
             # Read only the top of each sheet to find the header; the rest is read once, below.
             head: list[tuple[int, tuple[Cell, ...]]] = []
             for number, cells in rows_iter:
@@ -237,8 +255,8 @@ def read_xlsx(path: Path, spec: KindSpec, sheet: str | None, progress: Progress 
             if progress is not None:
                 last = data[-1][0] if data else header_row
                 progress(last, last)
-            return RawTable(str(path), name, tuple("" if h is None else str(h).strip() for h in header[:width]),
-                            header_row, tuple(data))
+            return RawTable(str(path), name, tuple(header_text(h) for h in header[:width]),
+                            header_row, tuple(data), uncalculated=uncalculated)
         if sheet is not None:
             raise ReadError(str(path), _no_header_why(spec), sheet=sheet)
         raise ReadError(str(path), f"no sheet has a {spec.kind} header row; " + _no_header_why(spec))
@@ -300,7 +318,13 @@ class _Workbook:
         self._epoch = reader.wb.epoch
         self._scan: _SheetScan | None = None
 
-    def rows(self, name: str) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+    def rows(self, name: str,
+             uncalculated: dict[tuple[int, int], str] | None = None) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+        """The sheet's rows; formula cells without a saved value read as None and are noted in `uncalculated`.
+
+        (openpyxl's public reader, the fallback, gives None for them too but cannot tell them from empty cells.)"""
+        if uncalculated is None:
+            uncalculated = {}
         if self._fallback is not None:
             # tuple(): for a row missing between others in a sheet without a <dimension>, openpyxl yields [].
             return ((number, tuple(cells))
@@ -309,11 +333,13 @@ class _Workbook:
         data = self._archive.read(self._paths[name])
         text = _utf8_sheet(data)
         if text is not None:
-            self._scan = _SheetScan(text, self._shared, self._date_styles, self._timedelta_styles, self._epoch)
+            self._scan = _SheetScan(text, self._shared, self._date_styles, self._timedelta_styles, self._epoch,
+                                    uncalculated)
             return iter(self._scan)
         self._stream = io.BytesIO(data)
         self._stream_size = len(data)
-        return _sheet_rows(self._stream, self._shared, self._date_styles, self._timedelta_styles, self._epoch)
+        return _sheet_rows(self._stream, self._shared, self._date_styles, self._timedelta_styles, self._epoch,
+                           uncalculated)
 
     def share_read(self) -> float | None:
         """How much of the sheet last opened by `rows` has been parsed (0-1), or None if that is unknown."""
@@ -340,14 +366,16 @@ _MAIN_NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ROW_TAG: Final = _MAIN_NS + "row"
 _CELL_TAG: Final = _MAIN_NS + "c"
 _VALUE_TAG: Final = _MAIN_NS + "v"
+_FORMULA_TAG: Final = _MAIN_NS + "f"
 _TEXT_TAG: Final = _MAIN_NS + "t"
 
 
-def _sheet_rows(source: IO[bytes], shared: list[str], date_styles: frozenset[int],
-                timedelta_styles: frozenset[int], epoch: datetime) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+def _sheet_rows(source: IO[bytes], shared: list[str], date_styles: frozenset[int], timedelta_styles: frozenset[int],
+                epoch: datetime, uncalculated: dict[tuple[int, int], str]) -> Iterator[tuple[int, tuple[Cell, ...]]]:
     """(row number, values) for each row the sheet stores, values typed as openpyxl types them:
     shared and inline strings as str, numbers as int or float, date-styled numbers as datetime
-    (or timedelta for duration styles), booleans as bool, error cells as their text (`#N/A`)."""
+    (or timedelta for duration styles), booleans as bool, error cells as their text (`#N/A`).
+    A formula without a saved value is None, noted in `uncalculated`."""
     from openpyxl.utils.datetime import from_excel
 
     column_of: dict[str, int] = {}
@@ -374,8 +402,11 @@ def _sheet_rows(source: IO[bytes], shared: list[str], date_styles: frozenset[int
                     value: Cell = "".join(t.text or "" for t in cell.iter(_TEXT_TAG))
                 else:
                     raw = cell.findtext(_VALUE_TAG)
-                    if not raw:  # no <v>, or an empty one: a formula never calculated
+                    if not raw:  # no <v>, or an empty one
                         value = None
+                        formula = cell.find(_FORMULA_TAG)
+                        if formula is not None and kind != "str":  # "str": a formula whose saved value is ""
+                            uncalculated[(number, len(values))] = formula.text or ""
                     elif kind == "n":
                         value = float(raw) if "." in raw or "E" in raw or "e" in raw else int(raw)
                         style = int(cell.get("s", 0))
@@ -412,8 +443,8 @@ def _column_index(letters: str) -> int:
 # faster than ElementTree's events; any row holding something else goes to ElementTree (`_SheetScan`).
 _XLSX_CELL: Final = re.compile(
     r'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?(?: (?:cm|vm|ph)="\w+")*\s*'
-    r'(?:/>|>(?:<f>[^<]*</f>|<f [^>]*?/>|<f [^>]*>[^<]*</f>)?'
-    r'(?:<v>([^<]*)</v>|<v/>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)')
+    r'(?:/>|>(<f>[^<]*</f>|<f [^>]*?/>|<f [^>]*>[^<]*</f>)?'
+    r'(?:<v>([^<]*)</v>|<v\s*/>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)')
 _ROW_NUMBER: Final = re.compile(r'\sr="(\d+)"')
 _SHEET_DATA: Final = re.compile(r'<sheetData\s*>|<sheetData\s*/>')
 _ROOT_TAG: Final = re.compile(r'<(?:[\w.-]+:)?worksheet\b[^>]*>')
@@ -437,6 +468,13 @@ def _utf8_sheet(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _formula_text(element: str) -> str:
+    """`<f>5*2</f>` -> `5*2`; a shared formula's follower (`<f t="shared" si="0"/>`) has no text of its own."""
+    if element.endswith("/>"):
+        return ""
+    return _xml_text(element[element.index(">") + 1:-len("</f>")])
 
 
 def _xml_text(raw: str) -> str:
@@ -464,8 +502,9 @@ class _SheetScan:
     """
 
     def __init__(self, text: str, shared: list[str], date_styles: frozenset[int],
-                 timedelta_styles: frozenset[int], epoch: datetime) -> None:
+                 timedelta_styles: frozenset[int], epoch: datetime, uncalculated: dict[tuple[int, int], str]) -> None:
         self._text = text
+        self._uncalculated = uncalculated
         self._shared = shared
         self._date_styles = date_styles
         self._timedelta_styles = timedelta_styles
@@ -491,7 +530,7 @@ class _SheetScan:
         if sheet_data is None:  # namespace-prefixed elements (`<x:sheetData>`): ElementTree resolves those
             self._fallback_stream = io.BytesIO(text.encode("utf-8"))
             yield from _sheet_rows(self._fallback_stream, self._shared, self._date_styles, self._timedelta_styles,
-                                   self._epoch)
+                                   self._epoch, self._uncalculated)
             return
         if sheet_data.group().endswith("/>"):
             return
@@ -527,7 +566,7 @@ class _SheetScan:
             number = int(numbered.group(1)) if numbered else next_row
             next_row = number + 1
             values: list[Cell] = []
-            for letters, style, kind, raw, inline in cells:
+            for letters, style, kind, formula, raw, inline in cells:
                 index = column_of.get(letters)
                 if index is None:
                     index = column_of[letters] = _column_index(letters)
@@ -536,8 +575,10 @@ class _SheetScan:
                 value: Cell
                 if kind == "inlineStr":
                     value = _xml_text(inline) if "&" in inline or "\r" in inline else inline
-                elif not raw:  # no <v>, or an empty one: a formula never calculated
+                elif not raw:  # no <v>, or an empty one
                     value = None
+                    if formula and kind != "str":  # "str": a formula whose saved value is ""
+                        self._uncalculated[(number, index)] = _formula_text(formula)
                 elif kind == "" or kind == "n":
                     number_value: float = float(raw) if "." in raw or "E" in raw or "e" in raw else int(raw)
                     shows = style_shows.get(style)
@@ -582,4 +623,4 @@ class _SheetScan:
         self._fallback_base = start
         self._fallback_stream = io.BytesIO(xml.encode("utf-8"))
         yield from _sheet_rows(self._fallback_stream, self._shared, self._date_styles, self._timedelta_styles,
-                               self._epoch)
+                               self._epoch, self._uncalculated)

@@ -50,7 +50,7 @@ def build_reasons(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportReco
                 problem(number, "parent", parent, "is the reason itself")
                 ok = False
             elif parent not in rows and parent not in known:
-                problem(number, "parent", parent, "is not a reason code in this file or in the config")
+                problem(number, "parent", parent, "is not a reason code in this file, the config or an earlier import")
                 ok = False
             elif _cycles(code, rows):
                 problem(number, "parent", parent, "makes a loop in the reason tree")

@@ -1,36 +1,58 @@
-"""What an import file may refer to: the config's machines, lines and reasons, and the products known.
+"""What an import file may refer to: the config's machines and lines, and the reasons and products in effect.
 
-A row naming a machine, line or product nobody knows is a problem, named with the list of
-what is known, so the planner sees the typo.
+Reasons and products in effect are the config's extended by what earlier imports stored
+(`oee import reasons`, `oee import products`), exactly as reports and the engine use them
+(oee_tui.engine.oee.planning_rules); `stored_planning` reads the stored part. A row naming a
+machine, line, product or reason nobody knows is a problem, named with the list of what is
+known, so the planner sees the typo.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from oee_tui.config import Config
+from oee_tui.engine.oee.planning_rules import Planning, PlanningSource
 from oee_tui.imports.cells import TableCells
 from oee_tui.imports.problems import ProblemList, listing
+from oee_tui.model import Span
+
+# Only a schedule is checked against the stored orders; the other kinds need no order or planned stop,
+# and a window of no length reads none of them (a year of schedule is many rows).
+_NO_SCHEDULE: Final = Span(0.0, 0.0)
 
 
-def known_products(config: Config) -> set[str]:
+def stored_planning(source: PlanningSource | None, kind: str) -> Planning:
+    """What the store holds that a file of `kind` is checked against; empty without a store.
+
+    Raises PlanningError for a stored row that cannot be used."""
+    if source is None:
+        return Planning.empty()
+    return Planning.load(source, None if kind == "schedule" else _NO_SCHEDULE)
+
+
+def known_products(config: Config, planning: Planning | None = None) -> set[str]:
+    """The products the config names (cycle times, default products) and those imported."""
     products: set[str] = set()
     for machine in config.machines:
         products.update(machine.product_cycle_times)
         if machine.default_product:
             products.add(machine.default_product)
+    if planning is not None:
+        products.update(rate.product for rate in planning.products)
     return products
 
 
 class References:
-    def __init__(self, config: Config, extra_products: set[str] | None, cells: TableCells,
+    def __init__(self, config: Config, planning: Planning, extra_products: set[str] | None, cells: TableCells,
                  problems: ProblemList) -> None:
         self.machines = {machine.id: machine for machine in config.machines}
         self.lines = {line.id for line in config.lines}
-        products = known_products(config) | (extra_products or set())
+        products = known_products(config, planning) | (extra_products or set())
         # Only check products against a list someone gave; an empty list would flag every row.
         self.products: set[str] | None = products or None
-        self.reasons = {reason.code: reason for reason in config.reasons}
+        self.reasons = planning.reason_tree(config)
+        self.planning = planning
         self.cells = cells
         self.problems = problems
 
@@ -58,15 +80,15 @@ class References:
     def check_product(self, number: int, product: str | None) -> bool:
         if product is None or self.products is None or product in self.products:
             return True
-        self.problems.add(number, "product", product, "is not a known product (neither in the config nor in the "
-                          "products file); import the products first or fix the id")
+        self.problems.add(number, "product", product, "is not a known product (neither in the config nor "
+                          "imported); import the products first or fix the id")
         return False
 
     def check_reason(self, number: int, reason: str | None) -> bool:
         if reason is None or reason in self.reasons:
             return True
         self.problems.add(number, "reason", reason,
-                          f"is not a reason code in the config; codes are {listing(self.reasons)}")
+                          f"is not a reason code (in the config or imported); codes are {listing(self.reasons)}")
         return False
 
     def check_no_plc(self, number: int, machine: str) -> bool:

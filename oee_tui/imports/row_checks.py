@@ -16,6 +16,11 @@ from oee_tui.imports.references import References
 RowSpan = tuple[str, float, float, int, str]  # group key (e.g. "machine M1"), start, end, row, label
 
 
+def span_group(row: dict[str, Any]) -> str:
+    """What a planned span belongs to, for overlaps: its machine, else its line."""
+    return f"machine {row['machine']}" if row.get("machine") else f"line {row['line']}"
+
+
 class RowChecks:
     def __init__(self, problems: ProblemList, cells: TableCells, references: References, tz: ZoneInfo) -> None:
         self.problems = problems

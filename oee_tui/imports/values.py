@@ -9,7 +9,10 @@ file, sheet, row and column.
 Two things cannot be decided from one cell and are decided per file first:
 whether numbers use a decimal comma (`detect_decimal_comma`) and whether
 slashed dates are day-first or month-first (`detect_day_first`). Guessing either
-per cell would read `03/04/2026` as March in one row and April in the next.
+per cell would read `03/04/2026` as March in one row and April in the next. Dates
+decide the order only for dates written the same way (`date_format`): a file mixing
+`13.07.2026`, `25/06/26` and `12/07/2026` has more than one hand in it, and the first
+two say nothing about the third. A planner's `--date-format` settles every date.
 """
 
 from __future__ import annotations
@@ -235,6 +238,21 @@ _LOCAL: Final = re.compile(
     r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
 
 
+# How a slashed or dashed date is written: its separator and the digits of its year.
+DateFormat = tuple[str, int]
+# A file's day/month order: one for every date (given by the planner), or per way of writing a date
+# (detected: only the formats some date decides are in it), or None (nothing decides).
+DateOrder = bool | dict[DateFormat, bool] | None
+
+
+def date_format(text: str) -> DateFormat | None:
+    """`12/07/2026` -> ('/', 4); `12-07-26` -> ('-', 2); None for a date that is not slashed or dashed."""
+    match = _LOCAL.match(text.strip())
+    if not match or match.group(2) == ".":
+        return None
+    return match.group(2), len(match.group(4))
+
+
 def date_order_evidence(text: str) -> bool | None:
     """What one date-as-text says about day/month order: True day-first, False month-first, None nothing."""
     match = _LOCAL.match(text.strip())
@@ -257,22 +275,25 @@ def needs_date_order(text: str) -> bool:
         and match.group(1) != match.group(3)
 
 
-def detect_day_first(texts: Iterable[str]) -> bool | None:
-    """Day-first (True) or month-first (False) from the dates that can only be read one way.
+def detect_day_first(texts: Iterable[str]) -> dict[DateFormat, bool]:
+    """Per way of writing a date (`date_format`), day-first (True) or month-first (False), from the
+    dates of that format that can only be read one way.
 
-    None: no date tells, so a file with dates like `03/04/2026` must be reported, not guessed.
-    With evidence both ways the majority wins; the minority values then fail as impossible dates.
+    A format no date decides is left out, so its dates like `03/04/2026` are reported, not guessed.
+    Dotted dates decide nothing: they are day-first by convention, whoever writes slashed dates
+    in the same file. With evidence both ways the majority wins; the minority values then fail
+    as impossible dates.
     """
-    day_first = month_first = 0
+    votes: dict[DateFormat, list[int]] = {}
     for text in texts:
         evidence = date_order_evidence(text)
-        if evidence is True:
-            day_first += 1
-        elif evidence is False:
-            month_first += 1
-    if day_first == month_first == 0:
-        return None
-    return day_first >= month_first
+        if evidence is None:
+            continue
+        written = date_format(text)
+        if written is None:
+            continue
+        votes.setdefault(written, [0, 0])[0 if evidence else 1] += 1
+    return {written: day >= month for written, (day, month) in votes.items()}
 
 
 def _offset(text: str | None) -> timezone | None:
@@ -285,10 +306,11 @@ def _offset(text: str | None) -> timezone | None:
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
 
 
-def parse_naive_datetime(value: object, day_first: bool | None) -> tuple[datetime, timezone | None]:
+def parse_naive_datetime(value: object, day_first: DateOrder) -> tuple[datetime, timezone | None]:
     """A wall-clock datetime and the UTC offset the cell carried, if any.
 
-    `day_first` None means the file gave no evidence; an ambiguous slashed date then fails.
+    `day_first`: the file's order (`DateOrder`); where it says nothing for a date's format, an
+    ambiguous slashed date fails.
     """
     if isinstance(value, datetime):
         if value.tzinfo is not None:
@@ -312,21 +334,25 @@ def parse_naive_datetime(value: object, day_first: bool | None) -> tuple[datetim
                             int(second or 0), micro), _offset(offset)
         if match := _LOCAL.match(text):
             first, sep, second_part, year, hour, minute, second, offset = match.groups()
+            # The order that dates written like this one follow in this file, if anything says.
+            order = day_first.get((sep, len(year))) if isinstance(day_first, dict) else day_first
             if sep == ".":
                 day, month = int(first), int(second_part)
             elif date_order_evidence(text) is not None:
-                if date_order_evidence(text) != day_first and day_first is not None:
-                    order = "day/month/year" if day_first else "month/day/year"
-                    raise ValueError(f"cannot be a date: the other dates in this file are {order}")
+                if date_order_evidence(text) != order and order is not None:
+                    written = "day/month/year" if order else "month/day/year"
+                    if isinstance(day_first, bool):
+                        raise ValueError(f"cannot be a date read {written}, as --date-format says")
+                    raise ValueError(f"cannot be a date: the other dates in this file are {written}")
                 day_first_here = bool(date_order_evidence(text))
                 day, month = (int(first), int(second_part)) if day_first_here else (int(second_part), int(first))
             elif first == second_part:
                 day = month = int(first)
-            elif day_first is None:
-                raise ValueError("is ambiguous: no date in this file tells whether it is day/month or month/day; "
-                                 "write dates as yyyy-mm-dd")
+            elif order is None:
+                raise ValueError("is ambiguous: no date written like it in this file tells whether it is day/month "
+                                 "or month/day; write dates as yyyy-mm-dd (or give oee import --date-format)")
             else:
-                day, month = (int(first), int(second_part)) if day_first else (int(second_part), int(first))
+                day, month = (int(first), int(second_part)) if order else (int(second_part), int(first))
             full_year = int(year) + 2000 if len(year) == 2 else int(year)
             return datetime(full_year, month, day, int(hour or 0), int(minute or 0), int(second or 0)), \
                 _offset(offset)
@@ -392,7 +418,7 @@ class PlantClock:
         return offsets.pop() if len(offsets) == 1 else None
 
 
-def parse_datetime_utc(value: object, day_first: bool | None, clock: PlantClock) -> float:
+def parse_datetime_utc(value: object, day_first: DateOrder, clock: PlantClock) -> float:
     naive, offset = parse_naive_datetime(value, day_first)
     return clock.to_utc(naive, offset)
 

@@ -8,6 +8,8 @@ changes nothing). `plan_result` says what it would do without keeping anything, 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from oee_tui.imports.validate import ImportResult
@@ -15,14 +17,17 @@ from oee_tui.model import LoggedStop, Order, PlannedStop, ProductionRun, Product
 from oee_tui.store import Store, WriteSummary
 from oee_tui.store.planning_codec import shift_breaks, shift_days
 
-__all__ = ["WriteSummary", "plan_result", "preview_rows", "summary_for_empty_store", "write_result"]
+__all__ = ["WriteSummary", "plan_result", "preview_rows", "removed_rows", "summary_for_empty_store", "write_result"]
 
 
-def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None) -> WriteSummary:
-    """Write a validated file in one transaction; refuses a result with problems."""
+def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None,
+                 interrupted: Callable[[], bool] | None = None) -> WriteSummary:
+    """Write a validated file in one transaction; refuses a result with problems.
+
+    `interrupted` is asked just before the commit: True rolls the write back and raises KeyboardInterrupt."""
     _refuse_problems(result)
     return store.write_import(result.kind, result.records, file=result.file, sheet=result.sheet,
-                              imported_by=imported_by, sha256=sha256)
+                              imported_by=imported_by, sha256=sha256, interrupted=interrupted)
 
 
 def plan_result(store: Store, result: ImportResult, *, imported_by: str = "") -> WriteSummary:
@@ -60,6 +65,13 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def removed_rows(summary: WriteSummary) -> list[tuple[str, ...]]:
+    """A header and the stored rows the write removes (as many as the summary lists), times in UTC."""
+    return [("removed", "machine or line", "start_utc", "end_utc"),
+            *((row.what, row.where, "" if row.start_utc is None else _utc(row.start_utc),
+               "" if row.end_utc is None else _utc(row.end_utc)) for row in summary.removed_rows)]
+
+
 def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]:
     """A header and the first `limit` records as they will be stored (times in UTC)."""
     kind = result.kind
@@ -72,8 +84,9 @@ def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]
                 for r in records if isinstance(r, ProductRate)]
     elif kind == "schedule":
         header = ("order_id", "product", "machine", "line", "start_utc", "end_utc", "quantity")
-        rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc), _utc(r.end_utc),
-                 str(r.quantity)) for r in records if isinstance(r, Order)]
+        rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc),
+                 "open" if r.end_utc == math.inf else _utc(r.end_utc), _text(r.quantity))
+                for r in records if isinstance(r, Order)]
     elif kind == "shifts":
         header = ("name", "start", "end", "days", "breaks")
         rows = [(r.name, r.start, r.end, shift_days(r.days), shift_breaks(r.breaks))

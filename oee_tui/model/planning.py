@@ -30,7 +30,11 @@ class ProductRate(NamedTuple):
 
 
 class Order(NamedTuple):
-    """A production order on one machine, or (machine None) on every machine of `line`."""
+    """A production order on one machine, or (machine None) on every machine of `line`.
+
+    An open order (planned with no end yet) has `end_utc` math.inf: it runs until the next order
+    on its machine or line starts, as the planning rules cut an earlier order where a later one
+    begins. `quantity` None: no quantity target."""
 
     order_id: str
     product: str | None

@@ -35,10 +35,11 @@ comparison, insert and delete is one SQL statement over them (DuckDB's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
 
@@ -57,10 +58,22 @@ from oee_tui.store.count_spread import spread_counts
 from oee_tui.store.day_summary_tables import DaySummaryTables
 from oee_tui.store.fact_tables import NEWEST_REASON_ONLY
 from oee_tui.store.planning_codec import shift_breaks, shift_days
-from oee_tui.store.timecodec import ts_array
+from oee_tui.store.timecodec import nullable_ts_array, ts_array
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+
+# A dry run lists the stored rows a file would remove, up to this many (the count is always whole).
+REMOVED_LISTED: Final = 20
+
+
+class RemovedRow(NamedTuple):
+    """A stored row a file replaces: what it is (`run`, `stop`, `planned stop`, `shift`), whose, and when."""
+    what: str
+    where: str  # machine or line; a shift's name
+    start_utc: float | None
+    end_utc: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,9 @@ class WriteSummary:
     updated: int  # rows whose values changed
     unchanged: int  # rows already there exactly as in the file
     removed: int = 0  # stored rows the file replaces (see the module doc for which, per kind)
+    # The first REMOVED_LISTED of them, for a planner to check before writing (a date misread
+    # as another month shows up here as rows far from the file's).
+    removed_rows: tuple[RemovedRow, ...] = field(default=(), compare=False)
 
     @property
     def changed(self) -> bool:
@@ -82,11 +98,13 @@ class WriteSummary:
 
 class ImportTables(DaySummaryTables):
     def write_import(self, kind: str, records: Sequence[ImportRecord], *, file: str, sheet: str | None,
-                     imported_by: str, sha256: str | None = None, commit: bool = True) -> WriteSummary:
+                     imported_by: str, sha256: str | None = None, commit: bool = True,
+                     interrupted: Callable[[], bool] | None = None) -> WriteSummary:
         """Write the records of one file of `kind` in one transaction, logged with where they came from.
 
         Without `commit`, what the write would do, computed by doing it and rolling back: nothing
-        is kept, and the saved day summaries stay.
+        is kept, and the saved day summaries stay. `interrupted` (a Ctrl+C noted by the caller) is
+        asked last before the commit: True rolls everything back and raises KeyboardInterrupt.
         """
         writer = _WRITERS[kind]
         if not commit:
@@ -101,6 +119,8 @@ class ImportTables(DaySummaryTables):
             if summary.changed:
                 cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [_now(), kind, file, sheet, sha256, len(records), imported_by])
+            if interrupted is not None and interrupted():
+                raise KeyboardInterrupt  # inside the transaction: it rolls back
         return summary
 
 
@@ -196,7 +216,8 @@ def _write_schedule(cur: duckdb.DuckDBPyConnection, records: Sequence[ImportReco
         "machine": _strings([r.machine for r in rows]),
         "line": _strings([r.line for r in rows]),
         "start_ts": ts_array([r.start_utc for r in rows], "start_utc"),
-        "end_ts": ts_array([r.end_utc for r in rows], "end_utc"),
+        # An open order (end math.inf) is stored with no end: NULL, read back as open (planning_tables).
+        "end_ts": nullable_ts_array([None if r.end_utc == math.inf else r.end_utc for r in rows], "end_utc"),
         "quantity": _ints([r.quantity for r in rows]),
     })
     return _keyed(cur, "schedule", "orders", new, ("order_id",))
@@ -229,10 +250,12 @@ def _write_shifts(cur: duckdb.DuckDBPyConnection, records: Sequence[ImportRecord
     })
     inserted, updated, unchanged = _diff(cur, "shift_patterns", new, ("name",))
     # The file is the whole pattern set: a pattern it no longer names stops existing.
-    removed = cur.execute("DELETE FROM shift_patterns WHERE name NOT IN (SELECT name FROM _diff)").fetchall()[0][0]
+    gone = cur.execute("DELETE FROM shift_patterns WHERE name NOT IN (SELECT name FROM _diff) "
+                       "RETURNING name").fetchall()
     _apply(cur, "shift_patterns", new.column_names, ("name",))
     cur.execute("DROP TABLE _diff")
-    return WriteSummary("shifts", inserted, updated, unchanged, int(removed))
+    listed = tuple(RemovedRow("shift", name, None, None) for (name,) in sorted(gone)[:REMOVED_LISTED])
+    return WriteSummary("shifts", inserted, updated, unchanged, len(gone), listed)
 
 
 def _write_downtime_plan(cur: duckdb.DuckDBPyConnection, records: Sequence[ImportRecord], _: str) -> WriteSummary:
@@ -248,15 +271,17 @@ def _write_downtime_plan(cur: duckdb.DuckDBPyConnection, records: Sequence[Impor
     keys = ("machine", "line", "start_ts")
     inserted, updated, unchanged = _diff(cur, "planned_stops", new, keys)
     # A stored stop of the same machine or line that a new one overlaps was moved by the plan.
-    removed = cur.execute(f"""
+    gone = cur.execute(f"""
         DELETE FROM planned_stops t
         WHERE EXISTS (SELECT 1 FROM _diff d WHERE {_same('t', 'd', ('machine', 'line'))}
                       AND t.start_ts < d.end_ts AND t.end_ts > d.start_ts)
           AND NOT EXISTS (SELECT 1 FROM _diff d WHERE {_same('t', 'd', keys)})
-    """).fetchall()[0][0]
+        RETURNING coalesce(nullif(machine, ''), line), epoch_us(start_ts) / 1e6, epoch_us(end_ts) / 1e6
+    """).fetchall()
     _apply(cur, "planned_stops", new.column_names, keys)
     cur.execute("DROP TABLE _diff")
-    return WriteSummary("downtime-plan", inserted, updated, unchanged, int(removed))
+    listed = tuple(RemovedRow("planned stop", where, start, end) for where, start, end in sorted(gone)[:REMOVED_LISTED])
+    return WriteSummary("downtime-plan", inserted, updated, unchanged, len(gone), listed)
 
 
 # ---------------------------------------------------------------- production log
@@ -300,12 +325,17 @@ def _write_production_log(cur: duckdb.DuckDBPyConnection, records: Sequence[Impo
         SELECT 'stop', t.machine, t.start_ts, t.end_ts FROM production_stops t JOIN _covered c
             ON c.machine = t.machine AND t.start_ts < c.hi AND t.end_ts > c.lo
     """)
-    removed = cur.execute("""
-        SELECT count(*) FROM _old o WHERE NOT EXISTS (
+    cur.execute("""
+        CREATE OR REPLACE TEMP TABLE _gone AS
+        SELECT * FROM _old o WHERE NOT EXISTS (
             SELECT 1 FROM (SELECT 'run' AS what, machine, start_ts FROM _run_diff
                            UNION ALL SELECT 'stop', machine, start_ts FROM _stop_diff) n
             WHERE n.what = o.what AND n.machine = o.machine AND n.start_ts = o.start_ts)
-    """).fetchall()[0][0]
+    """)
+    removed = cur.execute("SELECT count(*) FROM _gone").fetchall()[0][0]
+    listed = tuple(RemovedRow(*row) for row in cur.execute(
+        "SELECT what, machine, epoch_us(start_ts) / 1e6, epoch_us(end_ts) / 1e6 FROM _gone "
+        "ORDER BY machine, start_ts, what LIMIT ?", [REMOVED_LISTED]).fetchall()) if removed else ()
     # Machines whose record changed in any way, and the span to rebuild for each: what the file
     # covers plus the whole of every stored record it replaces.
     cur.execute("""
@@ -338,12 +368,12 @@ def _write_production_log(cur: duckdb.DuckDBPyConnection, records: Sequence[Impo
                 "FROM _run_diff WHERE NOT same")
     cur.execute("INSERT INTO production_stops SELECT machine, start_ts, end_ts, reason FROM _stop_diff WHERE NOT same")
     _rebuild_facts(cur, imported_by)
-    for name in ("_run_diff", "_stop_diff", "_covered", "_old", "_rebuild"):
+    for name in ("_run_diff", "_stop_diff", "_covered", "_old", "_gone", "_rebuild"):
         cur.execute(f"DROP TABLE {name}")
     inserted = run_counts[0] + stop_counts[0]
     updated = run_counts[1] + stop_counts[1]
     unchanged = run_counts[2] + stop_counts[2]
-    return WriteSummary("production-log", inserted, updated, unchanged, int(removed))
+    return WriteSummary("production-log", inserted, updated, unchanged, int(removed), listed)
 
 
 def _rebuild_facts(cur: duckdb.DuckDBPyConnection, imported_by: str) -> None:

@@ -20,18 +20,25 @@ class PlanningTables(Database):
         With `window`, only the orders and planned stops that overlap it are read: a report
         over one shift need not read a year of schedule.
         """
-        overlap, params = "", []
+        overlap, order_overlap, params = "", "", []
         if window is not None:
             overlap = " AND start_ts < make_timestamp(?) AND end_ts > make_timestamp(?)"
+            order_overlap = " AND start_ts < make_timestamp(?) AND (until IS NULL OR until > make_timestamp(?))"
             params = [micro(window.end), micro(window.start)]
         with self._cursor() as cur:
             products = cur.execute(
                 "SELECT product, nullif(machine, ''), ideal_cycle_time_s, micro_stop_threshold_s, NULL "
                 "FROM products ORDER BY product, machine").fetchall()
             # Rows come out in the records' shape and types, so each becomes one without Python per field.
+            # An open order (stored with no end) runs until the next order on its machine (or line) starts,
+            # found over the whole table before the window is applied; the last one stays open (end +inf).
             orders = cur.execute(
+                "WITH o AS (SELECT *, coalesce(end_ts, lead(start_ts) OVER (PARTITION BY "
+                "CASE WHEN coalesce(machine, '') <> '' THEN 'm:' || machine ELSE 'l:' || coalesce(line, '') END "
+                "ORDER BY start_ts, order_id)) AS until FROM orders) "
                 "SELECT order_id::VARCHAR, product, nullif(machine, ''), nullif(line, ''), epoch_us(start_ts) / 1e6, "
-                f"epoch_us(end_ts) / 1e6, quantity, NULL FROM orders WHERE end_ts > start_ts{overlap} "
+                "coalesce(epoch_us(until) / 1e6, 'infinity'::DOUBLE), quantity, NULL FROM o "
+                f"WHERE (until IS NULL OR until > start_ts){order_overlap} "
                 "ORDER BY start_ts, order_id", params).fetchall()
             stops = cur.execute(
                 "SELECT nullif(machine, ''), nullif(line, ''), epoch_us(start_ts) / 1e6, epoch_us(end_ts) / 1e6, "

@@ -125,7 +125,8 @@ def test_sheet_by_name_and_errors(tmp_path: Path) -> None:
         read_table(path, SCHEDULE, sheet="Cover")
     assert str(caught.value) == (
         f"{path}, sheet Cover: no header row found in the first 30 rows: a schedule file needs a row naming its "
-        "columns (order_id, product, start, end, quantity); see `oee import --help` for the accepted names")
+        "columns (order_id, product, start, end, quantity, and machine or line); see `oee import --help` for the "
+        "accepted names")
 
 
 def test_gaps_inside_the_data_keep_excel_row_numbers(tmp_path: Path) -> None:

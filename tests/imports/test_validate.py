@@ -89,8 +89,8 @@ def test_every_schedule_problem_is_listed_and_nothing_is_kept(tmp_path: Path, co
     assert messages(result) == [
         f"{f}, row 2, column Machine: 'M9': is not a machine in the config; machines are M1, M2",
         f"{f}, row 3, column End: '2026-03-02 05:00': is before the start",
-        f"{f}, row 3, column Product: 'Z': is not a known product (neither in the config nor in the products "
-        "file); import the products first or fix the id",
+        f"{f}, row 3, column Product: 'Z': is not a known product (neither in the config nor "
+        "imported); import the products first or fix the id",
         f"{f}, row 4, column Qty: 'ten': is not a number",
         f"{f}, row 6, column Start: '2026-03-02 07:00': overlaps order 4 in row 5 on machine M1 (which runs "
         "until 2026-03-02 08:00)",
@@ -105,7 +105,10 @@ def test_every_schedule_problem_is_listed_and_nothing_is_kept(tmp_path: Path, co
 def test_missing_columns_are_named_with_their_aliases(tmp_path: Path, config: Config) -> None:
     path = write_csv(tmp_path / "plan.csv", [["Order", "Product", "Start", "End"], ["1", "A", "x", "y"]])
     assert messages(validate_file("schedule", path, config)) == [
-        f"{path}, row 1, column machine or line: column is missing; the file needs at least one of these",
+        f"{path}, row 1, column machine or line: column is missing; the file needs at least one of these, named one "
+        "of (machine: machine id, machine, maschine, asset, equipment, workcenter, work center, work centre, "
+        "resource, station, anlage, arbeitsplatz, ressource; line: line id, line, linie, production line, "
+        "fertigungslinie)",
         f"{path}, row 1, column quantity: column is missing; name it one of: quantity, qty, planned quantity, "
         "target quantity, amount, pieces, pcs, menge, sollmenge, stueck, stück, order quantity",
     ]
@@ -121,8 +124,8 @@ def test_ambiguous_slashed_dates_are_reported_not_guessed(tmp_path: Path, config
     assert [(p.row, p.column, p.value) for p in problems] == [
         (2, "End", "03/04/2026 08:00"), (2, "Start", "03/04/2026 06:00"),
         (3, "End", "05/04/2026 08:00"), (3, "Start", "05/04/2026 06:00")]
-    assert problems[0].why == ("is ambiguous: no date in this file tells whether it is day/month or month/day; "
-                               "write dates as yyyy-mm-dd")
+    assert problems[0].why == ("is ambiguous: no date written like it in this file tells whether it is day/month "
+                               "or month/day; write dates as yyyy-mm-dd (or give oee import --date-format)")
     # One unambiguous date anywhere in the file settles the order for all of them.
     write_csv(path, [ORDER_HEADER,
                      ["1", "A", "M1", "03/04/2026 06:00", "03/04/2026 08:00", "10"],
@@ -166,8 +169,8 @@ def test_production_log_runs_and_stops(tmp_path: Path, config: Config) -> None:
     ])
     result = validate_file("production-log", path, config)
     assert messages(result) == [
-        f"{path}, row 4, column Reason: 'NOPE': is not a reason code in the config; codes are BREAK, FAIL, "
-        "FAIL.ELEC, FAIL.MECH, MATERIAL, MINOR, NO_ORDER, PM, SETUP",
+        f"{path}, row 4, column Reason: 'NOPE': is not a reason code (in the config or imported); codes are "
+        "BREAK, FAIL, FAIL.ELEC, FAIL.MECH, MATERIAL, MINOR, NO_ORDER, PM, SETUP",
         f"{path}, row 5, column Start: '2026-03-02 08:15': overlaps the stop in row 3 on machine M1 (which runs "
         "until 2026-03-02 08:20)",
         f"{path}, row 6, column Type: cannot tell a run from a stop: a run has a total count, a stop has a reason "
@@ -225,6 +228,29 @@ def test_downtime_plan(tmp_path: Path, config: Config) -> None:
                      ["L2", "", "2026-03-04 06:00", "2026-03-04 08:00", "", "no orders"]])
     assert validate_file("downtime-plan", path, config).records == (
         PlannedStop(None, "L2", utc(2026, 3, 4, 5), utc(2026, 3, 4, 7), "PM", "no orders", 2),)
+
+
+def test_an_empty_reason_in_a_downtime_plan_is_reported_as_empty(tmp_path: Path) -> None:
+    # A plant whose reasons have no PM: an empty cell stands for the default PM, which the planner never typed.
+    config = config_from_dict({
+        "site": {"name": "Test", "timezone": "Europe/Berlin"}, "lines": [{"id": "L1"}],
+        "machines": [{"id": "M1", "line": "L1", "ideal_cycle_time_s": 1.0}],
+        "reasons": [{"code": "SERVICE", "name": "Service", "planned": True},
+                    {"code": "JAM", "name": "Jam", "loss": "breakdown"}],
+    })
+    path = write_csv(tmp_path / "pm.csv", [
+        ["Machine", "From", "To", "Reason", "Note"],
+        ["M1", "2026-03-02 06:00", "2026-03-02 08:00", "", "oil change"],
+        ["M1", "2026-03-03 06:00", "2026-03-03 08:00", "SERVICE", ""],
+    ])
+    assert messages(validate_file("downtime-plan", path, config)) == [
+        f"{path}, row 2, column Reason: is empty, and the default planned reason PM is not a reason code (in the "
+        "config or imported); give a planned reason: SERVICE"]
+    # Without a reason column, each row says so.
+    write_csv(path, [["Machine", "From", "To"], ["M1", "2026-03-02 06:00", "2026-03-02 08:00"]])
+    assert messages(validate_file("downtime-plan", path, config)) == [
+        f"{path}, row 2: has no reason column, and the default planned reason PM is not a reason code (in the "
+        "config or imported); give a planned reason: SERVICE"]
 
 
 def test_shift_patterns(tmp_path: Path, config: Config) -> None:
@@ -291,7 +317,8 @@ def test_reason_tree(tmp_path: Path, config: Config) -> None:
     assert messages(validate_file("reasons", path, config)) == [
         f"{path}, row 5, column Planned: 'no': differs from its parent CLEAN, which is planned; a branch is one "
         "or the other",
-        f"{path}, row 6, column Parent: 'NOWHERE': is not a reason code in this file or in the config",
+        f"{path}, row 6, column Parent: 'NOWHERE': is not a reason code in this file, the config or an "
+        "earlier import",
         f"{path}, row 7, column Loss: 'coffee': must be one of breakdown, setup, minor_stop, reduced_speed, "
         "defects, startup_rejects",
         f"{path}, row 8, column Loss: 'breakdown': must be empty for a planned reason (planned time is not a loss)",

@@ -116,16 +116,33 @@ def test_dates_in_the_plant_time_zone(raw: object, day_first: bool | None, expec
 
 
 def test_day_first_decided_per_file() -> None:
-    assert values.detect_day_first(["01/02/2026", "25/02/2026"]) is True
-    assert values.detect_day_first(["01/02/2026", "02/25/2026"]) is False
-    assert values.detect_day_first(["01/02/2026", "03/04/2026"]) is None
+    assert values.detect_day_first(["01/02/2026", "25/02/2026"]) == {("/", 4): True}
+    assert values.detect_day_first(["01/02/2026", "02/25/2026"]) == {("/", 4): False}
+    assert values.detect_day_first(["01/02/2026", "03/04/2026"]) == {}
+
+
+def test_a_date_decides_only_for_dates_written_like_it() -> None:
+    # Dotted dates are day-first by convention and say nothing of slashed ones; a two-digit year or a dash
+    # is another way of writing, maybe another hand.
+    assert values.detect_day_first(["12/07/2026", "13.07.2026", "25/06/26", "13-07-2026"]) == {
+        ("/", 2): True, ("-", 4): True}
+    order = values.detect_day_first(["12/07/2026", "25/06/26"])
+    with pytest.raises(ValueError, match="is ambiguous: no date written like it"):
+        values.parse_datetime_utc("12/07/2026", order, BERLIN)
+    assert values.parse_datetime_utc("12/07/26", order, BERLIN) == utc(2026, 7, 11, 22, 0)
+    # Given by the planner (--date-format), the order holds for every date, and one that cannot follow it fails.
+    assert values.parse_datetime_utc("12/07/2026", False, BERLIN) == utc(2026, 12, 6, 23, 0)
+    with pytest.raises(ValueError) as caught:
+        values.parse_datetime_utc("13/07/2026", False, BERLIN)
+    assert str(caught.value) == "cannot be a date read month/day/year, as --date-format says"
     assert values.needs_date_order("01/02/2026") and not values.needs_date_order("01.02.2026")
 
 
 @pytest.mark.parametrize(("raw", "day_first", "why"), [
     ("03/04/2026 06:00", None,
-     "is ambiguous: no date in this file tells whether it is day/month or month/day; write dates as yyyy-mm-dd"),
-    ("02/25/2026", True, "cannot be a date: the other dates in this file are day/month/year"),
+     "is ambiguous: no date written like it in this file tells whether it is day/month or month/day; write dates "
+     "as yyyy-mm-dd (or give oee import --date-format)"),
+    ("02/25/2026", {("/", 4): True}, "cannot be a date: the other dates in this file are day/month/year"),
     ("31.02.2026", None, "is not a valid date (day is out of range for month)"),
     ("next monday", None, "is not a date; write yyyy-mm-dd hh:mm, dd.mm.yyyy hh:mm or dd/mm/yyyy hh:mm"),
     (123, None, "is not a date: as an Excel date serial it would be outside the years 1954 to 2119"),
@@ -136,7 +153,7 @@ def test_day_first_decided_per_file() -> None:
      "is ambiguous in Europe/Berlin: it happens twice when the clocks go back (autumn DST change); add the UTC "
      "offset, e.g. +02:00 for the first or +01:00 for the second"),
 ])
-def test_date_errors(raw: object, day_first: bool | None, why: str) -> None:
+def test_date_errors(raw: object, day_first: values.DateOrder, why: str) -> None:
     with pytest.raises(ValueError) as caught:
         values.parse_datetime_utc(raw, day_first, BERLIN)
     assert str(caught.value) == why

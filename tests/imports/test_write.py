@@ -19,6 +19,7 @@ from oee_tui.imports import ImportResult, LoggedStop, validate_file
 from oee_tui.imports.write import WriteSummary, plan_result, preview_rows, write_result
 from oee_tui.model import MachineState, StateInterval
 from oee_tui.store import Store
+from oee_tui.store.import_tables import RemovedRow
 
 PLANNING_TABLES = ("products", "orders", "shift_patterns", "planned_stops", "reasons", "production_runs",
                    "production_stops", "import_log", "state_intervals", "count_minutes", "stop_reasons")
@@ -155,8 +156,9 @@ def test_a_shifts_file_replaces_the_whole_pattern_set(tmp_path: Path, store: Sto
     ]
     # Two 12-hour shifts now: Early changes, Night is new in its times, Late is gone.
     write_csv(path, [header, ["Early", "06:00", "18:00", "mon-fri", ""], ["Night", "18:00", "06:00", "mon-fri", ""]])
-    assert write_result(store, validated("shifts", path, config), imported_by="planner") == \
-        WriteSummary("shifts", 0, 2, 0, removed=1)
+    summary = write_result(store, validated("shifts", path, config), imported_by="planner")
+    assert summary == WriteSummary("shifts", 0, 2, 0, removed=1)
+    assert summary.removed_rows == (RemovedRow("shift", "Late", None, None),)
     assert rows(store, 'SELECT name, start, "end" FROM shift_patterns ORDER BY name') == [
         ("Early", "06:00", "18:00"), ("Night", "18:00", "06:00")]
 
@@ -187,8 +189,9 @@ def test_downtime_plan_upserts_and_a_moved_stop_replaces_the_old_one(tmp_path: P
     ]
     # M1's maintenance moves by half an hour: the old slot goes, the line's stop stays as it was.
     write_csv(path, [header, ["M1", "", "2026-03-02 10:30", "2026-03-02 11:30", "PM", "lube"]])
-    assert write_result(store, validated("downtime-plan", path, config), imported_by="planner") == \
-        WriteSummary("downtime-plan", 1, 0, 0, removed=1)
+    summary = write_result(store, validated("downtime-plan", path, config), imported_by="planner")
+    assert summary == WriteSummary("downtime-plan", 1, 0, 0, removed=1)
+    assert summary.removed_rows == (RemovedRow("planned stop", "M1", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10)),)
     assert rows(store, "SELECT machine, line, start_ts FROM planned_stops ORDER BY line NULLS FIRST") == [
         ("M1", None, ts(2026, 3, 2, 9, 30)), (None, "L2", ts(2026, 3, 2, 9))]
 

@@ -216,6 +216,38 @@ async def test_a_clean_file_is_written_to_the_store_and_the_engine_reloads(folde
         "orders_ok.csv: nothing changed: all 3 rows were stored already"]
 
 
+async def test_a_file_is_checked_against_the_reasons_imported_before(folder: Path, engine: StaticEngine,
+                                                                    store: Store) -> None:
+    from oee_tui.imports import validate_file
+    from oee_tui.imports.write import write_result
+
+    engine.store = store
+    reasons = write_csv(folder / "reasons.csv", [["Code", "Name", "Planned"], ["CLEAN", "Cleaning", "yes"]])
+    write_result(store, validate_file("reasons", reasons, engine.config), imported_by=OPERATOR)
+    write_csv(folder / "maintenance.csv", [["Machine", "Start", "End", "Reason", "Note"],
+                                           ["L1-FILL", "2026-03-02 06:00", "2026-03-02 07:00", "CLEAN", ""],
+                                           ["L1-CAP", "2026-03-02 06:00", "2026-03-02 07:00", "DUST", ""]])
+    async with make_app(engine).run_test(size=(80, 24)) as pilot:
+        screen = await open_file(pilot, "maintenance.csv")
+        assert screen.query_one("#import-kind", Select).value == "downtime-plan"
+        problems = screen.query_one("#import-problems", OptionList)
+        # CLEAN (imported) is known; DUST is named with every code in effect, the imported one among them.
+        assert [str(problems.get_option_at_index(i).prompt) for i in range(problems.option_count)] == [
+            "✕ row 3, Reason: 'DUST': is not a reason code (in the config or imported); codes are BREAK, CLEAN, "
+            "FAIL, FAIL.ELEC, FAIL.MECH, MATERIAL, MINOR, NO_ORDER, PM, SETUP"]
+
+
+async def test_a_note_on_a_row_is_listed_under_no_problems(folder: Path, engine: StaticEngine) -> None:
+    write_csv(folder / "open_qty.csv", [["Order", "Product", "Machine", "Start", "End", "Qty"],
+                                        ["1", "A", "L1-FILL", "2026-03-02 06:00", "2026-03-02 07:00", "0"]])
+    async with make_app(engine).run_test(size=(100, 24)) as pilot:
+        screen = await open_file(pilot, "open_qty.csv")
+        problems = screen.query_one("#import-problems", OptionList)
+        assert [str(problems.get_option_at_index(i).prompt) for i in range(problems.option_count)] == [
+            "No problems: every row is valid.",
+            "ℹ row 2, Qty: '0': no quantity target (0 or empty): the order is imported without one"]
+
+
 async def test_a_file_changed_after_its_check_is_not_written(folder: Path, engine: StaticEngine,
                                                              store: Store) -> None:
     engine.store = store

@@ -33,7 +33,13 @@ from oee_tui.imports.reading import Progress
 from oee_tui.imports.validate import Problem
 from oee_tui.model import MachineState
 from oee_tui.screens.file_import.file_picker import PathInput, list_candidates
-from oee_tui.screens.file_import.preview_table import MARK, MAX_PROBLEMS_SHOWN, PreviewTable, preview_table
+from oee_tui.screens.file_import.preview_table import (
+    MARK,
+    MAX_PROBLEMS_SHOWN,
+    NOTE_MARK,
+    PreviewTable,
+    preview_table,
+)
 from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
@@ -280,8 +286,8 @@ class ImportScreen(PlantScreen[None]):
         self._set_status(f"Reading {path}…")
         report = partial(self._report_progress, self._generation)
         bad_style = f"bold {state_colour(self.app.theme_variables, MachineState.DOWN)}"
-        self.run_worker(partial(self._check_in_thread, self._generation, path, engine.config, sheet, kind, report,
-                                bad_style),
+        self.run_worker(partial(self._check_in_thread, self._generation, path, engine.config, engine.store, sheet,
+                                kind, report, bad_style),
                         thread=True, exclusive=True, group="import-check", exit_on_error=False,
                         name=f"check {path}")
 
@@ -297,15 +303,16 @@ class ImportScreen(PlantScreen[None]):
         of = f" of about {total:,}" if total and total != done else ""
         self._set_status(f"Reading row {done:,}{of}…" if done != total else f"Checking {done:,} rows…")
 
-    def _check_in_thread(self, generation: int, path: Path, config: Config, sheet: str | None, kind: str | None,
-                         progress: Progress, bad_style: str) -> None:
+    def _check_in_thread(self, generation: int, path: Path, config: Config, store: Store | None, sheet: str | None,
+                         kind: str | None, progress: Progress, bad_style: str) -> None:
         try:
             if path.is_dir():
                 checked = ImportPreview.unread(path, Problem(
                     str(path), None, None, None, None,
                     "is a folder: pick a .csv or .xlsx file in it (the list under File shows them)"), kind=kind)
             else:
-                checked = detect_and_preview(path, config, sheet, kind, progress=progress)
+                # Against what the store holds too: reasons and products imported before are known.
+                checked = detect_and_preview(path, config, sheet, kind, progress=progress, stored=store)
         except Exception as exc:  # a reader bug must still end in words on the screen, not a frozen bar
             problem = Problem(str(path), sheet, None, None, None, f"could not be read: {exc}")
             checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
@@ -367,6 +374,10 @@ class ImportScreen(PlantScreen[None]):
                    for index, problem in enumerate(checked.problems[:MAX_PROBLEMS_SHOWN])]
         if not options:
             options = [Option("No problems: every row is valid.", disabled=True)]
+            # Notes refuse nothing (an order without a quantity target), but the planner should read them first.
+            notes = checked.result.notes if checked.result is not None else ()
+            options += [Option(f"{NOTE_MARK} {problem_line(note, checked.sheet)}", disabled=True)
+                        for note in notes[:MAX_PROBLEMS_SHOWN]]
         problems_list.set_options(options)
         self.query_one("#import-detail", Static).update("")
         if checked.problems:

@@ -19,6 +19,7 @@ from oee_tui.widgets.keyed_table import Row
 PREVIEW_ROWS: Final = 500  # rows shown from the top of the file; rows with problems below them are added
 MAX_PROBLEMS_SHOWN: Final = 1000  # the list beyond this helps nobody; `oee import` prints them all
 MARK: Final = "✕"
+NOTE_MARK: Final = "ℹ"  # a note on a row: said, but it refuses nothing
 
 
 @dataclass(frozen=True, slots=True)
