@@ -89,6 +89,18 @@ class CountBucket:
 
 
 @dataclass(frozen=True, slots=True)
+class CountEvent:
+    """One counted delta of one machine at the time its parts were made (UTC epoch seconds): the middle
+    of the reads around it. Its minute's CountBucket holds it too; events let a report cut a minute."""
+
+    machine: str
+    ts: float
+    product: str | None
+    total: int
+    reject: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     received_at: float
     source: str

@@ -12,7 +12,7 @@ from dataclasses import replace
 from oee_tui.config import MachineConfig
 from oee_tui.engine.live.counters import CounterTracker
 from oee_tui.engine.oee.planning_rules import MachinePlan
-from oee_tui.model import CountBucket, MachineState, Signal, StateInterval, TagValue
+from oee_tui.model import CountBucket, CountEvent, MachineState, Signal, StateInterval, TagValue
 
 # What the engine knows about a machine before deciding how long a stop lasts.
 RUN = "running"
@@ -20,6 +20,12 @@ UNPLANNED = "unplanned"  # "stopped" or "down" from the PLC, or no count activit
 PLANNED = "planned_stop"
 CHANGEOVER = "changeover"
 OFFLINE = "offline"
+
+# A count delta's parts were made between the read that saw it and the one before; after a gap
+# longer than this (no read of that counter: an outage, or a subscription quiet while nothing
+# moved), they are put this long's half before the read rather than in the middle of the gap.
+# About two poll intervals of the default 1 s poll: the machine does not know its source's.
+COUNT_GAP_CAP_S = 2.0
 
 _CODE_TO_KIND = {
     "running": RUN,
@@ -69,6 +75,9 @@ class MachineTracker:
         self.history: list[StateInterval] = []  # recent closed intervals, for live OEE and detail
         self.pending_counts: dict[tuple[float, str | None], list[int]] = {}  # not yet flushed
         self.recent_counts: dict[tuple[float, str | None], list[int]] = {}  # for live OEE
+        # Each delta as (time, product, total, reject), not yet flushed: a tuple is the cheapest record.
+        self.pending_events: list[tuple[float, str | None, int, int]] = []
+        self.count_reads: dict[Signal, float] = {}  # each counter's last read (device time)
 
     def _configure(self, config: MachineConfig, stale_after_s: float, previous: MachineConfig | None) -> None:
         self.config = config
@@ -133,6 +142,7 @@ class MachineTracker:
             delta = counter.update(value)
             if delta:
                 self._count(signal, ts, delta, received)
+            self.count_reads[signal] = ts
         elif signal is Signal.STATE_CODE:
             self.state_code = None if value is None or isinstance(value, str) else int(value)
         elif signal is Signal.FAULT:
@@ -158,7 +168,14 @@ class MachineTracker:
                 total, reject = delta, 0
         if total > 0 or signal is not Signal.REJECT_COUNT:
             self.last_count = received
-        key = (ts - ts % 60.0, self.tag_product if self.tag_product is not None else self.plan.product_at(ts))
+        # The parts were made since the previous read: they are timed in the middle (capped after a
+        # gap), and the minute bucket takes that same time, so that minutes and events agree.
+        previous = self.count_reads.get(signal)
+        at = (ts + previous) * 0.5 if previous is not None and 0.0 <= ts - previous <= COUNT_GAP_CAP_S \
+            else ts - COUNT_GAP_CAP_S * 0.5
+        product = self.tag_product if self.tag_product is not None else self.plan.product_at(at)
+        self.pending_events.append((at, product, total, reject))
+        key = (at - at % 60.0, product)
         # Two buckets written out, not a loop over both: this runs for every count that moves.
         pending = self.pending_counts.get(key)
         if pending is None:
@@ -275,6 +292,12 @@ class MachineTracker:
         ]
         self.pending_counts = {}
         return intervals, buckets
+
+    def take_count_events(self) -> list[CountEvent]:
+        """Hand over the count events not yet written (their minutes go with take_pending)."""
+        events, self.pending_events = self.pending_events, []
+        machine = self.id
+        return [CountEvent(machine, at, product, total, reject) for at, product, total, reject in events]
 
     def close(self, now: float) -> None:
         """Close the open interval at `now` (clean shutdown)."""
