@@ -15,7 +15,7 @@ from oee_tui.store.lock import StoreLockedError
 from oee_tui.store.migrations import StoreVersionError
 from oee_tui.store.planning_codec import PlanningError
 from oee_tui.store.planning_tables import PlanningTables
-from oee_tui.store.report_reads import AttributionPieces, CountQuery, ReportReads
+from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece, ReportReads
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
@@ -29,6 +29,7 @@ __all__ = [
     "CountQuery",
     "DaySums",
     "Edge",
+    "EdgePiece",
     "PlanningError",
     "SampleRow",
     "SavedDay",
