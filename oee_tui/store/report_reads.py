@@ -122,7 +122,8 @@ class CountQuery:
             WHERE {ranges}
         ), """
         edged = """
-            ANTI JOIN (SELECT DISTINCT machine, m FROM edge_events) x ON x.machine = w.idx AND x.m = epoch_us(c.minute)"""
+            ANTI JOIN (SELECT DISTINCT machine, m FROM edge_events) x
+                ON x.machine = w.idx AND x.m = epoch_us(c.minute)"""
         from_events = """
             UNION ALL
             SELECT machine, us, product, total, reject FROM edge_events WHERE us >= lo AND us < hi"""
