@@ -11,7 +11,7 @@ from oee_tui.engine.live.machine import COUNT_GAP_CAP_S
 from oee_tui.model import CountBucket, CountEvent, Quality, TagSample
 from tests.engine.test_fact_writer import StoreOnAFailingDisk
 from tests.engine.test_machine import T0, machine, send
-from tests.engine.test_report_windows import ROUND_THE_CLOCK
+from tests.engine.test_report_windows import ROUND_THE_CLOCK, plant
 
 
 def test_a_delta_is_timed_between_its_reads_and_its_minute_follows() -> None:
@@ -31,6 +31,17 @@ def test_after_a_gap_the_parts_are_put_just_before_the_read_not_in_the_middle_of
     send(m, T0 + 301.0, total_count=20)  # five minutes without a read: an outage
     (event,) = m.take_count_events()
     assert event.ts == T0 + 301.0 - COUNT_GAP_CAP_S / 2
+
+
+def test_the_cap_is_two_poll_intervals_of_the_counters_source() -> None:
+    # A source read every 5 s: a delta 5 s after the read before is in the middle of them.
+    config = plant([{"name": "Day", "start": "00:00", "end": "00:00"}], poll=5.0)
+    engine = Engine(config, None, clock=lambda: T0)
+    assert engine.machines["M"].count_gap_cap_s == 10.0
+    engine.ingest([TagSample(T0 + 1.0, "plc", "hr:0", 100, Quality.GOOD)])
+    engine.ingest([TagSample(T0 + 6.0, "plc", "hr:0", 120, Quality.GOOD)])
+    (event,) = engine.machines["M"].take_count_events()
+    assert event.ts == T0 + 3.5
 
 
 def test_a_failed_flush_keeps_the_events_for_the_next(tmp_path: Path) -> None:

@@ -27,11 +27,11 @@ POLL = 1.0  # seconds between reads
 T0 = datetime(2026, 11, 24, 15, 50, tzinfo=UTC).timestamp()  # a whole minute
 
 
-def plant(shifts: list[dict[str, object]]) -> Config:
+def plant(shifts: list[dict[str, object]], poll: float = POLL) -> Config:
     return config_from_dict({
         "site": {"name": "Windows", "timezone": "UTC", "stale_after_s": 3600},
         "lines": [{"id": "L1"}],
-        "sources": [{"name": "plc", "kind": "modbus", "host": "127.0.0.1", "poll_interval_s": POLL}],
+        "sources": [{"name": "plc", "kind": "modbus", "host": "127.0.0.1", "poll_interval_s": poll}],
         "machines": [{"id": "M", "line": "L1", "ideal_cycle_time_s": 0.25, "signals": {
             "total_count": {"source": "plc", "tag": "hr:0", "width": 32}}}],
         "shifts": shifts,

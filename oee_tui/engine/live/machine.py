@@ -22,9 +22,10 @@ CHANGEOVER = "changeover"
 OFFLINE = "offline"
 
 # A count delta's parts were made between the read that saw it and the one before; after a gap
-# longer than this (no read of that counter: an outage, or a subscription quiet while nothing
-# moved), they are put this long's half before the read rather than in the middle of the gap.
-# About two poll intervals of the default 1 s poll: the machine does not know its source's.
+# longer than the cap (no read of that counter: an outage, or a subscription quiet while nothing
+# moved), they are put half the cap before the read rather than in the middle of the gap. The
+# engine sets the cap to two poll intervals of the machine's counters' sources; this is two of
+# the default 1 s poll, for a tracker made without one.
 COUNT_GAP_CAP_S = 2.0
 
 _CODE_TO_KIND = {
@@ -78,6 +79,7 @@ class MachineTracker:
         # Each delta as (time, product, total, reject), not yet flushed: a tuple is the cheapest record.
         self.pending_events: list[tuple[float, str | None, int, int]] = []
         self.count_reads: dict[Signal, float] = {}  # each counter's last read (device time)
+        self.count_gap_cap_s = COUNT_GAP_CAP_S
 
     def _configure(self, config: MachineConfig, stale_after_s: float, previous: MachineConfig | None) -> None:
         self.config = config
@@ -171,8 +173,8 @@ class MachineTracker:
         # The parts were made since the previous read: they are timed in the middle (capped after a
         # gap), and the minute bucket takes that same time, so that minutes and events agree.
         previous = self.count_reads.get(signal)
-        at = (ts + previous) * 0.5 if previous is not None and 0.0 <= ts - previous <= COUNT_GAP_CAP_S \
-            else ts - COUNT_GAP_CAP_S * 0.5
+        cap = self.count_gap_cap_s
+        at = (ts + previous) * 0.5 if previous is not None and 0.0 <= ts - previous <= cap else ts - cap * 0.5
         product = self.tag_product if self.tag_product is not None else self.plan.product_at(at)
         self.pending_events.append((at, product, total, reject))
         key = (at - at % 60.0, product)
