@@ -460,10 +460,13 @@ def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines:
 
     Sums counts per machine and product over the scheduled part of the window.
 
-    Same rule as oee.product_totals: a bucket counts when its minute starts
-    inside the window and inside scheduled time; its rejects are startup
-    rejects when the minute starts within a startup window after a breakdown or
-    setup. DuckDB sums the buckets and hands back only the minutes that had
+    A bucket counts when its whole minute is inside the window and inside
+    scheduled time. In a minute that scheduled time in the window starts or
+    ends inside, a machine's count events inside count instead, each at its time; a minute without
+    events (counts stored before events were, imported ones) counts when it
+    starts inside, oee.product_totals' rule for every minute. Rejects are
+    startup rejects when their minute (an event's time) is within a startup
+    window after a breakdown or setup. DuckDB sums the buckets and hands back only the minutes that had
     rejects (ReportReads.count_sums); a binary search per machine then finds each
     one's startup window. A machine's startup windows all have one length, so the
     latest window starting at or before a minute is the one that reaches furthest.
