@@ -8,23 +8,21 @@ table existed, and imported ones, have no events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from oee_tui.model import CountEvent
+from oee_tui.model import CountEvent, CountEventColumns
 from oee_tui.store.arrow_lists import num_list, str_list
 from oee_tui.store.database import Database
 from oee_tui.store.timecodec import to_datetime, ts_array
 
 
 class CountEvents(Database):
-    def write_count_events(self, events: Sequence[CountEvent]) -> int:
+    def write_count_events(self, events: CountEventColumns) -> int:
         import pyarrow as pa
         table = pa.table({
-            "machine": pa.array([e.machine for e in events], type=pa.string()),
-            "ts": ts_array([e.ts for e in events], "count_events.ts"),
-            "product": pa.array([e.product for e in events], type=pa.string()),
-            "total": pa.array([e.total for e in events], type=pa.int64()),
-            "reject": pa.array([e.reject for e in events], type=pa.int64()),
+            "machine": pa.array(events.machine, type=pa.string()),
+            "ts": ts_array(events.ts, "count_events.ts"),
+            "product": pa.array(events.product, type=pa.string()),
+            "total": pa.array(events.total, type=pa.int64()),
+            "reject": pa.array(events.reject, type=pa.int64()),
         })
         return self._insert(table, "INSERT INTO count_events SELECT machine, ts, product, total, reject FROM _batch")
 

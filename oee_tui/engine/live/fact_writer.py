@@ -17,7 +17,7 @@ from typing import TypeVar, TypeVarTuple
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.live.pending_samples import KeptSamples, PendingSamples
-from oee_tui.model import CountBucket, CountEvent, DeadLetter, StateInterval, TagSample
+from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, StateInterval, TagSample
 from oee_tui.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class FactWriter:
             history, self._history = self._history, []
             intervals: list[StateInterval] = []
             buckets: list[CountBucket] = []
-            events: list[CountEvent] = []
+            events = CountEventColumns()
             for machine in machines.values():
                 machine_intervals, machine_buckets = machine.take_pending(now)
                 machine_events = machine.take_count_events()
@@ -70,7 +70,7 @@ class FactWriter:
                     continue
                 intervals.extend(machine_intervals)
                 buckets.extend(machine_buckets)
-                events.extend(machine_events)
+                events.add(machine.id, machine_events)
             try:
                 await self.in_writer(_write, self.store, columns, intervals, buckets, events, letters, history)
                 self.stats.flushes += 1
@@ -122,7 +122,7 @@ class FactWriter:
 
 
 def _write(store: Store, columns: KeptSamples, intervals: list[StateInterval], buckets: list[CountBucket],
-           events: list[CountEvent], letters: list[DeadLetter], history: list[TagSample]) -> None:
+           events: CountEventColumns, letters: list[DeadLetter], history: list[TagSample]) -> None:
     if letters:
         store.write_dead_letters(letters)
     if history:
@@ -138,12 +138,9 @@ def _write(store: Store, columns: KeptSamples, intervals: list[StateInterval], b
 
 
 def _put_back(machines: Mapping[str, MachineTracker], intervals: Sequence[StateInterval],
-              buckets: Sequence[CountBucket], events: Sequence[CountEvent]) -> None:
+              buckets: Sequence[CountBucket], events: CountEventColumns) -> None:
     """A failed flush's intervals and counts back into their machines, for the next flush."""
-    unwritten: dict[str, list[tuple[float, str | None, int, int]]] = {}
-    for event in events:
-        unwritten.setdefault(event.machine, []).append((event.ts, event.product, event.total, event.reject))
-    for machine, rows in unwritten.items():
+    for machine, rows in events.rows_by_machine().items():
         machines[machine].pending_events[:0] = rows
     for bucket in buckets:
         tracker = machines[bucket.machine]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from oee_tui.config import MachineConfig
 from oee_tui.engine.live.counters import CounterTracker
 from oee_tui.engine.oee.planning_rules import MachinePlan
-from oee_tui.model import CountBucket, CountEvent, MachineState, Signal, StateInterval, TagValue
+from oee_tui.model import CountBucket, CountEventRow, MachineState, Signal, StateInterval, TagValue
 
 # What the engine knows about a machine before deciding how long a stop lasts.
 RUN = "running"
@@ -77,8 +77,9 @@ class MachineTracker:
         self.pending_counts: dict[tuple[float, str | None], list[int]] = {}  # not yet flushed
         self.recent_counts: dict[tuple[float, str | None], list[int]] = {}  # for live OEE
         # Each delta as (time, product, total, reject), not yet flushed: a tuple is the cheapest record.
-        self.pending_events: list[tuple[float, str | None, int, int]] = []
-        self.count_reads: dict[Signal, float] = {}  # each counter's last read (device time)
+        self.pending_events: list[CountEventRow] = []
+        # Each counter's last read (device time), keyed by the tracker: a Signal hashes in Python code.
+        self.count_reads: dict[CounterTracker, float] = {}
         self.count_gap_cap_s = COUNT_GAP_CAP_S
 
     def _configure(self, config: MachineConfig, stale_after_s: float, previous: MachineConfig | None) -> None:
@@ -143,8 +144,8 @@ class MachineTracker:
                 return
             delta = counter.update(value)
             if delta:
-                self._count(signal, ts, delta, received)
-            self.count_reads[signal] = ts
+                self._count(signal, ts, delta, received, self.count_reads.get(counter))
+            self.count_reads[counter] = ts
         elif signal is Signal.STATE_CODE:
             self.state_code = None if value is None or isinstance(value, str) else int(value)
         elif signal is Signal.FAULT:
@@ -155,7 +156,8 @@ class MachineTracker:
         elif signal is Signal.SPEED:
             self.speed = None if value is None or isinstance(value, str) else float(value)
 
-    def _count(self, signal: Signal, ts: float, delta: int, received: float) -> None:
+    def _count(self, signal: Signal, ts: float, delta: int, received: float, previous: float | None) -> None:
+        """Count `delta` parts seen by the read at `ts`; `previous` is that counter's read before."""
         derive = self.derive
         if signal is Signal.TOTAL_COUNT:
             total, reject = delta, 0
@@ -172,7 +174,6 @@ class MachineTracker:
             self.last_count = received
         # The parts were made since the previous read: they are timed in the middle (capped after a
         # gap), and the minute bucket takes that same time, so that minutes and events agree.
-        previous = self.count_reads.get(signal)
         cap = self.count_gap_cap_s
         at = (ts + previous) * 0.5 if previous is not None and 0.0 <= ts - previous <= cap else ts - cap * 0.5
         product = self.tag_product if self.tag_product is not None else self.plan.product_at(at)
@@ -295,11 +296,10 @@ class MachineTracker:
         self.pending_counts = {}
         return intervals, buckets
 
-    def take_count_events(self) -> list[CountEvent]:
+    def take_count_events(self) -> list[CountEventRow]:
         """Hand over the count events not yet written (their minutes go with take_pending)."""
         events, self.pending_events = self.pending_events, []
-        machine = self.id
-        return [CountEvent(machine, at, product, total, reject) for at, product, total, reject in events]
+        return events
 
     def close(self, now: float) -> None:
         """Close the open interval at `now` (clean shutdown)."""
