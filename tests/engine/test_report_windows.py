@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,16 @@ from oee_tui.config import Config
 from oee_tui.drivers.registry import config_from_dict
 from oee_tui.engine.analysis.report import build_report, resolve_window
 from oee_tui.engine.live.engine import Engine
-from oee_tui.model import CountBucket, MachineState, Quality, StateInterval, TagSample
+from oee_tui.model import (
+    CountBucket,
+    CountEvent,
+    CountEventColumns,
+    MachineState,
+    Quality,
+    Span,
+    StateInterval,
+    TagSample,
+)
 from oee_tui.store import Store
 
 RATE = 4.0  # parts per second
@@ -132,3 +142,33 @@ def test_counts_stored_without_events_keep_todays_numbers(store: Store) -> None:
     assert total_in(store, ROUND_THE_CLOCK, iso(minute + 24), iso(minute + 104), now) == 240
     assert total_in(store, ROUND_THE_CLOCK, iso(minute - 30), iso(minute + 150), now) == 720
     assert total_in(store, ROUND_THE_CLOCK, iso(minute), iso(minute + 180), now) == 720
+
+
+def test_any_window_gets_exactly_the_events_timed_inside_its_scheduled_time(store: Store) -> None:
+    # Events every 7.3 s with their minutes, as the engine writes them, around two shifts with
+    # unscheduled time between them (counts made in a break count): a report of any window, cut
+    # anywhere, sums exactly the events in its scheduled part.
+    config = plant([{"name": "Early", "start": "15:50", "end": "16:01"},
+                    {"name": "Late", "start": "16:03", "end": "16:40"}])
+    times = [T0 - 120 + 7.3 * k for k in range(500)]
+    events = [CountEvent("M", ts, None, 1 + k % 3, k % 2) for k, ts in enumerate(times)]
+    store.write_count_events(CountEventColumns.of(events))
+    minutes: dict[float, list[int]] = {}
+    for event in events:
+        bucket = minutes.setdefault(event.ts - event.ts % 60, [0, 0])
+        bucket[0] += event.total
+        bucket[1] += event.reject
+    store.write_counts([CountBucket("M", minute, None, total, reject) for minute, (total, reject) in minutes.items()])
+    store.upsert_intervals([StateInterval("M", T0 - 120, T0 + 3600, MachineState.RUNNING)])
+    scheduled = [(T0, T0 + 660), (T0 + 780, T0 + 3000)]
+    rng = random.Random(9)
+    windows = [(T0 + 84, T0 + 164), (T0 + 10.5, T0 + 50.25), (T0 + 600, T0 + 600.5), (T0 + 659.9, T0 + 781.1),
+               *((a, a + rng.uniform(0.1, 1500)) for a in (T0 + rng.uniform(-100, 2900) for _ in range(25)))]
+    for index, (start, end) in enumerate(windows):
+        window = Span(start, end)
+        # The split by product and order (JSON) joins every count with the schedule: the same sums.
+        (machine,) = build_report(store, config, window, T0 + 3600, "w", attribution=index < 6).machines
+        inside = [e for e in events
+                  if start <= e.ts < end and any(a <= e.ts < b for a, b in scheduled)]
+        assert (machine.total_count, machine.reject_count) == (
+            sum(e.total for e in inside), sum(e.reject for e in inside)), (start - T0, end - T0)
