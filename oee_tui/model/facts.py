@@ -1,5 +1,5 @@
 """What the engine makes of samples: machine states, signals, the six big losses, state
-intervals, count buckets, and payloads that could not be decoded."""
+intervals, count buckets and events, and payloads that could not be decoded."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ class CountBucket:
 @dataclass(frozen=True, slots=True)
 class CountEvent:
     """One counted delta of one machine at the time its parts were made (UTC epoch seconds): the middle
-    of the reads around it. Its minute's CountBucket holds it too; events let a report cut a minute."""
+    of the read that saw it and the one before, capped after a gap. Its minute's CountBucket holds it
+    too; events let a report cut a minute."""
 
     machine: str
     ts: float
