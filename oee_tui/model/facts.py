@@ -1,9 +1,10 @@
 """What the engine makes of samples: machine states, signals, the six big losses, state
-intervals, count buckets, and payloads that could not be decoded."""
+intervals, count buckets and events, and payloads that could not be decoded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -86,6 +87,63 @@ class CountBucket:
     @property
     def good(self) -> int:
         return self.total - self.reject
+
+
+@dataclass(frozen=True, slots=True)
+class CountEvent:
+    """One counted delta of one machine at the time its parts were made (UTC epoch seconds): the middle
+    of the read that saw it and the one before, capped after a gap. Its minute's CountBucket holds it
+    too; events let a report cut a minute."""
+
+    machine: str
+    ts: float
+    product: str | None
+    total: int
+    reject: int
+
+
+CountEventRow = tuple[float, str | None, int, int]  # a machine's count event: ts, product, total, reject
+
+
+@dataclass(slots=True)
+class CountEventColumns:
+    """Count events of many machines as five columns of equal length, as a flush writes them: the
+    engine keeps each machine's events as plain rows and never builds a CountEvent for each."""
+
+    machine: list[str] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)
+    product: list[str | None] = field(default_factory=list)
+    total: list[int] = field(default_factory=list)
+    reject: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, events: Iterable[CountEvent]) -> CountEventColumns:
+        columns = cls()
+        for event in events:
+            columns.add(event.machine, [(event.ts, event.product, event.total, event.reject)])
+        return columns
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def add(self, machine: str, rows: Sequence[CountEventRow]) -> None:
+        """One machine's rows, at the end."""
+        if not rows:
+            return
+        ts, product, total, reject = zip(*rows, strict=True)
+        self.machine.extend([machine] * len(rows))
+        self.ts.extend(ts)
+        self.product.extend(product)
+        self.total.extend(total)
+        self.reject.extend(reject)
+
+    def rows_by_machine(self) -> dict[str, list[CountEventRow]]:
+        """The rows again, per machine, in their order."""
+        out: dict[str, list[CountEventRow]] = {}
+        for machine, ts, product, total, reject in zip(self.machine, self.ts, self.product, self.total,
+                                                       self.reject, strict=True):
+            out.setdefault(machine, []).append((ts, product, total, reject))
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ group is a class of its own over `Database`, and a new group is one more base he
 """
 
 from oee_tui.store.bulk_export import BulkExports
+from oee_tui.store.count_events import CountEvents
 from oee_tui.store.day_summary_tables import DaySummaryTables, DaySums, Edge, SavedDay
 from oee_tui.store.edge_spool import BufferedRow, EdgeSpoolTables, StoredRow
 from oee_tui.store.fact_tables import FactTables, SampleRow, StopPage
@@ -14,10 +15,10 @@ from oee_tui.store.lock import StoreLockedError
 from oee_tui.store.migrations import StoreVersionError
 from oee_tui.store.planning_codec import PlanningError
 from oee_tui.store.planning_tables import PlanningTables
-from oee_tui.store.report_reads import AttributionPieces, CountQuery, ReportReads
+from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece, ReportReads
 
 
-class Store(FactTables, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
+class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
             EdgeSpoolTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
@@ -28,6 +29,7 @@ __all__ = [
     "CountQuery",
     "DaySums",
     "Edge",
+    "EdgePiece",
     "PlanningError",
     "SampleRow",
     "SavedDay",

@@ -429,6 +429,8 @@ def _rebuild_facts(cur: duckdb.DuckDBPyConnection, imported_by: str) -> None:
     """)
     cur.execute("DELETE FROM count_minutes t USING _minutes m "
                 "WHERE t.machine = m.machine AND t.minute >= m.lo AND t.minute < m.hi")
+    cur.execute("DELETE FROM count_events t USING _minutes m "
+                "WHERE t.machine = m.machine AND t.ts >= m.lo AND t.ts < m.hi")
     runs = cur.sql("""
         SELECT t.machine, coalesce(t.product, o.product) AS product, epoch_us(t.start_ts) AS s,
                epoch_us(t.end_ts) AS e, t.total - t.reject AS good, t.reject,

@@ -219,7 +219,20 @@ CREATE TABLE day_summaries (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5)
+_V6: Final = """
+-- Each counted delta at the time its parts were made (oee_tui.store.count_events), written with the
+-- count_minutes row it is part of: a report cuts the minutes at a window's ends with these. Minutes
+-- stored before this table, and imported ones, have none.
+CREATE TABLE count_events (
+    machine VARCHAR NOT NULL,
+    ts      TIMESTAMP NOT NULL,
+    product VARCHAR,
+    total   BIGINT NOT NULL,
+    reject  BIGINT NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -28,6 +28,16 @@ _MINUTE_US: Final = 60_000_000
 
 
 @dataclass(frozen=True, slots=True)
+class EdgePiece:
+    """The part [lo, hi) of scheduled time inside a minute that a window or its schedule cuts (epoch µs);
+    `minute` is the minute's start."""
+
+    minute: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True, slots=True)
 class CountQuery:
     """Which count buckets a report sums, and the schedule segments that give a bucket its product.
 
@@ -41,6 +51,11 @@ class CountQuery:
     through the join with the schedule: a range test on the scan replaces the join with the
     minutes. With that join, DuckDB's estimate after a range test is so low that it builds the
     join's hash table on the buckets, which costs more than the join saves.
+
+    `edges` are the minutes the scheduled time starts or ends inside. Where a machine has count
+    events in such a minute, its events inside the piece count instead of the minute's bucket;
+    where it has none (counts stored before events were, imported ones), the minute counts when
+    it starts inside scheduled time, as every whole minute does.
     """
 
     start: float
@@ -53,6 +68,7 @@ class CountQuery:
     seg_ends: list[int]
     seg_products: list[str | None]
     by_range: bool = False
+    edges: tuple[EdgePiece, ...] = ()
 
     # Counts sit in buckets that start on whole minutes: the scheduled minutes are a small
     # table (43,200 for a month) that an equi-join can use instead of a range join. Segments
@@ -71,6 +87,7 @@ class CountQuery:
             FROM (SELECT unnest(?::BIGINT[]) AS a, unnest(?::BIGINT[]) AS b)
         ), """
             join, in_sched = "SEMI JOIN sched s ON c.minute = s.m", ""
+        edge_events, edged, from_events = self._edge_parts()
         return f"""
         WITH {sched}wanted AS (
             SELECT unnest(?::VARCHAR[]) AS machine, unnest(range(?)) AS idx
@@ -81,12 +98,36 @@ class CountQuery:
         ), hours AS (
             SELECT machine, s, e, product, seg, unnest(range(s // {_HOUR_US}, (e - 1) // {_HOUR_US} + 1)) AS h
             FROM segs
-        ), counted AS (
+        ), {edge_events}counted AS (
             SELECT w.idx AS machine, epoch_us(c.minute) AS us, c.product, c.total, c.reject
             FROM count_minutes c JOIN wanted w ON w.machine = c.machine
-            {join}
-            WHERE c.minute >= ? AND c.minute < ? {in_sched}
+            {join}{edged}
+            WHERE c.minute >= ? AND c.minute < ? {in_sched}{from_events}
         )"""
+
+    def _edge_parts(self) -> tuple[str, str, str]:
+        """The CTE of the events in the cut minutes, the anti-join that leaves out the buckets those
+        events replace, and the events to count: all empty when no minute is cut."""
+        if not self.edges:
+            return "", "", ""
+        # Literal ranges on ts (values from the engine, all ints) so that DuckDB skips the row groups
+        # of other times, events being stored in time order; the join on the minute is an equi-join.
+        ranges = " OR ".join(f"(e.ts >= make_timestamp({p.minute}) AND e.ts < make_timestamp({p.minute + _MINUTE_US}))"
+                             for p in sorted({p.minute: p for p in self.edges}.values(), key=lambda p: p.minute))
+        values = ", ".join(f"({p.minute}, {p.lo}, {p.hi})" for p in self.edges)
+        edge_events = f"""edge_events AS (
+            SELECT w.idx AS machine, epoch_us(e.ts) AS us, e.product, e.total, e.reject, g.m, g.lo, g.hi
+            FROM count_events e JOIN wanted w ON w.machine = e.machine
+            JOIN (VALUES {values}) g(m, lo, hi) ON g.m = epoch_us(e.ts) // {_MINUTE_US} * {_MINUTE_US}
+            WHERE {ranges}
+        ), """
+        edged = """
+            ANTI JOIN (SELECT DISTINCT machine, m FROM edge_events) x
+                ON x.machine = w.idx AND x.m = epoch_us(c.minute)"""
+        from_events = """
+            UNION ALL
+            SELECT machine, us, product, total, reject FROM edge_events WHERE us >= lo AND us < hi"""
+        return edge_events, edged, from_events
 
     SEGMENT_JOIN = f"h.machine = c.machine AND h.h = c.us // {_HOUR_US} AND c.us >= h.s AND c.us < h.e"
 

@@ -39,7 +39,7 @@ from oee_tui.engine.oee.columnar import (
 )
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning, Segment
 from oee_tui.model import MachineState, OeeResult, Span
-from oee_tui.store import CountQuery, Store
+from oee_tui.store import CountQuery, EdgePiece, Store
 from oee_tui.store.timecodec import micros, rounded
 
 _T = TypeVar("_T")
@@ -422,8 +422,30 @@ def _count_plan(window: Span, scheduled: Sequence[Span], machines: Sequence[str]
     seg_ends[firsts_of[1:][nonempty] - 1] += 60.0
     query = CountQuery(window.start, window.end, _micros([a for a, _ in sched]), _micros([b for _, b in sched]),
                        list(machines), seg_machine, _micros(seg_starts), _micros(seg_ends),
-                       [segment.product for segment in flat], by_range=len(sched) == 1 and not joins_schedule)
+                       [segment.product for segment in flat], by_range=len(sched) == 1 and not joins_schedule,
+                       edges=_edge_pieces(spans))
     return _CountPlan(query, seg_local)
+
+
+_MINUTE_US = 60_000_000
+
+
+def _edge_pieces(spans: Sequence[tuple[float, float]]) -> tuple[EdgePiece, ...]:
+    """The parts of scheduled time (spans in the window) inside the minutes they start or end within."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(zip(_micros([a for a, _ in spans]), _micros([b for _, b in spans]), strict=True)):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    pieces: list[EdgePiece] = []
+    for lo, hi in merged:
+        first, last = lo - lo % _MINUTE_US, hi - hi % _MINUTE_US
+        if lo != first:
+            pieces.append(EdgePiece(first, lo, min(hi, first + _MINUTE_US)))
+        if hi != last and (last != first or lo == first):
+            pieces.append(EdgePiece(last, max(lo, last), hi))
+    return tuple(pieces)
 
 
 _CountRows = tuple[_CountPlan, dict[str, npt.NDArray[Any]]] | None
@@ -436,10 +458,13 @@ def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines:
 
     Sums counts per machine and product over the scheduled part of the window.
 
-    Same rule as oee.product_totals: a bucket counts when its minute starts
-    inside the window and inside scheduled time; its rejects are startup
-    rejects when the minute starts within a startup window after a breakdown or
-    setup. DuckDB sums the buckets and hands back only the minutes that had
+    A bucket counts when its whole minute is inside the window and inside
+    scheduled time. In a minute that scheduled time in the window starts or
+    ends inside, a machine's count events inside count instead, each at its time; a minute without
+    events (counts stored before events were, imported ones) counts when it
+    starts inside, oee.product_totals' rule for every minute. Rejects are
+    startup rejects when their minute (an event's time) is within a startup
+    window after a breakdown or setup. DuckDB sums the buckets and hands back only the minutes that had
     rejects (ReportReads.count_sums); a binary search per machine then finds each
     one's startup window. A machine's startup windows all have one length, so the
     latest window starting at or before a minute is the one that reaches furthest.

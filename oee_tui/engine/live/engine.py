@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
@@ -24,7 +24,7 @@ from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceR
 from oee_tui.engine.live.day_summary_saver import DaySummarySaver
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.fact_writer import FactWriter
-from oee_tui.engine.live.machine import MachineTracker
+from oee_tui.engine.live.machine import COUNT_GAP_CAP_S, MachineTracker
 from oee_tui.engine.live.observers import EngineContext, EngineObserver
 from oee_tui.engine.live.pending_samples import KeptSamples, PendingSamples
 from oee_tui.engine.live.plant_snapshot import build_plant_snapshot
@@ -73,6 +73,7 @@ class Engine:
         self.machines: dict[str, MachineTracker] = {
             machine.id: MachineTracker(machine, config.site.stale_after_s, now) for machine in config.machines
         }
+        _set_count_gap_caps(config, self.machines)
         self._pending = PendingSamples()
         self._router = SampleRouter(config, self.machines, self._pending, self.stats, clock)
         self._writer = FactWriter(store, self._pending, self.stats, clock)
@@ -171,6 +172,7 @@ class Engine:
             elif tracker.config != machine or tracker.stale_after_s != config.site.stale_after_s:
                 tracker.reconfigure(machine, config.site.stale_after_s)
         self.machines = {machine.id: self.machines[machine.id] for machine in config.machines}  # config order
+        _set_count_gap_caps(config, self.machines)
         self.config = config
         self._apply_planning(self.planning, now)
         self._router.set_plant(config, self.machines)
@@ -337,3 +339,12 @@ class Engine:
             return False
         stored = await self._writer.in_writer(self.store.intervals, stop_start, stop_start + 1e-3, [machine])
         return any(abs(i.start - stop_start) < 1e-6 and i.state.is_stop for i in stored)
+
+
+def _set_count_gap_caps(config: Config, machines: Mapping[str, MachineTracker]) -> None:
+    """Each machine's count gap cap: two poll intervals of the slowest source its counters read."""
+    polls = {source.name: source.poll_interval_s for source in config.sources}
+    for machine in config.machines:
+        intervals = [polls[mapping.source] for mapping in machine.signals.values()
+                     if mapping.width is not None and mapping.source in polls]
+        machines[machine.id].count_gap_cap_s = 2.0 * max(intervals) if intervals else COUNT_GAP_CAP_S

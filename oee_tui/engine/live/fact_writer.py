@@ -17,7 +17,7 @@ from typing import TypeVar, TypeVarTuple
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.live.pending_samples import KeptSamples, PendingSamples
-from oee_tui.model import CountBucket, DeadLetter, StateInterval, TagSample
+from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, StateInterval, TagSample
 from oee_tui.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,16 +60,19 @@ class FactWriter:
             history, self._history = self._history, []
             intervals: list[StateInterval] = []
             buckets: list[CountBucket] = []
+            events = CountEventColumns()
             for machine in machines.values():
                 machine_intervals, machine_buckets = machine.take_pending(now)
+                machine_events = machine.take_count_events()
                 if not machine.plan.machine.signals:
                     # No PLC: its facts come from imported production logs, and an "offline"
                     # written here would overlap them. The engine knows nothing of it to store.
                     continue
                 intervals.extend(machine_intervals)
                 buckets.extend(machine_buckets)
+                events.add(machine.id, machine_events)
             try:
-                await self.in_writer(_write, self.store, columns, intervals, buckets, letters, history)
+                await self.in_writer(_write, self.store, columns, intervals, buckets, events, letters, history)
                 self.stats.flushes += 1
                 self.stats.samples_stored += len(columns.ts)
             except Exception as exc:
@@ -80,7 +83,7 @@ class FactWriter:
                 self.pending.put_back(columns)
                 self._dead_letters[:0] = letters
                 self._history[:0] = history
-                _put_back(machines, intervals, buckets)
+                _put_back(machines, intervals, buckets, events)
 
     async def restore(self, machines: Mapping[str, MachineTracker], since: float, now: float) -> None:
         """After a restart, the intervals and counts stored from `since` to `now` go back into the
@@ -119,7 +122,7 @@ class FactWriter:
 
 
 def _write(store: Store, columns: KeptSamples, intervals: list[StateInterval], buckets: list[CountBucket],
-           letters: list[DeadLetter], history: list[TagSample]) -> None:
+           events: CountEventColumns, letters: list[DeadLetter], history: list[TagSample]) -> None:
     if letters:
         store.write_dead_letters(letters)
     if history:
@@ -130,11 +133,15 @@ def _write(store: Store, columns: KeptSamples, intervals: list[StateInterval], b
         store.upsert_intervals(intervals)
     if buckets:
         store.write_counts(buckets)
+    if events:
+        store.write_count_events(events)
 
 
 def _put_back(machines: Mapping[str, MachineTracker], intervals: Sequence[StateInterval],
-              buckets: Sequence[CountBucket]) -> None:
+              buckets: Sequence[CountBucket], events: CountEventColumns) -> None:
     """A failed flush's intervals and counts back into their machines, for the next flush."""
+    for machine, rows in events.rows_by_machine().items():
+        machines[machine].pending_events[:0] = rows
     for bucket in buckets:
         tracker = machines[bucket.machine]
         key = (bucket.minute, bucket.product)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from oee_tui.config import MachineConfig
 from oee_tui.engine.live.counters import CounterTracker
 from oee_tui.engine.oee.planning_rules import MachinePlan
-from oee_tui.model import CountBucket, MachineState, Signal, StateInterval, TagValue
+from oee_tui.model import CountBucket, CountEventRow, MachineState, Signal, StateInterval, TagValue
 
 # What the engine knows about a machine before deciding how long a stop lasts.
 RUN = "running"
@@ -20,6 +20,13 @@ UNPLANNED = "unplanned"  # "stopped" or "down" from the PLC, or no count activit
 PLANNED = "planned_stop"
 CHANGEOVER = "changeover"
 OFFLINE = "offline"
+
+# A count delta's parts were made between the read that saw it and the one before; after a gap
+# longer than the cap (no read of that counter: an outage, or a subscription quiet while nothing
+# moved), they are put half the cap before the read rather than in the middle of the gap. The
+# engine sets the cap to two poll intervals of the machine's counters' sources; this is two of
+# the default 1 s poll, for a tracker made without one.
+COUNT_GAP_CAP_S = 2.0
 
 _CODE_TO_KIND = {
     "running": RUN,
@@ -69,6 +76,11 @@ class MachineTracker:
         self.history: list[StateInterval] = []  # recent closed intervals, for live OEE and detail
         self.pending_counts: dict[tuple[float, str | None], list[int]] = {}  # not yet flushed
         self.recent_counts: dict[tuple[float, str | None], list[int]] = {}  # for live OEE
+        # Each delta as (time, product, total, reject), not yet flushed: a tuple is the cheapest record.
+        self.pending_events: list[CountEventRow] = []
+        # Each counter's last read (device time), keyed by the tracker: a Signal hashes in Python code.
+        self.count_reads: dict[CounterTracker, float] = {}
+        self.count_gap_cap_s = COUNT_GAP_CAP_S
 
     def _configure(self, config: MachineConfig, stale_after_s: float, previous: MachineConfig | None) -> None:
         self.config = config
@@ -132,7 +144,8 @@ class MachineTracker:
                 return
             delta = counter.update(value)
             if delta:
-                self._count(signal, ts, delta, received)
+                self._count(signal, ts, delta, received, self.count_reads.get(counter))
+            self.count_reads[counter] = ts
         elif signal is Signal.STATE_CODE:
             self.state_code = None if value is None or isinstance(value, str) else int(value)
         elif signal is Signal.FAULT:
@@ -143,7 +156,8 @@ class MachineTracker:
         elif signal is Signal.SPEED:
             self.speed = None if value is None or isinstance(value, str) else float(value)
 
-    def _count(self, signal: Signal, ts: float, delta: int, received: float) -> None:
+    def _count(self, signal: Signal, ts: float, delta: int, received: float, previous: float | None) -> None:
+        """Count `delta` parts seen by the read at `ts`; `previous` is that counter's read before."""
         derive = self.derive
         if signal is Signal.TOTAL_COUNT:
             total, reject = delta, 0
@@ -158,7 +172,13 @@ class MachineTracker:
                 total, reject = delta, 0
         if total > 0 or signal is not Signal.REJECT_COUNT:
             self.last_count = received
-        key = (ts - ts % 60.0, self.tag_product if self.tag_product is not None else self.plan.product_at(ts))
+        # The parts were made since the previous read: they are timed in the middle (capped after a
+        # gap), and the minute bucket takes that same time, so that minutes and events agree.
+        cap = self.count_gap_cap_s
+        at = (ts + previous) * 0.5 if previous is not None and 0.0 <= ts - previous <= cap else ts - cap * 0.5
+        product = self.tag_product if self.tag_product is not None else self.plan.product_at(at)
+        self.pending_events.append((at, product, total, reject))
+        key = (at - at % 60.0, product)
         # Two buckets written out, not a loop over both: this runs for every count that moves.
         pending = self.pending_counts.get(key)
         if pending is None:
@@ -275,6 +295,11 @@ class MachineTracker:
         ]
         self.pending_counts = {}
         return intervals, buckets
+
+    def take_count_events(self) -> list[CountEventRow]:
+        """Hand over the count events not yet written (their minutes go with take_pending)."""
+        events, self.pending_events = self.pending_events, []
+        return events
 
     def close(self, now: float) -> None:
         """Close the open interval at `now` (clean shutdown)."""

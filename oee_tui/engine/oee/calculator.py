@@ -212,7 +212,8 @@ def product_totals(counts: Iterable[CountBucket], intervals: Sequence[StateInter
     """Sum count buckets per product over the scheduled part of the window.
 
     A bucket counts when its minute starts inside the window and inside
-    scheduled time (the same rule the report applies in SQL). Its rejects are
+    scheduled time: the report's rule for minutes without count events (it
+    cuts a minute that a window starts or ends inside with its events). Its rejects are
     startup rejects when the minute starts within `startup_period_s` after the
     end of a breakdown or setup; the other rejects are process defects.
     """
