@@ -34,6 +34,7 @@ from oee_tui.model.snapshot import (
     PlantSnapshot,
     ReasonTotal,
     SourceStatus,
+    StoreHealth,
     TrendPoint,
 )
 from oee_tui.model.spans import ShiftInstance, Span
@@ -69,6 +70,7 @@ __all__ = [
     "SourceStatus",
     "Span",
     "StateInterval",
+    "StoreHealth",
     "TagSample",
     "TagValue",
     "TrendPoint",

@@ -8,7 +8,9 @@ group is a class of its own over `Database`, and a new group is one more base he
 from oee_tui.store.bulk_export import BulkExports
 from oee_tui.store.day_summary_tables import DaySummaryTables, DaySums, Edge, SavedDay
 from oee_tui.store.edge_spool import BufferedRow, EdgeSpoolTables, StoredRow
+from oee_tui.store.fact_batch import FactBatch, FactsWritten, KeptSamples, ReasonEntry
 from oee_tui.store.fact_tables import FactTables, SampleRow, StopPage
+from oee_tui.store.failures import StoreDamagedError, StoreWriteError
 from oee_tui.store.import_tables import ImportTables, WriteSummary
 from oee_tui.store.lock import StoreLockedError
 from oee_tui.store.migrations import StoreVersionError
@@ -28,13 +30,19 @@ __all__ = [
     "CountQuery",
     "DaySums",
     "Edge",
+    "FactBatch",
+    "FactsWritten",
+    "KeptSamples",
     "PlanningError",
+    "ReasonEntry",
     "SampleRow",
     "SavedDay",
     "StopPage",
     "Store",
+    "StoreDamagedError",
     "StoreLockedError",
     "StoreVersionError",
+    "StoreWriteError",
     "StoredRow",
     "WriteSummary",
 ]
