@@ -5,6 +5,7 @@ is the file (database.py: lock, connection, transactions) with every group of ta
 group is a class of its own over `Database`, and a new group is one more base here.
 """
 
+from oee_tui.store.backups import StoreBackups
 from oee_tui.store.bulk_export import BulkExports
 from oee_tui.store.day_summary_tables import DaySummaryTables, DaySums, Edge, SavedDay
 from oee_tui.store.edge_spool import BufferedRow, EdgeSpoolTables, StoredRow
@@ -20,7 +21,7 @@ from oee_tui.store.report_reads import AttributionPieces, CountQuery, ReportRead
 
 
 class Store(FactTables, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables):
+            EdgeSpoolTables, StoreBackups):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 

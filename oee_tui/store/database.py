@@ -95,7 +95,7 @@ class Database:
         path = data_dir / cls.DB_FILENAME
         try:
             con = _connect(path, data_dir)
-            _refuse_foreign(con, path)
+            refuse_foreign(con, path)
             try:
                 version = migrate(con, data_dir)
             except duckdb.Error as exc:
@@ -258,7 +258,7 @@ def _connect(path: Path, data_dir: Path) -> duckdb.DuckDBPyConnection:
         # start from the process default (the host's zone) instead of inheriting it.
         con.execute("SET GLOBAL TimeZone = 'UTC'")
         con.execute("SET TimeZone = 'UTC'")
-        _refuse_truncated(con, path)
+        refuse_truncated(con, path)
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.close()
@@ -266,7 +266,7 @@ def _connect(path: Path, data_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """A file shorter than the blocks its header counts lost its end (a copy cut short, a full disk):
     said at open, rather than as a read error in the middle of a report."""
     [(_name, _size, block_size, total_blocks, *_rest)] = con.execute("PRAGMA database_size").fetchall()
@@ -276,7 +276,7 @@ def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise StoreDamagedError(path, f"truncated: {actual:,} bytes long where its header counts {expected:,}")
 
 
-def _refuse_foreign(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def refuse_foreign(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """A DuckDB file with tables but no schema_version was made by another program: never add ours to it."""
     tables = [name for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name").fetchall()]

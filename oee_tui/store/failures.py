@@ -132,3 +132,8 @@ def damage_of(exc: BaseException) -> str | None:
     if isinstance(exc, duckdb.SerializationException | duckdb.InternalException):
         return f"unreadable: {first_line(text)}"
     return None
+
+
+def read_damage(exc: BaseException) -> str | None:
+    """What is wrong with the file when DuckDB failed to read it (a block fails its checksum), else None."""
+    return damage_of(exc) if isinstance(exc, duckdb.Error) else None
