@@ -34,7 +34,7 @@ from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.engine.oee.shifts import ShiftCalendar
 from oee_tui.model import MachineDetail, PlantSnapshot, SampleColumns, StoreHealth, TagSample
-from oee_tui.store import PlanningError, ReasonEntry, Store
+from oee_tui.store import PlanningError, ReasonEntry, Store, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,8 @@ class Engine:
             self._sources.start(source, self.config)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._backup_loop(self.store), name="engine:backups"))
         if self._day_summaries is not None:
             self._tasks.append(asyncio.create_task(self._day_summaries.run(), name="engine:day-summaries"))
         context = EngineContext(self.store, self._writer.in_writer, self.clock)
@@ -269,6 +271,33 @@ class Engine:
         while True:
             await asyncio.sleep(self.flush_interval_s)
             await self._writer.flush(self.machines, periodic=True)
+
+    async def _backup_loop(self, store: Store) -> None:
+        """`[store] backup_every_h`: a backup on the writer thread, so it never races a flush. Read
+        at every turn, so a reloaded config's setting counts from the last backup."""
+        last = self.clock()
+        while True:
+            await asyncio.sleep(60.0)
+            settings = self.config.store
+            now = self.clock()
+            if settings.backup_every_h <= 0 or now - last < settings.backup_every_h * 3600.0:
+                continue
+            last = now
+            await self.backup()
+
+    async def backup(self) -> None:
+        """One backup of the store to `[store] backup_dir`, keeping `backup_keep`. A failure is logged
+        in one line (the engine goes on; the next turn tries again)."""
+        if self.store is None:
+            return
+        settings = self.config.store
+        try:
+            path = await self._writer.in_writer(self.store.backup, settings.backup_path(self.store.data_dir),
+                                                settings.backup_keep)
+        except StoreWriteError as exc:
+            log.warning("scheduled backup failed: %s", exc)
+            return
+        log.info("store backed up to %s", path)
 
     # ------------------------------------------------------------ samples in, facts out
 
