@@ -187,14 +187,15 @@ class OeeApp(App[int]):
         """Keep the store's banner on the screen in front (every screen gets one the first time
         there is something to say): what is not saved, since when and why."""
         health = None if self.latest_snapshot is None else self.latest_snapshot.store
+        tz = None if self.engine is None else self.engine.config.tz
         screen = self.screen
         banners = screen.query(StoreStatus)
         if banners:
-            banners.first().show(health, self._start_problem)
-        elif store_status_text(health, self._start_problem):
+            banners.first().show(health, self._start_problem, tz)
+        elif store_status_text(health, self._start_problem, tz):
             banner = StoreStatus()
             screen.mount(banner)
-            banner.show(health, self._start_problem)
+            banner.show(health, self._start_problem, tz)
 
     @property
     def live_screen(self) -> LiveScreen | None:

@@ -4,20 +4,20 @@ gone in seconds, and the person would think their data safe."""
 
 from __future__ import annotations
 
-import time
+from datetime import datetime, tzinfo
 
 from textual.widgets import Static
 
 from oee_tui.model import StoreHealth
 
 
-def store_status_text(health: StoreHealth | None, problem: str | None = None) -> str:
-    """What the banner says; empty when there is nothing to say."""
+def store_status_text(health: StoreHealth | None, problem: str | None = None, tz: tzinfo | None = None) -> str:
+    """What the banner says, times in `tz` (the plant's); empty when there is nothing to say."""
     lines: list[str] = []
     if problem is not None:
         lines.append(f"The engine did not start: {problem}")
     if health is not None and health.failing:
-        since = "?" if health.unsaved_since is None else time.strftime("%H:%M:%S", time.localtime(health.unsaved_since))
+        since = "?" if health.unsaved_since is None else f"{datetime.fromtimestamp(health.unsaved_since, tz):%H:%M:%S}"
         lines.append(f"NOT SAVED since {since}: {health.unsaved_text()}. Why: {health.last_error}. "
                      "The engine keeps it in memory and retries; quitting now loses it.")
     if health is not None and health.lost:
@@ -47,8 +47,8 @@ class StoreStatus(Static):
         super().__init__("", markup=False, id="store-status")
         self.text = ""
 
-    def show(self, health: StoreHealth | None, problem: str | None = None) -> None:
-        text = store_status_text(health, problem)
+    def show(self, health: StoreHealth | None, problem: str | None = None, tz: tzinfo | None = None) -> None:
+        text = store_status_text(health, problem, tz)
         if text != self.text:
             self.text = text
             self.update(text)

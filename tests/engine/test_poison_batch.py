@@ -29,7 +29,8 @@ async def test_an_unstorable_count_is_set_aside_and_never_blocks_or_doubles_the_
     engine = Engine(plant(with_plc=True), store, clock=lambda: now, acquire=False)
     try:
         now = at("06:10")
-        engine.ingest([TagSample(now, "plc", "hr:4", 1, Quality.GOOD), TagSample(now, "plc", "hr:0", 100, Quality.GOOD)])
+        engine.ingest([TagSample(now, "plc", "hr:4", 1, Quality.GOOD),
+                       TagSample(now, "plc", "hr:0", 100, Quality.GOOD)])
         engine.machines["M1"].pending_counts[(at("06:10"), "")] = [HUGE, 0]
         await engine.flush()
         now = at("06:11")
