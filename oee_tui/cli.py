@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from oee_tui.store import StoreDamagedError, StoreLockedError, StoreVersionError, StoreWriteError
+    from oee_tui.store import Store, StoreDamagedError, StoreLockedError, StoreVersionError, StoreWriteError
 
     config_path: Path = args.config or default_config_path()
     data_dir: Path = args.data_dir or default_data_dir()
@@ -226,7 +226,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         damage = read_damage(exc)
         if damage is None:
             raise
-        print(f"oee: {StoreDamagedError(data_dir / 'oee.duckdb', damage)}", file=sys.stderr)
+        print(f"oee: {StoreDamagedError(data_dir / Store.DB_FILENAME, damage)}", file=sys.stderr)
         return EXIT_STORE
     raise AssertionError(command)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -302,7 +303,7 @@ def counts_write(counts: Sequence[CountBucket], now: float) -> tuple[TableWrite 
     for row, bucket in enumerate(counts):
         for name in ("total", "reject"):
             value = getattr(bucket, name)
-            if not isinstance(value, int) or not INT64_MIN <= value <= INT64_MAX:
+            if not _is_bigint(value):
                 refused[row] = f"{name} {_shown(value)} is not a whole number a BIGINT holds (±9.2e18)"
                 break
         else:
@@ -321,6 +322,19 @@ def counts_write(counts: Sequence[CountBucket], now: float) -> tuple[TableWrite 
         ("reject", [b.reject for b in counts], pa.int64())]
     return _table_write("count_minutes", "INSERT INTO count_minutes SELECT machine, minute, product, total, reject "
                                          "FROM _batch", columns, describe, now, refused)
+
+
+def _is_bigint(value: object) -> bool:
+    """A whole number (Python's or numpy's, or a whole float, as Arrow takes it) within BIGINT."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer() and INT64_MIN <= value < INT64_MAX
+    try:
+        whole = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return INT64_MIN <= whole <= INT64_MAX
 
 
 def reasons_write(reasons: Sequence[ReasonEntry], now: float) -> tuple[TableWrite | None, list[DeadLetter]]:

@@ -61,7 +61,7 @@ def test_every_confirmed_batch_survives_a_sigkill_exactly_once(tmp_path: Path) -
         confirmed += run_until_killed(tmp_path, rng)
     stored = stored_batches(tmp_path)
 
-    assert len(confirmed) == len(set(confirmed)) and len(confirmed) >= KILLS  # flushes were under way
+    assert len(confirmed) == len(set(confirmed)) and len(confirmed) >= 10  # flushes were under way
     whole = {"samples": SAMPLES, "history": HISTORY, "dead_letters": 1}
     for table, rows in stored.items():
         # Every confirmed batch is there, once: no loss, no second copy written by a retry.
