@@ -53,7 +53,8 @@ def stored_counter_values(store: Store) -> list[float]:
         "SELECT value_num FROM samples WHERE tag = 'hr:0' ORDER BY ts").fetchall()]
 
 
-async def test_the_engine_keeps_says_and_then_writes_everything_once(disk: SmallDisk) -> None:
+async def test_the_engine_keeps_says_and_then_writes_everything_once(disk: SmallDisk,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
     store = Store.open(disk.root / "data")
     feed = Plant(store)
     await feed.engine.start()
@@ -72,6 +73,9 @@ async def test_the_engine_keeps_says_and_then_writes_everything_once(disk: Small
         assert health.failing and health.last_error == "no space left on the disk"
         assert health.unsaved_samples >= PER_FLUSH and health.unsaved_since is not None
         assert feed.engine.tick().store == health  # every screen gets it with the snapshot
+        # Said once, in one line, not a traceback at every flush.
+        failing = [record for record in caplog.records if "store writes are failing" in record.getMessage()]
+        assert len(failing) == 1 and not any(record.exc_info for record in caplog.records)
 
         # A person's reason is refused, not confirmed, and not kept on screen either.
         stop = feed.stop_machine()
