@@ -103,7 +103,7 @@ async def test_a_full_disk_is_shown_on_every_screen_and_no_reason_is_called_save
         assert banner(app) == ""
 
         disk.fill()
-        run_machine(engine, clock, "06:40", 300)
+        run_machine(engine, clock, "06:40", 2_000)  # more than a full tmpfs takes in its last page
         await pilot.press("q")
         await settle(pilot)
     assert app.return_value == EXIT_UNSAVED  # what `oee` exits with
