@@ -77,8 +77,8 @@ def test_every_command_says_in_one_line_what_is_wrong(damage: str, tmp_path: Pat
     damage_it, said = DAMAGES[damage]
     damage_it(sound_store(data_dir))
     capsys.readouterr()
-    for command in (["ui"], ["engine"], ["report"], ["deadletters"], ["export", "intervals", "--out", str(tmp_path / "x.csv")],
-                    ["store", "backup"], ["store", "check"]):
+    for command in (["ui"], ["engine"], ["report"], ["deadletters"],
+                    ["export", "intervals", "--out", str(tmp_path / "x.csv")], ["store", "backup"], ["store", "check"]):
         code = main(["--config", str(config_file), "--data-dir", str(data_dir), *command])
         out, err = capsys.readouterr()
         lines = [line for line in (out + err).splitlines() if line.strip()]
