@@ -14,7 +14,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import duckdb
 
@@ -118,6 +118,14 @@ def _earliest(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
         if isinstance(machine, str) and storable(ts) and ts < out.get(machine, math.inf):
             out[machine] = ts
     return out
+
+
+_T = TypeVar("_T")
+
+
+def _listed(values: Sequence[_T]) -> list[_T]:
+    """The values as a list, copied only when they are not one already (a sample batch is large)."""
+    return values if isinstance(values, list) else list(values)
 
 
 class _RowRefused(Exception):
@@ -242,7 +250,8 @@ class FactTables(DaySummaryTables):
     def write_samples(self, ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
                       value_num: Sequence[float | None], value_text: Sequence[str | None],
                       quality: Sequence[str]) -> int:
-        columns = KeptSamples(list(ts), list(source), list(tag), list(value_num), list(value_text), list(quality))
+        columns = KeptSamples(_listed(ts), _listed(source), _listed(tag), _listed(value_num), _listed(value_text),
+                              _listed(quality))
         write = _strict(*samples_write(columns, 0.0))
         return 0 if write is None else self._insert(write.batch, write.sql)
 
