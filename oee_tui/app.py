@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from oee_tui.config import Config, ConfigError
 from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
+from oee_tui.engine.live.store_health import UnsavedDataError
 from oee_tui.model import PlantSnapshot
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.file_import.import_screen import ImportScreen
@@ -35,8 +36,12 @@ from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.screens.shift_review.review_screen import ReviewScreen
 from oee_tui.widgets.states import state_variables
+from oee_tui.widgets.store_status import StoreStatus, store_status_text
 
 log = logging.getLogger(__name__)
+
+# `oee`'s exit code for a stop with unsaved data (commands.common's EXIT_UNSAVED; a sibling layer, not imported).
+EXIT_UNSAVED: Final = 5
 
 LIVE_MODE = "live"
 DEVICES_MODE = "devices"
@@ -107,6 +112,8 @@ class OeeApp(App[int]):
         self._refresh_timer: Timer | None = None
         self._engine_running = False
         self._stopping = False
+        self._start_problem: str | None = None  # why the engine did not start, shown until it is replaced
+        self.stop_error: str | None = None  # why the engine's stop failed (data not saved): printed after exit
 
     # ------------------------------------------------------------ theme
 
@@ -147,8 +154,10 @@ class OeeApp(App[int]):
                 self._tick()
         elif event.state is WorkerState.ERROR:
             log.error("engine failed to start", exc_info=event.worker.error)
+            self._start_problem = str(event.worker.error)
             self.notify(f"The engine did not start: {event.worker.error}", title="Engine error",
                         severity="error", timeout=30)
+            self.show_store_status()
 
     def _tick(self) -> None:
         if self.engine is not None and self._engine_running:
@@ -165,6 +174,7 @@ class OeeApp(App[int]):
         from `latest_snapshot` when it is shown again.
         """
         self.latest_snapshot = snapshot
+        self.show_store_status()
         if isinstance(self.screen, ModalScreen):
             return
         live = self.live_screen
@@ -172,6 +182,20 @@ class OeeApp(App[int]):
             live.show_snapshot(snapshot)
         elif isinstance(self.screen, DevicesScreen):
             self.screen.show_health(snapshot)
+
+    def show_store_status(self) -> None:
+        """Keep the store's banner on the screen in front (every screen gets one the first time
+        there is something to say): what is not saved, since when and why."""
+        health = None if self.latest_snapshot is None else self.latest_snapshot.store
+        tz = None if self.engine is None else self.engine.config.tz
+        screen = self.screen
+        banners = screen.query(StoreStatus)
+        if banners:
+            banners.first().show(health, self._start_problem, tz)
+        elif store_status_text(health, self._start_problem, tz):
+            banner = StoreStatus()
+            screen.mount(banner)
+            banner.show(health, self._start_problem, tz)
 
     @property
     def live_screen(self) -> LiveScreen | None:
@@ -209,8 +233,13 @@ class OeeApp(App[int]):
             if starting:
                 await self.workers.wait_for_complete(starting)
             await self._stop_engine()
-        except Exception:
+        except UnsavedDataError as exc:
+            log.error("engine stopped with unsaved data: %s", exc)
+            self.stop_error = str(exc)
+            result = EXIT_UNSAVED
+        except Exception as exc:
             log.exception("engine stop failed")
+            self.stop_error = f"the engine did not stop cleanly: {exc}"
             result = 1
         self.exit(result)
 

@@ -1,7 +1,8 @@
 """The `oee` command. Thin: parse arguments, build the parts, run them, map errors to exit codes.
 
 Exit codes: 0 ok, 1 unexpected failure, 2 bad config or arguments, 3 the store
-is owned by another process.
+is owned by another process, 4 the store is damaged or its disk refuses writes, 5 the
+engine (or the TUI) stopped with data its store never got.
 """
 
 from __future__ import annotations
@@ -15,13 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from oee_tui import __version__, commands
-from oee_tui.commands.common import EXIT_FAILURE, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, plant
+from oee_tui.commands.common import (
+    EXIT_FAILURE,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_UNSAVED,
+    EXIT_USAGE,
+    plant,
+)
 from oee_tui.commands.common import load_for_run as _load_for_run_path
 from oee_tui.commands.common import print_rows as _print_rows
 from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir
 from oee_tui.drivers.registry import load_config
 
-__all__ = ["EXIT_FAILURE", "EXIT_LOCKED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_LOCKED", "EXIT_OK", "EXIT_STORE", "EXIT_UNSAVED", "EXIT_USAGE", "build_parser",
+           "main"]
 
 SAMPLE_CONFIG = """\
 # oee-tui plant configuration. Times are local to site.timezone.
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from oee_tui.store import StoreLockedError, StoreVersionError
+    from oee_tui.store import Store, StoreDamagedError, StoreLockedError, StoreVersionError, StoreWriteError
 
     config_path: Path = args.config or default_config_path()
     data_dir: Path = args.data_dir or default_data_dir()
@@ -205,6 +215,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     except StoreVersionError as exc:
         print(f"oee: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (StoreDamagedError, StoreWriteError) as exc:
+        # One line that names the file, what is wrong and what to do; never a traceback.
+        print(f"oee: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    except Exception as exc:
+        # A damaged block found only when a command reads it (the file opened fine).
+        from oee_tui.store.failures import read_damage
+
+        damage = read_damage(exc)
+        if damage is None:
+            raise
+        print(f"oee: {StoreDamagedError(data_dir / Store.DB_FILENAME, damage)}", file=sys.stderr)
+        return EXIT_STORE
     raise AssertionError(command)
 
 
@@ -336,6 +359,8 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 
     app = OeeApp(engine, config_path=config_path, data_dir=store_dir, demo_factory=demo_factory)
     result = app.run()
+    if app.stop_error is not None:  # said after the screen is gone, where it stays readable
+        print(f"oee: {app.stop_error}", file=sys.stderr)
     return int(result or 0)
 
 
@@ -343,6 +368,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     import asyncio
 
     from oee_tui.engine.live.engine import Engine
+    from oee_tui.engine.live.store_health import UnsavedDataError
     from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
     from oee_tui.store import Store
 
@@ -356,7 +382,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
         store_dir = data_dir
         engine = build_engine(config, Store.open(store_dir))
 
-    async def run() -> None:
+    async def run() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -365,11 +391,15 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
         log.info("engine running on %s; store in %s; SIGINT or SIGTERM stops it", engine.config.site.name, store_dir)
         await stop.wait()
         log.info("stopping: flushing the store")
-        await engine.stop()
+        try:
+            await engine.stop()
+        except UnsavedDataError as exc:
+            log.error("stopped, but not cleanly: %s", exc)
+            return EXIT_UNSAVED
         log.info("stopped cleanly")
+        return EXIT_OK
 
-    asyncio.run(run())
-    return EXIT_OK
+    return asyncio.run(run())
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:

@@ -71,7 +71,12 @@ class DemoEngine:
         await self.engine.start()
 
     async def stop(self) -> None:
-        await self.engine.stop()
+        try:
+            await self.engine.stop()
+        finally:  # the simulated plant stops even when the engine reports unsaved data
+            await self._stop_plant()
+
+    async def _stop_plant(self) -> None:
         if self._plant_task is not None and not self._plant_task.done():
             self._plant_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

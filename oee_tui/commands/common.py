@@ -13,6 +13,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_STORE = 4  # the store is damaged, or its disk refuses writes (full, read-only)
+EXIT_UNSAVED = 5  # the engine stopped with data its store never got
 
 
 def load_for_run(config_path: Path) -> Config:

@@ -26,6 +26,7 @@ from oee_tui.config.plant import (
 from oee_tui.config.reasons import DEFAULT_REASONS, Reason
 from oee_tui.config.shift_times import BreakConfig, ShiftConfig
 from oee_tui.config.sources import COMMON_KEYS, CommonKeys, SourceConfig
+from oee_tui.config.store_settings import StoreConfig
 from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "SourceConfig",
     "SourceKind",
     "SourceKinds",
+    "StoreConfig",
     "TagMapping",
     "TagProblem",
     "Targets",

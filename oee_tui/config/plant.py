@@ -17,6 +17,7 @@ from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
 from oee_tui.config.shift_times import ShiftConfig
 from oee_tui.config.sources import SourceConfig
+from oee_tui.config.store_settings import StoreConfig
 from oee_tui.model import Signal
 
 APP_NAME: Final = "oee-tui"
@@ -100,6 +101,7 @@ class Config:
     targets: Targets = Targets()
     path: Path | None = None
     edge: EdgeConfig = field(default_factory=EdgeConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @property
     def tz(self) -> ZoneInfo:

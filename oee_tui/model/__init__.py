@@ -38,6 +38,7 @@ from oee_tui.model.snapshot import (
     PlantSnapshot,
     ReasonTotal,
     SourceStatus,
+    StoreHealth,
     TrendPoint,
 )
 from oee_tui.model.spans import ShiftInstance, Span
@@ -77,6 +78,7 @@ __all__ = [
     "SourceStatus",
     "Span",
     "StateInterval",
+    "StoreHealth",
     "TagSample",
     "TagValue",
     "TrendPoint",

@@ -60,6 +60,54 @@ class SourceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether what the engine gathers reaches its store: what waits unsaved, since when and why,
+    what was lost at the memory limit, and what was kept as dead letters because it could not be
+    stored. Every screen shows it while anything is wrong."""
+
+    unsaved_samples: int = 0  # raw and replayed samples waiting for the store
+    unsaved_intervals: int = 0  # state intervals
+    unsaved_count_minutes: int = 0  # count rows (machine, minute, product)
+    unsaved_parts: int = 0  # the parts those count rows hold
+    unsaved_dead_letters: int = 0
+    unsaved_since: float | None = None  # POSIX time of the last write that reached the store; None: all saved
+    last_error: str | None = None  # why the store could not be written, in a few words
+    lost_samples: int = 0  # dropped at the memory limit (the oldest first) since the engine started
+    lost_dead_letters: int = 0
+    set_aside: int = 0  # rows the store could not take, kept as dead letters (topic store:<table>)
+    path: str | None = None  # the store's directory
+
+    @property
+    def failing(self) -> bool:
+        return self.unsaved_since is not None
+
+    @property
+    def lost(self) -> int:
+        return self.lost_samples + self.lost_dead_letters
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing and not self.lost and not self.set_aside
+
+    def unsaved_text(self) -> str:
+        """What waits, in words: '1,204 samples, 3 state intervals, 2 minutes of counts (57 parts)'."""
+        return _listed((self.unsaved_samples, "sample"), (self.unsaved_intervals, "state interval"),
+                       (self.unsaved_count_minutes, "count row"), (self.unsaved_dead_letters, "dead letter"),
+                       parts=self.unsaved_parts) or "nothing"
+
+    def lost_text(self) -> str:
+        """What was dropped at the memory limit, in words."""
+        return _listed((self.lost_samples, "sample"), (self.lost_dead_letters, "dead letter")) or "nothing"
+
+
+def _listed(*counts: tuple[int, str], parts: int = 0) -> str:
+    said = [f"{count:,} {noun}{'' if count == 1 else 's'}" for count, noun in counts if count]
+    if parts and said:
+        said = [f"{item} ({parts:,} parts)" if "count row" in item else item for item in said]
+    return ", ".join(said)
+
+
+@dataclass(frozen=True, slots=True)
 class PlantSnapshot:
     ts: float
     shift: str | None
@@ -67,6 +115,7 @@ class PlantSnapshot:
     plant: OeeResult | None = None
     lines: tuple[OeeResult, ...] = ()
     sources: tuple[SourceStatus, ...] = ()  # one per source that feeds a machine
+    store: StoreHealth = StoreHealth()  # whether the engine's data reaches its store
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,14 @@ is the file (database.py: lock, connection, transactions) with every group of ta
 group is a class of its own over `Database`, and a new group is one more base here.
 """
 
+from oee_tui.store.backups import StoreBackups
 from oee_tui.store.bulk_export import BulkExports
 from oee_tui.store.count_events import CountEvents
 from oee_tui.store.day_summary_tables import DaySummaryTables, DaySums, Edge, SavedDay
 from oee_tui.store.edge_spool import BufferedRow, EdgeSpoolTables, StoredRow
+from oee_tui.store.fact_batch import FactBatch, FactsWritten, KeptSamples, ReasonEntry
 from oee_tui.store.fact_tables import FactTables, SampleRow, StopPage
+from oee_tui.store.failures import StoreDamagedError, StoreWriteError
 from oee_tui.store.import_tables import ImportTables, WriteSummary
 from oee_tui.store.lock import StoreLockedError
 from oee_tui.store.migrations import StoreVersionError
@@ -19,7 +22,7 @@ from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece,
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables):
+            EdgeSpoolTables, StoreBackups):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 
@@ -30,13 +33,19 @@ __all__ = [
     "DaySums",
     "Edge",
     "EdgePiece",
+    "FactBatch",
+    "FactsWritten",
+    "KeptSamples",
     "PlanningError",
+    "ReasonEntry",
     "SampleRow",
     "SavedDay",
     "StopPage",
     "Store",
+    "StoreDamagedError",
     "StoreLockedError",
     "StoreVersionError",
+    "StoreWriteError",
     "StoredRow",
     "WriteSummary",
 ]

@@ -8,6 +8,11 @@ manages about 1,500 rows/s; an Arrow insert millions). Each write call is one tr
 so a failing batch leaves nothing behind. Every method opens its own cursor, so each is safe
 to call from any thread.
 
+A commit the disk refuses raises StoreWriteError (nothing was written: keep the data, try
+again); a file that is not a sound oee-tui store raises StoreDamagedError at open. After DuckDB
+gives up on the database (a fatal error, such as a checkpoint on a full disk), the next call
+opens it again, so the store works once the disk has room.
+
 Times are POSIX float seconds (UTC) in the API and plain TIMESTAMP (UTC, microseconds) on
 disk, converted by oee_tui.store.timecodec alone. The data directory is held with the lock of
 oee_tui.store.lock.
@@ -24,6 +29,16 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import duckdb
 
+from oee_tui.store.failures import (
+    StoreDamagedError,
+    StoreWriteError,
+    committed_anyway,
+    damage_of,
+    first_line,
+    invalidates,
+    is_file_error,
+    reason_of,
+)
 from oee_tui.store.lock import acquire_lock, locked_by_duckdb, release_lock
 from oee_tui.store.migrations import migrate
 
@@ -33,6 +48,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+
+# Never fetch or load an extension behind the user's back: a foreign file (SQLite, say) would make
+# DuckDB try to download one at open, and hang without a network.
+_CONNECT_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
+    "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# DuckDB's file header: three 4 KiB blocks before the first data block.
+_HEADER_BYTES: Final = 3 * 4096
 
 
 class Database:
@@ -47,31 +69,42 @@ class Database:
         self._version = version
         # Guards the parent connection: cursor() and close() may come from different threads.
         self._guard = threading.Lock()
+        # Held by every transaction, and by a backup from its checkpoint to the end of its copy, so
+        # that no commit changes the file while it is copied.
+        self.write_gate = threading.RLock()
+        self._invalid: BaseException | None = None  # DuckDB's fatal error, until the database is opened again
 
     # ------------------------------------------------------------ lifecycle
 
+    @property
+    def path(self) -> Path:
+        return self.data_dir / self.DB_FILENAME
+
     @classmethod
     def open(cls, data_dir: Path) -> Self:
+        """Open (and create or migrate) the store of `data_dir`. Raises StoreLockedError when another
+        process has it, StoreDamagedError when the file is not a sound oee-tui store, StoreWriteError
+        when it cannot be created or migrated (a full disk), StoreVersionError for a newer schema."""
         data_dir = Path(data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreWriteError(data_dir, reason_of(exc)) from exc
         lock_fd = acquire_lock(data_dir)
         con: duckdb.DuckDBPyConnection | None = None
+        path = data_dir / cls.DB_FILENAME
         try:
+            con = _connect(path, data_dir)
+            refuse_foreign(con, path)
             try:
-                con = duckdb.connect(str(data_dir / cls.DB_FILENAME))
-            except duckdb.IOException as exc:
-                if "Could not set lock" in str(exc):
-                    raise locked_by_duckdb(data_dir, exc) from exc
-                raise
-            # GLOBAL, not plain SET: in duckdb 2.0 a plain SET is per connection and cursors
-            # start from the process default (the host's zone) instead of inheriting it.
-            con.execute("SET GLOBAL TimeZone = 'UTC'")
-            con.execute("SET TimeZone = 'UTC'")
-            version = migrate(con, data_dir)
+                version = migrate(con, data_dir)
+            except duckdb.Error as exc:
+                raise open_failure(path, exc) from exc
             return cls(data_dir, con, lock_fd, version)
         except BaseException:
             if con is not None:
-                con.close()
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
             release_lock(lock_fd)
             raise
 
@@ -79,14 +112,19 @@ class Database:
         with self._guard:
             con, self._con = self._con, None
             fd, self._lock_fd = self._lock_fd, -1
+            invalid = self._invalid
         if con is not None:
             try:
                 # Fold the WAL into the file so the next open does not replay it.
-                con.execute("CHECKPOINT")
-            except duckdb.Error:
-                log.warning("checkpoint on close failed; the WAL will be replayed on the next open", exc_info=True)
+                if invalid is None:
+                    con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                # Nothing is lost: what was committed is in the WAL, replayed on the next open.
+                log.warning("store %s: checkpoint on close failed (%s); the WAL will be replayed on the next open",
+                            self.data_dir, reason_of(exc))
             finally:
-                con.close()
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
         if fd >= 0:
             release_lock(fd)
 
@@ -114,7 +152,36 @@ class Database:
         with self._guard:
             if self._con is None:
                 raise RuntimeError(f"the store in {self.data_dir} is closed")
+            if self._invalid is not None:
+                self._reopen()
             return self._con.cursor()
+
+    def _reopen(self) -> None:
+        """DuckDB refuses every call after a fatal error until the database is opened again: do that,
+        keeping our lock. Called under the guard."""
+        assert self._con is not None
+        with contextlib.suppress(duckdb.Error):
+            self._con.close()
+        try:
+            self._con = _connect(self.path, self.data_dir)
+        except (duckdb.Error, StoreDamagedError, StoreWriteError) as exc:
+            # Still unusable (the disk is still full): the closed connection keeps its place, and
+            # the next call tries again.
+            raise StoreWriteError(self.data_dir, f"it cannot be opened again after {self._invalid_reason()}: "
+                                                 f"{reason_of(exc)}") from exc
+        log.warning("store %s opened again after %s", self.data_dir, self._invalid_reason())
+        self._invalid = None
+
+    def _invalid_reason(self) -> str:
+        return "a fatal error" if self._invalid is None else f"a fatal error ({reason_of(self._invalid)})"
+
+    def _note_failure(self, exc: BaseException) -> None:
+        if invalidates(exc):
+            with self._guard:
+                if self._invalid is None:
+                    log.warning("store %s: DuckDB gave up on the database (%s); it is opened again at the next write",
+                                self.data_dir, first_line(str(exc)))
+                self._invalid = exc
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -122,19 +189,36 @@ class Database:
         cur = self.cursor()
         try:
             yield cur
+        except duckdb.Error as exc:
+            self._note_failure(exc)
+            raise
         finally:
-            cur.close()
+            with contextlib.suppress(duckdb.Error):
+                cur.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._cursor() as cur:
+        """One transaction; a commit the disk refuses raises StoreWriteError, with nothing written."""
+        with self.write_gate, self._cursor() as cur:
             cur.begin()
             try:
                 yield cur
             except BaseException:
-                cur.rollback()
+                with contextlib.suppress(duckdb.Error):
+                    cur.rollback()
                 raise
+            self._commit(cur)
+
+    def _commit(self, cur: duckdb.DuckDBPyConnection) -> None:
+        try:
             cur.commit()
+        except duckdb.Error as exc:
+            self._note_failure(exc)
+            if committed_anyway(exc):
+                return  # on disk; the database is opened again at the next call
+            if is_file_error(exc):
+                raise StoreWriteError(self.data_dir, reason_of(exc)) from exc
+            raise
 
     def _arrow(self, sql: str, params: list[Any]) -> pa.Table:
         # con.sql(...).to_arrow_table() rather than execute(): in duckdb 2.0 Arrow output from an
@@ -158,3 +242,59 @@ def run_on_batch(cur: duckdb.DuckDBPyConnection, table: pa.Table, sql: str) -> N
         cur.execute(sql)
     finally:
         cur.unregister("_batch")
+
+
+def _connect(path: Path, data_dir: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        con = duckdb.connect(str(path), config=_CONNECT_CONFIG)
+    except duckdb.IOException as exc:
+        if "Could not set lock" in str(exc):
+            raise locked_by_duckdb(data_dir, exc) from exc
+        raise open_failure(path, exc) from exc
+    except duckdb.Error as exc:
+        raise open_failure(path, exc) from exc
+    try:
+        # GLOBAL, not plain SET: in duckdb 2.0 a plain SET is per connection and cursors
+        # start from the process default (the host's zone) instead of inheriting it.
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        con.execute("SET TimeZone = 'UTC'")
+        refuse_truncated(con, path)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.close()
+        raise
+    return con
+
+
+def refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A file shorter than the blocks its header counts lost its end (a copy cut short, a full disk):
+    said at open, rather than as a read error in the middle of a report."""
+    [(_name, _size, block_size, total_blocks, *_rest)] = con.execute("PRAGMA database_size").fetchall()
+    expected = _HEADER_BYTES + int(block_size) * int(total_blocks)
+    actual = path.stat().st_size
+    if actual < expected:
+        raise StoreDamagedError(path, f"truncated: {actual:,} bytes long where its header counts {expected:,}")
+
+
+def refuse_foreign(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A DuckDB file with tables but no schema_version was made by another program: never add ours to it."""
+    tables = [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name").fetchall()]
+    if tables and "schema_version" not in tables:
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreDamagedError(path, f"a DuckDB database of another program (tables {shown}), not an oee-tui store")
+
+
+def open_failure(path: Path, exc: BaseException) -> StoreDamagedError | StoreWriteError:
+    """What a failure to open or migrate the store means for the user: a damaged file, or a disk that refuses writes."""
+    if isinstance(exc, StoreDamagedError | StoreWriteError):
+        return exc
+    damage = damage_of(exc)
+    if damage is not None:
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == 0:
+                damage = "empty (0 bytes): not a DuckDB database"
+        return StoreDamagedError(path, damage)
+    if is_file_error(exc):
+        return StoreWriteError(path.parent, reason_of(exc))
+    return StoreDamagedError(path, f"cannot be opened: {first_line(str(exc))}")

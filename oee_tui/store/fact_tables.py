@@ -1,6 +1,7 @@
 """The facts: samples, state intervals, count minutes, stop reasons and dead letters.
 
-The engine writes them every flush; reads hand out domain records (intervals, count buckets,
+The engine writes them all at once every flush (`write_facts`: one transaction, rows that cannot
+be stored set aside as dead letters); reads hand out domain records (intervals, count buckets,
 dead letters), built as cheaply as Python allows: a shift of a hundred machines is hundreds
 of thousands of intervals.
 """
@@ -8,16 +9,33 @@ of thousands of intervals.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+
+import duckdb
 
 from oee_tui.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
 from oee_tui.store.arrow_lists import gc_paused, num_list, str_list
+from oee_tui.store.database import run_on_batch
 from oee_tui.store.day_summary_tables import DaySummaryTables
-from oee_tui.store.timecodec import micros, nullable_ts_array, to_datetime, ts_array
+from oee_tui.store.fact_batch import FactBatch, FactsWritten, KeptSamples
+from oee_tui.store.fact_rows import (
+    HISTORY_SQL,
+    TableWrite,
+    count_events_write,
+    counts_write,
+    dead_letters_write,
+    history_write,
+    intervals_write,
+    reasons_write,
+    samples_write,
+)
+from oee_tui.store.failures import StoreWriteError, first_line, is_file_error, is_row_error, reason_of
+from oee_tui.store.timecodec import storable, to_datetime
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -87,13 +105,6 @@ def _build_intervals(*columns: list[Any]) -> list[StateInterval]:
     return objs
 
 
-def _check_lengths(**columns: Sequence[Any]) -> int:
-    lengths = {name: len(col) for name, col in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"columns differ in length: {lengths}")
-    return next(iter(lengths.values()), 0)
-
-
 def _machine_filter(machines: Sequence[str] | None, column: str) -> tuple[str, list[Any]]:
     """An `AND` condition keeping `column` to the machines given (nothing for None), and its parameters."""
     if machines is None:
@@ -101,104 +112,178 @@ def _machine_filter(machines: Sequence[str] | None, column: str) -> tuple[str, l
     return f" AND list_contains(?::VARCHAR[], {column})", [list(machines)]
 
 
-def _samples_table(ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
-                   value_num: Sequence[float | None], value_text: Sequence[str | None],
-                   quality: Sequence[str]) -> pa.Table:
-    """Columns of the samples table as one Arrow batch (write_samples, write_history)."""
-    import pyarrow as pa
-    _check_lengths(ts=ts, source=source, tag=tag, value_num=value_num, value_text=value_text, quality=quality)
-    return pa.table({
-        "ts": ts_array(ts, "samples.ts"),
-        "source": pa.array(source, type=pa.string()),
-        "tag": pa.array(tag, type=pa.string()),
-        "value_num": pa.array(value_num, type=pa.float64()),
-        "value_text": pa.array(value_text, type=pa.string()),
-        "quality": pa.array(quality, type=pa.string()),
-    })
-
-
 def _earliest(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
-    """The earliest time per machine of (machine, time) pairs."""
+    """The earliest time per machine of (machine, time) pairs; pairs that cannot be stored make nothing stale."""
     out: dict[str, float] = {}
     for machine, ts in pairs:
-        if ts < out.get(machine, math.inf):
+        if isinstance(machine, str) and storable(ts) and ts < out.get(machine, math.inf):
             out[machine] = ts
     return out
 
 
+_T = TypeVar("_T")
+
+
+def _listed(values: Sequence[_T]) -> list[_T]:
+    """The values as a list, copied only when they are not one already (a sample batch is large)."""
+    return values if isinstance(values, list) else list(values)
+
+
+class _RowRefused(Exception):
+    """The database refused a value of the flush's `index`-th write (the transaction is rolled back)."""
+
+    def __init__(self, index: int, error: duckdb.Error) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
+def _strict(write: TableWrite | None, refused: Sequence[DeadLetter]) -> TableWrite | None:
+    """For the writes of one table: a row that cannot be stored fails the whole call."""
+    if refused:
+        more = f" (and {len(refused) - 1} more rows)" if len(refused) > 1 else ""
+        raise ValueError(refused[0].error + more)
+    return write
+
+
 class FactTables(DaySummaryTables):
-    # ------------------------------------------------------------ writes
+    # ------------------------------------------------------------ the engine's flush
+
+    def write_facts(self, batch: FactBatch, now: float) -> FactsWritten:
+        """Everything one flush of the engine holds, in ONE transaction: samples, replayed history,
+        intervals, counts, stop reasons, dead letters, and the deletion of the day summaries they make
+        stale. A commit the disk refuses raises StoreWriteError with nothing written, so a retry writes
+        nothing twice. A row that cannot be stored never blocks the rest: it is set aside as a dead
+        letter (topic `store:<table>`, the row as JSON, the reason), at `now`, in the same transaction.
+        """
+        writes: list[TableWrite] = []
+        letters = list(batch.dead_letters)
+        for write, refused in (history_write(batch.history, now), samples_write(batch.samples, now),
+                               intervals_write(batch.intervals, now), counts_write(batch.counts, now),
+                               count_events_write(batch.count_events, now),
+                               reasons_write(batch.reasons, now)):
+            letters.extend(refused)
+            if write is not None:
+                writes.append(write)
+        stale = _earliest(itertools.chain(
+            ((i.machine, i.start) for i in batch.intervals), ((b.machine, b.minute) for b in batch.counts),
+            ((r.machine, r.stop_start) for r in batch.reasons)))
+        while True:
+            try:
+                history_rows = self._write_all(writes, dead_letters_write(letters, now), stale)
+                break
+            except _RowRefused as refused:
+                # Rolled back. Find the rows the database refuses by trial, keep them as dead letters, go again.
+                write = writes[refused.index]
+                bad = self._refused_rows(write, refused.error)
+                letters.extend(write.letter(row, reason, now) for row, reason in sorted(bad.items()))
+                rest = write.without(list(bad))
+                if rest.batch.num_rows:
+                    writes[refused.index] = rest
+                else:
+                    del writes[refused.index]
+        rows = {write.table: write.batch.num_rows for write in writes if write.sql is not HISTORY_SQL}
+        return FactsWritten(samples=rows.get("samples", 0), history=history_rows,
+                            intervals=rows.get("state_intervals", 0), counts=rows.get("count_minutes", 0),
+                            count_events=rows.get("count_events", 0),
+                            reasons=rows.get("stop_reasons", 0), dead_letters=len(batch.dead_letters),
+                            set_aside=tuple(letters[len(batch.dead_letters):]))
+
+    def _write_all(self, writes: Sequence[TableWrite], dead_letters: TableWrite | None,
+                   stale: Mapping[str, float]) -> int:
+        """One transaction over every write; returns how many replayed samples were new. Raises
+        _RowRefused (rolled back) when the database refuses a value of one of `writes`."""
+        history_rows = 0
+        with self._writing_facts(stale) as cur:
+            for index, write in enumerate(writes):
+                cur.register("_batch", write.batch)
+                try:
+                    result = cur.execute(write.sql).fetchall()
+                except duckdb.Error as exc:
+                    if is_row_error(exc):
+                        raise _RowRefused(index, exc) from exc
+                    if is_file_error(exc):
+                        raise StoreWriteError(self.data_dir, reason_of(exc)) from exc
+                    raise
+                finally:
+                    cur.unregister("_batch")
+                if write.sql is HISTORY_SQL:
+                    history_rows = int(result[0][0])
+            if dead_letters is not None:
+                run_on_batch(cur, dead_letters.batch, dead_letters.sql)
+        return history_rows
+
+    def _refused_rows(self, write: TableWrite, error: duckdb.Error) -> dict[int, str]:
+        """The rows of `write` the database refuses, found by halving: each trial runs in a transaction
+        that is rolled back. A statement that fails although no row fails alone sets aside every row."""
+        bad: dict[int, str] = {}
+        pending = [list(range(write.batch.num_rows))]
+        while pending:
+            rows = pending.pop()
+            refused = self._trial(write, rows)
+            if refused is None:
+                continue
+            if len(rows) == 1:
+                bad[rows[0]] = refused
+            else:
+                pending += [rows[len(rows) // 2:], rows[:len(rows) // 2]]
+        if not bad:
+            reason = f"the database refused the rows together: {first_line(str(error))}"
+            bad = dict.fromkeys(range(write.batch.num_rows), reason)
+        return bad
+
+    def _trial(self, write: TableWrite, rows: list[int]) -> str | None:
+        """Run `write` over `rows` only and roll it back: the database's words if it refuses them, else None."""
+        with self.write_gate, self._cursor() as cur:
+            cur.begin()
+            try:
+                run_on_batch(cur, write.subset(rows), write.sql)
+            except duckdb.Error as exc:
+                if not is_row_error(exc):
+                    raise
+                return first_line(str(exc))
+            finally:
+                with contextlib.suppress(duckdb.Error):
+                    cur.rollback()
+        return None
+
+    # ------------------------------------------------------------ writes of one table (tests, tools, the edge node)
+    # Strict: a row that cannot be stored raises ValueError and nothing is written.
 
     def write_samples(self, ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
                       value_num: Sequence[float | None], value_text: Sequence[str | None],
                       quality: Sequence[str]) -> int:
-        table = _samples_table(ts, source, tag, value_num, value_text, quality)
-        return self._insert(table, "INSERT INTO samples SELECT ts, source, tag, value_num, value_text, quality "
-                                   "FROM _batch")
+        columns = KeptSamples(_listed(ts), _listed(source), _listed(tag), _listed(value_num), _listed(value_text),
+                              _listed(quality))
+        write = _strict(*samples_write(columns, 0.0))
+        return 0 if write is None else self._insert(write.batch, write.sql)
 
     def write_history(self, samples: Sequence[TagSample]) -> int:
         """Historical samples (e.g. an edge node's replayed buffer) into `samples`, each (source, tag,
         time) once: a replay is at least once, so a sample already stored, or twice in the batch, is
         skipped. Returns how many were new."""
-        if not samples:
+        write = _strict(*history_write(samples, 0.0))
+        if write is None:
             return 0
-        values = [s.value for s in samples]
-        table = _samples_table([s.ts_utc for s in samples], [s.source for s in samples], [s.tag for s in samples],
-                               [None if v is None or isinstance(v, str) else float(v) for v in values],
-                               [v if isinstance(v, str) else None for v in values],
-                               [s.quality.value for s in samples])
         with self._transaction() as cur:
-            cur.register("_batch", table)
+            cur.register("_batch", write.batch)
             try:
-                # The time range lets DuckDB skip the row groups of other times (samples come in time order).
-                inserted = cur.execute("""
-                    INSERT INTO samples
-                    SELECT DISTINCT ON (b.source, b.tag, b.ts) b.ts, b.source, b.tag, b.value_num, b.value_text,
-                           b.quality
-                    FROM _batch b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM samples s
-                        WHERE s.ts >= (SELECT min(ts) FROM _batch) AND s.ts <= (SELECT max(ts) FROM _batch)
-                          AND s.source = b.source AND s.tag = b.tag AND s.ts = b.ts)
-                """).fetchall()
+                inserted = cur.execute(write.sql).fetchall()
             finally:
                 cur.unregister("_batch")
         return int(inserted[0][0])
 
     def upsert_intervals(self, intervals: Sequence[StateInterval]) -> int:
-        import pyarrow as pa
-        if not intervals:
+        write = _strict(*intervals_write(intervals, 0.0))
+        if write is None:
             return 0
-        starts = micros([i.start for i in intervals], "state_intervals.start")
-        # DuckDB's INSERT OR REPLACE keeps the FIRST of two batch rows with the same key; the
-        # engine means the last (the closed version of an interval it also sent open), so
-        # dedupe here, last one wins.
-        latest: dict[tuple[str, int], int] = {}
-        for index, (interval, start) in enumerate(zip(intervals, starts.tolist(), strict=True)):
-            latest[(interval.machine, start)] = index
-        rows = [intervals[i] for i in latest.values()]
-        table = pa.table({
-            "machine": pa.array([i.machine for i in rows], type=pa.string()),
-            "start_ts": pa.array(starts[list(latest.values())], type=pa.timestamp("us")),
-            "end_ts": nullable_ts_array([i.end for i in rows], "state_intervals.end"),
-            # MachineState(...) refuses an unknown state before anything is written.
-            "state": pa.array([MachineState(i.state).value for i in rows], type=pa.string()),
-        })
-        self._write_facts(table, "INSERT OR REPLACE INTO state_intervals SELECT machine, start_ts, end_ts, state "
-                                 "FROM _batch", _earliest((i.machine, i.start) for i in rows))
-        return len(rows)
+        return self._write_facts(write.batch, write.sql, _earliest((i.machine, i.start) for i in intervals))
 
     def write_counts(self, buckets: Sequence[CountBucket]) -> int:
-        import pyarrow as pa
-        table = pa.table({
-            "machine": pa.array([b.machine for b in buckets], type=pa.string()),
-            "minute": ts_array([b.minute for b in buckets], "count_minutes.minute"),
-            "product": pa.array([b.product for b in buckets], type=pa.string()),
-            "total": pa.array([b.total for b in buckets], type=pa.int64()),
-            "reject": pa.array([b.reject for b in buckets], type=pa.int64()),
-        })
-        return self._write_facts(table, "INSERT INTO count_minutes SELECT machine, minute, product, total, reject "
-                                        "FROM _batch", _earliest((b.machine, b.minute) for b in buckets))
+        write = _strict(*counts_write(buckets, 0.0))
+        if write is None:
+            return 0
+        return self._write_facts(write.batch, write.sql, _earliest((b.machine, b.minute) for b in buckets))
 
     def write_stop_reason(self, machine: str, stop_start: float, reason: str, entered_by: str,
                           entered_at: float) -> None:
@@ -208,16 +293,10 @@ class FactTables(DaySummaryTables):
             cur.execute("INSERT INTO stop_reasons VALUES (?, ?, ?, ?, ?)", params)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
-        import pyarrow as pa
-        table = pa.table({
-            "received_at": ts_array([d.received_at for d in letters], "dead_letters.received_at"),
-            "source": pa.array([d.source for d in letters], type=pa.string()),
-            "topic": pa.array([d.topic for d in letters], type=pa.string()),
-            "payload": pa.array([bytes(d.payload) for d in letters], type=pa.binary()),
-            "error": pa.array([d.error for d in letters], type=pa.string()),
-        })
-        return self._insert(table, "INSERT INTO dead_letters SELECT received_at, source, topic, payload, error "
-                                   "FROM _batch")
+        if any(not storable(letter.received_at) for letter in letters):
+            raise ValueError("dead_letters.received_at: timestamps must be finite seconds between years 1 and 9999")
+        write = dead_letters_write(letters, 0.0)
+        return 0 if write is None else self._insert(write.batch, write.sql)
 
     # ------------------------------------------------------------ reads
 

@@ -19,6 +19,8 @@ from typing import Final
 
 import duckdb
 
+from oee_tui.store.failures import StoreWriteError, reason_of
+
 log = logging.getLogger(__name__)
 
 LOCK_FILENAME: Final = "oee.lock"
@@ -43,7 +45,6 @@ class StoreLockedError(Exception):
         return f"the store in {self.path} is in use by {owner}; stop it first, or point --data-dir elsewhere"
 
 
-
 def acquire_lock(data_dir: Path) -> int:
     """Take the exclusive lock on data_dir/oee.lock and record our pid and command line in it.
 
@@ -52,7 +53,10 @@ def acquire_lock(data_dir: Path) -> int:
     processes (brokers, simulators) started by the engine do not keep the lock alive.
     """
     lock_path = data_dir / LOCK_FILENAME
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StoreWriteError(data_dir, f"{lock_path} cannot be opened: {reason_of(exc)}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -65,9 +69,13 @@ def acquire_lock(data_dir: Path) -> int:
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode(), 0)
-    except OSError:
-        release_lock(fd)
-        raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            release_lock(fd)
+            raise
+        # The note only names us to a second process; the lock itself holds without it. A full
+        # disk must not stop a command that only reads (`oee report`); writers find out soon enough.
+        log.info("the store lock %s holds, but naming its owner in it failed: %s", lock_path, exc.strerror)
     return fd
 
 

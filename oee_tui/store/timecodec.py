@@ -9,6 +9,7 @@ time for the store goes through here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, cast
@@ -40,6 +41,20 @@ def micros(values: Sequence[float] | npt.NDArray[np.float64], what: str) -> npt.
     if secs.size and not (np.isfinite(secs).all() and secs.min() >= MIN_TS and secs.max() < MAX_TS):
         raise ValueError(f"{what}: timestamps must be finite seconds between years 1 and 9999")
     return np.rint(secs * 1e6).astype(np.int64)
+
+
+def unstorable(secs: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
+    """Which of these seconds `micros` would refuse (NaN, infinite, outside years 1 to 9999); None
+    when it takes them all, the usual case, found without building a mask."""
+    if not secs.size or (np.isfinite(secs).all() and secs.min() >= MIN_TS and secs.max() < MAX_TS):
+        return None
+    with np.errstate(invalid="ignore"):
+        return ~(np.isfinite(secs) & (secs >= MIN_TS) & (secs < MAX_TS))
+
+
+def storable(secs: float | None) -> bool:
+    """One value's answer of `unstorable`: True when `micros` takes it."""
+    return isinstance(secs, int | float) and math.isfinite(secs) and MIN_TS <= secs < MAX_TS
 
 
 def rounded(values: Sequence[float] | npt.NDArray[np.float64], what: str) -> npt.NDArray[np.float64]:

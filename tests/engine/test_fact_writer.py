@@ -7,32 +7,29 @@ drivers would deliver them, and writes a real DuckDB store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import CountBucket, MachineState, Quality, StateInterval, TagSample, TagValue
-from oee_tui.store import Store
+from oee_tui.store import FactBatch, FactsWritten, Store, StoreWriteError
 from tests.imports.test_import_oee import at, plant
 
 TAGS = {"total_count": "hr:0", "reject_count": "hr:2", "state_code": "hr:4", "product": "hr:5"}
 
 
 class StoreOnAFailingDisk(Store):
-    """A real store whose first write of samples fails as a full disk would make it fail: such a
-    disk cannot be had here on demand. Samples are the first table a flush writes, so the failed
-    flush wrote nothing."""
+    """A real store whose first flush fails as a full disk makes it fail (tests/engine/test_disk_full.py
+    fills a real small file system; this one only needs the failure once, at a known flush)."""
 
     failures = 1
 
-    def write_samples(self, ts: Sequence[float], source: Sequence[str], tag: Sequence[str],
-                      value_num: Sequence[float | None], value_text: Sequence[str | None],
-                      quality: Sequence[str]) -> int:
+    def write_facts(self, batch: FactBatch, now: float) -> FactsWritten:
         if self.failures:
             self.failures -= 1
-            raise OSError("No space left on device")
-        return super().write_samples(ts, source, tag, value_num, value_text, quality)
+            raise StoreWriteError(self.data_dir, "no space left on the disk")
+        return super().write_facts(batch, now)
 
 
 class Feed:
@@ -75,7 +72,7 @@ async def test_a_failed_flush_keeps_everything_for_the_next_one(tmp_path: Path) 
         for feed in (on_failing_disk, on_sound_disk):
             await run_shift(feed)
         stats = on_failing_disk.engine.stats
-        assert (stats.flushes, stats.flush_errors, stats.last_flush_error) == (1, 1, "No space left on device")
+        assert (stats.flushes, stats.flush_errors, stats.last_flush_error) == (1, 1, "no space left on the disk")
         assert stored(failing) == stored(sound)
         samples, intervals, counts = stored(failing)
         # What the comparison covers: samples of both flushes, the closed run and the breakdown,

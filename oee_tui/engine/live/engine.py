@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
@@ -32,8 +32,8 @@ from oee_tui.engine.live.routing import SampleRouter, TagRoute
 from oee_tui.engine.live.shift_detail import build_machine_detail
 from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
-from oee_tui.model import MachineDetail, PlantSnapshot, SampleColumns, TagSample
-from oee_tui.store import PlanningError, Store
+from oee_tui.model import MachineDetail, PlantSnapshot, SampleColumns, StoreHealth, TagSample
+from oee_tui.store import PlanningError, ReasonEntry, Store, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class Engine:
         _set_count_gap_caps(config, self.machines)
         self._pending = PendingSamples()
         self._router = SampleRouter(config, self.machines, self._pending, self.stats, clock)
-        self._writer = FactWriter(store, self._pending, self.stats, clock)
+        self._writer = FactWriter(store, self._pending, self.stats, clock, flush_interval_s=flush_interval_s,
+                                  max_unsaved_rows=config.store.max_unsaved_rows)
         # Set when a source goes offline or comes back, so the snapshot shows it without
         # waiting for the next regular tick.
         self._tick_now = asyncio.Event()
@@ -122,6 +123,11 @@ class Engine:
     def health(self) -> list[SourceHealth]:
         return [runner.health for runner in self.runners]
 
+    @property
+    def store_health(self) -> StoreHealth:
+        """Whether the data reaches the store (what waits, since when, why); every snapshot carries it."""
+        return self._writer.health
+
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
@@ -139,6 +145,8 @@ class Engine:
             self._sources.start(source, self.config)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="engine:flush"))
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._backup_loop(self.store), name="engine:backups"))
         if self._day_summaries is not None:
             self._tasks.append(asyncio.create_task(self._day_summaries.run(), name="engine:day-summaries"))
         context = EngineContext(self.store, self._writer.in_writer, self.clock)
@@ -174,6 +182,7 @@ class Engine:
         self.machines = {machine.id: self.machines[machine.id] for machine in config.machines}  # config order
         _set_count_gap_caps(config, self.machines)
         self.config = config
+        self._writer.max_unsaved_rows = config.store.max_unsaved_rows
         self._apply_planning(self.planning, now)
         self._router.set_plant(config, self.machines)
         for observer in self.observers:
@@ -222,7 +231,11 @@ class Engine:
             tracker.set_plan(plan, now)
 
     async def stop(self) -> None:
-        """Stop acquisition, take in what is queued, close intervals and flush. Idempotent."""
+        """Stop acquisition, take in what is queued, close intervals and flush. Idempotent.
+
+        Raises UnsavedDataError, once everything is stopped and closed, when data never reached the
+        store: the final flush failed, or rows were dropped at the memory limit while it could not
+        be written. Its message says how much."""
         if self._stopped:
             return
         self._stopped = True
@@ -241,6 +254,9 @@ class Engine:
         for observer in self.observers:  # the edge node's last changes go out, or into the store before it closes
             await observer.stop()
         await self._writer.close()
+        unsaved = self._writer.unsaved_error()
+        if unsaved is not None:
+            raise unsaved
 
     async def _tick_loop(self) -> None:
         while True:
@@ -255,7 +271,34 @@ class Engine:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            await self.flush()
+            await self._writer.flush(self.machines, periodic=True)
+
+    async def _backup_loop(self, store: Store) -> None:
+        """`[store] backup_every_h`: a backup on the writer thread, so it never races a flush. Read
+        at every turn, so a reloaded config's setting counts from the last backup."""
+        last = self.clock()
+        while True:
+            await asyncio.sleep(60.0)
+            settings = self.config.store
+            now = self.clock()
+            if settings.backup_every_h <= 0 or now - last < settings.backup_every_h * 3600.0:
+                continue
+            last = now
+            await self.backup()
+
+    async def backup(self) -> None:
+        """One backup of the store to `[store] backup_dir`, keeping `backup_keep`. A failure is logged
+        in one line (the engine goes on; the next turn tries again)."""
+        if self.store is None:
+            return
+        settings = self.config.store
+        try:
+            path = await self._writer.in_writer(self.store.backup, settings.backup_path(self.store.data_dir),
+                                                settings.backup_keep)
+        except StoreWriteError as exc:
+            log.warning("scheduled backup failed: %s", exc)
+            return
+        log.info("store backed up to %s", path)
 
     # ------------------------------------------------------------ samples in, facts out
 
@@ -273,7 +316,8 @@ class Engine:
             self._router.route(batch)
 
     async def flush(self) -> None:
-        """Write what is buffered, in the writer thread, in one batch per table."""
+        """Write what is buffered, in the writer thread, in one transaction. When the store cannot be
+        written the data is kept for the next flush, and `store_health` says so."""
         await self._writer.flush(self.machines)
 
     # ------------------------------------------------------------ snapshots
@@ -314,6 +358,10 @@ class Engine:
                                                       tuple(runner.status() for runner in self.runners))
             except Exception:  # the last good view beats no view; the log says what broke
                 log.exception("building the plant snapshot failed")
+        # The store's health changes at flushes, not ticks: always the newest.
+        health = self._writer.health
+        if self._snapshot.store is not health:
+            self._snapshot = replace(self._snapshot, store=health)
         return self._snapshot
 
     async def machine_detail(self, machine: str) -> MachineDetail:
@@ -322,6 +370,10 @@ class Engine:
     # ------------------------------------------------------------ commands
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+        """Record a reason, returning only once it is durable in the store: it is written in one
+        transaction with everything buffered, the stop's own interval included, so that the reason
+        never outlives (or outlasts) the stop it names. Raises StoreWriteError when the store cannot
+        be written: then nothing of it is kept, not even on screen."""
         if machine not in self.machines:
             raise KeyError(f"unknown machine {machine!r}")
         if reason not in self.reasons:
@@ -329,10 +381,14 @@ class Engine:
         tracker = self.machines[machine]
         now = self.clock()
         # The tracker holds the current shift; an older stop (the supervisor's review) is in the store.
-        if not tracker.set_reason(stop_start, reason, user, now) and not await self._stored_stop(machine, stop_start):
+        if not _holds_stop(tracker, stop_start) and not await self._stored_stop(machine, stop_start):
             raise KeyError(f"machine {machine!r} has no stop starting at {stop_start}")
         if self.store is not None:
-            await self._writer.in_writer(self.store.write_stop_reason, machine, stop_start, reason, user, now)
+            written = await self._writer.flush(self.machines, [ReasonEntry(machine, stop_start, reason, user, now)])
+            if written is None or not written.reasons:
+                refused = written.set_aside[-1].error if written is not None and written.set_aside else "not written"
+                raise ValueError(f"the reason could not be stored: {refused}")
+        tracker.set_reason(stop_start, reason, user, now)
 
     async def _stored_stop(self, machine: str, stop_start: float) -> bool:
         if self.store is None:
@@ -348,3 +404,8 @@ def _set_count_gap_caps(config: Config, machines: Mapping[str, MachineTracker]) 
         intervals = [polls[mapping.source] for mapping in machine.signals.values()
                      if mapping.width is not None and mapping.source in polls]
         machines[machine.id].count_gap_cap_s = 2.0 * max(intervals) if intervals else COUNT_GAP_CAP_S
+
+
+def _holds_stop(tracker: MachineTracker, stop_start: float) -> bool:
+    """Whether the tracker's current shift has an interval starting at `stop_start` (as set_reason finds it)."""
+    return any(abs(interval.start - stop_start) < 1e-6 for interval in (tracker.current, *tracker.history))

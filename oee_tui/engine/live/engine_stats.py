@@ -15,3 +15,6 @@ class EngineStats:
     flushes: int = 0
     flush_errors: int = 0
     last_flush_error: str | None = None
+    rows_set_aside: int = 0  # rows the store could not take, kept as dead letters instead
+    samples_lost: int = 0  # dropped at the memory limit while the store could not be written
+    dead_letters_lost: int = 0

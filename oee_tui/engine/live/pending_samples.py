@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from oee_tui.store.fact_batch import KeptSamples, no_samples
 
-
-class KeptSamples(NamedTuple):
-    """Raw samples as the columns of the store's samples table (Store.write_samples takes them as they are)."""
-
-    ts: list[float]
-    source: list[str]
-    tag: list[str]
-    value_num: list[float | None]
-    value_text: list[str | None]
-    quality: list[str]
-
-
-def no_samples() -> KeptSamples:
-    return KeptSamples([], [], [], [], [], [])
+__all__ = ["KeptSamples", "PendingSamples", "no_samples"]
 
 
 class PendingSamples:
@@ -42,3 +29,10 @@ class PendingSamples:
         columns.value_num[:0] = lost.value_num
         columns.value_text[:0] = lost.value_text
         columns.quality[:0] = lost.quality
+
+    def drop_oldest(self, count: int) -> int:
+        """Drop up to `count` of the oldest samples waiting (the memory limit is reached); returns how many."""
+        dropped = min(count, len(self.columns.ts))
+        for column in self.columns:
+            del column[:dropped]
+        return dropped
