@@ -219,7 +219,12 @@ CREATE TABLE day_summaries (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5)
+_V6: Final = """
+-- An order's own ideal cycle time (a schedule's cycle-time column); NULL: the product's.
+ALTER TABLE orders ADD COLUMN ideal_cycle_time_s DOUBLE;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

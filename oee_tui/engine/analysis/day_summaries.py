@@ -74,9 +74,11 @@ class _Machine:
 
 def fingerprints(config: Config, planning: Planning) -> dict[str, str]:
     """What each machine's day figures depend on besides the store's data: its own settings, the shifts
-    of the calendar the figures use (`planning`'s), the reason tree and the time zone (machine -> hash)."""
+    of the calendar the figures use (`planning`'s), the reason tree, the time zone, and the cycle times its
+    orders carry (machine -> hash): a saved day is not used once an order's cycle time changed."""
     common = repr((FORMAT_VERSION, config.site.timezone, planning.shift_patterns(config), config.reasons))
-    return {machine.id: hashlib.sha256(f"{common}|{machine!r}".encode()).hexdigest()[:32]
+    return {machine.id: hashlib.sha256(
+                f"{common}|{machine!r}|{planning.machine_plan(machine).order_cycles!r}".encode()).hexdigest()[:32]
             for machine in config.machines}
 
 
