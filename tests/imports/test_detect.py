@@ -104,7 +104,7 @@ def test_an_incomplete_header_names_what_is_missing(tmp_path: Path) -> None:
     assert detection.kind == "downtime-plan"  # complete (line, start, end) beats an incomplete schedule
     schedule = next(score for score in detection.ranking if score.kind == "schedule")
     assert not schedule.complete
-    assert schedule.describe() == "schedule: 5 of 7 columns (4 of 5 required, so not complete)"
+    assert schedule.describe() == "schedule: 5 of 9 columns (4 of 5 required, so not complete)"
 
 
 def test_a_file_matching_no_kind_says_so(tmp_path: Path) -> None:
