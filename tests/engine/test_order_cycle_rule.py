@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from oee_tui.drivers.registry import config_from_dict
+from oee_tui.engine.analysis.day_summaries import fingerprints
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.oee.calculator import machine_oee_from_counts
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import CountBucket, MachineState, Order, ProductRate, Span, StateInterval
+from oee_tui.model import CountBucket, MachineState, Order, PlanningRecords, ProductRate, Span, StateInterval
 from oee_tui.store import Store
 
 CONFIG = config_from_dict({
@@ -77,3 +78,13 @@ def test_the_report_and_the_live_calculator_weigh_each_order_by_its_cycle_time(s
         assert result.losses.defects_s == 5 * 2.0 + 20 * 1.0
         assert result.fully_productive_time_s == 2600 - 30 - 20
     assert reported.to_dict() == live.to_dict()
+
+
+def test_a_saved_days_fingerprint_changes_with_an_orders_cycle_time() -> None:
+    """A day saved under one cycle time of an order is not used under another, however the store changed."""
+    def keys(cycle_time: float | None) -> dict[str, str]:
+        order = Order("O1", "P1", "D", None, at("06:00"), at("10:00"), 800, None, cycle_time)
+        return fingerprints(CONFIG, Planning.from_records(PlanningRecords(orders=(order,))))
+
+    assert keys(2.0) != keys(3.0) != keys(None)
+    assert keys(2.0) == keys(2.0)
