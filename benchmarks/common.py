@@ -61,7 +61,7 @@ def fill_history(cursor: Any, start: float, machines: int, days: int, product: s
 def fill_orders(cursor: Any, start: float, machines: int, days: int) -> None:
     """An order every 4 h on every machine, alternating products A and B."""
     cursor.execute(f"""
-        INSERT INTO orders
+        INSERT INTO orders (order_id, product, machine, line, start_ts, end_ts, quantity)
         SELECT printf('O%03d-%04d', m, k), CASE WHEN k % 2 = 0 THEN 'A' ELSE 'B' END, printf('M%03d', m), NULL,
                to_timestamp({start} + k * 14400 + m * 60)::TIMESTAMP,
                to_timestamp({start} + (k + 1) * 14400 + m * 60)::TIMESTAMP, 10000

@@ -76,16 +76,22 @@ _END = ("end", "end time", "planned end", "end date", "finish", "stop", "to", "u
         "end utc")
 _REASON = ("reason", "reason code", "cause", "code", "grund", "ursache", "stoerung", "störgrund", "stop reason")
 
+# A product's ideal cycle time, or the rate it stands for: the products file's, and a schedule's per order.
+IDEAL_CYCLE_TIME: Final = Column(
+    "ideal_cycle_time", "duration", False,
+    ("ideal cycle time", "cycle time", "ideal cycle", "ideal ct", "ct", "cycle", "seconds per piece",
+     "s per piece", "takt", "taktzeit", "zykluszeit", "ideale zykluszeit"))
+RATE: Final = Column(
+    "rate", "rate", False,
+    ("ideal rate", "rate", "speed", "pieces per hour", "pcs per hour", "pcs h", "units per hour",
+     "per hour", "output per hour", "stueck pro stunde", "stück pro stunde", "leistung"))
+
 SPECS: Final[dict[str, KindSpec]] = {
     "products": KindSpec("products", (
         Column("product", "id", True, _PRODUCT),
         Column("machine", "id", False, _MACHINE),
-        Column("ideal_cycle_time", "duration", False,
-               ("ideal cycle time", "cycle time", "ideal cycle", "ideal ct", "ct", "cycle", "seconds per piece",
-                "s per piece", "takt", "taktzeit", "zykluszeit", "ideale zykluszeit")),
-        Column("rate", "rate", False,
-               ("ideal rate", "rate", "speed", "pieces per hour", "pcs per hour", "pcs h", "units per hour",
-                "per hour", "output per hour", "stueck pro stunde", "stück pro stunde", "leistung")),
+        IDEAL_CYCLE_TIME,
+        RATE,
         Column("micro_stop_threshold", "duration", False,
                ("micro stop threshold", "micro stop", "minor stop threshold", "microstop threshold",
                 "kurzstillstand", "kurzstopp grenze")),
@@ -100,6 +106,8 @@ SPECS: Final[dict[str, KindSpec]] = {
         Column("quantity", "count", True,
                ("quantity", "qty", "planned quantity", "target quantity", "amount", "pieces", "pcs", "menge",
                 "sollmenge", "stueck", "stück", "order quantity"), empty_ok=True),
+        IDEAL_CYCLE_TIME,  # optional: the order's own, else the product's (schedule_checks)
+        RATE,
     ), one_of=(("machine", "line"),)),
     "shifts": KindSpec("shifts", (
         Column("name", "text", True, ("shift", "shift name", "name", "schicht", "schichtname")),

@@ -60,7 +60,7 @@ class KindScore:
         return (self.complete, self.score, self.required_named, share)
 
     def describe(self) -> str:
-        """`schedule: 6 of 7 columns (all 5 required)`."""
+        """`schedule: 6 of 9 columns (all 5 required)`."""
         total = self.required_total + self.optional_total
         if self.complete:
             need = f"all {self.required_total} required" if self.required_total else "no column is required"

@@ -6,7 +6,7 @@ what is wrong with the others goes to the problems list (see oee_tui.imports.row
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from oee_tui.imports.cells import ParsedRow
 from oee_tui.imports.problems import listing
@@ -16,28 +16,40 @@ from oee_tui.model import ImportRecord, LoggedStop, PlannedStop, ProductionRun, 
 DEFAULT_PLANNED_REASON: Final = "PM"
 
 
+def row_cycle_time(checks: RowChecks, number: int, row: dict[str, Any]) -> float | Literal[False] | None:
+    """The ideal cycle time a row gives (columns IDEAL_CYCLE_TIME and RATE), None where it gives none, or
+    False after adding the problem: a rate that disagrees with the cycle time, or a cycle time of 0."""
+    problem, raw = checks.problems.add, checks.cells.raw
+    cycle, rate_cycle = row.get("ideal_cycle_time"), row.get("rate")
+    ideal: float | None = cycle if cycle is not None else rate_cycle
+    if ideal is None:
+        return None
+    if cycle is not None and rate_cycle is not None and abs(cycle - rate_cycle) > 1e-6 * max(cycle, 1):
+        problem(number, "rate", raw(number, "rate"),
+                f"disagrees with the ideal cycle time of {cycle:g} s (this rate means {rate_cycle:g} s); "
+                "give one of them")
+        return False
+    if ideal <= 0:
+        problem(number, "ideal_cycle_time", raw(number, "ideal_cycle_time"), "must be greater than 0")
+        return False
+    return ideal
+
+
 def build_products(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRecord]:
     records: list[ImportRecord] = []
-    problem, raw, machines = checks.problems.add, checks.cells.raw, checks.references.machines
+    problem, machines = checks.problems.add, checks.references.machines
     seen: dict[tuple[str, str | None], int] = {}
     for number, row, _ in parsed:
         product, machine = row["product"], row.get("machine")
         if machine is not None and machine not in machines:
             problem(number, "machine", machine, f"is not a machine in the config; machines are {listing(machines)}")
             continue
-        cycle, rate_cycle = row.get("ideal_cycle_time"), row.get("rate")
-        ideal: float | None = cycle if cycle is not None else rate_cycle
+        ideal = row_cycle_time(checks, number, row)
         if ideal is None:
             problem(number, "ideal_cycle_time" if checks.cells.has("ideal_cycle_time") else "rate", None,
                     "is empty; give an ideal cycle time or a rate")
             continue
-        if cycle is not None and rate_cycle is not None and abs(cycle - rate_cycle) > 1e-6 * max(cycle, 1):
-            problem(number, "rate", raw(number, "rate"),
-                    f"disagrees with the ideal cycle time of {cycle:g} s (this rate means "
-                    f"{rate_cycle:g} s); give one of them")
-            continue
-        if ideal <= 0:
-            problem(number, "ideal_cycle_time", raw(number, "ideal_cycle_time"), "must be greater than 0")
+        if ideal is False:
             continue
         key = (product, machine)
         if key in seen:

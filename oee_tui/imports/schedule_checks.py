@@ -5,6 +5,8 @@ it runs until the next order on its machine (or line) starts. Both are imported,
 note. An order must not overlap another on its machine (or line), in the file or already
 stored by an earlier import, unless the file gives that stored order anew (same id); an open
 order overlaps only an order it starts inside of, and one that starts inside it ends it.
+A cycle-time (or rate) column, read as the products file reads it, gives an order its own ideal
+cycle time; an empty cell leaves the product's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from oee_tui.imports.cells import ParsedRow
+from oee_tui.imports.kind_checks import row_cycle_time
 from oee_tui.imports.row_checks import RowChecks, RowSpan, span_group
 from oee_tui.imports.values import is_blank
 from oee_tui.model import ImportRecord, Order
@@ -40,6 +43,9 @@ def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
             problem(number, "order_id", order_id, f"is used twice: also in row {ids[order_id]}")
             ok = False
         ids.setdefault(order_id, number)
+        cycle_time = row_cycle_time(checks, number, row)
+        if cycle_time is False:
+            ok = False
         if not ok:
             continue
         quantity = row["quantity"] or None
@@ -55,7 +61,7 @@ def build_schedule(checks: RowChecks, parsed: list[ParsedRow]) -> list[ImportRec
         # starts inside of.
         spans.append((group, start, start if end is None else end, number, f"order {order_id}"))
         records.append(Order(order_id, row["product"], row.get("machine"), row.get("line"), start,
-                             math.inf if end is None else end, quantity, number))
+                             math.inf if end is None else end, quantity, number, cycle_time or None))
     checks.check_overlaps(spans)
     _check_stored_overlaps(checks, spans, [o for o in references.planning.orders if o.order_id not in ids])
     return records

@@ -83,10 +83,14 @@ def preview_rows(result: ImportResult, limit: int = 10) -> list[tuple[str, ...]]
         rows = [(r.product, r.machine or "", _seconds(r.ideal_cycle_time_s), _seconds(r.micro_stop_threshold_s))
                 for r in records if isinstance(r, ProductRate)]
     elif kind == "schedule":
+        orders = [r for r in records if isinstance(r, Order)]
         header = ("order_id", "product", "machine", "line", "start_utc", "end_utc", "quantity")
         rows = [(r.order_id, _text(r.product), _text(r.machine), _text(r.line), _utc(r.start_utc),
-                 "open" if r.end_utc == math.inf else _utc(r.end_utc), _text(r.quantity))
-                for r in records if isinstance(r, Order)]
+                 "open" if r.end_utc == math.inf else _utc(r.end_utc), _text(r.quantity)) for r in orders]
+        if any(r.ideal_cycle_time_s is not None for r in result.records if isinstance(r, Order)):
+            # Shown only where the file gives cycle times; empty: the product's.
+            header = (*header, "ideal_cycle_time_s")
+            rows = [(*row, _seconds(r.ideal_cycle_time_s)) for row, r in zip(rows, orders, strict=True)]
     elif kind == "shifts":
         header = ("name", "start", "end", "days", "breaks")
         rows = [(r.name, r.start, r.end, shift_days(r.days), shift_breaks(r.breaks))

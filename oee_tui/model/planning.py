@@ -34,7 +34,10 @@ class Order(NamedTuple):
 
     An open order (planned with no end yet) has `end_utc` math.inf: it runs until the next order
     on its machine or line starts, as the planning rules cut an earlier order where a later one
-    begins. `quantity` None: no quantity target."""
+    begins. `quantity` None: no quantity target. `ideal_cycle_time_s` None: the product's (the
+    planning rules' precedence); given, it is the ideal cycle time of every part made while the
+    order runs (another tool or pack size can run one product at another rate). Last, so that
+    records built by position before it existed keep their meaning."""
 
     order_id: str
     product: str | None
@@ -44,6 +47,7 @@ class Order(NamedTuple):
     end_utc: float
     quantity: int | None
     source_row: int | None = None
+    ideal_cycle_time_s: float | None = None
 
 
 class PlannedStop(NamedTuple):

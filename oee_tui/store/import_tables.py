@@ -219,6 +219,7 @@ def _write_schedule(cur: duckdb.DuckDBPyConnection, records: Sequence[ImportReco
         # An open order (end math.inf) is stored with no end: NULL, read back as open (planning_tables).
         "end_ts": nullable_ts_array([None if r.end_utc == math.inf else r.end_utc for r in rows], "end_utc"),
         "quantity": _ints([r.quantity for r in rows]),
+        "ideal_cycle_time_s": _floats([r.ideal_cycle_time_s for r in rows]),
     })
     return _keyed(cur, "schedule", "orders", new, ("order_id",))
 

@@ -232,7 +232,12 @@ CREATE TABLE count_events (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+_V7: Final = """
+-- An order's own ideal cycle time (a schedule's cycle-time column); NULL: the product's.
+ALTER TABLE orders ADD COLUMN ideal_cycle_time_s DOUBLE;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

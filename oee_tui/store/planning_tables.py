@@ -37,7 +37,7 @@ class PlanningTables(Database):
                 "CASE WHEN coalesce(machine, '') <> '' THEN 'm:' || machine ELSE 'l:' || coalesce(line, '') END "
                 "ORDER BY start_ts, order_id)) AS until FROM orders) "
                 "SELECT order_id::VARCHAR, product, nullif(machine, ''), nullif(line, ''), epoch_us(start_ts) / 1e6, "
-                "coalesce(epoch_us(until) / 1e6, 'infinity'::DOUBLE), quantity, NULL FROM o "
+                "coalesce(epoch_us(until) / 1e6, 'infinity'::DOUBLE), quantity, NULL, ideal_cycle_time_s FROM o "
                 f"WHERE (until IS NULL OR until > start_ts){order_overlap} "
                 "ORDER BY start_ts, order_id", params).fetchall()
             stops = cur.execute(

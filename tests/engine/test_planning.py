@@ -45,6 +45,9 @@ CONFIG = config_from_dict({
 A, B, C = CONFIG.machines
 NOW = datetime(2026, 11, 24, 23, 0, tzinfo=UTC).timestamp()
 
+# The columns a schedule always has (an order's own cycle time is left NULL: the product's).
+ORDERS = "INSERT INTO orders (order_id, product, machine, line, start_ts, end_ts, quantity) VALUES "
+
 
 def at(hhmm: str, day: str = "2026-11-24") -> float:
     return datetime.fromisoformat(f"{day}T{hhmm}+00:00").timestamp()
@@ -74,7 +77,7 @@ def sql(store: Store, statement: str, params: list[object] | None = None) -> Non
 def product_change_on_a(store: Store) -> None:
     """A makes P1 (1 s) until 10:00, then P2 (3 s); its counters carry no product."""
     sql(store, "INSERT INTO products VALUES ('P1', '', 1.0, NULL), ('P2', '', 3.0, NULL)")
-    sql(store, f"INSERT INTO orders VALUES ('O1', 'P1', 'A', NULL, '{ts('06:00')}', '{ts('10:00')}', 3000), "
+    sql(store, f"{ORDERS}('O1', 'P1', 'A', NULL, '{ts('06:00')}', '{ts('10:00')}', 3000), "
                f"('O2', 'P2', 'A', NULL, '{ts('10:00')}', '{ts('14:00')}', 2000)")
     store.write_counts([CountBucket("A", at("07:00"), None, 3000, 30), CountBucket("A", at("11:00"), None, 2000, 0)])
 
@@ -118,7 +121,7 @@ def test_json_report_carries_the_split_by_product_and_by_order(store: Store) -> 
 def test_counts_without_a_tag_take_the_order_on_the_machine_then_on_its_line(store: Store) -> None:
     # P2 on B: 0.5 s from B's own row beats the product's 3.0 s default and the config's 0.9 s.
     sql(store, "INSERT INTO products VALUES ('P1', '', 1.0, NULL), ('P2', '', 3.0, NULL), ('P2', 'B', 0.5, NULL)")
-    sql(store, f"INSERT INTO orders VALUES ('OL', 'P2', NULL, 'L1', '{ts('06:00')}', '{ts('14:00')}', 9), "
+    sql(store, f"{ORDERS}('OL', 'P2', NULL, 'L1', '{ts('06:00')}', '{ts('14:00')}', 9), "
                f"('OB', 'P1', 'B', NULL, '{ts('06:00')}', '{ts('08:00')}', 9)")
     store.write_counts([CountBucket("B", at("07:00"), None, 1000, 0), CountBucket("B", at("09:00"), None, 2000, 0),
                         CountBucket("B", at("13:00"), "TAGGED", 100, 0)])
@@ -149,7 +152,7 @@ def test_a_machine_specific_micro_stop_threshold_classifies_a_stop(store: Store)
                             StateInterval("C", at("09:00") + 90, at("14:00"), MachineState.RUNNING)])
     assert report(store).machines[2].losses.minor_stop_s == 90
     sql(store, "INSERT INTO products VALUES ('Q', '', 1.0, 300), ('Q', 'C', 1.0, 60)")
-    sql(store, f"INSERT INTO orders VALUES ('OC', 'Q', 'C', NULL, '{ts('06:00')}', '{ts('14:00')}', 1)")
+    sql(store, f"{ORDERS}('OC', 'Q', 'C', NULL, '{ts('06:00')}', '{ts('14:00')}', 1)")
     assert Planning.load(store).micro_stop_threshold(C, "Q") == 60
     assert report(store).machines[2].losses.breakdown_s == 90
 
@@ -264,7 +267,7 @@ async def test_the_engine_writes_the_scheduled_product_after_reload_planning(tmp
         engine.ingest([TagSample(at("07:00"), "plc", "hr:0", 100)])
         engine.ingest([TagSample(at("07:00") + 1, "plc", "hr:0", 110)])  # 10 parts, no order yet
         sql(store, "INSERT INTO products VALUES ('P1', '', 1.0, NULL)")
-        sql(store, f"INSERT INTO orders VALUES ('O1', 'P1', 'A', NULL, '{ts('07:00')}', '{ts('10:00')}', 5)")
+        sql(store, f"{ORDERS}('O1', 'P1', 'A', NULL, '{ts('07:00')}', '{ts('10:00')}', 5)")
         await engine.reload_planning()
         assert engine.machines["A"].product == "P1"
         engine.ingest([TagSample(at("07:01"), "plc", "hr:0", 130)])  # 20 parts of order O1

@@ -80,7 +80,7 @@ def test_the_runners_up_are_ranked_and_the_message_names_the_best(tmp_path: Path
     # A schedule names product, start and end as a production log does, but a log needs a machine.
     assert [score.kind for score in detection.ranking][:2] == ["schedule", "downtime-plan"]
     assert detection.runners_up[0].complete
-    assert detection.message == f"{path} looks like schedule: 6 of 7 columns (all 5 required)"
+    assert detection.message == f"{path} looks like schedule: 6 of 9 columns (all 5 required)"
 
 
 def test_an_ambiguous_header_says_which_kinds_fit(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_an_incomplete_header_names_what_is_missing(tmp_path: Path) -> None:
     assert detection.kind == "downtime-plan"  # complete (line, start, end) beats an incomplete schedule
     schedule = next(score for score in detection.ranking if score.kind == "schedule")
     assert not schedule.complete
-    assert schedule.describe() == "schedule: 5 of 7 columns (4 of 5 required, so not complete)"
+    assert schedule.describe() == "schedule: 5 of 9 columns (4 of 5 required, so not complete)"
 
 
 def test_a_file_matching_no_kind_says_so(tmp_path: Path) -> None:

@@ -130,8 +130,8 @@ def test_schedule_orders_keep_leading_zeros_and_update_by_order_id(tmp_path: Pat
     ])
     assert import_twice(store, "schedule", path, config) == WriteSummary("schedule", 2, 0, 0)
     assert rows(store, "SELECT * FROM orders ORDER BY order_id") == [
-        ("00042", "A", "M1", None, ts(2026, 3, 2, 5), ts(2026, 3, 2, 7), 2500),
-        ("00043", "B", None, "L2", ts(2026, 3, 2, 7), ts(2026, 3, 2, 8, 30), 1000),
+        ("00042", "A", "M1", None, ts(2026, 3, 2, 5), ts(2026, 3, 2, 7), 2500, None),  # no cycle time of its own
+        ("00043", "B", None, "L2", ts(2026, 3, 2, 7), ts(2026, 3, 2, 8, 30), 1000, None),
     ]
     write_csv(path, [header, ["00042", "A", "M1", "", "2026-03-02 06:00", "2026-03-02 08:30", "2600"]])
     assert write_result(store, validated("schedule", path, config), imported_by="planner") == \

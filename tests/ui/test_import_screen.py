@@ -126,7 +126,7 @@ async def test_typing_a_path_detects_the_kind_and_lists_every_problem(folder: Pa
         screen = await open_file(pilot, "orders_bad.csv")
         assert screen.query_one("#import-kind", Select).value == "schedule"
         assert text_of(screen, "#import-status") == (
-            "Detected schedule: 6 of 7 columns (all 5 required); production-log fits as well: check the kind.")
+            "Detected schedule: 6 of 9 columns (all 5 required); production-log fits as well: check the kind.")
         problems = screen.query_one("#import-problems", OptionList)
         assert [str(problems.get_option_at_index(i).prompt) for i in range(problems.option_count)] == [
             "✕ row 3, Machine: 'L9-XXX': is not a machine in the config; machines are L1-CAP, L1-FILL, L1-LAB, "

@@ -28,11 +28,11 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from oee_tui.config import Config
+from oee_tui.config import Config, MachineConfig
 from oee_tui.engine.analysis.report import ReasonLoss, Report, StopEdge, build_report
 from oee_tui.engine.oee.calculator import _build, lines_and_plant
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import OeeResult, SixBigLosses, Span
+from oee_tui.model import OeeResult, Order, SixBigLosses, Span
 from oee_tui.store import DaySums, Edge, SavedDay, Store
 
 SETTLE_S: Final = 600.0
@@ -74,9 +74,17 @@ class _Machine:
 
 def fingerprints(config: Config, planning: Planning) -> dict[str, str]:
     """What each machine's day figures depend on besides the store's data: its own settings, the shifts
-    of the calendar the figures use (`planning`'s), the reason tree and the time zone (machine -> hash)."""
+    of the calendar the figures use (`planning`'s), the reason tree, the time zone, and the cycle times its
+    orders carry (machine -> hash): a saved day is not used once an order's cycle time changed."""
     common = repr((FORMAT_VERSION, config.site.timezone, planning.shift_patterns(config), config.reasons))
-    return {machine.id: hashlib.sha256(f"{common}|{machine!r}".encode()).hexdigest()[:32]
+    # Not machine_plan(...).order_cycles: resolving a year of schedule for every machine costs a third of a
+    # second, and orders with cycle times of their own are few (usually none).
+    cycled = [order for order in planning.orders if order.ideal_cycle_time_s is not None]
+
+    def cycles(machine: MachineConfig) -> list[Order]:
+        return [o for o in cycled if o.machine == machine.id or (not o.machine and o.line == machine.line)]
+
+    return {machine.id: hashlib.sha256(f"{common}|{machine!r}|{cycles(machine)!r}".encode()).hexdigest()[:32]
             for machine in config.machines}
 
 

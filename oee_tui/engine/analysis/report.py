@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oee_tui.config import Config
-from oee_tui.engine.oee.calculator import CLASSES, RUN, ProductCounts, lines_and_plant
+from oee_tui.engine.oee.calculator import CLASSES, RUN, OrderCycleCounts, ProductCounts, lines_and_plant
 from oee_tui.engine.oee.columnar import (
     CODE,
     IntervalColumns,
@@ -216,7 +216,9 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
     reason_codes = [*reasons, *(code for code in store.reasons_given(window.end) if code not in reasons)]
     # The count query needs nothing from the intervals until its rows come back: DuckDB runs it
     # beside the interval query and the numpy below (a quarter of the time over 90 days).
-    counting = _in_background(partial(_count_rows, store, window, scheduled, machine_ids, timelines, attribution))
+    # Orders with a cycle time of their own need each order's counts: the per-segment sums attribution uses.
+    per_segment = attribution or any(plan.order_cycles for plan in plans)
+    counting = _in_background(partial(_count_rows, store, window, scheduled, machine_ids, timelines, per_segment))
     # From a startup period before the window: a breakdown that ended just before it still makes
     # the rejects of the window's first minutes startup rejects, as in any longer window around it.
     lookback = max((machine.startup_period_s for machine in config.machines), default=0.0)
@@ -238,9 +240,11 @@ def build_report(store: Store, config: Config, window: Span, now: float, label: 
         machine_breaks = [*breaks, *stops] if stops else breaks
         measured.append(measure_columns(machine, window, scheduled, machine_breaks, machine_columns, reasons, now,
                                         thresholds, classes))
-    totals, by_segment = _sum_counts(counting.result(), startup, machine_ids, attribution)
-    results = [finish_measured(plan.machine, measure, totals.get(plan.machine.id, {}))
-               for plan, measure in zip(plans, measured, strict=True)]
+    totals, by_segment, startup_minutes = _sum_counts(counting.result(), startup, machine_ids, per_segment)
+    results = [finish_measured(plan.machine, measure, totals.get(plan.machine.id, {}),
+                               _order_counts(plan, timeline, by_segment.get(plan.machine.id, {}), startup_minutes)
+                               if plan.order_cycles else None)
+               for plan, timeline, measure in zip(plans, timelines, measured, strict=True)]
     lines, plant = lines_and_plant([line.id for line in config.lines], [m.line for m in config.machines], results)
     stop_losses = tuple(_stop_losses(measure, reason_codes) for measure in measured)
     edges = tuple(_edges(measure, reason_codes) for measure in measured)
@@ -334,7 +338,7 @@ def _attribute(plan: MachinePlan, timeline: Sequence[Segment], measured: Measure
         order_entry[2] += ppt[index]
         order_entry[3] += run[index]
         for product, (total, reject) in counts.get(index, {}).items():
-            ct = machine.cycle_time_for(product)
+            ct = plan.segment_cycle_time(segment, product)
             for entry in (by_product.setdefault(product, [0, 0, 0.0, 0.0, 0.0, 0.0]), order_entry):
                 entry[0] += total
                 entry[1] += reject
@@ -381,6 +385,29 @@ def _columns_by_machine(store: Store, window: Span, machines: Sequence[str],
 
 
 BySegment = dict[str, dict[int, dict[str | None, tuple[int, int]]]]  # machine -> segment index -> product -> sums
+# (machine, product) -> the minutes with startup rejects, and those rejects: to split them among orders.
+StartupMinutes = dict[tuple[str, str | None], tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]]
+
+
+def _order_counts(plan: MachinePlan, timeline: Sequence[Segment], counts: dict[int, dict[str | None, tuple[int, int]]],
+                  startup_minutes: StartupMinutes) -> OrderCycleCounts:
+    """The parts made inside orders with a cycle time of their own, by product and that cycle time: a loop
+    over such orders, not minutes (the store summed each segment's minutes)."""
+    acc: dict[tuple[str | None, float], list[int]] = {}
+    for index, segment in enumerate(timeline):
+        if segment.cycle_time_s is None:
+            continue
+        for product, (total, reject) in counts.get(index, {}).items():
+            startup_reject = 0
+            found = startup_minutes.get((plan.machine.id, product)) if reject else None
+            if found is not None:
+                minutes, rejects = found
+                startup_reject = int(rejects[(minutes >= segment.start) & (minutes < segment.end)].sum())
+            entry = acc.setdefault((product, segment.cycle_time_s), [0, 0, 0])
+            entry[0] += total
+            entry[1] += reject
+            entry[2] += startup_reject
+    return {key: ProductCounts(total, reject, startup) for key, (total, reject, startup) in acc.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,12 +512,14 @@ def _count_rows(store: Store, window: Span, scheduled: Sequence[Span], machines:
 
 def _sum_counts(rows: _CountRows, startup: Sequence[tuple[str, npt.NDArray[np.float64], float]],
                 machines: Sequence[str], per_segment: bool) -> tuple[dict[str, dict[str | None, ProductCounts]],
-                                                                     BySegment]:
-    """The numpy half: sums per machine and product, startup rejects, segment sums (see _count_rows)."""
+                                                                     BySegment, StartupMinutes]:
+    """The numpy half: sums per machine and product, startup rejects, segment sums (see _count_rows), and
+    with those the minutes of the startup rejects."""
     out: dict[str, dict[str | None, ProductCounts]] = {}
     by_segment: BySegment = {}
+    startup_minutes: StartupMinutes = {}
     if rows is None:
-        return out, by_segment
+        return out, by_segment, startup_minutes
     plan, data = rows
     kinds = np.asarray(data["kind"], dtype=np.int64)
     machine_idx = np.asarray(data["machine"], dtype=np.int64)
@@ -510,7 +539,7 @@ def _sum_counts(rows: _CountRows, startup: Sequence[tuple[str, npt.NDArray[np.fl
     else:
         split = len(kinds)
     if split == 0:
-        return out, by_segment
+        return out, by_segment, startup_minutes
     # Rows of one machine and one product are adjacent, as the query sorted them.
     machine_idx, products, totals, rejects, minutes, minute_rejects = (
         machine_idx[:split], products[:split], totals[:split], rejects[:split], minutes[:split],
@@ -532,8 +561,10 @@ def _sum_counts(rows: _CountRows, startup: Sequence[tuple[str, npt.NDArray[np.fl
             # NaN (the rows of sums) compares False, so those rows never count here.
             inside = (latest >= 0) & (at < ends[np.maximum(latest, 0)] + period)
             startup_reject = int(minute_rejects[lo:hi][inside].sum())
+            if startup_reject and per_segment:
+                startup_minutes[machine, products[lo]] = (at[inside], minute_rejects[lo:hi][inside])
         out.setdefault(machine, {})[products[lo]] = ProductCounts(int(total), int(reject), startup_reject)
-    return out, by_segment
+    return out, by_segment, startup_minutes
 
 
 def _micros(values: Sequence[float] | npt.NDArray[np.float64]) -> list[int]:

@@ -57,7 +57,7 @@ def _machine_oee(machine: MachineTracker, window: Span, scheduled: Sequence[Span
     try:
         stops = machine.plan.planned_stop_spans(window.start, window.end)
         return machine_oee_from_counts(machine.plan.machine, window, scheduled, [*breaks, *stops], intervals,
-                                       machine.recent_buckets(), reasons, now)
+                                       machine.recent_buckets(), reasons, now, machine.plan.order_cycles)
     except ValueError as exc:  # overlapping intervals: show, don't crash the view
         log.error("machine %s: %s", machine.id, exc)
         return machine_oee_from_counts(machine.config, window, scheduled, breaks, [], [], reasons, now)

@@ -29,7 +29,9 @@ def build_machine_detail(tracker: MachineTracker, now: float, calendar: ShiftCal
     breaks = [*calendar.break_spans(window.start, window.end),
               *tracker.plan.planned_stop_spans(window.start, window.end)]
     buckets = tracker.recent_buckets()
-    oee = machine_oee_from_counts(tracker.plan.machine, window, scheduled, breaks, intervals, buckets, reasons, now)
+    cycles = tracker.plan.order_cycles
+    oee = machine_oee_from_counts(tracker.plan.machine, window, scheduled, breaks, intervals, buckets, reasons, now,
+                                  cycles)
     trend = []
     hour_start = shift.start
     while hour_start < end:
@@ -37,7 +39,7 @@ def build_machine_detail(tracker: MachineTracker, now: float, calendar: ShiftCal
         part = Span(hour_start, hour_end)
         result = machine_oee_from_counts(
             tracker.plan.machine, part, calendar.scheduled_spans(part.start, part.end),
-            calendar.break_spans(part.start, part.end), intervals, buckets, reasons, now)
+            calendar.break_spans(part.start, part.end), intervals, buckets, reasons, now, cycles)
         trend.append(TrendPoint(part.start, part.end, result.oee, result.availability,
                                 result.performance, result.quality))
         hour_start = hour_end

@@ -68,6 +68,14 @@ class ProductCounts:
         return self.total - self.reject
 
 
+# Parts (already in a window's per-product totals) made while an order with an ideal cycle time of its
+# own ran, by product and that cycle time: `_finish` weighs them by it in place of the product's.
+OrderCycleCounts = Mapping[tuple[str | None, float], ProductCounts]
+# (start, end, cycle time) of each order that has a cycle time of its own, sorted and disjoint.
+OrderCycles = Sequence[tuple[float, float, float]]
+_NO_ORDER_COUNTS: Final[OrderCycleCounts] = {}
+
+
 class OverlappingStopsError(ValueError):
     """Two state intervals of one machine claim the same time: the numbers would count it twice."""
 
@@ -217,6 +225,14 @@ def product_totals(counts: Iterable[CountBucket], intervals: Sequence[StateInter
     startup rejects when the minute starts within `startup_period_s` after the
     end of a breakdown or setup; the other rejects are process defects.
     """
+    return count_totals(counts, intervals, machine, reasons, window, scheduled, now)[0]
+
+
+def count_totals(counts: Iterable[CountBucket], intervals: Sequence[StateInterval], machine: MachineConfig,
+                 reasons: Mapping[str, Reason], window: Span, scheduled: Sequence[Span], now: float,
+                 order_cycles: OrderCycles = ()) -> tuple[dict[str | None, ProductCounts], OrderCycleCounts]:
+    """product_totals, and of those the parts whose minute starts inside one of `order_cycles`
+    (by product and the order's cycle time), by the same rules."""
     sched = _clip(scheduled, window.start, window.end)
     sched_starts = [a for a, _ in sched]
     startup: Pairs = []
@@ -231,6 +247,8 @@ def product_totals(counts: Iterable[CountBucket], intervals: Sequence[StateInter
     startup_starts = [a for a, _ in startup]
     lo, hi = window.start, window.end
     acc: dict[str | None, list[int]] = {}
+    cycle_starts = [a for a, _, _ in order_cycles]
+    by_cycle: dict[tuple[str | None, float], list[int]] = {}
     for bucket in counts:
         minute = bucket.minute
         if not lo <= minute < hi:
@@ -241,13 +259,23 @@ def product_totals(counts: Iterable[CountBucket], intervals: Sequence[StateInter
         entry = acc.get(bucket.product)
         if entry is None:
             entry = acc[bucket.product] = [0, 0, 0]
-        entry[0] += bucket.total
-        entry[1] += bucket.reject
+        startup_reject = 0
         if bucket.reject and startup:
             k = bisect_right(startup_starts, minute) - 1
             if k >= 0 and minute < startup[k][1]:
-                entry[2] += bucket.reject
-    return {product: ProductCounts(t, r, s) for product, (t, r, s) in acc.items()}
+                startup_reject = bucket.reject
+        entry[0] += bucket.total
+        entry[1] += bucket.reject
+        entry[2] += startup_reject
+        if order_cycles:
+            k = bisect_right(cycle_starts, minute) - 1
+            if k >= 0 and minute < order_cycles[k][1]:
+                cycled = by_cycle.setdefault((bucket.product, order_cycles[k][2]), [0, 0, 0])
+                cycled[0] += bucket.total
+                cycled[1] += bucket.reject
+                cycled[2] += startup_reject
+    return ({product: ProductCounts(t, r, s) for product, (t, r, s) in acc.items()},
+            {key: ProductCounts(t, r, s) for key, (t, r, s) in by_cycle.items()})
 
 
 # ---------------------------------------------------------------- the calculator
@@ -300,8 +328,9 @@ def _build(scope: str, window_start: float, window_end: float, calendar_s: float
 
 def machine_oee(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
                 intervals: Sequence[StateInterval], totals: Mapping[str | None, ProductCounts],
-                reasons: Mapping[str, Reason], now: float) -> OeeResult:
-    """OEE of one machine over [window.start, window.end)."""
+                reasons: Mapping[str, Reason], now: float,
+                order_counts: OrderCycleCounts = _NO_ORDER_COUNTS) -> OeeResult:
+    """OEE of one machine over [window.start, window.end); `order_counts`: see OrderCycleCounts."""
     lo, hi = window.start, window.end
     calendar_s = max(0.0, hi - lo)
     sched = _clip(scheduled, lo, hi)
@@ -360,12 +389,14 @@ def machine_oee(machine: MachineConfig, window: Span, scheduled: Sequence[Span],
             seconds[cls] += inside
             events[cls] += 1
 
-    return _finish(machine, lo, hi, calendar_s, scheduled_s, planned_s, open_s, seconds, events, totals)
+    return _finish(machine, lo, hi, calendar_s, scheduled_s, planned_s, open_s, seconds, events, totals,
+                   order_counts)
 
 
 def _finish(machine: MachineConfig, lo: float, hi: float, calendar_s: float, scheduled_s: float, planned_s: float,
             open_s: float, seconds: Mapping[str, float], events: Mapping[str, int],
-            totals: Mapping[str | None, ProductCounts]) -> OeeResult:
+            totals: Mapping[str | None, ProductCounts],
+            order_counts: OrderCycleCounts = _NO_ORDER_COUNTS) -> OeeResult:
     """From measured times and counted parts to the result; shared by both calculator paths."""
     covered_s = seconds[RUN] + seconds[BREAKDOWN] + seconds[SETUP] + seconds[MINOR_STOP]
     no_data_s = max(0.0, open_s - covered_s)
@@ -384,6 +415,13 @@ def _finish(machine: MachineConfig, lo: float, hi: float, calendar_s: float, sch
         fully_s += ct * (c.total - c.reject)
         startup_s += ct * c.startup_reject
         defects_s += ct * (c.reject - c.startup_reject)
+    # Parts of an order with a cycle time of its own: that one in place of their product's.
+    for (product, order_ct), c in order_counts.items():
+        delta = order_ct - machine.cycle_time_for(product)
+        ideal_s += delta * c.total
+        fully_s += delta * (c.total - c.reject)
+        startup_s += delta * c.startup_reject
+        defects_s += delta * (c.reject - c.startup_reject)
 
     losses = SixBigLosses(
         breakdown_s=seconds[BREAKDOWN],
@@ -406,10 +444,11 @@ def _finish(machine: MachineConfig, lo: float, hi: float, calendar_s: float, sch
 def machine_oee_from_counts(machine: MachineConfig, window: Span, scheduled: Sequence[Span],
                             breaks: Sequence[Span], intervals: Sequence[StateInterval],
                             counts: Iterable[CountBucket], reasons: Mapping[str, Reason],
-                            now: float) -> OeeResult:
-    """machine_oee() over raw minute buckets (the live view keeps buckets, not totals)."""
-    totals = product_totals(counts, intervals, machine, reasons, window, scheduled, now)
-    return machine_oee(machine, window, scheduled, breaks, intervals, totals, reasons, now)
+                            now: float, order_cycles: OrderCycles = ()) -> OeeResult:
+    """machine_oee() over raw minute buckets (the live view keeps buckets, not totals); a part made
+    inside one of `order_cycles` takes that order's cycle time."""
+    totals, order_counts = count_totals(counts, intervals, machine, reasons, window, scheduled, now, order_cycles)
+    return machine_oee(machine, window, scheduled, breaks, intervals, totals, reasons, now, order_counts)
 
 
 _LOSS_FIELDS: Final = tuple(SixBigLosses.__dataclass_fields__)

@@ -25,6 +25,7 @@ from oee_tui.engine.oee.calculator import (
     PLANNED,
     RUN,
     SETUP,
+    OrderCycleCounts,
     OverlappingStopsError,
     ProductCounts,
     _clip,
@@ -205,10 +206,12 @@ def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Sp
                         open_time, a, b, classes, inside, reasons_of, origins)
 
 
-def finish_measured(machine: MachineConfig, measured: MeasuredTime,
-                    totals: Mapping[str | None, ProductCounts]) -> OeeResult:
+def finish_measured(machine: MachineConfig, measured: MeasuredTime, totals: Mapping[str | None, ProductCounts],
+                    order_counts: OrderCycleCounts | None = None) -> OeeResult:
+    """The result from the measured time and the counts; `order_counts`: see calculator.OrderCycleCounts."""
     return _finish(machine, measured.window.start, measured.window.end, measured.calendar_s, measured.scheduled_s,
-                   measured.planned_s, measured.open_s, measured.seconds, measured.events, totals)
+                   measured.planned_s, measured.open_s, measured.seconds, measured.events, totals,
+                   order_counts or {})
 
 
 def machine_oee_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],

@@ -7,10 +7,12 @@ attribute time and counts the same way through it:
 
 * product running at an instant: the machine's product tag, else the order on the machine,
   else an order on its line, else the config's `default_product` (else none);
-* ideal cycle time of a product on a machine: the products table's row for that machine,
-  else its row for every machine, else the config's `product_cycle_times`, else the
-  machine's `ideal_cycle_time_s`; the micro-stop threshold likewise (the config has no
-  per-product threshold, so it ends at the machine's);
+* ideal cycle time of a part made on a machine at an instant: the cycle time of the order
+  running on that machine then, where the schedule gives it one (`MachinePlan.cycle_time_at`);
+  else that of its product: the products table's row for that machine, else its row for
+  every machine, else the config's `product_cycle_times`, else the machine's
+  `ideal_cycle_time_s`; the micro-stop threshold by the product's precedence (the config has
+  no per-product threshold, so it ends at the machine's);
 * planned stops: each row is planned time for its machine, or for every machine of its line;
 * reasons: imported ones extend the config's, and replace a config entry with the same code;
   an imported reason without planned or loss takes its parent's;
@@ -53,12 +55,14 @@ class PlanningSource(Protocol):
 
 
 class Segment(NamedTuple):
-    """A stretch of one machine's time with one order (None between orders) and its product."""
+    """A stretch of one machine's time with one order (None between orders) and its product;
+    `cycle_time_s` is the order's own ideal cycle time (None: the product's)."""
 
     start: float
     end: float
     order_id: str | None
     product: str | None
+    cycle_time_s: float | None = None
 
 
 def _empty_map() -> Mapping[Any, Any]:
@@ -80,10 +84,15 @@ class MachinePlan:
     planned_stops: tuple[Span, ...] = ()  # this machine's and its line's, merged and sorted
     _starts: tuple[float, ...] = field(default=(), repr=False, compare=False)
     _stop_ends: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    # (start, end, cycle time) of the orders with a cycle time of their own: where `cycle_time_at` differs
+    # from `cycle_time`. Usually none, and then every part takes its product's.
+    order_cycles: tuple[tuple[float, float, float], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_starts", tuple(s.start for s in self.segments))
         object.__setattr__(self, "_stop_ends", tuple(s.end for s in self.planned_stops))
+        object.__setattr__(self, "order_cycles", tuple((s.start, s.end, s.cycle_time_s) for s in self.segments
+                                                       if s.cycle_time_s is not None))
 
     def planned_stop_spans(self, start: float, end: float) -> list[Span]:
         """The planned stops inside [start, end), clipped; cheap enough for every live tick."""
@@ -115,7 +124,19 @@ class MachinePlan:
         return None if segment is None else segment.order_id
 
     def cycle_time(self, product: str | None) -> float:
+        """The product's ideal cycle time, whatever order runs: see `cycle_time_at` for a part made at an instant."""
         return self.machine.cycle_time_for(product)
+
+    def cycle_time_at(self, ts: float, product: str | None) -> float:
+        """The ideal cycle time of a part of `product` made at ts: the running order's own, else the product's."""
+        segment = self.segment_at(ts)
+        if segment is not None and segment.cycle_time_s is not None:
+            return segment.cycle_time_s
+        return self.machine.cycle_time_for(product)
+
+    def segment_cycle_time(self, segment: Segment, product: str | None) -> float:
+        """`cycle_time_at` for a part made inside `segment` (one of `timeline`'s)."""
+        return segment.cycle_time_s if segment.cycle_time_s is not None else self.machine.cycle_time_for(product)
 
     def micro_stop_threshold(self, product: str | None) -> float:
         if product is not None and product in self.thresholds:
@@ -142,7 +163,7 @@ class MachinePlan:
                 out.append(segment)  # whole, as most are: no new tuple
             else:
                 product = segment.product if segment.product is not None else default
-                out.append(Segment(lo, hi, segment.order_id, product))
+                out.append(Segment(lo, hi, segment.order_id, product, segment.cycle_time_s))
             cursor = hi
         if cursor < end:
             out.append(Segment(cursor, end, None, default))
@@ -339,14 +360,14 @@ def _order_key(order: Order) -> tuple[float, float, str]:
 def _disjoint(orders: Sequence[Order]) -> list[Segment]:
     """Orders (sorted by start) as disjoint segments; an overlap ends the earlier one where the later starts."""
     if all(a.end_utc <= b.start_utc for a, b in pairwise(orders)):  # the usual case: imports refuse overlaps
-        return [Segment(o.start_utc, o.end_utc, o.order_id, o.product) for o in orders]
+        return [Segment(o.start_utc, o.end_utc, o.order_id, o.product, o.ideal_cycle_time_s) for o in orders]
     out: list[Segment] = []
     for order in orders:
         if out and out[-1].end > order.start_utc:
             previous = out.pop()
             if order.start_utc > previous.start:
                 out.append(previous._replace(end=order.start_utc))
-        out.append(Segment(order.start_utc, order.end_utc, order.order_id, order.product))
+        out.append(Segment(order.start_utc, order.end_utc, order.order_id, order.product, order.ideal_cycle_time_s))
     return out
 
 
