@@ -17,7 +17,7 @@ from typing import TypeVar, TypeVarTuple
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.live.pending_samples import KeptSamples, PendingSamples
-from oee_tui.model import CountBucket, DeadLetter, StateInterval, TagSample
+from oee_tui.model import CountBucket, DeadLetter, MachineEvent, StateInterval, TagSample
 from oee_tui.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,11 @@ class FactWriter:
             history, self._history = self._history, []
             intervals: list[StateInterval] = []
             buckets: list[CountBucket] = []
+            events: list[MachineEvent] = []
             for machine in machines.values():
+                if machine.pending_events:
+                    events.extend(machine.pending_events)
+                    machine.pending_events = []
                 machine_intervals, machine_buckets = machine.take_pending(now)
                 if not machine.plan.machine.signals:
                     # No PLC: its facts come from imported production logs, and an "offline"
@@ -69,7 +73,7 @@ class FactWriter:
                 intervals.extend(machine_intervals)
                 buckets.extend(machine_buckets)
             try:
-                await self.in_writer(_write, self.store, columns, intervals, buckets, letters, history)
+                await self.in_writer(_write, self.store, columns, intervals, buckets, letters, history, events)
                 self.stats.flushes += 1
                 self.stats.samples_stored += len(columns.ts)
             except Exception as exc:
@@ -81,6 +85,8 @@ class FactWriter:
                 self._dead_letters[:0] = letters
                 self._history[:0] = history
                 _put_back(machines, intervals, buckets)
+                for event in reversed(events):
+                    machines[event.machine].pending_events.insert(0, event)
 
     async def restore(self, machines: Mapping[str, MachineTracker], since: float, now: float) -> None:
         """After a restart, the intervals and counts stored from `since` to `now` go back into the
@@ -119,7 +125,7 @@ class FactWriter:
 
 
 def _write(store: Store, columns: KeptSamples, intervals: list[StateInterval], buckets: list[CountBucket],
-           letters: list[DeadLetter], history: list[TagSample]) -> None:
+           letters: list[DeadLetter], history: list[TagSample], events: list[MachineEvent]) -> None:
     if letters:
         store.write_dead_letters(letters)
     if history:
@@ -130,6 +136,8 @@ def _write(store: Store, columns: KeptSamples, intervals: list[StateInterval], b
         store.upsert_intervals(intervals)
     if buckets:
         store.write_counts(buckets)
+    if events:
+        store.write_machine_events(events)
 
 
 def _put_back(machines: Mapping[str, MachineTracker], intervals: Sequence[StateInterval],
