@@ -33,14 +33,16 @@ class MachineEventTables(Database):
         return self._insert(table, "INSERT INTO machine_events SELECT machine, ts, kind, signal, previous, value, "
                                    "counted, most FROM _batch")
 
-    def machine_events(self, machine: str, since: float, limit: int = 20) -> list[MachineEvent]:
-        """The machine's newest events from `since` on, oldest first."""
+    def machine_events(self, machine: str | None, since: float, limit: int = 20) -> list[MachineEvent]:
+        """The newest `limit` events of `machine` (None: of every machine, `limit` each) from `since`
+        on, oldest first."""
         table = self._arrow(
-            "SELECT * FROM (SELECT epoch_us(ts) / 1e6 AS t, kind, signal, previous, value, counted, most "
-            "FROM machine_events WHERE machine = ? AND ts >= ? ORDER BY ts DESC LIMIT ?) ORDER BY t",
-            [machine, to_datetime(since), limit])
+            "SELECT * FROM (SELECT machine, epoch_us(ts) / 1e6 AS t, kind, signal, previous, value, counted, most, "
+            "row_number() OVER (PARTITION BY machine ORDER BY ts DESC) AS newest "
+            "FROM machine_events WHERE (? IS NULL OR machine = ?) AND ts >= ?) WHERE newest <= ? ORDER BY t, machine",
+            [machine, machine, to_datetime(since), limit])
         return [
-            MachineEvent(machine, row["t"], EventKind(row["kind"]),
+            MachineEvent(row["machine"], row["t"], EventKind(row["kind"]),
                          None if row["signal"] is None else Signal(row["signal"]),
                          row["previous"], row["value"], row["counted"] or 0, row["most"])
             for row in table.to_pylist()

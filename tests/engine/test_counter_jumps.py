@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oee_tui.config import MachineConfig, TagMapping
+from oee_tui.config import Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, TagMapping
 from oee_tui.engine.live.counters import CounterTracker
+from oee_tui.engine.live.engine import Engine
 from oee_tui.engine.live.machine import MachineTracker
-from oee_tui.model import EventKind, MachineEvent, Signal
+from oee_tui.model import EventKind, MachineEvent, Signal, TagSample
 from oee_tui.store import Store
 
 T0 = 1_789_999_980.0
@@ -125,3 +126,26 @@ def test_events_round_trip_through_the_store(tmp_path: Path) -> None:
         assert store.machine_events("M1", T0) == events
         assert store.machine_events("M1", T0 + 6) == events[1:]
         assert store.machine_events("M2", T0) == []
+        assert store.machine_events(None, T0, limit=1) == events[1:]
+
+
+async def test_a_restarted_engine_shows_the_events_of_the_shift(tmp_path: Path) -> None:
+    count = TagMapping(Signal.TOTAL_COUNT, "plc", "hr:0", "uint32", 32)
+    config = Config(site=SiteConfig("Test plant", "UTC"), lines=(LineConfig("L1", "Line 1", "A"),),
+                    machines=(MachineConfig(id="M1", name="Filler", line="L1", ideal_cycle_time_s=1.0,
+                                            signals={Signal.TOTAL_COUNT: count}),),
+                    sources=(), reasons=(), shifts=(ShiftConfig("Day", "00:00", "00:00"),))
+    clock = [T0]
+    engine = Engine(config, Store.open(tmp_path), clock=lambda: clock[0], acquire=False)
+    await engine.start()
+    engine.ingest([TagSample(T0, "plc", "hr:0", 1530)])
+    engine.ingest([TagSample(T0 + 3, "plc", "hr:0", 1500)])
+    clock[0] = T0 + 5
+    await engine.stop()
+    again = Engine(config, Store.open(tmp_path), clock=lambda: clock[0], acquire=False)
+    await again.start()
+    try:
+        [row] = again.tick().machines
+        assert [(e.kind, e.previous, e.value) for e in row.events] == [(EventKind.COUNTER_JUMP, 1530, 1500)]
+    finally:
+        await again.stop()

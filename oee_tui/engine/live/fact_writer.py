@@ -95,10 +95,14 @@ class FactWriter:
         if store is None:
             return
 
-        def read() -> tuple[list[StateInterval], list[CountBucket]]:
-            return store.intervals(since, now), store.counts(since, now)
+        def read() -> tuple[list[StateInterval], list[CountBucket], list[MachineEvent]]:
+            return store.intervals(since, now), store.counts(since, now), store.machine_events(None, since)
 
-        intervals, buckets = await self.in_writer(read)
+        intervals, buckets, events = await self.in_writer(read)
+        for event in events:  # the counter events the screens show
+            machine = machines.get(event.machine)
+            if machine is not None:
+                machine.recent_events.append(event)
         for interval in intervals:
             machine = machines.get(interval.machine)
             if machine is not None and interval.end is not None and interval.end <= machine.current.start:
