@@ -111,6 +111,14 @@ def test_the_machine_counts_no_phantom_parts_and_keeps_the_event() -> None:
     assert event.text == "total_count jumped from 1,534 to 1,500 (at most 13 possible); not counted, rebaselined"
 
 
+def test_a_counter_that_keeps_jumping_is_recorded_once_a_minute() -> None:
+    m = machine()
+    for second in range(120):  # a device sending nonsense: a jump at every reading
+        m.on_sample(Signal.TOTAL_COUNT, T0 + second, 0 if second % 2 else 1_000_000, True, None, T0 + second)
+    assert counted(m) == 0
+    assert [e.ts - T0 for e in m.pending_events] == [1, 61]
+
+
 def test_the_margin_setting_widens_the_bound() -> None:
     m = machine(margin=10.0)
     m.on_sample(Signal.TOTAL_COUNT, T0, 0, True, None, T0)

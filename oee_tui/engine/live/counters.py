@@ -43,36 +43,39 @@ class CounterTracker:
         # Signed PLC types (INT, DINT) wrap to negative values: fold into the unsigned range.
         value = int(raw) % self.modulus
         last = self.last
-        self.last = value
+        if value == last:  # the common case first: it runs for every reading of every counter
+            self.last_ts = ts
+            return 0
         read_ts = self.last_ts
+        self.last = value
         self.last_ts = ts
-        if last is None:
-            self.changed_ts = ts
-            return 0
-        if value == last:
-            return 0
         changed_ts = self.changed_ts
         self.changed_ts = ts
-        # Counting on: the parts may have been made at any time since the value last changed (a
-        # PLC may add a whole stroke's parts at once, or update its counter every few seconds).
-        most = self._most(ts, changed_ts)
+        if last is None:
+            return 0
         if value > last:
             delta = value - last
-            if delta <= most:
+            # Counting on: the parts may have been made at any time since the value last changed
+            # (a PLC may add a whole stroke's parts at once, or update its counter every few seconds).
+            # One part is always plausible: the bound is never below it.
+            if delta == 1 or ts is None or changed_ts is None:
                 return delta
+            elapsed = ts - changed_ts  # _most, written out: this runs for every count that moves
+            if elapsed > 0.0 and delta <= elapsed * self.rate + 1.0:
+                return delta
+            most = self._most(ts, changed_ts)
         else:
             wrapped = value + self.modulus - last
-            if wrapped < self.half and wrapped <= most:
+            if wrapped < self.half and wrapped <= self._most(ts, changed_ts):
                 self.wraps += 1
                 return wrapped
             # A reset happened after the last reading that still showed the old value: what
             # the new value counts was made since then.
-            since_read = self._most(ts, read_ts)
-            if value <= since_read:
+            most = self._most(ts, read_ts)
+            if value <= most:
                 self.resets += 1
-                self._event(EventKind.COUNTER_RESET, ts, last, value, value, since_read)
+                self._event(EventKind.COUNTER_RESET, ts, last, value, value, most)
                 return value
-            most = since_read
         self._event(EventKind.COUNTER_JUMP, ts, last, value, 0, most)
         return 0
 

@@ -55,6 +55,9 @@ _KIND_TO_STATE = {
 _PLAN_HORIZON_S = 86400.0
 # The recent counter events a machine keeps to show (the store has them all).
 _RECENT_EVENTS = 20
+# A counter that keeps jumping (a device sending nonsense) is recorded once in this long, with the
+# number of jumps since in the log: an event per reading would flood the log and the store.
+_EVENT_QUIET_S = 60.0
 
 
 def product_name(value: TagValue) -> str | None:
@@ -75,6 +78,7 @@ class MachineTracker:
         self.counters: dict[Signal, CounterTracker] = {}
         self.pending_events: list[MachineEvent] = []  # not yet flushed
         self.recent_events: list[MachineEvent] = []  # the last few, for the screens
+        self._event_quiet: dict[Signal, tuple[float, int]] = {}  # per counter: last recorded ts, events since
         self._configure(config, stale_after_s, previous=None)
         self.state_code: int | None = None
         self.fault = False
@@ -221,8 +225,14 @@ class MachineTracker:
 
     def _counter_event(self, signal: Signal, kind: EventKind, ts: float, previous: int, value: int,
                        counted: int, most: float) -> None:
+        recorded, since = self._event_quiet.get(signal, (float("-inf"), 0))
+        if 0.0 <= ts - recorded < _EVENT_QUIET_S:
+            self._event_quiet[signal] = (recorded, since + 1)
+            return
+        self._event_quiet[signal] = (ts, 0)
         event = MachineEvent(self.id, ts, kind, signal, previous, value, counted, most)
-        log.warning("machine %s: %s", self.id, event.text)
+        more = f" ({since:,} more resets or jumps of it in the minute before, not recorded)" if since else ""
+        log.warning("machine %s: %s%s", self.id, event.text, more)
         self.pending_events.append(event)
         self.recent_events.append(event)
         if len(self.recent_events) > _RECENT_EVENTS:
