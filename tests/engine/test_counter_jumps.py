@@ -103,11 +103,11 @@ def test_the_machine_counts_no_phantom_parts_and_keeps_the_event() -> None:
         m.on_sample(Signal.TOTAL_COUNT, ts, value, True, None, ts)
     # The fastest product makes 2 parts/s, margin 2: 4 parts in 1 s are plausible; 1,500 are not.
     assert counted(m) == 5
-    [event] = m.pending_events
+    [event] = m.pending_counter_events
     assert (event.kind, event.signal, event.previous, event.value, event.counted) == (
         EventKind.COUNTER_JUMP, Signal.TOTAL_COUNT, 1534, 1500, 0)
     assert event.most == 3 * 4.0 + 1
-    assert m.recent_events == [event]
+    assert m.recent_counter_events == [event]
     assert event.text == "total_count jumped from 1,534 to 1,500 (at most 13 possible); not counted, rebaselined"
 
 
@@ -116,14 +116,14 @@ def test_a_counter_that_keeps_jumping_is_recorded_once_a_minute() -> None:
     for second in range(120):  # a device sending nonsense: a jump at every reading
         m.on_sample(Signal.TOTAL_COUNT, T0 + second, 0 if second % 2 else 1_000_000, True, None, T0 + second)
     assert counted(m) == 0
-    assert [e.ts - T0 for e in m.pending_events] == [1, 61]
+    assert [e.ts - T0 for e in m.pending_counter_events] == [1, 61]
 
 
 def test_the_margin_setting_widens_the_bound() -> None:
     m = machine(margin=10.0)
     m.on_sample(Signal.TOTAL_COUNT, T0, 0, True, None, T0)
     m.on_sample(Signal.TOTAL_COUNT, T0 + 1, 21, True, None, T0 + 1)  # 1 s x 2/s x 10 + 1
-    assert counted(m) == 21 and m.pending_events == []
+    assert counted(m) == 21 and m.pending_counter_events == []
 
 
 def test_events_round_trip_through_the_store(tmp_path: Path) -> None:

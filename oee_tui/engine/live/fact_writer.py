@@ -62,9 +62,9 @@ class FactWriter:
             buckets: list[CountBucket] = []
             events: list[MachineEvent] = []
             for machine in machines.values():
-                if machine.pending_events:
-                    events.extend(machine.pending_events)
-                    machine.pending_events = []
+                if machine.pending_counter_events:
+                    events.extend(machine.pending_counter_events)
+                    machine.pending_counter_events = []
                 machine_intervals, machine_buckets = machine.take_pending(now)
                 if not machine.plan.machine.signals:
                     # No PLC: its facts come from imported production logs, and an "offline"
@@ -86,7 +86,7 @@ class FactWriter:
                 self._history[:0] = history
                 _put_back(machines, intervals, buckets)
                 for event in reversed(events):
-                    machines[event.machine].pending_events.insert(0, event)
+                    machines[event.machine].pending_counter_events.insert(0, event)
 
     async def restore(self, machines: Mapping[str, MachineTracker], since: float, now: float) -> None:
         """After a restart, the intervals and counts stored from `since` to `now` go back into the
@@ -102,7 +102,7 @@ class FactWriter:
         for event in events:  # the counter events the screens show
             machine = machines.get(event.machine)
             if machine is not None:
-                machine.recent_events.append(event)
+                machine.recent_counter_events.append(event)
         for interval in intervals:
             machine = machines.get(interval.machine)
             if machine is not None and interval.end is not None and interval.end <= machine.current.start:

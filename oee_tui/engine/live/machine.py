@@ -76,8 +76,8 @@ class MachineTracker:
                  calendar: ShiftCalendar | None = None) -> None:
         self.id = config.id
         self.counters: dict[Signal, CounterTracker] = {}
-        self.pending_events: list[MachineEvent] = []  # not yet flushed
-        self.recent_events: list[MachineEvent] = []  # the last few, for the screens
+        self.pending_counter_events: list[MachineEvent] = []  # not yet flushed
+        self.recent_counter_events: list[MachineEvent] = []  # the last few, for the screens
         self._event_quiet: dict[Signal, tuple[float, int]] = {}  # per counter: last recorded ts, events since
         self._configure(config, stale_after_s, previous=None)
         self.state_code: int | None = None
@@ -233,10 +233,10 @@ class MachineTracker:
         event = MachineEvent(self.id, ts, kind, signal, previous, value, counted, most)
         more = f" ({since:,} more resets or jumps of it in the minute before, not recorded)" if since else ""
         log.warning("machine %s: %s%s", self.id, event.text, more)
-        self.pending_events.append(event)
-        self.recent_events.append(event)
-        if len(self.recent_events) > _RECENT_EVENTS:
-            del self.recent_events[0]
+        self.pending_counter_events.append(event)
+        self.recent_counter_events.append(event)
+        if len(self.recent_counter_events) > _RECENT_EVENTS:
+            del self.recent_counter_events[0]
 
     # ------------------------------------------------------------ state
 

@@ -51,9 +51,9 @@ async def test_a_plc_restarting_with_a_retained_counter_adds_no_parts(modbus_ser
         await until(lambda: tracker.counters[Signal.TOTAL_COUNT].last == 1501, timeout=5, what="one more part")
         # Before: 1 + 1,500 (the retained value read as a reset) + 1. Now: the 2 parts made.
         assert counted(engine) == 2
-        jumps = [e for e in tracker.recent_events if e.kind is EventKind.COUNTER_JUMP]
+        jumps = [e for e in tracker.recent_counter_events if e.kind is EventKind.COUNTER_JUMP]
         assert jumps and jumps[-1].value == 1500 and jumps[-1].counted == 0
-        assert all(e.counted == 0 for e in tracker.recent_events)  # a read of the fresh 0 is a reset of 0
+        assert all(e.counted == 0 for e in tracker.recent_counter_events)  # a read of the fresh 0 is a reset of 0
     finally:
         await engine.stop()
     with Store.open(tmp_path) as store:
