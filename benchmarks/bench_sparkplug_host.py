@@ -155,8 +155,10 @@ def plant(port: int) -> Config:
                 if metric < METRICS:
                     tag = f"bench/edge/D{device}/m{metric}"
                     signals[signal] = {"source": "uns", "tag": tag, **({"width": 32} if "count" in signal else {})}
+            # The synthetic counters move by parts a millisecond: a wide jump margin keeps them counted
+            # (issue 13: a move beyond what the machine can make is not), as a real machine's would be.
             machines.append({"id": f"D{device}-{index // len(SIGNALS)}", "line": "L1", "ideal_cycle_time_s": 1.0,
-                             "signals": signals})
+                             "counter_jump_margin": 1e9, "signals": signals})
     return config_from_dict({
         "site": {"name": "Bench", "timezone": "UTC", "stale_after_s": 3600},
         "lines": [{"id": "L1"}],

@@ -47,7 +47,8 @@ def read_machines(r: TomlReader, data: TomlTable, line_ids: set[str],
               sources: dict[str, SourceConfig], plant_state_map: dict[int, str],
                   kinds: SourceKinds) -> tuple[MachineConfig, ...]:
     allowed = {"id", "name", "line", "ideal_cycle_time_s", "micro_stop_threshold_s", "startup_period_s",
-               "target_per_hour", "product_cycle_times", "state_map", "signals", "default_product"}
+               "target_per_hour", "product_cycle_times", "state_map", "signals", "default_product",
+               "counter_jump_margin", "settle_time_s"}
     out: list[MachineConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "machines", "machines")):
@@ -78,6 +79,8 @@ def read_machines(r: TomlReader, data: TomlTable, line_ids: set[str],
             state_map=read_state_map(r, t.get("state_map"), f"{key}.state_map", plant_state_map),
             signals=_signals(r, t.get("signals", {}), f"{key}.signals", sources, kinds),
             default_product=r.opt_string(t, key, "default_product"),
+            counter_jump_margin=r.number(t, key, "counter_jump_margin", default=2.0, minimum=1),
+            settle_time_s=r.number(t, key, "settle_time_s", default=1.0, minimum=0),
         ))
     return tuple(out)
 

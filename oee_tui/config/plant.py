@@ -75,11 +75,21 @@ class MachineConfig:
     state_map: dict[int, str] = field(default_factory=dict)
     signals: dict[Signal, TagMapping] = field(default_factory=dict)
     default_product: str | None = None
+    # A counter's change is counted only up to (time since its last reading) / the fastest ideal
+    # cycle time x this margin, plus one part; a bigger jump is rebaselined (engine/live/counters.py).
+    counter_jump_margin: float = 2.0
+    # A state or stop shorter than this is a fragment: the tracker absorbs it into the state before
+    # it, and a stop with less open time than this is no stop event (engine/oee/calculator.py).
+    settle_time_s: float = 1.0
 
     def cycle_time_for(self, product: str | None) -> float:
         if product is not None and product in self.product_cycle_times:
             return self.product_cycle_times[product]
         return self.ideal_cycle_time_s
+
+    def fastest_cycle_time(self) -> float:
+        """The shortest ideal cycle time of the machine or any of its products: its fastest rate."""
+        return min((self.ideal_cycle_time_s, *self.product_cycle_times.values()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ Nothing here does I/O or imports anything of the project's own: the types are th
 vocabulary the layers above speak to each other in.
 """
 
+from oee_tui.model.events import EventKind, MachineEvent
 from oee_tui.model.facts import (
     COUNTER_SIGNALS,
     STATE_CODE_TARGETS,
@@ -52,10 +53,12 @@ __all__ = [
     "CountEventColumns",
     "CountEventRow",
     "DeadLetter",
+    "EventKind",
     "ImportRecord",
     "LoggedStop",
     "Loss",
     "MachineDetail",
+    "MachineEvent",
     "MachineSnapshot",
     "MachineState",
     "OeeResult",

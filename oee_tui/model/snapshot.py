@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from oee_tui.model.events import MachineEvent
 from oee_tui.model.facts import MachineState, StateInterval
 from oee_tui.model.results import OeeResult
 
@@ -28,6 +29,7 @@ class MachineSnapshot:
     reject_count: int
     target_count: int  # what the machine should have made by now in this shift
     reason: str | None = None  # reason of the current stop, if given
+    events: tuple[MachineEvent, ...] = ()  # this shift's counter resets and jumps the engine saw, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +153,4 @@ class MachineDetail:
     trend: tuple[TrendPoint, ...]  # OEE per hour (or part of an hour) of the shift
     top_reasons: tuple[ReasonTotal, ...]  # by seconds, descending
     oee: OeeResult
+    events: tuple[MachineEvent, ...] = ()  # this shift's counter resets and jumps the engine saw, oldest first

@@ -145,7 +145,8 @@ class LiveScreen(PlantScreen[None]):
             data_age = ("STALE " if machine.stale else "") + age(now - machine.last_data)
         over_100 = result.performance is not None and result.performance > 1.0
         return [
-            Text(machine.name),
+            # A counter that reset or jumped this shift: a mark on the machine; its detail says what.
+            Text.assemble(machine.name, (" ⚠", "bold") if machine.events else ""),
             Text(machine.line),
             Text(state_look.text, style=f"bold {state_colour(variables, state)}"),
             _right(hms(now - machine.state_since)),

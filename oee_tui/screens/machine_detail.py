@@ -61,7 +61,7 @@ class MachineDetailScreen(PlantScreen[None]):
         padding: 0 1;
     }
     MachineDetailScreen #detail-figures {
-        height: 1;
+        height: auto;  /* a second line when a counter reset or jumped this shift */
         padding: 0 1;
     }
     MachineDetailScreen StateTimeline {
@@ -178,7 +178,18 @@ class MachineDetailScreen(PlantScreen[None]):
             "  Q ", (percent_with_sign(result.quality), "bold"),
             "  Good ", (count(result.good_count), "bold"),
             "  Rej ", (count(result.reject_count), "bold"),
+            *self._events(detail),
         )
+
+    def _events(self, detail: MachineDetail) -> list[tuple[str, str] | str]:
+        """The shift's counter resets and jumps: how many, and the last in words."""
+        if not detail.events:
+            return []
+        last = detail.events[-1]
+        when = local_time(last.ts, self.config.tz)
+        many = len(detail.events)
+        return ["\n", (f"⚠ {many} counter event{'s' if many > 1 else ''} this shift", "bold"),
+                f"; last at {when}: {last.text}"]
 
     def _stop_cells(self, stop: StateInterval, now: float) -> list[Text]:
         state_look = look(stop.state)

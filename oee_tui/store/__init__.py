@@ -15,6 +15,7 @@ from oee_tui.store.fact_tables import FactTables, SampleRow, StopPage
 from oee_tui.store.failures import StoreDamagedError, StoreWriteError
 from oee_tui.store.import_tables import ImportTables, WriteSummary
 from oee_tui.store.lock import StoreLockedError
+from oee_tui.store.machine_events import MachineEventTables
 from oee_tui.store.migrations import StoreVersionError
 from oee_tui.store.planning_codec import PlanningError
 from oee_tui.store.planning_tables import PlanningTables
@@ -22,7 +23,7 @@ from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece,
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables, StoreBackups):
+            EdgeSpoolTables, StoreBackups, MachineEventTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, StateInterval, TagSample
+from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, MachineEvent, StateInterval, TagSample
 
 
 class KeptSamples(NamedTuple):
@@ -43,13 +43,15 @@ class FactBatch:
     intervals: Sequence[StateInterval] = ()  # the newest version of an interval wins
     counts: Sequence[CountBucket] = ()
     count_events: CountEventColumns = field(default_factory=CountEventColumns)  # each delta of `counts`, timed
+    machine_events: Sequence[MachineEvent] = ()  # counters reset or rebaselined
     dead_letters: Sequence[DeadLetter] = ()
     reasons: Sequence[ReasonEntry] = ()
 
     @property
     def rows(self) -> int:
         return (len(self.samples.ts) + len(self.history) + len(self.intervals) + len(self.counts)
-                + len(self.count_events) + len(self.dead_letters) + len(self.reasons))
+                + len(self.count_events) + len(self.machine_events)
+                + len(self.dead_letters) + len(self.reasons))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class FactsWritten:
     intervals: int = 0
     counts: int = 0
     count_events: int = 0
+    machine_events: int = 0
     reasons: int = 0
     dead_letters: int = 0  # those given, set-aside rows not included
     set_aside: tuple[DeadLetter, ...] = ()

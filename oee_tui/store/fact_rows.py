@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, MachineState, StateInterval, TagSample
+from oee_tui.model import (
+    CountBucket,
+    CountEventColumns,
+    DeadLetter,
+    EventKind,
+    MachineEvent,
+    MachineState,
+    StateInterval,
+    TagSample,
+)
 from oee_tui.store.fact_batch import KeptSamples, ReasonEntry
 from oee_tui.store.failures import first_line, is_row_error
 from oee_tui.store.timecodec import micros, storable, unstorable
@@ -347,6 +356,43 @@ def count_events_write(events: CountEventColumns, now: float) -> tuple[TableWrit
         ("reject", events.reject, pa.int64())]
     return _table_write("count_events", "INSERT INTO count_events SELECT machine, ts, product, total, reject "
                                         "FROM _batch", columns, describe, now, refused)
+
+
+def machine_events_write(events: Sequence[MachineEvent], now: float) -> tuple[TableWrite | None, list[DeadLetter]]:
+    """What the engine noticed about a machine (a counter reset or rebaselined); appended."""
+    import pyarrow as pa
+
+    if not events:
+        return None, []
+    refused: dict[int, str] = {}
+    for row, event in enumerate(events):
+        for name in ("previous", "value", "counted"):
+            value = getattr(event, name)
+            if value is not None and not (_is_whole(value) and 0 <= value < 2**64):
+                refused[row] = f"{name} {_shown(value)} is not a whole number a UBIGINT holds"
+                break
+
+    def describe(row: int) -> tuple[str, dict[str, object]]:
+        event = events[row]
+        return str(event.machine), {"machine": event.machine, "ts": event.ts, "kind": str(event.kind),
+                                    "signal": None if event.signal is None else str(event.signal),
+                                    "previous": event.previous, "value": event.value, "counted": event.counted,
+                                    "most": event.most}
+
+    columns: list[Column] = [
+        ("machine", [e.machine for e in events], pa.string()),
+        ("ts", _times([e.ts for e in events], "ts"), pa.timestamp("us")),
+        ("kind", [EventKind(e.kind).value for e in events], pa.string()),
+        ("signal", [None if e.signal is None else e.signal.value for e in events], pa.string()),
+        # Raw readings fill the tag's unsigned range, up to 64 bits.
+        ("previous", [e.previous for e in events], pa.uint64()), ("value", [e.value for e in events], pa.uint64()),
+        ("counted", [e.counted for e in events], pa.uint64()), ("most", [e.most for e in events], pa.float64())]
+    return _table_write("machine_events", "INSERT INTO machine_events SELECT machine, ts, kind, signal, previous, "
+                                          "value, counted, most FROM _batch", columns, describe, now, refused)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _non_bigint_rows(values: Sequence[Any]) -> list[int]:

@@ -31,6 +31,7 @@ from oee_tui.store.fact_rows import (
     dead_letters_write,
     history_write,
     intervals_write,
+    machine_events_write,
     reasons_write,
     samples_write,
 )
@@ -161,6 +162,7 @@ class FactTables(DaySummaryTables):
         for write, refused in (history_write(batch.history, now), samples_write(batch.samples, now),
                                intervals_write(batch.intervals, now), counts_write(batch.counts, now),
                                count_events_write(batch.count_events, now),
+                               machine_events_write(batch.machine_events, now),
                                reasons_write(batch.reasons, now)):
             letters.extend(refused)
             if write is not None:
@@ -186,6 +188,7 @@ class FactTables(DaySummaryTables):
         return FactsWritten(samples=rows.get("samples", 0), history=history_rows,
                             intervals=rows.get("state_intervals", 0), counts=rows.get("count_minutes", 0),
                             count_events=rows.get("count_events", 0),
+                            machine_events=rows.get("machine_events", 0),
                             reasons=rows.get("stop_reasons", 0), dead_letters=len(batch.dead_letters),
                             set_aside=tuple(letters[len(batch.dead_letters):]))
 

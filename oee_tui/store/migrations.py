@@ -237,7 +237,24 @@ _V7: Final = """
 ALTER TABLE orders ADD COLUMN ideal_cycle_time_s DOUBLE;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+_V8: Final = """
+-- What the engine noticed about a machine besides its states and counts (model/events.py): a
+-- counter that reset, or that jumped further than the machine can have made and was rebaselined
+-- instead of counted. `previous` and `value` are the raw readings in the tag's unsigned range,
+-- `counted` the parts counted for the change, `most` the most the machine can have made.
+CREATE TABLE machine_events (
+    machine  VARCHAR NOT NULL,
+    ts       TIMESTAMP NOT NULL,
+    kind     VARCHAR NOT NULL,
+    signal   VARCHAR,
+    previous UBIGINT,
+    value    UBIGINT,
+    counted  UBIGINT NOT NULL,
+    most     DOUBLE
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -265,7 +265,7 @@ async def test_the_engine_writes_the_scheduled_product_after_reload_planning(tmp
     await engine.start()
     try:
         engine.ingest([TagSample(at("07:00"), "plc", "hr:0", 100)])
-        engine.ingest([TagSample(at("07:00") + 1, "plc", "hr:0", 110)])  # 10 parts, no order yet
+        engine.ingest([TagSample(at("07:00") + 20, "plc", "hr:0", 110)])  # 10 parts, no order yet
         sql(store, "INSERT INTO products VALUES ('P1', '', 1.0, NULL)")
         sql(store, f"{ORDERS}('O1', 'P1', 'A', NULL, '{ts('07:00')}', '{ts('10:00')}', 5)")
         await engine.reload_planning()

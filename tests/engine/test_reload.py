@@ -32,7 +32,9 @@ async def server() -> AsyncIterator[ModbusSim]:
 
 
 def machine(machine_id: str, source: str, tag: str, cycle: float = 1.0) -> MachineConfig:
+    # The tests move a counter by many parts within one poll: a wide jump margin lets them count.
     return MachineConfig(id=machine_id, name=machine_id, line="L1", ideal_cycle_time_s=cycle,
+                         counter_jump_margin=1e6,
                          signals={Signal.TOTAL_COUNT: TagMapping(Signal.TOTAL_COUNT, source, tag, "uint16", width=16)})
 
 

@@ -232,18 +232,29 @@ def test_pareto_of_a_line_and_of_a_whole_day(store: Store) -> None:
 def test_unassigned_stops_longest_first_and_they_leave_once_given_a_reason(store: Store) -> None:
     window = shift_period(CONFIG, "Early", DAY).window(AFTER)
     todo = unassigned_stops(store, CONFIG, window, AFTER)
-    assert todo.total == 3
+    # The planned stop at 12:40 is planned time: it needs no reason (issue 13 item 7; it was listed).
+    assert todo.total == 2
     assert [(s.machine, s.start, s.duration(AFTER), s.state) for s in todo.rows] == [
         ("A", at("09:50"), 1200, MachineState.DOWN),
-        ("A", at("12:40"), 1200, MachineState.PLANNED_STOP),
         ("A", at("13:00"), 30, MachineState.DOWN),
     ]
     store.write_stop_reason("A", at("09:50"), "FAIL.ELEC", "bob", at("15:00"))
     after = unassigned_stops(store, CONFIG, window, AFTER)
-    assert [s.start for s in after.rows] == [at("12:40"), at("13:00")]
+    assert [s.start for s in after.rows] == [at("13:00")]
     assert unassigned_stops(store, CONFIG, window, AFTER, Scope(Level.LINE, "L2")).total == 0
+    store.write_stop_reason("A", at("13:00"), "FAIL.ELEC", "bob", at("15:00"))
+    store.upsert_intervals([StateInterval("A", at("13:10"), at("13:11"), MachineState.DOWN),
+                            StateInterval("A", at("13:20"), at("13:22"), MachineState.DOWN)])
     limited = unassigned_stops(store, CONFIG, window, AFTER, limit=1)
     assert (limited.total, len(limited.rows)) == (2, 1)
+
+
+def test_a_stop_stored_inside_a_break_needs_no_reason(store: Store) -> None:
+    # How an engine before issue 13 stored a machine standing in the 10:00-10:30 break.
+    store.upsert_intervals([StateInterval("B", at("10:01"), at("10:29"), MachineState.DOWN)])
+    window = shift_period(CONFIG, "Early", DAY).window(AFTER)
+    starts = [s.start for s in unassigned_stops(store, CONFIG, window, AFTER).rows if s.machine == "B"]
+    assert at("10:01") not in starts
 
 
 def test_drill_down_lists_a_machines_stops_newest_first_with_who(store: Store) -> None:

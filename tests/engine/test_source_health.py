@@ -94,7 +94,9 @@ class FreezableRelay:
 
 def plant(source: SourceConfig) -> Config:
     count = TagMapping(Signal.TOTAL_COUNT, source.name, "hr:0", "uint16", width=16)
-    machine = MachineConfig(id="M1", name="Filler", line="L1", ideal_cycle_time_s=1.0,
+    # A fast machine (100 parts/s): the 5 parts of one poll and the 30 after a restart are parts
+    # it can have made, so they are counted (counter jumps: tests/drivers/modbus/test_counter_restart.py).
+    machine = MachineConfig(id="M1", name="Filler", line="L1", ideal_cycle_time_s=0.01,
                             signals={Signal.TOTAL_COUNT: count})
     return Config(site=SiteConfig("Test plant", "UTC"), lines=(LineConfig("L1", "Line 1", "A"),),
                   machines=(machine,), sources=(source,), reasons=(),

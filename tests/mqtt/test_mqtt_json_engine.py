@@ -45,6 +45,8 @@ id = "M1"
 name = "Filler"
 line = "L1"
 ideal_cycle_time_s = 1.0
+# The tests publish many parts at once: a wide margin lets them count (not counter jumps).
+counter_jump_margin = 1e6
 [machines.signals]
 total_count = {{ source = "uns", tag = "plant/+/filler/counts $.machine.count", width = 32 }}
 reject_count = {{ source = "uns", tag = "plant/+/filler/counts $['machine']['rejects']", width = 32 }}

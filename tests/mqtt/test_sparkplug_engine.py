@@ -39,6 +39,8 @@ id = "M1"
 name = "Press"
 line = "L1"
 ideal_cycle_time_s = 1.0
+# The tests publish many parts at once: a wide margin lets them count (not counter jumps).
+counter_jump_margin = 1e6
 [machines.signals]
 total_count = {{ source = "uns", tag = "plant/line1/press1/Count", width = 32 }}
 state_code = {{ source = "uns", tag = "plant/line1/press1/State" }}

@@ -12,8 +12,11 @@ from oee_tui.model import (
     CountEvent,
     CountEventColumns,
     DeadLetter,
+    EventKind,
+    MachineEvent,
     MachineState,
     Quality,
+    Signal,
     StateInterval,
     TagSample,
 )
@@ -87,5 +90,20 @@ def test_count_events_go_in_the_flushs_transaction_and_an_unstorable_one_is_set_
         assert [letter.topic for letter in written.set_aside] == ["store:count_events"] * 2
         assert any("BIGINT" in letter.error for letter in written.set_aside)
         assert [(e.ts, e.total) for e in store.count_events(T0 - 60, T0 + 60)] == [(T0 + 1.5, 2)]
+    finally:
+        store.close()
+
+
+def test_machine_events_go_in_the_flushs_transaction_and_an_unstorable_one_is_set_aside(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    try:
+        events = [MachineEvent("M1", T0, EventKind.COUNTER_JUMP, Signal.TOTAL_COUNT, 1_534, 1_500, 0, 13.0),
+                  MachineEvent("M1", T0 + 1, EventKind.COUNTER_JUMP, Signal.TOTAL_COUNT, 1_500, 2**64 + 5, 0, 13.0)]
+        written = store.write_facts(FactBatch(machine_events=events), T0 + 5)
+
+        assert written.machine_events == 1
+        [letter] = written.set_aside
+        assert letter.topic == "store:machine_events" and "UBIGINT" in letter.error
+        assert [(e.previous, e.value) for e in store.machine_events("M1", T0 - 60)] == [(1_534, 1_500)]
     finally:
         store.close()

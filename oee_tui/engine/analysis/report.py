@@ -284,10 +284,11 @@ def _stop_losses(measured: MeasuredTime, reason_codes: Sequence[str]) -> tuple[R
     codes = measured.reasons[costs]
     codes = np.where(codes >= 0, codes, none)
     seconds = np.bincount(codes, weights=measured.inside[costs], minlength=none + 1)
-    stops = np.bincount(codes, minlength=none + 1)
+    # Fragments (columnar.stop_events) add their time to their reason but are no stop of it.
+    stops = np.bincount(codes, weights=measured.is_event[costs], minlength=none + 1)
     names: list[str | None] = [*reason_codes, None]
     return tuple(ReasonLoss(names[code], float(seconds[code]), int(stops[code]))
-                 for code in np.flatnonzero(stops).tolist())
+                 for code in np.flatnonzero(seconds).tolist())
 
 
 def _in_background(call: Callable[[], _T]) -> Future[_T]:

@@ -504,10 +504,56 @@ def machine_stops(store: Store, window: Span, machine: str, limit: int = STOPS_L
 
 
 def unassigned_stops(store: Store, config: Config, window: Span, now: float, scope: Scope = Scope(),
-                     limit: int = UNASSIGNED_LIMIT) -> StopList:
-    """Stops overlapping the window that nobody gave a reason yet, longest first (the biggest unknowns)."""
-    return _stop_list(store.longest_stops_without_reason(window.start, window.end, scope.machines(config),
-                                                         STOP_STATES, now, limit))
+                     limit: int = UNASSIGNED_LIMIT, planning: Planning | None = None) -> StopList:
+    """Stops overlapping the window that nobody gave a reason yet, longest first (the biggest unknowns).
+
+    Planned time needs no reason: a planned stop is not listed, nor a stop that lies wholly in a
+    break, a planned stop of the downtime plan or outside the schedule (as an engine before
+    issue 13 stored the time a machine stood in a break). `config` is the planned config
+    (planned_config); `planning` the imported planning data, read when not given.
+    """
+    machines = scope.machines(config)
+    page = store.longest_stops_without_reason(window.start, window.end, machines, UNPLANNED_STOP_STATES, now, limit)
+    if not page.rows:
+        return _stop_list(page)
+    planning = planning if planning is not None else Planning.load(store, window)
+    calendar = ShiftCalendar(config.shifts, config.site.timezone)
+    configs = {machine.id: machine for machine in config.machines}
+    lo = min(row.start for row in page.rows)
+    hi = max(row.end if row.end is not None else now for row in page.rows)
+    common = [*calendar.break_spans(lo, hi), *_unscheduled(calendar, lo, hi)]
+    kept = [row for row in page.rows
+            if not _inside(row.start, row.end if row.end is not None else now,
+                           [*common, *planning.planned_stop_spans(configs[row.machine], lo, hi)])]
+    return StopList(tuple(kept), page.total - (len(page.rows) - len(kept)))
+
+
+# Stops that may need a reason: every stop state but the planned one.
+UNPLANNED_STOP_STATES: Final = tuple(state for state in STOP_STATES if state != MachineState.PLANNED_STOP.value)
+
+
+def _unscheduled(calendar: ShiftCalendar, lo: float, hi: float) -> list[Span]:
+    gaps: list[Span] = []
+    cursor = lo
+    for shift in calendar.scheduled_spans(lo, hi):
+        if shift.start > cursor:
+            gaps.append(Span(cursor, shift.start))
+        cursor = max(cursor, shift.end)
+    if cursor < hi:
+        gaps.append(Span(cursor, hi))
+    return gaps
+
+
+def _inside(start: float, end: float, planned: Sequence[Span]) -> bool:
+    """Whether [start, end) is covered by the planned spans (in any order, touching or overlapping)."""
+    cursor = start
+    for span in sorted(planned, key=lambda span: span.start):
+        if span.start > cursor:
+            break
+        cursor = max(cursor, span.end)
+        if cursor >= end:
+            return True
+    return cursor >= end
 
 
 def local_iso(ts: float, tz: ZoneInfo) -> str:

@@ -71,7 +71,8 @@ class Engine:
         self.stats = EngineStats()
         now = clock()
         self.machines: dict[str, MachineTracker] = {
-            machine.id: MachineTracker(machine, config.site.stale_after_s, now) for machine in config.machines
+            machine.id: MachineTracker(machine, config.site.stale_after_s, now, self.calendar)
+            for machine in config.machines
         }
         _set_count_gap_caps(config, self.machines)
         self._pending = PendingSamples()
@@ -176,7 +177,7 @@ class Engine:
         for machine in config.machines:
             tracker = self.machines.get(machine.id)
             if tracker is None:
-                self.machines[machine.id] = MachineTracker(machine, config.site.stale_after_s, now)
+                self.machines[machine.id] = MachineTracker(machine, config.site.stale_after_s, now, self.calendar)
             elif tracker.config != machine or tracker.stale_after_s != config.site.stale_after_s:
                 tracker.reconfigure(machine, config.site.stale_after_s)
         self.machines = {machine.id: self.machines[machine.id] for machine in config.machines}  # config order
@@ -228,7 +229,7 @@ class Engine:
             # A config reload while the plans were being resolved: resolve that machine again.
             plan = resolved[1] if resolved is not None and resolved[0] is tracker.config \
                 else planning.machine_plan(tracker.config)
-            tracker.set_plan(plan, now)
+            tracker.set_plan(plan, now, self.calendar)
 
     async def stop(self) -> None:
         """Stop acquisition, take in what is queued, close intervals and flush. Idempotent.

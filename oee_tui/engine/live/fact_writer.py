@@ -20,7 +20,15 @@ from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.live.pending_samples import PendingSamples
 from oee_tui.engine.live.store_health import Unsaved, UnsavedDataError, WriteFailures
-from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, StateInterval, StoreHealth, TagSample
+from oee_tui.model import (
+    CountBucket,
+    CountEventColumns,
+    DeadLetter,
+    MachineEvent,
+    StateInterval,
+    StoreHealth,
+    TagSample,
+)
 from oee_tui.store import FactBatch, FactsWritten, ReasonEntry, Store, StoreWriteError
 from oee_tui.store.failures import reason_of
 
@@ -103,17 +111,21 @@ class FactWriter:
         intervals: list[StateInterval] = []
         buckets: list[CountBucket] = []
         events = CountEventColumns()
+        noticed: list[MachineEvent] = []
         for machine in machines.values():
+            if machine.pending_counter_events:
+                noticed.extend(machine.pending_counter_events)
+                machine.pending_counter_events = []
             machine_intervals, machine_buckets = machine.take_pending(now)
-            machine_events = machine.take_count_events()
+            timed_counts = machine.take_count_events()
             if not machine.plan.machine.signals:
                 # No PLC: its facts come from imported production logs, and an "offline"
                 # written here would overlap them. The engine knows nothing of it to store.
                 continue
             intervals.extend(machine_intervals)
             buckets.extend(machine_buckets)
-            events.add(machine.id, machine_events)
-        return FactBatch(columns, history, intervals, buckets, events, letters, tuple(reasons))
+            events.add(machine.id, timed_counts)
+        return FactBatch(columns, history, intervals, buckets, events, noticed, letters, tuple(reasons))
 
     def _put_back(self, machines: Mapping[str, MachineTracker], batch: FactBatch) -> None:
         """A failed flush's data back where it came from, for the next flush; a person's entry is not
@@ -123,6 +135,8 @@ class FactWriter:
         self._history[:0] = batch.history
         for machine, rows in batch.count_events.rows_by_machine().items():
             machines[machine].pending_events[:0] = rows
+        for event in reversed(batch.machine_events):
+            machines[event.machine].pending_counter_events.insert(0, event)
         for bucket in batch.counts:
             tracker = machines[bucket.machine]
             key = (bucket.minute, bucket.product)
@@ -189,10 +203,14 @@ class FactWriter:
         if store is None:
             return
 
-        def read() -> tuple[list[StateInterval], list[CountBucket]]:
-            return store.intervals(since, now), store.counts(since, now)
+        def read() -> tuple[list[StateInterval], list[CountBucket], list[MachineEvent]]:
+            return store.intervals(since, now), store.counts(since, now), store.machine_events(None, since)
 
-        intervals, buckets = await self.in_writer(read)
+        intervals, buckets, events = await self.in_writer(read)
+        for event in events:  # the counter events the screens show
+            machine = machines.get(event.machine)
+            if machine is not None:
+                machine.recent_counter_events.append(event)
         for interval in intervals:
             machine = machines.get(interval.machine)
             if machine is not None and interval.end is not None and interval.end <= machine.current.start:

@@ -7,12 +7,29 @@ batch and once per tick.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from functools import partial
+from operator import attrgetter
 
 from oee_tui.config import MachineConfig
 from oee_tui.engine.live.counters import CounterTracker
 from oee_tui.engine.oee.planning_rules import MachinePlan
-from oee_tui.model import CountBucket, CountEventRow, MachineState, Signal, StateInterval, TagValue
+from oee_tui.engine.oee.shifts import ShiftCalendar
+from oee_tui.model import (
+    CountBucket,
+    CountEventRow,
+    EventKind,
+    MachineEvent,
+    MachineState,
+    Signal,
+    Span,
+    StateInterval,
+    TagValue,
+)
+
+log = logging.getLogger(__name__)
+_START = attrgetter("start")
 
 # What the engine knows about a machine before deciding how long a stop lasts.
 RUN = "running"
@@ -42,6 +59,13 @@ _KIND_TO_STATE = {
     CHANGEOVER: MachineState.CHANGEOVER,
     OFFLINE: MachineState.OFFLINE,
 }
+# How far around `now` the tracker reads the calendar and the downtime plan at once.
+_PLAN_HORIZON_S = 86400.0
+# The recent counter events a machine keeps to show (the store has them all).
+_RECENT_EVENTS = 20
+# A counter that keeps jumping (a device sending nonsense) is recorded once in this long, with the
+# number of jumps since in the log: an event per reading would flood the log and the store.
+_EVENT_QUIET_S = 60.0
 
 
 def product_name(value: TagValue) -> str | None:
@@ -56,9 +80,13 @@ def product_name(value: TagValue) -> str | None:
 class MachineTracker:
     """Live state of one machine; keeps the intervals and counts not yet flushed."""
 
-    def __init__(self, config: MachineConfig, stale_after_s: float, start: float) -> None:
+    def __init__(self, config: MachineConfig, stale_after_s: float, start: float,
+                 calendar: ShiftCalendar | None = None) -> None:
         self.id = config.id
         self.counters: dict[Signal, CounterTracker] = {}
+        self.pending_counter_events: list[MachineEvent] = []  # not yet flushed
+        self.recent_counter_events: list[MachineEvent] = []  # the last few, for the screens
+        self._event_quiet: dict[Signal, tuple[float, int]] = {}  # per counter: last recorded ts, events since
         self._configure(config, stale_after_s, previous=None)
         self.state_code: int | None = None
         self.fault = False
@@ -81,6 +109,14 @@ class MachineTracker:
         # Each counter's last read (device time), keyed by the tracker: a Signal hashes in Python code.
         self.count_reads: dict[CounterTracker, float] = {}
         self.count_gap_cap_s = COUNT_GAP_CAP_S
+        # The shift calendar (breaks, time outside the schedule) and the plan's planned stops make
+        # a stop planned: read once for the span of constant planned-ness around `now` (start,
+        # end, planned); (0, 0, False) until asked.
+        self.calendar = calendar
+        self._plan_span: tuple[float, float, bool] = (0.0, 0.0, False)
+        # The interval closed last and its kind, while it is the newest in `history`: a fragment
+        # after it, shorter than the settle time, is absorbed into it.
+        self._last_closed: tuple[StateInterval, str] | None = None
 
     def _configure(self, config: MachineConfig, stale_after_s: float, previous: MachineConfig | None) -> None:
         self.config = config
@@ -92,10 +128,12 @@ class MachineTracker:
         self.counters = {
             signal: self.counters[signal]
             if previous is not None and signal in self.counters and previous.signals.get(signal) == mapping
-            else CounterTracker(mapping.width or 32)
+            else CounterTracker(mapping.width or 32, on_event=partial(self._counter_event, signal))
             for signal, mapping in config.signals.items()
             if mapping.width is not None
         }
+        self._set_rate(config)
+        self.settle_s = config.settle_time_s
         self.derive = (
             "total+reject" if Signal.TOTAL_COUNT in self.signals and Signal.REJECT_COUNT in self.signals
             else "total+good" if Signal.TOTAL_COUNT in self.signals and Signal.GOOD_COUNT in self.signals
@@ -107,6 +145,14 @@ class MachineTracker:
         # Without a state tag, a machine that made no part for this long is stopped.
         self.activity_timeout_s = max(10.0, 5 * config.ideal_cycle_time_s)
 
+    def _set_rate(self, config: MachineConfig) -> None:
+        """The most parts a second the machine can make, with the margin: a counter's change beyond
+        that since its last reading is not counted (counters.py)."""
+        fastest = config.fastest_cycle_time()
+        rate = config.counter_jump_margin / fastest if fastest > 0 else float("inf")
+        for counter in self.counters.values():
+            counter.rate = rate
+
     def reconfigure(self, config: MachineConfig, stale_after_s: float) -> None:
         """Take a changed config while running, keeping the shift so far: intervals, counts, state."""
         self._configure(config, stale_after_s, previous=self.config)
@@ -117,9 +163,14 @@ class MachineTracker:
         self.plan = replace(self.plan, machine=config)
         self.product = self.product_at(self.current.start)
 
-    def set_plan(self, plan: MachinePlan, now: float) -> None:
-        """Take this machine's resolved planning (schedule, cycle times, thresholds)."""
+    def set_plan(self, plan: MachinePlan, now: float, calendar: ShiftCalendar | None = None) -> None:
+        """Take this machine's resolved planning (schedule, cycle times, thresholds, planned stops)
+        and, when given, the plant's shift calendar."""
         self.plan = plan
+        self._set_rate(plan.machine)  # imported cycle times may make the machine faster
+        if calendar is not None:
+            self.calendar = calendar
+        self._plan_span = (0.0, 0.0, False)
         self.product = self.product_at(now)
 
     def product_at(self, ts: float) -> str | None:
@@ -142,7 +193,7 @@ class MachineTracker:
             if value is None or isinstance(value, str):
                 self.bad[signal] = f"counter value {value!r} is not a number"
                 return
-            delta = counter.update(value)
+            delta = counter.update(value, ts)
             if delta:
                 self._count(signal, ts, delta, received, self.count_reads.get(counter))
             self.count_reads[counter] = ts
@@ -193,6 +244,21 @@ class MachineTracker:
             recent[0] += total
             recent[1] += reject
 
+    def _counter_event(self, signal: Signal, kind: EventKind, ts: float, previous: int, value: int,
+                       counted: int, most: float) -> None:
+        recorded, since = self._event_quiet.get(signal, (float("-inf"), 0))
+        if 0.0 <= ts - recorded < _EVENT_QUIET_S:
+            self._event_quiet[signal] = (recorded, since + 1)
+            return
+        self._event_quiet[signal] = (ts, 0)
+        event = MachineEvent(self.id, ts, kind, signal, previous, value, counted, most)
+        more = f" ({since:,} more resets or jumps of it in the minute before, not recorded)" if since else ""
+        log.warning("machine %s: %s%s", self.id, event.text, more)
+        self.pending_counter_events.append(event)
+        self.recent_counter_events.append(event)
+        if len(self.recent_counter_events) > _RECENT_EVENTS:
+            del self.recent_counter_events[0]
+
     # ------------------------------------------------------------ state
 
     def still_current(self, now: float) -> None:
@@ -206,6 +272,10 @@ class MachineTracker:
         if self.tag_product is None and self.plan.segments:
             self.product = self.plan.product_at(now)
         if kind != self.kind:
+            if self.kind == OFFLINE:
+                # Time without data is offline, whatever the first value after it says: what
+                # came back is known from this batch on, not from a count or a state before the gap.
+                since = now
             self._transition(kind, max(since, self.current.start))
 
     def _derive_kind(self, now: float) -> tuple[str, float]:
@@ -225,20 +295,84 @@ class MachineTracker:
             kind = _CODE_TO_KIND[target]
             if self.fault and kind == RUN:
                 kind = UNPLANNED
+            if kind == UNPLANNED:
+                return self._planned_or_stopped(now, now)
             return kind, now
         if self.fault:
-            return UNPLANNED, now
+            return self._planned_or_stopped(now, now)
         if self.last_count is not None and now - self.last_count <= self.activity_timeout_s:
             return RUN, self.last_count
-        return UNPLANNED, (self.last_count if self.last_count is not None else now)
+        return self._planned_or_stopped(now, self.last_count if self.last_count is not None else now)
+
+    def _planned_or_stopped(self, now: float, since: float) -> tuple[str, float]:
+        """A machine that stands still: planned inside a break, a planned stop or outside the
+        schedule, whatever the PLC says; otherwise stopped, from no earlier than the end of the
+        planned time before now."""
+        start, end, planned = self._plan_span
+        if not start <= now < end:
+            start, end, planned = self._plan_span = self._span_at(now)
+        return (PLANNED if planned else UNPLANNED), max(since, start)
+
+    def _span_at(self, now: float) -> tuple[float, float, bool]:
+        """The span around `now` that is wholly planned or wholly not, within the horizon."""
+        calendar = self.calendar
+        lo, hi = now - _PLAN_HORIZON_S, now + _PLAN_HORIZON_S
+        spans: list[Span] = self.plan.planned_stop_spans(lo, hi)
+        if calendar is not None:
+            spans += calendar.break_spans(lo, hi)
+            cursor = lo
+            for shift in calendar.scheduled_spans(lo, hi):
+                if shift.start > cursor:
+                    spans.append(Span(cursor, shift.start))
+                cursor = max(cursor, shift.end)
+            if cursor < hi:
+                spans.append(Span(cursor, hi))
+        gap_start = lo
+        planned_start = planned_end = lo
+        for span in sorted(spans, key=_START):  # merged on the way: spans that touch make one planned span
+            if span.start <= planned_end:
+                planned_end = max(planned_end, span.end)
+                continue
+            if now < planned_end:
+                return planned_start, planned_end, True
+            gap_start = planned_end
+            if now < span.start:
+                return gap_start, span.start, False
+            planned_start, planned_end = span.start, span.end
+        if now < planned_end:
+            return planned_start, planned_end, True
+        return max(gap_start, planned_end), hi, False
 
     def _transition(self, kind: str, at: float) -> None:
+        fragment = self.current
+        last = self._last_closed
+        # Running time is never a fragment: the parts it made are the proof that it ran.
+        if (last is not None and self.kind != RUN and at - fragment.start < self.settle_s and self.history
+                and self.history[-1] is last[0] and last[0].end == fragment.start):
+            self._absorb(fragment, *last)
+            if kind == self.kind:
+                return  # the state before the fragment goes on
         closed = self._closed_state(self.current, at)
         self.closed.append(closed)
         self.history.append(closed)
+        self._last_closed = (closed, self.kind)
         self.kind = kind
         state = _KIND_TO_STATE.get(kind, MachineState.MINOR_STOP)
         self.current = StateInterval(self.id, at, None, state)
+
+    def _absorb(self, fragment: StateInterval, previous: StateInterval, previous_kind: str) -> None:
+        """Give a fragment's time to the interval before it, which is open again.
+
+        The fragment is handed to the store as empty (its end = its start): it may have been
+        written as the open interval already, and an empty interval covers no time anywhere.
+        """
+        self.history.pop()
+        if self.closed and self.closed[-1] is previous:
+            self.closed.pop()
+        self.closed.append(replace(fragment, end=fragment.start))
+        self._last_closed = None
+        self.kind = previous_kind
+        self.current = replace(previous, end=None, state=_KIND_TO_STATE.get(previous_kind, MachineState.MINOR_STOP))
 
     def _closed_state(self, interval: StateInterval, end: float) -> StateInterval:
         state = interval.state

@@ -44,6 +44,7 @@ def build_plant_snapshot(now: float, config: Config, calendar: ShiftCalendar, re
             reject_count=result.reject_count,
             target_count=_target_count(machine.config, window, breaks, calendar, config.targets.oee),
             reason=machine.current.reason,
+            events=tuple(event for event in machine.recent_counter_events if event.ts >= shift.start),
         ))
     lines, plant = lines_and_plant([line.id for line in config.lines], machine_lines, results)
     return PlantSnapshot(ts=now, shift=shift.label, machines=tuple(rows), plant=plant, lines=lines,

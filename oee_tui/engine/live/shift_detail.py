@@ -47,6 +47,7 @@ def build_machine_detail(tracker: MachineTracker, now: float, calendar: ShiftCal
         machine=tracker.id, name=tracker.config.name, shift=shift.label, shift_start=shift.start,
         shift_end=shift.end, now=now, intervals=tuple(intervals), stops=stops, trend=tuple(trend),
         top_reasons=tuple(_top_reasons(stops, window, reasons, now)), oee=oee,
+        events=tuple(event for event in tracker.recent_counter_events if event.ts >= shift.start),
     )
 
 

@@ -20,6 +20,7 @@ point (Sterbenz), so the identities above hold exactly, not just nearly.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -368,6 +369,10 @@ def machine_oee(machine: MachineConfig, window: Span, scheduled: Sequence[Span],
     open_ends = [b for _, b in open_time]
     j = 0
     n = len(open_time)
+    # A fragment is no event: one with less open time than the settle time, or one that goes on
+    # the previous interval of its class after a gap shorter than that (a stall, an offline blip).
+    settle = machine.settle_time_s
+    last_end = {RUN: -math.inf, BREAKDOWN: -math.inf, SETUP: -math.inf, MINOR_STOP: -math.inf}
     for a, b, cls in counted:
         while j < n and open_ends[j] <= a:
             j += 1
@@ -387,7 +392,9 @@ def machine_oee(machine: MachineConfig, window: Span, scheduled: Sequence[Span],
                 k += 1
         if inside > 0:
             seconds[cls] += inside
-            events[cls] += 1
+            if inside >= settle and a - last_end[cls] >= settle:
+                events[cls] += 1
+            last_end[cls] = b
 
     return _finish(machine, lo, hi, calendar_s, scheduled_s, planned_s, open_s, seconds, events, totals,
                    order_counts)

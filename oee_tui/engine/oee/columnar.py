@@ -143,6 +143,7 @@ class MeasuredTime:
     ends: npt.NDArray[np.float64]
     classes: npt.NDArray[np.int64]
     inside: npt.NDArray[np.float64]  # each counted interval's measure inside open time
+    is_event: npt.NDArray[np.bool_]  # whether it is an event of its class, not a fragment (stop_events)
     reasons: npt.NDArray[np.int64]  # each counted interval's reason (index into the columns' reason_codes, -1 none)
     origins: npt.NDArray[np.float64]  # each counted interval's own start, before the window clipped it
 
@@ -196,14 +197,30 @@ def measure_columns(machine: MachineConfig, window: Span, scheduled: Sequence[Sp
         o_starts, o_ends, cumulative = _prefix_measure(open_time)
         inside = (_measure_before(b, o_starts, o_ends, cumulative)
                   - _measure_before(a, o_starts, o_ends, cumulative))
+    is_event = stop_events(a, b, classes, inside, machine.settle_time_s)
+    if len(a):
         size = len(CLASSES)
         measured = np.bincount(classes, weights=inside, minlength=size)
-        touched = np.bincount(classes[inside > 0], minlength=size)
+        touched = np.bincount(classes[is_event], minlength=size)
         for name in seconds:
             seconds[name] = float(measured[CODE[name]])
             events[name] = int(touched[CODE[name]])
     return MeasuredTime(window, calendar_s, scheduled_s, planned_s, open_s, seconds, events, sched, planned,
-                        open_time, a, b, classes, inside, reasons_of, origins)
+                        open_time, a, b, classes, inside, is_event, reasons_of, origins)
+
+
+def stop_events(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], classes: npt.NDArray[np.int64],
+                inside: npt.NDArray[np.float64], settle: float) -> npt.NDArray[np.bool_]:
+    """Which counted intervals (sorted, disjoint) are events of their class, by the rule of
+    calculator.machine_oee: at least `settle` seconds of open time, and not going on the previous
+    interval of the class after a gap shorter than `settle`."""
+    costs = inside > 0
+    out = costs & (inside >= settle)
+    for code in np.unique(classes[costs]).tolist():
+        rows = np.flatnonzero(costs & (classes == code))
+        if len(rows) > 1:
+            out[rows[1:]] &= (a[rows[1:]] - b[rows[:-1]]) >= settle
+    return out
 
 
 def finish_measured(machine: MachineConfig, measured: MeasuredTime, totals: Mapping[str | None, ProductCounts],

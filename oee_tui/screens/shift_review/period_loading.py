@@ -66,7 +66,7 @@ def load_period(store: Store, config: Config, period: Period, scope: Scope, now:
     if cancelled():
         return None
     pareto = downtime_pareto(config, report, scope)
-    unassigned = unassigned_stops(store, config, window, now, scope)
+    unassigned = unassigned_stops(store, config, window, now, scope, planning=planning)
     stops = machine_stops(store, window, scope.id) if scope.level is Level.MACHINE else None
     return Loaded(period, scope, now, config, report, pareto, target_vs_actual(config, report, scope), unassigned,
                   stops)
