@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 # DuckDB try to download one at open, and hang without a network.
 _CONNECT_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
     "autoinstall_known_extensions": False, "autoload_known_extensions": False}
-# DuckDB's file header: three 4 KiB blocks before the first data block.
-_HEADER_BYTES: Final = 3 * 4096
 
 
 class Database:
@@ -258,22 +256,11 @@ def _connect(path: Path, data_dir: Path) -> duckdb.DuckDBPyConnection:
         # start from the process default (the host's zone) instead of inheriting it.
         con.execute("SET GLOBAL TimeZone = 'UTC'")
         con.execute("SET TimeZone = 'UTC'")
-        refuse_truncated(con, path)
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.close()
         raise
     return con
-
-
-def refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A file shorter than the blocks its header counts lost its end (a copy cut short, a full disk):
-    said at open, rather than as a read error in the middle of a report."""
-    [(_name, _size, block_size, total_blocks, *_rest)] = con.execute("PRAGMA database_size").fetchall()
-    expected = _HEADER_BYTES + int(block_size) * int(total_blocks)
-    actual = path.stat().st_size
-    if actual < expected:
-        raise StoreDamagedError(path, f"truncated: {actual:,} bytes long where its header counts {expected:,}")
 
 
 def refuse_foreign(con: duckdb.DuckDBPyConnection, path: Path) -> None:

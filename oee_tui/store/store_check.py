@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from oee_tui.store.database import Database, open_failure, refuse_foreign, refuse_truncated
+from oee_tui.store.database import Database, open_failure, refuse_foreign
 from oee_tui.store.failures import StoreDamagedError, StoreWriteError, first_line
 from oee_tui.store.lock import StoreLockedError, acquire_lock, release_lock
 from oee_tui.store.migrations import LATEST_VERSION
@@ -58,7 +58,6 @@ def check_file(path: Path) -> CheckResult:
         return result
     try:
         try:
-            refuse_truncated(con, path)
             refuse_foreign(con, path)
         except StoreDamagedError as exc:
             result.problems.append(str(exc))

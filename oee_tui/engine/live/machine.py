@@ -106,8 +106,6 @@ class MachineTracker:
         self.recent_counts: dict[tuple[float, str | None], list[int]] = {}  # for live OEE
         # Each delta as (time, product, total, reject), not yet flushed: a tuple is the cheapest record.
         self.pending_events: list[CountEventRow] = []
-        # Each counter's last read (device time), keyed by the tracker: a Signal hashes in Python code.
-        self.count_reads: dict[CounterTracker, float] = {}
         self.count_gap_cap_s = COUNT_GAP_CAP_S
         # The shift calendar (breaks, time outside the schedule) and the plan's planned stops make
         # a stop planned: read once for the span of constant planned-ness around `now` (start,
@@ -193,10 +191,10 @@ class MachineTracker:
             if value is None or isinstance(value, str):
                 self.bad[signal] = f"counter value {value!r} is not a number"
                 return
+            previous = counter.last_ts  # the counter's read before this one: its parts were made since
             delta = counter.update(value, ts)
             if delta:
-                self._count(signal, ts, delta, received, self.count_reads.get(counter))
-            self.count_reads[counter] = ts
+                self._count(signal, ts, delta, received, previous)
         elif signal is Signal.STATE_CODE:
             self.state_code = None if value is None or isinstance(value, str) else int(value)
         elif signal is Signal.FAULT:
