@@ -24,15 +24,19 @@ POLLS = 1_000  # each poll: 5 tags per machine -> 1M samples
 
 
 def make_batches(start: float) -> list[list[TagSample]]:
-    """Realistic traffic: counters advance, state changes now and then, speed jitters."""
+    """Realistic traffic: counters advance while running and hold while stopped (a counter that
+    fell back would be a reset or a jump, not production), state changes now and then, speed jitters."""
     batches = []
+    counts = [1000] * MACHINES
     for poll in range(POLLS):
         ts = start + poll
         batch = []
         for m in range(MACHINES):
             base = m * 10
             running = (poll // 50 + m) % 7 != 0
-            batch.append(TagSample(ts, "plc", f"hr:{base}", 1000 + poll * 2 if running else 1000, Quality.GOOD))
+            if running:
+                counts[m] += 2
+            batch.append(TagSample(ts, "plc", f"hr:{base}", counts[m], Quality.GOOD))
             batch.append(TagSample(ts, "plc", f"hr:{base + 2}", poll // 40, Quality.GOOD))
             batch.append(TagSample(ts, "plc", f"hr:{base + 3}", 1 if running else 3, Quality.GOOD))
             batch.append(TagSample(ts, "plc", f"hr:{base + 4}", 120.0 + (poll % 3), Quality.GOOD))
