@@ -157,3 +157,18 @@ async def test_a_restarted_engine_shows_the_events_of_the_shift(tmp_path: Path) 
         assert [(e.kind, e.previous, e.value) for e in row.events] == [(EventKind.COUNTER_JUMP, 1530, 1500)]
     finally:
         await again.stop()
+
+
+def test_an_order_with_its_own_faster_cycle_time_raises_the_bound() -> None:
+    from oee_tui.engine.oee.planning_rules import MachinePlan, Segment
+
+    count = TagMapping(Signal.TOTAL_COUNT, "plc", "hr:0", "uint32", 32)
+    machine = MachineConfig(id="M1", name="Filler", line="L1", ideal_cycle_time_s=1.0,
+                            signals={Signal.TOTAL_COUNT: count})
+    tracker = MachineTracker(machine, stale_after_s=10, start=T0)
+    # The order runs at 0.1 s a part: 8 parts a second is plausible during it, not a jump.
+    tracker.set_plan(MachinePlan(machine, segments=(Segment(T0 - 60, T0 + 3600, "O1", "A", 0.1),)), T0)
+    for k, value in enumerate((100, 108, 116)):
+        tracker.on_sample(Signal.TOTAL_COUNT, T0 + k, value, True, None, T0 + k)
+    assert sum(total for total, _reject in tracker.pending_counts.values()) == 16
+    assert tracker.pending_counter_events == []

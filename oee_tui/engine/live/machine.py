@@ -8,6 +8,7 @@ batch and once per tick.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
 from operator import attrgetter
@@ -143,10 +144,11 @@ class MachineTracker:
         # Without a state tag, a machine that made no part for this long is stopped.
         self.activity_timeout_s = max(10.0, 5 * config.ideal_cycle_time_s)
 
-    def _set_rate(self, config: MachineConfig) -> None:
+    def _set_rate(self, config: MachineConfig, order_cycles: Iterable[float] = ()) -> None:
         """The most parts a second the machine can make, with the margin: a counter's change beyond
-        that since its last reading is not counted (counters.py)."""
-        fastest = config.fastest_cycle_time()
+        that since its last reading is not counted (counters.py). An order with a cycle time of its
+        own may run faster than any product's."""
+        fastest = min((config.fastest_cycle_time(), *order_cycles))
         rate = config.counter_jump_margin / fastest if fastest > 0 else float("inf")
         for counter in self.counters.values():
             counter.rate = rate
@@ -165,7 +167,8 @@ class MachineTracker:
         """Take this machine's resolved planning (schedule, cycle times, thresholds, planned stops)
         and, when given, the plant's shift calendar."""
         self.plan = plan
-        self._set_rate(plan.machine)  # imported cycle times may make the machine faster
+        # Imported cycle times, and orders' own, may make the machine faster.
+        self._set_rate(plan.machine, (cycle for _start, _end, cycle in plan.order_cycles))
         if calendar is not None:
             self.calendar = calendar
         self._plan_span = (0.0, 0.0, False)
