@@ -10,8 +10,6 @@ and a failed or interrupted export leaves the previous file (if any) untouched.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any, Final
 import duckdb
 
 from oee_tui.config import Config
-from oee_tui.exports.tables import ExportError
+from oee_tui.exports.tables import ExportError, temp_beside
 from oee_tui.model import ReasonRecord
 from oee_tui.store import Store
 from oee_tui.store.bulk_export import (
@@ -116,12 +114,3 @@ def _whole_or_not_at_all(path: Path, fmt: str, options: str | None, copy: Callab
         tmp.unlink(missing_ok=True)
         raise
     return rows
-
-
-def temp_beside(path: Path) -> Path:
-    """An empty hidden file in the destination's folder, so the final rename stays on one filesystem."""
-    if not path.parent.is_dir():
-        raise ExportError(f"{path}: folder {path.parent} does not exist")
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(name)

@@ -17,8 +17,7 @@ from typing import Any, Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.exports.bulk import temp_beside
-from oee_tui.exports.tables import write_table
+from oee_tui.exports.tables import temp_beside, write_table
 from oee_tui.model import OeeResult, SixBigLosses, Span
 from oee_tui.store import Store
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,11 +32,7 @@ def write_table(path: Path, headers: Sequence[str], rows: Iterable[Sequence[obje
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ExportError(f"{path}: unknown format {path.suffix or '(none)'!r}; use .csv or .xlsx")
-    if not path.parent.is_dir():
-        raise ExportError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_beside(path)
     try:
         count = _write_csv(tmp, headers, rows) if suffix == ".csv" else _write_xlsx(tmp, headers, rows, sheet)
         tmp.replace(path)
@@ -44,6 +40,26 @@ def write_table(path: Path, headers: Sequence[str], rows: Iterable[Sequence[obje
         tmp.unlink(missing_ok=True)
         raise
     return count
+
+
+def temp_beside(path: Path) -> Path:
+    """An empty hidden file in the destination's folder, so the final rename stays on one filesystem.
+
+    Created as any file the user makes is, 0666 less the umask (0644 under the usual 022), so that
+    every export ends up with the same mode whatever writes it (csv, openpyxl, pyarrow, DuckDB's
+    COPY); `tempfile.mkstemp` would make it 0600 whatever the umask says.
+    """
+    if not path.parent.is_dir():
+        raise ExportError(f"{path}: folder {path.parent} does not exist")
+    for _ in range(100):
+        candidate = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise ExportError(f"{path}: no free temporary name in {path.parent}")
 
 
 def _write_csv(path: Path, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> int:

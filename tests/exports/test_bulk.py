@@ -4,6 +4,8 @@ with the rows that were written; filters, empty results, failures and progress."
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,3 +341,24 @@ def test_oee_rows_report_progress_per_period(store: Store) -> None:
     rows = oee_rows(store, CONFIG, spans, NOW, ("A",), None, on_progress=seen.append)
     assert [(row[0], row[2]) for row in rows] == [("Early@2026-11-24", "A"), ("Late@2026-11-24", "A")]
     assert seen == [0.0, 50.0, 100.0]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_every_export_gets_the_mode_the_umask_gives_a_new_file(store: Store, tmp_path: Path, umask: int) -> None:
+    from oee_tui.exports.oee_rows import write_oee
+    from oee_tui.exports.tables import write_table
+
+    previous = os.umask(umask)
+    try:
+        export(store, "samples", tmp_path / "samples.csv")
+        export(store, "intervals", tmp_path / "intervals.parquet")
+        write_table(tmp_path / "review.csv", ("a",), [(1,)])
+        write_table(tmp_path / "review.xlsx", ("a",), [(1,)])
+        write_oee(tmp_path / "oee.parquet", "parquet", [])
+        write_oee(tmp_path / "oee.txt", "csv", [])
+    finally:
+        os.umask(previous)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.iterdir() if path.is_file()
+             and path.suffix != ".duckdb" and not path.name.startswith(".")}
+    assert modes == dict.fromkeys(["samples.csv", "intervals.parquet", "review.csv", "review.xlsx", "oee.parquet",
+                                   "oee.txt"], 0o666 & ~umask)
