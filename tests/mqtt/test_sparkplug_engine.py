@@ -6,6 +6,7 @@ Real Mosquitto, a real edge node (paho + our encoders), the real driver, engine 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
@@ -56,8 +57,15 @@ end = "00:00"
 """
 
 
+_SENT = itertools.count()
+
+
 def metrics(count: int) -> list[MetricSpec]:
-    return [MetricSpec("Count", DataType.UInt32, count, alias=1), MetricSpec("State", DataType.Int16, 1, alias=2)]
+    # Device times a second apart, as a PLC's updates are: two in one millisecond would say parts
+    # made in no time, which the engine rightly rebaselines (a counter jump) instead of counting.
+    at = int(time.time() * 1000) - 60_000 + 1_000 * next(_SENT)
+    return [MetricSpec("Count", DataType.UInt32, count, alias=1, timestamp_ms=at),
+            MetricSpec("State", DataType.Int16, 1, alias=2, timestamp_ms=at)]
 
 
 async def test_ddata_counts_parts_and_a_bad_payload_is_stored_as_a_dead_letter(broker: MosquittoBroker,
