@@ -12,24 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.cli import main
 from oee_tui.store import Store
-from tests.imports.test_import_cli import CONFIG
+from tests.imports.cli_runs import oee_import
+from tests.imports.test_import_cli import CONFIG  # noqa: F401 (the paths fixture writes the module's CONFIG)
 from tests.imports.test_write import rows, write_csv
 
 HEADER = ["Machine", "Start", "End", "Total", "Reason"]
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, Path]:
-    config = tmp_path / "oee.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config, tmp_path / "data"
-
-
-def oee_import(paths: tuple[Path, Path], *args: str) -> int:
-    config, data = paths
-    return main(["--config", str(config), "--data-dir", str(data), "import", *args])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from oee_tui.cli import main
 from oee_tui.store import Store
+from tests.imports.cli_runs import oee_import
 from tests.imports.test_write import LOG, PRODUCTS, dump, rows, write_csv
 
 CONFIG = """
@@ -39,18 +40,6 @@ ideal_cycle_time_s = 1.0
 """
 
 
-@pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, Path]:
-    config = tmp_path / "oee.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config, tmp_path / "data"
-
-
-def oee(paths: tuple[Path, Path], *args: str) -> int:
-    config, data = paths
-    return main(["--config", str(config), "--data-dir", str(data), "import", *args])
-
-
 def test_a_file_with_problems_lists_every_one_and_writes_nothing(tmp_path: Path, paths: tuple[Path, Path],
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "plan.csv", [
@@ -60,7 +49,7 @@ def test_a_file_with_problems_lists_every_one_and_writes_nothing(tmp_path: Path,
         ["3", "A", "M2", "2026-03-02 07:00", "2026-03-02 06:00", "10"],
         ["4", "A", "M2", "2026-03-02 08:00", "2026-03-02 09:00", "ten"],
     ])
-    assert oee(paths, "schedule", str(path)) == 2
+    assert oee_import(paths, "schedule", str(path)) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
@@ -75,13 +64,13 @@ def test_a_file_with_problems_lists_every_one_and_writes_nothing(tmp_path: Path,
 def test_import_writes_and_says_what_changed_and_a_repeat_changes_nothing(
         tmp_path: Path, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "log.csv", LOG)
-    assert oee(paths, "production-log", str(path)) == 0
+    assert oee_import(paths, "production-log", str(path)) == 0
     assert capsys.readouterr() == (f"imported {path} (production-log): 4 inserted, 0 updated, 0 unchanged\n", "")
     with Store.open(paths[1]) as store:
         before = dump(store)
         assert len(before["production_runs"]) == 2 and len(before["import_log"]) == 1
         assert before["import_log"][0][4] is not None and len(before["import_log"][0][4]) == 64  # the file's SHA-256
-    assert oee(paths, "production-log", str(path)) == 0
+    assert oee_import(paths, "production-log", str(path)) == 0
     assert capsys.readouterr() == (
         f"imported {path} (production-log): nothing changed, all 4 rows are stored as in the file\n", "")
     with Store.open(paths[1]) as store:
@@ -91,7 +80,7 @@ def test_import_writes_and_says_what_changed_and_a_repeat_changes_nothing(
 def test_dry_run_previews_and_writes_nothing(tmp_path: Path, paths: tuple[Path, Path],
                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "products.csv", PRODUCTS)
-    assert oee(paths, "products", str(path), "--dry-run") == 0
+    assert oee_import(paths, "products", str(path), "--dry-run") == 0
     assert capsys.readouterr().out.splitlines() == [
         "product  machine  ideal_cycle_time_s  micro_stop_threshold_s",
         "A                 1.5                 90",
@@ -103,10 +92,10 @@ def test_dry_run_previews_and_writes_nothing(tmp_path: Path, paths: tuple[Path, 
     assert not (paths[1] / Store.DB_FILENAME).exists()
     # Against a store that has an older version of the file, the plan says what would change.
     write_csv(path, [PRODUCTS[0], ["A", "", "1.5", "90"]])
-    assert oee(paths, "products", str(path)) == 0
+    assert oee_import(paths, "products", str(path)) == 0
     write_csv(path, PRODUCTS)
     capsys.readouterr()
-    assert oee(paths, "products", str(path), "--dry-run") == 0
+    assert oee_import(paths, "products", str(path), "--dry-run") == 0
     assert capsys.readouterr().out.splitlines()[-1] == \
         "would write: 2 inserted, 0 updated, 1 unchanged; dry run, nothing was written"
     with Store.open(paths[1]) as store:
@@ -123,9 +112,9 @@ def test_a_sheet_is_chosen_by_name_and_a_wrong_one_is_an_error(tmp_path: Path, p
     sheet.append(["JAM", "Jam", "FAIL", "no", "breakdown"])
     workbook.save(tmp_path / "reasons.xlsx")
     path = tmp_path / "reasons.xlsx"
-    assert oee(paths, "reasons", str(path), "--sheet", "Codes") == 0
+    assert oee_import(paths, "reasons", str(path), "--sheet", "Codes") == 0
     assert capsys.readouterr().out == f"imported {path}, sheet Codes (reasons): 1 inserted, 0 updated, 0 unchanged\n"
-    assert oee(paths, "reasons", str(path), "--sheet", "Plan") == 2
+    assert oee_import(paths, "reasons", str(path), "--sheet", "Plan") == 2
     assert capsys.readouterr().err.splitlines() == [
         f"{path}: has no sheet 'Plan'; its sheets are Notes, Codes",
         f"oee import: 1 problem in {path}; nothing was written",
@@ -136,7 +125,7 @@ def test_a_store_in_use_gives_exit_3_and_names_its_owner(tmp_path: Path, paths: 
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "products.csv", PRODUCTS)
     with Store.open(paths[1]) as store:
-        assert oee(paths, "products", str(path)) == 3
+        assert oee_import(paths, "products", str(path)) == 3
         assert dump(store)["products"] == []
     assert capsys.readouterr().err == (
         f"oee: the store in {paths[1]} is in use by process {os.getpid()} ({' '.join(sys.argv)}); stop it first, "
@@ -146,7 +135,7 @@ def test_a_store_in_use_gives_exit_3_and_names_its_owner(tmp_path: Path, paths: 
 def test_an_unknown_kind_is_a_usage_error(tmp_path: Path, paths: tuple[Path, Path],
                                           capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        oee(paths, "orders", str(tmp_path / "x.csv"))
+        oee_import(paths, "orders", str(tmp_path / "x.csv"))
     assert info.value.code == 2
     assert "argument KIND: invalid choice: 'orders' (choose from 'products', 'schedule', 'shifts', " \
            "'downtime-plan', 'reasons', 'production-log')" in capsys.readouterr().err
@@ -167,10 +156,10 @@ def test_demo_imports_into_the_demo_plants_store(tmp_path: Path, capsys: pytest.
 def test_a_write_the_store_refuses_is_exit_2_with_its_reason(tmp_path: Path, paths: tuple[Path, Path],
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "shifts.csv", [["Shift", "Start", "End"], ["Early", "06:00", "14:00"]])
-    assert oee(paths, "shifts", str(path)) == 0
+    assert oee_import(paths, "shifts", str(path)) == 0
     write_csv(path, [["Shift", "Start", "End"]])
     capsys.readouterr()
-    assert oee(paths, "shifts", str(path)) == 2
+    assert oee_import(paths, "shifts", str(path)) == 2
     assert capsys.readouterr() == (
         "", "oee import: the shifts file has no shifts; importing it would remove every shift pattern\n")
     with Store.open(paths[1]) as store:
@@ -184,8 +173,8 @@ def test_oee_report_uses_imported_shifts_and_splits_json_by_product(
         ["Day", "06:00", "18:00", "Mon-Sun", ""],
         ["Night", "18:00", "06:00", "Mon-Sun", ""],
     ])
-    assert oee(paths, "shifts", str(shifts)) == 0
-    assert oee(paths, "production-log", str(write_csv(tmp_path / "log.csv", LOG))) == 0
+    assert oee_import(paths, "shifts", str(shifts)) == 0
+    assert oee_import(paths, "production-log", str(write_csv(tmp_path / "log.csv", LOG))) == 0
     capsys.readouterr()
     config, data = paths
     # "Day" exists only in the imported patterns, not in the config file.

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from oee_tui.cli import main
 from oee_tui.store import Store, import_tables
-from tests.imports.test_import_cli import CONFIG
+from tests.imports.cli_runs import oee_import
+from tests.imports.test_import_cli import CONFIG  # noqa: F401 (the paths fixture writes the module's CONFIG)
 from tests.imports.test_write import dump, rows, write_csv
 
 PLAN = [["Order", "Product", "Machine", "Start", "End", "Qty"],
@@ -33,18 +33,6 @@ def python_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, Path]:
-    config = tmp_path / "oee.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config, tmp_path / "data"
-
-
-def oee_import(paths: tuple[Path, Path], *args: str) -> int:
-    config, data = paths
-    return main(["--config", str(config), "--data-dir", str(data), "import", *args])
 
 
 def ctrl_c_then(call: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oee_tui.cli import main
 from oee_tui.drivers.registry import load_config
 from oee_tui.engine.analysis.day_summaries import summed_report
 from oee_tui.engine.live.engine import Engine
 from oee_tui.model import Quality, Span, TagSample
 from oee_tui.store import Store
+from tests.imports.cli_runs import oee
 from tests.imports.test_write import write_csv
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -78,21 +78,9 @@ def at(hhmm: str, day: str = DAY) -> float:
     return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=TZ).timestamp()
 
 
-@pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, Path]:
-    config = tmp_path / "oee.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config, tmp_path / "data"
-
-
-def cli(paths: tuple[Path, Path], *args: str) -> int:
-    config, data = paths
-    return main(["--config", str(config), "--data-dir", str(data), *args])
-
-
 def report(paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], start: str, end: str) -> dict[str, object]:
     capsys.readouterr()
-    assert cli(paths, "report", "--from", f"{DAY}T{start}", "--to", f"{DAY}T{end}", "--format", "json") == 0
+    assert oee(paths, "report", "--from", f"{DAY}T{start}", "--to", f"{DAY}T{end}", "--format", "json") == 0
     machine: dict[str, object] = json.loads(capsys.readouterr().out)["machines"][0]
     return machine
 
@@ -127,7 +115,7 @@ async def run_engine(paths: tuple[Path, Path], until: str = "12:00") -> Engine:
 async def test_each_order_runs_at_its_own_cycle_time_in_the_report_and_live(
         tmp_path: Path, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     schedule = write_csv(tmp_path / "plan.csv", SCHEDULE)
-    assert cli(paths, "import", "schedule", str(schedule)) == 0
+    assert oee(paths, "import", "schedule", str(schedule)) == 0
     engine = await run_engine(paths)
     try:
         live = engine.snapshot().machines[0].oee
@@ -156,7 +144,7 @@ async def test_each_order_runs_at_its_own_cycle_time_in_the_report_and_live(
 
 async def test_by_order_attribution_follows_each_orders_cycle_time(
         tmp_path: Path, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(paths, "import", "schedule", str(write_csv(tmp_path / "plan.csv", SCHEDULE))) == 0
+    assert oee(paths, "import", "schedule", str(write_csv(tmp_path / "plan.csv", SCHEDULE))) == 0
     engine = await run_engine(paths)
     await engine.stop()
     assert engine.store is not None
@@ -173,7 +161,7 @@ def test_the_dry_run_shows_each_orders_cycle_time(tmp_path: Path, paths: tuple[P
     # O2 by its rate only, as the products file takes rates: 7,200 an hour is 0.5 s.
     rates = {"Order": "Rate pcs/h", "O1": "", "O2": "7200", "O3": ""}
     rows = [[*row[:6], rates[row[0]], "" if row[0] == "O2" else row[6]] for row in SCHEDULE]
-    assert cli(paths, "import", "schedule", str(write_csv(tmp_path / "plan.csv", rows)), "--dry-run") == 0
+    assert oee(paths, "import", "schedule", str(write_csv(tmp_path / "plan.csv", rows)), "--dry-run") == 0
     out = capsys.readouterr().out
     assert "ideal_cycle_time_s" in out
     lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("O")}
@@ -186,7 +174,7 @@ def test_a_bad_cycle_time_is_refused_naming_row_and_column(tmp_path: Path, paths
     rows = [list(row) for row in SCHEDULE]
     rows[1][6], rows[2][6] = "0", "fast"
     path = write_csv(tmp_path / "plan.csv", rows)
-    assert cli(paths, "import", "schedule", str(path)) == 2
+    assert oee(paths, "import", "schedule", str(path)) == 2
     err = capsys.readouterr().err.splitlines()
     assert f"{path}, row 2, column Cycle time [s]: '0': must be greater than 0" in err
     assert any(line.startswith(f"{path}, row 3, column Cycle time [s]: 'fast': is not a duration") for line in err)
@@ -195,7 +183,7 @@ def test_a_bad_cycle_time_is_refused_naming_row_and_column(tmp_path: Path, paths
 
 async def test_saved_days_are_recomputed_when_an_orders_cycle_time_changes(
         tmp_path: Path, paths: tuple[Path, Path]) -> None:
-    assert cli(paths, "import", "schedule", str(write_csv(tmp_path / "plan.csv", SCHEDULE))) == 0
+    assert oee(paths, "import", "schedule", str(write_csv(tmp_path / "plan.csv", SCHEDULE))) == 0
     engine = await run_engine(paths)
     await engine.stop()
     assert engine.store is not None
@@ -208,7 +196,7 @@ async def test_saved_days_are_recomputed_when_an_orders_cycle_time_changes(
         assert first.machines[0].ideal_output_time_s == pytest.approx(8400)
     rows = [list(row) for row in SCHEDULE]
     rows[1][6] = "3"  # O1 now at 3 s: 2,400 more seconds of ideal time
-    assert cli(paths, "import", "schedule", str(write_csv(tmp_path / "plan2.csv", rows))) == 0
+    assert oee(paths, "import", "schedule", str(write_csv(tmp_path / "plan2.csv", rows))) == 0
     with Store.open(paths[1]) as store:
         again = summed_report(store, config, day, now, "day")
         assert again.machines[0].ideal_output_time_s == pytest.approx(8400 + 2400)

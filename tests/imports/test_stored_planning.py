@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from oee_tui.cli import main
 from oee_tui.store import Store
+from tests.imports.cli_runs import oee_import
 from tests.imports.test_write import rows, write_csv
 
 # The config names products (A and B on M1), so products are checked against a list.
@@ -38,18 +38,6 @@ loss = "breakdown"
 REASONS = [["Code", "Name", "Planned", "Loss"],
            ["BRK", "Belt broke", "no", "breakdown"],
            ["CLEAN", "Cleaning", "yes", ""]]
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, Path]:
-    config = tmp_path / "oee.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config, tmp_path / "data"
-
-
-def oee_import(paths: tuple[Path, Path], *args: str) -> int:
-    config, data = paths
-    return main(["--config", str(config), "--data-dir", str(data), "import", *args])
 
 
 def test_a_log_and_a_downtime_plan_may_use_reasons_imported_before(
