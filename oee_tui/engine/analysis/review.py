@@ -521,7 +521,7 @@ def unassigned_stops(store: Store, config: Config, window: Span, now: float, sco
     configs = {machine.id: machine for machine in config.machines}
     lo = min(row.start for row in page.rows)
     hi = max(row.end if row.end is not None else now for row in page.rows)
-    common = [*calendar.break_spans(lo, hi), *_unscheduled(calendar, lo, hi)]
+    common = calendar.planned_spans(lo, hi)
     kept = [row for row in page.rows
             if not _inside(row.start, row.end if row.end is not None else now,
                            [*common, *planning.planned_stop_spans(configs[row.machine], lo, hi)])]
@@ -530,18 +530,6 @@ def unassigned_stops(store: Store, config: Config, window: Span, now: float, sco
 
 # Stops that may need a reason: every stop state but the planned one.
 UNPLANNED_STOP_STATES: Final = tuple(state for state in STOP_STATES if state != MachineState.PLANNED_STOP.value)
-
-
-def _unscheduled(calendar: ShiftCalendar, lo: float, hi: float) -> list[Span]:
-    gaps: list[Span] = []
-    cursor = lo
-    for shift in calendar.scheduled_spans(lo, hi):
-        if shift.start > cursor:
-            gaps.append(Span(cursor, shift.start))
-        cursor = max(cursor, shift.end)
-    if cursor < hi:
-        gaps.append(Span(cursor, hi))
-    return gaps
 
 
 def _inside(start: float, end: float, planned: Sequence[Span]) -> bool:

@@ -320,14 +320,7 @@ class MachineTracker:
         lo, hi = now - _PLAN_HORIZON_S, now + _PLAN_HORIZON_S
         spans: list[Span] = self.plan.planned_stop_spans(lo, hi)
         if calendar is not None:
-            spans += calendar.break_spans(lo, hi)
-            cursor = lo
-            for shift in calendar.scheduled_spans(lo, hi):
-                if shift.start > cursor:
-                    spans.append(Span(cursor, shift.start))
-                cursor = max(cursor, shift.end)
-            if cursor < hi:
-                spans.append(Span(cursor, hi))
+            spans += calendar.planned_spans(lo, hi)
         gap_start = lo
         planned_start = planned_end = lo
         for span in sorted(spans, key=_START):  # merged on the way: spans that touch make one planned span

@@ -181,6 +181,17 @@ class ShiftCalendar:
             for b in s.breaks
         )
 
+    def planned_spans(self, start: float, end: float) -> list[Span]:
+        """The time in [start, end) that the calendar makes planned, whatever a machine does: its
+        breaks and the time outside every shift; merged and sorted."""
+        gaps: list[tuple[float, float]] = []
+        cursor = start
+        for shift in self.scheduled_spans(start, end):
+            gaps.append((cursor, shift.start))
+            cursor = shift.end
+        gaps.append((cursor, end))
+        return _merge([*gaps, *((b.start, b.end) for b in self.break_spans(start, end))])
+
 
 def _merge(pairs: Iterable[tuple[float, float]]) -> list[Span]:
     out: list[Span] = []
