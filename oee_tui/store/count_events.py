@@ -2,30 +2,19 @@
 
 `count_minutes` stays the reports' fast path for whole minutes; a window that starts or ends
 inside a minute sums that minute's events inside the window instead (ReportReads). The engine
-writes the events of a flush with its minutes; nothing else does, so minutes stored before this
-table existed, and imported ones, have no events.
+writes the events of a flush with its minutes (FactTables); nothing else does, so minutes stored
+before this table existed, and imported ones, have no events.
 """
 
 from __future__ import annotations
 
-from oee_tui.model import CountEvent, CountEventColumns
+from oee_tui.model import CountEvent
 from oee_tui.store.arrow_lists import num_list, str_list
 from oee_tui.store.database import Database
-from oee_tui.store.timecodec import to_datetime, ts_array
+from oee_tui.store.timecodec import to_datetime
 
 
 class CountEvents(Database):
-    def write_count_events(self, events: CountEventColumns) -> int:
-        import pyarrow as pa
-        table = pa.table({
-            "machine": pa.array(events.machine, type=pa.string()),
-            "ts": ts_array(events.ts, "count_events.ts"),
-            "product": pa.array(events.product, type=pa.string()),
-            "total": pa.array(events.total, type=pa.int64()),
-            "reject": pa.array(events.reject, type=pa.int64()),
-        })
-        return self._insert(table, "INSERT INTO count_events SELECT machine, ts, product, total, reject FROM _batch")
-
     def count_events(self, start: float, end: float) -> list[CountEvent]:
         """The events in [start, end), in time order."""
         sql = """

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import duckdb
 
-from oee_tui.model import CountBucket, DeadLetter, MachineState, StateInterval, TagSample
+from oee_tui.model import (
+    CountBucket,
+    CountEventColumns,
+    DeadLetter,
+    MachineEvent,
+    MachineState,
+    StateInterval,
+    TagSample,
+)
 from oee_tui.store.arrow_lists import gc_paused, num_list, str_list
 from oee_tui.store.database import run_on_batch
 from oee_tui.store.day_summary_tables import DaySummaryTables
@@ -287,6 +295,16 @@ class FactTables(DaySummaryTables):
         if write is None:
             return 0
         return self._write_facts(write.batch, write.sql, _earliest((b.machine, b.minute) for b in buckets))
+
+    def write_count_events(self, events: CountEventColumns) -> int:
+        """Count events alone (the engine writes them with their minutes, in write_facts)."""
+        write = _strict(*count_events_write(events, 0.0))
+        return 0 if write is None else self._insert(write.batch, write.sql)
+
+    def write_machine_events(self, events: Sequence[MachineEvent]) -> int:
+        """Machine events alone (the engine writes them with its flush, in write_facts)."""
+        write = _strict(*machine_events_write(events, 0.0))
+        return 0 if write is None else self._insert(write.batch, write.sql)
 
     def write_stop_reason(self, machine: str, stop_start: float, reason: str, entered_by: str,
                           entered_at: float) -> None:
