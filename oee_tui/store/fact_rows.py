@@ -308,16 +308,12 @@ def counts_write(counts: Sequence[CountBucket], now: float) -> tuple[TableWrite 
 
     if not counts:
         return None, []
-    refused: dict[int, str] = {}
+    totals = [b.total for b in counts]
+    rejects = [b.reject for b in counts]
+    refused = _bigint_refusals(("total", totals), ("reject", rejects))
     for row, bucket in enumerate(counts):
-        for name in ("total", "reject"):
-            value = getattr(bucket, name)
-            if not _is_bigint(value):
-                refused[row] = f"{name} {_shown(value)} is not a whole number a BIGINT holds (±9.2e18)"
-                break
-        else:
-            if not isinstance(bucket.machine, str) or not bucket.machine:
-                refused[row] = f"machine {_shown(bucket.machine)} is not a machine id"
+        if row not in refused and (not isinstance(bucket.machine, str) or not bucket.machine):
+            refused[row] = f"machine {_shown(bucket.machine)} is not a machine id"
 
     def describe(row: int) -> tuple[str, dict[str, object]]:
         bucket = counts[row]
@@ -327,8 +323,8 @@ def counts_write(counts: Sequence[CountBucket], now: float) -> tuple[TableWrite 
     columns: list[Column] = [
         ("machine", [b.machine for b in counts], pa.string()),
         ("minute", _times([b.minute for b in counts], "minute"), pa.timestamp("us")),
-        ("product", [b.product for b in counts], pa.string()), ("total", [b.total for b in counts], pa.int64()),
-        ("reject", [b.reject for b in counts], pa.int64())]
+        ("product", [b.product for b in counts], pa.string()), ("total", totals, pa.int64()),
+        ("reject", rejects, pa.int64())]
     return _table_write("count_minutes", "INSERT INTO count_minutes SELECT machine, minute, product, total, reject "
                                          "FROM _batch", columns, describe, now, refused)
 
@@ -339,11 +335,7 @@ def count_events_write(events: CountEventColumns, now: float) -> tuple[TableWrit
 
     if not events:
         return None, []
-    refused: dict[int, str] = {}
-    for name in ("total", "reject"):
-        for row in _non_bigint_rows(getattr(events, name)):
-            refused.setdefault(row, f"{name} {_shown(getattr(events, name)[row])} is not a whole number a BIGINT "
-                                    "holds (±9.2e18)")
+    refused = _bigint_refusals(("total", events.total), ("reject", events.reject))
 
     def describe(row: int) -> tuple[str, dict[str, object]]:
         return str(events.machine[row]), {"machine": events.machine[row], "ts": events.ts[row],
@@ -395,13 +387,21 @@ def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _bigint_refusals(*columns: tuple[str, Sequence[Any]]) -> dict[int, str]:
+    """The rows with a value (the first column's first) that is not a whole number BIGINT holds, and why."""
+    refused: dict[int, str] = {}
+    for name, values in columns:
+        for row in _non_bigint_rows(values):
+            refused.setdefault(row, f"{name} {_shown(values[row])} is not a whole number a BIGINT holds (±9.2e18)")
+    return refused
+
+
 def _non_bigint_rows(values: Sequence[Any]) -> list[int]:
     """The rows that are not a whole number BIGINT holds; one vectorised look when all are (the usual case)."""
-    try:
-        if np.asarray(values).dtype.kind == "i":  # all Python or numpy ints within int64 (uint64 is not)
-            return []
-    except (TypeError, ValueError, OverflowError):
-        pass
+    # Plain ints only (a bool is an int to numpy, not to a count), all within int64: numpy makes
+    # an int64 array of them, where one beyond makes uint64 or objects.
+    if set(map(type, values)) <= {int} and np.asarray(values).dtype.kind == "i":
+        return []
     return [row for row, value in enumerate(values) if not _is_bigint(value)]
 
 
