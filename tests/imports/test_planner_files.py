@@ -12,20 +12,10 @@ import openpyxl
 import pytest
 
 from oee_tui.config import Config
-from oee_tui.drivers.registry import config_from_dict
 from oee_tui.imports import reading, validate_file
 from tests.imports.test_validate import messages, write_csv
 
 LOG_HEADER = ["Machine", "Start", "End", "Total", "Rejects", "Comment"]
-
-
-@pytest.fixture
-def config() -> Config:
-    return config_from_dict({
-        "site": {"name": "Test", "timezone": "Europe/Berlin"},
-        "lines": [{"id": "L1"}],
-        "machines": [{"id": "M1", "line": "L1", "ideal_cycle_time_s": 1.0, "product_cycle_times": {"A": 1.0}}],
-    })
 
 
 def write_xlsx(path: Path, rows: list[list[object]]) -> Path:

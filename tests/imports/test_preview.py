@@ -7,10 +7,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from oee_tui.config import Config
-from oee_tui.drivers.registry import config_from_dict
 from oee_tui.imports.preview import (
     CELL_WIDTH,
     cell_text,
@@ -22,15 +20,6 @@ from oee_tui.imports.preview import (
 from oee_tui.imports.reading import RawTable
 from oee_tui.imports.validate import Problem
 from tests.imports.test_validate import ORDER_HEADER, write_csv
-
-
-@pytest.fixture
-def config() -> Config:
-    return config_from_dict({
-        "site": {"name": "Test", "timezone": "Europe/Berlin"},
-        "lines": [{"id": "L1"}],
-        "machines": [{"id": "M1", "line": "L1", "ideal_cycle_time_s": 1.0, "product_cycle_times": {"A": 1.0}}],
-    })
 
 
 def schedule(path: Path, *rows: list[object]) -> Path:
