@@ -8,12 +8,13 @@ engine (or the TUI) stopped with data its store never got.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oee_tui import __version__, commands
 from oee_tui.commands.common import (
@@ -29,6 +30,9 @@ from oee_tui.commands.common import load_for_run as _load_for_run_path
 from oee_tui.commands.common import print_rows as _print_rows
 from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir
 from oee_tui.drivers.registry import load_config
+
+if TYPE_CHECKING:
+    from oee_tui.service.client import EngineClient
 
 __all__ = ["EXIT_FAILURE", "EXIT_LOCKED", "EXIT_OK", "EXIT_STORE", "EXIT_UNSAVED", "EXIT_USAGE", "build_parser",
            "main"]
@@ -370,6 +374,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     from oee_tui.engine.live.engine import Engine
     from oee_tui.engine.live.store_health import UnsavedDataError
     from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
+    from oee_tui.service.serving import serving
     from oee_tui.store import Store
 
     _setup_logging(args.verbose, None)
@@ -388,9 +393,17 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await engine.start()
-        log.info("engine running on %s; store in %s; SIGINT or SIGTERM stops it", engine.config.site.name, store_dir)
-        await stop.wait()
-        log.info("stopping: flushing the store")
+        try:
+            async with serving(engine, data_dir=store_dir, config_path=None if args.demo else config_path) as server:
+                log.info("engine running on %s; store in %s; serving %s; SIGINT or SIGTERM stops it",
+                         engine.config.site.name, store_dir, server.path)
+                await stop.wait()
+                log.info("stopping: flushing the store")
+        except BaseException:
+            # The socket did not open (or broke): the engine still stops cleanly, and the cause is said.
+            with contextlib.suppress(Exception):
+                await engine.stop()
+            raise
         try:
             await engine.stop()
         except UnsavedDataError as exc:
@@ -403,32 +416,32 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    from oee_tui.engine.analysis.report import ReportError, build_report, resolve_window, to_csv, to_json, to_table
-    from oee_tui.engine.oee.planning_rules import Planning
-    from oee_tui.model import Span
+    from oee_tui.commands.attached import in_engine
+    from oee_tui.commands.common import store_dir_of
+    from oee_tui.engine.analysis.report import ReportError
+    from oee_tui.exports.report_output import report_output
     from oee_tui.store import PlanningError, Store
 
+    async def attached(client: EngineClient) -> int:
+        text = await client.call("report", shift=args.shift, start=args.start, end=args.end, format=args.format)
+        sys.stdout.write(text)
+        return EXIT_OK
+
+    done = in_engine(store_dir_of(args, data_dir), "oee report", attached)
+    if done is not None:
+        return done
     config, store_dir = plant(args, config_path, data_dir)
-    now = time.time()
     if not (store_dir / Store.DB_FILENAME).exists():
         print(f"oee report: no data yet in {store_dir}; run `oee engine` (or `oee --demo`) first", file=sys.stderr)
         return EXIT_USAGE
-    store = Store.open(store_dir)
-    try:
-        # Imported shift patterns name shifts too (`--shift Late@...`), so the window needs the store.
-        # An empty window reads the patterns but no orders: build_report reads those for its window.
+    with Store.open(store_dir) as store:
         try:
-            window, label = resolve_window(config, now, args.shift, args.start, args.end,
-                                           planning=Planning.load(store, Span(now, now)))
-            # The split by product and order is in the JSON only: it joins every count with the schedule.
-            report = build_report(store, config, window, now, label, attribution=args.format == "json")
+            output = report_output(store, config, time.time(), shift=args.shift, start=args.start, end=args.end,
+                                   fmt=args.format)
         except (ReportError, PlanningError) as exc:  # PlanningError: stored planning data edited by hand
             print(f"oee report: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    finally:
-        store.close()
-    output = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](report)
-    sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    sys.stdout.write(output)
     return EXIT_OK
 
 

@@ -35,6 +35,15 @@ def plant(args: argparse.Namespace, config_path: Path, data_dir: Path) -> tuple[
     return load_for_run(config_path), data_dir
 
 
+def store_dir_of(args: argparse.Namespace, data_dir: Path) -> Path:
+    """The store directory a command works on, without reading the config (an attached command needs none)."""
+    if args.demo:
+        from oee_tui.runtime import demo_data_dir
+
+        return demo_data_dir(data_dir)
+    return data_dir
+
+
 def print_rows(rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns, the first row a header; for terminals and `grep` alike."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

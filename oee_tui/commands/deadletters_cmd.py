@@ -1,7 +1,6 @@
 """`oee deadletters`: the payloads drivers could not decode or map, newest first.
 
-Reads the store of the data dir, so it runs while no engine holds that dir (the store has
-one writer); with an engine running it exits 3 like every command that needs the store.
+Read in the engine when one serves the data dir, else from the store directly.
 """
 
 from __future__ import annotations
@@ -13,11 +12,15 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant, print_rows
+from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant, print_rows, store_dir_of
 from oee_tui.dead_letter_text import is_text, local_time, parse_since, preview
 from oee_tui.model import DeadLetter
+
+if TYPE_CHECKING:
+    from oee_tui.service.client import EngineClient
 
 ERROR_CHARS = 60
 
@@ -50,27 +53,50 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.commands.attached import in_engine
     from oee_tui.store import Store
 
-    config, store_dir = plant(args, config_path, data_dir)
-    tz = config.tz
-    since = None
-    if args.since is not None:
-        try:
-            since = parse_since(args.since, tz, time.time())
-        except ValueError as exc:
-            print(f"oee deadletters: {exc}", file=sys.stderr)
+    limit = max(args.limit, args.raw or 0)
+
+    async def attached(client: EngineClient) -> int:
+        tz = ZoneInfo(client.hello["timezone"])
+        since = _since(args, tz)
+        if since is False:
             return EXIT_USAGE
+        letters = list(await client.call("dead_letters", limit=limit, source=args.source, since=since))
+        return _show(args, letters, tz)
+
+    done = in_engine(store_dir_of(args, data_dir), "oee deadletters", attached)
+    if done is not None:
+        return done
+    config, store_dir = plant(args, config_path, data_dir)
+    since = _since(args, config.tz)
+    if since is False:
+        return EXIT_USAGE
     if args.source is not None and args.source not in {source.name for source in config.sources}:
         known = ", ".join(source.name for source in config.sources) or "(none)"
         # Not refused: a source removed from the config may still have dead letters; only said.
         print(f"oee deadletters: note: no source named {args.source!r} in the config (sources: {known})",
               file=sys.stderr)
-    limit = max(args.limit, args.raw or 0)
     letters: list[DeadLetter] = []
     if (store_dir / Store.DB_FILENAME).exists():
         with Store.open(store_dir) as store:
             letters = store.dead_letters(limit, source=args.source, since=since)
+    return _show(args, letters, config.tz)
+
+
+def _since(args: argparse.Namespace, tz: ZoneInfo) -> float | Literal[False] | None:
+    """--since as a time; False (said on stderr) when it cannot be read."""
+    if args.since is None:
+        return None
+    try:
+        return parse_since(args.since, tz, time.time())
+    except ValueError as exc:
+        print(f"oee deadletters: {exc}", file=sys.stderr)
+        return False
+
+
+def _show(args: argparse.Namespace, letters: list[DeadLetter], tz: ZoneInfo) -> int:
     if args.raw is not None:
         if args.raw > len(letters):
             print(f"oee deadletters: --raw {args.raw}: there are only {len(letters)} dead letters"

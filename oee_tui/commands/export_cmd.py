@@ -11,23 +11,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant
+from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant, store_dir_of
 
 # Only for type hints: `oee --help` and every other command import this module, and DuckDB
 # and the exporters are imported when an export runs.
 if TYPE_CHECKING:
-    from oee_tui.config import Config
-    from oee_tui.exports.bulk import Selection
-    from oee_tui.store import Store
+    from oee_tui.exports.export_request import ExportRequest
+    from oee_tui.service.client import EngineClient
     from oee_tui.store.bulk_export import ProgressCallback
 
-KINDS: Final = ("samples", "intervals", "stops", "oee")
-XLSX_ROW_LIMIT: Final = 1_048_576
+KINDS: Final = ("samples", "intervals", "stops", "oee")  # exports.export_request's, without importing DuckDB
 # Below this the export is over before a bar would be worth drawing.
 PROGRESS_AFTER_S: Final = 0.5
 
@@ -54,48 +52,81 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.commands.attached import in_engine
+    from oee_tui.exports.bulk import format_for
+    from oee_tui.exports.export_request import ExportRequest
+    from oee_tui.exports.tables import ExportError
+
+    prefix = f"oee export {args.what}"
+    try:
+        request = ExportRequest(args.what, format_for(args.out, args.format), args.shift, args.start, args.end,
+                                tuple(args.line or ()), tuple(args.machine or ()), args.per)
+        request.check()
+        if not args.out.parent.is_dir():
+            raise ExportError(f"{args.out}: folder {args.out.parent} does not exist")
+    except ExportError as exc:
+        print(f"{prefix}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    started = time.perf_counter()
+    done = in_engine(store_dir_of(args, data_dir), prefix,
+                     lambda client: _export_attached(client, args, request, started))
+    if done is not None:
+        return done
+    return _export_standalone(args, config_path, data_dir, request, started)
+
+
+async def _export_attached(client: EngineClient, args: argparse.Namespace, request: ExportRequest,
+                           started: float) -> int:
+    """The engine writes the export and sends it in parts; this process writes the user's file with them,
+    beside its destination and renamed into place once whole."""
+    import os
+
+    from oee_tui.exports.tables import temp_beside
+
+    tmp = temp_beside(args.out)
+    try:
+        with open(tmp, "wb") as file, _progress_bar(args, f"{args.what} → {args.out.name}") as on_progress:
+            received = 0
+
+            def part(message: dict[str, Any]) -> None:
+                nonlocal received
+                file.write(message["bytes"])
+                received += len(message["bytes"])
+                if on_progress is not None and message["size"]:
+                    on_progress(100.0 * received / message["size"])
+
+            result = await client.call("export", on_part=part, what=request.what, format=request.fmt,
+                                       shift=request.shift, start=request.start, end=request.end,
+                                       lines=request.lines, machines=request.machines, per=request.per)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, args.out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _report_done(args, int(result["rows"]), request.fmt, time.perf_counter() - started)
+    return EXIT_OK
+
+
+def _export_standalone(args: argparse.Namespace, config_path: Path, data_dir: Path, request: ExportRequest,
+                       started: float) -> int:
     import duckdb
 
-    from oee_tui.engine.analysis.report import ReportError, resolve_window
-    from oee_tui.engine.oee.planning_rules import Planning
-    from oee_tui.exports.bulk import Selection, format_for
-    from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
+    from oee_tui.engine.analysis.report import ReportError
+    from oee_tui.exports.export_request import run_export
     from oee_tui.exports.tables import ExportError
     from oee_tui.store import PlanningError, Store
 
     prefix = f"oee export {args.what}"
     config, store_dir = plant(args, config_path, data_dir)
-    now = time.time()
-    try:
-        fmt = format_for(args.out, args.format)
-        if fmt == "xlsx" and args.what != "oee":
-            raise ExportError(f"XLSX is for OEE results only: a sheet holds at most {XLSX_ROW_LIMIT:,} rows, and "
-                              f"{args.what} can be many millions; use --format csv or parquet")
-        machines = _selected_machines(config, args.line or [], args.machine or [])
-        if not args.out.parent.is_dir():
-            raise ExportError(f"{args.out}: folder {args.out.parent} does not exist")
-    except (ExportError, ReportError) as exc:
-        print(f"{prefix}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     if not (store_dir / Store.DB_FILENAME).exists():
         print(f"{prefix}: no data yet in {store_dir}; run `oee engine` (or `oee --demo`) first", file=sys.stderr)
         return EXIT_USAGE
-    started = time.perf_counter()
     store = Store.open(store_dir)
     try:
-        # Imported reasons, shift patterns and cycle times count as the report counts them.
-        planning = Planning.load(store)
-        effective = planning.effective_config(config)
-        if args.what == "oee":
-            window, label = resolve_window(effective, now, args.shift, args.start, args.end)
-            spans = periods(config, window, label, now, per_shift=args.per == "shift", planning=planning)
-            with _progress_bar(args, f"oee → {args.out.name}") as on_progress:
-                results = oee_rows(store, config, spans, now, machines, args.line, planning, on_progress)
-            rows = write_oee(args.out, fmt, results)
-        else:
-            selection = Selection(machines, *_bulk_range(args, effective, now))
-            rows = _export_bulk(args, store, effective, fmt, selection, now)
-    except (ReportError, PlanningError) as exc:
+        with _progress_bar(args, f"{args.what} → {args.out.name}") as on_progress:
+            rows = run_export(store, config, request, args.out, time.time(), on_progress)
+    except (ExportError, ReportError, PlanningError) as exc:
         print(f"{prefix}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -106,48 +137,8 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
         return EXIT_FAILURE
     finally:
         store.close()
-    _report_done(args, rows, fmt, time.perf_counter() - started)
+    _report_done(args, rows, request.fmt, time.perf_counter() - started)
     return EXIT_OK
-
-
-def _selected_machines(config: Config, lines: Sequence[str], machines: Sequence[str]) -> tuple[str, ...] | None:
-    """The machines of the given lines plus the given machines, in config order; None when neither is given."""
-    from oee_tui.engine.analysis.report import ReportError
-
-    if not lines and not machines:
-        return None
-    line_ids = [line.id for line in config.lines]
-    machine_ids = [machine.id for machine in config.machines]
-    for line in lines:
-        if line not in line_ids:
-            raise ReportError(f"--line {line!r}: no such line; lines are {', '.join(line_ids) or '(none)'}")
-    for machine in machines:
-        if machine not in machine_ids:
-            raise ReportError(f"--machine {machine!r}: no such machine; machines are "
-                              f"{', '.join(machine_ids) or '(none)'}")
-    return tuple(m.id for m in config.machines if m.line in lines or m.id in machines)
-
-
-def _bulk_range(args: argparse.Namespace, config: Config, now: float) -> tuple[float | None, float | None]:
-    """--shift, or --from and/or --to (either side may stay open), or everything."""
-    from oee_tui.engine.analysis.report import ReportError, parse_instant, resolve_window
-
-    if args.shift is not None:
-        window, _ = resolve_window(config, now, args.shift, args.start, args.end)
-        return window.start, window.end
-    start = parse_instant(args.start, config.tz, "--from") if args.start is not None else None
-    end = parse_instant(args.end, config.tz, "--to") if args.end is not None else None
-    if start is not None and end is not None and end <= start:
-        raise ReportError(f"--to {args.end!r} must be after --from {args.start!r}")
-    return start, end
-
-
-def _export_bulk(args: argparse.Namespace, store: Store, config: Config, fmt: str, selection: Selection,
-                 now: float) -> int:
-    from oee_tui.exports.bulk import export_bulk
-
-    with _progress_bar(args, f"{args.what} → {args.out.name}") as on_progress:
-        return export_bulk(store, args.what, config, selection, args.out, fmt, now, on_progress)
 
 
 def _report_done(args: argparse.Namespace, rows: int, fmt: str, seconds: float) -> None:

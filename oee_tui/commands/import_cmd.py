@@ -13,21 +13,17 @@ import getpass
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from oee_tui.commands.common import EXIT_OK, EXIT_USAGE, plant, print_rows
-from oee_tui.config import Config
+from oee_tui.commands.common import EXIT_USAGE, plant, print_rows, store_dir_of
 from oee_tui.imports.columns import KINDS, aliases_doc
 
 if TYPE_CHECKING:
-    from oee_tui.imports.preview import ImportPreview
-    from oee_tui.imports.write import WriteSummary
-    from oee_tui.store import Store
+    from oee_tui.service.client import EngineClient
 
-PREVIEW_ROWS = 10
 # --date-format: is the day first? Dashes are read as slashes (12-07-2026 as 12/07/2026).
 DATE_FORMATS = {"dd/mm/yyyy": True, "mm/dd/yyyy": False}
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl+C stopped
@@ -112,8 +108,13 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 
 
 def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _CtrlC) -> int:
+    from oee_tui.commands.attached import in_engine
+    from oee_tui.imports.file_import import check_and_write
     from oee_tui.store import PlanningError, Store
 
+    done = in_engine(store_dir_of(args, data_dir), "oee import", lambda client: _import_attached(client, args))
+    if done is not None:
+        return done
     config, store_dir = plant(args, config_path, data_dir)
     # The file is checked against what earlier imports stored (reasons, products, orders), so an existing
     # store is opened first: held from the check to the write, what was checked against cannot change.
@@ -122,7 +123,10 @@ def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _C
         store = Store.open(store_dir) if (store_dir / Store.DB_FILENAME).exists() else None
     try:
         ctrl_c.check()
-        return _check_and_write(args, config, store_dir, store, ctrl_c)
+        code, _ = check_and_write(args.file, args.kind, config, store_dir, store, sheet=args.sheet,
+                                  day_first=_day_first(args), dry_run=args.dry_run, imported_by=_user(),
+                                  out=_Printed(), guard=ctrl_c)
+        return code
     except PlanningError as exc:
         print(f"oee import: {args.file} cannot be checked: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -132,78 +136,33 @@ def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _C
                 store.close()
 
 
-def _check_and_write(args: argparse.Namespace, config: Config, store_dir: Path, store: Store | None,
-                     ctrl_c: _CtrlC) -> int:
-    from oee_tui.imports.preview import preview_file
-    from oee_tui.imports.references import stored_planning
-    from oee_tui.imports.write import plan_result, preview_rows, summary_for_empty_store
-    from oee_tui.store import Store
-
-    with ctrl_c.deferred():
-        planning = stored_planning(store, args.kind)
-    ctrl_c.check()
-    day_first = None if args.date_format is None else DATE_FORMATS[args.date_format]
-    preview = preview_file(args.file, config, args.kind, args.sheet, planning=planning, day_first=day_first)
-    result = preview.result
-    if preview.problems or result is None:
-        for problem in preview.problems:
-            print(problem, file=sys.stderr)
-        count = len(preview.problems)
-        print(f"oee import: {count} problem{'s' if count != 1 else ''} in {args.file}; nothing was written",
-              file=sys.stderr)
-        return EXIT_USAGE
-    where = preview.where
-    for note in result.notes:  # what the import does with a row that the planner should know; not a problem
-        print(f"note: {note}")
-    if args.dry_run:
-        print_rows(preview_rows(result, PREVIEW_ROWS))
-        shown = min(PREVIEW_ROWS, len(result.records))
-        print(f"{len(result.records)} {args.kind} rows in {where} (first {shown} shown, times in UTC)")
-        if store is not None:
-            try:
-                with ctrl_c.deferred():
-                    summary = plan_result(store, result)
-            except ValueError as exc:
-                print(f"oee import: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-            ctrl_c.check()
-        else:
-            summary = summary_for_empty_store(result)
-        print(f"would write: {summary}; dry run, nothing was written")
-        if summary.removed_rows:
-            from oee_tui.imports.write import removed_rows
-
-            # What a write would delete is what a misread date or a wrong file costs: show it before it happens.
-            print("stored rows it would remove (times in UTC):")
-            print_rows(removed_rows(summary))
-            if summary.removed > len(summary.removed_rows):
-                print(f"and {summary.removed - len(summary.removed_rows)} more")
-        return EXIT_OK
+async def _import_attached(client: EngineClient, args: argparse.Namespace) -> int:
+    """The file's bytes go to the engine, which checks and writes them as this command would, and says
+    what it said: the same lines, the same exit code. A file this user can read is all it takes."""
     try:
-        with ctrl_c.deferred():
-            if store is not None:
-                summary = _write(store, preview, ctrl_c)
-            else:
-                with Store.open(store_dir) as new_store:
-                    summary = _write(new_store, preview, ctrl_c)
-    except ValueError as exc:
-        print(f"oee import: {exc}", file=sys.stderr)
+        content = args.file.read_bytes()
+    except OSError as exc:
+        print(f"oee import: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    if summary.changed:
-        print(f"imported {where} ({args.kind}): {summary}")
-    else:
-        print(f"imported {where} ({args.kind}): nothing changed, all {summary.unchanged} rows are stored as in "
-              "the file")
-    if ctrl_c.pressed:
-        # Ctrl+C came during the commit itself: too late to undo, and the output says so.
-        print("oee import: interrupted after the write was committed; the file is imported", file=sys.stderr)
-    return EXIT_OK
+    answer = await client.call("import", kind=args.kind, name=args.file.name, shown_as=str(args.file),
+                               content=content, sheet=args.sheet, day_first=_day_first(args), dry_run=args.dry_run)
+    for stream, line in answer["lines"]:
+        print(line, file=sys.stderr if stream == "err" else sys.stdout)
+    return int(answer["exit"])
 
 
-def _write(store: Store, preview: ImportPreview, ctrl_c: _CtrlC) -> WriteSummary:
-    """Write the checked file; a Ctrl+C before the commit rolls it back and raises KeyboardInterrupt."""
-    from oee_tui.imports.write import write_result
+def _day_first(args: argparse.Namespace) -> bool | None:
+    return None if args.date_format is None else DATE_FORMATS[args.date_format]
 
-    assert preview.result is not None
-    return write_result(store, preview.result, imported_by=_user(), sha256=preview.sha256,
-                        interrupted=lambda: ctrl_c.pressed)
+
+class _Printed:
+    """What the import says, on this terminal."""
+
+    def say(self, text: str) -> None:
+        print(text)
+
+    def warn(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+    def rows(self, rows: Sequence[Sequence[str]]) -> None:
+        print_rows(rows)

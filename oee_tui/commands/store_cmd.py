@@ -1,8 +1,8 @@
 """`oee store backup|check|restore`: keep a store safe, find out whether it is whole, put a backup back.
 
-Each needs the store's lock, so each runs while no engine holds the data dir (it exits 3 like
-every command that needs the store); a running engine takes its own backups when the config's
-`[store] backup_every_h` is set.
+While an engine serves the data dir, `backup` runs in it (admins only); `check` of the store itself and
+`restore` need the store to themselves, so they say to stop the engine first (exit 3). A running engine
+also takes its own backups when the config's `[store] backup_every_h` is set.
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from oee_tui.commands.common import EXIT_OK, EXIT_STORE, load_for_run
+from oee_tui.commands.common import EXIT_LOCKED, EXIT_OK, EXIT_STORE, load_for_run, store_dir_of
 from oee_tui.config import StoreConfig
+
+if TYPE_CHECKING:
+    from oee_tui.service.client import EngineClient
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -37,12 +41,40 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.commands.attached import in_engine
+
+    if args.store_command == "backup":
+        done = in_engine(store_dir_of(args, data_dir), "oee store backup",
+                         lambda client: _backup_attached(client, args))
+        if done is not None:
+            return done
+    elif args.store_command in ("check", "restore") and not (args.store_command == "check" and args.file):
+        done = in_engine(store_dir_of(args, data_dir), f"oee store {args.store_command}",
+                         lambda client: _refused_while_running(client, args.store_command))
+        if done is not None:
+            return done
     store_dir, settings = _store_of(args, config_path, data_dir)
     if args.store_command == "check":
         return _check(args.file, store_dir)
     if args.store_command == "restore":
         return _restore(args.file, store_dir)
     return _backup(store_dir, args.to or settings.backup_path(store_dir), settings.backup_keep)
+
+
+async def _backup_attached(client: EngineClient, args: argparse.Namespace) -> int:
+    answer = await client.call("store_backup", to=None if args.to is None else str(args.to.resolve()))
+    print(f"backed up {answer['db']} to {answer['path']} ({answer['bytes']:,} bytes), by the engine (pid {client.pid})")
+    return EXIT_OK
+
+
+async def _refused_while_running(client: EngineClient, action: str) -> int:
+    if action == "restore":
+        print(f"oee store restore: the engine (pid {client.pid}) is running on this store; stop it first "
+              "(systemctl stop oee-engine, or quit the TUI that owns it)", file=sys.stderr)
+    else:
+        print(f"oee store check: the engine (pid {client.pid}) holds this store; check a copy instead: "
+              "`oee store backup`, then `oee store check FILE` on the backup it names", file=sys.stderr)
+    return EXIT_LOCKED
 
 
 def _store_of(args: argparse.Namespace, config_path: Path, data_dir: Path) -> tuple[Path, StoreConfig]:
