@@ -35,6 +35,11 @@ from oee_tui.screens.host import ScreenHost
 from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.screens.shift_review.review_screen import ReviewScreen
+from oee_tui.service.client import EngineLost, EngineRefused
+from oee_tui.service.remote_engine import RemoteEngine
+from oee_tui.service.server import EngineServer
+from oee_tui.service.serving import access_of
+from oee_tui.widgets.engine_link import EngineLink
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
 
@@ -95,9 +100,14 @@ class OeeApp(App[int]):
         demo_factory: Callable[[], PlantEngine] | None = None,
         clock: Callable[[], float] = time.time,
         refresh_interval: float | None = 1.0,
+        serve: bool = False,
     ) -> None:
         super().__init__()
         self.engine = engine
+        # Owning the store (no engine ran when this TUI started): serve its socket, so that other TUIs
+        # and commands attach to this one as they would to `oee engine`.
+        self.serve = serve
+        self._server: EngineServer | None = None
         self.config_path = config_path
         self.data_dir = data_dir
         self.demo_factory = demo_factory
@@ -138,11 +148,27 @@ class OeeApp(App[int]):
         The first frame never waits for the engine: start() may connect to devices.
         """
         self.engine = engine
-        self.run_worker(engine.start(), name="engine-start", group="engine", exclusive=True,
+        if isinstance(engine, RemoteEngine):
+            engine.on_change = lambda: self.call_next(self.show_store_status)
+        self.run_worker(self._start(engine), name="engine-start", group="engine", exclusive=True,
                         exit_on_error=False)
         if isinstance(self.screen, FirstRunScreen):
             self.pop_screen()
         self.switch_mode(LIVE_MODE)
+
+    async def _start(self, engine: PlantEngine) -> None:
+        await engine.start()
+        if self.serve and not isinstance(engine, RemoteEngine) and engine.store is not None:
+            server = EngineServer(engine, access_of(engine), data_dir=self.data_dir,
+                                  config_path=None if engine.config.path is None else self.config_path)
+            try:
+                await server.start()
+            except Exception as exc:  # the plant runs on; only attaching to it is not possible
+                log.warning("not serving %s: %s", server.path, exc)
+                self.notify(f"Other TUIs and commands cannot attach to this one: {exc}", severity="warning",
+                            timeout=15)
+            else:
+                self._server = server
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "engine":
@@ -189,6 +215,7 @@ class OeeApp(App[int]):
         health = None if self.latest_snapshot is None else self.latest_snapshot.store
         tz = None if self.engine is None else self.engine.config.tz
         screen = self.screen
+        self._show_engine_link(screen)
         banners = screen.query(StoreStatus)
         if banners:
             banners.first().show(health, self._start_problem, tz)
@@ -196,6 +223,18 @@ class OeeApp(App[int]):
             banner = StoreStatus()
             screen.mount(banner)
             banner.show(health, self._start_problem, tz)
+
+    def _show_engine_link(self, screen: Screen[Any]) -> None:
+        engine = self.engine
+        if not isinstance(engine, RemoteEngine):
+            return
+        hello = engine.hello
+        links = screen.query(EngineLink)
+        link = links.first() if links else None
+        if link is None:
+            link = EngineLink()
+            screen.mount(link)
+        link.show(engine.pid, hello.get("person") or hello.get("user"), hello.get("role"), engine.lost)
 
     @property
     def live_screen(self) -> LiveScreen | None:
@@ -221,7 +260,8 @@ class OeeApp(App[int]):
         if self.engine is None:
             self.exit(0)
             return
-        self.notify("Saving buffered data…", title="Stopping")
+        if not isinstance(self.engine, RemoteEngine):  # an attached TUI only lets go; the engine saves
+            self.notify("Saving buffered data…", title="Stopping")
         self.run_worker(self._stop_and_exit(), name="engine-stop", group="quit", exclusive=True, exit_on_error=False)
 
     async def _stop_and_exit(self) -> None:
@@ -246,6 +286,9 @@ class OeeApp(App[int]):
     async def _stop_engine(self) -> None:
         engine, self.engine = self.engine, None
         self._engine_running = False
+        server, self._server = self._server, None
+        if server is not None:  # the attached TUIs hear that this one is going before its engine stops
+            await server.close()
         if engine is not None:
             await engine.stop()
 
@@ -267,6 +310,8 @@ class OeeApp(App[int]):
         engine now runs on the change or needs a restart. Returns the new config, or
         None when nothing was written.
         """
+        if isinstance(self.engine, RemoteEngine):
+            return await self._save_in_engine(self.engine, document)
         try:
             # Validation, the .bak copy and fsync are file work: keep them off the event loop.
             config = await asyncio.to_thread(document.save)
@@ -278,6 +323,22 @@ class OeeApp(App[int]):
         backup = document.path.with_name(document.path.name + ".bak")
         saved = f"Saved {document.path}" + (f" (the previous version is {backup.name})" if backup.exists() else "")
         self.notify(saved + ". " + await self._reload_engine(config, document.path), title="Config saved", timeout=10)
+        return config
+
+    async def _save_in_engine(self, engine: RemoteEngine, document: ConfigDocument) -> Config | None:
+        """An attached TUI's edit is saved by the engine (which owns the file and checks the role), then
+        read back here to show it."""
+        try:
+            config = document.validate()
+            said = await engine.call("save_config", original=document.original, text=document.text())
+        except (ConfigError, EngineRefused, EngineLost) as exc:
+            log.warning("config not saved: %s", exc)
+            self.notify(f"Not saved: {exc}", title="Config", severity="error", timeout=30)
+            return None
+        engine.config = config
+        restarted = ", ".join(said.get("sources_restarted") or ())
+        self.notify(f"Saved {document.path} in the engine (pid {engine.pid}), which runs on it now."
+                    + (f" Reconnected: {restarted}." if restarted else ""), title="Config saved", timeout=10)
         return config
 
     async def _reload_engine(self, config: Config, path: Path) -> str:

@@ -33,6 +33,7 @@ from oee_tui.drivers.registry import load_config
 
 if TYPE_CHECKING:
     from oee_tui.service.client import EngineClient
+    from oee_tui.service.remote_engine import RemoteEngine
 
 __all__ = ["EXIT_FAILURE", "EXIT_LOCKED", "EXIT_OK", "EXIT_STORE", "EXIT_UNSAVED", "EXIT_USAGE", "build_parser",
            "main"]
@@ -345,15 +346,20 @@ def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
 
 def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.app import OeeApp
-    from oee_tui.engine.live.engine import Engine
+    from oee_tui.engine.api import PlantEngine
     from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
+    from oee_tui.service.client import engine_serves
     from oee_tui.store import Store
 
     store_dir = demo_data_dir(data_dir) if args.demo else data_dir
     _setup_logging(args.verbose, store_dir / "oee.log")
-    engine: Engine | DemoEngine | None = None
+    engine: PlantEngine | None = None
     demo_factory = None
-    if args.demo:
+    attached = engine_serves(store_dir)
+    if attached:
+        # Another process (`oee engine`, or the first TUI) owns the store: this TUI attaches to it.
+        engine = _remote_engine(args, config_path, store_dir)
+    elif args.demo:
         engine = DemoEngine(Store.open(store_dir))
     elif config_path.exists():
         engine = build_engine(load_config(config_path), Store.open(data_dir))
@@ -361,11 +367,32 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
         def demo_factory() -> DemoEngine:
             return DemoEngine(Store.open(demo_data_dir(data_dir)))
 
-    app = OeeApp(engine, config_path=config_path, data_dir=store_dir, demo_factory=demo_factory)
+    app = OeeApp(engine, config_path=config_path, data_dir=store_dir, demo_factory=demo_factory, serve=not attached)
     result = app.run()
     if app.stop_error is not None:  # said after the screen is gone, where it stays readable
         print(f"oee: {app.stop_error}", file=sys.stderr)
     return int(result or 0)
+
+
+def _remote_engine(args: argparse.Namespace, config_path: Path, store_dir: Path) -> RemoteEngine:
+    """The TUI's side of an engine another process runs. The plant's names, reasons and shifts come from
+    the same config file the engine read (or the demo's, built in code); its secrets stay the engine's."""
+    import getpass
+    import os
+
+    from oee_tui.commands.attached import PERSON_VARIABLE
+    from oee_tui.service.remote_engine import RemoteEngine
+    from oee_tui.service.session_origin import local_origin
+
+    if args.demo:
+        from oee_tui.demo.servers import demo_config
+
+        config = demo_config()
+    else:
+        config = _load_for_run(args, config_path)
+    person = os.environ.get(PERSON_VARIABLE)
+    pin = getpass.getpass(f"PIN for {person}: ") if person is not None and sys.stdin.isatty() else None
+    return RemoteEngine(store_dir, config, origin=local_origin(), person=person, pin=pin)
 
 
 def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:

@@ -55,6 +55,17 @@ class ConfigDocument:
     def text(self) -> str:
         return tomlkit.dumps(self.doc)
 
+    @property
+    def original(self) -> str:
+        """The text as opened (or last saved): save() refuses to replace a file that no longer holds it."""
+        return self._original
+
+    def with_text(self, text: str) -> ConfigDocument:
+        """This file, opened as `original`, edited to `text` (an edit made elsewhere, sent to be saved here)."""
+        edited = ConfigDocument(self.path, self._original, self.kinds)
+        edited.doc = tomlkit.parse(text)
+        return edited
+
     def validate(self) -> Config:
         """The config as `oee` would read it; raises ConfigError naming the key and value."""
         return config_from_dict(tomllib.loads(self.text()), self.kinds, self.path)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import tomlkit
+
+from oee_tui.config import ConfigError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError
+from oee_tui.drivers.registry import KINDS, load_config
 from oee_tui.imports.columns import KINDS as IMPORT_KINDS
 from oee_tui.imports.file_import import NoGuard, check_and_write
 from oee_tui.model.access import Action
@@ -93,7 +100,61 @@ async def store_backup(context: OpContext, args: Mapping[str, Any]) -> dict[str,
     return {"path": str(path), "bytes": size, "db": str(store.data_dir / store.DB_FILENAME)}
 
 
+async def save_config(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    """A config edited on an attached TUI's device screens: saved here, by the engine's user (who owns
+    the file), only if the file still holds what the TUI opened; then the engine runs on it."""
+    path = _config_path(context)
+    original = text_arg(args, "original", required=True) or ""
+    text = text_arg(args, "text", required=True) or ""
+    try:
+        document = ConfigDocument(path, original, KINDS).with_text(text)
+        config = await context.in_thread(document.save)
+    except (ConfigError, ConfigEditError, OSError, tomlkit.exceptions.ParseError) as exc:
+        raise OpError("bad_request", f"not saved: {exc}") from None
+    await context.audit("config", str(path), None, {"diff": config_diff(original, text)})
+    summary = await context.engine.reload(config)
+    return _reload_said(summary)
+
+
+async def reload_config(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Read the config file again and run on it (after it was edited by hand)."""
+    path = _config_path(context)
+    before = context.config
+    try:
+        config = await context.in_thread(load_config, path)
+    except (ConfigError, OSError) as exc:
+        raise OpError("bad_request", f"the engine keeps running on the previous config: {exc}") from None
+    summary = await context.engine.reload(config)
+    await context.audit("config", str(path), {"sources": len(before.sources), "machines": len(before.machines)},
+                        {"reloaded": True, **_reload_said(summary)})
+    return _reload_said(summary)
+
+
+def _config_path(context: OpContext) -> Path:
+    path = context.server.config_path
+    if path is None:
+        raise OpError("bad_request", "this engine's plant is not read from a file (the demo): nothing to save")
+    return path
+
+
+def _reload_said(summary: object) -> dict[str, Any]:
+    return {"sources_restarted": list(getattr(summary, "sources_restarted", ()) or ()),
+            "machines_removed": list(getattr(summary, "machines_removed", ()) or ())}
+
+
+def config_diff(before: str, after: str) -> str:
+    """What changed in a config file, as a unified diff, with the values of secrets masked: the audit
+    trail must not become the place where a password can be read."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=1)
+    return "\n".join(_SECRET.sub(r"\1***", line) for line in lines)
+
+
+_SECRET = re.compile(r"^([+\- ]?\s*[\w.]*(?:password|secret|pin|key_password)\s*=\s*).*$", re.IGNORECASE)
+
+
 OPS = (
     Op("import", Action.IMPORT, "import planning data", import_file),
     Op("store_backup", Action.STORE_ADMIN, "back up the store", store_backup),
+    Op("save_config", Action.DEVICES, "change devices and tag maps", save_config),
+    Op("reload_config", Action.CONFIG_RELOAD, "reload the config", reload_config),
 )

@@ -180,3 +180,27 @@ class EngineClient:
                 future.set_exception(EngineLost(f"{why}; the request was not confirmed"))
         if self.on_lost is not None and why != "detached":
             self.on_lost(why)
+
+
+def engine_serves(data_dir: Path) -> bool:
+    """Whether an engine listens on `data_dir`'s socket now (a quick connect, before any loop runs).
+
+    True also when it listens but this user may not connect: attaching then says so, where opening
+    the store would only say that it is in use.
+    """
+    import socket
+
+    path = socket_path(data_dir)
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with addressable(path) as address:
+            probe.connect(address)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
 from oee_tui.model.access import Action
 from oee_tui.service.ops import Op, OpContext, OpError, number_arg, text_arg
 
@@ -80,10 +80,19 @@ async def status(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+async def planning(context: OpContext, args: Mapping[str, Any]) -> PlanningRecords:
+    """The imported planning data the engine runs on, for an attached TUI's calendar and review."""
+    store = context.engine.store
+    if store is None:
+        return PlanningRecords()
+    return await context.in_thread(store.planning_records)
+
+
 OPS = (
     Op("subscribe", Action.VIEW, "watch the live plant", subscribe),
     Op("snapshot", Action.VIEW, "see the live plant", snapshot),
     Op("machine_detail", Action.VIEW, "see a machine's shift", machine_detail),
     Op("set_stop_reason", Action.STOP_REASON, "give stop reasons", set_stop_reason),
     Op("status", Action.VIEW, "see the engine's status", status),
+    Op("planning", Action.VIEW, "see the planning data", planning),
 )

@@ -22,9 +22,15 @@ from oee_tui.model import (
     MachineSnapshot,
     MachineState,
     OeeResult,
+    Order,
+    PlannedStop,
+    PlanningRecords,
     PlantSnapshot,
+    ProductRate,
     Quality,
+    ReasonRecord,
     ReasonTotal,
+    ShiftPattern,
     SixBigLosses,
     SourceStatus,
     StateInterval,
@@ -38,6 +44,7 @@ ENUM: Final = 2
 _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     PlantSnapshot, MachineSnapshot, SourceStatus, StoreHealth, OeeResult, SixBigLosses, MachineEvent,
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
+    PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern,
 )}
 _ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality)}
 
@@ -51,7 +58,7 @@ def register(*classes: type[Any]) -> None:
     for cls in classes:
         if issubclass(cls, Enum):
             _ENUMS[cls.__name__] = cls
-        elif dataclasses.is_dataclass(cls):
+        elif dataclasses.is_dataclass(cls) or (issubclass(cls, tuple) and hasattr(cls, "_fields")):
             _RECORDS[cls.__name__] = cls
         else:
             raise TypeError(f"{cls.__name__} is neither a dataclass nor an enum")
@@ -66,7 +73,10 @@ def default(obj: object) -> msgpack.ExtType | list[Any]:
     if isinstance(obj, Enum) and _ENUMS.get(cls.__name__) is cls:
         return msgpack.ExtType(ENUM, pack((cls.__name__, obj.value)))
     if _RECORDS.get(cls.__name__) is cls:
-        values = [getattr(obj, field.name) for field in dataclasses.fields(obj)]  # type: ignore[arg-type]
+        if isinstance(obj, tuple):  # a NamedTuple
+            values = list(obj)
+        else:
+            values = [getattr(obj, field.name) for field in dataclasses.fields(obj)]  # type: ignore[arg-type]
         return msgpack.ExtType(RECORD, pack([cls.__name__, *values]))
     raise TypeError(f"cannot send a {cls.__name__} over the engine's socket")
 

@@ -1,0 +1,146 @@
+"""A PlantEngine for a TUI attached to the engine another process runs: the live plant comes pushed,
+commands go to the engine and come back done or refused, and losing the engine is said at once, then
+mended by attaching again as soon as it is back.
+
+It has no store: the store belongs to the engine. What a screen would read from it, it asks the
+engine for (`call`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from oee_tui.config import Config
+from oee_tui.engine.live.observers import EngineObserver
+from oee_tui.engine.oee.planning_rules import Planning
+from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
+from oee_tui.service.client import EngineClient, EngineLost, NoEngine
+from oee_tui.store import Store
+
+log = logging.getLogger(__name__)
+
+REATTACH_EVERY_S: Final = 1.0
+
+
+class RemoteEngine:
+    def __init__(self, data_dir: Path, config: Config, *, origin: str, person: str | None = None,
+                 pin: str | None = None, reattach_every_s: float = REATTACH_EVERY_S) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.origin = origin
+        self.person = person
+        self.pin = pin
+        self.reattach_every_s = reattach_every_s
+        self.client: EngineClient | None = None
+        self.lost: str | None = None  # why the engine is gone, while it is
+        self.on_change: Callable[[], None] | None = None  # attached, lost or back: the app redraws its banner
+        self._planning = Planning.empty()
+        self._empty = PlantSnapshot(ts=0.0, shift=None, machines=())
+        self._reattach: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------ PlantEngine
+
+    @property
+    def store(self) -> Store | None:
+        return None
+
+    @property
+    def observers(self) -> Sequence[EngineObserver]:
+        return ()
+
+    @property
+    def planning(self) -> Planning:
+        return self._planning
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.client is None else self.client.pid
+
+    @property
+    def hello(self) -> dict[str, Any]:
+        return {} if self.client is None else self.client.hello
+
+    async def start(self) -> None:
+        """Attach; raises NoEngine (nothing serves the data dir) or AttachRefused."""
+        await self._attach()
+
+    async def stop(self) -> None:
+        """Detach. The engine goes on; this TUI only stops watching it."""
+        self._stopping = True
+        if self._reattach is not None:
+            self._reattach.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reattach
+        if self.client is not None:
+            await self.client.close()
+
+    def snapshot(self) -> PlantSnapshot:
+        latest = None if self.client is None else self.client.mirror.latest
+        return latest if latest is not None else self._empty
+
+    async def machine_detail(self, machine: str) -> MachineDetail:
+        detail: MachineDetail = await self.call("machine_detail", machine=machine)
+        return detail
+
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+        # The engine knows who asks from the socket; `user` (the TUI's idea of it) is not sent.
+        await self.call("set_stop_reason", machine=machine, stop_start=stop_start, reason=reason)
+
+    async def reload(self, config: Config) -> object:
+        return await self.call("reload_config")
+
+    async def reload_planning(self) -> None:
+        await self._load_planning()
+
+    # ------------------------------------------------------------ the connection
+
+    async def call(self, op: str, /, **args: Any) -> Any:
+        """A request to the engine; raises EngineLost at once while it is gone (never queued, never lost)."""
+        client = self.client
+        if client is None or self.lost is not None:
+            raise EngineLost(f"not sent: {self.lost or 'not attached to an engine'}")
+        return await client.call(op, **args)
+
+    async def _attach(self) -> None:
+        client = await EngineClient.attach(self.data_dir, origin=self.origin, person=self.person, pin=self.pin)
+        client.on_lost = self._on_lost
+        self.client = client
+        await client.subscribe()
+        self.lost = None
+        with contextlib.suppress(Exception):  # the plant runs without it; a failure is logged there
+            await self._load_planning()
+        self._changed()
+
+    async def _load_planning(self) -> None:
+        records: PlanningRecords = await self.call("planning")
+        self._planning = Planning.from_records(records)
+
+    def _on_lost(self, why: str) -> None:
+        self.lost = why
+        self._changed()
+        if not self._stopping and (self._reattach is None or self._reattach.done()):
+            self._reattach = asyncio.create_task(self._attach_again(), name="reattach")
+
+    async def _attach_again(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.reattach_every_s)
+            try:
+                await self._attach()
+            except NoEngine:
+                continue
+            except Exception as exc:  # refused now (a changed [access]): said, and tried again
+                self.lost = f"the engine is back but refused this TUI: {exc}"
+                self._changed()
+                continue
+            log.info("attached again to engine pid %s", self.pid)
+            return
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
