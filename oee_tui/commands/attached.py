@@ -8,6 +8,7 @@ back; with no engine, the command owns the store itself, as it always did. The u
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import getpass
 import os
 import sys
@@ -16,7 +17,14 @@ from pathlib import Path
 from typing import Final
 
 from oee_tui.commands.common import EXIT_FAILURE, EXIT_LOCKED, EXIT_USAGE
-from oee_tui.service.client import AttachRefused, EngineClient, EngineLost, EngineRefused, NoEngine
+from oee_tui.service.client import (
+    AttachRefused,
+    EngineClient,
+    EngineLost,
+    EngineRefused,
+    NoEngine,
+    engine_serves,
+)
 from oee_tui.service.session_origin import local_origin
 
 EXIT_DENIED: Final = 6  # the engine refused: this user's role may not do that
@@ -30,6 +38,8 @@ def in_engine(store_dir: Path, command: str, work: Work) -> int | None:
 
     What the engine refuses, and losing it mid-request, end here with one line on stderr and an exit code.
     """
+    if not engine_serves(store_dir):
+        return None  # decided without an event loop: a command called from one (a test, a script) runs as before
     async def attached() -> int | None:
         try:
             client = await _attach(store_dir)
@@ -50,7 +60,13 @@ def in_engine(store_dir: Path, command: str, work: Work) -> int | None:
         finally:
             await client.close()
 
-    return asyncio.run(attached())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(attached())
+    # Called from a running loop (a script's own): the engine is talked to from a thread with a loop of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, attached()).result()
 
 
 async def _attach(store_dir: Path) -> EngineClient:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from oee_tui.config import Config
+from oee_tui.imports import references
 from oee_tui.imports.preview import ImportPreview, preview_file
-from oee_tui.imports.references import stored_planning
 from oee_tui.imports.write import (
     WriteSummary,
     plan_result,
@@ -71,7 +71,7 @@ def check_and_write(file: Path, kind: str, config: Config, store_dir: Path, stor
     show what would be written). Returns the exit code (0, or 2 when the file has problems, each said)
     and what was written. `shown_as` names the file in what is said (the engine reads a copy)."""
     with guard.deferred():
-        planning = stored_planning(store, kind)
+        planning = references.stored_planning(store, kind)
     guard.check()
     preview = preview_file(file, config, kind, sheet, planning=planning, day_first=day_first)
     name = shown_as or str(file)
