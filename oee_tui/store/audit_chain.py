@@ -43,22 +43,24 @@ def entry_hash(prev_hash: str, seq: int, ts_us: int, user: str, origin: str, kin
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _field_sql(column: str) -> str:
-    return f"CASE WHEN {column} IS NULL THEN '~' ELSE CAST(strlen({column}) AS VARCHAR) || ':' || {column} || ',' END"
+def _field_sql(column: str, nullable: bool) -> str:
+    text = f"strlen({column}), ':', {column}, ','"
+    return f"CASE WHEN {column} IS NULL THEN '~' ELSE concat({text}) END" if nullable else text
 
 
 def entry_sql() -> str:
-    """The same text as `entry_hash` hashes, as a SQL expression over an `audit_log` row (NULL when
-    seq, ts or prev_hash is NULL: such a row never matches its hash)."""
-    fields = " || ".join(_field_sql(column) for column in ("user_name", "origin", "kind", "subject", "before",
-                                                             "after"))
-    return f"prev_hash || CAST(seq AS VARCHAR) || '|' || CAST(epoch_us(ts) AS VARCHAR) || '|' || {fields}"
+    """The same text as `entry_hash` hashes, as a SQL expression over an `audit_log` row. concat() over
+    the parts (numbers in decimal) is several times faster than `||` with casts; it reads a NULL as
+    empty, which only an edit can put in a NOT NULL column, and such a row never matches its hash."""
+    fields = ", ".join([*(_field_sql(column, False) for column in ("user_name", "origin", "kind", "subject")),
+                        *(_field_sql(column, True) for column in ("before", "after"))])
+    return f"concat(prev_hash, seq, '|', epoch_us(ts), '|', {fields})"
 
 
 # Every entry that is not what the chain says, in chain order (seq, then the order rows were
 # written): `sound` whether its hash matches its fields, `linked` whether its prev_hash is the
 # hash of the entry before it, `prev_owner` the seq of the entry whose hash its prev_hash is (0:
-# the genesis hash), and `place_sound` whether a sound entry holds the seq its link puts it at.
+# the genesis hash). `chain` is read once: the hash of every row is computed once, in parallel.
 CHECK_SQL: Final = f"""
 WITH chain AS (
     SELECT coalesce(seq, 0) AS seq, hash, prev_hash,
@@ -70,16 +72,16 @@ WITH chain AS (
 ), bad AS (
     SELECT *, prev_hash IS NOT DISTINCT FROM before_hash AS linked FROM chain
     WHERE NOT sound OR seq IS DISTINCT FROM coalesce(before_seq, 0) + 1 OR prev_hash IS DISTINCT FROM before_hash
-), owned AS (
-    SELECT bad.*, CASE WHEN prev_hash = '{GENESIS_HASH}' THEN 0
-                       ELSE (SELECT min(o.seq) FROM chain o WHERE o.hash = bad.prev_hash) END AS prev_owner
-    FROM bad
 )
-SELECT position, seq, sound, before_seq, linked, prev_owner,
-       EXISTS (SELECT 1 FROM chain p WHERE p.seq = owned.prev_owner + 1 AND p.sound) AS place_sound,
+SELECT position, seq, sound, before_seq, linked,
+       CASE WHEN prev_hash = '{GENESIS_HASH}' THEN 0
+            ELSE (SELECT min(o.seq) FROM audit_log o WHERE o.hash = bad.prev_hash) END AS prev_owner,
        count(*) OVER () AS bad_rows
-FROM owned ORDER BY position LIMIT {LISTED_PROBLEMS + 1}
+FROM bad ORDER BY position LIMIT {LISTED_PROBLEMS + 1}
 """
+
+# Which of the given seqs some entry holds.
+HELD_SQL: Final = "SELECT DISTINCT seq FROM audit_log WHERE list_contains(?::BIGINT[], seq)"
 
 # The chain's extent as stored: entries, the highest seq and its hash.
 EXTENT_SQL: Final = "SELECT count(*), max(seq), arg_max(hash, seq) FROM audit_log"
@@ -98,18 +100,18 @@ class BadRow:
     before_seq: int | None
     linked: bool
     prev_owner: int | None
-    place_sound: bool
 
 
 def _missing(first: int, last: int) -> str:
     return f"seq {first}" if first == last else f"seq {first} to {last}"
 
 
-def judge(rows: list[BadRow], places: dict[int, int]) -> list[AuditProblem]:
+def judge(rows: list[BadRow], places: dict[int, int], held: set[int]) -> list[AuditProblem]:
     """The problems the rows that fail CHECK_SQL show, in chain order.
 
     An entry whose fields do not match its hash is *edited*; when its link (the entry whose hash
-    is its prev_hash) puts it at another seq (`places`, from `places_of`), that seq was edited too,
+    is its prev_hash) puts it at another seq (`places`, from `places_of`; `held`: which of those seqs
+    some entry holds), that seq was edited too,
     and it is *reordered* when such entries stand in another order than their links put them (two
     entries swapped). A seq missing from the run is
     *removed*, unless an entry with an edited seq belongs there; a seq held twice, or a sound entry
@@ -117,6 +119,7 @@ def judge(rows: list[BadRow], places: dict[int, int]) -> list[AuditProblem]:
     named, or to a displaced one, says nothing new and is not repeated; any other is *chain broken*.
     """
     inverted = _inverted(places)
+    failing = {row.seq for row in rows}
     placed = {place: seq for seq, place in places.items() if place != seq}  # where a displaced entry belongs
     displaced = set(placed.values())
     problems: list[AuditProblem] = []
@@ -145,7 +148,7 @@ def judge(rows: list[BadRow], places: dict[int, int]) -> list[AuditProblem]:
             else:
                 problems.append(AuditProblem(row.seq, f"edited (its seq: its link to the entry before it puts it "
                                                       f"at seq {place})"))
-                if row.place_sound and row.prev_owner not in displaced:
+                if place in held and place not in failing and row.prev_owner not in displaced:
                     problems.append(AuditProblem(place, f"inserted (not in the chain: seq {row.seq}'s entry links "
                                                         f"past it to seq {row.prev_owner})"))
             named = True

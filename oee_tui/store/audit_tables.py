@@ -29,6 +29,7 @@ from oee_tui.store.audit_chain import (
     CHECK_SQL,
     EXTENT_SQL,
     HEAD_OWNER_SQL,
+    HELD_SQL,
     LISTED_PROBLEMS,
     BadRow,
     entry_hash,
@@ -88,6 +89,9 @@ class AuditTables(Database):
             cur.begin()  # one snapshot: an append meanwhile must not look like a problem
             try:
                 rows = cur.execute(CHECK_SQL).fetchall()
+                bad = [BadRow(*row[:6]) for row in rows[:LISTED_PROBLEMS]]
+                places = places_of(bad)
+                held = {seq for (seq,) in cur.execute(HELD_SQL, [sorted(set(places.values()))]).fetchall()}
                 entries, last_seq, last_hash = cur.execute(EXTENT_SQL).fetchall()[0]
                 head = _head(cur)
                 head_hash = GENESIS_HASH if head is None else head[1]
@@ -98,16 +102,14 @@ class AuditTables(Database):
                     expected_hash = found[0][0] if found else None
             finally:
                 cur.rollback()
-        bad = [BadRow(*row[:7]) for row in rows]
-        places = places_of(bad[:LISTED_PROBLEMS])
-        problems = judge(bad[:LISTED_PROBLEMS], places)
+        problems = judge(bad, places, held)
         problems += judge_head(None if head is None else head[0], head_hash, int(entries), last_seq, last_hash,
                                owner, places)
         if expect is not None and expected_hash != expect[1]:
             said = "is missing" if expected_hash is None else f"has hash {expected_hash}"
             problems.append(AuditProblem(expect[0], f"chain broken (the head kept off the box, seq {expect[0]} "
                                                     f"with hash {expect[1]}, is not in it: seq {expect[0]} {said})"))
-        bad_rows = int(rows[0][7]) if rows else 0
+        bad_rows = int(rows[0][6]) if rows else 0
         more = max(0, bad_rows - LISTED_PROBLEMS)
         return AuditVerdict(int(entries), tuple(problems), 0 if head is None else head[0], head_hash, more)
 
