@@ -149,3 +149,44 @@ def test_a_store_in_use_exits_3(tmp_path: Path, plant: list[str]) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+IMPORT_CONFIG = CONFIG + """
+[[lines]]
+id = "L1"
+
+[[machines]]
+id = "M1"
+line = "L1"
+ideal_cycle_time_s = 1.0
+
+[[machines]]
+id = "M2"
+line = "L1"
+ideal_cycle_time_s = 1.0
+"""
+
+
+def test_an_import_that_changes_the_store_is_audited_with_the_ssh_client(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+    import hashlib
+
+    config = tmp_path / "oee.toml"
+    config.write_text(IMPORT_CONFIG)
+    products = tmp_path / "products.csv"
+    products.write_text("Product,Machine,Cycle time (s)\nA,,1.5\nA,M2,0.5\nC,,3\n")
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    monkeypatch.setenv("SSH_CONNECTION", "10.9.8.7 50123 10.9.8.1 22")
+    assert main([*args, "import", "products", str(products), "--dry-run"]) == 0
+    assert main([*args, "import", "products", str(products)]) == 0
+    assert main([*args, "import", "products", str(products)]) == 0  # nothing changed: nothing to audit
+    capsys.readouterr()
+    assert main([*args, "audit", "list", "--format", "json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)["entries"]
+    assert {key: entry[key] for key in ("user", "origin", "kind", "subject", "before", "after")} == {
+        "user": getpass.getuser(), "origin": "ssh 10.9.8.7", "kind": "import", "subject": "products.csv",
+        "before": None, "after": {"kind": "products", "file": str(products), "sheet": None, "rows": 3,
+                                  "sha256": hashlib.sha256(products.read_bytes()).hexdigest(),
+                                  "inserted": 3, "updated": 0, "removed": 0}}
+    assert main([*args, "audit", "verify"]) == 0

@@ -203,7 +203,8 @@ def _check_and_write(args: argparse.Namespace, config: Config, store_dir: Path, 
 def _write(store: Store, preview: ImportPreview, ctrl_c: _CtrlC) -> WriteSummary:
     """Write the checked file; a Ctrl+C before the commit rolls it back and raises KeyboardInterrupt."""
     from oee_tui.imports.write import write_result
+    from oee_tui.service.session_origin import local_origin
 
     assert preview.result is not None
     return write_result(store, preview.result, imported_by=_user(), sha256=preview.sha256,
-                        interrupted=lambda: ctrl_c.pressed)
+                        interrupted=lambda: ctrl_c.pressed, origin=local_origin())

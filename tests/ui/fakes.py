@@ -237,7 +237,8 @@ class StaticEngine:
             out.append(ReasonTotal(code, reason.name if reason else "No reason given", stops_count, seconds))
         return tuple(sorted(out, key=lambda total: total.seconds, reverse=True))
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
         if machine not in self.intervals:
             raise KeyError(f"unknown machine {machine!r}")
         if self.config.reason(reason) is None:

@@ -268,7 +268,7 @@ async def test_picker_starts_on_the_reason_a_stop_already_has(make_app: AppFacto
 
 
 async def test_a_rejected_reason_is_reported_not_raised(make_app: AppFactory, engine: StaticEngine) -> None:
-    async def refuse(machine: str, stop_start: float, reason: str, user: str) -> None:
+    async def refuse(machine: str, stop_start: float, reason: str, user: str, origin: str = "local") -> None:
         raise KeyError("the stop is gone")
 
     engine.set_stop_reason = refuse  # type: ignore[method-assign]
