@@ -193,6 +193,7 @@ class StaticEngine:
         self.stopped = 0
         self.detail_requests: list[str] = []
         self.reason_calls: list[tuple[str, float, str, str]] = []
+        self.reason_origins: list[str] = []  # where each reason in reason_calls was given from (the audit's origin)
         self.reloads: list[Config] = []
         self.planning_reloads = 0  # how often an import asked for the planning data to be read again
         self.planning = Planning.empty()  # as the real engine's with nothing imported: the config's shifts
@@ -246,6 +247,7 @@ class StaticEngine:
         for index, interval in enumerate(self.intervals[machine]):
             if interval.start == stop_start and interval.state.is_stop:
                 self.reason_calls.append((machine, stop_start, reason, user))
+                self.reason_origins.append(origin)
                 self.intervals[machine][index] = replace(interval, reason=reason, reason_by=user, reason_at=NOW)
                 return
         raise KeyError(f"machine {machine!r} has no stop starting at {stop_start}")
