@@ -109,13 +109,12 @@ def _missing(first: int, last: int) -> str:
 def judge(rows: list[BadRow], places: dict[int, int], held: set[int]) -> list[AuditProblem]:
     """The problems the rows that fail CHECK_SQL show, in chain order.
 
-    An entry whose fields do not match its hash is *edited*; when its link (the entry whose hash
-    is its prev_hash) puts it at another seq (`places`, from `places_of`; `held`: which of those seqs
-    some entry holds), that seq was edited too,
-    and it is *reordered* when such entries stand in another order than their links put them (two
-    entries swapped). A seq missing from the run is
-    *removed*, unless an entry with an edited seq belongs there; a seq held twice, or a sound entry
-    that a later entry's link skips, is *inserted*. A broken link right after an entry already
+    An entry whose fields do not match its hash is *edited*. When its link (the entry whose hash is
+    its prev_hash) puts it at another seq (`places`, from `places_of`), its seq was edited too, and
+    it is *reordered* when such entries stand in another order than their links put them (two
+    entries swapped). A seq missing from the run is *removed*, unless an entry with an edited seq
+    belongs there; a seq held twice, or a sound entry that a later entry's link skips (`held`: which
+    of the places some entry holds), is *inserted*. A broken link right after an entry already
     named, or to a displaced one, says nothing new and is not repeated; any other is *chain broken*.
     """
     inverted = _inverted(places)
@@ -170,16 +169,18 @@ def places_of(rows: list[BadRow]) -> dict[int, int]:
     whose hash its prev_hash is (that entry may be displaced too, as in two swapped neighbours)."""
     owners = {row.seq: row.prev_owner for row in rows if not row.sound and row.prev_owner is not None}
     places: dict[int, int] = {}
-
-    def place_of(seq: int, depth: int = 0) -> int:
-        if seq not in owners or depth > len(owners):
-            return seq  # a sound entry is where its seq says (the depth bound ends a cycle of links)
-        if seq not in places:
-            places[seq] = place_of(owners[seq], depth + 1) + 1
-        return places[seq]
-
-    for seq in owners:
-        place_of(seq)
+    for start in owners:
+        # Walk back along the links to an entry whose place is known (a sound one is where its seq
+        # says), then number the walk forward. A loop (entries whose links go round) ends the walk.
+        walk: list[int] = []
+        seq = start
+        while seq in owners and seq not in places and seq not in walk:
+            walk.append(seq)
+            seq = owners[seq]
+        place = places.get(seq, seq)
+        for seq in reversed(walk):
+            place += 1
+            places[seq] = place
     return places
 
 

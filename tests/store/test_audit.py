@@ -302,3 +302,22 @@ def test_the_problem_list_is_bounded_and_the_rest_counted(tmp_path: Path) -> Non
         assert len(verdict.problems) == LISTED_PROBLEMS and verdict.more_problems == 50
         assert verdict.first_bad is not None and str(verdict.first_bad) == ("seq 1: edited (its fields do not "
                                                                             "match its hash)")
+
+
+def test_a_long_renumbered_chain_is_judged_without_recursion(tmp_path: Path) -> None:
+    # Every entry after the forged one is renumbered: each one's place depends on the one before it.
+    from oee_tui.model.audit import AuditChange
+
+    with Store.open(tmp_path / "long") as long:
+        long.append_audits([AuditChange("u", "local", "config", str(number), None, number, T0 + number)
+                            for number in range(2500)])
+        tenth = next(entry for entry in long.audit_entries(limit=3000) if entry.seq == 10)
+        _sql(long, "UPDATE audit_log SET seq = seq + 1 WHERE seq >= 11")
+        forged = AuditEntry(11, T0 + 10.5, "intruder", "local", "config", "x", None, None, tenth.hash, "")
+        _insert(long, _row_values(forged, hash=_documented_hash(forged, round(forged.ts * 1e6))))
+        verdict = long.verify_audit()
+        assert [str(problem) for problem in verdict.problems[:3]] == [
+            "seq 11: inserted (not in the chain: seq 12's entry links past it to seq 10)",
+            "seq 12: edited (its seq: its link to the entry before it puts it at seq 11)",
+            "seq 13: edited (its seq: its link to the entry before it puts it at seq 12)"]
+        assert verdict.more_problems == 2501 - 11 - 1000
