@@ -130,6 +130,9 @@ def test_no_store_yet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out == f"no audit trail yet: there is no store in {tmp_path / 'empty'}\n"
     assert main([*args, "list"]) == 0
     assert capsys.readouterr().out == "no audit entries\n"
+    assert main([*args, "verify", "--expect", "3:" + "a" * 64]) == 1
+    assert capsys.readouterr().err == (f"oee audit verify: there is no store in {tmp_path / 'empty'}, so the head "
+                                       f"kept off the box (3:{'a' * 64}) is not in it\n")
     assert not (tmp_path / "empty").exists()
 
 

@@ -75,8 +75,12 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     store_dir, tz = _plant_of(args, config_path, data_dir)
     if args.audit_command == "verify":
         if not (store_dir / Store.DB_FILENAME).exists():
+            if args.expect is not None:
+                print(f"oee audit verify: there is no store in {store_dir}, so the head kept off the box "
+                      f"({args.expect[0]}:{args.expect[1]}) is not in it", file=sys.stderr)
+                return EXIT_FAILURE
             print(f"no audit trail yet: there is no store in {store_dir}")
-            return EXIT_OK if args.expect is None else EXIT_FAILURE
+            return EXIT_OK
         with Store.open(store_dir) as store:
             verdict = store.verify_audit(args.expect)
         if verdict.ok:
