@@ -89,6 +89,8 @@ class OeeApp(App[int]):
         # Not in the footer (it is full at 80 columns); F1 lists it and Ctrl+P offers it.
         Binding("f6", "dead_letters", "Dead letters", id="app.dead-letters", show=False,
                 tooltip="Payloads a source sent that could not be decoded or mapped, with their bytes"),
+        Binding("f7", "audit", "Audit", id="app.audit", show=False,
+                tooltip="The audit trail: who changed what, when and from where; and the check of its hash chain"),
     ]
 
     def __init__(
@@ -427,6 +429,17 @@ class OeeApp(App[int]):
             return
         self.push_screen(DeadLettersScreen(refresh_s=None if self.refresh_interval is None else 5.0))
 
+    def action_audit(self) -> None:
+        """The audit trail by user, kind and time, and the check of its chain; F7 again (or Escape) goes back."""
+        from oee_tui.screens.audit_screen import AuditScreen
+
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        if isinstance(self.screen, AuditScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(AuditScreen(refresh_s=None if self.refresh_interval is None else 5.0))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         if self.engine is not None:
             yield SystemCommand("Live status", "Every machine's state and OEE, updated live", self.action_live)
@@ -438,6 +451,8 @@ class OeeApp(App[int]):
                                 "production log from CSV/XLSX, checked before it is written (F4)", self.action_import)
             yield SystemCommand("Dead letters", "Payloads that could not be decoded or mapped, with their bytes (F6)",
                                 self.action_dead_letters)
+            yield SystemCommand("Audit trail", "Who changed what, when and from where; check the hash chain (F7)",
+                                self.action_audit)
         if isinstance(screen, LiveScreen) and (name := screen.highlighted_machine_name()) is not None:
             yield SystemCommand("Open machine detail", f"Timeline, trend and stops of {name}",
                                 screen.action_open_detail)

@@ -53,8 +53,9 @@ def local_time(ts: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def parse_since(text: str, tz: ZoneInfo, now: float) -> float:
-    """`30m`, `2h`, `1d`, `90s` before now, or an ISO date/time (plant local unless it has an offset)."""
+def parse_since(text: str, tz: ZoneInfo, now: float, option: str = "--since") -> float:
+    """`30m`, `2h`, `1d`, `90s` before now, or an ISO date/time (plant local unless it has an offset);
+    `option` names the option in the error (`oee audit`'s --from and --to read times the same way)."""
     cleaned = text.strip()
     match = _DURATION.match(cleaned)
     if match:
@@ -62,7 +63,7 @@ def parse_since(text: str, tz: ZoneInfo, now: float) -> float:
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"--since {text!r}: give a duration such as 30m, 2h or 1d, or an ISO date/time such "
+        raise ValueError(f"{option} {text!r}: give a duration such as 30m, 2h or 1d, or an ISO date/time such "
                          "as 2026-11-27 or 2026-11-27T06:00 (plant local unless it has an offset)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)

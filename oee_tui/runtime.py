@@ -106,8 +106,9 @@ class DemoEngine:
     async def machine_detail(self, machine: str) -> MachineDetail:
         return await self.engine.machine_detail(machine)
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
-        await self.engine.set_stop_reason(machine, stop_start, reason, user)
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
+        await self.engine.set_stop_reason(machine, stop_start, reason, user, origin)
 
     async def reload(self, config: Config) -> ReloadSummary:
         self.config = config

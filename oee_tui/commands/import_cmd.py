@@ -110,6 +110,7 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _CtrlC) -> int:
     from oee_tui.commands.attached import in_engine
     from oee_tui.imports.file_import import check_and_write
+    from oee_tui.service.session_origin import local_origin
     from oee_tui.store import PlanningError, Store
 
     done = in_engine(store_dir_of(args, data_dir), "oee import", lambda client: _import_attached(client, args))
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _C
         ctrl_c.check()
         code, _ = check_and_write(args.file, args.kind, config, store_dir, store, sheet=args.sheet,
                                   day_first=_day_first(args), dry_run=args.dry_run, imported_by=_user(),
-                                  out=_Printed(), guard=ctrl_c)
+                                  origin=local_origin(), out=_Printed(), guard=ctrl_c)
         return code
     except PlanningError as exc:
         print(f"oee import: {args.file} cannot be checked: {exc}", file=sys.stderr)

@@ -57,8 +57,10 @@ class PlantEngine(Protocol):
         """The current shift of one machine: timeline, stops, trend, top reasons."""
         ...
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
-        """Record a reason for the stop of `machine` that started at `stop_start`.
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
+        """Record a reason for the stop of `machine` that started at `stop_start`, and its audit entry
+        (who: `user`; from where: `origin`, such as "ssh 10.1.2.3" or "tty /dev/pts/4").
 
         Raises KeyError for an unknown machine/stop and ValueError for an unknown reason.
         """

@@ -64,12 +64,13 @@ class NoGuard:
 
 
 def check_and_write(file: Path, kind: str, config: Config, store_dir: Path, store: Store | None, *,
-                    sheet: str | None, day_first: bool | None, dry_run: bool, imported_by: str, out: Output,
-                    guard: Guard, shown_as: str | None = None,
+                    sheet: str | None, day_first: bool | None, dry_run: bool, imported_by: str, origin: str,
+                    out: Output, guard: Guard, shown_as: str | None = None,
                     open_store: Callable[[Path], Store] = Store.open) -> tuple[int, WriteSummary | None]:
     """Check `file` whole against the config and the stored planning data; write it (or, with `dry_run`,
     show what would be written). Returns the exit code (0, or 2 when the file has problems, each said)
-    and what was written. `shown_as` names the file in what is said (the engine reads a copy)."""
+    and what was written, with its audit entry (by `imported_by`, from `origin`) in the same transaction.
+    `shown_as` names the file in what is said (the engine reads a copy)."""
     with guard.deferred():
         planning = references.stored_planning(store, kind)
     guard.check()
@@ -110,10 +111,10 @@ def check_and_write(file: Path, kind: str, config: Config, store_dir: Path, stor
     try:
         with guard.deferred():
             if store is not None:
-                summary = _write(store, preview, imported_by, guard)
+                summary = _write(store, preview, imported_by, origin, guard)
             else:
                 with open_store(store_dir) as new_store:
-                    summary = _write(new_store, preview, imported_by, guard)
+                    summary = _write(new_store, preview, imported_by, origin, guard)
     except ValueError as exc:
         out.warn(f"oee import: {exc}")
         return EXIT_PROBLEMS, None
@@ -127,11 +128,11 @@ def check_and_write(file: Path, kind: str, config: Config, store_dir: Path, stor
     return EXIT_WRITTEN, summary
 
 
-def _write(store: Store, preview: ImportPreview, imported_by: str, guard: Guard) -> WriteSummary:
+def _write(store: Store, preview: ImportPreview, imported_by: str, origin: str, guard: Guard) -> WriteSummary:
     """Write the checked file; a Ctrl+C before the commit rolls it back and raises KeyboardInterrupt."""
     assert preview.result is not None
     return write_result(store, preview.result, imported_by=imported_by, sha256=preview.sha256,
-                        interrupted=lambda: guard.pressed)
+                        interrupted=lambda: guard.pressed, origin=origin)
 
 
 def _named(text: str, file: Path, shown_as: str | None) -> str:

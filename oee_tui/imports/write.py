@@ -21,13 +21,14 @@ __all__ = ["WriteSummary", "plan_result", "preview_rows", "removed_rows", "summa
 
 
 def write_result(store: Store, result: ImportResult, *, imported_by: str, sha256: str | None = None,
-                 interrupted: Callable[[], bool] | None = None) -> WriteSummary:
-    """Write a validated file in one transaction; refuses a result with problems.
+                 interrupted: Callable[[], bool] | None = None, origin: str = "local") -> WriteSummary:
+    """Write a validated file in one transaction, with its audit entry (by `imported_by` from
+    `origin`); refuses a result with problems.
 
     `interrupted` is asked just before the commit: True rolls the write back and raises KeyboardInterrupt."""
     _refuse_problems(result)
     return store.write_import(result.kind, result.records, file=result.file, sheet=result.sheet,
-                              imported_by=imported_by, sha256=sha256, interrupted=interrupted)
+                              imported_by=imported_by, sha256=sha256, interrupted=interrupted, origin=origin)
 
 
 def plan_result(store: Store, result: ImportResult, *, imported_by: str = "") -> WriteSummary:

@@ -4,6 +4,7 @@ Nothing here does I/O or imports anything of the project's own: the types are th
 vocabulary the layers above speak to each other in.
 """
 
+from oee_tui.model.audit import AuditChange, AuditEntry, AuditProblem, AuditVerdict
 from oee_tui.model.events import EventKind, MachineEvent
 from oee_tui.model.facts import (
     COUNTER_SIGNALS,
@@ -48,6 +49,10 @@ __all__ = [
     "COUNTER_SIGNALS",
     "STATE_CODE_TARGETS",
     "WEEKDAYS",
+    "AuditChange",
+    "AuditEntry",
+    "AuditProblem",
+    "AuditVerdict",
     "CountBucket",
     "CountEvent",
     "CountEventColumns",

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from oee_tui.model import MachineDetail, StateInterval
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
+from oee_tui.service.session_origin import local_origin
 from oee_tui.widgets.formatting import count, hms, local_time, percent_with_sign
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.state_timeline import StateTimeline
@@ -246,7 +247,7 @@ class MachineDetailScreen(PlantScreen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="reason")
     async def save_reason(self, stop: StateInterval, code: str) -> None:
-        await self.engine.set_stop_reason(self.machine_id, stop.start, code, operator_name())
+        await self.engine.set_stop_reason(self.machine_id, stop.start, code, operator_name(), local_origin())
         reason = self.config.reason(code)
         self.notify(f"{reason.name if reason else code} given to the stop at {local_time(stop.start, self.config.tz)}",
                     title="Reason saved")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import re
 import shutil
 import tempfile
@@ -68,20 +67,16 @@ async def import_file(context: OpContext, args: Mapping[str, Any]) -> dict[str, 
         try:
             code, summary = await context.in_thread(lambda: check_and_write(
                 path, kind, context.config, context.data_dir, store, sheet=text_arg(args, "sheet"),
-                day_first=day_first, dry_run=dry_run, imported_by=context.caller.who, out=said, guard=NoGuard(),
-                shown_as=shown_as))
+                day_first=day_first, dry_run=dry_run, imported_by=context.caller.who, origin=context.caller.origin,
+                out=said, guard=NoGuard(), shown_as=shown_as))
         except PlanningError as exc:
             raise OpError("bad_request", f"{shown_as} cannot be checked: {exc}") from None
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)
-    if summary is not None:
-        await context.audit("import", name, None, {
-            "kind": kind, "file": shown_as, "sha256": hashlib.sha256(content).hexdigest(),
-            "inserted": summary.inserted, "updated": summary.updated, "unchanged": summary.unchanged,
-            "removed": summary.removed})
-        if summary.changed:
-            await context.engine.reload_planning()
+    # The write's audit entry went into its own transaction (imports/write.py), by this caller, from where.
+    if summary is not None and summary.changed:
+        await context.engine.reload_planning()
     return {"exit": code, "lines": said.lines}
 
 

@@ -6,7 +6,6 @@ import contextlib
 import os
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
@@ -32,30 +31,16 @@ async def machine_detail(context: OpContext, args: Mapping[str, Any]) -> Machine
 
 
 async def set_stop_reason(context: OpContext, args: Mapping[str, Any]) -> None:
+    """The reason is stored with who gave it and from where, its audit entry in the same transaction."""
     machine = text_arg(args, "machine", required=True) or ""
     reason = text_arg(args, "reason", required=True) or ""
     stop_start = number_arg(args, "stop_start")
-    before = await _reason_now(context, machine, stop_start)
     try:
-        await context.engine.set_stop_reason(machine, stop_start, reason, context.caller.who)
+        await context.engine.set_stop_reason(machine, stop_start, reason, context.caller.who, context.caller.origin)
     except KeyError as exc:
         raise OpError("not_found", str(exc.args[0]) if exc.args else str(exc)) from None
     except ValueError as exc:
         raise OpError("bad_request", str(exc)) from None
-    subject = f"{machine}@{datetime.fromtimestamp(stop_start, UTC).isoformat()}"
-    await context.audit("stop_reason", subject, before, reason)
-
-
-async def _reason_now(context: OpContext, machine: str, stop_start: float) -> str | None:
-    """The stop's reason before this change (the audit's 'before'); None when it had none, or is not live."""
-    try:
-        detail = await context.engine.machine_detail(machine)
-    except KeyError:
-        return None
-    for interval in (*detail.stops, *detail.intervals):
-        if abs(interval.start - stop_start) < 1e-6:
-            return interval.reason
-    return None
 
 
 async def status(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:

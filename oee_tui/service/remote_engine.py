@@ -88,8 +88,10 @@ class RemoteEngine:
         detail: MachineDetail = await self.call("machine_detail", machine=machine)
         return detail
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
-        # The engine knows who asks from the socket; `user` (the TUI's idea of it) is not sent.
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
+        # The engine knows who asks from the socket, and where from since the hello; `user` and `origin`
+        # (the TUI's idea of them) are not sent.
         await self.call("set_stop_reason", machine=machine, stop_start=stop_start, reason=reason)
 
     async def reload(self, config: Config) -> object:

@@ -199,12 +199,11 @@ class EngineServer:
     async def audit(self, caller: Caller, kind: str, subject: str, before: object, after: object) -> None:
         """An entry in the store's audit trail; a store that cannot take it is logged, never hidden."""
         store = self.engine.store
-        append = getattr(store, "append_audit", None)
-        if append is None:
+        if store is None:
             return
         try:
-            await asyncio.to_thread(append, user=caller.who, origin=caller.origin, kind=kind, subject=subject,
-                                    before=before, after=after)
+            await asyncio.to_thread(store.append_audit, user=caller.who, origin=caller.origin, kind=kind,
+                                    subject=subject, before=before, after=after)
         except Exception:
             log.exception("audit entry not written: %s %s by %s", kind, subject, caller.who)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from oee_tui.model import CountBucket, CountEventColumns, DeadLetter, MachineEvent, StateInterval, TagSample
+from oee_tui.model.audit import AuditChange
 
 
 class KeptSamples(NamedTuple):
@@ -25,13 +26,15 @@ def no_samples() -> KeptSamples:
 
 
 class ReasonEntry(NamedTuple):
-    """A person gave the stop of `machine` that started at `stop_start` a reason."""
+    """A person gave the stop of `machine` that started at `stop_start` a reason; `audit`, when given, is
+    the audit entry that records it, written in the same transaction (not at all if the reason is set aside)."""
 
     machine: str
     stop_start: float
     reason: str
     entered_by: str
     entered_at: float
+    audit: AuditChange | None = None
 
 
 @dataclass(frozen=True, slots=True)

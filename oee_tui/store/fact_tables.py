@@ -27,10 +27,12 @@ from oee_tui.model import (
     StateInterval,
     TagSample,
 )
+from oee_tui.model.audit import AuditChange
 from oee_tui.store.arrow_lists import gc_paused, num_list, str_list
+from oee_tui.store.audit_tables import append_on
 from oee_tui.store.database import run_on_batch
 from oee_tui.store.day_summary_tables import DaySummaryTables
-from oee_tui.store.fact_batch import FactBatch, FactsWritten, KeptSamples
+from oee_tui.store.fact_batch import FactBatch, FactsWritten, KeptSamples, ReasonEntry
 from oee_tui.store.fact_rows import (
     HISTORY_SQL,
     TableWrite,
@@ -138,6 +140,16 @@ def _listed(values: Sequence[_T]) -> list[_T]:
     return values if isinstance(values, list) else list(values)
 
 
+def _audited(reasons: Sequence[ReasonEntry], writes: Sequence[TableWrite]) -> list[AuditChange]:
+    """The audit entries of the reasons this attempt writes: a reason set aside takes its entry with it."""
+    if not reasons:
+        return []
+    write = next((write for write in writes if write.table == "stop_reasons"), None)
+    if write is None:
+        return []
+    return [change for row in write.origin if (change := reasons[int(row)].audit) is not None]
+
+
 class _RowRefused(Exception):
     """The database refused a value of the flush's `index`-th write (the transaction is rolled back)."""
 
@@ -180,7 +192,8 @@ class FactTables(DaySummaryTables):
             ((r.machine, r.stop_start) for r in batch.reasons)))
         while True:
             try:
-                history_rows = self._write_all(writes, dead_letters_write(letters, now), stale)
+                history_rows = self._write_all(writes, dead_letters_write(letters, now), stale,
+                                               _audited(batch.reasons, writes))
                 break
             except _RowRefused as refused:
                 # Rolled back. Find the rows the database refuses by trial, keep them as dead letters, go again.
@@ -201,9 +214,10 @@ class FactTables(DaySummaryTables):
                             set_aside=tuple(letters[len(batch.dead_letters):]))
 
     def _write_all(self, writes: Sequence[TableWrite], dead_letters: TableWrite | None,
-                   stale: Mapping[str, float]) -> int:
-        """One transaction over every write; returns how many replayed samples were new. Raises
-        _RowRefused (rolled back) when the database refuses a value of one of `writes`."""
+                   stale: Mapping[str, float], audit: Sequence[AuditChange]) -> int:
+        """One transaction over every write and the audit entries of its reasons; returns how many
+        replayed samples were new. Raises _RowRefused (rolled back) when the database refuses a value
+        of one of `writes`."""
         history_rows = 0
         with self._writing_facts(stale) as cur:
             for index, write in enumerate(writes):
@@ -222,6 +236,8 @@ class FactTables(DaySummaryTables):
                     history_rows = int(result[0][0])
             if dead_letters is not None:
                 run_on_batch(cur, dead_letters.batch, dead_letters.sql)
+            if audit:
+                append_on(cur, audit)
         return history_rows
 
     def _refused_rows(self, write: TableWrite, error: duckdb.Error) -> dict[int, str]:

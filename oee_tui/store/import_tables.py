@@ -39,11 +39,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
 
 from oee_tui.model import (
+    AuditChange,
     ImportRecord,
     LoggedStop,
     MachineState,
@@ -54,6 +56,7 @@ from oee_tui.model import (
     ReasonRecord,
     ShiftPattern,
 )
+from oee_tui.store.audit_tables import append_on
 from oee_tui.store.count_spread import spread_counts
 from oee_tui.store.day_summary_tables import DaySummaryTables
 from oee_tui.store.fact_tables import NEWEST_REASON_ONLY
@@ -99,8 +102,12 @@ class WriteSummary:
 class ImportTables(DaySummaryTables):
     def write_import(self, kind: str, records: Sequence[ImportRecord], *, file: str, sheet: str | None,
                      imported_by: str, sha256: str | None = None, commit: bool = True,
-                     interrupted: Callable[[], bool] | None = None) -> WriteSummary:
-        """Write the records of one file of `kind` in one transaction, logged with where they came from.
+                     interrupted: Callable[[], bool] | None = None, origin: str | None = None) -> WriteSummary:
+        """Write the records of one file of `kind` in one transaction, logged with where they came from,
+        and, given the `origin` of the person (such as "ssh 10.1.2.3"), audited: an entry of kind
+        "import" for the file's name, after = what was written (kind, file, sheet, rows, sha256 and
+        the summary's counts), in the same transaction. Like the import log, a file that changed
+        nothing adds no entry.
 
         Without `commit`, what the write would do, computed by doing it and rolling back: nothing
         is kept, and the saved day summaries stay. `interrupted` (a Ctrl+C noted by the caller) is
@@ -119,6 +126,10 @@ class ImportTables(DaySummaryTables):
             if summary.changed:
                 cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [_now(), kind, file, sheet, sha256, len(records), imported_by])
+                if origin is not None:
+                    written = {"kind": kind, "file": file, "sheet": sheet, "rows": len(records), "sha256": sha256,
+                               "inserted": summary.inserted, "updated": summary.updated, "removed": summary.removed}
+                    append_on(cur, [AuditChange(imported_by, origin, "import", PurePath(file).name, None, written)])
             if interrupted is not None and interrupted():
                 raise KeyboardInterrupt  # inside the transaction: it rolls back
         return summary

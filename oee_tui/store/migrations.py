@@ -254,7 +254,33 @@ CREATE TABLE machine_events (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+_V9: Final = """
+-- The audit trail: one row per change a person made (oee_tui.store.audit_tables). Append-only: the
+-- store has no statement that updates or deletes a row. Each row is hash-chained to the one before
+-- it (oee_tui.store.audit_chain says exactly what is hashed); `before` and `after` are canonical JSON.
+CREATE TABLE audit_log (
+    seq       BIGINT NOT NULL,
+    ts        TIMESTAMP NOT NULL,
+    user_name VARCHAR NOT NULL,
+    origin    VARCHAR NOT NULL,
+    kind      VARCHAR NOT NULL,
+    subject   VARCHAR NOT NULL,
+    before    VARCHAR,
+    after     VARCHAR,
+    prev_hash VARCHAR NOT NULL,
+    hash      VARCHAR NOT NULL
+);
+
+-- The chain's head, updated in the transaction of every append: how many entries there are and the
+-- last one's hash. It finds what an edit of audit_log alone cannot hide (its last entries removed).
+CREATE TABLE audit_head (
+    id      INTEGER PRIMARY KEY,
+    entries BIGINT NOT NULL,
+    hash    VARCHAR NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

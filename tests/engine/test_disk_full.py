@@ -82,9 +82,11 @@ async def test_the_engine_keeps_says_and_then_writes_everything_once(disk: Small
         with pytest.raises(StoreWriteError, match="no space left on the disk"):
             await feed.engine.set_stop_reason("M1", stop, "FAIL", "operator")
         assert feed.engine.machines["M1"].current.reason is None
+        assert store.audit_head() == (0, "0" * 64)  # nor audited: its entry was in the refused transaction
 
         disk.free()
         await feed.engine.set_stop_reason("M1", stop, "FAIL", "operator")  # confirmed: it is stored
+        assert [entry.after_value() for entry in store.audit_entries()] == ["FAIL"]
         assert feed.engine.store_health.ok
         assert stored_counter_values(store) == [float(n) for n in range(1, feed.count + 1)]  # each once
         assert store.cursor().execute("SELECT reason FROM stop_reasons").fetchall() == [("FAIL",)]

@@ -193,6 +193,7 @@ class StaticEngine:
         self.stopped = 0
         self.detail_requests: list[str] = []
         self.reason_calls: list[tuple[str, float, str, str]] = []
+        self.reason_origins: list[str] = []  # where each reason in reason_calls was given from (the audit's origin)
         self.reloads: list[Config] = []
         self.planning_reloads = 0  # how often an import asked for the planning data to be read again
         self.planning = Planning.empty()  # as the real engine's with nothing imported: the config's shifts
@@ -237,7 +238,8 @@ class StaticEngine:
             out.append(ReasonTotal(code, reason.name if reason else "No reason given", stops_count, seconds))
         return tuple(sorted(out, key=lambda total: total.seconds, reverse=True))
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
         if machine not in self.intervals:
             raise KeyError(f"unknown machine {machine!r}")
         if self.config.reason(reason) is None:
@@ -245,6 +247,7 @@ class StaticEngine:
         for index, interval in enumerate(self.intervals[machine]):
             if interval.start == stop_start and interval.state.is_stop:
                 self.reason_calls.append((machine, stop_start, reason, user))
+                self.reason_origins.append(origin)
                 self.intervals[machine][index] = replace(interval, reason=reason, reason_by=user, reason_at=NOW)
                 return
         raise KeyError(f"machine {machine!r} has no stop starting at {stop_start}")

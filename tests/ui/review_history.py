@@ -19,10 +19,11 @@ class StoreEngine(StaticEngine):
     a stop it no longer holds in memory when the store has it (Engine.set_stop_reason does the same;
     tests/engine/test_stop_reason_history.py tests the real one)."""
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
         assert self.store is not None
         try:
-            await super().set_stop_reason(machine, stop_start, reason, user)
+            await super().set_stop_reason(machine, stop_start, reason, user, origin)
         except KeyError:
             stored = self.store.intervals(stop_start, stop_start + 1e-3, [machine])
             if not any(i.start == stop_start and i.state.is_stop for i in stored):

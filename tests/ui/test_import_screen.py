@@ -185,7 +185,9 @@ async def test_a_file_with_problems_is_refused_and_writes_nothing(folder: Path, 
 
 
 async def test_a_clean_file_is_written_to_the_store_and_the_engine_reloads(folder: Path, engine: StaticEngine,
-                                                                          store: Store) -> None:
+                                                                          store: Store,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.44 50000 192.0.2.1 22")
     engine.store = store
     notes: list[Notification] = []
     async with make_app(engine).run_test(size=(80, 24), message_hook=collect(notes)) as pilot:
@@ -210,6 +212,10 @@ async def test_a_clean_file_is_written_to_the_store_and_the_engine_reloads(folde
     logged = cur.execute("SELECT kind, file, row_count, imported_by, length(sha256) FROM import_log").fetchall()
     cur.close()
     assert logged == [("schedule", "orders_ok.csv", 3, OPERATOR, 64)]
+    # Audited once, with where the planner sat (pinned here: the test's own terminal or SSH session varies).
+    [entry] = store.audit_entries()
+    assert (entry.user, entry.origin, entry.kind, entry.subject) == (OPERATOR, "ssh 192.0.2.44", "import",
+                                                                     "orders_ok.csv")
     assert engine.planning_reloads == 1  # only the import that changed something
     assert [note.message for note in notes if note.title == "Imported"] == [
         "orders_ok.csv: 3 inserted, 0 updated, 0 unchanged",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
@@ -211,7 +212,9 @@ async def test_d_opens_detail_and_backspace_returns(make_app: AppFactory, engine
         assert isinstance(app.screen, LiveScreen)
 
 
-async def test_operator_gives_a_reason_to_a_stop(make_app: AppFactory, engine: StaticEngine) -> None:
+async def test_operator_gives_a_reason_to_a_stop(make_app: AppFactory, engine: StaticEngine,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.44 50000 192.0.2.1 22")
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await show_live(pilot, app, engine)
@@ -230,6 +233,7 @@ async def test_operator_gives_a_reason_to_a_stop(make_app: AppFactory, engine: S
 
         minor_stop_start = SHIFT_START + 275 * 60
         assert engine.reason_calls == [("L1-LAB", minor_stop_start, "FAIL.MECH", OPERATOR)]
+        assert engine.reason_origins == ["ssh 192.0.2.44"]  # for the audit trail: where the operator sat
         assert app.screen is detail
         stops = detail.query_one("#stops", KeyedTable)
         assert stops.cursor_key == repr(minor_stop_start)
@@ -268,7 +272,7 @@ async def test_picker_starts_on_the_reason_a_stop_already_has(make_app: AppFacto
 
 
 async def test_a_rejected_reason_is_reported_not_raised(make_app: AppFactory, engine: StaticEngine) -> None:
-    async def refuse(machine: str, stop_start: float, reason: str, user: str) -> None:
+    async def refuse(machine: str, stop_start: float, reason: str, user: str, origin: str = "local") -> None:
         raise KeyError("the stop is gone")
 
     engine.set_stop_reason = refuse  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
@@ -32,7 +33,15 @@ from oee_tui.engine.live.routing import SampleRouter, TagRoute
 from oee_tui.engine.live.shift_detail import build_machine_detail
 from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
-from oee_tui.model import MachineDetail, PlantSnapshot, SampleColumns, StoreHealth, TagSample
+from oee_tui.model import (
+    AuditChange,
+    MachineDetail,
+    PlantSnapshot,
+    SampleColumns,
+    StateInterval,
+    StoreHealth,
+    TagSample,
+)
 from oee_tui.store import PlanningError, ReasonEntry, Store, StoreWriteError
 
 log = logging.getLogger(__name__)
@@ -370,11 +379,13 @@ class Engine:
 
     # ------------------------------------------------------------ commands
 
-    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str) -> None:
+    async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
+                              origin: str = "local") -> None:
         """Record a reason, returning only once it is durable in the store: it is written in one
         transaction with everything buffered, the stop's own interval included, so that the reason
-        never outlives (or outlasts) the stop it names. Raises StoreWriteError when the store cannot
-        be written: then nothing of it is kept, not even on screen."""
+        never outlives (or outlasts) the stop it names, and with its audit entry (kind "stop_reason",
+        by `user` from `origin`, the stop's previous reason before). Raises StoreWriteError when the
+        store cannot be written: then nothing of it is kept, not even on screen."""
         if machine not in self.machines:
             raise KeyError(f"unknown machine {machine!r}")
         if reason not in self.reasons:
@@ -382,20 +393,24 @@ class Engine:
         tracker = self.machines[machine]
         now = self.clock()
         # The tracker holds the current shift; an older stop (the supervisor's review) is in the store.
-        if not _holds_stop(tracker, stop_start) and not await self._stored_stop(machine, stop_start):
+        stop = _held_stop(tracker, stop_start) or await self._stored_stop(machine, stop_start)
+        if stop is None:
             raise KeyError(f"machine {machine!r} has no stop starting at {stop_start}")
         if self.store is not None:
-            written = await self._writer.flush(self.machines, [ReasonEntry(machine, stop_start, reason, user, now)])
+            when = datetime.fromtimestamp(stop_start, UTC).isoformat()
+            audit = AuditChange(user, origin, "stop_reason", f"{machine}@{when}", stop.reason, reason, now)
+            written = await self._writer.flush(self.machines,
+                                               [ReasonEntry(machine, stop_start, reason, user, now, audit)])
             if written is None or not written.reasons:
                 refused = written.set_aside[-1].error if written is not None and written.set_aside else "not written"
                 raise ValueError(f"the reason could not be stored: {refused}")
         tracker.set_reason(stop_start, reason, user, now)
 
-    async def _stored_stop(self, machine: str, stop_start: float) -> bool:
+    async def _stored_stop(self, machine: str, stop_start: float) -> StateInterval | None:
         if self.store is None:
-            return False
+            return None
         stored = await self._writer.in_writer(self.store.intervals, stop_start, stop_start + 1e-3, [machine])
-        return any(abs(i.start - stop_start) < 1e-6 and i.state.is_stop for i in stored)
+        return next((i for i in stored if abs(i.start - stop_start) < 1e-6 and i.state.is_stop), None)
 
 
 def _set_count_gap_caps(config: Config, machines: Mapping[str, MachineTracker]) -> None:
@@ -407,6 +422,7 @@ def _set_count_gap_caps(config: Config, machines: Mapping[str, MachineTracker]) 
         machines[machine.id].count_gap_cap_s = 2.0 * max(intervals) if intervals else COUNT_GAP_CAP_S
 
 
-def _holds_stop(tracker: MachineTracker, stop_start: float) -> bool:
-    """Whether the tracker's current shift has an interval starting at `stop_start` (as set_reason finds it)."""
-    return any(abs(interval.start - stop_start) < 1e-6 for interval in (tracker.current, *tracker.history))
+def _held_stop(tracker: MachineTracker, stop_start: float) -> StateInterval | None:
+    """The tracker's interval of its current shift starting at `stop_start` (as set_reason finds it), if any."""
+    return next((interval for interval in (tracker.current, *reversed(tracker.history))
+                 if abs(interval.start - stop_start) < 1e-6), None)

@@ -43,6 +43,7 @@ from oee_tui.screens.file_import.preview_table import (
 from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
+from oee_tui.service.session_origin import local_origin
 from oee_tui.store import Store
 from oee_tui.widgets.form import FORM_GUARDS
 from oee_tui.widgets.keyed_table import KeyedTable
@@ -472,7 +473,8 @@ class ImportScreen(PlantScreen[None]):
                 self.app.call_from_thread(self._write_refused, "The file changed since it was checked; press "
                                           "ctrl+r to check it again, then ctrl+s.")
                 return
-            summary = write_result(store, checked.result, imported_by=operator_name(), sha256=checked.sha256)
+            summary = write_result(store, checked.result, imported_by=operator_name(), sha256=checked.sha256,
+                                   origin=local_origin())
         except Exception as exc:
             self.app.call_from_thread(self._write_refused, f"Nothing was written: {exc}")
             return

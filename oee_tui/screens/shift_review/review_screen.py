@@ -41,6 +41,7 @@ from oee_tui.screens.shift_review import panels, rows
 from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
 from oee_tui.screens.shift_review.export import Exportable, default_path, table_export
 from oee_tui.screens.shift_review.period_loading import Compared, Loaded, load_comparison, load_period
+from oee_tui.service.session_origin import local_origin
 from oee_tui.store import Store
 from oee_tui.widgets.formatting import count
 from oee_tui.widgets.keyed_table import KeyedTable
@@ -402,7 +403,7 @@ class ReviewScreen(PlantScreen[None]):
     async def save_reason(self, stop: StopRow, code: str) -> None:
         user = operator_name()
         # The engine checks the stop (in memory for this shift, in the store for older ones) and records who.
-        await self.engine.set_stop_reason(stop.machine, stop.start, code, user)
+        await self.engine.set_stop_reason(stop.machine, stop.start, code, user, local_origin())
         reason = self.reviewed_config.reason(code)
         self.notify(f"{reason.name if reason else code} given to the stop at {self._when(stop.start)}",
                     title="Reason saved")
