@@ -12,9 +12,9 @@ from types import ModuleType
 
 
 def _modules() -> tuple[ModuleType, ...]:
-    from oee_tui.commands import deadletters_cmd, export_cmd, import_cmd, store_cmd
+    from oee_tui.commands import access_cmd, deadletters_cmd, export_cmd, import_cmd, store_cmd
 
-    return (import_cmd, export_cmd, deadletters_cmd, store_cmd)
+    return (import_cmd, export_cmd, deadletters_cmd, store_cmd, access_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
