@@ -176,35 +176,36 @@ def test_a_pin_hash_round_trips_and_is_salted() -> None:
 PERSON = 'account = "line3"\nname = "Maria Lopez"\n' + pin_line("4711") + "\n"
 
 
-@pytest.mark.parametrize(
-    ("section", "key", "hint"),
-    [
-        ('[access]\nroles = { boss = ["eva"] }', "access.roles.boss", "operator, maintenance, supervisor, admin"),
-        ('[access]\ndefault_role = "guest"', "access.default_role", "none"),
-        ('[access.roles]\noperator = [""]', "access.roles.operator[0]", "OS user name"),
-        ('[access.roles]\noperator = ["%"]', "access.roles.operator[0]", "group name"),
-        ('[access.roles]\noperator = ["hans", "ann marie"]', "access.roles.operator[1]", "without spaces"),
-        ('[access.roles]\noperator = [42]', "access.roles.operator[0]", "string"),
-        ('[access.roles]\noperator = "hans"', "access.roles.operator", "list"),
-        ('[access]\nsocket_group = "no-such-group-here"', "access.socket_group", "groupadd"),
-        ('[access]\nsocket_grup = "oee"', "access.socket_grup", "known keys"),
-        ("[[access.people]]\n" + PERSON.replace('account = "line3"\n', ""), "access.people[Maria Lopez].account",
-         "shared OS login"),
-        ("[[access.people]]\n" + PERSON.replace('account = "line3"', 'account = ""'),
-         "access.people[Maria Lopez].account", "non-empty"),
-        ("[[access.people]]\n" + PERSON.replace('account = "line3"', 'account = "%operators"'),
-         "access.people[Maria Lopez].account", "not a group"),
-        ("[[access.people]]\n" + PERSON.replace('name = "Maria Lopez"', 'name = " "'), "access.people[0].name",
-         "non-empty"),
-        ("[[access.people]]\n" + PERSON + "[[access.people]]\n" + PERSON, "access.people[Maria Lopez].name",
-         "used twice for account line3"),
-        ("[[access.people]]\n" + PERSON + 'role = "boss"', "access.people[Maria Lopez].role", "supervisor"),
-        ("[[access.people]]\n" + PERSON + 'badge = 7', "access.people[Maria Lopez].badge", "known keys"),
-        ('[[access.people]]\naccount = "line3"\nname = "Maria Lopez"', "access.people[Maria Lopez].pin",
-         "oee access pin"),
-    ],
-    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
-)
+MISTAKES = [
+    ('[access]\nroles = { boss = ["eva"] }', "access.roles.boss", "operator, maintenance, supervisor, admin"),
+    ('[access]\ndefault_role = "guest"', "access.default_role", "none"),
+    ('[access.roles]\noperator = [""]', "access.roles.operator[0]", "OS user name"),
+    ('[access.roles]\noperator = ["%"]', "access.roles.operator[0]", "group name"),
+    ('[access.roles]\noperator = ["hans", "ann marie"]', "access.roles.operator[1]", "without spaces"),
+    ('[access.roles]\noperator = [42]', "access.roles.operator[0]", "string"),
+    ('[access.roles]\noperator = "hans"', "access.roles.operator", "list"),
+    ('[access]\nsocket_group = "no-such-group-here"', "access.socket_group", "groupadd"),
+    ('[access]\nsocket_grup = "oee"', "access.socket_grup", "known keys"),
+    ("[[access.people]]\n" + PERSON.replace('account = "line3"\n', ""), "access.people[Maria Lopez].account",
+     "shared OS login"),
+    ("[[access.people]]\n" + PERSON.replace('account = "line3"', 'account = ""'),
+     "access.people[Maria Lopez].account", "non-empty"),
+    ("[[access.people]]\n" + PERSON.replace('account = "line3"', 'account = "%operators"'),
+     "access.people[Maria Lopez].account", "not a group"),
+    ("[[access.people]]\n" + PERSON.replace('name = "Maria Lopez"', 'name = " "'), "access.people[0].name",
+     "non-empty"),
+    ("[[access.people]]\n" + PERSON + "[[access.people]]\n" + PERSON, "access.people[Maria Lopez].name",
+     "used twice for account line3"),
+    ("[[access.people]]\n" + PERSON + 'role = "boss"', "access.people[Maria Lopez].role", "supervisor"),
+    ("[[access.people]]\n" + PERSON + 'badge = 7', "access.people[Maria Lopez].badge", "known keys"),
+    ('[[access.people]]\naccount = "line3"\nname = "Maria Lopez"', "access.people[Maria Lopez].pin",
+     "oee access pin"),
+]
+
+
+# Named by key and hint: a section holds a freshly salted PIN hash, which would make its id differ from
+# one run (or xdist worker) to the next.
+@pytest.mark.parametrize(("section", "key", "hint"), MISTAKES, ids=[f"{key}:{hint}" for _s, key, hint in MISTAKES])
 def test_a_mistake_in_access_names_the_key_and_the_fix(section: str, key: str, hint: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(SAMPLE_CONFIG + "\n" + section)
