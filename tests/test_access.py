@@ -305,3 +305,12 @@ def test_pin_refuses_a_mismatch_or_a_bad_pin_and_prints_nothing(first: str, seco
     session.close()
     assert session.exitstatus == 2
     assert said in session.before and "pin =" not in session.before
+
+
+def test_whoami_without_a_config_says_the_defaults_apply(tmp_path: Path) -> None:
+    missing = tmp_path / "oee.toml"
+    done = subprocess.run([*OEE, "--config", str(missing), "--data-dir", str(tmp_path), "access", "whoami"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "SSH_CONNECTION": ""})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"config  {missing} does not exist: [access] has its defaults\n")
+    assert "role    admin: " in done.stdout  # this user owns the data dir: the engine's own user

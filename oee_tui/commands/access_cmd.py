@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from oee_tui.commands.common import EXIT_OK, EXIT_USAGE, plant
-from oee_tui.config.access import account_caller
+from oee_tui.config.access import AccessSettings, account_caller
 from oee_tui.config.pins import MAX_PIN_LENGTH, MIN_PIN_LENGTH, PinError, hash_pin
 from oee_tui.model.access import Caller
 
@@ -91,17 +91,24 @@ def _user_name(uid: int) -> str:
 
 
 def _whoami(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    config, store_dir = plant(args, config_path, data_dir)
+    rows: list[tuple[str, str]] = []
+    if args.demo or config_path.exists():
+        config, store_dir = plant(args, config_path, data_dir)
+        access = config.access
+    else:
+        # No config yet: what an engine started now would do, with [access] left out.
+        access, store_dir = AccessSettings(), data_dir
+        rows.append(("config", f"{config_path} does not exist: [access] has its defaults"))
     caller = this_session()
     engine_uid, engine_why = _engine_uid(store_dir)
-    grant = config.access.grant(caller, engine_uid)
-    rows = [("user", f"{caller.user} (uid {caller.uid})"),
+    grant = access.grant(caller, engine_uid)
+    rows += [("user", f"{caller.user} (uid {caller.uid})"),
             ("groups", ", ".join(caller.groups) or "(none)"),
             ("origin", caller.origin),
             ("engine", f"runs as {_user_name(engine_uid)} (uid {engine_uid}), {engine_why}"),
             ("role", f"{grant.role.label if grant.role is not None else 'none, may not use the engine'}: "
                      f"{grant.reason}")]
-    people = config.access.people_of(caller.user)
+    people = access.people_of(caller.user)
     if people:
         rows.append(("people", f"this login is shared: {len(people)} people give their name and PIN "
                                f"({', '.join(person.name for person in people)})"))
