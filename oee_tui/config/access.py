@@ -59,7 +59,6 @@ class AccessSettings:
 
     def grant(self, caller: Caller, engine_uid: int | None = None) -> RoleGrant:
         engine_uid = os.getuid() if engine_uid is None else engine_uid
-        listed = self._listed(caller)
         if caller.user not in self.users and caller.uid in (0, engine_uid):
             who = "root" if caller.uid == 0 else "the engine's own user"
             return RoleGrant(Role.ADMIN, f"{who}, not listed by name in [access.roles]")
@@ -68,6 +67,7 @@ class AccessSettings:
                 return RoleGrant(None, "[access] socket_group is not set, so only the engine's own user and root "
                                        "may connect (socket mode 0600)")
             return RoleGrant(None, f"not in the group {self.socket_group} that may connect ([access] socket_group)")
+        listed = self._listed(caller)
         if listed:
             role = max(role for role, _entry in listed)
             entries = ", ".join(entry for entry_role, entry in listed if entry_role == role)
