@@ -4,6 +4,7 @@ config that holds a password others can read is warned about by `oee config chec
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import subprocess
@@ -276,6 +277,31 @@ def test_a_file_others_can_change_is_warned_about(tmp_path: Path) -> None:
     warnings = config_warnings(load_config(path))
     assert len(warnings) == 1 and "can be changed by its group" in warnings[0] and "every user" in warnings[0]
     assert f"chmod go-w {path}" in warnings[0]
+
+
+def test_a_private_key_file_others_can_read_is_warned_about(tmp_path: Path) -> None:
+    keys = {name: tmp_path / f"{name}.key" for name in ("tls", "user")}
+    for key_file in keys.values():
+        key_file.write_text("-----BEGIN PRIVATE KEY-----\n")
+    user_login = f'user_certificate = "u.der"\nuser_private_key = "{keys["user"]}"\n'
+    text = plant("").replace('username = "oee"\n', user_login, 1)
+    text = text.replace('username = "oee"\n', f'tls_cert_file = "c.pem"\ntls_key_file = "{keys["tls"]}"\n', 1)
+    path = tmp_path / "oee.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    keys["tls"].chmod(0o640)
+    keys["user"].chmod(0o600)
+    config = load_config(path)
+    my_group = grp.getgrgid(keys["tls"].stat().st_gid).gr_name
+    assert ("sources[ua].user_private_key", str(keys["user"])) in config.private_key_files
+    assert config_warnings(config) == [
+        f"the private key file {keys['tls']} (sources[uns].tls_key_file) is readable by its group {my_group} "
+        f"(mode 0640): run `chmod 600 {keys['tls']}` as the engine's user"]
+    keys["user"].chmod(0o604)
+    assert f"the private key file {keys['user']} (sources[ua].user_private_key) is readable by every user" in \
+        config_warnings(config)[0]  # in file order
+    keys["tls"].unlink()  # a missing key is the connection's problem, said with the source
+    assert len(config_warnings(config)) == 1
 
 
 def test_config_check_prints_the_warning_and_still_succeeds(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
     return Config(site=site, lines=lines, machines=machines, sources=sources, reasons=reasons,
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
                   edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data),
-                  access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file))
+                  access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file),
+                  private_key_files=tuple(r.private_key_files))
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

@@ -117,6 +117,7 @@ class Config:
     # The keys whose secret (a password, a PIN's hash) is written in the file itself, not taken from a
     # variable or a file: config_warnings says so when others may read the file.
     secrets_in_file: tuple[str, ...] = ()
+    private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
 
     @property
     def tz(self) -> ZoneInfo:

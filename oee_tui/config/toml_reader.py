@@ -48,8 +48,10 @@ class TomlReader:
 
     def __init__(self, file: Path | str) -> None:
         self.file = file
-        # The keys whose secret is written in the file itself (config_warnings: who may read it).
+        # The keys whose secret is written in the file itself, and the private key files it names, by key
+        # (config_warnings: who may read them).
         self.secrets_in_file: list[str] = []
+        self.private_key_files: list[tuple[str, str]] = []
 
     def fail(self, key: str, value: object, expected: str) -> ConfigError:
         return ConfigError(self.file, key, value, expected)
@@ -123,6 +125,13 @@ class TomlReader:
 
     def note_secret(self, key: str) -> None:
         self.secrets_in_file.append(key)
+
+    def private_key_file(self, data: TomlTable, key: str, name: str) -> str | None:
+        """The path of a private key file (a TLS client key, an OPC-UA user key), or None."""
+        path = self.opt_string(data, key, name)
+        if path is not None:
+            self.private_key_files.append((f"{key}.{name}", path))
+        return path
 
     def secret(self, data: TomlTable, key: str, name: str) -> str | None:
         """A secret given as `name` in the file, or by `name_env` (a variable) or `name_file` (a file).

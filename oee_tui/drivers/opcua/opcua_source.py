@@ -54,7 +54,7 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> OpcUaSou
                      "Basic256Sha256)")
     username, password = r.login(t, key)
     user_certificate = r.opt_string(t, key, "user_certificate")
-    user_private_key = r.opt_string(t, key, "user_private_key")
+    user_private_key = r.private_key_file(t, key, "user_private_key")
     if (user_certificate is None) != (user_private_key is None):
         raise r.fail(f"{key}.user_private_key" if user_private_key is None else f"{key}.user_certificate", None,
                      "give both user_certificate and user_private_key for certificate login, or neither")
