@@ -7,8 +7,10 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -315,6 +317,39 @@ def test_config_check_prints_the_warning_and_still_succeeds(tmp_path: Path) -> N
     path.chmod(0o600)
     quiet = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_engine_logs_the_warning_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "oee.toml"
+    # [edge] is off, and its password is still a secret in the file.
+    path.write_text(SAMPLE_CONFIG + f'\n[edge]\nusername = "edge"\npassword = "{SECRET}"\n')
+    path.chmod(0o644)
+    engine = subprocess.Popen([sys.executable, "-m", "oee_tui", "--config", str(path), "--data-dir",
+                               str(tmp_path / "data"), "engine"], stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    running = threading.Event()
+
+    def read() -> None:
+        assert engine.stderr is not None
+        for line in engine.stderr:
+            lines.append(line)
+            if "engine running on" in line:
+                running.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert running.wait(timeout=60), "".join(lines)
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=30)
+        reader.join(timeout=5)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+    warning = next(line for line in lines if " WARNING oee.engine: " in line)
+    assert f"{path} holds secrets in plain text (edge.password) and is readable by" in warning
+    assert lines.index(warning) < next(i for i, line in enumerate(lines) if "engine running on" in line)
+    assert SECRET not in "".join(lines)
 
 
 # ---------------------------------------------------------------- editing keeps the references
