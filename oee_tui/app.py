@@ -38,7 +38,6 @@ from oee_tui.screens.shift_review.review_screen import ReviewScreen
 from oee_tui.service.client import EngineLost, EngineRefused
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.server import EngineServer
-from oee_tui.service.serving import access_of
 from oee_tui.widgets.engine_link import EngineLink
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
@@ -161,7 +160,7 @@ class OeeApp(App[int]):
     async def _start(self, engine: PlantEngine) -> None:
         await engine.start()
         if self.serve and not isinstance(engine, RemoteEngine) and engine.store is not None:
-            server = EngineServer(engine, access_of(engine), data_dir=self.data_dir,
+            server = EngineServer(engine, None, data_dir=self.data_dir,
                                   config_path=None if engine.config.path is None else self.config_path)
             try:
                 await server.start()

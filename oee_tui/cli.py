@@ -29,6 +29,7 @@ from oee_tui.commands.common import (
 from oee_tui.commands.common import load_for_run as _load_for_run_path
 from oee_tui.commands.common import print_rows as _print_rows
 from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir
+from oee_tui.config.file_warnings import config_warnings
 from oee_tui.drivers.registry import load_config
 
 if TYPE_CHECKING:
@@ -267,6 +268,8 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
     config = load_config(config_path)
     print(f"{config_path}: ok: {len(config.lines)} lines, {len(config.machines)} machines, "
           f"{len(config.sources)} sources, {len(config.shifts)} shifts, {len(config.reasons)} reasons")
+    for warning in config_warnings(config):  # the file loads: these say what is unsafe about it
+        print(f"oee config check: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -411,6 +414,7 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
         engine: Engine | DemoEngine = DemoEngine(Store.open(store_dir))
     else:
         config = _load_for_run(args, config_path)
+        _log_config_warnings(config, log)
         store_dir = data_dir
         engine = build_engine(config, Store.open(store_dir))
 
@@ -440,6 +444,11 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
         return EXIT_OK
 
     return asyncio.run(run())
+
+
+def _log_config_warnings(config: Config, log: logging.Logger) -> None:
+    for warning in config_warnings(config):
+        log.warning("%s", warning)
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:

@@ -12,9 +12,17 @@ from types import ModuleType
 
 
 def _modules() -> tuple[ModuleType, ...]:
-    from oee_tui.commands import audit_cmd, deadletters_cmd, export_cmd, import_cmd, status_cmd, store_cmd
+    from oee_tui.commands import (
+        access_cmd,
+        audit_cmd,
+        deadletters_cmd,
+        export_cmd,
+        import_cmd,
+        status_cmd,
+        store_cmd,
+    )
 
-    return (import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd)
+    return (import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd, access_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from oee_tui.config.mqtt_rules import MQTT_VERSIONS, is_topic_level, read_tls_files
+from oee_tui.config.secret_values import secret_keys
 from oee_tui.config.toml_reader import TomlReader, TomlTable
 
 EDGE_QOS: Final = (0, 1)
@@ -28,7 +29,7 @@ class EdgeConfig:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never in logs or reprs
+    password: str | None = field(default=None, repr=False)  # never in logs or reprs; or password_env, password_file
     tls: bool = False
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
@@ -44,7 +45,7 @@ class EdgeConfig:
 def read_edge(r: TomlReader, data: TomlTable, machine_ids: tuple[str, ...]) -> EdgeConfig:
     """``[edge]``; every machine becomes a Sparkplug device, so its id must be one topic level."""
     t = r.table(data, "edge", "edge", required=False)
-    r.unknown_keys(t, "edge", set(EdgeConfig.__dataclass_fields__))
+    r.unknown_keys(t, "edge", set(EdgeConfig.__dataclass_fields__) | secret_keys("password"))
     defaults = EdgeConfig()
     group_id = r.string(t, "edge", "group_id", default=defaults.group_id)
     if not is_topic_level(group_id):

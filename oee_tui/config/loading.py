@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from oee_tui.config.access import read_access
 from oee_tui.config.edge_settings import read_edge
 from oee_tui.config.kinds import SourceKinds, read_sources
 from oee_tui.config.machines import read_lines, read_machines, read_state_map
@@ -20,7 +21,7 @@ from oee_tui.config.store_settings import read_store
 from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
 
 SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts", "targets", "state_map", "edge",
-                      "store"})
+                      "store", "access"})
 
 
 def load_config(path: Path | str, kinds: SourceKinds) -> Config:
@@ -59,7 +60,9 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
     targets = _targets(r, data)
     return Config(site=site, lines=lines, machines=machines, sources=sources, reasons=reasons,
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
-                  edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data))
+                  edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data),
+                  access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file),
+                  private_key_files=tuple(r.private_key_files))
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

@@ -31,7 +31,7 @@ def read_tls_files(r: TomlReader, t: TomlTable, key: str) -> TlsFiles:
     """The CA file, and the client certificate with its key (both or neither)."""
     files = TlsFiles(tls_ca_file=r.opt_string(t, key, "tls_ca_file"),
                      tls_cert_file=r.opt_string(t, key, "tls_cert_file"),
-                     tls_key_file=r.opt_string(t, key, "tls_key_file"))
+                     tls_key_file=r.private_key_file(t, key, "tls_key_file"))
     if (files["tls_cert_file"] is None) != (files["tls_key_file"] is None):
         raise r.fail(f"{key}.tls_key_file" if files["tls_key_file"] is None else f"{key}.tls_cert_file",
                      None, TLS_PAIR_PROBLEM)

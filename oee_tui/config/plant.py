@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import platformdirs
 
+from oee_tui.config.access import AccessSettings
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
 from oee_tui.config.shift_times import ShiftConfig
@@ -112,6 +113,11 @@ class Config:
     path: Path | None = None
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    # The keys whose secret (a password, a PIN's hash) is written in the file itself, not taken from a
+    # variable or a file: config_warnings says so when others may read the file.
+    secrets_in_file: tuple[str, ...] = ()
+    private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
 
     @property
     def tz(self) -> ZoneInfo:

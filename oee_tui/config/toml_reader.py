@@ -9,9 +9,27 @@ the same thing the same way.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
+
+from oee_tui.config.secret_values import (
+    ENV_SUFFIX,
+    FILE_SUFFIX,
+    SecretSourceError,
+    secret_from_env,
+    secret_from_file,
+)
 
 TomlTable: TypeAlias = dict[str, Any]  # a table as tomllib parses it: its values are whatever the file holds
+
+
+class _Hidden:
+    """Stands in an error for a value that must not be shown: a password, a PIN's hash."""
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
+HIDDEN: Final = _Hidden()
 
 
 class ConfigError(Exception):
@@ -30,6 +48,10 @@ class TomlReader:
 
     def __init__(self, file: Path | str) -> None:
         self.file = file
+        # The keys whose secret is written in the file itself, and the private key files it names, by key
+        # (config_warnings: who may read them).
+        self.secrets_in_file: list[str] = []
+        self.private_key_files: list[tuple[str, str]] = []
 
     def fail(self, key: str, value: object, expected: str) -> ConfigError:
         return ConfigError(self.file, key, value, expected)
@@ -101,10 +123,42 @@ class TomlReader:
                 where = f"{key}.{name}" if key else name
                 raise self.fail(where, data[name], f"is not a known key; known keys: {', '.join(sorted(allowed))}")
 
+    def note_secret(self, key: str) -> None:
+        self.secrets_in_file.append(key)
+
+    def private_key_file(self, data: TomlTable, key: str, name: str) -> str | None:
+        """The path of a private key file (a TLS client key, an OPC-UA user key), or None."""
+        path = self.opt_string(data, key, name)
+        if path is not None:
+            self.private_key_files.append((f"{key}.{name}", path))
+        return path
+
+    def secret(self, data: TomlTable, key: str, name: str) -> str | None:
+        """A secret given as `name` in the file, or by `name_env` (a variable) or `name_file` (a file).
+
+        Every password in a config is read here. Errors name the key and the variable or file, and
+        show the value as <hidden>."""
+        given = [option for option in (name, name + ENV_SUFFIX, name + FILE_SUFFIX) if data.get(option) is not None]
+        if len(given) > 1:
+            raise self.fail(f"{key}.{given[1]}", data[given[1]], f"give only one of {', '.join(given)}")
+        if not given:
+            return None
+        option = given[0]
+        value = data[option]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{key}.{option}", HIDDEN if option == name else value, "must be a non-empty string")
+        if option == name:
+            self.note_secret(f"{key}.{name}")
+            return value
+        try:
+            return secret_from_env(value) if option.endswith(ENV_SUFFIX) else secret_from_file(value)
+        except SecretSourceError as exc:
+            raise self.fail(f"{key}.{option}", value, str(exc)) from exc
+
     def login(self, data: TomlTable, key: str) -> tuple[str | None, str | None]:
-        """`username` and `password`; a password alone is refused."""
+        """`username` and `password` (or `password_env`, `password_file`); a password alone is refused."""
         username = self.opt_string(data, key, "username")
-        password = self.opt_string(data, key, "password")
+        password = self.secret(data, key, "password")
         if password is not None and username is None:
             raise self.fail(f"{key}.username", None, "is needed when a password is given")
         return username, password

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 from oee_tui.config import MQTT_VERSIONS, SourceConfig, TomlReader, TomlTable
 from oee_tui.config.mqtt_rules import read_tls_files
+from oee_tui.config.secret_values import secret_keys
 from oee_tui.drivers.base import keep_alive_interval_s, settings_of
 
 if TYPE_CHECKING:
     from oee_tui.mqtt.transport import MqttSettings  # paho: loaded when a probe is made, not before
 
-BROKER_KEYS: Final = frozenset({"username", "password", "mqtt_version", "client_id", "keepalive_s", "tls",
-                                "tls_ca_file", "tls_cert_file", "tls_key_file", "publishing_interval_ms"})
+BROKER_KEYS: Final = frozenset({"username", "mqtt_version", "client_id", "keepalive_s", "tls", "tls_ca_file",
+                                "tls_cert_file", "tls_key_file", "publishing_interval_ms"}) | secret_keys("password")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,38 @@
-"""PLACEHOLDER until the access branch merges (the lead's stand-in with the shared design's names)."""
+"""Who may do what: the roles, the actions the engine's command handlers guard, and who is calling.
+
+The role matrix is the one table `ROLE_MATRIX`; the README reproduces it. Roles are ordered: each
+may do what the roles below it may, so a handler asks `allowed(role, action)` and nothing else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from types import MappingProxyType
+from typing import Final
 
 
 class Role(IntEnum):
+    """A person's role; a higher role may do everything a lower one may."""
+
     OPERATOR = 1
     MAINTENANCE = 2
     SUPERVISOR = 3
     ADMIN = 4
 
+    @property
+    def label(self) -> str:
+        """The role as the config file and the screens write it: "operator", "admin", ..."""
+        return self.name.lower()
+
+
+ROLE_NAMES: Final = tuple(role.label for role in Role)  # lowest first, as the config's errors list them
+
 
 class Action(StrEnum):
+    """What a caller asks the engine to do, as its command handlers name it."""
+
     VIEW = "view"
     STOP_REASON = "stop_reason"
     ACKNOWLEDGE = "acknowledge"
@@ -30,30 +49,49 @@ class Action(StrEnum):
     STORE_ADMIN = "store_admin"
 
 
-_MIN = {Action.STOP_REASON: Role.OPERATOR, Action.ACKNOWLEDGE: Role.OPERATOR, Action.SHIFT_NOTE: Role.OPERATOR,
-        Action.DEVICES: Role.MAINTENANCE, Action.TAG_MAPS: Role.MAINTENANCE, Action.CONFIG_RELOAD: Role.MAINTENANCE,
-        Action.IMPORT: Role.SUPERVISOR, Action.TARGETS: Role.SUPERVISOR, Action.REASONS: Role.SUPERVISOR,
-        Action.SHIFTS: Role.SUPERVISOR, Action.USERS: Role.ADMIN, Action.SYNC: Role.ADMIN,
-        Action.STORE_ADMIN: Role.ADMIN}
+# The role matrix: the lowest role that may take each action. None: anyone the engine lets connect.
+ROLE_MATRIX: Final[Mapping[Action, Role | None]] = MappingProxyType({
+    Action.VIEW: None,
+    Action.STOP_REASON: Role.OPERATOR,
+    Action.ACKNOWLEDGE: Role.OPERATOR,
+    Action.SHIFT_NOTE: Role.OPERATOR,
+    Action.DEVICES: Role.MAINTENANCE,
+    Action.TAG_MAPS: Role.MAINTENANCE,
+    Action.CONFIG_RELOAD: Role.MAINTENANCE,
+    Action.IMPORT: Role.SUPERVISOR,
+    Action.TARGETS: Role.SUPERVISOR,
+    Action.REASONS: Role.SUPERVISOR,
+    Action.SHIFTS: Role.SUPERVISOR,
+    Action.USERS: Role.ADMIN,
+    Action.SYNC: Role.ADMIN,
+    Action.STORE_ADMIN: Role.ADMIN,
+})
 
 
 def minimum_role(action: Action) -> Role | None:
-    return _MIN.get(action)
+    """The lowest role that may take `action`; None when anyone connected may (viewing)."""
+    return ROLE_MATRIX[action]
 
 
 def allowed(role: Role | None, action: Action) -> bool:
-    need = minimum_role(action)
-    return need is None or (role is not None and role >= need)
+    """Whether a caller with `role` may take `action`. No role (None) may do nothing, not even view."""
+    if role is None:
+        return False
+    needed = ROLE_MATRIX[action]
+    return needed is None or role >= needed
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    user: str
+    """Who is asking: the OS user the socket's peer credentials name, never what the client says."""
+
+    user: str  # the OS user name
     uid: int
-    groups: tuple[str, ...]
-    origin: str
-    person: str | None = None
+    groups: tuple[str, ...]  # the OS groups' names, primary group included
+    origin: str  # where from: "ssh 10.1.2.3", "tty /dev/pts/4", "local"
+    person: str | None = None  # the name given with a PIN on a shared account
 
     @property
     def who(self) -> str:
+        """How the audit trail and the screens name the caller: "Maria Lopez (line3)" or "hans"."""
         return self.user if self.person is None else f"{self.person} ({self.user})"

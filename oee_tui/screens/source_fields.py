@@ -9,11 +9,13 @@ written to the file, what a blank means, and the words around the fields.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from oee_tui import field_checks
 from oee_tui.config import COMMON_KEYS, MQTT_VERSIONS
+from oee_tui.config.secret_values import ENV_SUFFIX, FILE_SUFFIX
 from oee_tui.drivers.opcua.opcua_source import OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES
 from oee_tui.drivers.registry import KINDS
 from oee_tui.mqtt.json_paths import TIMESTAMP_FORMATS
@@ -39,6 +41,21 @@ CLIENT_ID_DEFAULTS: Final = {"sparkplug": "<host id>-<name>", "mqtt": "oee-tui-<
 TLS_PORT: Final = 8883  # the usual MQTT-over-TLS port, offered when TLS is switched on
 KIND_FIELD: Final = Field("kind", "Kind", choices=tuple(KINDS),
                           choice_labels=tuple(KIND_LABELS.get(name, name) for name in KINDS))
+
+
+# The keys by which a source's password is taken from outside the file (README "Secrets"). The form has
+# no field for them: it keeps them as written and never puts a typed password beside them.
+PASSWORD_REFERENCES: Final = ("password" + ENV_SUFFIX, "password" + FILE_SUFFIX)
+
+
+def password_reference(source: Mapping[str, Any]) -> str | None:
+    """Where a source's password comes from when not from the file: "the environment variable X", ..."""
+    variable, file = (source.get(key) for key in PASSWORD_REFERENCES)
+    if variable is not None:
+        return f"the environment variable {variable} (password_env)"
+    if file is not None:
+        return f"the file {file} (password_file)"
+    return None
 
 
 # ---------------------------------------------------------------- the value a field's text makes

@@ -27,9 +27,11 @@ from oee_tui.drivers.registry import KINDS
 from oee_tui.screens.source_fields import (
     FIELDS_BY_KEY,
     KIND_FIELD,
+    PASSWORD_REFERENCES,
     SOURCE_FIELDS,
     TLS_PORT,
     SourceField,
+    password_reference,
     shown_text,
 )
 from oee_tui.widgets.form import Field, FieldRow, FormScreen, fields_marked
@@ -98,7 +100,11 @@ class SourceFormScreen(FormScreen[SourceFormResult | None]):
         if field.key == "port" and self.old_name is None:
             text = str(KINDS[self.kind].default_port)  # a new source starts on its protocol's usual port
         pair_check = (lambda typed: self._check_pair(field, typed)) if field.pair else None
-        return field.editor(text, hint=field.placeholder(self.kind), tooltip=tooltip, check=pair_check)
+        return field.editor(text, hint=self._placeholder(field, self.kind), tooltip=tooltip, check=pair_check)
+
+    def _placeholder(self, field: SourceField, kind: str) -> str:
+        reference = password_reference(self.original) if field.key == "password" else None
+        return field.placeholder(kind) if reference is None else f"from {reference}; leave blank"
 
     def _check_pair(self, field: SourceField, text: str) -> str | None:
         """Both halves of a pair or neither (a client certificate and its key); the empty half is marked."""
@@ -194,7 +200,7 @@ class SourceFormScreen(FormScreen[SourceFormResult | None]):
             row = self.row(field.key)
             row.display = field.shown_for(kind)
             if isinstance(row.editor, Input):
-                row.editor.placeholder = field.placeholder(kind)
+                row.editor.placeholder = self._placeholder(field, kind)
 
     # ------------------------------------------------------------ saving
 
@@ -210,6 +216,12 @@ class SourceFormScreen(FormScreen[SourceFormResult | None]):
             self.show_status(f"Not saved: fix {fields_marked(len(marked))} first.")
             return
         values = self._values()
+        reference = password_reference(self.original)
+        if reference is not None and values.get("password") is not None:
+            # The file takes the password from outside on purpose; writing a typed one into it would undo that.
+            self.refuse(f"password: comes from {reference}; change it there, or remove that key from the file "
+                        "to type a password here", "password")
+            return
         candidate = copy.deepcopy(self.document)
         try:
             candidate.upsert_source(values, old_name=self.old_name)
@@ -246,9 +258,11 @@ class SourceFormScreen(FormScreen[SourceFormResult | None]):
         same_kind = self.original.get("kind") == self.kind
         for key, value in self.original.items():
             # Same kind: what the form does not show (an OPC-UA source's unused host, a key a newer
-            # oee knows) stays as the user wrote it. Another kind: the old kind's settings go.
+            # oee knows) stays as the user wrote it. Another kind: the old kind's settings go, except
+            # where the password comes from, when the new kind has a password too.
             if key not in values:
-                values[key] = value if same_kind else None
+                keep = same_kind or (key in PASSWORD_REFERENCES and key in KINDS[self.kind].keys)
+                values[key] = value if keep else None
         for field in SOURCE_FIELDS:
             values.setdefault(field.key, None)
         return values

@@ -34,6 +34,8 @@ from oee_tui.service.wire import MessageStream, ProtocolError
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S: Final = 10.0
+PIN_TRIES: Final = 5
+PIN_WINDOW_S: Final = 300.0
 
 
 class AccessPolicy(Protocol):
@@ -67,10 +69,11 @@ class Session:
 
 
 class EngineServer:
-    def __init__(self, engine: PlantEngine, access: AccessPolicy, *, data_dir: Path, config_path: Path | None,
-                 push_interval_s: float = 0.2, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: PlantEngine, access: AccessPolicy | None, *, data_dir: Path,
+                 config_path: Path | None, push_interval_s: float = 0.2,
+                 clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
-        self.access = access
+        self._access = access  # None: the [access] of the config the engine runs on now (a reload applies)
         self.data_dir = data_dir
         self.config_path = config_path
         self.path = socket_path(data_dir)
@@ -79,6 +82,11 @@ class EngineServer:
         self.push = SnapshotPush(engine, self.sessions, push_interval_s)
         self.started = clock()
         self._server: asyncio.Server | None = None
+        self._pin_failures: dict[str, list[float]] = {}  # account -> times of wrong PINs lately
+
+    @property
+    def access(self) -> AccessPolicy:
+        return self._access if self._access is not None else self.engine.config.access
 
     async def start(self) -> None:
         """Listen on `<data dir>/oee.sock`, its mode and group set before anyone can connect."""
@@ -153,9 +161,8 @@ class EngineServer:
                                    "error": f"{credentials.user} is a shared login: give your name and PIN",
                                    "people": names})
                 return None
-            role = self.access.check_pin(credentials.user, person, args["pin"])
             caller = Caller(credentials.user, credentials.uid, credentials.groups, origin, person=person)
-            refusal = None if role is not None else "wrong name or PIN"
+            role, refusal = await self._check_pin(credentials.user, person, args["pin"])
         else:
             role = self.access.role_of(caller)
             refusal = None if role is not None else f"{credentials.user} has no role in [access] of this plant"
@@ -171,6 +178,21 @@ class EngineServer:
             "data_dir": str(self.data_dir), "config_path": None if self.config_path is None else str(self.config_path),
         }})
         return session
+
+    async def _check_pin(self, account: str, person: str, pin: str) -> tuple[Role | None, str | None]:
+        """A PIN costs 0.15 s of hashing (in a thread, never on the loop); after PIN_TRIES wrong ones on an
+        account within PIN_WINDOW_S, that account's PINs are not even checked until the window passes."""
+        now = self.clock()
+        recent = [t for t in self._pin_failures.get(account, ()) if now - t < PIN_WINDOW_S]
+        if len(recent) >= PIN_TRIES:
+            wait = int(PIN_WINDOW_S - (now - recent[0])) + 1
+            return None, f"too many wrong PINs on {account}: try again in {wait} s"
+        role = await asyncio.to_thread(self.access.check_pin, account, person, pin)
+        if role is None:
+            self._pin_failures[account] = [*recent, now]
+            return None, "wrong name or PIN"
+        self._pin_failures.pop(account, None)
+        return role, None
 
     async def _answer(self, session: Session, message: dict[str, Any]) -> None:
         request_id = message.get("id")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, TomlReader, TomlTable
+from oee_tui.config.secret_values import secret_keys
 from oee_tui.drivers.base import Driver, keep_alive_interval_s, settings_of
 from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind
 
@@ -53,7 +54,7 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> OpcUaSou
                      "Basic256Sha256)")
     username, password = r.login(t, key)
     user_certificate = r.opt_string(t, key, "user_certificate")
-    user_private_key = r.opt_string(t, key, "user_private_key")
+    user_private_key = r.private_key_file(t, key, "user_private_key")
     if (user_certificate is None) != (user_private_key is None):
         raise r.fail(f"{key}.user_private_key" if user_private_key is None else f"{key}.user_certificate", None,
                      "give both user_certificate and user_private_key for certificate login, or neither")
@@ -110,7 +111,7 @@ OPCUA: Final = DriverKind(
     default_port=4840,
     settings_type=OpcUaSource,
     keys=frozenset({"endpoint", "publishing_interval_ms", "security_mode", "security_policy", "username",
-                    "password", "user_certificate", "user_private_key"}),
+                    "user_certificate", "user_private_key"}) | secret_keys("password"),
     read_keys=_read,
     tag_check=tag_type,
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,
