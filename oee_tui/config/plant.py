@@ -15,6 +15,7 @@ import platformdirs
 
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
+from oee_tui.config.service_settings import ServiceSettings
 from oee_tui.config.shift_times import ShiftConfig
 from oee_tui.config.sources import SourceConfig
 from oee_tui.config.store_settings import StoreConfig
@@ -112,6 +113,7 @@ class Config:
     path: Path | None = None
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def tz(self) -> ZoneInfo:
