@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from prometheus_client.parser import text_string_to_metric_families
 
 from oee_tui.config import MetricsAddress, ServiceSettings
 from oee_tui.engine.live.engine import Engine
@@ -26,27 +25,12 @@ from oee_tui.service.metrics import MetricsEndpoint, MetricsUnavailableError, st
 from oee_tui.store import Store
 from tests.drivers.conftest import ModbusSim
 from tests.service.running_plant import DOWN, RUNNING, modbus_plc, plant
+from tests.service.scraping import scrape, value
 from tests.support.waiting import until
 
 __all__ = ["modbus_plc"]  # the fixture, used by name
 
 ANY_PORT = ServiceSettings(metrics_listen=MetricsAddress("127.0.0.1", 0))
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(url: str) -> Samples:
-    """Every sample of one scrape, by name and labels."""
-    with urllib.request.urlopen(url, timeout=10) as response:
-        assert response.status == 200
-        text = response.read().decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
-
-
 @pytest_asyncio.fixture
 async def engine(tmp_path: Path, modbus_plc: ModbusSim) -> AsyncIterator[Engine]:
     """The engine ticks and flushes only when the test says (tick_s and flush_interval_s of an hour), so the
