@@ -84,11 +84,13 @@ class EngineCollector:
 
 
 class MetricsEndpoint:
-    """The running endpoint: where it listens, and close() to stop it (from the engine's loop)."""
+    """The running endpoint: where it listens, and close() to stop it."""
 
-    def __init__(self, server: WSGIServer, thread: threading.Thread, task: asyncio.Task[None]) -> None:
+    def __init__(self, server: WSGIServer, thread: threading.Thread, loop: asyncio.AbstractEventLoop,
+                 task: asyncio.Task[None]) -> None:
         self._server = server
         self._thread = thread
+        self._loop = loop
         self._task = task
         host, port = server.server_address[:2]
         self.address = MetricsAddress(str(host), int(port))
@@ -98,8 +100,10 @@ class MetricsEndpoint:
         return f"http://{self.address}/metrics"
 
     def close(self) -> None:
-        """Stop serving and free the port; returns within half a second (the server's poll interval)."""
-        self._task.cancel()
+        """Stop serving and free the port. Safe from any thread; it waits up to half a second (the server's
+        poll interval), so an engine's loop calls it through asyncio.to_thread."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed already, and the task with it
+            self._loop.call_soon_threadsafe(self._task.cancel)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5.0)
@@ -123,7 +127,7 @@ def start_metrics(engine: Engine | DemoEngine, settings: ServiceSettings) -> Met
         raise MetricsUnavailableError(f"the metrics endpoint cannot listen on {address}: "
                                       f"{exc.strerror or exc}") from exc
     task = loop.create_task(_count_samples(live, rate), name="metrics:sample-rate")
-    endpoint = MetricsEndpoint(server, thread, task)
+    endpoint = MetricsEndpoint(server, thread, loop, task)
     log.info("metrics at %s", endpoint.url)
     return endpoint
 

@@ -48,7 +48,7 @@ async def watched_service(engine: Engine | DemoEngine, settings: ServiceSettings
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
         if endpoint is not None:
-            endpoint.close()
+            await asyncio.to_thread(endpoint.close)
         notifier.close()
 
 
