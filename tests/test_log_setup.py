@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from oee_tui.cli import SAMPLE_CONFIG, _log_format, build_parser
+from oee_tui.drivers.registry import parse_config
 from oee_tui.log_setup import JsonFormatter, setup_logging
 
 
@@ -82,3 +84,14 @@ def test_a_root_logger_that_already_has_handlers_is_left_alone(tmp_path: Path) -
         root.addHandler(existing)
         setup_logging(False, tmp_path / "oee.log", "json")
         assert root.handlers == [existing] and not (tmp_path / "oee.log").exists()
+
+
+def test_the_option_wins_over_the_config_which_wins_over_text() -> None:
+    json_config = parse_config(SAMPLE_CONFIG + '\n[service]\nlog_format = "json"\n')
+    text_config = parse_config(SAMPLE_CONFIG)
+    parser = build_parser()
+    assert _log_format(parser.parse_args(["engine"]), json_config) == "json"
+    assert _log_format(parser.parse_args(["engine"]), text_config) == "text"
+    assert _log_format(parser.parse_args(["engine"]), None) == "text"  # the demo: no config file
+    assert _log_format(parser.parse_args(["engine", "--log-format", "text"]), json_config) == "text"
+    assert _log_format(parser.parse_args(["--log-format", "json", "engine"]), text_config) == "json"
