@@ -28,9 +28,10 @@ from oee_tui.commands.common import (
 )
 from oee_tui.commands.common import load_for_run as _load_for_run_path
 from oee_tui.commands.common import print_rows as _print_rows
-from oee_tui.config import Config, ConfigError, default_config_path, default_data_dir
+from oee_tui.config import LOG_FORMATS, Config, ConfigError, default_config_path, default_data_dir
 from oee_tui.config.file_warnings import config_warnings
 from oee_tui.drivers.registry import load_config
+from oee_tui.log_setup import setup_logging
 
 if TYPE_CHECKING:
     from oee_tui.service.client import EngineClient
@@ -143,6 +144,8 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     option("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})")
     option("--demo", action="store_true", help="use the simulated demo plant")
     option("-v", "--verbose", action="store_true", help="log debug messages")
+    option("--log-format", choices=LOG_FORMATS, help="log lines as text (the default) or one JSON object a line; "
+                                                      "overrides [service] log_format")
     return common
 
 
@@ -235,19 +238,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"oee: {StoreDamagedError(data_dir / Store.DB_FILENAME, damage)}", file=sys.stderr)
         return EXIT_STORE
     raise AssertionError(command)
-
-
-def _setup_logging(verbose: bool, log_file: Path | None) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    if log_file is None:
-        logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
-    else:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(level=level, format=fmt, filename=log_file)
-    # asyncua and pymodbus log every failed reconnect attempt at length; the source health says it once.
-    for noisy in ("asyncua", "pymodbus", "snap7"):
-        logging.getLogger(noisy).setLevel(logging.ERROR if not verbose else logging.INFO)
 
 
 def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
@@ -348,6 +338,8 @@ def _load_for_run(args: argparse.Namespace, config_path: Path) -> Config:
 
 
 def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    import platformdirs
+
     from oee_tui.app import OeeApp
     from oee_tui.engine.api import PlantEngine
     from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
@@ -355,17 +347,20 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.store import Store
 
     store_dir = demo_data_dir(data_dir) if args.demo else data_dir
-    _setup_logging(args.verbose, store_dir / "oee.log")
+    attached = engine_serves(store_dir)
+    config = load_config(config_path) if not args.demo and config_path.exists() and not attached else None
+    # An attached TUI's user may not write the engine's data dir: its log goes to the user's own.
+    log_dir = platformdirs.user_log_path("oee-tui") if attached else store_dir
+    setup_logging(args.verbose, log_dir / "oee.log", _log_format(args, config))
     engine: PlantEngine | None = None
     demo_factory = None
-    attached = engine_serves(store_dir)
     if attached:
         # Another process (`oee engine`, or the first TUI) owns the store: this TUI attaches to it.
         engine = _remote_engine(args, config_path, store_dir)
     elif args.demo:
         engine = DemoEngine(Store.open(store_dir))
-    elif config_path.exists():
-        engine = build_engine(load_config(config_path), Store.open(data_dir))
+    elif config is not None:
+        engine = build_engine(config, Store.open(data_dir))
     else:
         def demo_factory() -> DemoEngine:
             return DemoEngine(Store.open(demo_data_dir(data_dir)))
@@ -404,16 +399,17 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     from oee_tui.engine.live.engine import Engine
     from oee_tui.engine.live.store_health import UnsavedDataError
     from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
+    from oee_tui.service.service_watch import watched_service
     from oee_tui.service.serving import serving
     from oee_tui.store import Store
 
-    _setup_logging(args.verbose, None)
+    config = None if args.demo else _load_for_run(args, config_path)
+    setup_logging(args.verbose, None, _log_format(args, config))
     log = logging.getLogger("oee.engine")
-    if args.demo:
+    if config is None:
         store_dir = demo_data_dir(data_dir)
         engine: Engine | DemoEngine = DemoEngine(Store.open(store_dir))
     else:
-        config = _load_for_run(args, config_path)
         _log_config_warnings(config, log)
         store_dir = data_dir
         engine = build_engine(config, Store.open(store_dir))
@@ -428,7 +424,10 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
             async with serving(engine, data_dir=store_dir, config_path=None if args.demo else config_path) as server:
                 log.info("engine running on %s; store in %s; serving %s; SIGINT or SIGTERM stops it",
                          engine.config.site.name, store_dir, server.path)
-                await stop.wait()
+                # systemd's readiness (once the socket listens), status and watchdog, and the metrics
+                # endpoint (oee_tui.service.service_watch)
+                async with watched_service(engine, engine.config.service):
+                    await stop.wait()
                 log.info("stopping: flushing the store")
         except BaseException:
             # The socket did not open (or broke): the engine still stops cleanly, and the cause is said.
@@ -449,6 +448,12 @@ def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
 def _log_config_warnings(config: Config, log: logging.Logger) -> None:
     for warning in config_warnings(config):
         log.warning("%s", warning)
+
+
+def _log_format(args: argparse.Namespace, config: Config | None) -> str:
+    """`--log-format`, else the config's `[service] log_format`, else text."""
+    chosen: str | None = getattr(args, "log_format", None)
+    return chosen or (config.service.log_format if config is not None else "text")
 
 
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:

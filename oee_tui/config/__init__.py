@@ -24,6 +24,7 @@ from oee_tui.config.plant import (
     default_data_dir,
 )
 from oee_tui.config.reasons import DEFAULT_REASONS, Reason
+from oee_tui.config.service_settings import LOG_FORMATS, MetricsAddress, ServiceSettings
 from oee_tui.config.shift_times import BreakConfig, ShiftConfig
 from oee_tui.config.sources import COMMON_KEYS, CommonKeys, SourceConfig
 from oee_tui.config.store_settings import StoreConfig
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_REASONS",
     "DEFAULT_STATE_MAP",
     "EDGE_QOS",
+    "LOG_FORMATS",
     "MQTT_VERSIONS",
     "TLS_PAIR_PROBLEM",
     "BreakConfig",
@@ -47,7 +49,9 @@ __all__ = [
     "EdgeConfig",
     "LineConfig",
     "MachineConfig",
+    "MetricsAddress",
     "Reason",
+    "ServiceSettings",
     "ShiftConfig",
     "SiteConfig",
     "SourceConfig",

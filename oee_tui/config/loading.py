@@ -16,12 +16,13 @@ from oee_tui.config.kinds import SourceKinds, read_sources
 from oee_tui.config.machines import read_lines, read_machines, read_state_map
 from oee_tui.config.plant import DEFAULT_STATE_MAP, Config, SiteConfig, Targets
 from oee_tui.config.reasons import read_reasons
+from oee_tui.config.service_settings import read_service
 from oee_tui.config.shift_times import read_shifts
 from oee_tui.config.store_settings import read_store
 from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
 
 SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts", "targets", "state_map", "edge",
-                      "store", "access"})
+                      "store", "access", "service"})
 
 
 def load_config(path: Path | str, kinds: SourceKinds) -> Config:
@@ -62,7 +63,7 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
                   edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data),
                   access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file),
-                  private_key_files=tuple(r.private_key_files))
+                  private_key_files=tuple(r.private_key_files), service=read_service(r, data))
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

@@ -16,6 +16,7 @@ import platformdirs
 from oee_tui.config.access import AccessSettings
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
+from oee_tui.config.service_settings import ServiceSettings
 from oee_tui.config.shift_times import ShiftConfig
 from oee_tui.config.sources import SourceConfig
 from oee_tui.config.store_settings import StoreConfig
@@ -118,6 +119,7 @@ class Config:
     # variable or a file: config_warnings says so when others may read the file.
     secrets_in_file: tuple[str, ...] = ()
     private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def tz(self) -> ZoneInfo:
