@@ -343,7 +343,7 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.app import OeeApp
     from oee_tui.engine.api import PlantEngine
     from oee_tui.runtime import DemoEngine, build_engine, demo_data_dir
-    from oee_tui.service.client import engine_serves
+    from oee_tui.service.client import AttachRefused, EngineRefused, NoEngine, engine_serves
     from oee_tui.store import Store
 
     store_dir = demo_data_dir(data_dir) if args.demo else data_dir
@@ -356,7 +356,11 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     demo_factory = None
     if attached:
         # Another process (`oee engine`, or the first TUI) owns the store: this TUI attaches to it.
-        engine = _remote_engine(args, config_path, store_dir)
+        try:
+            engine = _remote_engine(args, store_dir)
+        except (AttachRefused, NoEngine, EngineRefused) as exc:
+            print(f"oee: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
     elif args.demo:
         engine = DemoEngine(Store.open(store_dir))
     elif config is not None:
@@ -372,25 +376,32 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     return int(result or 0)
 
 
-def _remote_engine(args: argparse.Namespace, config_path: Path, store_dir: Path) -> RemoteEngine:
-    """The TUI's side of an engine another process runs. The plant's names, reasons and shifts come from
-    the same config file the engine read (or the demo's, built in code); its secrets stay the engine's."""
-    import getpass
-    import os
+def _remote_engine(args: argparse.Namespace, store_dir: Path) -> RemoteEngine:
+    """The TUI's side of an engine another process runs, on the config that engine runs on (as it sends
+    it: without secrets), or the demo's. Raises AttachRefused when the engine will not take this user."""
+    import asyncio
 
-    from oee_tui.commands.attached import PERSON_VARIABLE
+    from oee_tui.commands.attached import attach_at_terminal
+    from oee_tui.drivers.registry import parse_config
     from oee_tui.service.remote_engine import RemoteEngine
     from oee_tui.service.session_origin import local_origin
 
-    if args.demo:
+    async def config_of_engine() -> tuple[dict[str, Any], tuple[str, str] | None]:
+        client, person = await attach_at_terminal(store_dir)
+        try:
+            return await client.call("config"), person
+        finally:
+            await client.close()
+
+    answer, person = asyncio.run(config_of_engine())
+    if answer["text"] is None:
         from oee_tui.demo.servers import demo_config
 
         config = demo_config()
     else:
-        config = _load_for_run(args, config_path)
-    person = os.environ.get(PERSON_VARIABLE)
-    pin = getpass.getpass(f"PIN for {person}: ") if person is not None and sys.stdin.isatty() else None
-    return RemoteEngine(store_dir, config, origin=local_origin(), person=person, pin=pin)
+        config = parse_config(answer["text"], Path(answer["path"]), secrets=False)
+    return RemoteEngine(store_dir, config, origin=local_origin(), person=None if person is None else person[0],
+                        pin=None if person is None else person[1])
 
 
 def _run_engine(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:

@@ -70,10 +70,18 @@ def in_engine(store_dir: Path, command: str, work: Work) -> int | None:
 
 
 async def _attach(store_dir: Path) -> EngineClient:
+    client, _ = await attach_at_terminal(store_dir)
+    return client
+
+
+async def attach_at_terminal(store_dir: Path) -> tuple[EngineClient, tuple[str, str] | None]:
+    """Attach as this terminal's user; on a shared login, as the person named by OEE_PERSON or asked for,
+    with the PIN asked for (never taken from the environment or the command line). Returns the client
+    and the (person, PIN) given, for a TUI that attaches again with them after losing the engine."""
     origin = local_origin()
     person = os.environ.get(PERSON_VARIABLE)
     try:
-        return await EngineClient.attach(store_dir, origin=origin)
+        return await EngineClient.attach(store_dir, origin=origin), None
     except AttachRefused as exc:
         if exc.code != "person" or not sys.stdin.isatty():
             if exc.code == "person":
@@ -84,4 +92,4 @@ async def _attach(store_dir: Path) -> EngineClient:
         if person is None:
             person = input(f"{exc} ({names})\nname: ").strip()
         pin = getpass.getpass(f"PIN for {person}: ")
-        return await EngineClient.attach(store_dir, origin=origin, person=person, pin=pin)
+        return await EngineClient.attach(store_dir, origin=origin, person=person, pin=pin), (person, pin)

@@ -1,7 +1,7 @@
 """`oee audit list|verify`: the audit trail of changes people made, and the check of its hash chain.
 
-Reads the store of the data dir, so it runs while no engine holds that dir (the store has one
-writer); with an engine running it exits 3 like every command that needs the store.
+Read in the engine when one serves the data dir (a supervisor's or admin's: the role is checked there),
+else from the store directly.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_for_run, print_rows
+from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_for_run, print_rows, store_dir_of
 from oee_tui.dead_letter_text import local_time, parse_since
-from oee_tui.model.audit import AuditEntry
+from oee_tui.model.audit import AuditEntry, AuditVerdict
+
+if TYPE_CHECKING:
+    from oee_tui.service.client import EngineClient
 
 VALUE_CHARS = 30
 _EXPECT = re.compile(r"^(\d+):([0-9a-f]{64})$")
@@ -70,6 +74,12 @@ def _expected(text: str) -> tuple[int, str]:
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
+    from oee_tui.commands.attached import in_engine
+
+    done = in_engine(store_dir_of(args, data_dir), f"oee audit {args.audit_command}",
+                     lambda client: _attached(client, args))
+    if done is not None:
+        return done
     from oee_tui.store import Store
 
     store_dir, tz = _plant_of(args, config_path, data_dir)
@@ -82,30 +92,59 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
             print(f"no audit trail yet: there is no store in {store_dir}")
             return EXIT_OK
         with Store.open(store_dir) as store:
-            verdict = store.verify_audit(args.expect)
-        if verdict.ok:
-            print(f"audit trail intact: {verdict.checked:,} entries; head {verdict.head_entries}:{verdict.head_hash}")
-            return EXIT_OK
-        for problem in verdict.problems:
-            print(f"oee audit verify: {problem}", file=sys.stderr)
-        count = len(verdict.problems) + verdict.more_problems
-        more = f" ({verdict.more_problems:,} more not listed)" if verdict.more_problems else ""
-        print(f"oee audit verify: {count:,} problem{'s' if count != 1 else ''}{more} in {verdict.checked:,} "
-              f"entries; the first: {verdict.problems[0]}", file=sys.stderr)
-        return EXIT_FAILURE
+            return _show_verdict(store.verify_audit(args.expect))
+    window = _window(args, tz)
+    if window is None:
+        return EXIT_USAGE
+    entries: list[AuditEntry] = []
+    head = (0, "0" * 64)
+    if (store_dir / Store.DB_FILENAME).exists():
+        with Store.open(store_dir) as store:
+            entries = store.audit_entries(user=args.user, kind=args.kind, start=window[0], end=window[1],
+                                          limit=args.limit)
+            head = store.audit_head()
+    return _show_entries(args, entries, head, tz)
+
+
+async def _attached(client: EngineClient, args: argparse.Namespace) -> int:
+    """The same, read by the engine (supervisors and admins: the trail says who did what)."""
+    if args.audit_command == "verify":
+        return _show_verdict(await client.call("audit_verify", expect=args.expect))
+    tz = ZoneInfo(client.hello["timezone"])
+    window = _window(args, tz)
+    if window is None:
+        return EXIT_USAGE
+    answer = await client.call("audit_list", user=args.user, kind=args.kind, start=window[0], end=window[1],
+                               limit=args.limit)
+    return _show_entries(args, list(answer["entries"]), tuple(answer["head"]), tz)
+
+
+def _window(args: argparse.Namespace, tz: ZoneInfo) -> tuple[float | None, float | None] | None:
+    """--from and --to as times; None (said on stderr) when one cannot be read."""
     now = time.time()
     try:
         start = None if args.start is None else parse_since(args.start, tz, now, "--from")
         end = None if args.end is None else parse_since(args.end, tz, now, "--to")
     except ValueError as exc:
         print(f"oee audit list: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    entries: list[AuditEntry] = []
-    head = (0, "0" * 64)
-    if (store_dir / Store.DB_FILENAME).exists():
-        with Store.open(store_dir) as store:
-            entries = store.audit_entries(user=args.user, kind=args.kind, start=start, end=end, limit=args.limit)
-            head = store.audit_head()
+        return None
+    return start, end
+
+
+def _show_verdict(verdict: AuditVerdict) -> int:
+    if verdict.ok:
+        print(f"audit trail intact: {verdict.checked:,} entries; head {verdict.head_entries}:{verdict.head_hash}")
+        return EXIT_OK
+    for problem in verdict.problems:
+        print(f"oee audit verify: {problem}", file=sys.stderr)
+    count = len(verdict.problems) + verdict.more_problems
+    more = f" ({verdict.more_problems:,} more not listed)" if verdict.more_problems else ""
+    print(f"oee audit verify: {count:,} problem{'s' if count != 1 else ''}{more} in {verdict.checked:,} "
+          f"entries; the first: {verdict.problems[0]}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _show_entries(args: argparse.Namespace, entries: list[AuditEntry], head: tuple[int, str], tz: ZoneInfo) -> int:
     if args.format == "json":
         print(json.dumps({"head": {"entries": head[0], "hash": head[1], "expect": f"{head[0]}:{head[1]}"},
                           "entries": [_as_json(entry) for entry in entries]}, indent=2, ensure_ascii=False))

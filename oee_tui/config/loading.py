@@ -25,8 +25,11 @@ SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts
                       "store", "access", "service"})
 
 
-def load_config(path: Path | str, kinds: SourceKinds) -> Config:
-    """Read and validate a config file. Raises ConfigError, never anything else for bad content."""
+def load_config(path: Path | str, kinds: SourceKinds, *, secrets: bool = True) -> Config:
+    """Read and validate a config file. Raises ConfigError, never anything else for bad content.
+
+    `secrets=False` leaves passwords given by a variable or a file unread (None): for a TUI attached to
+    the engine, which shows the plant but connects to no device, and whose user may not read them."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -36,19 +39,20 @@ def load_config(path: Path | str, kinds: SourceKinds) -> Config:
         raise ConfigError(path, "(file)", None, f"cannot be read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(path, "(file)", None, "must be UTF-8 text") from exc
-    return parse_config(text, kinds, path)
+    return parse_config(text, kinds, path, secrets=secrets)
 
 
-def parse_config(text: str, kinds: SourceKinds, path: Path | str = "<config>") -> Config:
+def parse_config(text: str, kinds: SourceKinds, path: Path | str = "<config>", *, secrets: bool = True) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "(syntax)", None, f"is not valid TOML: {exc}") from exc
-    return config_from_dict(data, kinds, path)
+    return config_from_dict(data, kinds, path, secrets=secrets)
 
 
-def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<config>") -> Config:
-    r = TomlReader(path)
+def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<config>", *,
+                     secrets: bool = True) -> Config:
+    r = TomlReader(path, secrets=secrets)
     r.unknown_keys(data, "", SECTIONS)
     site = _site(r, data)
     sources = read_sources(r, data, kinds)

@@ -46,8 +46,9 @@ class ConfigError(Exception):
 class TomlReader:
     """Walks the parsed TOML, raising ConfigError with a dotted key path."""
 
-    def __init__(self, file: Path | str) -> None:
+    def __init__(self, file: Path | str, *, secrets: bool = True) -> None:
         self.file = file
+        self.secrets = secrets  # False: `*_env` and `*_file` secrets are not read (loading.load_config says when)
         # The keys whose secret is written in the file itself, and the private key files it names, by key
         # (config_warnings: who may read them).
         self.secrets_in_file: list[str] = []
@@ -150,6 +151,8 @@ class TomlReader:
         if option == name:
             self.note_secret(f"{key}.{name}")
             return value
+        if not self.secrets:
+            return None
         try:
             return secret_from_env(value) if option.endswith(ENV_SUFFIX) else secret_from_file(value)
         except SecretSourceError as exc:

@@ -50,13 +50,13 @@ def make_driver(source: SourceConfig, tags: Sequence[TagMapping], *, config_path
     return kind_of(source).make_driver(source, tags, config_path=config_path)
 
 
-def load_config(path: Path | str) -> Config:
+def load_config(path: Path | str, *, secrets: bool = True) -> Config:
     """oee_tui.config.load_config with every kind of source."""
-    return loading.load_config(path, KINDS)
+    return loading.load_config(path, KINDS, secrets=secrets)
 
 
-def parse_config(text: str, path: Path | str = "<config>") -> Config:
-    return loading.parse_config(text, KINDS, path)
+def parse_config(text: str, path: Path | str = "<config>", *, secrets: bool = True) -> Config:
+    return loading.parse_config(text, KINDS, path, secrets=secrets)
 
 
 def config_from_dict(data: TomlTable, path: Path | str = "<config>") -> Config:

@@ -44,6 +44,7 @@ class Action(StrEnum):
     TARGETS = "targets"
     REASONS = "reasons"
     SHIFTS = "shifts"
+    AUDIT = "audit"
     USERS = "users"
     SYNC = "sync"
     STORE_ADMIN = "store_admin"
@@ -62,6 +63,7 @@ ROLE_MATRIX: Final[Mapping[Action, Role | None]] = MappingProxyType({
     Action.TARGETS: Role.SUPERVISOR,
     Action.REASONS: Role.SUPERVISOR,
     Action.SHIFTS: Role.SUPERVISOR,
+    Action.AUDIT: Role.SUPERVISOR,
     Action.USERS: Role.ADMIN,
     Action.SYNC: Role.ADMIN,
     Action.STORE_ADMIN: Role.ADMIN,

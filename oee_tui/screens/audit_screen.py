@@ -24,6 +24,7 @@ from oee_tui.dead_letter_text import local_time
 from oee_tui.model import AuditEntry, AuditVerdict
 from oee_tui.screens.audit_filter import AuditFilter, AuditFilterScreen
 from oee_tui.screens.host import PlantScreen
+from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.store import Store
 
 SHOWN: Final = 500  # the newest this many; `oee audit list --limit` reaches further back
@@ -133,7 +134,15 @@ class AuditScreen(PlantScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit")
     def load(self) -> None:
         store, chosen = self.store, self.filter
-        if store is None:
+        engine = self.oee_app.engine
+        if isinstance(engine, RemoteEngine):  # the engine reads it (and checks that this role may)
+            try:
+                answer = engine.call_in_thread("audit_list", user=chosen.user or None, kind=chosen.kind or None,
+                                               start=chosen.start, end=chosen.end, limit=SHOWN)
+                result = Loaded(tuple(answer["entries"]))
+            except Exception as exc:
+                result = Loaded((), f"Cannot read the audit trail: {exc}")
+        elif store is None:
             result = Loaded((), "This plant has no store, so there is no audit trail to show.")
         else:
             try:
@@ -214,7 +223,13 @@ class AuditScreen(PlantScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit-verify")
     def verify(self) -> None:
         store = self.store
-        if store is None:
+        engine = self.oee_app.engine
+        if isinstance(engine, RemoteEngine):
+            try:
+                result = Checked(engine.call_in_thread("audit_verify"))
+            except Exception as exc:
+                result = Checked(None, f"Cannot check the chain: {exc}")
+        elif store is None:
             result = Checked(None, "This plant has no store, so there is no chain to check.")
         else:
             try:

@@ -6,11 +6,15 @@ import contextlib
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+
+import tomlkit
 
 from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
 from oee_tui.model.access import Action
 from oee_tui.service.ops import Op, OpContext, OpError, number_arg, text_arg
+
+SECRET_KEYS: Final = frozenset({"password"})  # a `*_env` or `*_file` key names where a secret is, not the secret
 
 
 async def subscribe(context: OpContext, args: Mapping[str, Any]) -> None:
@@ -73,6 +77,35 @@ async def planning(context: OpContext, args: Mapping[str, Any]) -> PlanningRecor
     return await context.in_thread(store.planning_records)
 
 
+async def config_text(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The config the engine runs on, for an attached TUI to show the same plant: the file's text without
+    its secrets and without [access] (PIN hashes), so that a user who may not read the file still sees
+    machine names, reasons and shifts; None for a plant built in code (the demo)."""
+    path = context.server.config_path
+    if path is None:
+        return {"path": None, "text": None}
+    text = await context.in_thread(path.read_text, "utf-8")
+    return {"path": str(path), "text": without_secrets(text)}
+
+
+def without_secrets(text: str) -> str:
+    document = tomlkit.parse(text)
+    document.pop("access", None)
+    _drop_passwords(document)
+    return tomlkit.dumps(document)
+
+
+def _drop_passwords(table: Any) -> None:
+    if isinstance(table, dict):
+        for key in [key for key in table if str(key) in SECRET_KEYS]:
+            del table[key]
+        for value in table.values():
+            _drop_passwords(value)
+    elif isinstance(table, list):
+        for item in table:
+            _drop_passwords(item)
+
+
 OPS = (
     Op("subscribe", Action.VIEW, "watch the live plant", subscribe),
     Op("snapshot", Action.VIEW, "see the live plant", snapshot),
@@ -80,4 +113,5 @@ OPS = (
     Op("set_stop_reason", Action.STOP_REASON, "give stop reasons", set_stop_reason),
     Op("status", Action.VIEW, "see the engine's status", status),
     Op("planning", Action.VIEW, "see the planning data", planning),
+    Op("config", Action.VIEW, "see the plant's config", config_text),
 )

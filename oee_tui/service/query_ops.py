@@ -17,6 +17,7 @@ from oee_tui.exports.report_output import REPORT_FORMATS, report_output
 from oee_tui.exports.tables import ExportError
 from oee_tui.model import DeadLetter
 from oee_tui.model.access import Action
+from oee_tui.model.audit import AuditVerdict
 from oee_tui.service.ops import Op, OpContext, OpError, number_arg, text_arg
 from oee_tui.store import PlanningError
 
@@ -71,6 +72,30 @@ async def export(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
             shutil.rmtree(folder)
 
 
+async def audit_list(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The newest audit entries matching the filters, and the chain's head (to copy off the box)."""
+    store = context.store()
+    start = None if args.get("start") is None else number_arg(args, "start")
+    end = None if args.get("end") is None else number_arg(args, "end")
+    limit = int(number_arg(args, "limit")) if args.get("limit") is not None else 1000
+
+    def read() -> dict[str, Any]:
+        entries = store.audit_entries(user=text_arg(args, "user"), kind=text_arg(args, "kind"), start=start,
+                                      end=end, limit=limit)
+        return {"entries": tuple(entries), "head": store.audit_head()}
+
+    return await context.in_thread(read)
+
+
+async def audit_verify(context: OpContext, args: Mapping[str, Any]) -> AuditVerdict:
+    expect = args.get("expect")
+    if expect is not None and not (isinstance(expect, list | tuple) and len(expect) == 2
+                                   and isinstance(expect[0], int) and isinstance(expect[1], str)):
+        raise OpError("bad_request", "expect must be (seq, hash)")
+    store = context.store()
+    return await context.in_thread(store.verify_audit, None if expect is None else (expect[0], expect[1]))
+
+
 def _names(args: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = args.get(key) or ()
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
@@ -82,4 +107,6 @@ OPS = (
     Op("report", Action.VIEW, "run reports", report),
     Op("dead_letters", Action.VIEW, "read dead letters", dead_letters),
     Op("export", Action.VIEW, "export data", export),
+    Op("audit_list", Action.AUDIT, "read the audit trail", audit_list),
+    Op("audit_verify", Action.AUDIT, "verify the audit trail", audit_verify),
 )

@@ -37,6 +37,7 @@ from oee_tui.model import (
     StoreHealth,
     TrendPoint,
 )
+from oee_tui.model.audit import AuditEntry, AuditProblem, AuditVerdict
 
 RECORD: Final = 1
 ENUM: Final = 2
@@ -45,6 +46,7 @@ _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     PlantSnapshot, MachineSnapshot, SourceStatus, StoreHealth, OeeResult, SixBigLosses, MachineEvent,
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
     PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern,
+    AuditEntry, AuditProblem, AuditVerdict,
 )}
 _ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality)}
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from oee_tui.config import Config
+from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
@@ -43,6 +44,7 @@ class RemoteEngine:
         self._empty = PlantSnapshot(ts=0.0, shift=None, machines=())
         self._reattach: asyncio.Task[None] | None = None
         self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ PlantEngine
 
@@ -68,6 +70,7 @@ class RemoteEngine:
 
     async def start(self) -> None:
         """Attach; raises NoEngine (nothing serves the data dir) or AttachRefused."""
+        self._loop = asyncio.get_running_loop()
         await self._attach()
 
     async def stop(self) -> None:
@@ -109,6 +112,13 @@ class RemoteEngine:
             raise EngineLost(f"not sent: {self.lost or 'not attached to an engine'}")
         return await client.call(op, **args)
 
+    def call_in_thread(self, op: str, /, *, timeout_s: float | None = None, **args: Any) -> Any:
+        """`call` from a screen's thread worker (where a standalone screen would read the store): waits
+        for the engine's answer on the app's loop; raises what `call` raises."""
+        if self._loop is None:
+            raise EngineLost("not sent: not attached to an engine")
+        return asyncio.run_coroutine_threadsafe(self.call(op, **args), self._loop).result(timeout_s)
+
     async def _attach(self) -> None:
         client = await EngineClient.attach(self.data_dir, origin=self.origin, person=self.person, pin=self.pin)
         client.on_lost = self._on_lost
@@ -117,7 +127,15 @@ class RemoteEngine:
         self.lost = None
         with contextlib.suppress(Exception):  # the plant runs without it; a failure is logged there
             await self._load_planning()
+        with contextlib.suppress(Exception):  # the engine may have taken a changed config meanwhile
+            await self._load_config()
         self._changed()
+
+    async def _load_config(self) -> None:
+        """The config the engine runs on now (as it sends it: without secrets); the demo's stays as it is."""
+        answer = await self.call("config")
+        if answer["text"] is not None:
+            self.config = parse_config(answer["text"], Path(answer["path"]), secrets=False)
 
     async def _load_planning(self) -> None:
         records: PlanningRecords = await self.call("planning")

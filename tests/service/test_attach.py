@@ -100,3 +100,41 @@ async def test_status_names_sources_store_and_who_is_attached(served: Served) ->
         await first.close()
         await second.close()
         await asyncio.sleep(0)
+
+
+async def test_changes_and_denials_through_the_engine_are_in_its_audit_trail(served: Served) -> None:
+    client = await attach(served.data_dir)
+    try:
+        await served.device.set("hr", 1, [1])
+        await until(lambda: served.engine.snapshot().machines[0].state is MachineState.RUNNING, what="running")
+        await served.device.set("hr", 1, [3])
+        await until(lambda: served.engine.snapshot().machines[0].state.is_stop, what="stopped")
+        stop_start = served.engine.snapshot().machines[0].state_since
+        await client.call("set_stop_reason", machine="M1", stop_start=stop_start, reason="FAIL")
+        served.access.roles[me()] = Role.OPERATOR
+        operator = await attach(served.data_dir)
+        with pytest.raises(EngineRefused):
+            await operator.call("store_backup")
+        with pytest.raises(EngineRefused, match="needs the supervisor role"):
+            await operator.call("audit_list")
+        await operator.close()
+        listed = await client.call("audit_list")
+        entries = {entry.kind: entry for entry in listed["entries"]}
+        assert entries["stop_reason"].user == me() and entries["stop_reason"].origin == "test"
+        assert entries["stop_reason"].after_value() == "FAIL" and entries["stop_reason"].before_value() is None
+        assert entries["denied"].subject in ("store_backup", "audit_list")
+        assert listed["head"][0] == len(listed["entries"]) == 3
+        verdict = await client.call("audit_verify")
+        assert verdict.ok and verdict.checked == 3
+    finally:
+        await client.close()
+
+
+def test_the_config_an_attached_tui_gets_has_no_secrets_and_no_access_section() -> None:
+    from oee_tui.service.live_ops import without_secrets
+
+    text = without_secrets('[site]\nname = "P"\n[[sources]]\nname = "opc"\nusername = "u"\npassword = "s3cret"\n'
+                           '[[sources]]\nname = "mq"\npassword_file = "%d/mq"\n'
+                           '[edge]\npassword = "x"\n[access]\nsocket_group = "oee"\n')
+    assert "s3cret" not in text and 'password = "x"' not in text and "[access]" not in text
+    assert 'password_file = "%d/mq"' in text and 'username = "u"' in text
