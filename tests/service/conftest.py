@@ -89,4 +89,6 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
 def _with_source(config: Config, port: int) -> Config:
     import dataclasses
 
-    return dataclasses.replace(config, sources=(modbus_source(port),))
+    # Polled at 5 Hz: quick enough for the tests, slow enough that a busy loop (two TUIs in this process)
+    # never makes the source stale (2 polls missed) and its machines offline.
+    return dataclasses.replace(config, sources=(modbus_source(port, poll_interval_s=0.2),))

@@ -1,0 +1,65 @@
+"""Two TUIs and an engine on one data dir: a reason given in one shows in the other, and each says which
+engine it is attached to. The engine is real (a real pymodbus device, a real store); each TUI is the real
+app, attached through the real socket, driven by the keys an operator presses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oee_tui.app import OeeApp
+from oee_tui.model import MachineState
+from oee_tui.screens.machine_detail import MachineDetailScreen
+from oee_tui.screens.reason_picker import ReasonPickerScreen
+from oee_tui.service.remote_engine import RemoteEngine
+from oee_tui.widgets.engine_link import EngineLink
+from oee_tui.widgets.keyed_table import KeyedTable
+from tests.service.conftest import Served, me
+from tests.support import pilot as piloting
+from tests.support.waiting import until
+
+
+def attached_app(served: Served) -> tuple[OeeApp, RemoteEngine]:
+    remote = RemoteEngine(served.data_dir, served.engine.config, origin="tty /dev/pts/9", reattach_every_s=0.1)
+    app = OeeApp(remote, config_path=Path("unused.toml"), data_dir=served.data_dir, refresh_interval=0.1)
+    return app, remote
+
+
+async def test_a_reason_given_in_one_tui_shows_in_the_other(served: Served) -> None:
+    await served.device.set("hr", 1, [1])
+    await until(lambda: served.engine.snapshot().machines[0].state is MachineState.RUNNING, what="M1 running")
+    await served.device.set("hr", 1, [3])
+    await until(lambda: served.engine.snapshot().machines[0].state.is_stop, what="M1 stopped")
+
+    first, first_engine = attached_app(served)
+    second, second_engine = attached_app(served)
+    async with first.run_test(size=(80, 24)) as one, second.run_test(size=(80, 24)) as two:
+        await piloting.until(one, lambda: bool(first.latest_snapshot and first.latest_snapshot.machines),
+                             "the first TUI's live table")
+        link = first.screen.query_one(EngineLink)
+        assert link.text == f"attached to engine pid {first_engine.pid} as {me()} (admin)"
+
+        # The operator at the first TUI: M1 (the first row), its detail, the stop, a reason.
+        await one.press("enter")
+        await piloting.until(one, lambda: isinstance(first.screen, MachineDetailScreen)
+                             and first.screen.query_one("#stops", KeyedTable).row_count > 0, "M1's stops")
+        picked = first.screen.query_one("#stops", KeyedTable).cursor_key  # the newest stop, as the screen lists them
+        assert picked is not None
+        stop_start = float(picked)
+        await one.press("r")
+        await piloting.until(one, lambda: isinstance(first.screen, ReasonPickerScreen), "the reason picker")
+        await one.press("down", "down", "down", "enter")  # Break, Planned maintenance, No orders, Failure
+        await piloting.until(one, lambda: isinstance(first.screen, MachineDetailScreen), "back on the detail")
+
+        # It is in the engine, said by whom and from where, durable in its store...
+        said = [n.message for n in first._notifications]
+        await until(lambda: any(i.reason == "FAIL" for i in served.engine.store.intervals(  # type: ignore[union-attr]
+            stop_start - 1, stop_start + 3600, ["M1"])), what=f"the reason in the store ({said})")
+        # ...and the second TUI, looking at M1, shows it.
+        await two.press("enter")
+        await piloting.until(two, lambda: isinstance(second.screen, MachineDetailScreen)
+                             and second.screen.query_one("#stops", KeyedTable).row_count > 0, "M1 on the second")
+        stops = second.screen.query_one("#stops", KeyedTable)
+        await piloting.until(two, lambda: "Failure" in stops.get_cell(repr(stop_start), "reason").plain,
+                             "the reason on the second TUI")
+        assert stops.get_cell(repr(stop_start), "reason").plain == f"Failure · {me()}"
+        assert second_engine.pid == first_engine.pid
