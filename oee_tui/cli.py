@@ -34,6 +34,10 @@ from oee_tui.drivers.registry import load_config
 from oee_tui.log_setup import setup_logging
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from oee_tui.device_checks import SourceCheck
+    from oee_tui.drivers.base import BrowseEntry, TagReading
     from oee_tui.service.client import EngineClient
     from oee_tui.service.remote_engine import RemoteEngine
 
@@ -208,7 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "config":
         return _config_command(args, config_path, data_dir)
     if command == "devices":
-        return _devices_command(args, config_path)
+        return _devices_command(args, config_path, data_dir)
     try:
         if command == "ui":
             return _run_ui(args, config_path, data_dir)
@@ -263,30 +267,30 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
     return EXIT_OK
 
 
-def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
+def _devices_command(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     import asyncio
 
     from oee_tui import device_checks
+    from oee_tui.commands.attached import in_engine
+    from oee_tui.commands.common import store_dir_of
 
+    if args.devices_command in ("trust", "certificates"):
+        if args.demo:
+            print("oee devices: the demo's servers make their certificates anew at each start", file=sys.stderr)
+            return EXIT_USAGE
+        return _certificates_command(args, config_path)
+    # With an engine running, the engine reaches the devices: it holds their passwords, and the demo's.
+    done = in_engine(store_dir_of(args, data_dir), f"oee devices {args.devices_command}",
+                     lambda client: _devices_attached(client, args))
+    if done is not None:
+        return done
     if args.demo:
         print("oee devices: the demo's devices exist only while `oee --demo` or `oee engine --demo` runs; "
               "give a config with --config", file=sys.stderr)
         return EXIT_USAGE
-    if args.devices_command in ("trust", "certificates"):
-        return _certificates_command(args, config_path)
     config = _load_for_run(args, config_path)
     if args.devices_command == "list":
-        checks = asyncio.run(device_checks.check_all(config))
-        rows: list[tuple[str, ...]] = [("source", "kind", "address", "tags", "status", "feeds")]
-        for check in checks:
-            status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
-                else f"DOWN: {check.error}"
-            rows.append((check.name, check.kind, check.address, str(check.tags), status, " ".join(check.machines)))
-        _print_rows(rows)
-        edge = device_checks.edge_summary(config)
-        if edge is not None:
-            print(edge)
-        return EXIT_OK if all(check.connected for check in checks) else EXIT_FAILURE
+        return _show_checks(asyncio.run(device_checks.check_all(config)), device_checks.edge_summary(config))
     try:
         source = device_checks.source_named(config, args.name)
     except LookupError as exc:
@@ -294,16 +298,8 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
         return EXIT_USAGE
     try:
         if args.devices_command == "test":
-            readings = asyncio.run(device_checks.test_source(config, source))
-            rows = [("tag", "value", "type", "quality", "latency", "error")]
-            rows += [(r.tag, repr(r.value) if isinstance(r.value, str) else str(r.value), r.type, r.quality.value,
-                      f"{r.latency_s * 1000:.1f} ms", r.error or "") for r in readings]
-            _print_rows(rows)
-            return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
-        entries = asyncio.run(device_checks.browse_source(config, source, args.parent))
-        listing: list[tuple[str, ...]] = [("id", "name", "type", "")]
-        _print_rows(listing + [(e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
-        return EXIT_OK
+            return _show_readings(asyncio.run(device_checks.test_source(config, source)))
+        return _show_browsed(asyncio.run(device_checks.browse_source(config, source, args.parent)))
     except NotImplementedError as exc:
         print(f"oee devices: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -311,6 +307,41 @@ def _devices_command(args: argparse.Namespace, config_path: Path) -> int:
         print(f"oee devices: {source.name} ({device_checks.address_of(source)}): {device_checks.describe_error(exc)}",
               file=sys.stderr)
         return EXIT_FAILURE
+
+
+async def _devices_attached(client: EngineClient, args: argparse.Namespace) -> int:
+    if args.devices_command == "list":
+        answer = await client.call("devices_list")
+        return _show_checks(answer["checks"], answer["edge"])
+    if args.devices_command == "test":
+        return _show_readings(await client.call("device_test", name=args.name))
+    return _show_browsed(await client.call("device_browse", name=args.name, parent=args.parent))
+
+
+def _show_checks(checks: Sequence[SourceCheck], edge: str | None) -> int:
+    rows: list[tuple[str, ...]] = [("source", "kind", "address", "tags", "status", "feeds")]
+    for check in checks:
+        status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
+            else f"DOWN: {check.error}"
+        rows.append((check.name, check.kind, check.address, str(check.tags), status, " ".join(check.machines)))
+    _print_rows(rows)
+    if edge is not None:
+        print(edge)
+    return EXIT_OK if all(check.connected for check in checks) else EXIT_FAILURE
+
+
+def _show_readings(readings: Sequence[TagReading]) -> int:
+    rows: list[tuple[str, ...]] = [("tag", "value", "type", "quality", "latency", "error")]
+    rows += [(r.tag, repr(r.value) if isinstance(r.value, str) else str(r.value), r.type, r.quality.value,
+              f"{r.latency_s * 1000:.1f} ms", r.error or "") for r in readings]
+    _print_rows(rows)
+    return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
+
+
+def _show_browsed(entries: Sequence[BrowseEntry]) -> int:
+    listing: list[tuple[str, ...]] = [("id", "name", "type", "")]
+    _print_rows(listing + [(e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
+    return EXIT_OK
 
 
 def _certificates_command(args: argparse.Namespace, config_path: Path) -> int:

@@ -145,10 +145,13 @@ class EngineClient:
         except asyncio.CancelledError:
             why = "detached"
             raise
-        except (ConnectionError, OSError, ProtocolError) as exc:
+        except (ConnectionError, OSError) as exc:
             why = f"the connection to the engine broke ({exc})"
+        except ProtocolError as exc:
+            why = f"its answer could not be read ({exc}): is this oee the same version as the engine's?"
+            await self.stream.close()
         finally:
-            self._lose(f"the engine (pid {self.hello.get('pid')}) stopped: {why}" if why != "detached" else why)
+            self._lose(f"the engine (pid {self.hello.get('pid')}) is lost: {why}" if why != "detached" else why)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if message.get("push") == "snapshot":

@@ -13,6 +13,8 @@ from typing import Any, Final
 
 import msgpack
 
+from oee_tui.device_checks import SourceCheck
+from oee_tui.drivers.base import BrowseEntry, TagReading
 from oee_tui.model import (
     DeadLetter,
     EventKind,
@@ -46,7 +48,7 @@ _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     PlantSnapshot, MachineSnapshot, SourceStatus, StoreHealth, OeeResult, SixBigLosses, MachineEvent,
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
     PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern,
-    AuditEntry, AuditProblem, AuditVerdict,
+    AuditEntry, AuditProblem, AuditVerdict, SourceCheck, TagReading, BrowseEntry,
 )}
 _ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality)}
 
