@@ -400,7 +400,9 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
         def demo_factory() -> DemoEngine:
             return DemoEngine(Store.open(demo_data_dir(data_dir)))
 
-    app = OeeApp(engine, config_path=config_path, data_dir=store_dir, demo_factory=demo_factory, serve=not attached)
+    # An attached TUI edits the file its engine runs on, wherever this user's default config would be.
+    shown_path = engine.config.path if attached and engine is not None and engine.config.path else config_path
+    app = OeeApp(engine, config_path=shown_path, data_dir=store_dir, demo_factory=demo_factory, serve=not attached)
     result = app.run()
     if app.stop_error is not None:  # said after the screen is gone, where it stays readable
         print(f"oee: {app.stop_error}", file=sys.stderr)
@@ -413,8 +415,7 @@ def _remote_engine(args: argparse.Namespace, store_dir: Path) -> RemoteEngine:
     import asyncio
 
     from oee_tui.commands.attached import attach_at_terminal
-    from oee_tui.drivers.registry import parse_config
-    from oee_tui.service.remote_engine import RemoteEngine
+    from oee_tui.service.remote_engine import RemoteEngine, config_from_answer
     from oee_tui.service.session_origin import local_origin
 
     async def config_of_engine() -> tuple[dict[str, Any], tuple[str, str] | None]:
@@ -425,12 +426,9 @@ def _remote_engine(args: argparse.Namespace, store_dir: Path) -> RemoteEngine:
             await client.close()
 
     answer, person = asyncio.run(config_of_engine())
-    if answer["text"] is None:
-        from oee_tui.demo.servers import demo_config
+    from oee_tui.demo.servers import demo_config
 
-        config = demo_config()
-    else:
-        config = parse_config(answer["text"], Path(answer["path"]), secrets=False)
+    config = config_from_answer(answer, demo_config())
     return RemoteEngine(store_dir, config, origin=local_origin(), person=None if person is None else person[0],
                         pin=None if person is None else person[1])
 

@@ -35,15 +35,18 @@ class ConfigEditError(Exception):
 class ConfigDocument:
     """A config file opened for editing. Nothing changes on disk until save()."""
 
-    def __init__(self, path: Path, text: str, kinds: SourceKinds) -> None:
+    def __init__(self, path: Path, text: str, kinds: SourceKinds, *, secrets: bool = True) -> None:
         self.path = path
         self.kinds = kinds  # what validate() checks each source and tag map against
+        # False: validate() does not read passwords from variables and files (a TUI attached to the
+        # engine, whose user may not read them; the engine checks them when it saves).
+        self.secrets = secrets
         self._original = text
         self.doc = tomlkit.parse(text)
 
     @classmethod
-    def open(cls, path: Path, kinds: SourceKinds) -> ConfigDocument:
-        return cls(path, path.read_text(encoding="utf-8"), kinds)
+    def open(cls, path: Path, kinds: SourceKinds, *, secrets: bool = True) -> ConfigDocument:
+        return cls(path, path.read_text(encoding="utf-8"), kinds, secrets=secrets)
 
     def __deepcopy__(self, memo: dict[int, object]) -> ConfigDocument:
         # A copy is a candidate edit (the screens try a change on one): the text is copied, the
@@ -62,13 +65,13 @@ class ConfigDocument:
 
     def with_text(self, text: str) -> ConfigDocument:
         """This file, opened as `original`, edited to `text` (an edit made elsewhere, sent to be saved here)."""
-        edited = ConfigDocument(self.path, self._original, self.kinds)
+        edited = ConfigDocument(self.path, self._original, self.kinds, secrets=self.secrets)
         edited.doc = tomlkit.parse(text)
         return edited
 
     def validate(self) -> Config:
         """The config as `oee` would read it; raises ConfigError naming the key and value."""
-        return config_from_dict(tomllib.loads(self.text()), self.kinds, self.path)
+        return config_from_dict(tomllib.loads(self.text()), self.kinds, self.path, secrets=self.secrets)
 
     # ------------------------------------------------------------ sources
 

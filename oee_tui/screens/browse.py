@@ -29,6 +29,7 @@ from oee_tui.device_checks import BROWSABLE_KINDS, describe_error
 from oee_tui.drivers.base import BrowseEntry, Driver
 from oee_tui.drivers.driver_kind import NOT_BROWSABLE
 from oee_tui.drivers.registry import make_driver
+from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.widgets.dialog import Dialog
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.
@@ -40,6 +41,30 @@ class Browser(Protocol):
     async def browse(self, parent: str | None) -> list[BrowseEntry]: ...
 
     async def close(self) -> None: ...
+
+
+def engine_reaching(engine: object, source: SourceConfig) -> RemoteEngine | None:
+    """The engine a TUI is attached to, when it runs `source` as it stands here: then the engine reaches
+    the device (it holds the passwords). A source edited and not saved yet is tried from the TUI."""
+    if not isinstance(engine, RemoteEngine):
+        return None
+    running = next((s for s in engine.config.sources if s.name == source.name), None)
+    return engine if running == source else None
+
+
+class EngineBrowser:
+    """A Browser through the engine this TUI is attached to: the engine reaches the device, with the
+    passwords it holds."""
+
+    def __init__(self, engine: RemoteEngine, source: str) -> None:
+        self.engine = engine
+        self.source = source
+
+    async def browse(self, parent: str | None) -> list[BrowseEntry]:
+        return list(await self.engine.call("device_browse", name=self.source, parent=parent))
+
+    async def close(self) -> None:
+        return None
 
 
 class DeviceBrowser:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -94,10 +95,13 @@ class ConnectionCheckScreen(Dialog[None]):
     }
     """
 
-    def __init__(self, config: Config, source: SourceConfig, *, overall_timeout_s: float | None = None) -> None:
+    def __init__(self, config: Config, source: SourceConfig, *, overall_timeout_s: float | None = None,
+                 read: Callable[[], Awaitable[Sequence[TagReading]]] | None = None) -> None:
         super().__init__(f"Test connection: {source.name}")
         self.config = config
         self.source = source
+        # How the tags are read: by the engine this TUI is attached to (it holds the passwords), else here.
+        self.read = read
         self.tag_count = len({mapping.tag for mapping in tags_of(config, source.name)})
         # A device that accepts the connection and then never answers must not leave the
         # spinner turning forever; the driver's own timeouts should fire well before this.
@@ -160,8 +164,8 @@ class ConnectionCheckScreen(Dialog[None]):
         # worker is cancelled, closing the connection, when the modal closes mid-test.
         started = time.perf_counter()
         try:
-            readings = await asyncio.wait_for(test_source(self.config, self.source),
-                                              self.overall_timeout_s)
+            reading = self.read() if self.read is not None else test_source(self.config, self.source)
+            readings = list(await asyncio.wait_for(reading, self.overall_timeout_s))
         except NotImplementedError:
             self._show_failure(f"{self.source.kind} sources cannot be test-read by this version of oee.")
             return

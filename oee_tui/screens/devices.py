@@ -16,6 +16,7 @@ import asyncio
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -32,12 +33,13 @@ from oee_tui.device_checks import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.drivers.registry import KINDS
 from oee_tui.edge.status import EdgeView
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
-from oee_tui.screens.browse import BrowseScreen
+from oee_tui.screens.browse import BrowseScreen, EngineBrowser, engine_reaching
 from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import SourceFormResult, SourceFormScreen
 from oee_tui.screens.tag_maps import TagMapScreen
+from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
@@ -101,10 +103,11 @@ READ_ONLY: Final = ("The demo plant's devices are built in and not saved anywher
                     "test and browse work. To edit devices, write a config (`oee config init`) and run without --demo.")
 
 
-def _read(path: Path, built_in: str | None = None) -> tuple[ConfigDocument, list[SourceFacts], str | None]:
+def _read(path: Path, built_in: str | None = None, *,
+          secrets: bool = True) -> tuple[ConfigDocument, list[SourceFacts], str | None]:
     """Open the file for editing and say whether it loads as it is. File work: run it in a thread."""
-    document = (ConfigDocument(BUILT_IN_PATH, built_in, KINDS) if built_in is not None
-                else ConfigDocument.open(path, KINDS))
+    document = (ConfigDocument(BUILT_IN_PATH, built_in, KINDS, secrets=secrets) if built_in is not None
+                else ConfigDocument.open(path, KINDS, secrets=secrets))
     try:
         document.validate()
     except ConfigError as exc:
@@ -354,7 +357,9 @@ class DevicesScreen(PlantScreen[None]):
         path = self.oee_app.config_path
         built_in: str | None = getattr(self.oee_app.engine, "built_in_config_text", None)
         try:
-            document, facts, problem = await asyncio.to_thread(_read, path, built_in)
+            # Attached, the engine holds the passwords given by variables and files, and checks them on save.
+            document, facts, problem = await asyncio.to_thread(
+                partial(_read, path, built_in, secrets=not isinstance(self.oee_app.engine, RemoteEngine)))
         except FileNotFoundError:
             self._set_document(None, [], load_problem=f"There is no config file at {path} yet: "
                                                      "`oee config init` writes a sample.")
@@ -537,7 +542,10 @@ class DevicesScreen(PlantScreen[None]):
         config = self._config() if name is not None else None
         if name is None or config is None:
             return
-        self.app.push_screen(ConnectionCheckScreen(config, config.source(name)))
+        source = config.source(name)
+        engine = engine_reaching(self.oee_app.engine, source)
+        read = None if engine is None else partial(engine.call, "device_test", name=name)
+        self.app.push_screen(ConnectionCheckScreen(config, source, read=read))
 
     def action_browse(self) -> None:
         name = self._highlighted()
@@ -558,7 +566,9 @@ class DevicesScreen(PlantScreen[None]):
                             timeout=15)
 
         source = config.source(name)
-        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, name),
+        engine = engine_reaching(self.oee_app.engine, source)
+        browser = None if engine is None else EngineBrowser(engine, name)
+        self.app.push_screen(BrowseScreen(source, browser, tags=tags_of(config, name),
                                           config_path=config.path), picked)
 
     def action_tag_maps(self) -> None:

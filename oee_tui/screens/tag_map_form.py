@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -30,7 +30,8 @@ from oee_tui.drivers.modbus.modbus_source import MODBUS_TYPES
 from oee_tui.drivers.registry import KINDS
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
-from oee_tui.screens.browse import BrowseScreen
+from oee_tui.screens.browse import BrowseScreen, EngineBrowser, engine_reaching
+from oee_tui.screens.host import ScreenHost
 from oee_tui.widgets.form import Field, FieldRow, FormScreen, fields_marked
 
 
@@ -211,7 +212,9 @@ class TagMapEditScreen(FormScreen[TagMapResult | None]):
                 tag.focus()
 
         source = config.source(self.source)
-        self.app.push_screen(BrowseScreen(source, None, tags=tags_of(config, self.source),
+        engine = engine_reaching(cast("ScreenHost", self.app).engine, source)
+        browser = None if engine is None else EngineBrowser(engine, self.source)
+        self.app.push_screen(BrowseScreen(source, browser, tags=tags_of(config, self.source),
                                           config_path=self.document.path), picked)
 
     # ------------------------------------------------------------ saving

@@ -82,8 +82,8 @@ async def config_text(context: OpContext, args: Mapping[str, Any]) -> dict[str, 
     its secrets and without [access] (PIN hashes), so that a user who may not read the file still sees
     machine names, reasons and shifts; None for a plant built in code (the demo)."""
     path = context.server.config_path
-    if path is None:
-        return {"path": None, "text": None}
+    if path is None:  # the demo's devices are built in code: their text, read-only on the Devices screen
+        return {"path": None, "text": None, "built_in": getattr(context.engine, "built_in_config_text", None)}
     text = await context.in_thread(path.read_text, "utf-8")
     return {"path": str(path), "text": without_secrets(text)}
 

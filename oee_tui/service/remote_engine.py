@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 REATTACH_EVERY_S: Final = 1.0
 
 
+def config_from_answer(answer: dict[str, Any], fallback: Config) -> Config:
+    """The config an engine's "config" answer holds (without secrets); `fallback` when it holds none."""
+    if answer.get("text") is not None:
+        return parse_config(answer["text"], Path(answer["path"]), secrets=False)
+    if answer.get("built_in") is not None:
+        return parse_config(answer["built_in"], secrets=False)
+    return fallback
+
+
 class RemoteEngine:
     def __init__(self, data_dir: Path, config: Config, *, origin: str, person: str | None = None,
                  pin: str | None = None, reattach_every_s: float = REATTACH_EVERY_S) -> None:
@@ -45,6 +54,9 @@ class RemoteEngine:
         self._reattach: asyncio.Task[None] | None = None
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The demo's devices as the engine runs them (built in code, not in a file): the Devices screen
+        # shows them read-only. None for a plant read from a file.
+        self.built_in_config_text: str | None = None
 
     # ------------------------------------------------------------ PlantEngine
 
@@ -134,8 +146,8 @@ class RemoteEngine:
     async def _load_config(self) -> None:
         """The config the engine runs on now (as it sends it: without secrets); the demo's stays as it is."""
         answer = await self.call("config")
-        if answer["text"] is not None:
-            self.config = parse_config(answer["text"], Path(answer["path"]), secrets=False)
+        self.config = config_from_answer(answer, self.config)
+        self.built_in_config_text = answer.get("built_in")
 
     async def _load_planning(self) -> None:
         records: PlanningRecords = await self.call("planning")
