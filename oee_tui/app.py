@@ -27,11 +27,12 @@ from oee_tui.config.edit import ConfigDocument, ConfigEditError
 from oee_tui.engine.api import PlantEngine
 from oee_tui.engine.live.store_health import UnsavedDataError
 from oee_tui.model import PlantSnapshot
+from oee_tui.model.access import Action
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.file_import.import_screen import ImportScreen
 from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic
-from oee_tui.screens.host import ScreenHost
+from oee_tui.screens.host import ScreenHost, may
 from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.screens.shift_review.review_screen import ReviewScreen
@@ -397,6 +398,8 @@ class OeeApp(App[int]):
             return self.engine is not None and self.current_mode != REVIEW_MODE
         if action == "import":
             return self.engine is not None and self.current_mode != IMPORT_MODE
+        if action == "audit":
+            return self.engine is not None and may(self.engine, Action.AUDIT)
         return True
 
     def action_devices(self) -> None:
@@ -432,7 +435,7 @@ class OeeApp(App[int]):
         """The audit trail by user, kind and time, and the check of its chain; F7 again (or Escape) goes back."""
         from oee_tui.screens.audit_screen import AuditScreen
 
-        if self.engine is None or isinstance(self.screen, ModalScreen):
+        if self.engine is None or isinstance(self.screen, ModalScreen) or not may(self.engine, Action.AUDIT):
             return
         if isinstance(self.screen, AuditScreen):
             self.screen.dismiss()
@@ -450,8 +453,9 @@ class OeeApp(App[int]):
                                 "production log from CSV/XLSX, checked before it is written (F4)", self.action_import)
             yield SystemCommand("Dead letters", "Payloads that could not be decoded or mapped, with their bytes (F6)",
                                 self.action_dead_letters)
-            yield SystemCommand("Audit trail", "Who changed what, when and from where; check the hash chain (F7)",
-                                self.action_audit)
+            if may(self.engine, Action.AUDIT):
+                yield SystemCommand("Audit trail", "Who changed what, when and from where; check the hash chain (F7)",
+                                    self.action_audit)
         if isinstance(screen, LiveScreen) and (name := screen.highlighted_machine_name()) is not None:
             yield SystemCommand("Open machine detail", f"Timeline, trend and stops of {name}",
                                 screen.action_open_detail)

@@ -33,6 +33,7 @@ from oee_tui.device_checks import BROWSABLE_KINDS, not_browsable, tags_of
 from oee_tui.drivers.registry import KINDS
 from oee_tui.edge.status import EdgeView
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
+from oee_tui.model.access import Action
 from oee_tui.screens.browse import BrowseScreen, EngineBrowser, engine_reaching
 from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
@@ -348,9 +349,27 @@ class DevicesScreen(PlantScreen[None]):
         return getattr(self.oee_app.engine, "built_in_config_text", None) is not None
 
     def _refuse_if_read_only(self) -> bool:
+        if self._refuse_for_role():
+            return True
         if self.read_only:
             self.notify(READ_ONLY, title="Read-only", severity="warning", timeout=12)
         return self.read_only
+
+    def _refuse_for_role(self) -> bool:
+        """Devices and tag maps need the maintenance role or above: an attached operator is told so."""
+        if self.may(Action.DEVICES):
+            return False
+        engine = self.oee_app.engine
+        role = engine.role.label if isinstance(engine, RemoteEngine) and engine.role is not None else "your"
+        self.notify(f"Devices are changed, tested and browsed from the maintenance role up; you are {role}.",
+                    title="Not for your role", severity="warning", timeout=12)
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Offered only to a role that may: the engine refuses the others anyway.
+        if action in ("add", "edit", "delete", "tag_maps", "test", "browse"):
+            return self.may(Action.DEVICES)
+        return True
 
     @work(exclusive=True, group="config-load", exit_on_error=False)
     async def _load(self) -> None:
@@ -538,6 +557,8 @@ class DevicesScreen(PlantScreen[None]):
                              answered)
 
     def action_test(self) -> None:
+        if self._refuse_for_role():
+            return
         name = self._highlighted()
         config = self._config() if name is not None else None
         if name is None or config is None:
@@ -548,6 +569,8 @@ class DevicesScreen(PlantScreen[None]):
         self.app.push_screen(ConnectionCheckScreen(config, source, read=read))
 
     def action_browse(self) -> None:
+        if self._refuse_for_role():
+            return
         name = self._highlighted()
         if name is None or self.document is None:
             return

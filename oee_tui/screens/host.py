@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from textual.screen import Screen
 
+from oee_tui.model.access import Action
+from oee_tui.service.remote_engine import RemoteEngine
+
 if TYPE_CHECKING:
     from oee_tui.config import Config
     from oee_tui.config.edit import ConfigDocument
@@ -68,3 +71,13 @@ class PlantScreen(Screen[ResultT]):
     @property
     def config(self) -> Config:
         return self.engine.config
+
+    def may(self, action: Action) -> bool:
+        """Whether this screen should offer `action`: on a TUI attached to an engine, only what the user's
+        role may do (the engine enforces it); a TUI that owns the store may do everything."""
+        return may(self.oee_app.engine, action)
+
+
+def may(engine: object, action: Action) -> bool:
+    """`PlantScreen.may` for a given engine (the app's own bindings ask too)."""
+    return engine.may(action) if isinstance(engine, RemoteEngine) else True

@@ -20,6 +20,7 @@ from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
+from oee_tui.model.access import Action, Role, allowed
 from oee_tui.service.client import EngineClient, EngineLost, NoEngine
 from oee_tui.store import Store
 
@@ -79,6 +80,17 @@ class RemoteEngine:
     @property
     def hello(self) -> dict[str, Any]:
         return {} if self.client is None else self.client.hello
+
+    @property
+    def role(self) -> Role | None:
+        """The role the engine gave this TUI's user at the hello; None before it attached."""
+        name = self.hello.get("role")
+        return None if not isinstance(name, str) else Role[name.upper()]
+
+    def may(self, action: Action) -> bool:
+        """Whether the engine would take `action` from this user: the screens offer only that (the engine
+        checks again; this only spares a person keys that would be refused)."""
+        return allowed(self.role, action)
 
     async def start(self) -> None:
         """Attach; raises NoEngine (nothing serves the data dir) or AttachRefused."""

@@ -63,3 +63,34 @@ async def test_a_reason_given_in_one_tui_shows_in_the_other(served: Served) -> N
                              "the reason on the second TUI")
         assert stops.get_cell(repr(stop_start), "reason").plain == f"Failure · {me()}"
         assert second_engine.pid == first_engine.pid
+
+
+async def test_an_attached_tui_offers_only_what_the_role_may_do(served: Served) -> None:
+    from oee_tui.model.access import Role
+    from oee_tui.screens.audit_screen import AuditScreen
+    from oee_tui.screens.devices import DevicesScreen
+    from oee_tui.screens.source_form import SourceFormScreen
+
+    served.access.roles[me()] = Role.OPERATOR
+    app, remote = attached_app(served)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await piloting.until(pilot, lambda: remote.role is Role.OPERATOR, "attached as an operator")
+        await pilot.press("f2")
+        await piloting.until(pilot, lambda: isinstance(app.screen, DevicesScreen), "the devices screen")
+        keys = {active.binding.action for active in app.screen.active_bindings.values() if active.enabled}
+        assert "add" not in keys and "edit" not in keys and "test" not in keys
+        await pilot.press("a")
+        await piloting.settle(pilot)
+        assert not isinstance(app.screen, SourceFormScreen)
+        await pilot.press("escape", "f7")
+        await piloting.settle(pilot)
+        assert not isinstance(app.screen, AuditScreen)  # the audit trail is the supervisor's
+
+    served.access.roles[me()] = Role.MAINTENANCE
+    app, remote = attached_app(served)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await piloting.until(pilot, lambda: remote.role is Role.MAINTENANCE, "attached as maintenance")
+        await pilot.press("f2")
+        await piloting.until(pilot, lambda: isinstance(app.screen, DevicesScreen), "the devices screen")
+        keys = {active.binding.action for active in app.screen.active_bindings.values() if active.enabled}
+        assert {"add", "edit", "test", "browse", "tag_maps"} <= keys
