@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from oee_tui.service import change_ops, live_ops, query_ops
+from oee_tui.service import change_ops, live_ops, query_ops, review_ops
 from oee_tui.service.ops import Op
 
-OPS: Final[dict[str, Op]] = {op.name: op for module in (live_ops, query_ops, change_ops) for op in module.OPS}
+OPS: Final[dict[str, Op]] = {op.name: op for module in (live_ops, query_ops, review_ops, change_ops)
+                             for op in module.OPS}

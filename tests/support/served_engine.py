@@ -7,8 +7,10 @@ Access is the service tests' per-user role table (`tests/service/conftest.py`'s 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,45 @@ async def served_plant(data_dir: Path, config: Config, *, role: Role = Role.ADMI
         await server.close()
         await engine.stop()
         store.close()
+
+
+@contextmanager
+def served_plant_in_thread(data_dir: Path, config: Config, *, role: Role = Role.ADMIN,
+                           prepare: Callable[[Store], None] | None = None) -> Iterator[ServedPlant]:
+    """`served_plant` on an event loop of its own in another thread, as `oee engine` runs in a process of its
+    own: for a test whose app runs its own loop (`snap_compare`)."""
+    ready = threading.Event()
+    held: dict[str, object] = {}
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        async with served_plant(data_dir, config, role=role, prepare=prepare) as plant:
+            held.update(plant=plant, loop=asyncio.get_running_loop(), stop=stop)
+            ready.set()
+            await stop.wait()
+
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as exc:  # said in the test's thread, not lost in this one
+            held["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=run, name="served-plant", daemon=True)
+    thread.start()
+    assert ready.wait(30), "the served engine did not start within 30 s"
+    error = held.get("error")
+    if isinstance(error, BaseException):
+        raise AssertionError("the served engine did not start") from error
+    try:
+        plant = held["plant"]
+        assert isinstance(plant, ServedPlant)
+        yield plant
+    finally:
+        loop, stop = held["loop"], held["stop"]
+        assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(stop, asyncio.Event)
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
 
 
 def attached_app(data_dir: Path, config: Config, *, clock: Callable[[], float], config_path: Path) -> OeeApp:
