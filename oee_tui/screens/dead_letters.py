@@ -53,7 +53,8 @@ class DeadLettersScreen(PlantScreen[None]):
     ]
     DEFAULT_CSS = """
     DeadLettersScreen #dl-title {
-        height: 1;
+        height: auto;
+        max-height: 3;  /* why the letters cannot be read (the engine gone) may take two lines at 80 columns */
         background: $panel;
         padding: 0 1;
     }

@@ -83,11 +83,12 @@ async def test_a_file_is_checked_against_the_engines_planning_and_written_by_the
                                        ("0003", "P-200", "L1-LAB", 800)]
         cur = plant.store.cursor()
         try:
-            logged = cur.execute("SELECT kind, row_count, imported_by FROM import_log WHERE kind = 'schedule'"
-                                 ).fetchall()
+            logged = cur.execute("SELECT kind, file, row_count, imported_by FROM import_log "
+                                 "WHERE kind = 'schedule'").fetchall()
         finally:
             cur.close()
-        assert logged == [("schedule", 3, me())]  # who imported is the engine's word, from the socket
+        # The file as the planner named it (not the engine's copy); who imported: the engine's word, from the socket.
+        assert logged == [("schedule", "orders_ok.csv", 3, me())]
 
 
 async def test_an_operator_may_check_a_file_but_is_not_offered_the_import(folder: Path, tmp_path: Path) -> None:
