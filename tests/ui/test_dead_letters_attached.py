@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from oee_tui.model import DeadLetter
+from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.store import Store
 from tests.support.pilot import settle, until
 from tests.support.served_engine import attached_app, served_plant
@@ -54,3 +57,19 @@ async def test_f6_says_when_the_engine_is_gone(tmp_path: Path) -> None:
             assert title.startswith("Cannot read the dead letters: not sent: the engine (pid "), title
             # What was listed stays listed: the screen does not pretend the letters are gone.
             assert screen.query_one("#dl-table", DataTable).row_count == 3
+
+
+async def test_a_screens_thread_asks_the_engine_and_the_loop_may_not(tmp_path: Path) -> None:
+    """RemoteEngine.call_from_thread, which the attached screens' thread workers use: it blocks the worker's
+    thread until the engine answers, and refuses the loop's own thread, which it would block for good."""
+    data_dir = tmp_path / "data"
+    async with served_plant(data_dir, plant_config(), prepare=_letters):
+        engine = RemoteEngine(data_dir, plant_config(), origin="test")
+        await engine.start()
+        try:
+            letters = await asyncio.to_thread(engine.call_from_thread, "dead_letters", limit=2)
+            assert [letter.topic for letter in letters] == [LETTERS[2].topic, LETTERS[1].topic]
+            with pytest.raises(RuntimeError, match="would wait forever"):
+                engine.call_from_thread("dead_letters", limit=2)
+        finally:
+            await engine.stop()
