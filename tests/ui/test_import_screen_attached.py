@@ -141,3 +141,22 @@ async def test_a_problem_the_engine_finds_on_its_own_check_is_said(folder: Path,
             assert status.startswith("The engine wrote nothing: "), status
             assert "9001" in status and "nothing was written" in status
         assert [row[0] for row in orders(plant.store)] == ["9001"]
+
+
+async def test_a_file_cannot_be_checked_while_the_engine_is_gone(folder: Path, tmp_path: Path) -> None:
+    async with served_plant(tmp_path / "served", plant_config(), role=Role.SUPERVISOR) as plant:
+        app = attached(plant)
+        async with app.run_test(size=(100, 24)) as pilot:
+            await wait_attached(pilot)
+            await plant.server.close()
+            await until(pilot, lambda: app.engine is not None and getattr(app.engine, "lost", None) is not None,
+                        "the engine lost")
+            screen = await open_file(pilot, "orders_ok.csv")
+            problems = screen.query_one("#import-problems", OptionList)
+            said = str(problems.get_option_at_index(0).prompt)
+            assert said.startswith("✕ file: could not be checked against the engine's planning data: not "
+                                   "sent: the engine (pid "), said
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert screen.summary is None
+        assert orders(plant.store) == []

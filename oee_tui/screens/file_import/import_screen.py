@@ -48,7 +48,7 @@ from oee_tui.screens.file_import.preview_table import (
 from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
-from oee_tui.service.client import EngineLost
+from oee_tui.service.client import EngineLost, EngineRefused
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.store import Store
 from oee_tui.widgets.form import FORM_GUARDS
@@ -322,6 +322,10 @@ class ImportScreen(PlantScreen[None]):
                 # Against what the store holds too (the engine's, attached): reasons and products imported before
                 # are known.
                 checked = detect_and_preview(path, config, sheet, kind, progress=progress, stored=stored)
+        except (EngineLost, EngineRefused) as exc:  # attached: the stored planning data did not come
+            problem = Problem(str(path), sheet, None, None, None,
+                              f"could not be checked against the engine's planning data: {exc}")
+            checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
         except Exception as exc:  # a reader bug must still end in words on the screen, not a frozen bar
             problem = Problem(str(path), sheet, None, None, None, f"could not be read: {exc}")
             checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
