@@ -2,8 +2,9 @@
 
 Everything shown comes from `engine.analysis.review`, loaded in thread workers (period_loading.py) from
 the store, or from the engine when this TUI is attached to one. Stepping through periods or drilling
-down never waits on DuckDB, and a newer request makes an older result that arrives late be dropped. Each view is one table (rows.py), and `e`
-writes that table (the raw numbers, not the formatted text: export.py) to CSV or XLSX.
+down never waits on DuckDB, and a newer request makes an older result that arrives late be dropped.
+Each view is one table (rows.py), and `e` writes that table (the raw numbers, not the formatted text:
+export.py) to CSV or XLSX.
 """
 
 from __future__ import annotations
