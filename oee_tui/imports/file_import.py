@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -111,10 +112,10 @@ def check_and_write(file: Path, kind: str, config: Config, store_dir: Path, stor
     try:
         with guard.deferred():
             if store is not None:
-                summary = _write(store, preview, imported_by, origin, guard)
+                summary = _write(store, preview, imported_by, origin, guard, shown_as)
             else:
                 with open_store(store_dir) as new_store:
-                    summary = _write(new_store, preview, imported_by, origin, guard)
+                    summary = _write(new_store, preview, imported_by, origin, guard, shown_as)
     except ValueError as exc:
         out.warn(f"oee import: {exc}")
         return EXIT_PROBLEMS, None
@@ -128,10 +129,14 @@ def check_and_write(file: Path, kind: str, config: Config, store_dir: Path, stor
     return EXIT_WRITTEN, summary
 
 
-def _write(store: Store, preview: ImportPreview, imported_by: str, origin: str, guard: Guard) -> WriteSummary:
-    """Write the checked file; a Ctrl+C before the commit rolls it back and raises KeyboardInterrupt."""
+def _write(store: Store, preview: ImportPreview, imported_by: str, origin: str, guard: Guard,
+           shown_as: str | None) -> WriteSummary:
+    """Write the checked file; a Ctrl+C before the commit rolls it back and raises KeyboardInterrupt.
+
+    The import log names the file as `shown_as` when given: the engine reads a copy in a folder of its own."""
     assert preview.result is not None
-    return write_result(store, preview.result, imported_by=imported_by, sha256=preview.sha256,
+    result = preview.result if shown_as is None else replace(preview.result, file=shown_as)
+    return write_result(store, result, imported_by=imported_by, sha256=preview.sha256,
                         interrupted=lambda: guard.pressed, origin=origin)
 
 

@@ -137,7 +137,7 @@ class AuditScreen(PlantScreen[None]):
         engine = self.oee_app.engine
         if isinstance(engine, RemoteEngine):  # the engine reads it (and checks that this role may)
             try:
-                answer = engine.call_in_thread("audit_list", user=chosen.user or None, kind=chosen.kind or None,
+                answer = engine.call_from_thread("audit_list", user=chosen.user or None, kind=chosen.kind or None,
                                                start=chosen.start, end=chosen.end, limit=SHOWN)
                 result = Loaded(tuple(answer["entries"]))
             except Exception as exc:
@@ -226,7 +226,7 @@ class AuditScreen(PlantScreen[None]):
         engine = self.oee_app.engine
         if isinstance(engine, RemoteEngine):
             try:
-                result = Checked(engine.call_in_thread("audit_verify"))
+                result = Checked(engine.call_from_thread("audit_verify"))
             except Exception as exc:
                 result = Checked(None, f"Cannot check the chain: {exc}")
         elif store is None:

@@ -1,6 +1,7 @@
 """F6: dead letters, the payloads a driver could not decode or map, newest first, with a detail pane.
 
-The list comes from `store.dead_letters` in a thread worker, on open, on `r`, and every
+The list comes from `store.dead_letters` in a thread worker (on a TUI attached to an engine, from
+the engine's `dead_letters`, which reads its store the same way), on open, on `r`, and every
 `refresh_s` seconds; the table is rebuilt only when the list changed, and the cursor stays
 on the letter it was on. The detail pane shows the whole error and a hex + text dump of the
 payload of the highlighted letter. Nothing here parses the payloads: they are shown as bytes.
@@ -22,7 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 from oee_tui.dead_letter_text import hex_dump, is_text, local_time, preview
 from oee_tui.model import DeadLetter
 from oee_tui.screens.host import PlantScreen
-from oee_tui.store import Store
+from oee_tui.service.remote_engine import RemoteEngine
 
 SHOWN: Final = 500  # the newest this many; `oee deadletters --limit` reaches further back
 REFRESH_S: Final = 5.0
@@ -52,7 +53,8 @@ class DeadLettersScreen(PlantScreen[None]):
     ]
     DEFAULT_CSS = """
     DeadLettersScreen #dl-title {
-        height: 1;
+        height: auto;
+        max-height: 3;  /* why the letters cannot be read (the engine gone) may take two lines at 80 columns */
         background: $panel;
         padding: 0 1;
     }
@@ -77,11 +79,6 @@ class DeadLettersScreen(PlantScreen[None]):
         self.refresh_s = refresh_s
         self.letters: dict[str, DeadLetter] = {}
         self._order: tuple[str, ...] | None = None  # None until the first load
-
-    @property
-    def store(self) -> Store | None:
-        engine = self.oee_app.engine
-        return None if engine is None else engine.store
 
     @property
     def tz(self) -> ZoneInfo:
@@ -109,15 +106,22 @@ class DeadLettersScreen(PlantScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dead-letters")
     def load(self) -> None:
-        store = self.store
-        if store is None:
-            result = Loaded((), "This plant has no store, so there are no dead letters to show.")
+        try:
+            letters = self._read()
+        except Exception as exc:  # a closed store, a DuckDB error, the engine gone: said on the screen, not raised
+            result = Loaded((), f"Cannot read the dead letters: {exc}")
         else:
-            try:
-                result = Loaded(tuple(store.dead_letters(SHOWN)))
-            except Exception as exc:  # a closed store, a DuckDB error: said on the screen, not raised
-                result = Loaded((), f"Cannot read the dead letters: {exc}")
+            result = Loaded(letters) if letters is not None else \
+                Loaded((), "This plant has no store, so there are no dead letters to show.")
         self.app.call_from_thread(self.show_letters, result)
+
+    def _read(self) -> tuple[DeadLetter, ...] | None:
+        """The newest letters, from the store or from the engine this TUI is attached to; None without a store."""
+        engine = self.oee_app.engine
+        if isinstance(engine, RemoteEngine):
+            return tuple(engine.call_from_thread("dead_letters", limit=SHOWN))
+        store = None if engine is None else engine.store
+        return None if store is None else tuple(store.dead_letters(SHOWN))
 
     def action_reload(self) -> None:
         self.load()
@@ -132,6 +136,8 @@ class DeadLettersScreen(PlantScreen[None]):
         title = self.query_one("#dl-title", Static)
         if loaded.error is not None:
             title.update(Text(loaded.error))
+            if self._order is not None:
+                return  # what was listed stays: a failed read (the engine gone) does not mean the letters are
         else:
             shown = f"the newest {count}" if count >= SHOWN else f"{count}"
             title.update(Text(f"Dead letters: {shown}, newest first; r refreshes"))

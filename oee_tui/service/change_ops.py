@@ -77,7 +77,10 @@ async def import_file(context: OpContext, args: Mapping[str, Any]) -> dict[str, 
     # The write's audit entry went into its own transaction (imports/write.py), by this caller, from where.
     if summary is not None and summary.changed:
         await context.engine.reload_planning()
-    return {"exit": code, "lines": said.lines}
+    written = None if summary is None else {"kind": summary.kind, "inserted": summary.inserted,
+                                            "updated": summary.updated, "unchanged": summary.unchanged,
+                                            "removed": summary.removed}
+    return {"exit": code, "lines": said.lines, "written": written}
 
 
 async def store_backup(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:

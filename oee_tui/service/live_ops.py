@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import tomlkit
 
-from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
+from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot, Span
 from oee_tui.model.access import Action
 from oee_tui.service.ops import Op, OpContext, OpError, number_arg, text_arg
 
@@ -70,11 +70,13 @@ async def status(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def planning(context: OpContext, args: Mapping[str, Any]) -> PlanningRecords:
-    """The imported planning data the engine runs on, for an attached TUI's calendar and review."""
+    """The imported planning data the engine runs on, for an attached TUI's calendar, review and import checks;
+    with `start` and `end`, only the orders and planned stops that overlap that window."""
     store = context.engine.store
     if store is None:
         return PlanningRecords()
-    return await context.in_thread(store.planning_records)
+    window = None if args.get("start") is None else Span(number_arg(args, "start"), number_arg(args, "end"))
+    return await context.in_thread(store.planning_records, window)
 
 
 async def config_text(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:

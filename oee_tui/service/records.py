@@ -2,12 +2,13 @@
 
 A record is packed as its class name and its fields in order, and rebuilt only as one of the classes
 listed here: the bytes from a socket never name code to run (which pickle would allow). Arrays come
-back as tuples, which is what every record's sequence fields hold.
+back as tuples, which is what every record's sequence fields hold. A date crosses as its ISO text.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from enum import Enum
 from typing import Any, Final
 
@@ -35,6 +36,7 @@ from oee_tui.model import (
     ShiftPattern,
     SixBigLosses,
     SourceStatus,
+    Span,
     StateInterval,
     StoreHealth,
     TrendPoint,
@@ -43,11 +45,12 @@ from oee_tui.model.audit import AuditEntry, AuditProblem, AuditVerdict
 
 RECORD: Final = 1
 ENUM: Final = 2
+DATE: Final = 3
 
 _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     PlantSnapshot, MachineSnapshot, SourceStatus, StoreHealth, OeeResult, SixBigLosses, MachineEvent,
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
-    PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern,
+    PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern, Span,
     AuditEntry, AuditProblem, AuditVerdict, SourceCheck, TagReading, BrowseEntry,
 )}
 _ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality)}
@@ -74,6 +77,8 @@ def default(obj: object) -> msgpack.ExtType | list[Any]:
     cls = type(obj)
     if cls is tuple:
         return list(obj)  # type: ignore[call-overload]
+    if cls is date and isinstance(obj, date):  # exactly a date: a datetime is not one of the records' fields
+        return msgpack.ExtType(DATE, obj.isoformat().encode())
     if isinstance(obj, Enum) and _ENUMS.get(cls.__name__) is cls:
         return msgpack.ExtType(ENUM, pack((cls.__name__, obj.value)))
     if _RECORDS.get(cls.__name__) is cls:
@@ -91,6 +96,11 @@ def pack(value: object) -> bytes:
 
 def ext_hook(code: int, data: bytes) -> object:
     """msgpack's `ext_hook`: rebuilds the records and enums listed above, refusing any other."""
+    if code == DATE:
+        try:
+            return date.fromisoformat(data.decode())
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise RecordError(f"not a date: {data!r}") from exc
     if code not in (RECORD, ENUM):
         raise RecordError(f"unknown extension type {code}")
     name, *values = msgpack.unpackb(data, ext_hook=ext_hook, use_list=False, raw=False)

@@ -54,7 +54,7 @@ class RemoteEngine:
         self._empty = PlantSnapshot(ts=0.0, shift=None, machines=())
         self._reattach: asyncio.Task[None] | None = None
         self._stopping = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connection lives on
         # The demo's devices as the engine runs them (built in code, not in a file): the Devices screen
         # shows them read-only. None for a plant read from a file.
         self.built_in_config_text: str | None = None
@@ -94,7 +94,6 @@ class RemoteEngine:
 
     async def start(self) -> None:
         """Attach; raises NoEngine (nothing serves the data dir) or AttachRefused."""
-        self._loop = asyncio.get_running_loop()
         await self._attach()
 
     async def stop(self) -> None:
@@ -136,14 +135,22 @@ class RemoteEngine:
             raise EngineLost(f"not sent: {self.lost or 'not attached to an engine'}")
         return await client.call(op, **args)
 
-    def call_in_thread(self, op: str, /, *, timeout_s: float | None = None, **args: Any) -> Any:
-        """`call` from a screen's thread worker (where a standalone screen would read the store): waits
-        for the engine's answer on the app's loop; raises what `call` raises."""
-        if self._loop is None:
+    def call_from_thread(self, op: str, /, **args: Any) -> Any:
+        """`call` from a thread worker (a screen's reads): blocks that thread, never the loop, until the engine
+        answers; raises as `call` does."""
+        loop = self._loop
+        if loop is None:
             raise EngineLost("not sent: not attached to an engine")
-        return asyncio.run_coroutine_threadsafe(self.call(op, **args), self._loop).result(timeout_s)
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs in this thread: a worker's thread, as it should be
+            running = None
+        if running is loop:
+            raise RuntimeError("call_from_thread on the engine connection's own loop would wait forever")
+        return asyncio.run_coroutine_threadsafe(self.call(op, **args), loop).result()
 
     async def _attach(self) -> None:
+        self._loop = asyncio.get_running_loop()
         client = await EngineClient.attach(self.data_dir, origin=self.origin, person=self.person, pin=self.pin)
         client.on_lost = self._on_lost
         self.client = client

@@ -21,9 +21,9 @@ from oee_tui.engine.analysis.review import Level
 from oee_tui.screens.help import HelpScreen
 from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
-from oee_tui.screens.shift_review import period_loading as review_loading
 from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
 from oee_tui.screens.shift_review.review_screen import ReviewScreen
+from oee_tui.service import review_ops
 from tests.support.pilot import settle
 from tests.ui.conftest import AppFactory
 from tests.ui.fakes import NOW, OPERATOR, StaticEngine
@@ -69,13 +69,13 @@ async def test_a_slow_query_shows_loading_and_the_keys_still_work(make_app: AppF
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # The real query, held back until the test lets it go: a store that answers slowly.
     gate = threading.Event()
-    real_report = review_loading.review_report
+    real_report = review_ops.review_report
 
     def slow_report(*args: Any, **kwargs: Any) -> Any:
         gate.wait(10)
         return real_report(*args, **kwargs)
 
-    monkeypatch.setattr(review_loading, "review_report", slow_report)
+    monkeypatch.setattr(review_ops, "review_report", slow_report)
     app = make_app(store_engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

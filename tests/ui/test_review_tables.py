@@ -10,7 +10,7 @@ from pathlib import Path
 
 from oee_tui.engine.analysis.review import Level, PeriodKind, Scope, current_period
 from oee_tui.screens.shift_review.export import default_path, table_export
-from oee_tui.screens.shift_review.period_loading import Loaded, load_comparison, load_period
+from oee_tui.screens.shift_review.period_loading import Loaded, StoreReads, load_comparison, load_period
 from oee_tui.screens.shift_review.rows import (
     Palette,
     bar,
@@ -31,7 +31,7 @@ PALETTE = Palette({"error": "red", "warning": "yellow", "success": "green", "pri
 def load(engine: StoreEngine, scope: Scope = PLANT) -> Loaded:
     assert engine.store is not None
     period = current_period(engine.config, PeriodKind.SHIFT, NOW)
-    loaded = load_period(engine.store, engine.config, period, scope, NOW, lambda: False)
+    loaded = load_period(StoreReads(engine.store), engine.config, period, scope, NOW, lambda: False)
     assert loaded is not None
     return loaded
 
@@ -93,7 +93,7 @@ def test_a_machine_shows_its_stops_and_which_still_need_a_reason(store_engine: S
 def test_a_load_that_a_newer_one_replaced_returns_nothing(store_engine: StoreEngine) -> None:
     assert store_engine.store is not None
     period = current_period(store_engine.config, PeriodKind.SHIFT, NOW)
-    assert load_period(store_engine.store, store_engine.config, period, Scope(), NOW, lambda: True) is None
+    assert load_period(StoreReads(store_engine.store), store_engine.config, period, Scope(), NOW, lambda: True) is None
 
 
 def test_every_exported_row_names_its_period(store_engine: StoreEngine, tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_every_exported_row_names_its_period(store_engine: StoreEngine, tmp_path
 def test_the_comparison_rows_carry_their_own_period(store_engine: StoreEngine) -> None:
     assert store_engine.store is not None
     period = current_period(store_engine.config, PeriodKind.SHIFT, NOW)
-    compared = load_comparison(store_engine.store, store_engine.config, period, Scope(), 1, NOW)
+    compared = load_comparison(StoreReads(store_engine.store), store_engine.config, period, Scope(), 1, NOW)
     assert compared.current == SHIFT_LABEL
     assert compared.title == "The Early shift over the 7 days to 2026-11-26"
     exported = table_export("compare", None, compared, store_engine.config, Scope())

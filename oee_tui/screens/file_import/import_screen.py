@@ -8,11 +8,14 @@ read. The preview shows the file's rows as read, with the row numbers Excel or a
 editor shows, every cell a problem names marked (preview_table.py), and the problem
 list beside it (below it at 80 columns): moving through the list moves the table to
 the problem's row. A file with any problem cannot be written; a clean one is written
-by ctrl+s through `write_result`, in one transaction, from a thread.
+by ctrl+s through `write_result`, in one transaction, from a thread. On a TUI attached to an
+engine, the file is checked here against the engine's stored planning data and written by the
+engine (engine_import.py); ctrl+s is offered only to a role that may import.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import partial
 from pathlib import Path
@@ -27,11 +30,13 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from oee_tui.config import Config
+from oee_tui.engine.oee.planning_rules import PlanningSource
 from oee_tui.imports.columns import KINDS
 from oee_tui.imports.preview import ImportPreview, detect_and_preview, file_sha256, problem_line
 from oee_tui.imports.reading import Progress
 from oee_tui.imports.validate import Problem
 from oee_tui.model import MachineState
+from oee_tui.screens.file_import.engine_import import EnginePlanning, ImportRefused, import_in_engine, role_refusal
 from oee_tui.screens.file_import.file_picker import PathInput, list_candidates
 from oee_tui.screens.file_import.preview_table import (
     MARK,
@@ -43,6 +48,8 @@ from oee_tui.screens.file_import.preview_table import (
 from oee_tui.screens.file_import.status_lines import status_text, summary_text
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.machine_detail import operator_name
+from oee_tui.service.client import EngineLost, EngineRefused
+from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.session_origin import local_origin
 from oee_tui.store import Store
 from oee_tui.widgets.form import FORM_GUARDS
@@ -287,7 +294,8 @@ class ImportScreen(PlantScreen[None]):
         self._set_status(f"Reading {path}…")
         report = partial(self._report_progress, self._generation)
         bad_style = f"bold {state_colour(self.app.theme_variables, MachineState.DOWN)}"
-        self.run_worker(partial(self._check_in_thread, self._generation, path, engine.config, engine.store, sheet,
+        stored: PlanningSource | None = EnginePlanning(engine) if isinstance(engine, RemoteEngine) else engine.store
+        self.run_worker(partial(self._check_in_thread, self._generation, path, engine.config, stored, sheet,
                                 kind, report, bad_style),
                         thread=True, exclusive=True, group="import-check", exit_on_error=False,
                         name=f"check {path}")
@@ -304,16 +312,21 @@ class ImportScreen(PlantScreen[None]):
         of = f" of about {total:,}" if total and total != done else ""
         self._set_status(f"Reading row {done:,}{of}…" if done != total else f"Checking {done:,} rows…")
 
-    def _check_in_thread(self, generation: int, path: Path, config: Config, store: Store | None, sheet: str | None,
-                         kind: str | None, progress: Progress, bad_style: str) -> None:
+    def _check_in_thread(self, generation: int, path: Path, config: Config, stored: PlanningSource | None,
+                         sheet: str | None, kind: str | None, progress: Progress, bad_style: str) -> None:
         try:
             if path.is_dir():
                 checked = ImportPreview.unread(path, Problem(
                     str(path), None, None, None, None,
                     "is a folder: pick a .csv or .xlsx file in it (the list under File shows them)"), kind=kind)
             else:
-                # Against what the store holds too: reasons and products imported before are known.
-                checked = detect_and_preview(path, config, sheet, kind, progress=progress, stored=store)
+                # Against what the store holds too (the engine's, attached): reasons and products imported before
+                # are known.
+                checked = detect_and_preview(path, config, sheet, kind, progress=progress, stored=stored)
+        except (EngineLost, EngineRefused) as exc:  # attached: the stored planning data did not come
+            problem = Problem(str(path), sheet, None, None, None,
+                              f"could not be checked against the engine's planning data: {exc}")
+            checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
         except Exception as exc:  # a reader bug must still end in words on the screen, not a frozen bar
             problem = Problem(str(path), sheet, None, None, None, f"could not be read: {exc}")
             checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
@@ -336,6 +349,7 @@ class ImportScreen(PlantScreen[None]):
             self.set_class(True, "-previewing")
             self._set_status(status_text(checked, self._chosen_kind))
             self._show_summary()
+        self.refresh_bindings()  # the role may have come since the screen opened (attaching)
         if checked.problems:
             self.query_one("#import-problems", OptionList).focus()
         elif self.preview_table is not None:
@@ -386,7 +400,8 @@ class ImportScreen(PlantScreen[None]):
 
     def _show_summary(self) -> None:
         checked = self.checked
-        text = "" if checked is None else summary_text(checked, self.preview_table, self.summary)
+        text = "" if checked is None else summary_text(checked, self.preview_table, self.summary,
+                                                       role_refusal(self.oee_app.engine))
         self.query_one("#import-summary", Static).update(text)
 
     def _set_status(self, text: str) -> None:
@@ -423,6 +438,10 @@ class ImportScreen(PlantScreen[None]):
 
     # ------------------------------------------------------------ writing
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Not offered to a role that may not import (the engine refuses it too): the footer hides ctrl+s.
+        return action != "commit" or role_refusal(self.oee_app.engine) is None
+
     def _writing(self) -> bool:
         busy = any(worker.group == "import-write" and not worker.is_finished for worker in self.workers)
         if busy:
@@ -454,28 +473,43 @@ class ImportScreen(PlantScreen[None]):
             self.notify(f"Already imported: {self.summary}. Ctrl+r checks the file again.", title="Import")
             return
         engine = self.oee_app.engine
-        store = engine.store if engine is not None else None
-        if store is None:
+        target: Store | RemoteEngine | None = engine if isinstance(engine, RemoteEngine) else \
+            engine.store if engine is not None else None
+        if target is None:
             self.notify("This plant runs without a store, so there is nowhere to write the file.",
                         title="Not imported", severity="error", timeout=12)
             return
         self._set_status(f"Writing {len(checked.result.records):,} {checked.kind} rows…")
-        self.run_worker(partial(self._write_in_thread, store, checked, self._generation), thread=True,
+        self.run_worker(partial(self._write_in_thread, target, checked, self._generation), thread=True,
                         exclusive=True, group="import-write", exit_on_error=False, name="import write")
 
-    def _write_in_thread(self, store: Store, checked: ImportPreview, generation: int) -> None:
+    def _write_in_thread(self, target: Store | RemoteEngine, checked: ImportPreview, generation: int) -> None:
+        """Into the store this TUI owns, or through the engine it is attached to (which says who imports)."""
         from oee_tui.imports.write import write_result
 
         assert checked.result is not None
         try:
             # The file may have been saved again since it was checked; what was checked is what is written.
-            if file_sha256(checked.path) != checked.sha256:
+            content = checked.path.read_bytes() if isinstance(target, RemoteEngine) else None
+            sha256 = file_sha256(checked.path) if content is None else hashlib.sha256(content).hexdigest()
+            if sha256 != checked.sha256:
                 self.app.call_from_thread(self._write_refused, "The file changed since it was checked; press "
                                           "ctrl+r to check it again, then ctrl+s.")
                 return
-            summary = write_result(store, checked.result, imported_by=operator_name(), sha256=checked.sha256,
-                                   origin=local_origin())
-        except Exception as exc:
+            if isinstance(target, RemoteEngine):
+                assert content is not None
+                summary = import_in_engine(target, checked, content)
+            else:
+                summary = write_result(target, checked.result, imported_by=operator_name(), sha256=checked.sha256,
+                                       origin=local_origin())
+        except ImportRefused as exc:
+            self.app.call_from_thread(self._write_refused, f"The engine wrote nothing: {exc}")
+            return
+        except EngineLost as exc:  # it may have written the file before it went: say only what is known
+            self.app.call_from_thread(self._write_refused, f"The import was not confirmed: {exc}. Once the "
+                                      "engine is back, ctrl+r checks the file against what it holds.")
+            return
+        except Exception as exc:  # EngineRefused: the role, in the engine's words
             self.app.call_from_thread(self._write_refused, f"Nothing was written: {exc}")
             return
         self.app.call_from_thread(self._written, generation, summary)

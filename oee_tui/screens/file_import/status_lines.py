@@ -30,9 +30,10 @@ def status_text(checked: ImportPreview, chosen_kind: str | None) -> str:
     return text + "."
 
 
-def summary_text(checked: ImportPreview, table: PreviewTable | None, written: WriteSummary | None) -> str:
+def summary_text(checked: ImportPreview, table: PreviewTable | None, written: WriteSummary | None,
+                 cannot_write: str | None = None) -> str:
     """`12,000 rows read · first 500 shown · ✕ 3 problems in 2 rows · fix the file, then ctrl+r`, or what the
-    import wrote."""
+    import wrote. `cannot_write`: why this user may check a file but not import it (their role)."""
     if written is not None:
         return f"Imported ({written.kind}): {written}"
     parts = [f"{checked.rows_read:,} rows read"]
@@ -48,6 +49,8 @@ def summary_text(checked: ImportPreview, table: PreviewTable | None, written: Wr
         parts.append("fix the file, then ctrl+r")
     elif checked.kind is None:
         parts.append("no kind")
+    elif checked.can_import and cannot_write is not None:
+        parts.append(f"no problems; {cannot_write}")
     elif checked.can_import:
         parts.append("no problems: ctrl+s imports it")
     else:

@@ -12,8 +12,9 @@ from typing import Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.review import Level, Period, Scope, StopList, six_big_losses
 from oee_tui.model import OeeResult
-from oee_tui.screens.shift_review.period_loading import Compared, Loaded
+from oee_tui.screens.shift_review.period_loading import Loaded
 from oee_tui.screens.shift_review.rows import machines_in_view
+from oee_tui.service.review_ops import Compared
 
 
 @dataclass(slots=True)

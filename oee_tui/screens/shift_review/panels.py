@@ -10,8 +10,9 @@ from textual.content import Content
 
 from oee_tui.config import Config
 from oee_tui.engine.analysis.review import Level, Period, PeriodKind, Scope, six_big_losses
-from oee_tui.screens.shift_review.period_loading import Compared, Loaded
+from oee_tui.screens.shift_review.period_loading import Loaded
 from oee_tui.screens.shift_review.rows import bar
+from oee_tui.service.review_ops import Compared
 from oee_tui.widgets.formatting import count, minutes, percent
 
 TABS: Final = (("1", "overview", "OEE"), ("2", "losses", "Losses"), ("3", "pareto", "Pareto"),

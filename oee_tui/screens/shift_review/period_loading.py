@@ -1,35 +1,23 @@
 """What the review loads in its thread workers: one period and scope's figures, or a comparison of periods.
 
-Plain functions over the store and the config (no widgets), so a worker only calls one and
-posts its answer back to the screen.
+The figures are read where the store is: in this process when the TUI owns it (`StoreReads`), in the
+engine when the TUI is attached to one (`EngineReads`, the `review_period` and `review_compare`
+requests); both run `service.review_ops`'s functions, so the review shows the same either way. Plain
+functions and classes (no widgets), so a worker only calls one and posts its answer back to the screen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Protocol
 
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import Report
-from oee_tui.engine.analysis.review import (
-    CompareRow,
-    Level,
-    ParetoBar,
-    Period,
-    PeriodKind,
-    Scope,
-    StopList,
-    TargetRow,
-    compare_same_shift,
-    compare_shifts_of_day,
-    downtime_pareto,
-    machine_stops,
-    planned_config,
-    review_report,
-    target_vs_actual,
-    unassigned_stops,
-)
+from oee_tui.engine.analysis.review import ParetoBar, Period, Scope, StopList, TargetRow
+from oee_tui.engine.api import PlantEngine
+from oee_tui.service.remote_engine import RemoteEngine
+from oee_tui.service.review_ops import Compared, PeriodReads, read_comparison, read_period, review_request
 from oee_tui.store import Store
 
 
@@ -48,45 +36,68 @@ class Loaded:
     stops: StopList | None
 
 
-@dataclass(frozen=True, slots=True)
-class Compared:
-    title: str
-    rows: list[CompareRow]
-    current: str  # label of the period in view, to put the cursor on
+class ReviewReads(Protocol):
+    """Where the review's figures are read. Both calls block: call them from a thread."""
+
+    def period(self, config: Config, period: Period, scope: Scope, now: float,
+               cancelled: Callable[[], bool]) -> PeriodReads | None: ...
+
+    def comparison(self, config: Config, period: Period, scope: Scope, mode: int, now: float) -> Compared: ...
 
 
-def load_period(store: Store, config: Config, period: Period, scope: Scope, now: float,
+class StoreReads:
+    """The store this process owns."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def period(self, config: Config, period: Period, scope: Scope, now: float,
+               cancelled: Callable[[], bool]) -> PeriodReads | None:
+        return read_period(self.store, config, period, scope, now, cancelled)
+
+    def comparison(self, config: Config, period: Period, scope: Scope, mode: int, now: float) -> Compared:
+        return read_comparison(self.store, config, period, scope, mode, now)
+
+
+class EngineReads:
+    """The engine this TUI is attached to, which reads its store with its own config."""
+
+    def __init__(self, engine: RemoteEngine) -> None:
+        self.engine = engine
+
+    def period(self, config: Config, period: Period, scope: Scope, now: float,
+               cancelled: Callable[[], bool]) -> PeriodReads | None:
+        reads: PeriodReads = self.engine.call_from_thread("review_period", **review_request(period, scope, now))
+        return None if cancelled() else reads
+
+    def comparison(self, config: Config, period: Period, scope: Scope, mode: int, now: float) -> Compared:
+        compared: Compared = self.engine.call_from_thread("review_compare", **review_request(period, scope, now),
+                                                          mode=mode)
+        return compared
+
+
+def review_reads(engine: PlantEngine) -> ReviewReads | None:
+    """Where this TUI reads the review from; None when the plant runs without a store."""
+    if isinstance(engine, RemoteEngine):
+        return EngineReads(engine)
+    return None if engine.store is None else StoreReads(engine.store)
+
+
+def load_period(reads: ReviewReads, config: Config, period: Period, scope: Scope, now: float,
                 cancelled: Callable[[], bool]) -> Loaded | None:
     """Everything the review shows for `period` and `scope`; None if `cancelled()` says a newer request took over.
 
-    File and database work: call it from a thread."""
-    config, planning = planned_config(store, config)
-    report = review_report(store, config, period, now, planning=planning)
-    window = period.window(now)
-    if cancelled():
+    File and database work, or a request to the engine: call it from a thread."""
+    read = reads.period(config, period, scope, now, cancelled)
+    if read is None:
         return None
-    pareto = downtime_pareto(config, report, scope)
-    unassigned = unassigned_stops(store, config, window, now, scope, planning=planning)
-    stops = machine_stops(store, window, scope.id) if scope.level is Level.MACHINE else None
-    return Loaded(period, scope, now, config, report, pareto, target_vs_actual(config, report, scope), unassigned,
-                  stops)
+    return Loaded(period, scope, now, read.planned_config(config), read.report, read.pareto, read.targets,
+                  read.unassigned, read.stops)
 
 
-def load_comparison(store: Store, config: Config, period: Period, scope: Scope, mode: int, now: float) -> Compared:
+def load_comparison(reads: ReviewReads, config: Config, period: Period, scope: Scope, mode: int,
+                    now: float) -> Compared:
     """Mode 0: the shifts of the period's day. Mode n: the n-th shift from the one in view, over the last 7 days.
 
-    Database work: call it from a thread."""
-    config, planning = planned_config(store, config)
-    names = [s.name for s in config.shifts] or ["Day"]
-    day = period.last_day if period.kind is not PeriodKind.RANGE and period.kind is not PeriodKind.WEEK \
-        else min(period.last_day, datetime.fromtimestamp(now, config.tz).date())
-    if mode == 0:
-        rows = compare_shifts_of_day(store, config, day, now, scope, planning)
-        title = f"The shifts of {day.isoformat()} ({day.strftime('%a')})"
-    else:
-        # The shift in view comes first, then the others in the order the config lists them.
-        first = names.index(period.shift) if period.shift in names else 0
-        shift = names[(first + mode - 1) % len(names)]
-        rows = compare_same_shift(store, config, shift, day, now, scope, planning=planning)
-        title = f"The {shift} shift over the 7 days to {day.isoformat()}"
-    return Compared(title, rows, period.label)
+    Database work, or a request to the engine: call it from a thread."""
+    return reads.comparison(config, period, scope, mode, now)

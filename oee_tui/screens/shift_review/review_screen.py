@@ -1,9 +1,10 @@
 """Supervisor shift review: a period's OEE by line and machine, its losses, Pareto, targets and stops.
 
-Everything shown comes from `engine.analysis.review`, loaded in thread workers (period_loading.py):
-stepping through periods or drilling down never waits on DuckDB, and a newer request makes
-an older result that arrives late be dropped. Each view is one table (rows.py), and `e`
-writes that table (the raw numbers, not the formatted text: export.py) to CSV or XLSX.
+Everything shown comes from `engine.analysis.review`, loaded in thread workers (period_loading.py) from
+the store, or from the engine when this TUI is attached to one. Stepping through periods or drilling
+down never waits on DuckDB, and a newer request makes an older result that arrives late be dropped.
+Each view is one table (rows.py), and `e` writes that table (the raw numbers, not the formatted text:
+export.py) to CSV or XLSX.
 """
 
 from __future__ import annotations
@@ -40,9 +41,16 @@ from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.screens.shift_review import panels, rows
 from oee_tui.screens.shift_review.dialogs import ExportScreen, PeriodInputScreen
 from oee_tui.screens.shift_review.export import Exportable, default_path, table_export
-from oee_tui.screens.shift_review.period_loading import Compared, Loaded, load_comparison, load_period
+from oee_tui.screens.shift_review.period_loading import (
+    Loaded,
+    ReviewReads,
+    load_comparison,
+    load_period,
+    review_reads,
+)
+from oee_tui.service.remote_engine import RemoteEngine
+from oee_tui.service.review_ops import Compared
 from oee_tui.service.session_origin import local_origin
-from oee_tui.store import Store
 from oee_tui.widgets.formatting import count
 from oee_tui.widgets.keyed_table import KeyedTable
 from oee_tui.widgets.states import look
@@ -175,42 +183,42 @@ class ReviewScreen(PlantScreen[None]):
 
     def load(self) -> None:
         """Ask for the period and scope in view; a result for an older request is dropped when it lands."""
-        store = self.engine.store
-        if store is None or self.period is None:
+        reads = review_reads(self.engine)
+        if reads is None or self.period is None:
             self._set_note("This plant runs without a store, so there is no history to review.")
             self.query_one("#review-figures", Static).update("No store: nothing to review.")
             return
         self._generation += 1
         self._loading_main = True
         self._show_title()
-        self.run_worker(partial(self._load_in_thread, store, self.config, self._generation, self.period, self.scope,
+        self.run_worker(partial(self._load_in_thread, reads, self.config, self._generation, self.period, self.scope,
                                 self.now()),
                         thread=True, exclusive=True, group="review-load", exit_on_error=False, name="review-load")
         if self.view_id == "compare":
             self.load_compare()
 
-    def _load_in_thread(self, store: Store, config: Config, generation: int, period: Period, scope: Scope,
+    def _load_in_thread(self, reads: ReviewReads, config: Config, generation: int, period: Period, scope: Scope,
                         now: float) -> None:
         worker = get_current_worker()
-        loaded = load_period(store, config, period, scope, now, lambda: worker.is_cancelled)
+        loaded = load_period(reads, config, period, scope, now, lambda: worker.is_cancelled)
         if loaded is not None and not worker.is_cancelled:
             self.app.call_from_thread(self._show_loaded, generation, loaded)
 
     def load_compare(self) -> None:
-        store = self.engine.store
-        if store is None or self.period is None:
+        reads = review_reads(self.engine)
+        if reads is None or self.period is None:
             return
         self._compare_generation += 1
         self._loading_compare = True
         self._show_title()
-        self.run_worker(partial(self._compare_in_thread, store, self.config, self._compare_generation, self.period,
+        self.run_worker(partial(self._compare_in_thread, reads, self.config, self._compare_generation, self.period,
                                 self.scope, self.compare_mode, self.now()),
                         thread=True, exclusive=True, group="review-compare", exit_on_error=False,
                         name="review-compare")
 
-    def _compare_in_thread(self, store: Store, config: Config, generation: int, period: Period, scope: Scope,
+    def _compare_in_thread(self, reads: ReviewReads, config: Config, generation: int, period: Period, scope: Scope,
                            mode: int, now: float) -> None:
-        compared = load_comparison(store, config, period, scope, mode, now)
+        compared = load_comparison(reads, config, period, scope, mode, now)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_compared, generation, compared)
 
@@ -417,15 +425,20 @@ class ReviewScreen(PlantScreen[None]):
         if exportable is None:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        store = self.engine.store
-        default = default_path(store.data_dir if store is not None else self.oee_app.data_dir, exportable,
-                               self.period, self.scope)
+        default = default_path(self._export_folder(), exportable, self.period, self.scope)
 
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self.export_to(path, exportable, path == default)
 
         self.app.push_screen(ExportScreen(f"{exportable.name} ({count(len(exportable.rows))} rows)", default), chosen)
+
+    def _export_folder(self) -> Path:
+        engine = self.engine
+        if isinstance(engine, RemoteEngine):
+            # The data dir is the engine's (its user's); the file is this user's: it goes where oee was started.
+            return Path.cwd()
+        return engine.store.data_dir if engine.store is not None else self.oee_app.data_dir
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-export")
     def export_to(self, path: Path, exportable: Exportable, make_folder: bool) -> None:

@@ -16,7 +16,8 @@ from rich.text import Text
 from oee_tui.config import Config
 from oee_tui.engine.analysis.review import Level, Period, PeriodKind, Scope, StopRow, six_big_losses
 from oee_tui.model import MachineState, OeeResult
-from oee_tui.screens.shift_review.period_loading import Compared, Loaded
+from oee_tui.screens.shift_review.period_loading import Loaded
+from oee_tui.service.review_ops import Compared
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
 from oee_tui.widgets.states import look, state_colour
 
