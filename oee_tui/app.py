@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from oee_tui.config import Config, ConfigError
-from oee_tui.config.edit import ConfigDocument, ConfigEditError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError, config_diff
 from oee_tui.engine.api import PlantEngine
 from oee_tui.engine.live.store_health import UnsavedDataError
 from oee_tui.model import PlantSnapshot
@@ -34,11 +34,12 @@ from oee_tui.screens.first_run import FirstRunScreen
 from oee_tui.screens.help import HelpScreen, HelpTopic
 from oee_tui.screens.host import ScreenHost, may
 from oee_tui.screens.live_status import LiveScreen
-from oee_tui.screens.machine_detail import MachineDetailScreen
+from oee_tui.screens.machine_detail import MachineDetailScreen, operator_name
 from oee_tui.screens.shift_review.review_screen import ReviewScreen
 from oee_tui.service.client import EngineLost, EngineRefused
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.server import EngineServer
+from oee_tui.service.session_origin import local_origin
 from oee_tui.widgets.engine_link import EngineLink
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
@@ -314,6 +315,7 @@ class OeeApp(App[int]):
         """
         if isinstance(self.engine, RemoteEngine):
             return await self._save_in_engine(self.engine, document)
+        before, after = document.original, document.text()
         try:
             # Validation, the .bak copy and fsync are file work: keep them off the event loop.
             config = await asyncio.to_thread(document.save)
@@ -322,10 +324,23 @@ class OeeApp(App[int]):
             again = " (r on the device list reads it again)" if isinstance(exc, ConfigEditError) else ""
             self.notify(f"Not saved: {exc}{again}", title="Config", severity="error", timeout=30)
             return None
+        await self._audit_config(document.path, before, after)
         backup = document.path.with_name(document.path.name + ".bak")
         saved = f"Saved {document.path}" + (f" (the previous version is {backup.name})" if backup.exists() else "")
         self.notify(saved + ". " + await self._reload_engine(config, document.path), title="Config saved", timeout=10)
         return config
+
+    async def _audit_config(self, path: Path, before: str, after: str) -> None:
+        """The change in the store's audit trail, as the engine records an attached TUI's (secrets masked)."""
+        store = None if self.engine is None else self.engine.store
+        if store is None:
+            return
+        try:
+            await asyncio.to_thread(store.append_audit, user=operator_name(), origin=local_origin(), kind="config",
+                                    subject=str(path), before=None, after={"diff": config_diff(before, after)})
+        except Exception as exc:  # saved, but not audited: said, not hidden
+            log.exception("audit entry for %s not written", path)
+            self.notify(f"The change is saved but not in the audit trail: {exc}", severity="warning", timeout=15)
 
     async def _save_in_engine(self, engine: RemoteEngine, document: ConfigDocument) -> Config | None:
         """An attached TUI's edit is saved by the engine (which owns the file and checks the role), then

@@ -11,7 +11,9 @@ one), and the previous file is kept as `<name>.bak`.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
+import re
 import shutil
 import tempfile
 import tomllib
@@ -215,3 +217,13 @@ def write_atomically(path: Path, text: str, *, backup: bool) -> None:
 
 
 __all__ = ["ConfigDocument", "ConfigEditError", "ConfigError", "write_atomically"]
+
+
+def config_diff(before: str, after: str) -> str:
+    """What changed in a config file, as a unified diff, with the values of secrets masked: the audit
+    trail must not become the place where a password can be read."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=1)
+    return "\n".join(_SECRET.sub(r"\1***", line) for line in lines)
+
+
+_SECRET = re.compile(r"^([+\- ]?\s*[\w.]*(?:password|secret|pin|key_password)\s*=\s*).*$", re.IGNORECASE)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -14,7 +12,7 @@ from typing import Any
 import tomlkit
 
 from oee_tui.config import ConfigError
-from oee_tui.config.edit import ConfigDocument, ConfigEditError
+from oee_tui.config.edit import ConfigDocument, ConfigEditError, config_diff
 from oee_tui.drivers.registry import KINDS, load_config
 from oee_tui.imports.columns import KINDS as IMPORT_KINDS
 from oee_tui.imports.file_import import NoGuard, check_and_write
@@ -138,16 +136,6 @@ def _config_path(context: OpContext) -> Path:
 def _reload_said(summary: object) -> dict[str, Any]:
     return {"sources_restarted": list(getattr(summary, "sources_restarted", ()) or ()),
             "machines_removed": list(getattr(summary, "machines_removed", ()) or ())}
-
-
-def config_diff(before: str, after: str) -> str:
-    """What changed in a config file, as a unified diff, with the values of secrets masked: the audit
-    trail must not become the place where a password can be read."""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=1)
-    return "\n".join(_SECRET.sub(r"\1***", line) for line in lines)
-
-
-_SECRET = re.compile(r"^([+\- ]?\s*[\w.]*(?:password|secret|pin|key_password)\s*=\s*).*$", re.IGNORECASE)
 
 
 OPS = (

@@ -35,6 +35,7 @@ from oee_tui.screens.live_status import LiveScreen
 from oee_tui.screens.source_form import SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen
 from oee_tui.screens.tag_maps import TagMapScreen
+from oee_tui.store import Store
 from oee_tui.widgets.form import FieldRow
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.drivers.conftest import ModbusSim, OpcUaSim
@@ -668,3 +669,29 @@ def test_the_demo_engine_offers_exactly_the_config_it_runs() -> None:
     shown = ConfigDocument(Path("demo"), demo.built_in_config_text, KINDS).validate()
     assert shown.sources == demo.config.sources
     assert [m.id for m in shown.machines] == [m.id for m in demo.config.machines]
+
+
+async def test_a_device_saved_on_the_tui_that_owns_the_store_is_in_the_audit_trail(
+        tmp_path: Path, engine: StaticEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 50000 192.0.2.1 22")
+    engine.store = Store.open(tmp_path / "data")
+    path = write_config(tmp_path)
+    app = make_devices_app(path, engine)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_devices(pilot, engine)
+            await pilot.press("a")
+            await pilot.pause()
+            await pilot.press("tab")
+            await type_into(pilot, "press2")
+            await pilot.press("tab")
+            await type_into(pilot, "10.0.0.7")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, DevicesScreen)
+        [entry] = engine.store.audit_entries(kind="config")
+        assert (entry.subject, entry.origin) == (str(path), "ssh 192.0.2.7")
+        diff = entry.after_value()["diff"]  # type: ignore[index]
+        assert '+name = "press2"' in diff and '+host = "10.0.0.7"' in diff
+    finally:
+        engine.store.close()
