@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_for_run, print_rows, store_dir_of
+from oee_tui.commands.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    load_for_run,
+    positive_int,
+    print_rows,
+    store_dir_of,
+)
 from oee_tui.dead_letter_text import local_time, parse_since
 from oee_tui.model.audit import AuditEntry, AuditVerdict
 
@@ -43,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
                          help="from T: a duration back (30m, 2h, 1d) or an ISO date/time, plant local unless it has "
                               "an offset")
     listing.add_argument("--to", dest="end", metavar="T", help="before T, written as for --from")
-    listing.add_argument("--limit", type=_positive, default=1000, metavar="N", help="at most N (default 1000)")
+    listing.add_argument("--limit", type=positive_int, default=1000, metavar="N", help="at most N (default 1000)")
     listing.add_argument("--format", choices=("table", "json"), default="table")
     verify = actions.add_parser(
         "verify", parents=[common], help="check the hash chain: exit 0 intact, 1 with each problem named",
@@ -53,16 +61,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     verify.add_argument("--expect", metavar="SEQ:HASH", type=_expected,
                         help="a head printed earlier and kept off the box: the entry SEQ must still have HASH")
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def _expected(text: str) -> tuple[int, str]:

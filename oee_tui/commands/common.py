@@ -44,6 +44,17 @@ def store_dir_of(args: argparse.Namespace, data_dir: Path) -> Path:
     return data_dir
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, refused in words otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def print_rows(rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns, the first row a header; for terminals and `grep` alike."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

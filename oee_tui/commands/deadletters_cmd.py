@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant, print_rows, store_dir_of
+from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, plant, positive_int, print_rows, store_dir_of
 from oee_tui.dead_letter_text import is_text, local_time, parse_since, preview
 from oee_tui.model import DeadLetter
 
@@ -30,26 +30,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
         "deadletters", parents=[common], help="payloads that could not be decoded or mapped, newest first",
         description="Lists dead letters with their arrival time (plant local), source, topic, error, size and a "
                     "printable preview (hex for binary payloads). --raw N writes the bytes of the N-th one listed.")
-    parser.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N (default 20)")
+    parser.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N (default 20)")
     parser.add_argument("--source", metavar="NAME", help="only this source's")
     parser.add_argument("--since", metavar="T",
                         help="only those since T: a duration (30m, 2h, 1d) or an ISO date/time, plant local "
                              "unless it has an offset")
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--raw", type=_positive, nargs="?", const=1, metavar="N",
+    parser.add_argument("--raw", type=positive_int, nargs="?", const=1, metavar="N",
                         help="write the payload bytes of the N-th dead letter listed (default 1, the newest) to "
                              "stdout, nothing else")
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:

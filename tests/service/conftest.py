@@ -11,11 +11,12 @@ import pytest_asyncio
 
 from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, TagMapping
 from oee_tui.engine.live.engine import Engine
-from oee_tui.model import Signal
+from oee_tui.model import MachineState, Signal
 from oee_tui.model.access import Caller, Role
 from oee_tui.service.server import EngineServer
 from oee_tui.store import Store
 from tests.drivers.conftest import ModbusSim, modbus_source
+from tests.support.waiting import until
 
 MACHINES = ("M1", "M2")
 
@@ -84,6 +85,15 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         await server.close()
         await engine.stop()
         await device.stop()
+
+
+async def stop_m1(served: Served) -> float:
+    """Run M1, then stop it (its PLC's state code); returns when the stop began, as the engine saw it."""
+    await served.device.set("hr", 1, [1])
+    await until(lambda: served.engine.snapshot().machines[0].state is MachineState.RUNNING, what="M1 running")
+    await served.device.set("hr", 1, [3])
+    await until(lambda: served.engine.snapshot().machines[0].state.is_stop, what="M1 stopped")
+    return served.engine.snapshot().machines[0].state_since
 
 
 def _with_source(config: Config, port: int) -> Config:

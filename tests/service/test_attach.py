@@ -11,7 +11,7 @@ import pytest
 from oee_tui.model import MachineState
 from oee_tui.model.access import Role
 from oee_tui.service.client import AttachRefused, EngineClient, EngineLost, EngineRefused, NoEngine
-from tests.service.conftest import Served, me
+from tests.service.conftest import Served, me, stop_m1
 from tests.support.waiting import until
 
 
@@ -45,11 +45,7 @@ async def test_a_state_change_reaches_an_attached_client(served: Served) -> None
 async def test_a_stop_reason_given_through_the_engine_is_stored_with_who_gave_it(served: Served) -> None:
     client = await attach(served.data_dir)
     try:
-        await served.device.set("hr", 1, [1])
-        await until(lambda: served.engine.snapshot().machines[0].state is MachineState.RUNNING, what="running")
-        await served.device.set("hr", 1, [3])
-        await until(lambda: served.engine.snapshot().machines[0].state.is_stop, what="stopped")
-        stop_start = served.engine.snapshot().machines[0].state_since
+        stop_start = await stop_m1(served)
         await client.call("set_stop_reason", machine="M1", stop_start=stop_start, reason="FAIL")
         detail = await client.call("machine_detail", machine="M1")
         assert [(s.reason, s.reason_by) for s in detail.stops if s.start == stop_start] == [("FAIL", me())]
@@ -105,11 +101,7 @@ async def test_status_names_sources_store_and_who_is_attached(served: Served) ->
 async def test_changes_and_denials_through_the_engine_are_in_its_audit_trail(served: Served) -> None:
     client = await attach(served.data_dir)
     try:
-        await served.device.set("hr", 1, [1])
-        await until(lambda: served.engine.snapshot().machines[0].state is MachineState.RUNNING, what="running")
-        await served.device.set("hr", 1, [3])
-        await until(lambda: served.engine.snapshot().machines[0].state.is_stop, what="stopped")
-        stop_start = served.engine.snapshot().machines[0].state_since
+        stop_start = await stop_m1(served)
         await client.call("set_stop_reason", machine="M1", stop_start=stop_start, reason="FAIL")
         served.access.roles[me()] = Role.OPERATOR
         operator = await attach(served.data_dir)

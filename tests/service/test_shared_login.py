@@ -7,12 +7,10 @@ import pytest
 
 from oee_tui.config.access import AccessSettings, Person
 from oee_tui.config.pins import hash_pin
-from oee_tui.model import MachineState
 from oee_tui.model.access import Role
 from oee_tui.service import server as server_module
 from oee_tui.service.client import AttachRefused, EngineClient
-from tests.service.conftest import Served, me
-from tests.support.waiting import until
+from tests.service.conftest import Served, me, stop_m1
 
 PIN = "4711"
 
@@ -41,11 +39,7 @@ async def test_a_shared_login_must_say_who_with_a_pin(shared: Served) -> None:
     try:
         assert (maria.hello["person"], maria.role) == ("Maria Lopez", "operator")  # the account's role
         assert sam.role == "supervisor"  # a role of her own
-        await shared.device.set("hr", 1, [1])
-        await until(lambda: shared.engine.snapshot().machines[0].state is MachineState.RUNNING, what="running")
-        await shared.device.set("hr", 1, [3])
-        await until(lambda: shared.engine.snapshot().machines[0].state.is_stop, what="stopped")
-        stop = shared.engine.snapshot().machines[0].state_since
+        stop = await stop_m1(shared)
         await maria.call("set_stop_reason", machine="M1", stop_start=stop, reason="FAIL")
         entries = (await sam.call("audit_list", kind="stop_reason"))["entries"]
         assert [entry.user for entry in entries] == [f"Maria Lopez ({me()})"]

@@ -7,13 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from oee_tui.app import OeeApp
-from oee_tui.model import MachineState
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.widgets.engine_link import EngineLink
 from oee_tui.widgets.keyed_table import KeyedTable
-from tests.service.conftest import Served, me
+from tests.service.conftest import Served, me, stop_m1
 from tests.support import pilot as piloting
 from tests.support.waiting import until
 
@@ -25,10 +24,7 @@ def attached_app(served: Served) -> tuple[OeeApp, RemoteEngine]:
 
 
 async def test_a_reason_given_in_one_tui_shows_in_the_other(served: Served) -> None:
-    await served.device.set("hr", 1, [1])
-    await until(lambda: served.engine.snapshot().machines[0].state is MachineState.RUNNING, what="M1 running")
-    await served.device.set("hr", 1, [3])
-    await until(lambda: served.engine.snapshot().machines[0].state.is_stop, what="M1 stopped")
+    await stop_m1(served)
 
     first, first_engine = attached_app(served)
     second, second_engine = attached_app(served)
