@@ -162,8 +162,8 @@ class OeeApp(App[int]):
     async def _start(self, engine: PlantEngine) -> None:
         await engine.start()
         if self.serve and not isinstance(engine, RemoteEngine) and engine.store is not None:
-            server = EngineServer(engine, None, data_dir=self.data_dir,
-                                  config_path=None if engine.config.path is None else self.config_path)
+            # The store's own dir: the demo picked on the welcome screen keeps its store in the data dir's demo/.
+            server = EngineServer(engine, None, data_dir=engine.store.data_dir, config_path=engine.config.path)
             try:
                 await server.start()
             except Exception as exc:  # the plant runs on; only attaching to it is not possible

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from oee_tui.app import OeeApp
 from oee_tui.screens.machine_detail import MachineDetailScreen
 from oee_tui.screens.reason_picker import ReasonPickerScreen
@@ -90,3 +92,30 @@ async def test_an_attached_tui_offers_only_what_the_role_may_do(served: Served) 
         await piloting.until(pilot, lambda: isinstance(app.screen, DevicesScreen), "the devices screen")
         keys = {active.binding.action for active in app.screen.active_bindings.values() if active.enabled}
         assert {"add", "edit", "test", "browse", "tag_maps"} <= keys
+
+
+async def test_the_tui_that_owns_the_store_serves_it_and_its_quit_tells_the_attached(tmp_path: Path) -> None:
+    import dataclasses
+
+    from oee_tui.engine.live.engine import Engine
+    from oee_tui.service.client import EngineClient, NoEngine
+    from oee_tui.service.socket_path import socket_path
+    from oee_tui.store import Store
+    from tests.service.conftest import plant_config
+
+    data_dir = tmp_path / "data"
+    engine = Engine(dataclasses.replace(plant_config(), sources=()), Store.open(data_dir), tick_s=0.05)
+    app = OeeApp(engine, config_path=tmp_path / "oee.toml", data_dir=data_dir, refresh_interval=0.1, serve=True)
+    lost: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await piloting.until(pilot, lambda: socket_path(data_dir).exists(), "the owner's socket")
+        client = await EngineClient.attach(data_dir, origin="test")
+        client.on_lost = lost.append
+        status = await client.call("status")
+        assert status["pid"] == client.pid and status["machines"] == 2
+        await pilot.press("q")
+        await until(lambda: bool(lost), what="the attached client told")
+        await client.close()
+    assert not socket_path(data_dir).exists()
+    with pytest.raises(NoEngine):
+        await EngineClient.attach(data_dir, origin="test")
