@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -61,7 +61,6 @@ class Session:
     stream: MessageStream
     since: float
     subscribed: bool = False
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def describe(self) -> dict[str, Any]:
         return {"user": self.caller.user, "person": self.caller.person, "role": self.role.name.lower(),
@@ -83,6 +82,7 @@ class EngineServer:
         self.started = clock()
         self._server: asyncio.Server | None = None
         self._pin_failures: dict[str, list[float]] = {}  # account -> times of wrong PINs lately
+        self._requests: set[asyncio.Task[None]] = set()  # in flight, whoever asked: close() cancels them
 
     @property
     def access(self) -> AccessPolicy:
@@ -100,9 +100,9 @@ class EngineServer:
         await self.push.stop()
         if self._server is not None:
             self._server.close()
+        for task in self._requests:
+            task.cancel()
         for session in list(self.sessions):
-            for task in session.tasks:
-                task.cancel()
             await session.stream.close()
         if self._server is not None:
             with contextlib.suppress(Exception):
@@ -125,17 +125,17 @@ class EngineServer:
                      session.caller.origin)
             while (message := await stream.receive()) is not None:
                 task = asyncio.create_task(self._answer(session, message))
-                session.tasks.add(task)
-                task.add_done_callback(session.tasks.discard)
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
         except ProtocolError as exc:
             log.warning("pid %d (%s): %s; hung up", credentials.pid, credentials.user, exc)
         except (ConnectionError, OSError):
             pass
         finally:
             if session is not None:
+                # Requests in flight run to their end (a stop reason half-written is worse than an answer
+                # nobody reads); only the engine's own stop cancels them (close()).
                 self.sessions.discard(session)
-                for task in session.tasks:
-                    task.cancel()
                 log.info("%s detached (pid %d)", session.caller.who, session.pid)
             await stream.close()
 
