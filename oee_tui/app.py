@@ -203,6 +203,8 @@ class OeeApp(App[int]):
         from `latest_snapshot` when it is shown again.
         """
         self.latest_snapshot = snapshot
+        if not self.screen_stack:
+            return  # the app is closing: a snapshot queued meanwhile has nowhere to go
         self.show_store_status()
         if isinstance(self.screen, ModalScreen):
             return
@@ -215,6 +217,8 @@ class OeeApp(App[int]):
     def show_store_status(self) -> None:
         """Keep the store's banner on the screen in front (every screen gets one the first time
         there is something to say): what is not saved, since when and why."""
+        if not self.screen_stack:
+            return
         health = None if self.latest_snapshot is None else self.latest_snapshot.store
         tz = None if self.engine is None else self.engine.config.tz
         screen = self.screen
