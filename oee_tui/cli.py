@@ -27,17 +27,12 @@ from oee_tui.commands.common import (
     plant,
 )
 from oee_tui.commands.common import load_for_run as _load_for_run_path
-from oee_tui.commands.common import print_rows as _print_rows
 from oee_tui.config import LOG_FORMATS, Config, ConfigError, default_config_path, default_data_dir
 from oee_tui.config.file_warnings import config_warnings
 from oee_tui.drivers.registry import load_config
 from oee_tui.log_setup import setup_logging
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from oee_tui.device_checks import SourceCheck
-    from oee_tui.drivers.base import BrowseEntry, TagReading
     from oee_tui.service.client import EngineClient
     from oee_tui.service.remote_engine import RemoteEngine
 
@@ -169,19 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", help="end, ISO date/time")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
-    devices = sub.add_parser("devices", parents=[common], help="list, test and browse the configured sources")
-    devices_sub = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
-    devices_sub.add_parser("list", parents=[common], help="every source, whether it answers, and what it feeds")
-    trust = devices_sub.add_parser("trust", parents=[common],
-                                   help="trust the OPC-UA server certificate a source was refused for")
-    trust.add_argument("name", help="the source's name, or the certificate's SHA-1/SHA-256 thumbprint")
-    devices_sub.add_parser("certificates", parents=[common], help="this client's and the servers' certificates")
-    test = devices_sub.add_parser("test", parents=[common], help="read every mapped tag of a source once")
-    test.add_argument("name", help="the source's name in the config")
-    browse = devices_sub.add_parser("browse", parents=[common], help="what a source offers (OPC-UA nodes, Logix tags)")
-    browse.add_argument("name", help="the source's name in the config")
-    browse.add_argument("parent", nargs="?", help="a node id or tag to list the children of (default: the top)")
-
     config = sub.add_parser("config", parents=[common], help="check, locate or create the config file")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     config_sub.add_parser("check", parents=[common], help="validate the config file")
@@ -211,8 +193,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "ui"
     if command == "config":
         return _config_command(args, config_path, data_dir)
-    if command == "devices":
-        return _devices_command(args, config_path, data_dir)
     try:
         if command == "ui":
             return _run_ui(args, config_path, data_dir)
@@ -264,103 +244,6 @@ def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path)
           f"{len(config.sources)} sources, {len(config.shifts)} shifts, {len(config.reasons)} reasons")
     for warning in config_warnings(config):  # the file loads: these say what is unsafe about it
         print(f"oee config check: warning: {warning}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _devices_command(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
-    import asyncio
-
-    from oee_tui import device_checks
-    from oee_tui.commands.attached import in_engine
-    from oee_tui.commands.common import store_dir_of
-
-    if args.devices_command in ("trust", "certificates"):
-        if args.demo:
-            print("oee devices: the demo's servers make their certificates anew at each start", file=sys.stderr)
-            return EXIT_USAGE
-        return _certificates_command(args, config_path)
-    # With an engine running, the engine reaches the devices: it holds their passwords, and the demo's.
-    done = in_engine(store_dir_of(args, data_dir), f"oee devices {args.devices_command}",
-                     lambda client: _devices_attached(client, args))
-    if done is not None:
-        return done
-    if args.demo:
-        print("oee devices: the demo's devices exist only while `oee --demo` or `oee engine --demo` runs; "
-              "give a config with --config", file=sys.stderr)
-        return EXIT_USAGE
-    config = _load_for_run(args, config_path)
-    if args.devices_command == "list":
-        return _show_checks(asyncio.run(device_checks.check_all(config)), device_checks.edge_summary(config))
-    try:
-        source = device_checks.source_named(config, args.name)
-    except LookupError as exc:
-        print(f"oee devices: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        if args.devices_command == "test":
-            return _show_readings(asyncio.run(device_checks.test_source(config, source)))
-        return _show_browsed(asyncio.run(device_checks.browse_source(config, source, args.parent)))
-    except NotImplementedError as exc:
-        print(f"oee devices: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as exc:  # the device's own words, not a traceback
-        print(f"oee devices: {source.name} ({device_checks.address_of(source)}): {device_checks.describe_error(exc)}",
-              file=sys.stderr)
-        return EXIT_FAILURE
-
-
-async def _devices_attached(client: EngineClient, args: argparse.Namespace) -> int:
-    if args.devices_command == "list":
-        answer = await client.call("devices_list")
-        return _show_checks(answer["checks"], answer["edge"])
-    if args.devices_command == "test":
-        return _show_readings(await client.call("device_test", name=args.name))
-    return _show_browsed(await client.call("device_browse", name=args.name, parent=args.parent))
-
-
-def _show_checks(checks: Sequence[SourceCheck], edge: str | None) -> int:
-    rows: list[tuple[str, ...]] = [("source", "kind", "address", "tags", "status", "feeds")]
-    for check in checks:
-        status = f"ok {check.connect_s * 1000:.0f} ms" if check.connected and check.connect_s is not None \
-            else f"DOWN: {check.error}"
-        rows.append((check.name, check.kind, check.address, str(check.tags), status, " ".join(check.machines)))
-    _print_rows(rows)
-    if edge is not None:
-        print(edge)
-    return EXIT_OK if all(check.connected for check in checks) else EXIT_FAILURE
-
-
-def _show_readings(readings: Sequence[TagReading]) -> int:
-    rows: list[tuple[str, ...]] = [("tag", "value", "type", "quality", "latency", "error")]
-    rows += [(r.tag, repr(r.value) if isinstance(r.value, str) else str(r.value), r.type, r.quality.value,
-              f"{r.latency_s * 1000:.1f} ms", r.error or "") for r in readings]
-    _print_rows(rows)
-    return EXIT_OK if all(r.quality.value == "good" for r in readings) else EXIT_FAILURE
-
-
-def _show_browsed(entries: Sequence[BrowseEntry]) -> int:
-    listing: list[tuple[str, ...]] = [("id", "name", "type", "")]
-    _print_rows(listing + [(e.id, e.name, e.type or "", "+" if e.has_children else "") for e in entries])
-    return EXIT_OK
-
-
-def _certificates_command(args: argparse.Namespace, config_path: Path) -> int:
-    from oee_tui.drivers.opcua.security import list_certificates, pki_dir_for, trust_rejected
-
-    pki_dir = pki_dir_for(config_path)
-
-    if args.devices_command == "trust":
-        try:
-            info = trust_rejected(pki_dir, args.name)
-        except LookupError as exc:
-            print(f"oee devices trust: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"trusted {info.subject} (SHA-256 {info.sha256}); it is in {info.path}")
-        return EXIT_OK
-    rows: list[tuple[str, ...]] = [("store", "source", "subject", "sha256", "expires")]
-    rows += [(c.store, c.source or "", c.subject, c.sha256, f"{c.not_after:%Y-%m-%d}")
-             for c in list_certificates(pki_dir)]
-    _print_rows(rows)
     return EXIT_OK
 
 

@@ -16,13 +16,14 @@ def _modules() -> tuple[ModuleType, ...]:
         access_cmd,
         audit_cmd,
         deadletters_cmd,
+        devices_cmd,
         export_cmd,
         import_cmd,
         status_cmd,
         store_cmd,
     )
 
-    return (import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd, access_cmd)
+    return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd, access_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
