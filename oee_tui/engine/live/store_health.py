@@ -59,6 +59,7 @@ class WriteFailures:
         self._flush_interval_s = flush_interval_s
         self._last_saved = clock()
         self._failing_since: float | None = None
+        self._failures = 0  # attempts that failed in the run going on
         self._said_at = 0.0
         self._retry_in = flush_interval_s
         self._next_retry = 0.0
@@ -76,6 +77,7 @@ class WriteFailures:
         """A write failed; `waiting` counts what is kept for the next one. `expected` failures (the disk)
         are said in one line; an unexpected one's traceback is logged once."""
         first = self._failing_since is None
+        self._failures = 1 if first else self._failures + 1
         if first:
             self._failing_since = now
             self._retry_in = self._flush_interval_s
@@ -91,8 +93,8 @@ class WriteFailures:
                         self.health.unsaved_text())
             self._said_at = now
         elif now - self._said_at >= REPEAT_WARNING_S:
-            log.warning("store writes still failing since %s (%s): %s waiting", _clock_time(self._failing_since),
-                        reason, self.health.unsaved_text())
+            log.warning("store writes still failing since %s (%s), %d attempts: %s waiting",
+                        _clock_time(self._failing_since), reason, self._failures, self.health.unsaved_text())
             self._said_at = now
 
     def waiting(self, waiting: Unsaved) -> None:
@@ -102,7 +104,8 @@ class WriteFailures:
 
     def saved(self, now: float, written: str) -> None:
         if self._failing_since is not None:
-            log.warning("store writes work again after %.0f s: %s written", now - self._failing_since, written)
+            log.warning("store writes work again after %.0f s and %d failed attempts: %s written",
+                        now - self._failing_since, self._failures, written)
         self._failing_since = None
         self._last_saved = now
         self.health = replace(self.health, **Unsaved(0, 0, 0, 0, 0)._asdict(), unsaved_since=None, last_error=None)
