@@ -89,7 +89,7 @@ def engine_process(data_dir: Path, mode: str) -> None:
         async with serving(engine, data_dir=data_dir, config_path=None):
             task = asyncio.create_task(feeder.run())
             _say({"ready": True, "pid": os.getpid()})
-            while (command := await commands.get()) == "stats":
+            while await commands.get() == "stats":
                 _say(_stats(engine, feeder))
             task.cancel()
         await engine.stop()
@@ -152,9 +152,11 @@ class LiveFeeder:
             m = turn % self.machines
             turn += 1
             self.codes[m] = DOWN if self.codes[m] == RUNNING else RUNNING
-            self.engine.ingest([TagSample(time.time(), "plc", f"hr:{m * 10 + 3}", self.codes[m], Quality.GOOD)])
+            ts = time.time()  # the state code and the fault bit change together, as a PLC's program sets them
+            self.engine.ingest([TagSample(ts, "plc", f"hr:{m * 10 + 3}", self.codes[m], Quality.GOOD),
+                                TagSample(ts, "plc", f"co:{m}", self.codes[m] != RUNNING, Quality.GOOD)])
             self.flips.append((f"M{m:03d}", self.codes[m], time.time()))
-            self.fed += 1
+            self.fed += 2
 
     def report(self) -> dict[str, Any]:
         return {"flips": self.flips}
