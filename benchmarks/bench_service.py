@@ -22,7 +22,8 @@ mirror as the TUI does. Both sides read one clock (time.time() on one machine).
        routed, every one kept is in the store, none lost or left unsaved, and the rate held in every
        second of the reports.
 Day summaries (which the engine saves 60 s after it starts) are put off, so that they do not fall
-into a measured window by chance.
+into a measured window by chance. BENCH_TICK_S and BENCH_PUSH_S set the engine's tick and the push
+interval, to see what each adds to the latency.
 Run: python benchmarks/bench_service.py [a|b|c ...]   (all three by default; a and b share one engine)
 """
 
@@ -61,6 +62,10 @@ REPORT_DAYS = 30
 REPORT_START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
 RUNNING, DOWN = 1, 3  # the bench plant's state codes (common.plant_config's default state map)
 TICKS = os.sysconf("SC_CLK_TCK")
+# What the state-change latency is made of, to try other values: the engine's tick (the snapshot is
+# rebuilt once a tick) and the server's push interval; unset, the values `oee engine` runs with.
+TICK_S = float(os.environ["BENCH_TICK_S"]) if os.environ.get("BENCH_TICK_S") else None
+PUSH_S = float(os.environ["BENCH_PUSH_S"]) if os.environ.get("BENCH_PUSH_S") else None
 
 
 # ------------------------------------------------------------------ the engine's process
@@ -68,7 +73,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def engine_process(data_dir: Path, mode: str) -> None:
     """An engine serving `data_dir`, fed by a task; commands on stdin ("stats", "stop"), answers on stdout."""
     from oee_tui.engine.live.engine import Engine
-    from oee_tui.service.serving import serving
+    from oee_tui.service.server import EngineServer
+    from oee_tui.service.serving import access_of
     from oee_tui.store import Store
 
     machines = LIVE_MACHINES if mode == "live" else REPORT_MACHINES
@@ -78,20 +84,25 @@ def engine_process(data_dir: Path, mode: str) -> None:
         cursor = store.cursor()
         fill_history(cursor, REPORT_START, REPORT_MACHINES, REPORT_DAYS, product="A")
         cursor.close()
-    engine = Engine(config, store, acquire=False, summary_delay_s=1e9)
+    engine = Engine(config, store, acquire=False, summary_delay_s=1e9, **({} if TICK_S is None else {"tick_s": TICK_S}))
     feeder = LiveFeeder(engine, machines) if mode == "live" else RateFeeder(engine, machines)
+    push = {} if PUSH_S is None else {"push_interval_s": PUSH_S}
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
         commands: asyncio.Queue[str] = asyncio.Queue()
         threading.Thread(target=_read_lines, args=(loop, commands), daemon=True).start()
         await engine.start()
-        async with serving(engine, data_dir=data_dir, config_path=None):
+        server = EngineServer(engine, access_of(engine), data_dir=data_dir, config_path=None, **push)
+        await server.start()
+        try:
             task = asyncio.create_task(feeder.run())
             _say({"ready": True, "pid": os.getpid()})
             while await commands.get() == "stats":
                 _say(_stats(engine, feeder))
             task.cancel()
+        finally:
+            await server.close()
         await engine.stop()
         final = _stats(engine, feeder)
         with Store.open(data_dir) as stored:  # the engine closed its store when it stopped

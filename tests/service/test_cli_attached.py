@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -314,9 +315,12 @@ async def test_status_names_the_sources_and_who_is_attached(running: Running) ->
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"engine pid {running.engine.pid} on Attached plant, up ")
     assert any(re.match(r"plc\s+modbus\s+online\b", line) for line in lines), done.stdout
-    attached = lines[lines.index("attached: 2") + 2:]
-    assert sorted(line.split()[3] for line in attached) == ["local", "test-watcher"] or \
-        any("test-watcher" in line and line.rstrip().endswith("yes") for line in attached), done.stdout
+    header, *attached = lines[lines.index("attached: 2") + 1:]  # the watcher, and this command itself
+    assert header.split() == ["user", "role", "pid", "from", "since", "live"]
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert all(row.split()[:2] == [me, "admin"] for row in attached), done.stdout
+    watcher_row = [row.split() for row in attached if row.split()[2] == str(os.getpid())]
+    assert len(watcher_row) == 1 and watcher_row[0][3] == "test-watcher" and watcher_row[0][-1] == "yes", done.stdout
 
     as_json = await asyncio.to_thread(running.oee, "status", "--format", "json")
     status = json.loads(as_json.stdout)
