@@ -348,7 +348,14 @@ def live_parts(tmp: Path) -> None:
     seen = one[0].stop()["seen"]
     flips = engine.ask("stats")["flips"]
     single = latencies(flips, seen, start, end)
-    print(f"service: a) state change to one attached client: {describe(single)} (target p95 < 1 s)", flush=True)
+    import inspect
+
+    from oee_tui.engine.live.engine import Engine
+    from oee_tui.service.server import PUSH_INTERVAL_S
+
+    tick = TICK_S or inspect.signature(Engine).parameters["tick_s"].default
+    print(f"service: a) state change to one attached client: {describe(single)} (target p95 < 1 s; engine tick "
+          f"{tick:g} s, push interval {PUSH_S or PUSH_INTERVAL_S:g} s)", flush=True)
 
     ten = clients(data_dir, CLIENTS)
     start = time.time()
