@@ -436,8 +436,10 @@ PARTS: dict[str, Callable[[Path], None]] = {"a": live_parts, "b": live_parts, "c
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("parts", nargs="*", choices=("a", "b", "c"), help="which targets (default: all three)")
+    parser.add_argument("parts", nargs="*", metavar="a|b|c", help="which targets (default: all three)")
     wanted = parser.parse_args().parts or ["a", "b", "c"]
+    if not set(wanted) <= set(PARTS):
+        parser.error(f"parts are a, b and c, not {' '.join(sorted(set(wanted) - set(PARTS)))}")
     with tempfile.TemporaryDirectory() as folder:
         for run in dict.fromkeys(PARTS[part] for part in wanted):
             run(Path(folder))
