@@ -77,7 +77,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         wait_for(lambda: _states(here) == [MachineState.RUNNING] * 2, "both machines running")
         for count in (110, 125, 140):
             device.set("hr", 0, [count])
-            wait_for(lambda count=count: _exported_rows(here, "samples", f",{count}") > 0, f"count {count} stored")  # type: ignore[misc]
+            wait_for(lambda stored=f",{count}.0,": _exported_rows(here, "samples", stored) > 0, f"count {count} stored")
         device.set("hr", 3, [3])
         wait_for(lambda: _states(here)[1].is_stop, "M2 stopped")
         device.set("hr", 3, [1])  # the stop ends, and is stored as it closes
