@@ -186,8 +186,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from oee_tui.store import Store, StoreDamagedError, StoreLockedError, StoreVersionError, StoreWriteError
-
     config_path: Path = args.config or default_config_path()
     data_dir: Path = args.data_dir or default_data_dir()
     command = args.command or "ui"
@@ -202,26 +200,38 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _run_report(args, config_path, data_dir)
         if hasattr(args, "run"):
             return int(args.run(args, config_path, data_dir))
-    except StoreLockedError as exc:
+    except Exception as exc:
+        code = _store_failure(exc, data_dir)
+        if code is None:
+            raise
+        return code
+    raise AssertionError(command)
+
+
+def _store_failure(exc: Exception, data_dir: Path) -> int | None:
+    """The exit code of a store failure, said in one line that names the file, what is wrong and what
+    to do (never a traceback); None for any other exception.
+
+    The store's package (DuckDB, Arrow: half a second) is imported here, once something failed, not
+    before every command: one attached to the engine never opens the store, and starts that much sooner.
+    """
+    from oee_tui.store import Store, StoreDamagedError, StoreLockedError, StoreVersionError, StoreWriteError
+    from oee_tui.store.failures import read_damage
+
+    if isinstance(exc, StoreLockedError):
         print(f"oee: {exc}", file=sys.stderr)
         return EXIT_LOCKED
-    except StoreVersionError as exc:
+    if isinstance(exc, StoreVersionError):
         print(f"oee: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (StoreDamagedError, StoreWriteError) as exc:
-        # One line that names the file, what is wrong and what to do; never a traceback.
+    if isinstance(exc, StoreDamagedError | StoreWriteError):
         print(f"oee: {exc}", file=sys.stderr)
         return EXIT_STORE
-    except Exception as exc:
-        # A damaged block found only when a command reads it (the file opened fine).
-        from oee_tui.store.failures import read_damage
-
-        damage = read_damage(exc)
-        if damage is None:
-            raise
-        print(f"oee: {StoreDamagedError(data_dir / Store.DB_FILENAME, damage)}", file=sys.stderr)
-        return EXIT_STORE
-    raise AssertionError(command)
+    damage = read_damage(exc)  # a damaged block found only when a command reads it (the file opened fine)
+    if damage is None:
+        return None
+    print(f"oee: {StoreDamagedError(data_dir / Store.DB_FILENAME, damage)}", file=sys.stderr)
+    return EXIT_STORE
 
 
 def _config_command(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
@@ -382,9 +392,6 @@ def _log_format(args: argparse.Namespace, config: Config | None) -> str:
 def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     from oee_tui.commands.attached import in_engine
     from oee_tui.commands.common import store_dir_of
-    from oee_tui.engine.analysis.report import ReportError
-    from oee_tui.exports.report_output import report_output
-    from oee_tui.store import PlanningError, Store
 
     async def attached(client: EngineClient) -> int:
         text = await client.call("report", shift=args.shift, start=args.start, end=args.end, format=args.format)
@@ -394,6 +401,11 @@ def _run_report(args: argparse.Namespace, config_path: Path, data_dir: Path) -> 
     done = in_engine(store_dir_of(args, data_dir), "oee report", attached)
     if done is not None:
         return done
+    # Only a report run here needs the store and the report's code (DuckDB, Arrow): imported after.
+    from oee_tui.engine.analysis.report import ReportError
+    from oee_tui.exports.report_output import report_output
+    from oee_tui.store import PlanningError, Store
+
     config, store_dir = plant(args, config_path, data_dir)
     if not (store_dir / Store.DB_FILENAME).exists():
         print(f"oee report: no data yet in {store_dir}; run `oee engine` (or `oee --demo`) first", file=sys.stderr)
