@@ -153,11 +153,16 @@ class OeeApp(App[int]):
         self.engine = engine
         if isinstance(engine, RemoteEngine):
             engine.on_change = lambda: self.call_next(self.show_store_status)
+            # Shown as it arrives, not at the next tick of the timer: the engine pushes only what is new.
+            engine.on_snapshot = self._pushed
         self.run_worker(self._start(engine), name="engine-start", group="engine", exclusive=True,
                         exit_on_error=False)
         if isinstance(self.screen, FirstRunScreen):
             self.pop_screen()
         self.switch_mode(LIVE_MODE)
+
+    def _pushed(self, snapshot: PlantSnapshot) -> None:
+        self.post_message(SnapshotReady(snapshot))
 
     async def _start(self, engine: PlantEngine) -> None:
         await engine.start()

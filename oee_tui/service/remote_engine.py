@@ -50,6 +50,7 @@ class RemoteEngine:
         self.client: EngineClient | None = None
         self.lost: str | None = None  # why the engine is gone, while it is
         self.on_change: Callable[[], None] | None = None  # attached, lost or back: the app redraws its banner
+        self.on_snapshot: Callable[[PlantSnapshot], None] | None = None  # each push, as it arrives
         self._planning = Planning.empty()
         self._empty = PlantSnapshot(ts=0.0, shift=None, machines=())
         self._reattach: asyncio.Task[None] | None = None
@@ -153,6 +154,7 @@ class RemoteEngine:
         self._loop = asyncio.get_running_loop()
         client = await EngineClient.attach(self.data_dir, origin=self.origin, person=self.person, pin=self.pin)
         client.on_lost = self._on_lost
+        client.on_snapshot = self._pushed
         self.client = client
         await client.subscribe()
         self.lost = None
@@ -171,6 +173,10 @@ class RemoteEngine:
     async def _load_planning(self) -> None:
         records: PlanningRecords = await self.call("planning")
         self._planning = Planning.from_records(records)
+
+    def _pushed(self, snapshot: PlantSnapshot) -> None:
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)
 
     def _on_lost(self, why: str) -> None:
         self.lost = why

@@ -119,3 +119,18 @@ async def test_the_tui_that_owns_the_store_serves_it_and_its_quit_tells_the_atta
     assert not socket_path(data_dir).exists()
     with pytest.raises(NoEngine):
         await EngineClient.attach(data_dir, origin="test")
+
+
+async def test_an_attached_tui_shows_a_pushed_change_without_waiting_for_its_timer(served: Served) -> None:
+    from oee_tui.screens.live_status import LiveScreen
+
+    remote = RemoteEngine(served.data_dir, served.engine.config, origin="test")
+    # No refresh timer at all: what the live table shows can only come from the engine's pushes.
+    app = OeeApp(remote, config_path=Path("unused.toml"), data_dir=served.data_dir, refresh_interval=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await stop_m1(served)
+        live = app.screen
+        assert isinstance(live, LiveScreen)
+        table = live.query_one("#machines", KeyedTable)
+        await piloting.until(pilot, lambda: table.row_count == 2 and "MINOR" in table.get_cell("M1", "state").plain,
+                             "M1's stop on the live table", timeout=5)

@@ -42,6 +42,7 @@ class SampleRouter:
         self.pending = pending
         self.stats = stats
         self.clock = clock
+        self.states_changed = False  # a machine's state changed since the engine last looked
         self.routes: dict[tuple[str, str], TagRoute] = {}
         self._routes_by_source: dict[str, dict[str, TagRoute]] = {}
         self._fed_by: dict[str, list[MachineTracker]] = {}
@@ -111,8 +112,7 @@ class SampleRouter:
                 touched.add(machine)
         self.stats.samples_in += count
         self.stats.unknown_tags += unknown
-        for machine in touched:
-            machine.evaluate(received)
+        self._evaluate(touched, received)
 
     def route_columns(self, batch: SampleColumns) -> None:
         """route() of GOOD samples of one source given as columns: the Sparkplug host's hot path.
@@ -157,5 +157,13 @@ class SampleRouter:
         quality_col.extend(repeat(_QUALITY_TEXT[_GOOD], kept))
         self.stats.samples_in += len(batch)
         self.stats.unknown_tags += unknown
+        self._evaluate(touched, received)
+
+    def _evaluate(self, touched: set[MachineTracker], received: float) -> None:
+        """Each machine a batch fed derives its state once; `states_changed` says whether one changed (the
+        engine then rebuilds its snapshot before the next tick, for the TUIs attached to it)."""
         for machine in touched:
+            kind = machine.kind
             machine.evaluate(received)
+            if machine.kind != kind:
+                self.states_changed = True
