@@ -74,7 +74,6 @@ def engine_process(data_dir: Path, mode: str) -> None:
     """An engine serving `data_dir`, fed by a task; commands on stdin ("stats", "stop"), answers on stdout."""
     from oee_tui.engine.live.engine import Engine
     from oee_tui.service.server import EngineServer
-    from oee_tui.service.serving import access_of
     from oee_tui.store import Store
 
     machines = LIVE_MACHINES if mode == "live" else REPORT_MACHINES
@@ -93,7 +92,7 @@ def engine_process(data_dir: Path, mode: str) -> None:
         commands: asyncio.Queue[str] = asyncio.Queue()
         threading.Thread(target=_read_lines, args=(loop, commands), daemon=True).start()
         await engine.start()
-        server = EngineServer(engine, access_of(engine), data_dir=data_dir, config_path=None, **push)
+        server = EngineServer(engine, None, data_dir=data_dir, config_path=None, **push)
         await server.start()
         try:
             task = asyncio.create_task(feeder.run())
