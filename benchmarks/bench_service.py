@@ -7,7 +7,7 @@ Targets (issue 15):
      ingests 10,000 samples/s and drops none.
 
 Every part runs a real engine (`Engine` + `EngineServer`, as `oee engine` builds them: tick 1 s, pushes
-every 0.2 s) in a process of its own, fed by a task that calls `Engine.ingest` as a source's consumer
+every 0.05 s) in a process of its own, fed by a task that calls `Engine.ingest` as a source's consumer
 would; clients are other processes with a real `EngineClient`, subscribed, decoding every push into its
 mirror as the TUI does. Both sides read one clock (time.time() on one machine).
   a/b: 200 machines x 5 tags polled at 1 Hz, and a machine's state flipped (running <-> down) at random
