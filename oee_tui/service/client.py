@@ -150,8 +150,9 @@ class EngineClient:
         except ProtocolError as exc:
             why = f"its answer could not be read ({exc}): is this oee the same version as the engine's?"
             await self.stream.close()
+            self._lose(f"the engine (pid {self.hello.get('pid')}) is lost: {why}")
         finally:
-            self._lose(f"the engine (pid {self.hello.get('pid')}) is lost: {why}" if why != "detached" else why)
+            self._lose(f"the engine (pid {self.hello.get('pid')}) stopped: {why}" if why != "detached" else why)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if message.get("push") == "snapshot":
