@@ -51,9 +51,7 @@ def demo_data_dir(data_dir: Path) -> Path:
 class DemoEngine:
     """The real engine reading the demo plant's real protocol servers.
 
-    Implements PlantEngine. The servers start in the background: the engine's
-    sources reconnect with backoff until they answer, so the first frame never
-    waits for asyncua's ~2 s start-up.
+    Implements PlantEngine. `start()` starts the servers, then the engine on them.
     """
 
     def __init__(self, store: Store | None, seed: int = 7, clock: Callable[[], float] | None = None,
@@ -67,7 +65,11 @@ class DemoEngine:
         self._plant_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # The servers first (asyncua takes ~2 s): an engine that connected before the OPC-UA server was
+        # up began every demo with line L2 OFFLINE and a connection error. The TUI's first frame does not
+        # wait for this: the app starts an engine in a worker.
         self._plant_task = asyncio.create_task(self.plant.start(), name="demo-plant")
+        await self._plant_task
         await self.engine.start()
 
     async def stop(self) -> None:

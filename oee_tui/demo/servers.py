@@ -307,6 +307,12 @@ def break_calendar(config: Config) -> BreakCalendar:
     return BreakCalendar(breaks, config.site.timezone)
 
 
+# A new user sees every kind of loss within the demo's first minutes, whatever the seed: a breakdown and a
+# changeover on machines of two lines (seconds of running); the random events come on top, as before.
+EARLY_BREAKDOWN: Final = ("L1-CAP", 40.0)
+EARLY_CHANGEOVER: Final = ("L2-SEAM", 70.0)
+
+
 def build_simulation(config: Config, seed: int) -> SimPlant:
     """The simulated machines; each gets its own random stream so one machine never shifts another's."""
     # Counter widths as each line's PLC holds them: Modbus words, OPC UA UInt32, S7 DINT (signed).
@@ -315,7 +321,10 @@ def build_simulation(config: Config, seed: int) -> SimPlant:
                    random.Random(f"{seed}:{machine.id}"), signed=machine.line == "L3")
         for machine in DEMO_MACHINES
     ]
-    return SimPlant(machines, break_calendar(config))
+    plant = SimPlant(machines, break_calendar(config))
+    plant[EARLY_BREAKDOWN[0]].plan_breakdown(EARLY_BREAKDOWN[1])
+    plant[EARLY_CHANGEOVER[0]].plan_changeover(EARLY_CHANGEOVER[1])
+    return plant
 
 
 # ---------------------------------------------------------------- servers

@@ -120,6 +120,14 @@ class SimMachine:
     def cycle_time_s(self) -> float:
         return self.products[self.product]
 
+    def plan_breakdown(self, within_s: float) -> None:
+        """Break down after at most `within_s` seconds of running (sooner if one was due anyway)."""
+        self._until_breakdown = min(self._until_breakdown, within_s)
+
+    def plan_changeover(self, within_s: float) -> None:
+        """Change product after at most `within_s` seconds of running."""
+        self._until_changeover = min(self._until_changeover, within_s)
+
     # ------------------------------------------------------------ stepping
 
     def step(self, now: float, dt: float, planned_break: bool) -> None:

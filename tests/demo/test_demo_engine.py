@@ -83,3 +83,20 @@ async def test_engine_reads_all_three_servers_and_counts_across_the_dint_sign_ch
             assert row.good_count + row.reject_count < 200, row
             for signal in (Signal.TOTAL_COUNT, Signal.REJECT_COUNT):
                 assert engine.machines[row.machine].counters[signal].resets == 0, (row.machine, signal)
+
+
+async def test_the_demo_starts_its_servers_before_its_engine_so_no_source_starts_with_an_error() -> None:
+    """`oee --demo` used to begin with line L2 OFFLINE and `Errors 2` on its OPC-UA source: the engine
+    connected before asyncua served (issue 14, item 10)."""
+    from oee_tui.runtime import DemoEngine
+    from tests.support.waiting import until
+
+    demo = DemoEngine(None, timezone=zone_without_a_break_now())
+    await demo.start()
+    try:
+        await until(lambda: len(demo.snapshot().sources) == 3 and all(s.online for s in demo.snapshot().sources),
+                    timeout=DEADLINE_S, what="every demo source online")
+        assert [(s.name, s.errors, s.reconnects, s.last_error) for s in demo.snapshot().sources] == [
+            (s.name, 0, 0, None) for s in demo.snapshot().sources]
+    finally:
+        await demo.stop()

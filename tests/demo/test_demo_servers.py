@@ -462,3 +462,11 @@ async def _accepts(port: int) -> bool:
     writer.close()
     await writer.wait_closed()
     return True
+
+
+@pytest.mark.parametrize("seed", [7, 1, 2, 3, 42])
+def test_every_kind_of_loss_shows_in_the_first_minutes_whatever_the_seed(seed: int) -> None:
+    """A new user's first look at the Losses and Pareto views is not empty (issue 14, item 11)."""
+    trace = simulate(seed=seed, seconds=4 * 60)
+    seen = {code for states in trace.states.values() for code in states}
+    assert DOWN in seen and CHANGEOVER in seen
