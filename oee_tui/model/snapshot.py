@@ -55,6 +55,8 @@ class SourceStatus:
     queued: int  # samples waiting for the engine now
     policy: str  # what a full queue does: "wait" or "drop oldest"
     next_retry_in_s: float | None = None  # while disconnected: when the next attempt is due
+    previous_error: str | None = None  # the newest error after the device answered again, in its words
+    previous_error_at: float | None = None  # POSIX time of that error
 
     @property
     def online(self) -> bool:

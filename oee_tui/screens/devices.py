@@ -16,6 +16,7 @@ import asyncio
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -114,6 +115,19 @@ def _read(path: Path, built_in: str | None = None, *,
     except ConfigError as exc:
         return document, source_facts(document), str(exc)
     return document, source_facts(document), None
+
+
+def error_cell(status: SourceStatus | None, tz: tzinfo) -> Text:
+    """The error now, or else the last one with its time, dim: a count of errors always has its words."""
+    if status is None:
+        return Text(MISSING)
+    if status.last_error:
+        return Text(status.last_error)
+    if status.previous_error:
+        when = "" if status.previous_error_at is None else \
+            f"{datetime.fromtimestamp(status.previous_error_at, tz):%H:%M:%S} "
+        return Text(f"{when}{status.previous_error}", style="dim")
+    return Text("")
 
 
 def link_cell(status: SourceStatus | None, variables: dict[str, str]) -> Text:
@@ -435,7 +449,7 @@ class DevicesScreen(PlantScreen[None]):
                 _right(str(fact.maps)),
                 *health_cells(status),
                 Text(fact.address),
-                Text(MISSING if status is None else status.last_error or ""),
+                error_cell(status, self.config.tz),
             ]))
         with self.app.batch_update():
             self.query_one("#devices-header", Static).update(self._header(len(rows)))
@@ -461,6 +475,9 @@ class DevicesScreen(PlantScreen[None]):
         if status is not None and status.last_error:
             text.append(" · last error: ", style="bold")
             text.append(status.last_error)
+        elif status is not None and status.previous_error:
+            text.append(" · last error (answers again since): ", style="bold")
+            text.append(error_cell(status, self.config.tz))
         if status is not None and status.next_retry_in_s is not None and not status.connected:
             text.append(f" · next try in {status.next_retry_in_s:.0f} s")
         detail.update(text)

@@ -230,6 +230,9 @@ async def test_stopped_server_goes_offline_within_two_intervals_and_comes_back(s
         status = source_status(engine)
     assert counted(engine) == 35, "after the reset, the 30 parts since it and nothing else"
     assert status.reconnects == 1 and status.last_error is None
+    # The errors counted keep the words of the last one, and when (the Devices screen shows them, dim).
+    assert status.previous_error and status.previous_error_at is not None
+    assert status.previous_error_at <= time.time()
 
 
 async def test_device_that_stops_answering_is_offline_within_two_intervals(server: ModbusSim) -> None:

@@ -11,6 +11,7 @@ message queue (`pilot.pause()`).
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -695,3 +696,20 @@ async def test_a_device_saved_on_the_tui_that_owns_the_store_is_in_the_audit_tra
         assert '+name = "press2"' in diff and '+host = "10.0.0.7"' in diff
     finally:
         engine.store.close()
+
+
+def test_a_cleared_error_is_still_said_with_its_time_dim() -> None:
+    """`Errors 2` and an empty Last error left a technician guessing (issue 14, item 10)."""
+    from zoneinfo import ZoneInfo
+
+    from oee_tui.screens.devices import error_cell
+    from tests.ui.fakes import NOW, source_status
+
+    utc = ZoneInfo("UTC")
+    failing = source_status("plc1", "modbus", connected=False, last_error="connection refused", errors=2)
+    assert error_cell(failing, utc).plain == "connection refused"
+    back = dataclasses.replace(source_status("plc1", "modbus", errors=2), previous_error="timed out connecting",
+                               previous_error_at=NOW - 30)
+    cell = error_cell(back, utc)
+    assert cell.plain == "09:59:30 timed out connecting" and cell.style == "dim"
+    assert error_cell(source_status("plc1", "modbus"), utc).plain == ""

@@ -105,6 +105,11 @@ class SourceHealth:
     expected_interval_s: float = 1.0
     connected: bool = False
     last_error: str | None = None
+    last_error_at: float | None = None  # POSIX time
+    # The newest error after it was cleared (the device answers again), with its POSIX time: a count of
+    # errors on screen always has the words of the last one.
+    previous_error: str | None = None
+    previous_error_at: float | None = None
     connects: int = 0
     reconnects: int = 0
     errors: int = 0
@@ -118,6 +123,12 @@ class SourceHealth:
     read_times: deque[float] = field(default_factory=deque)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     first_read_mono: float | None = None
+
+    def clear_error(self) -> None:
+        """The device answers again: its error becomes the previous one, kept with when it happened."""
+        if self.last_error is not None:
+            self.previous_error, self.previous_error_at = self.last_error, self.last_error_at
+        self.last_error = self.last_error_at = None
 
     def record_read(self, now: float, latency_s: float, ok: bool) -> None:
         self.reads += 1
@@ -293,7 +304,7 @@ class SourceRunner:
         self.health.last_data_mono = self._last_call_mono = time.monotonic()
         self._marked_offline = False
         if self._stale_reason is not None and self.health.last_error == self._stale_reason:
-            self.health.last_error = None  # the device answers again without a reconnect
+            self.health.clear_error()  # the device answers again without a reconnect
         self._stale_reason = None
 
     def emit_nowait(self, batch: SampleBatch) -> None:
@@ -339,7 +350,7 @@ class SourceRunner:
                 self.health.connects += 1
                 if self.health.connects > 1:
                     self.health.reconnects += 1
-                self.health.last_error = None
+                self.health.clear_error()
                 self.health.next_retry_mono = None
                 self._last_call_mono = self._connected_mono = time.monotonic()
                 attempt = 0
@@ -350,6 +361,7 @@ class SourceRunner:
             except Exception as exc:  # any failure of a device must not kill acquisition
                 self.health.errors += 1
                 self.health.last_error = _describe(exc)
+                self.health.last_error_at = time.time()
                 log.warning("source %s: %s", self.source.name, self.health.last_error)
             finally:
                 self.health.connected = False
@@ -398,6 +410,7 @@ class SourceRunner:
             if not self._marked_offline and now >= stale_at:
                 reason = f"no data for over {stale_after:g} s"
                 self._stale_reason = self.health.last_error = reason
+                self.health.last_error_at = time.time()
                 log.warning("source %s: %s; its machines are offline until data returns", self.source.name, reason)
                 await self._mark_offline(reason)
                 continue
@@ -441,6 +454,8 @@ class SourceRunner:
             connected=health.connected,
             stale=self.is_stale(now),
             last_error=health.last_error,
+            previous_error=health.previous_error,
+            previous_error_at=health.previous_error_at,
             last_data=health.last_sample,
             expected_interval_s=health.expected_interval_s,
             reads_per_s=health.reads_per_s(now),
