@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from oee_tui.config import TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading, keep_alive_interval_s
+from oee_tui.drivers.opcua.asyncua_noise import quiet_asyncua
 from oee_tui.drivers.opcua.opcua_source import OpcUaSource
 from oee_tui.drivers.opcua.security import (
     ClientCertificate,
@@ -80,6 +81,7 @@ class _RedactIdentityToken(logging.Filter):
 _REDACT = _RedactIdentityToken()
 # The logger asyncua's UASocketProtocol sends requests through; addFilter ignores repeats.
 logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_REDACT)
+quiet_asyncua()
 
 
 class _Signal:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final, TypeVar
 
 from snap7 import Client
@@ -30,6 +31,7 @@ from snap7.type import Area
 from oee_tui.config import TagMapping
 from oee_tui.drivers.base import DriverError, TagReading
 from oee_tui.drivers.polled import PolledDriver
+from oee_tui.drivers.s7 import db_refusal
 from oee_tui.drivers.s7.address import AREAS, S7Address, decode, parse_s7_address
 from oee_tui.drivers.s7.s7_source import S7Source
 from oee_tui.model import Quality, TagSample, TagValue
@@ -167,6 +169,8 @@ class S7Driver(PolledDriver):
         self.requests = 0  # read requests sent; lets tests and health views see the coalescing work
         self._client: Client | None = None
         self._call_lock = threading.Lock()
+        # Bytes that can be read of each DB found too short (0: missing), learnt on this connection.
+        self._db_sizes: dict[int, int] = {}
 
     @property
     def where(self) -> str:
@@ -184,6 +188,7 @@ class S7Driver(PolledDriver):
             raise DriverError(f"{self.where}: {self._setup_error}")
         self._closed = False
         self._wake.clear()
+        self._db_sizes = {}  # a DB may have been downloaded or changed while the link was down
         # No auto_reconnect and no heartbeat: the acquisition runner owns reconnects
         # (with backoff and offline marking), and a client that silently reconnects
         # would hide the outage.
@@ -285,7 +290,7 @@ class S7Driver(PolledDriver):
         except Exception as exc:
             self.record_read(time.perf_counter() - started, False)
             if _is_refusal(exc):
-                return f"{exc} reading {block.describe()}"
+                return await self._refusal(block, f"{exc} reading {block.describe()}")
             raise DriverError(f"{self.where}: error reading {block.describe()}: "
                               f"{exc or type(exc).__name__}") from exc
         if data is None:  # close() came first; the request's outcome is nobody's latency
@@ -294,6 +299,39 @@ class S7Driver(PolledDriver):
         if len(data) < block.size:
             return f"short response reading {block.describe()}: {len(data)} of {block.size} bytes"
         return data
+
+    async def _refusal(self, block: ReadBlock, refusal: str) -> str:
+        """The refusal of one tag of a DB said as "DB2 does not exist on the PLC" or "DB2 has 4 bytes; ...",
+        when that is why; else as the CPU said it. A block of several tags is split and read again first."""
+        if block.area != "DB" or len(block.addresses) != 1 or not db_refusal.worth_probing(refusal):
+            return refusal
+        size = self._db_sizes.get(block.db)
+        if size is None:
+            if db_refusal.return_code(refusal) == db_refusal.OBJECT_DOES_NOT_EXIST:
+                size = 0
+            else:
+                size = await db_refusal.readable_size(partial(self._reads_db_byte, block.db), block.end)
+                if size is None:
+                    return refusal
+            self._db_sizes[block.db] = size
+        if size >= block.end:
+            return refusal
+        return db_refusal.explain(block.db, block.addresses[0].text, block.start, block.end, size)
+
+    async def _reads_db_byte(self, db: int, offset: int) -> bool:
+        """True if the CPU serves byte `offset` of DB `db`. Raises DriverError if the link is lost."""
+        client = self._client
+        if client is None or self._closed:
+            raise DriverError(f"{self.where}: not connected")
+        try:
+            data = await self._call(client, client.read_area, Area.DB, db, offset, 1)
+        except Exception as exc:
+            if _is_refusal(exc):
+                return False
+            raise DriverError(f"{self.where}: error reading DB{db}.DBB{offset}: {exc or type(exc).__name__}") from exc
+        if data is None:
+            raise DriverError(f"{self.where}: closed while reading DB{db}.DBB{offset}")
+        return len(data) == 1
 
     def _samples(self, block: ReadBlock, result: bytearray | str, ts: float) -> list[TagSample]:
         if isinstance(result, str):

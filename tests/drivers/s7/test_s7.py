@@ -334,10 +334,8 @@ async def test_bad_addresses_give_bad_samples_while_good_tags_keep_coming(s7_ser
         assert {t for t, s in by_tag.items() if s.quality is Quality.BAD} == {"DB1.DBD254", "DB9.DBW0", "DB1.DBW"}
         assert by_tag["DB1.DBW240"].value == 7 and by_tag["MW0"].value == 0
         assert all(by_tag[t].value is None for t in ("DB1.DBD254", "DB9.DBW0", "DB1.DBW"))
-        assert by_tag["DB1.DBD254"].error == ("Read operation failed: Invalid address (0x05) "
-                                              "reading DB1.DBB254 (4 bytes)")
-        assert by_tag["DB9.DBW0"].error == ("Read operation failed: Object does not exist (0x0a) "
-                                            "reading DB9.DBB0 (2 bytes)")
+        assert by_tag["DB1.DBD254"].error == "DB1 has 256 bytes; DB1.DBD254 needs bytes 254-257"
+        assert by_tag["DB9.DBW0"].error == "DB9 does not exist on the PLC"
         assert (by_tag["DB1.DBW"].error or "").startswith('"DB1.DBW" is not an S7 address: the byte offset is missing')
     # The refused block was split for good: later polls do not send the read that fails.
     assert ("DB", 1, 240, 18) not in spans(driver.plan)
@@ -551,7 +549,48 @@ async def test_read_once_reports_each_tag_with_its_s7_type_and_latency(s7_server
         ("QW2:REAL", None, "?", Quality.BAD),
         ("DB1.DBW0:WORD", 0, "WORD", Quality.GOOD),
     ]
-    assert readings[3].error == "Read operation failed: Object does not exist (0x0a) reading DB9.DBB0 (2 bytes)"
+    assert readings[3].error == "DB9 does not exist on the PLC"
     assert (readings[4].error or "").startswith('"QW2:REAL" cannot be read as REAL')
     assert all(r.latency_s > 0 for r in readings if r.tag != "QW2:REAL")
     assert len(seen) == 5  # one request per readable tag, so each latency is the tag's own
+
+
+async def test_a_missing_or_short_db_is_named_as_such_and_the_source_stays_up(s7_server: S7Sim) -> None:
+    s7_server.set("DB2.DBW60", 5)
+    mappings = [tag("DB2.DBW60"), tag("DB2.DBD62"), tag("DB2.DBB64"), tag("DB7.DBX0.0"), tag("DB7.DBW10"),
+                tag("MW2")]
+    driver = S7Driver(s7_source(s7_server.port), mappings)
+    collector = Collector()
+    async with running(driver, collector) as task:
+        first, _second, third = await collector.wait_batches(3)
+        s7_server.set("MW2", 9)
+        await collector.wait_for(lambda s: s.tag == "MW2" and s.value == 9)
+        assert not task.done()
+    for batch in (first, third):
+        by_tag = {s.tag: s for s in batch}
+        assert (by_tag["DB2.DBW60"].value, by_tag["DB2.DBW60"].quality) == (5, Quality.GOOD)
+        assert {t: (s.quality, s.value, s.error) for t, s in by_tag.items() if t != "DB2.DBW60" and t != "MW2"} == {
+            "DB2.DBD62": (Quality.BAD, None, "DB2 has 64 bytes; DB2.DBD62 needs bytes 62-65"),
+            "DB2.DBB64": (Quality.BAD, None, "DB2 has 64 bytes; DB2.DBB64 needs byte 64"),
+            "DB7.DBX0.0": (Quality.BAD, None, "DB7 does not exist on the PLC"),
+            "DB7.DBW10": (Quality.BAD, None, "DB7 does not exist on the PLC"),
+        }
+    assert s7_server.server is not None
+
+
+async def test_the_length_of_a_db_is_learnt_once_per_connection(s7_server: S7Sim) -> None:
+    driver = S7Driver(s7_source(s7_server.port), [tag("DB3.DBD998"), tag("DB3.DBW1000")])
+    await driver.connect()
+    try:
+        first = await driver.read_once()
+        reads_after_first = len(s7_server.reads)
+        second = await driver.read_once()
+    finally:
+        await driver.close()
+    assert [r.error for r in first] == [r.error for r in second] == [
+        "DB3 has 1000 bytes; DB3.DBD998 needs bytes 998-1001", "DB3 has 1000 bytes; DB3.DBW1000 needs bytes 1000-1001"]
+    # The server records the reads it serves: not the refused tag reads, but the probes inside DB3. The
+    # first refusal searched for DB3's end (a binary search over 1002 bytes: at most 10 probes served);
+    # the second read_once reused what it found and probed nothing.
+    assert 0 < reads_after_first <= 10
+    assert len(s7_server.reads) == reads_after_first
