@@ -99,6 +99,7 @@ async def stop_m1(served: Served) -> float:
 def _with_source(config: Config, port: int) -> Config:
     import dataclasses
 
-    # Polled at 5 Hz: quick enough for the tests, slow enough that a busy loop (two TUIs in this process)
-    # never makes the source stale (2 polls missed) and its machines offline.
-    return dataclasses.replace(config, sources=(modbus_source(port, poll_interval_s=0.2),))
+    # Polled at 2 Hz: quick enough for the tests, slow enough that a busy loop (two TUIs in this process, on
+    # a loaded CI machine) never makes the source stale (2 polls missed) and its machines offline, which
+    # would end the stop a test gives a reason to.
+    return dataclasses.replace(config, sources=(modbus_source(port, poll_interval_s=0.5),))
