@@ -417,6 +417,8 @@ class DevicesScreen(PlantScreen[None]):
         sources = getattr(snapshot, "sources", ())
         self._has_health = bool(sources)
         self._health = {status.name: status for status in sources}
+        if not self.query("#edge-node"):
+            return  # a snapshot that came as the screen was switched to, before its widgets: kept for then
         if self.document is not None:
             self._show_sources()
         self._show_edge(snapshot.ts)
