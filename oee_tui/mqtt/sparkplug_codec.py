@@ -676,7 +676,16 @@ class AliasTable:
         return entry.alias, entry.datatype
 
     def _resolve(self, metric: Payload.Metric) -> _Entry:
-        """The slow lookup, for whatever the alias-only hot lookup did not find."""
+        """The slow lookup, for whatever the alias-only hot lookup did not find.
+
+        An alias the birth bound wins over the name: some publishers send a metric's alias with
+        a name that differs from the birth's (mqtt-spb-wrapper births ``DATA/Running`` and then
+        names it ``Running``), and the alias is what 3.0 says identifies it. Alias 0 counts only
+        when the field is set, since a metric sent by name alone also reads alias 0."""
+        if metric.HasField("alias"):
+            entry = self._by_alias.get(metric.alias)
+            if entry is not None:
+                return entry
         name = metric.name
         if name:
             entry = self._by_name.get(name)
