@@ -42,6 +42,7 @@ from oee_tui.mqtt.generated.sparkplug_b_pb2 import Payload
 
 __all__ = [
     "COMPRESSED_UUID",
+    "INTEGER_WIDTHS",
     "NAMESPACE",
     "AliasTable",
     "DataType",
@@ -607,6 +608,13 @@ def _hot_reader(datatype: int) -> Callable[[Any], Any]:
     return reader if datatype in _SCALAR_TYPES else _null_safe(reader)
 
 
+# Bits of each integer datatype: a counter of that type wraps at 2**bits.
+INTEGER_WIDTHS: Mapping[int, int] = {
+    DataType.Int8: 8, DataType.UInt8: 8, DataType.Int16: 16, DataType.UInt16: 16,
+    DataType.Int32: 32, DataType.UInt32: 32, DataType.Int64: 64, DataType.UInt64: 64,
+}
+
+
 class _Entry(NamedTuple):
     name: str
     alias: int | None
@@ -662,6 +670,10 @@ class AliasTable:
             if not metric.datatype:
                 raise SparkplugDecodeError(f"birth metric {metric.name!r} without a datatype")
             self.define(metric.name, metric.datatype, metric.alias if metric.HasField("alias") else None)
+
+    def datatypes(self) -> dict[str, int]:
+        """Every defined metric's datatype, by name."""
+        return {name: entry.datatype for name, entry in self._by_name.items()}
 
     def lookup_alias(self, alias: int) -> tuple[str, int]:
         entry = self._by_alias.get(alias)

@@ -43,6 +43,7 @@ from oee_tui.model import DeadLetter, Quality, SampleColumns, TagSample, TagValu
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug_codec import (
     BD_SEQ_METRIC,
+    INTEGER_WIDTHS,
     NAMESPACE,
     REBIRTH_METRIC,
     AliasTable,
@@ -153,6 +154,8 @@ class HostOutput:
     historical: list[TagSample] = field(default_factory=list)
     commands: list[Publication] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # mapped tag -> bits of the integer datatype a birth gave its metric: what a counter wraps at
+    counter_widths: dict[str, int] = field(default_factory=dict)
     republish_state: bool = False  # someone overwrote our STATE with offline: publish online again
 
     @property
@@ -189,11 +192,12 @@ class HostOutput:
         self.historical.extend(other.historical)
         self.commands.extend(other.commands)
         self.dead_letters.extend(other.dead_letters)
+        self.counter_widths.update(other.counter_widths)
         self.republish_state = self.republish_state or other.republish_state
 
     def __bool__(self) -> bool:
         return bool(any(self.batches) or self.historical or self.commands or self.dead_letters
-                    or self.republish_state)
+                    or self.counter_widths or self.republish_state)
 
 
 @dataclass(slots=True)
@@ -366,6 +370,7 @@ class SparkplugHost:
             return
         node.bd_seq = _bd_seq_of(payload)
         node.expected_seq = None if decoded.seq is None else (decoded.seq + 1) % _SEQ_MODULUS
+        self._counter_widths(node.metrics, out)
         self._samples(node.metrics, decoded, arrival_ts, out)
 
     def _on_ndeath(self, node: _Node, payload: Payload, topic_name: str, raw: bytes, arrival_ts: float,
@@ -482,6 +487,7 @@ class SparkplugHost:
             device.born = False
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, f"DBIRTH rejected: {exc.reason}")
             return
+        self._counter_widths(device, out)
         self._samples(device, decoded, message.arrival_ts, out)
 
     def _before_birth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
@@ -560,6 +566,18 @@ class SparkplugHost:
             del times[live_mark:], tags[live_mark:], values[live_mark:], historical[historical_mark:]
             raise
         return unknown
+
+    @staticmethod
+    def _counter_widths(metrics: _Metrics, out: HostOutput) -> None:
+        """The width of every mapped metric of an integer datatype, for the engine's counters
+        (only while tag maps route: without them no metric feeds a counter)."""
+        if metrics.router is None:
+            return
+        for name, datatype in metrics.table.datatypes().items():
+            width = INTEGER_WIDTHS.get(datatype)
+            if width is not None:
+                for tag in metrics.route(name):
+                    out.counter_widths[tag] = width
 
     def _samples(self, metrics: _Metrics, decoded: DecodedMessage, arrival_ts: float, out: HostOutput,
                  *, late: bool = False) -> None:

@@ -342,3 +342,26 @@ def test_plain_value_keeps_complex_values_as_json() -> None:
     assert plain_value({"a": [1, 2]}) == '{"a":[1,2]}'
     assert plain_value(b"\x00\x01") == "AAE="
     assert plain_value(1.5) == 1.5
+
+
+def test_births_give_the_bit_width_of_every_mapped_integer_metric() -> None:
+    router = MetricRouter([f"{GROUP}/{EDGE}/+/Count", f"{GROUP}/{EDGE}/{DEVICE}/Good",
+                           f"{GROUP}/{EDGE}/{DEVICE}/Bad", f"{GROUP}/{EDGE}/{DEVICE}/Product",
+                           f"{GROUP}/{EDGE}/Uptime"])
+    host = SparkplugHost("broker", router=router)
+    out = feed(host, MessageType.NBIRTH, encode_nbirth(NODE_METRICS, seq=0, bd_seq=0, timestamp_ms=T0))
+    assert out.counter_widths == {f"{GROUP}/{EDGE}/Uptime": 64}
+    device = [MetricSpec("Count", DataType.UInt16, 1, alias=11), MetricSpec("Good", DataType.Int8, 1, alias=12),
+              MetricSpec("Bad", DataType.UInt32, 1, alias=13), MetricSpec("Product", DataType.String, "A", alias=14),
+              MetricSpec("Unmapped", DataType.Int16, 1, alias=15)]
+    out = feed(host, MessageType.DBIRTH, encode_dbirth(device, seq=1, timestamp_ms=T0), DEVICE)
+    assert out.counter_widths == {f"{GROUP}/{EDGE}/+/Count": 16, f"{GROUP}/{EDGE}/{DEVICE}/Good": 8,
+                                  f"{GROUP}/{EDGE}/{DEVICE}/Bad": 32}
+    # DATA says nothing about widths: only births define datatypes.
+    data = encode_ddata([MetricSpec("Count", DataType.UInt16, 2, alias=11)], seq=2, timestamp_ms=T0)
+    assert not feed(host, MessageType.DDATA, data, DEVICE).counter_widths
+
+
+def test_without_tag_maps_no_width_is_reported(host: SparkplugHost) -> None:
+    out = feed(host, MessageType.NBIRTH, encode_nbirth(NODE_METRICS, seq=0, bd_seq=0, timestamp_ms=T0))
+    assert not out.counter_widths and out.samples
