@@ -120,7 +120,7 @@ def _signals(r: TomlReader, raw: object, key: str, sources: dict[str, SourceConf
             raise r.fail(f"{skey}.width", t["width"],
                          "applies to counters only (total_count, reject_count, good_count)")
         out[signal] = TagMapping(
-            signal=signal, source=source_name, tag=tag, type=tag_type, width=width,
+            signal=signal, source=source_name, tag=tag, type=tag_type, width=width, width_given="width" in t,
             deadband=r.number(t, skey, "deadband", default=0.0, minimum=0),
             byte_order=None if t.get("byte_order") is None else r.string(t, skey, "byte_order", choices=BYTE_ORDERS),
             word_order=None if t.get("word_order") is None else r.string(t, skey, "word_order", choices=BYTE_ORDERS),

@@ -59,6 +59,9 @@ class TagMapping:
     tag: str  # modbus: "hr:100"; opcua: a node id such as "ns=2;s=Filler.Count"
     type: str | None = None  # modbus data type; opcua takes the server's type
     width: int | None = None  # counter width in bits; counters only
+    # False: `width` is the kind's default, which a source that learns the tag's datatype
+    # (a Sparkplug birth) replaces; True: the tag map gave it, and it wins.
+    width_given: bool = True
     deadband: float = 0.0
     byte_order: str | None = None  # modbus override of the source's setting
     word_order: str | None = None

@@ -67,6 +67,9 @@ class DriverKind:
     broker_probe: Callable[[SourceConfig], MqttSettings] | None = None
     # Whether "is it there?" probes the broker instead of connecting as the source would.
     checked_by_probe: bool = False
+    # How a counter's width is found when the tag map gives none and the source tells it (a
+    # Sparkplug birth's datatype), as the tag-map form says it; None: the kind's default.
+    learned_width: str | None = None
 
     # ------------------------------------------------------------ config.kinds.SourceKind
 

@@ -42,6 +42,7 @@ from oee_tui.mqtt.generated.sparkplug_b_pb2 import Payload
 
 __all__ = [
     "COMPRESSED_UUID",
+    "INTEGER_WIDTHS",
     "NAMESPACE",
     "AliasTable",
     "DataType",
@@ -607,6 +608,13 @@ def _hot_reader(datatype: int) -> Callable[[Any], Any]:
     return reader if datatype in _SCALAR_TYPES else _null_safe(reader)
 
 
+# Bits of each integer datatype: a counter of that type wraps at 2**bits.
+INTEGER_WIDTHS: Mapping[int, int] = {
+    DataType.Int8: 8, DataType.UInt8: 8, DataType.Int16: 16, DataType.UInt16: 16,
+    DataType.Int32: 32, DataType.UInt32: 32, DataType.Int64: 64, DataType.UInt64: 64,
+}
+
+
 class _Entry(NamedTuple):
     name: str
     alias: int | None
@@ -663,6 +671,10 @@ class AliasTable:
                 raise SparkplugDecodeError(f"birth metric {metric.name!r} without a datatype")
             self.define(metric.name, metric.datatype, metric.alias if metric.HasField("alias") else None)
 
+    def datatypes(self) -> dict[str, int]:
+        """Every defined metric's datatype, by name."""
+        return {name: entry.datatype for name, entry in self._by_name.items()}
+
     def lookup_alias(self, alias: int) -> tuple[str, int]:
         entry = self._by_alias.get(alias)
         if entry is None:
@@ -676,7 +688,16 @@ class AliasTable:
         return entry.alias, entry.datatype
 
     def _resolve(self, metric: Payload.Metric) -> _Entry:
-        """The slow lookup, for whatever the alias-only hot lookup did not find."""
+        """The slow lookup, for whatever the alias-only hot lookup did not find.
+
+        An alias the birth bound wins over the name: some publishers send a metric's alias with
+        a name that differs from the birth's (mqtt-spb-wrapper births ``DATA/Running`` and then
+        names it ``Running``), and the alias is what 3.0 says identifies it. Alias 0 counts only
+        when the field is set, since a metric sent by name alone also reads alias 0."""
+        if metric.HasField("alias"):
+            entry = self._by_alias.get(metric.alias)
+            if entry is not None:
+                return entry
         name = metric.name
         if name:
             entry = self._by_name.get(name)

@@ -23,6 +23,8 @@ Rules (Sparkplug B 3.0, "Host Applications"):
 * DATA before any birth, an unknown alias or name, or a seq gap that does not fill: the host
   asks the edge node for a rebirth with an NCMD ``Node Control/Rebirth = true``. Requests to
   one node are spaced by ``rebirth_holdoff_s`` so a chatty node cannot make the host flood it.
+* A DATA metric is resolved by alias before name. One that no birth defined is dead-lettered
+  on its own (one rebirth request per message) while the message's other metrics are kept.
 * Bytes that cannot be read become a :class:`DeadLetter` with the raw payload and the reason;
   one bad message never stops the stream.
 """
@@ -41,6 +43,7 @@ from oee_tui.model import DeadLetter, Quality, SampleColumns, TagSample, TagValu
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug_codec import (
     BD_SEQ_METRIC,
+    INTEGER_WIDTHS,
     NAMESPACE,
     REBIRTH_METRIC,
     AliasTable,
@@ -151,6 +154,8 @@ class HostOutput:
     historical: list[TagSample] = field(default_factory=list)
     commands: list[Publication] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # mapped tag -> bits of the integer datatype a birth gave its metric: what a counter wraps at
+    counter_widths: dict[str, int] = field(default_factory=dict)
     republish_state: bool = False  # someone overwrote our STATE with offline: publish online again
 
     @property
@@ -187,11 +192,12 @@ class HostOutput:
         self.historical.extend(other.historical)
         self.commands.extend(other.commands)
         self.dead_letters.extend(other.dead_letters)
+        self.counter_widths.update(other.counter_widths)
         self.republish_state = self.republish_state or other.republish_state
 
     def __bool__(self) -> bool:
         return bool(any(self.batches) or self.historical or self.commands or self.dead_letters
-                    or self.republish_state)
+                    or self.counter_widths or self.republish_state)
 
 
 @dataclass(slots=True)
@@ -364,6 +370,7 @@ class SparkplugHost:
             return
         node.bd_seq = _bd_seq_of(payload)
         node.expected_seq = None if decoded.seq is None else (decoded.seq + 1) % _SEQ_MODULUS
+        self._counter_widths(node.metrics, out)
         self._samples(node.metrics, decoded, arrival_ts, out)
 
     def _on_ndeath(self, node: _Node, payload: Payload, topic_name: str, raw: bytes, arrival_ts: float,
@@ -456,13 +463,18 @@ class SparkplugHost:
             self._before_birth(node, message, out)
             return
         try:
-            self._data(target, message.payload, message.arrival_ts, late, out)
-        except UnknownMetricError as exc:
-            self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
-            self._request_rebirth(node, exc.reason, out)
-            return
+            unknown = self._data(target, message.payload, message.arrival_ts, late, out)
         except SparkplugDecodeError as exc:
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, exc.reason)
+            return
+        if unknown:
+            # The known metrics are in; each unknown one is its own dead letter (with the whole
+            # message's bytes, as every dead letter has), and one rebirth asks for its definition.
+            for missing in unknown:
+                self._dead_letter(out, message.topic, message.raw, message.arrival_ts,
+                                  f"{missing.reason}; the message's other metrics were stored")
+            self._request_rebirth(node, unknown[0].reason if len(unknown) == 1 else
+                                  f"{len(unknown)} metrics not defined by a birth certificate", out)
 
     def _on_dbirth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
         device_id = message.device_id or ""
@@ -475,6 +487,7 @@ class SparkplugHost:
             device.born = False
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, f"DBIRTH rejected: {exc.reason}")
             return
+        self._counter_widths(device, out)
         self._samples(device, decoded, message.arrival_ts, out)
 
     def _before_birth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
@@ -496,15 +509,17 @@ class SparkplugHost:
         metrics.born = True
         return decoded
 
-    def _data(self, metrics: _Metrics, payload: Payload, arrival_ts: float, late: bool, out: HostOutput) -> None:
+    def _data(self, metrics: _Metrics, payload: Payload, arrival_ts: float, late: bool,
+              out: HostOutput) -> list[UnknownMetricError] | None:
         """NDATA/DDATA straight into the output's columns: the host's hot path, one loop per message.
 
         The same rules as the codec's ``_decode_metrics`` followed by :meth:`_samples`, fused so
         that nothing is built per metric but its value: alias -> (name, reader) from the table's
         hot dict, name -> mapped tags from a cache, plain values passed through without
         :func:`plain_value`, and three appends to the columns. Every metric is decoded, mapped
-        or not, and if one cannot be, what this message appended is taken back: an unknown
-        alias costs the whole message (it is dead-lettered), never half of it.
+        or not. A metric no birth defined (by alias, then name) is skipped and returned, so
+        that its neighbours are still stored; any other failure takes back what this message
+        appended: a value that cannot be read costs the whole message, never half of it.
         """
         table = metrics.table
         hot = table._hot
@@ -514,11 +529,18 @@ class SparkplugHost:
         times, tags, values = columns.times, columns.tags, columns.values
         historical = out.historical
         live_mark, historical_mark = len(times), len(historical)
+        unknown: list[UnknownMetricError] | None = None
         try:
             for metric in payload.metrics:
                 found = hot.get(metric.alias)
                 if found is None:
-                    entry = table._resolve(metric)
+                    try:
+                        entry = table._resolve(metric)
+                    except UnknownMetricError as exc:
+                        if unknown is None:
+                            unknown = []
+                        unknown.append(exc)
+                        continue
                     found = (entry.name, entry.reader)
                 name, reader = found
                 value = reader(metric)
@@ -543,6 +565,19 @@ class SparkplugHost:
         except BaseException:
             del times[live_mark:], tags[live_mark:], values[live_mark:], historical[historical_mark:]
             raise
+        return unknown
+
+    @staticmethod
+    def _counter_widths(metrics: _Metrics, out: HostOutput) -> None:
+        """The width of every mapped metric of an integer datatype, for the engine's counters
+        (only while tag maps route: without them no metric feeds a counter)."""
+        if metrics.router is None:
+            return
+        for name, datatype in metrics.table.datatypes().items():
+            width = INTEGER_WIDTHS.get(datatype)
+            if width is not None:
+                for tag in metrics.route(name):
+                    out.counter_widths[tag] = width
 
     def _samples(self, metrics: _Metrics, decoded: DecodedMessage, arrival_ts: float, out: HostOutput,
                  *, late: bool = False) -> None:

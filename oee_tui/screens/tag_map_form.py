@@ -185,8 +185,10 @@ class TagMapEditScreen(FormScreen[TagMapResult | None]):
 
     def _show_width_hint(self) -> None:
         counter = Signal(self._signal()) in COUNTER_SIGNALS
-        # With no type to go by, the reader's default width for the kind.
-        blank = "from the type" if self.tag_fields.type_hint is not None else str(KINDS[self.kind].counter_width(None))
+        # With no type to go by, what the source tells (a Sparkplug birth), else the reader's default for the kind.
+        kind = KINDS[self.kind]
+        blank = ("from the type" if self.tag_fields.type_hint is not None
+                 else kind.learned_width or str(kind.counter_width(None)))
         self.query_one("#width-hint", Static).update(
             f"Counter width: 16, 32 or 64 bits, so a wrap is not taken for a reset; blank: {blank}."
             if counter else "Counter width applies to counters only: leave it empty for this signal.")

@@ -57,3 +57,12 @@ def test_sum_of_deltas_equals_parts_made_through_wraps(width: int, start: int, i
         raw = (raw + step) % modulus
         counted += tracker.update(raw)
     assert counted == sum(increments)
+
+
+def test_a_width_learned_later_counts_the_next_wrap_at_that_width() -> None:
+    tracker = CounterTracker(32)
+    assert feed(tracker, [65534, 65535]) == [0, 1]
+    tracker.set_width(16)
+    assert tracker.width == 16
+    assert feed(tracker, [0, 2]) == [1, 2]
+    assert (tracker.wraps, tracker.resets) == (1, 0)

@@ -157,6 +157,34 @@ async def test_a_garbage_payload_is_dead_lettered_and_the_stream_goes_on(broker:
     assert driver.dead_letter_count == 1
 
 
+async def test_an_unknown_metric_name_costs_only_itself_and_asks_for_a_rebirth(broker: MosquittoBroker) -> None:
+    """mqtt-spb-wrapper 2.1.2 births ``DATA/Running`` and then publishes ``Running`` by name.
+
+    Neither tahu nor the node sparkplug-client is installed here, so the publisher is the
+    tests' own edge node (paho and our encoder), sending exactly those messages."""
+    collector = SampleCollector()
+    driver = make_driver(broker.port)
+    birth = [MetricSpec("DATA/Running", DataType.Boolean, True, alias=100),
+             MetricSpec("GoodCount", DataType.UInt32, 5, alias=101)]
+    async with running(driver, collector):
+        with edge_node(broker.port) as edge:
+            await asyncio.to_thread(edge.nbirth, [])
+            await asyncio.to_thread(edge.dbirth, DEVICE, birth)
+            await collector.wait_for(is_value(f"{PREFIX}/GoodCount", 5), TIMEOUT)
+            await asyncio.to_thread(edge.ddata, DEVICE, [MetricSpec("Running", DataType.Boolean, False),
+                                                         MetricSpec("GoodCount", DataType.UInt32, 6, alias=101)])
+            await collector.wait_for(is_value(f"{PREFIX}/GoodCount", 6), TIMEOUT)
+            command_topic, payload, _ = await asyncio.to_thread(edge.commands.wait_for, lambda *_: True, TIMEOUT)
+            assert command_topic == f"spBv1.0/{GROUP}/NCMD/{EDGE}"
+            assert [(m.name, metric_value(m)) for m in decode_payload(payload).metrics] == [(REBIRTH_METRIC, True)]
+    [letter] = list(driver.dead_letters)
+    assert letter.topic == f"spBv1.0/{GROUP}/DDATA/{EDGE}/{DEVICE}"
+    assert letter.error.startswith("metric with name 'Running' was not defined by a birth certificate")
+    assert [m.name for m in decode_payload(letter.payload).metrics] == ["Running", ""]  # the message's own bytes
+    assert driver.rebirths_sent == 1
+    assert f"{PREFIX}/Running" not in collector.latest()
+
+
 async def test_a_broker_restart_ends_run_with_a_driver_error(broker: MosquittoBroker) -> None:
     driver = make_driver(broker.port)
     async with running(driver, SampleCollector()) as task:

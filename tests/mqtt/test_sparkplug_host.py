@@ -195,24 +195,55 @@ def test_unknown_alias_requests_a_rebirth_and_keeps_the_bytes(host: SparkplugHos
     assert values(feed(host, MessageType.DDATA, ddata(3, 41), DEVICE)) == {"plant1/line1/press1/Count": 41}
 
 
-def test_a_message_with_an_unknown_alias_gives_none_of_its_metrics_even_into_a_shared_output(
+def test_a_message_with_an_unknown_alias_keeps_its_known_metrics_even_into_a_shared_output(
         host: SparkplugHost) -> None:
-    """The driver hands one output to every message of a pass: a bad one must take back what it
-    appended, and leave what the messages before it gave."""
+    """The driver hands one output to every message of a pass: an unknown metric costs itself
+    only, not its neighbours nor the messages around it."""
     birth(host)
     out = HostOutput("broker")
     host.handle(t(MessageType.DDATA, DEVICE), ddata(2, 20), ARRIVAL, out)
-    half = encode_ddata([MetricSpec("Count", DataType.UInt32, 21, alias=11),
-                         MetricSpec("Ghost", DataType.Int32, 1, alias=99),
-                         MetricSpec("State", DataType.Int16, 2, alias=12, is_historical=True)], seq=3, timestamp_ms=T0)
-    host.handle(t(MessageType.DDATA, DEVICE), half, ARRIVAL, out)
+    mixed = encode_ddata([MetricSpec("Count", DataType.UInt32, 21, alias=11),
+                          MetricSpec("Ghost", DataType.Int32, 1, alias=99),
+                          MetricSpec("State", DataType.Int16, 2, alias=12, is_historical=True)], seq=3, timestamp_ms=T0)
+    host.handle(t(MessageType.DDATA, DEVICE), mixed, ARRIVAL, out)
     host.handle(t(MessageType.DDATA, DEVICE), ddata(4, 22), ARRIVAL, out)
-    assert [s.value for s in out.samples] == [20, 22]
-    assert not out.historical
-    assert [letter.payload for letter in out.dead_letters] == [half]
+    assert [s.value for s in out.samples] == [20, 21, 22]
+    assert [(s.tag, s.value) for s in out.historical] == [("plant1/line1/press1/State", 2)]
+    [letter] = out.dead_letters
+    assert letter.payload == mixed and "alias 99" in letter.error
+    assert_rebirth(out)
     # The DATA of the three messages is one run of columns: no TagSample was built for it.
     [columns] = out.batches
-    assert isinstance(columns, SampleColumns) and columns.values == [20, 22]
+    assert isinstance(columns, SampleColumns) and columns.values == [20, 21, 22]
+
+
+def test_each_unknown_metric_is_its_own_dead_letter_and_the_message_asks_for_one_rebirth(
+        host: SparkplugHost) -> None:
+    birth(host)
+    raw = encode_ddata([MetricSpec("Running", DataType.Boolean, True),  # by name, as no birth spelled it
+                        MetricSpec("Count", DataType.UInt32, 30, alias=11),
+                        MetricSpec("Ghost", DataType.Int32, 1, alias=99)], seq=2, timestamp_ms=T0)
+    out = feed(host, MessageType.DDATA, raw, DEVICE)
+    assert values(out) == {"plant1/line1/press1/Count": 30}
+    assert [(d.topic, d.payload) for d in out.dead_letters] == [(t(MessageType.DDATA, DEVICE), raw)] * 2
+    assert [d.error for d in out.dead_letters] == [
+        "metric with name 'Running' was not defined by a birth certificate; the message's other metrics were stored",
+        "metric with alias 99 was not defined by a birth certificate; the message's other metrics were stored"]
+    assert_rebirth(out)
+    # The next such message within the hold-off is dead-lettered the same, but asks no second time.
+    again = encode_ddata([MetricSpec("Running", DataType.Boolean, False),
+                          MetricSpec("Count", DataType.UInt32, 31, alias=11)], seq=3, timestamp_ms=T0)
+    out = feed(host, MessageType.DDATA, again, DEVICE)
+    assert values(out) == {"plant1/line1/press1/Count": 31}
+    assert len(out.dead_letters) == 1 and not out.commands
+
+
+def test_a_known_alias_wins_over_a_name_the_birth_did_not_give(host: SparkplugHost) -> None:
+    birth(host)
+    raw = encode_ddata([MetricSpec("DATA/Count", DataType.UInt32, 33, alias=11)], seq=2, timestamp_ms=T0)
+    out = feed(host, MessageType.DDATA, raw, DEVICE)
+    assert values(out) == {"plant1/line1/press1/Count": 33}
+    assert not out.dead_letters and not out.commands
 
 
 def test_births_data_and_deaths_keep_their_order_in_one_output(host: SparkplugHost) -> None:
@@ -311,3 +342,26 @@ def test_plain_value_keeps_complex_values_as_json() -> None:
     assert plain_value({"a": [1, 2]}) == '{"a":[1,2]}'
     assert plain_value(b"\x00\x01") == "AAE="
     assert plain_value(1.5) == 1.5
+
+
+def test_births_give_the_bit_width_of_every_mapped_integer_metric() -> None:
+    router = MetricRouter([f"{GROUP}/{EDGE}/+/Count", f"{GROUP}/{EDGE}/{DEVICE}/Good",
+                           f"{GROUP}/{EDGE}/{DEVICE}/Bad", f"{GROUP}/{EDGE}/{DEVICE}/Product",
+                           f"{GROUP}/{EDGE}/Uptime"])
+    host = SparkplugHost("broker", router=router)
+    out = feed(host, MessageType.NBIRTH, encode_nbirth(NODE_METRICS, seq=0, bd_seq=0, timestamp_ms=T0))
+    assert out.counter_widths == {f"{GROUP}/{EDGE}/Uptime": 64}
+    device = [MetricSpec("Count", DataType.UInt16, 1, alias=11), MetricSpec("Good", DataType.Int8, 1, alias=12),
+              MetricSpec("Bad", DataType.UInt32, 1, alias=13), MetricSpec("Product", DataType.String, "A", alias=14),
+              MetricSpec("Unmapped", DataType.Int16, 1, alias=15)]
+    out = feed(host, MessageType.DBIRTH, encode_dbirth(device, seq=1, timestamp_ms=T0), DEVICE)
+    assert out.counter_widths == {f"{GROUP}/{EDGE}/+/Count": 16, f"{GROUP}/{EDGE}/{DEVICE}/Good": 8,
+                                  f"{GROUP}/{EDGE}/{DEVICE}/Bad": 32}
+    # DATA says nothing about widths: only births define datatypes.
+    data = encode_ddata([MetricSpec("Count", DataType.UInt16, 2, alias=11)], seq=2, timestamp_ms=T0)
+    assert not feed(host, MessageType.DDATA, data, DEVICE).counter_widths
+
+
+def test_without_tag_maps_no_width_is_reported(host: SparkplugHost) -> None:
+    out = feed(host, MessageType.NBIRTH, encode_nbirth(NODE_METRICS, seq=0, bd_seq=0, timestamp_ms=T0))
+    assert not out.counter_widths and out.samples

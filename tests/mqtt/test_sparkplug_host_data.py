@@ -15,6 +15,7 @@ from oee_tui.mqtt.sparkplug_codec import (
     DataType,
     MessageType,
     MetricSpec,
+    decode_payload,
     encode_dbirth,
     encode_ddata,
     encode_nbirth,
@@ -65,11 +66,25 @@ def test_every_kind_of_value_becomes_the_sample_the_constructor_would_build() ->
 def test_a_message_that_fails_half_way_gives_no_sample_at_all() -> None:
     host = born_host()
     raw = encode_ddata([MetricSpec("Count", DataType.UInt32, 7, alias=1),
-                        MetricSpec("Ghost", DataType.Int32, 1, alias=99)], seq=2, timestamp_ms=T0)
-    out = host.handle(topic(GROUP, MessageType.DDATA, EDGE, DEVICE), raw, ARRIVAL)
+                        MetricSpec("Pattern", DataType.Int16Array, [1], alias=3)], seq=2, timestamp_ms=T0)
+    payload = decode_payload(raw)
+    payload.metrics[1].bytes_value = b"\x01\x02\x03"  # not a whole number of Int16s
+    out = host.handle(topic(GROUP, MessageType.DDATA, EDGE, DEVICE), payload.SerializeToString(), ARRIVAL)
     assert (out.samples, out.historical) == ([], [])
     [letter] = out.dead_letters
-    assert letter.error == "metric with alias 99 was not defined by a birth certificate"
+    assert letter.error == "Int16Array of 3 bytes is not a whole number of 2-byte items"
+
+
+def test_an_unknown_metric_costs_only_itself() -> None:
+    host = born_host()
+    raw = encode_ddata([MetricSpec("Count", DataType.UInt32, 7, alias=1),
+                        MetricSpec("Ghost", DataType.Int32, 1, alias=99)], seq=2, timestamp_ms=T0)
+    out = host.handle(topic(GROUP, MessageType.DDATA, EDGE, DEVICE), raw, ARRIVAL)
+    assert out.samples == [TagSample(T0 / 1000, "broker", f"{PREFIX}/Count", 7, Quality.GOOD)]
+    [letter] = out.dead_letters
+    assert letter.error == ("metric with alias 99 was not defined by a birth certificate; "
+                            "the message's other metrics were stored")
+    assert letter.payload == raw
 
 
 def test_a_late_message_goes_to_history_whole() -> None:

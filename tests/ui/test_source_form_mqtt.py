@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from textual.notifications import Notification
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, Static
 
 from oee_tui import field_checks as checks
 from oee_tui.app import OeeApp
@@ -417,6 +417,9 @@ async def test_sparkplug_tag_map_checks_the_metric_pattern_and_has_no_type(tmp_p
         assert isinstance(form, TagMapEditScreen)
         assert not form.query_one("#row-type", FieldRow).display  # Sparkplug metrics carry their type
         assert form.query_one("#row-tag", FieldRow).label == "Metric"
+        # A counter left without a width takes its birth's datatype, and the form says so.
+        assert "blank: the birth's datatype (Int8 8 ... UInt64 64 bits)." in str(
+            form.query_one("#width-hint", Static).content)
         await pilot.press("tab")  # machine (L1-FILL) -> signal
         await pilot.press("enter", *["down"] * 5, "enter")  # total_count -> speed, in Signal order
         await pilot.press("tab")

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 HISTORY_KEPT: Final = 10_000  # historical samples kept on the driver without an on_historical callback
 RECV_CHUNK: Final = 256 * 1024  # bytes paho's socket takes per recv (_BufferedSocket)
 HistoricalFn = Callable[[Sequence[TagSample]], None]
+CounterWidthsFn = Callable[[Mapping[str, int]], None]  # mapped tag -> bits of its birth's integer datatype
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +116,24 @@ class SparkplugDriver(MqttDriverBase):
     Tag names are ``group/edge_node[/device]/metric name``. With no tags mapped every metric
     is emitted (discovery). Dead letters go to ``on_dead_letter`` (the engine stores them), or
     are kept in ``dead_letters`` (the newest mqtt_base.DEAD_LETTERS_KEPT) while nothing takes them;
-    historical metrics likewise go to ``on_historical`` or ``historical``.
+    historical metrics likewise go to ``on_historical`` or ``historical``. The width in bits of
+    every mapped metric of an integer datatype goes to ``on_counter_widths`` with each birth (or
+    is kept in ``counter_widths``), ahead of the birth's samples.
     """
 
     source: SparkplugSource
 
     def __init__(self, source: SparkplugSource, tags: Sequence[TagMapping], *,
                  settings: SparkplugSettings | None = None, on_dead_letter: DeadLetterFn | None = None,
-                 on_historical: HistoricalFn | None = None) -> None:
+                 on_historical: HistoricalFn | None = None, on_counter_widths: CounterWidthsFn | None = None) -> None:
         super().__init__(source, tags, on_dead_letter=on_dead_letter)
         self.settings = SparkplugSettings.from_source(source) if settings is None else settings
         if self.settings.mqtt_version not in MQTT_VERSIONS:
             raise ValueError(f"source {source.name}: mqtt_version must be one of {', '.join(MQTT_VERSIONS)}")
         self.on_historical = on_historical
         self.historical: deque[TagSample] = deque(maxlen=HISTORY_KEPT)
+        self.on_counter_widths = on_counter_widths
+        self.counter_widths: dict[str, int] = {}
         self.rebirths_sent = 0
         self.client_id = self.settings.client_id or default_client_id(self.settings.host_id, source.name)
         self.mqtt = self.settings.transport(source, self.client_id)
@@ -256,6 +261,11 @@ class SparkplugDriver(MqttDriverBase):
             self._publish_command(command)
         if out.republish_state:
             self._publish_command(state_birth(self.settings.host_id, self._state_ts_ms, self.settings.namespace))
+        if out.counter_widths:
+            if self.on_counter_widths is not None:
+                self.on_counter_widths(out.counter_widths)
+            else:
+                self.counter_widths.update(out.counter_widths)
         if out.historical:
             if self.on_historical is not None:
                 self.on_historical(out.historical)

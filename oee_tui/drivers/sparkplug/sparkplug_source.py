@@ -112,5 +112,6 @@ SPARKPLUG: Final = DriverKind(
     broker_probe=_probe,
     # Connecting as the host would take over the engine's client id and rewrite its STATE.
     checked_by_probe=True,
+    learned_width="the birth's datatype (Int8 8 ... UInt64 64 bits)",
     driver=_driver,
 )

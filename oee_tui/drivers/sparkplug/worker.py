@@ -17,7 +17,8 @@ Worker -> engine, on stdout:
 * ``("samples", times, tags, values)``: GOOD samples as columns; ``("samples", list)``: any
   other quality (a death marks metrics BAD); ``("historical", ...)`` the same for history
 * ``("dead", [DeadLetter, ...])``, ``("read", latency_s, ok)``,
-  ``("counters", dropped, dead letters, rebirths sent)``, ``("log", logger, level, text)``
+  ``("counters", dropped, dead letters, rebirths sent)``, ``("log", logger, level, text)``,
+  ``("widths", {tag: bits})``: the counter widths a birth's datatypes give, before its samples
 * ``("lost", message)``: the connection ended; then ``("closed",)`` and the process exits.
 
 Anything a library prints goes to stderr, which the engine logs: stdout carries frames only.
@@ -32,7 +33,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 from oee_tui.config import TagMapping
@@ -79,7 +80,7 @@ class _Worker:
 
         self.writer = writer
         self.driver = SparkplugDriver(source, tags, on_dead_letter=self._dead_letter,
-                                      on_historical=self._historical)
+                                      on_historical=self._historical, on_counter_widths=self._counter_widths)
         self.driver.on_read = self._read
         self._counters = (0, 0, 0)
 
@@ -89,6 +90,9 @@ class _Worker:
     def _dead_letter(self, letter: DeadLetter) -> None:
         self.writer.send(("dead", [letter]))
         self._send_counters()
+
+    def _counter_widths(self, widths: Mapping[str, int]) -> None:
+        self.writer.send(("widths", dict(widths)))
 
     def _historical(self, samples: Sequence[TagSample]) -> None:
         self.writer.send(("historical", *sample_columns(samples)))

@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -274,6 +274,8 @@ class SourceRunner:
         # Where historical samples go (Sparkplug is_historical, e.g. an edge node's replayed
         # buffer): into the history (the samples table), never into live values.
         self.on_historical: Callable[[Sequence[TagSample]], None] | None = None
+        # Where counter widths the driver learns go (tag -> bits, from a Sparkplug birth's datatypes).
+        self.on_counter_widths: Callable[[Mapping[str, int]], None] | None = None
 
     # ------------------------------------------------------------ from the driver
 
@@ -342,6 +344,8 @@ class SourceRunner:
                 driver.on_dead_letter = self.on_dead_letter
             if self.on_historical is not None and hasattr(driver, "on_historical"):
                 driver.on_historical = self.on_historical
+            if self.on_counter_widths is not None and hasattr(driver, "on_counter_widths"):
+                driver.on_counter_widths = self.on_counter_widths
             self._driver = driver
             try:
                 self._last_call_mono = time.monotonic()

@@ -91,6 +91,18 @@ class CounterTracker:
         if self.on_event is not None:
             self.on_event(kind, 0.0 if ts is None else ts, last, value, counted, most)
 
+    @property
+    def width(self) -> int:
+        return self.modulus.bit_length() - 1
+
+    def set_width(self, width: int) -> None:
+        """Count modulo 2**width from now on (a source told the counter's datatype). The last
+        reading is kept, folded into the new range, so the next change is counted as usual."""
+        self.modulus = 1 << width
+        self.half = self.modulus >> 1
+        if self.last is not None:
+            self.last %= self.modulus
+
     def rebase(self) -> None:
         """Forget the last reading, e.g. after the machine was reconfigured."""
         self.last = None

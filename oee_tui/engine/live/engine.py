@@ -98,7 +98,11 @@ class Engine:
         # waiting for the next regular tick.
         self._tick_now = asyncio.Event()
         self._sources = SourceTasks(self.ingest, self._tick_now.set, self._writer.keep_dead_letter,
-                                    self._writer.keep_history, driver_factory)
+                                    self._writer.keep_history, driver_factory,
+                                    on_counter_widths=self.learn_counter_widths)
+        # source -> tag -> counter width in bits, as the sources learned them (Sparkplug births):
+        # kept so that a machine added or remapped by a reload gets them too.
+        self._counter_widths: dict[str, dict[str, int]] = {}
         self._day_summaries = None if store is None else DaySummarySaver(
             store, lambda: self.config, clock, summary_delay_s, summary_every_s)
         self._tasks: list[asyncio.Task[None]] = []
@@ -201,6 +205,9 @@ class Engine:
                 tracker.reconfigure(machine, config.site.stale_after_s)
         self.machines = {machine.id: self.machines[machine.id] for machine in config.machines}  # config order
         _set_count_gap_caps(config, self.machines)
+        for source, widths in self._counter_widths.items():
+            for tracker in self.machines.values():
+                tracker.learn_counter_widths(source, widths)
         self.config = config
         self._writer.max_unsaved_rows = config.store.max_unsaved_rows
         self._apply_planning(self.planning, now)
@@ -321,6 +328,13 @@ class Engine:
         log.info("store backed up to %s", path)
 
     # ------------------------------------------------------------ samples in, facts out
+
+    def learn_counter_widths(self, source: str, widths: Mapping[str, int]) -> None:
+        """Counter widths in bits that `source` learned for its tags; the tag maps that give a
+        width keep theirs."""
+        self._counter_widths.setdefault(source, {}).update(widths)
+        for tracker in self.machines.values():
+            tracker.learn_counter_widths(source, widths)
 
     def ingest(self, batch: Iterable[TagSample] | SampleColumns) -> None:
         """Route samples to machines, keep raw samples on change (deadband), derive states.

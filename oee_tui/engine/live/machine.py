@@ -8,7 +8,7 @@ batch and once per tick.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
 from operator import attrgetter
@@ -162,6 +162,19 @@ class MachineTracker:
         # The schedule stays; the new config's defaults apply until the engine resolves the plan again.
         self.plan = replace(self.plan, machine=config)
         self.product = self.product_at(self.current.start)
+
+    def learn_counter_widths(self, source: str, widths: Mapping[str, int]) -> None:
+        """Widths in bits that `source` learned for its tags (a Sparkplug birth's datatypes), for
+        the counters whose tag map gives no width: a UInt16 counter then wraps at 65535."""
+        for signal, mapping in self.config.signals.items():
+            tracker = self.counters.get(signal)
+            if tracker is None or mapping.width_given or mapping.source != source:
+                continue
+            width = widths.get(mapping.tag)
+            if width is not None and width != tracker.width:
+                tracker.set_width(width)
+                log.info("%s %s: a %d-bit counter (the datatype of %s in a birth on source %s)", self.config.id,
+                         signal.value, width, mapping.tag, source)
 
     def set_plan(self, plan: MachinePlan, now: float, calendar: ShiftCalendar | None = None) -> None:
         """Take this machine's resolved planning (schedule, cycle times, thresholds, planned stops)

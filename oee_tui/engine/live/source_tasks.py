@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 from oee_tui.config import Config, SourceConfig, TagMapping
@@ -27,15 +27,18 @@ def tags_of(config: Config, source: str) -> list[TagMapping]:
 class SourceTasks:
     def __init__(self, ingest: Callable[[Batch], None], on_online_change: Callable[[], None],
                  on_dead_letter: Callable[[DeadLetter], None], on_historical: Callable[[Sequence[TagSample]], None],
-                 driver_factory: DriverFactory | None) -> None:
+                 driver_factory: DriverFactory | None, *,
+                 on_counter_widths: Callable[[str, Mapping[str, int]], None] | None = None) -> None:
         """`ingest` takes each batch; `on_online_change` hears when a source goes offline or comes back;
-        every runner hands its undecodable payloads to `on_dead_letter` and its historical samples
-        (never routed) to `on_historical`. Without a `driver_factory` each source gets its kind's
+        every runner hands its undecodable payloads to `on_dead_letter`, its historical samples
+        (never routed) to `on_historical`, and the counter widths its driver learns (source name,
+        tag -> bits) to `on_counter_widths`. Without a `driver_factory` each source gets its kind's
         driver, with the config's own path (OPC-UA's certificates are beside the file)."""
         self.ingest = ingest
         self.on_online_change = on_online_change
         self.on_dead_letter = on_dead_letter
         self.on_historical = on_historical
+        self.on_counter_widths = on_counter_widths
         self.driver_factory = driver_factory
         self.runners: list[SourceRunner] = []
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
@@ -49,6 +52,8 @@ class SourceTasks:
         runner = SourceRunner(source, tags, factory)
         runner.on_dead_letter = self.on_dead_letter
         runner.on_historical = self.on_historical
+        if self.on_counter_widths is not None:
+            runner.on_counter_widths = partial(self.on_counter_widths, source.name)
         self.runners.append(runner)
         self._tasks[source.name] = [
             asyncio.create_task(runner.run(), name=f"source:{source.name}"),
