@@ -91,7 +91,7 @@ async def test_server_loss_logs_one_line_without_traceback(capped_server: OpcUaS
     assert "Traceback" not in caplog.text
 
 
-def test_repeats_are_dropped_unless_debug_is_on(caplog: pytest.LogCaptureFixture) -> None:
+async def test_repeats_are_dropped_unless_debug_is_on(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)  # as `oee engine` runs without -v
     publish = logging.getLogger(PUBLISH_LOGGER)
     for _ in range(3):
