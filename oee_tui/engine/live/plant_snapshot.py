@@ -42,7 +42,7 @@ def build_plant_snapshot(now: float, config: Config, calendar: ShiftCalendar, re
             oee=result,
             good_count=result.good_count,
             reject_count=result.reject_count,
-            target_count=_target_count(machine.config, window, breaks, calendar, config.targets.oee),
+            target_count=_target_count(machine.config, result, config.targets.oee),
             reason=machine.current.reason,
             events=tuple(event for event in machine.recent_counter_events if event.ts >= shift.start),
         ))
@@ -64,11 +64,10 @@ def _machine_oee(machine: MachineTracker, window: Span, scheduled: Sequence[Span
         return machine_oee_from_counts(machine.config, window, scheduled, breaks, [], [], reasons, now)
 
 
-def _target_count(machine: MachineConfig, window: Span, breaks: Sequence[Span], calendar: ShiftCalendar,
-                  target_oee: float) -> int:
-    """The parts `machine` should have made in `window` at its target rate (or its ideal rate at the
-    plant's target OEE), outside breaks."""
+def _target_count(machine: MachineConfig, result: OeeResult, target_oee: float) -> int:
+    """The parts `machine` should have made so far at its target rate (or its ideal rate at the plant's
+    target OEE), over the planned time observed: the shift's planned production time, which leaves out
+    breaks, planned stops and time without data (a target for time before the first sample, or while
+    the PLC was unreachable, asks for parts nobody could have seen made)."""
     per_hour = machine.target_per_hour or 3600.0 / machine.ideal_cycle_time_s * target_oee
-    scheduled = sum(span.seconds for span in calendar.scheduled_spans(window.start, window.end))
-    planned = sum(span.seconds for span in breaks)
-    return int(per_hour * max(0.0, scheduled - planned) / 3600.0)
+    return int(per_hour * result.planned_production_time_s / 3600.0)
