@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
-
 from oee_tui.config import DEFAULT_STATE_MAP, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig, TagMapping
 from oee_tui.model import Signal
-from tests.drivers.conftest import ModbusSim, modbus_source
+from tests.drivers.conftest import modbus_server, modbus_source
 
 RUNNING, DOWN = 1, 3  # the state codes of the default state map
 
 
-@pytest_asyncio.fixture
-async def modbus_plc() -> AsyncIterator[ModbusSim]:
-    sim = ModbusSim()
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
+# The drivers' real pymodbus server fixture, under the name these tests use.
+modbus_plc = modbus_server
 
 
 def plant(port: int) -> Config:
