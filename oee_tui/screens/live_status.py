@@ -85,6 +85,8 @@ class LiveScreen(PlantScreen[None]):
     def on_mount(self) -> None:
         # Colours in DataTable cells are concrete, so a theme switch must re-render them.
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        if self.oee_app.latest_snapshot is not None:
+            self.show_snapshot(self.oee_app.latest_snapshot)
 
     def _on_theme_changed(self, _theme: Theme) -> None:
         if self.oee_app.latest_snapshot is not None and self.app.screen is self:
@@ -104,6 +106,8 @@ class LiveScreen(PlantScreen[None]):
     # ------------------------------------------------------------ rendering
 
     def show_snapshot(self, snapshot: PlantSnapshot) -> None:
+        if not self.query("#live-header"):
+            return  # a snapshot that came as the screen was pushed, before its widgets: on_mount shows it
         now = self.oee_app.clock()
         variables = self.app.theme_variables
         rows: list[Row] = [(machine.machine, self._cells(machine, now, variables)) for machine in snapshot.machines]
