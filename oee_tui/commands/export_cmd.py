@@ -2,8 +2,8 @@
 
 Samples, intervals and stops stream from the store to the file through DuckDB's COPY
 (oee_tui/exports/bulk.py); OEE results go through the report calculator
-(oee_tui/exports/oee_rows.py). XLSX is for OEE results only: a sheet holds at most
-1,048,576 rows, and a store holds tens of millions of samples.
+(oee_tui/exports/oee_rows.py). XLSX holds what fits in one sheet (1,048,575 rows under the header);
+more is refused with the count before anything is written.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     parser.add_argument("what", choices=KINDS, metavar="WHAT", help="samples, intervals, stops or oee")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH", help="the file to write (replaced whole)")
     parser.add_argument("--format", choices=("csv", "parquet", "xlsx"),
-                        help="default: from the file's suffix; xlsx only for oee")
+                        help="default: from the file's suffix; xlsx when the rows fit in one sheet")
     parser.add_argument("--shift", help="NAME for today's, NAME@YYYY-MM-DD, or current")
     parser.add_argument("--from", dest="start", help="start (inclusive), ISO date/time, plant local unless an offset")
     parser.add_argument("--to", dest="end", help="end (exclusive), ISO date/time")

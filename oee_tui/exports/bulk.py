@@ -1,7 +1,8 @@
-"""Bulk exports of the store's facts (samples, state intervals, stops) to CSV or Parquet files.
+"""Bulk exports of the store's facts (samples, state intervals, stops) to CSV, Parquet or XLSX files.
 
-The store streams the rows to the file with DuckDB's COPY (oee_tui.store.bulk_export); this
-module says what to export, in the config's terms, and where the file goes.
+The store streams the rows to the file with DuckDB's COPY (oee_tui.store.bulk_export), or, for XLSX, which
+COPY cannot write, hands them over in batches to openpyxl when they fit in one sheet; this module says what
+to export, in the config's terms, and where the file goes.
 
 The file is written beside its destination under a hidden temporary name and
 renamed into place only when COPY has finished, so a reader never sees half a file
@@ -10,7 +11,7 @@ and a failed or interrupted export leaves the previous file (if any) untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -18,7 +19,7 @@ from typing import Any, Final
 import duckdb
 
 from oee_tui.config import Config
-from oee_tui.exports.tables import ExportError, temp_beside
+from oee_tui.exports.tables import XLSX_ROW_LIMIT, ExportError, temp_beside, write_table_as
 from oee_tui.model import ReasonRecord
 from oee_tui.store import Store
 from oee_tui.store.bulk_export import (
@@ -82,8 +83,35 @@ def export_bulk(store: Store, kind: str, config: Config, selection: Selection, p
                 on_progress: ProgressCallback | None = None) -> int:
     """Export one kind to `path` (see copy_to_file); returns the number of rows written."""
     query = bulk_query(kind, config, selection, fmt, now)
+    if fmt == "xlsx":
+        return _export_xlsx(store, kind, query, path, on_progress)
     return _whole_or_not_at_all(path, fmt, None,
                                 lambda target, options: store.copy_to(query, target, options, on_progress))
+
+
+def _export_xlsx(store: Store, kind: str, query: BulkQuery, path: Path, on_progress: ProgressCallback | None) -> int:
+    """One sheet, when the rows fit in one; refused with the count when they don't (before anything is written)."""
+    count = store.count_rows(query)
+    if count >= XLSX_ROW_LIMIT:
+        raise ExportError(f"{path}: {count:,} {kind} rows do not fit in one XLSX sheet (at most "
+                          f"{XLSX_ROW_LIMIT - 1:,} under the header); narrow --shift/--from/--to, --line or "
+                          "--machine, or write .csv or .parquet")
+    names, rows = store.read_rows(query)
+    if on_progress is not None:
+        on_progress(0.0)
+        rows = _reporting(rows, count, on_progress)
+    written = write_table_as(path, "xlsx", names, rows, sheet=kind)
+    if on_progress is not None:
+        on_progress(100.0)
+    return written
+
+
+def _reporting(rows: Iterator[tuple[Any, ...]], count: int, on_progress: ProgressCallback) -> Iterator[tuple[Any, ...]]:
+    step = max(count // 100, 1)
+    for index, row in enumerate(rows, 1):
+        if index % step == 0:
+            on_progress(min(100.0 * index / count, 99.9))
+        yield row
 
 
 def copy_to_file(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, fmt: str,

@@ -19,7 +19,6 @@ from oee_tui.store import Store
 from oee_tui.store.bulk_export import ProgressCallback
 
 KINDS: Final = ("samples", "intervals", "stops", "oee")
-XLSX_ROW_LIMIT: Final = 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +36,6 @@ class ExportRequest:
         """What can be refused before the plant is known."""
         if self.what not in KINDS:
             raise ExportError(f"{self.what!r} is not one of {', '.join(KINDS)}")
-        if self.fmt == "xlsx" and self.what != "oee":
-            raise ExportError(f"XLSX is for OEE results only: a sheet holds at most {XLSX_ROW_LIMIT:,} rows, and "
-                              f"{self.what} can be many millions; use --format csv or parquet")
 
 
 def run_export(store: Store, config: Config, request: ExportRequest, path: Path, now: float,

@@ -3,7 +3,7 @@
 Every figure of the calculator (`OeeResult` and its six big losses) becomes a column, taken
 from the dataclass fields so a figure added to the calculator is exported without a change
 here. A few thousand rows at most, so they are built in Python and written with
-`write_table` (CSV, XLSX) or pyarrow (Parquet).
+`write_table_as` (CSV, XLSX) or pyarrow (Parquet).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import build_report
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.exports.tables import temp_beside, write_table
+from oee_tui.exports.tables import temp_beside, write_table_as
 from oee_tui.model import OeeResult, SixBigLosses, Span
 from oee_tui.store import Store
 
@@ -92,22 +92,10 @@ def _naive_utc(ts: float) -> datetime:
 
 
 def write_oee(path: Path, fmt: str, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Write the rows as CSV or XLSX (through write_table) or Parquet, atomically; return the row count."""
+    """Write the rows as CSV or XLSX (through write_table_as) or Parquet, atomically; return the row count."""
     if fmt == "parquet":
         return _write_parquet(path, rows)
-    suffix = f".{fmt}"
-    if path.suffix.lower() == suffix:
-        return write_table(path, HEADERS, rows, sheet="oee")
-    # write_table picks the format by suffix: write a sibling with the right one, then rename it.
-    tmp = temp_beside(path)
-    named = tmp.with_suffix(suffix)
-    try:
-        count = write_table(named, HEADERS, rows, sheet="oee")
-        named.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-        named.unlink(missing_ok=True)
-    return count
+    return write_table_as(path, fmt, HEADERS, rows, sheet="oee")
 
 
 def _write_parquet(path: Path, rows: Sequence[tuple[Any, ...]]) -> int:

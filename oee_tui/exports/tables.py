@@ -9,6 +9,7 @@ half a file and an existing file is replaced whole or not at all.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import secrets
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,24 @@ def write_table(path: Path, headers: Sequence[str], rows: Iterable[Sequence[obje
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return count
+
+
+def write_table_as(path: Path, fmt: str, headers: Sequence[str], rows: Iterable[Sequence[object]],
+                   sheet: str = "report") -> int:
+    """`write_table` in format `fmt` ("csv" or "xlsx") whatever `path`'s suffix says (`--format` decided it)."""
+    suffix = f".{fmt}"
+    if path.suffix.lower() == suffix:
+        return write_table(path, headers, rows, sheet)
+    # write_table picks the format by suffix: write a sibling with the right one, then rename it.
+    tmp = temp_beside(path)
+    named = tmp.with_suffix(suffix)
+    try:
+        count = write_table(named, headers, rows, sheet)
+        named.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        named.unlink(missing_ok=True)
     return count
 
 
@@ -74,15 +93,83 @@ def _write_csv(path: Path, headers: Sequence[str], rows: Iterable[Sequence[objec
     return count
 
 
-def _write_xlsx(path: Path, headers: Sequence[str], rows: Iterable[Sequence[object]], sheet: str) -> int:
-    from openpyxl import Workbook  # only here: CSV exports and reports never need it
+# Fractions (0.8881) shown as percentages; everything else a person reads as a percentage is named here.
+_RATIO_COLUMNS: Final = frozenset({"oee", "availability", "performance", "quality", "quality_count_ratio", "teep",
+                                   "oee_target", "share", "cumulative_share", "share_of_ppt"})
+_PERCENT: Final = "0.00%"
+_DURATION: Final = "[h]:mm:ss"
+_DATETIME: Final = "yyyy-mm-dd hh:mm:ss"
+_COUNT: Final = "#,##0"
+_WIDTH_SAMPLE: Final = 200  # rows looked at to size the columns: a sheet of a million rows is not read twice
+_MAX_WIDTH: Final = 40
+XLSX_ROW_LIMIT: Final = 1_048_576
+"""Rows in one Excel sheet, the header's included."""
 
+
+def _is_duration(header: str) -> bool:
+    return header.endswith("_s") or header == "seconds"
+
+
+def _xlsx_title(header: str) -> str:
+    # A duration cell holds days (Excel's time unit), shown h:mm:ss: the name must not say seconds.
+    if header == "seconds":
+        return "duration (h:mm:ss)"
+    return f"{header[:-2]} (h:mm:ss)" if _is_duration(header) else header
+
+
+def _write_xlsx(path: Path, headers: Sequence[str], rows: Iterable[Sequence[object]], sheet: str) -> int:
+    """A sheet a person can read at once: percentages, durations and dates formatted, columns sized to their
+    contents, the header frozen and filterable. Values stay numbers, so they sum, sort and chart."""
+    from openpyxl import Workbook  # only here: CSV exports and reports never need it
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    iterator = iter(rows)
+    head = [list(row) for row in itertools.islice(iterator, _WIDTH_SAMPLE)]
     book = Workbook(write_only=True)
     ws = book.create_sheet(title=sheet[:31])  # Excel's limit on sheet names
-    ws.append(list(headers))
+    titles = [_xlsx_title(h) for h in headers]
+    formats: list[str | None] = []
+    for index, header in enumerate(headers):
+        column = [row[index] for row in head if index < len(row) and row[index] is not None]
+        if header in _RATIO_COLUMNS:
+            formats.append(_PERCENT)
+        elif _is_duration(header):
+            formats.append(_DURATION)
+        elif column and all(isinstance(v, datetime) for v in column):
+            formats.append(_DATETIME)
+        elif column and all(isinstance(v, int) and not isinstance(v, bool) for v in column):
+            formats.append(_COUNT)
+        else:
+            formats.append(None)
+        shown = [len(titles[index]) + 3]  # room for the filter's arrow
+        shown += [19 if isinstance(v, datetime) else 11 if formats[-1] in (_PERCENT, _DURATION) else len(str(v))
+                  for v in column]
+        ws.column_dimensions[get_column_letter(index + 1)].width = min(max(shown) + 1, _MAX_WIDTH)
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header_cells = []
+    for title in titles:
+        cell = WriteOnlyCell(ws, value=title)
+        cell.font = bold
+        header_cells.append(cell)
+    ws.append(header_cells)
+    formatted = [(index, fmt) for index, fmt in enumerate(formats) if fmt is not None]
     count = 0
-    for row in rows:
-        ws.append([cell.replace(tzinfo=None) if isinstance(cell, datetime) else cell for cell in row])
+    for row in itertools.chain(head, iterator):
+        values: list[object] = [cell.replace(tzinfo=None) if isinstance(cell, datetime) else cell for cell in row]
+        for index, fmt in formatted:
+            value = values[index]
+            if value is None:
+                continue
+            if fmt is _DURATION and isinstance(value, int | float):
+                value = value / 86_400
+            cell = WriteOnlyCell(ws, value=value)
+            cell.number_format = fmt
+            values[index] = cell
+        ws.append(values)
         count += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{count + 1}"
     book.save(path)
     return count

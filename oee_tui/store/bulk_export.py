@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -295,3 +295,29 @@ class BulkExports(Database):
         """`run_copy` of a query on a cursor of its own; returns the number of rows written."""
         with self._cursor() as cur:
             return run_copy(cur, query.sql, query.params, target, options, on_progress, settings)
+
+    def count_rows(self, query: BulkQuery) -> int:
+        """How many rows the query gives, without fetching them."""
+        with self._cursor() as cur:
+            return int(cur.execute(f"SELECT count(*) FROM ({query.sql})", query.params).fetchall()[0][0])
+
+    def read_rows(self, query: BulkQuery, batch_rows: int = 10_000) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """The query's column names and its rows, fetched a batch at a time on a cursor of its own, for writers
+        that COPY cannot serve (XLSX). The cursor closes when the rows are exhausted or dropped."""
+        cursor = self.cursor()
+        try:
+            cursor.execute(query.sql, query.params)
+            names = [column[0] for column in cursor.description or ()]
+        except BaseException:
+            cursor.close()
+            raise
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            try:
+                while batch := cursor.fetchmany(batch_rows):
+                    yield from batch
+            finally:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.close()
+
+        return names, rows()

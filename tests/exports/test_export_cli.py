@@ -4,7 +4,7 @@ refusals with their exact words and exit codes, an empty result, a locked store 
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,14 @@ def parquet_rows(path: Path) -> list[dict[str, Any]]:
     return pq.read_table(path).to_pylist()
 
 
+def xlsx_rows(path: Path) -> list[dict[str, Any]]:
+    """The sheet's rows by the CSV's column names: durations back in seconds, as a user's formula would do."""
+    header, *values = openpyxl.load_workbook(path).worksheets[0].iter_rows(values_only=True)
+    names = [str(name).replace(" (h:mm:ss)", "_s") for name in header]
+    return [{name: value.total_seconds() if isinstance(value, timedelta) else value
+             for name, value in zip(names, row, strict=True)} for row in values]
+
+
 def csv_rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
     with path.open(encoding=encoding, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -66,27 +74,35 @@ def test_samples_of_a_line_in_a_local_time_range(plant: tuple[Path, Path], tmp_p
         ("2026-11-24 05:00:01", "hr:1"), ("2026-11-24 05:00:01.5", "hr:10")]
 
 
-@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def rows_of(path: Path) -> list[dict[str, Any]]:
+    return {".parquet": parquet_rows, ".xlsx": xlsx_rows}.get(path.suffix, csv_rows)(path)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet", "xlsx"])
 def test_intervals_in_each_format(plant: tuple[Path, Path], tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"intervals.{suffix}"
     assert oee(plant, "intervals", "--out", str(out), "--machine", "B", "-q") == 0
-    rows = parquet_rows(out) if suffix == "parquet" else csv_rows(out)
+    rows = rows_of(out)
     assert [(r["machine"], r["line"], r["state"]) for r in rows] == [
         (i.machine, "L1", i.state.value) for i in INTERVALS if i.machine == "B"]
     if suffix == "parquet":
         assert rows[0]["start_utc"] == datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
         assert rows[-1]["end_utc"] is None  # B's last stop is still open
+    elif suffix == "xlsx":
+        assert rows[0]["start_utc"] == datetime(2026, 11, 24, 5, 0)  # a date cell, UTC as the name says
+        assert rows[-1]["end_utc"] is None
+        assert all(isinstance(row["duration_s"], float) for row in rows)
     else:
         assert rows[0]["start_utc"] == "2026-11-24 05:00:00"
         assert rows[-1]["end_utc"] == ""
 
 
-@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+@pytest.mark.parametrize("suffix", ["csv", "parquet", "xlsx"])
 def test_stops_of_the_late_shift_in_each_format(plant: tuple[Path, Path], tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"stops.{suffix}"
     # Late@2026-11-24 is 14:00-22:00 local: C's 14:00 stop and B's stop still open since 09:10
     assert oee(plant, "stops", "--out", str(out), "--shift", "Late@2026-11-24", "-q") == 0
-    rows = parquet_rows(out) if suffix == "parquet" else csv_rows(out)
+    rows = rows_of(out)
     assert [(r["machine"], r["class"], r["reason"] or None) for r in rows] == [
         ("B", "breakdown", "LUNCH"), ("C", "breakdown", None)]
 
@@ -164,16 +180,17 @@ def test_oee_for_the_whole_window_of_one_line_to_xlsx(plant: tuple[Path, Path], 
     out = tmp_path / "oee.xlsx"
     assert oee(plant, "oee", "--out", str(out), "--from", "2026-11-24T06:00", "--to", "2026-11-24T22:00",
                "--per", "window", "--line", "L1", "-q") == 0
-    sheet = openpyxl.load_workbook(out)["oee"]
-    header, *values = sheet.iter_rows(values_only=True)
-    assert header == OEE_HEADERS
-    got = [dict(zip(OEE_HEADERS, row, strict=True)) for row in values]
+    assert openpyxl.load_workbook(out).sheetnames == ["oee"]
+    got = xlsx_rows(out)
+    assert list(got[0]) == list(OEE_HEADERS)
     for row in got:
         row["flags"] = row["flags"] or ""  # an empty cell reads back as None
     want = calculator_rows(plant[1], [("2026-11-24T06:00 to 2026-11-24T22:00", at("06:00"), at("22:00"))],
                            machines={"A", "B"}, lines={"L1"})
-    # Excel keeps 15 significant digits of a number, so the ratios come back a last digit apart
-    assert [{k: pytest.approx(v, rel=1e-14) if isinstance(v, float) else v for k, v in row.items()}
+    # Excel keeps 15 significant digits of a number, so the ratios come back a last digit apart; durations are
+    # days in the sheet, read back to the microsecond
+    assert [{k: pytest.approx(v, rel=1e-14, abs=1e-6 if k.endswith("_s") else 0) if isinstance(v, float) else v
+             for k, v in row.items()}
             for row in want] == got
     assert [(r["level"], r["scope"]) for r in got] == [("machine", "A"), ("machine", "B"), ("line", "L1")]
 
@@ -237,13 +254,20 @@ def test_stored_shift_patterns_edited_into_an_overlap_are_refused_by_report_and_
 
 # ---------------------------------------------------------------- refusals and edges
 
-@pytest.mark.parametrize("what", ["samples", "intervals", "stops"])
-def test_xlsx_is_refused_for_bulk_kinds(plant: tuple[Path, Path], tmp_path: Path, capsys: Capsys, what: str) -> None:
-    assert oee(plant, what, "--out", str(tmp_path / "x.xlsx")) == 2
+def test_xlsx_of_more_rows_than_a_sheet_holds_is_refused_with_the_count(plant: tuple[Path, Path], tmp_path: Path,
+                                                                       capsys: Capsys) -> None:
+    store = Store.open(plant[1])
+    cursor = store.cursor()
+    cursor.execute("INSERT INTO samples SELECT TIMESTAMP '2026-11-25 00:00:00' + to_microseconds(i), 'plc1', 'hr:0', "
+                   "i, NULL, 'good' FROM range(1048576) t(i)")
+    cursor.close()
+    store.close()
+    out = tmp_path / "x.xlsx"
+    assert oee(plant, "samples", "--out", str(out)) == 2
     assert capsys.readouterr().err == (
-        f"oee export {what}: XLSX is for OEE results only: a sheet holds at most 1,048,576 rows, and {what} can be "
-        "many millions; use --format csv or parquet\n")
-    assert not (tmp_path / "x.xlsx").exists()
+        f"oee export samples: {out}: 1,048,583 samples rows do not fit in one XLSX sheet (at most 1,048,575 under "
+        "the header); narrow --shift/--from/--to, --line or --machine, or write .csv or .parquet\n")
+    assert list(tmp_path.glob("*.xlsx")) == [] and list(tmp_path.glob(".x.xlsx*")) == []
 
 
 def test_unknown_lines_and_machines_are_named_with_the_valid_ones(plant: tuple[Path, Path], tmp_path: Path,

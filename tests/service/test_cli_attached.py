@@ -190,9 +190,9 @@ def test_export_writes_a_whole_file_that_belongs_to_the_caller(running: Running,
 
 def test_an_export_the_engine_refuses_leaves_no_file(running: Running) -> None:
     out = running.folder / "refused.xlsx"
-    done = running.oee("export", "samples", "--format", "xlsx", "--out", str(out))
+    done = running.oee("export", "stops", "--line", "NOPE", "--out", str(out))
     assert done.returncode == 2
-    assert done.stderr.startswith("oee export samples: XLSX is for OEE results only")
+    assert done.stderr.startswith("oee export stops: --line 'NOPE': no such line")
     assert not out.exists()
 
 

@@ -217,10 +217,11 @@ async def test_e_exports_the_table_in_view_and_it_reads_back(make_app: AppFactor
 
         sheet = load_workbook(target)["pareto"]
         values = list(sheet.values)
-        assert values[0] == ("period", "reason", "name", "stops", "seconds", "share", "cumulative_share")
+        assert values[0] == ("period", "reason", "name", "stops", "duration (h:mm:ss)", "share", "cumulative_share")
+        assert sheet["E2"].number_format == "[h]:mm:ss" and sheet["F2"].number_format == "0.00%"
         bars = screen.loaded.pareto
-        assert [(v[1] or None, v[3], v[4]) for v in values[1:]] == [(b.reason, b.stops, round(b.seconds, 3))
-                                                                    for b in bars]
+        assert [(v[1] or None, v[3], pytest.approx(v[4].total_seconds(), abs=1e-3)) for v in values[1:]] == [
+            (b.reason, b.stops, round(b.seconds, 3)) for b in bars]
 
 
 async def test_an_export_to_a_missing_folder_says_so(make_app: AppFactory, store_engine: StoreEngine,
