@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Final
@@ -41,6 +41,7 @@ class ImportPreview:
     result: ImportResult | None
     problems: tuple[Problem, ...]
     sha256: str | None  # of the file as it was checked; None if it was not read
+    rows_released: int = 0  # rows_read of a preview whose rows were let go (`without_rows`)
 
     @classmethod
     def unread(cls, path: Path, problem: Problem, *, sheet: str | None = None, kind: str | None = None,
@@ -55,7 +56,12 @@ class ImportPreview:
 
     @property
     def rows_read(self) -> int:
-        return len(self.table.rows) if self.table is not None else 0
+        return len(self.table.rows) if self.table is not None else self.rows_released
+
+    def without_rows(self) -> ImportPreview:
+        """What is kept once the file is written: where it came from, its kind and counts, not its rows and
+        records, which for a file of some hundred thousand rows hold hundreds of MB."""
+        return replace(self, table=None, result=None, rows_released=self.rows_read)
 
     @property
     def rows_with_problems(self) -> int:

@@ -199,6 +199,13 @@ async def test_a_clean_file_is_written_to_the_store_and_the_engine_reloads(folde
         assert text_of(screen, "#import-summary") == "Imported (schedule): 3 inserted, 0 updated, 0 unchanged"
         assert text_of(screen, "#import-status") == \
             "Imported orders_ok.csv as schedule: 3 inserted, 0 updated, 0 unchanged."
+        # Written, the file's rows and records are let go (a big file's would stay in memory as long as the
+        # TUI runs); what the screen shows stays, and ctrl+s again says it is done.
+        assert screen.checked is not None and screen.checked.table is None and screen.checked.result is None
+        assert screen.checked.rows_read == 3 and screen.table.row_count == 3
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert notes[-1].message == "Already imported: 3 inserted, 0 updated, 0 unchanged. Ctrl+r checks the file again."
         # The same file again, after a fresh check: nothing changes, and the planner is told so.
         await pilot.press("ctrl+r")
         await settle(pilot)

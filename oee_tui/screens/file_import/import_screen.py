@@ -15,6 +15,7 @@ engine (engine_import.py); ctrl+s is offered only to a role that may import.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from functools import partial
@@ -31,6 +32,7 @@ from textual.worker import get_current_worker
 
 from oee_tui.config import Config
 from oee_tui.engine.oee.planning_rules import PlanningSource
+from oee_tui.freed_memory import give_back
 from oee_tui.imports.columns import KINDS
 from oee_tui.imports.preview import ImportPreview, detect_and_preview, file_sha256, problem_line
 from oee_tui.imports.reading import Progress
@@ -332,6 +334,7 @@ class ImportScreen(PlantScreen[None]):
             checked = ImportPreview.unread(path, problem, sheet=sheet, kind=kind)
         # Built here too: picking the rows to show walks the whole file.
         table = preview_table(checked.table, checked.problems, bad_style) if checked.table is not None else None
+        give_back()  # the reader's cells and the workbook are garbage now: a big file's peak need not stay
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_checked, generation, checked, table)
 
@@ -465,12 +468,12 @@ class ImportScreen(PlantScreen[None]):
                         "problem writes nothing. Fix them in the file, then ctrl+r checks it again.",
                         title="Not imported", severity="error", timeout=12)
             return
+        if self.summary is not None:
+            self.notify(f"Already imported: {self.summary}. Ctrl+r checks the file again.", title="Import")
+            return
         if not checked.can_import or checked.result is None:
             self.notify("There is nothing to import: pick the kind, or a file with rows.", title="Not imported",
                         severity="warning")
-            return
-        if self.summary is not None:
-            self.notify(f"Already imported: {self.summary}. Ctrl+r checks the file again.", title="Import")
             return
         engine = self.oee_app.engine
         target: Store | RemoteEngine | None = engine if isinstance(engine, RemoteEngine) else \
@@ -521,25 +524,31 @@ class ImportScreen(PlantScreen[None]):
     def _written(self, generation: int, summary: WriteSummary) -> None:
         checked = self.checked
         self.summary = summary
+        if checked is not None:
+            # The rows and records are written; keeping them would keep the file's size in memory for as long
+            # as the TUI runs. The 500 rows on screen stay in the table.
+            self.checked = checked.without_rows()
         where = "" if checked is None else checked.where
         said = f"{summary}" if summary.changed else f"nothing changed: all {summary.unchanged} rows were stored already"
         self._set_status(f"Imported {where} as {summary.kind}: {said}.")
         self._show_summary()
         self.notify(f"{where}: {said}", title="Imported", timeout=10)
-        if summary.changed:
-            self.run_worker(self._reload_planning(), group="import-reload", exit_on_error=False)
+        self.run_worker(self._reload_planning(summary.changed), group="import-reload", exit_on_error=False)
 
-    async def _reload_planning(self) -> None:
-        """Let the running engine use what was imported (shifts, orders, cycle times) without a restart."""
+    async def _reload_planning(self, changed: bool) -> None:
+        """Let the running engine use what was imported (shifts, orders, cycle times) without a restart, then
+        give the memory of the import back."""
         engine = self.oee_app.engine
         reload = getattr(engine, "reload_planning", None)
-        if reload is None:
-            return
         try:
-            await reload()
+            if changed and reload is not None:
+                await reload()
         except Exception as exc:
             self.notify(f"The import is stored, but the running engine did not take it: {exc}. It is used when "
                         "oee next starts.", title="Engine", severity="warning", timeout=20)
+        finally:
+            # After the reload: the engine's new plan then takes pages the import freed, not fresh ones.
+            await asyncio.to_thread(give_back)
 
     # ------------------------------------------------------------ other keys
 
