@@ -93,7 +93,9 @@ def _case(case: ET.Element) -> CaseResult:
             lines = (found.text or "").strip().splitlines()
             message = found.get("message") or (lines[-1] if lines else "")
             return CaseResult(case.get("name", ""), outcome, message, case.get("classname", ""), _seconds(case))
-    return CaseResult(case.get("name", ""), Outcome.PASSED, "", case.get("classname", ""), _seconds(case))
+    said = case.find("system-out")  # what a check of our own found (write_junit); pytest writes none by default
+    message = (said.text or "").strip() if said is not None else ""
+    return CaseResult(case.get("name", ""), Outcome.PASSED, message, case.get("classname", ""), _seconds(case))
 
 
 def _seconds(case: ET.Element) -> float:
@@ -130,6 +132,8 @@ def write_junit(path: Path, suite_name: str, cases: Iterable[CaseResult], warnin
             ET.SubElement(element, "error", message=case.message).text = case.message
         elif case.outcome is Outcome.SKIPPED:
             ET.SubElement(element, "skipped", message=case.message).text = case.message
+        elif case.message:
+            ET.SubElement(element, "system-out").text = case.message
     root = ET.Element("testsuites")
     root.append(suite)
     tmp = path.with_name(path.name + ".tmp")

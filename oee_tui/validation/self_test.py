@@ -94,7 +94,8 @@ def _oee_case(case: Mapping[str, Any]) -> str:
                             ideal_cycle_time_s=float(_field(case, "ideal_cycle_time_s")),
                             micro_stop_threshold_s=float(case.get("micro_stop_threshold_s", 120.0)))
     intervals = _intervals(instance, _field(case, "stops"))
-    totals: dict[str | None, ProductCounts] = {None: ProductCounts(int(_field(case, "total")), int(_field(case, "reject")))}
+    counted = ProductCounts(int(_field(case, "total")), int(_field(case, "reject")))
+    totals: dict[str | None, ProductCounts] = {None: counted}
     window = Span(instance.start, instance.end)
     result = machine_oee(machine, window, [window], list(instance.breaks), intervals, totals, _REASONS,
                          now=instance.end)
