@@ -69,13 +69,16 @@ def _run_cancellable(validation: ValidationRun) -> RunRecord:
         print("oee validate: cancelling", file=sys.stderr)
         validation.cancel()
 
-    previous = signal.signal(signal.SIGINT, cancel)
+    # Only the main thread may take a signal (a script may call main() from another: it cancels by its own means).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, cancel) if in_main else None
     try:
         worker.start()
         while worker.is_alive():
             worker.join(0.2)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     if not outcome:
         raise RuntimeError("the validation run stopped without a record; see its log")
     return outcome[0]

@@ -15,12 +15,15 @@ def progress_line(done: int, total: int) -> str:
     return f"{PREFIX}{done} {total}"
 
 
-def parse_progress(line: str) -> tuple[int, int] | None:
-    """(done, total) of a progress line, None for any other line."""
-    if not line.startswith(PREFIX):
-        return None
+def split_progress(line: str) -> tuple[str, tuple[int, int] | None]:
+    """The output in `line` and the (done, total) of a progress mark in it, if any. pytest's `-q` dots
+    share their line with the mark that follows them (its reporter starts a new line only after a file
+    name), so the mark is looked for anywhere in the line, and what precedes it is output."""
+    before, mark, after = line.partition(PREFIX)
+    if not mark:
+        return line, None
     try:
-        done, total = (int(part) for part in line[len(PREFIX):].split())
+        done, total = (int(part) for part in after.split())
     except ValueError:
-        return None
-    return done, total
+        return line, None
+    return before, (done, total)

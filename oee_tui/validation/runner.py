@@ -26,7 +26,7 @@ from typing import IO, Final
 from oee_tui import __version__
 from oee_tui.validation.junit import JunitError, Outcome, read_junit
 from oee_tui.validation.phases import CALCULATOR_ID, SITE_ID, Phase
-from oee_tui.validation.progress_lines import parse_progress
+from oee_tui.validation.progress_lines import split_progress
 from oee_tui.validation.report import write_reports
 from oee_tui.validation.run_record import LOG_FILE, PhaseRecord, PhaseStatus, RunRecord, RunStatus, save_record
 
@@ -158,11 +158,11 @@ class ValidationRun:
             self._process = process
         assert process.stdout is not None
         for raw in process.stdout:
-            line = raw.rstrip("\n")
-            progress = parse_progress(line)
+            line, progress = split_progress(raw.rstrip("\n"))
             if progress is not None:
                 self.events.progress(phase, *progress)
-                continue
+                if not line:
+                    continue
             self._log(log, phase, line)
             self.events.output(phase, line)
         returncode = process.wait()

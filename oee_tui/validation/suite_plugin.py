@@ -10,6 +10,7 @@ import pytest
 
 from oee_tui.validation.junit import WARNING_PROPERTY
 from oee_tui.validation.progress_lines import progress_line
+from oee_tui.validation.suite_phases import SUITE_PHASES
 
 _state: dict[str, Any] = {"total": 0, "done": 0, "warnings": []}
 
@@ -36,6 +37,9 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 
 def pytest_configure(config: pytest.Config) -> None:
     _state["config"] = config
+    # The project registers them in pyproject.toml; a suite without them would warn once per marker.
+    for phase in SUITE_PHASES:
+        config.addinivalue_line("markers", f"{phase.marker}: validation phase: {phase.title.lower()}")
 
 
 def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
