@@ -62,7 +62,7 @@ def run_site(junit: Path, config_path: Path | None, store_dir: Path) -> int:
     from oee_tui.service.client import engine_serves
 
     if engine_serves(store_dir):
-        results, warnings = asyncio.run(_site_attached(store_dir))
+        results, warnings = asyncio.run(_site_attached(store_dir, config_path))
     else:
         if config_path is None:
             Printer.say("site acceptance: the demo's devices exist only while `oee --demo` or `oee engine --demo` "
@@ -78,8 +78,9 @@ def run_site(junit: Path, config_path: Path | None, store_dir: Path) -> int:
     return _exit(results)
 
 
-async def _site_attached(store_dir: Path) -> tuple[list[CaseResult], list[str]]:
+async def _site_attached(store_dir: Path, config_path: Path | None) -> tuple[list[CaseResult], list[str]]:
     from oee_tui.demo.servers import demo_config
+    from oee_tui.drivers.registry import load_config
     from oee_tui.service.client import EngineClient
     from oee_tui.service.remote_engine import config_from_answer
     from oee_tui.service.session_origin import local_origin
@@ -88,7 +89,9 @@ async def _site_attached(store_dir: Path) -> tuple[list[CaseResult], list[str]]:
     client = await EngineClient.attach(store_dir, origin=local_origin())
     try:
         Printer.say(f"site acceptance: through the engine serving {store_dir} (pid {client.pid})")
-        config = config_from_answer(await client.call("config"), demo_config())
+        # The engine's own config (without secrets); for one built in code, the file given, or the demo's.
+        fallback = demo_config() if config_path is None else load_config(config_path, secrets=False)
+        config = config_from_answer(await client.call("config"), fallback)
         return await _site(config, EngineAccess(client))
     finally:
         await client.close()
