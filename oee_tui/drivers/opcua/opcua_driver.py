@@ -428,7 +428,8 @@ class OpcUaDriver(Driver):
 
     async def read_clock(self) -> float | None:
         """The server's Server_ServerStatus_CurrentTime (UTC by the standard)."""
-        node = self._connected_client("read_clock").get_node(ua.NodeId(ua.Int32(ObjectIds.Server_ServerStatus_CurrentTime)))
+        current_time = ua.NodeId(ua.Int32(ObjectIds.Server_ServerStatus_CurrentTime))
+        node = self._connected_client("read_clock").get_node(current_time)
         value = await asyncio.wait_for(node.read_value(), timeout=self.source.timeout_s)
         if not isinstance(value, datetime):
             raise DriverError(f"{self.where}: the server's CurrentTime is {value!r}, not a time")
