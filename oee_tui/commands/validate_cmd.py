@@ -40,15 +40,15 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
         return _list(store_dir)
     if args.show is not None:
         return _show(store_dir, args.show)
-    attached = engine_serves(store_dir)
     if args.demo:
         from oee_tui.demo.servers import demo_config
 
         config_file, site = None, demo_config().site.name
+    elif not config_path.exists() and engine_serves(store_dir):
+        config_file, site = None, ""  # attached: the site phase takes the engine's own config
     else:
         config_file, site = config_path, load_for_run(config_path).site.name
-    setup = RunSetup(store_dir=store_dir, config_path=config_file, tests_dir=source_checkout(), site=site,
-                     attached=attached)
+    setup = RunSetup(store_dir=store_dir, config_path=config_file, tests_dir=source_checkout(), site=site)
     out = sys.stderr if args.json else sys.stdout
     validation = ValidationRun(setup, phases_named(args.phase), _Printer(out))
     record = _run_cancellable(validation)

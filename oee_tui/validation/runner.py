@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from oee_tui import __version__
+from oee_tui.service.client import engine_serves
 from oee_tui.validation.junit import JunitError, Outcome, read_junit
 from oee_tui.validation.phases import CALCULATOR_ID, SITE_ID, Phase
 from oee_tui.validation.progress_lines import split_progress
@@ -42,13 +43,13 @@ def runs_dir(store_dir: Path) -> Path:
 @dataclass(frozen=True, slots=True)
 class RunSetup:
     """What the run is run on: the plant's config (None for the demo, reached through its engine), the
-    store's folder (where the runs are kept too), and the tests folder for the suite's phases."""
+    store's folder (where the runs are kept too), and the tests folder for the suite's phases. Whether an
+    engine serves the store's folder the run finds out for itself (the site phase asks it, then)."""
 
     store_dir: Path
     config_path: Path | None
     tests_dir: Path | None
     site: str = ""
-    attached: bool = False
     python: str = sys.executable
 
 
@@ -78,7 +79,7 @@ class ValidationRun:
         self.record = RunRecord(
             id=run_id, started=started, finished=None, status=None, user=getpass.getuser(), host=socket.gethostname(),
             version=__version__, site=setup.site, config=None if setup.config_path is None else str(setup.config_path),
-            store_dir=str(setup.store_dir), attached=setup.attached,
+            store_dir=str(setup.store_dir), attached=engine_serves(setup.store_dir),
             phases=[PhaseRecord(phase.id, phase.title, PhaseStatus.NOT_RUN) for phase in phases])
         self._cancel = threading.Event()
         self._lock = threading.Lock()

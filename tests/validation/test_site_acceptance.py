@@ -96,11 +96,11 @@ async def test_attached_site_acceptance_reads_through_the_engine(plant: DemoPlan
     config = load_config(config_path)
     data_dir = tmp_path / "data"
     async with served_plant(data_dir, config):
-        run = ValidationRun(RunSetup(store_dir=data_dir, config_path=config_path, tests_dir=None, attached=True),
+        run = ValidationRun(RunSetup(store_dir=data_dir, config_path=config_path, tests_dir=None),
                             phases_named(["site"]))
         record = await asyncio.to_thread(run.run)
     site = record.phases[0]
-    assert site.status is PhaseStatus.FAILED
+    assert record.attached and site.status is PhaseStatus.FAILED
     assert "through the engine serving" in (run.folder / LOG_FILE).read_text()
     outcomes = {case.name: case.outcome.value for case in site.cases}
     assert outcomes["store writable"] == "passed"  # the engine's store, as its status says
