@@ -51,7 +51,11 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     setup = RunSetup(store_dir=store_dir, config_path=config_file, tests_dir=source_checkout(), site=site)
     out = sys.stderr if args.json else sys.stdout
     validation = ValidationRun(setup, phases_named(args.phase), _Printer(out))
-    record = _run_cancellable(validation)
+    try:
+        record = _run_cancellable(validation)
+    except OSError as exc:  # the data dir is not this user's to write (an engine's, attached)
+        print(f"oee validate: cannot keep the run in {validation.folder}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     print(f"report: {validation.folder / REPORT_MD} (and {REPORT_HTML}); log: {validation.folder}/validation.log",
           file=out)
     if args.json:
@@ -63,7 +67,15 @@ def run(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
 def _run_cancellable(validation: ValidationRun) -> RunRecord:
     """Run in a thread, so that Ctrl+C here (the main thread) cancels it cleanly and the report says so."""
     outcome: list[RunRecord] = []
-    worker = threading.Thread(target=lambda: outcome.append(validation.run()), name="validation-run")
+    failure: list[OSError] = []
+
+    def work() -> None:
+        try:
+            outcome.append(validation.run())
+        except OSError as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="validation-run")
 
     def cancel(_signum: int, _frame: Any) -> None:
         print("oee validate: cancelling", file=sys.stderr)
@@ -79,6 +91,8 @@ def _run_cancellable(validation: ValidationRun) -> RunRecord:
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+    if failure:
+        raise failure[0]
     if not outcome:
         raise RuntimeError("the validation run stopped without a record; see its log")
     return outcome[0]

@@ -62,7 +62,14 @@ def run_site(junit: Path, config_path: Path | None, store_dir: Path) -> int:
     from oee_tui.service.client import engine_serves
 
     if engine_serves(store_dir):
-        results, warnings = asyncio.run(_site_attached(store_dir, config_path))
+        from oee_tui.service.client import AttachRefused, NoEngine
+
+        try:
+            results, warnings = asyncio.run(_site_attached(store_dir, config_path))
+        except (AttachRefused, NoEngine) as exc:  # the engine would not take this user, or went away
+            Printer.say(f"site acceptance: {exc}")
+            write_junit(junit, "site", [CaseResult("attach to the engine", Outcome.ERROR, str(exc), "site")])
+            return 1
     else:
         if config_path is None:
             Printer.say("site acceptance: the demo's devices exist only while `oee --demo` or `oee engine --demo` "

@@ -38,3 +38,11 @@ def test_validate_refuses_an_unknown_phase(tmp_path: Path, capsys: pytest.Captur
         main(["validate", "--data-dir", str(tmp_path), "--phase", "everything"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'everything'" in capsys.readouterr().err
+
+
+def test_a_data_dir_it_cannot_write_is_said_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data dir should be")
+    assert main(["validate", "--data-dir", str(not_a_folder), "--demo", "--phase", "calculator"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("oee validate: cannot keep the run in ") and "Traceback" not in err
