@@ -158,12 +158,19 @@ class ValidationRun:
                                        errors="replace", start_new_session=True)
             self._process = process
         assert process.stdout is not None
+        after_mark = False
         for raw in process.stdout:
             line, progress = split_progress(raw.rstrip("\n"))
             if progress is not None:
                 self.events.progress(phase, *progress)
+                after_mark = not line
                 if not line:
                     continue
+            elif after_mark and not line:
+                # pytest's reporter starts its next line afresh after the mark's own: a blank line, not output
+                after_mark = False
+                continue
+            after_mark = False
             self._log(log, phase, line)
             self.events.output(phase, line)
         returncode = process.wait()
@@ -219,7 +226,7 @@ class ValidationRun:
             return None
         assert phase.marker is not None
         return [python, "-m", "pytest", str(tests), "-m", phase.marker, "-p", "oee_tui.validation.suite_plugin",
-                "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit2", "-o", "console_output_style=classic"]
+                "-v", "-p", "no:cacheprovider", "-o", "junit_family=xunit2", "-o", "console_output_style=classic"]
 
     def _cwd(self, phase: Phase) -> Path | None:
         tests = self.setup.tests_dir
