@@ -97,8 +97,10 @@ async def _site_attached(store_dir: Path, config_path: Path | None) -> tuple[lis
     try:
         Printer.say(f"site acceptance: through the engine serving {store_dir} (pid {client.pid})")
         # The engine's own config (without secrets); for one built in code, the file given, or the demo's.
-        fallback = demo_config() if config_path is None else load_config(config_path, secrets=False)
-        config = config_from_answer(await client.call("config"), fallback)
+        answer = await client.call("config")
+        in_answer = answer.get("text") is not None or answer.get("built_in") is not None
+        fallback = demo_config() if in_answer or config_path is None else load_config(config_path, secrets=False)
+        config = config_from_answer(answer, fallback)
         return await _site(config, EngineAccess(client))
     finally:
         await client.close()

@@ -65,7 +65,7 @@ async def test_site_acceptance_on_the_demo_plant_with_one_device_down(plant: Dem
     data_dir = tmp_path / "data"
 
     code = await asyncio.to_thread(main, ["validate", "--config", str(config_path), "--data-dir", str(data_dir),
-                                          "--phase", "site", "--json"])
+                                          "--phase", "site", "--phase", "calculator", "--json"])
 
     assert code == 1  # a device is down: the run failed
     result = json.loads(capsys.readouterr().out)
@@ -76,6 +76,9 @@ async def test_site_acceptance_on_the_demo_plant_with_one_device_down(plant: Dem
     assert Counts(**site["counts"]) == Counts(passed=2 + tags[MODBUS_SOURCE] + tags[OPCUA_SOURCE] + 1 + 1, failed=1,
                                               skipped=tags[S7_SOURCE] + 1 + 1 + 1)
     assert site["status"] == "failed" and result["status"] == "failed"
+    calculator = result["phases"][1]
+    assert calculator["status"] == "passed" and Counts(**calculator["counts"]) == Counts(passed=14)
+    assert Counts(**result["counts"]) == Counts(**site["counts"]) + Counts(passed=14)
     by_name = {case["name"]: case for case in site["cases"]}
     down = next(case for name, case in by_name.items() if name.startswith(f"{S7_SOURCE} reachable"))
     assert down["outcome"] == "failed" and down["message"]
@@ -85,7 +88,8 @@ async def test_site_acceptance_on_the_demo_plant_with_one_device_down(plant: Dem
     report = Path(result["report"]["markdown"]).read_text()
     assert f"| failed | {down['name']} |" in report
     assert "| passed | store writable |" in report
-    assert "FAILED:" in report.splitlines()[2]
+    assert report.splitlines()[2].startswith(f"**FAILED: {result['counts']['passed']} passed, 1 failed")
+    assert "| Calculator self-test | passed | 14 | 0 | 0 | 0 | 0 |" in report
     assert Path(result["report"]["html"]).is_file() and Path(result["report"]["log"]).is_file()
 
 

@@ -46,3 +46,11 @@ def test_a_data_dir_it_cannot_write_is_said_in_one_line(tmp_path: Path, capsys: 
     assert main(["validate", "--data-dir", str(not_a_folder), "--demo", "--phase", "calculator"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("oee validate: cannot keep the run in ") and "Traceback" not in err
+
+
+def test_the_demo_without_its_engine_has_no_devices_to_accept(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--data-dir", str(tmp_path), "--demo", "--phase", "site"]) == 1
+    out = capsys.readouterr().out
+    assert "the demo's devices exist only while `oee --demo` or `oee engine --demo` runs" in out
+    assert "== Site acceptance: FAILED: 0 passed, 0 failed, 0 skipped, 1 errors" in out
