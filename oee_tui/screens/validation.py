@@ -122,6 +122,11 @@ class ValidationScreen(PlantScreen[None]):
             table.add_row(phase.title, "-", "", "", "", "", "", key=phase.id)
         table.focus()
 
+    def on_unmount(self) -> None:
+        # The app is quitting mid-run: a phase's processes (a pytest run may take minutes) must not outlive it.
+        if self.validation is not None:
+            self.validation.cancel()
+
     def _idle_heading(self) -> str:
         where = self.oee_app.data_dir / "validation"
         suite = "" if source_checkout() is not None else " The suite's phases need a source checkout."

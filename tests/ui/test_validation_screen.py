@@ -16,6 +16,7 @@ from oee_tui.screens.validation_runs import PastRunsScreen
 from oee_tui.validation.junit import CaseResult, Counts, Outcome
 from oee_tui.validation.run_record import PhaseRecord, PhaseStatus, RunRecord, RunStatus
 from tests.support.pilot import settle, until
+from tests.support.waiting import until as wait_until
 from tests.ui.conftest import AppFactory
 from tests.ui.fakes import StaticEngine, frozen_clock
 from tests.validation.generated_suite import write_suite
@@ -109,3 +110,21 @@ def test_validation_snapshot(snap_compare: Any, make_app: AppFactory, engine: St
             await settle(pilot)
 
     assert snap_compare(make_app(engine), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_quitting_mid_run_stops_the_phase_and_keeps_a_cancelled_report(engine: StaticEngine, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    tests = write_suite(tmp_path / "checkout", blocking=True)
+    monkeypatch.setattr("oee_tui.screens.validation.source_checkout", lambda: tests)
+    app = app_on(engine, tmp_path / "data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("down", "down", "down", "enter")
+        await until(pilot, lambda: cell(screen, "processing", "Status") == "running", "the phase to start",
+                    RUN_TIMEOUT)
+        run = screen.validation
+        assert run is not None
+        await pilot.press("q")
+    # The app has exited; its worker thread ends once the cancelled phase's processes are gone.
+    await wait_until(lambda: (run.folder / "report.md").exists(), RUN_TIMEOUT, "the cancelled run's report")
+    assert run.record.status is not None and run.record.status.value == "cancelled"
