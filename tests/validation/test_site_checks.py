@@ -84,5 +84,14 @@ async def test_a_clock_beyond_the_limit_fails_and_says_by_how_much() -> None:
     clock = next(case for case in outcome.cases if case.classname == "site.clocks")
     assert clock.name == "plc1 clock within 5 s" and clock.outcome is Outcome.FAILED
     assert clock.message == "the device is 7.500 s ahead of this box"
+    assert outcome.warnings == []
     missing = [case for case in outcome.cases if case.classname == "site.tags"]
     assert missing and all(case.message == "the device returned no reading for it" for case in missing)
+
+
+async def test_a_clock_near_its_limit_passes_with_a_warning() -> None:
+    config = refusing_plant("\n[validation]\nmax_clock_offset_s = 10\n")
+    outcome = await asyncio.wait_for(site_acceptance(config, WrongClock(config)), 10)
+    clock = next(case for case in outcome.cases if case.classname == "site.clocks")
+    assert clock.outcome is Outcome.PASSED
+    assert outcome.warnings == ["plc1: the device is 7.500 s ahead of this box, more than half the 10 s allowed"]
