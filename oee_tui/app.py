@@ -92,6 +92,8 @@ class OeeApp(App[int]):
                 tooltip="Payloads a source sent that could not be decoded or mapped, with their bytes"),
         Binding("f7", "audit", "Audit", id="app.audit", show=False,
                 tooltip="The audit trail: who changed what, when and from where; and the check of its hash chain"),
+        Binding("f8", "validation", "Validation", id="app.validation", show=False,
+                tooltip="The validation suite: site acceptance, the calculator's self-test, the project's tests"),
     ]
 
     def __init__(
@@ -466,6 +468,17 @@ class OeeApp(App[int]):
             return
         self.push_screen(AuditScreen(refresh_s=None if self.refresh_interval is None else 5.0))
 
+    def action_validation(self) -> None:
+        """The validation suite's phases, run here with their live output; F8 again (or Escape) goes back."""
+        from oee_tui.screens.validation import ValidationScreen
+
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        if isinstance(self.screen, ValidationScreen):
+            self.screen.action_back()
+            return
+        self.push_screen(ValidationScreen())
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         if self.engine is not None:
             yield SystemCommand("Live status", "Every machine's state and OEE, updated live", self.action_live)
@@ -480,6 +493,8 @@ class OeeApp(App[int]):
             if may(self.engine, Action.AUDIT):
                 yield SystemCommand("Audit trail", "Who changed what, when and from where; check the hash chain (F7)",
                                     self.action_audit)
+            yield SystemCommand("Validation", "Site acceptance, the calculator's self-test and the project's tests, "
+                                "with a report kept as evidence (F8)", self.action_validation)
         if isinstance(screen, LiveScreen) and (name := screen.highlighted_machine_name()) is not None:
             yield SystemCommand("Open machine detail", f"Timeline, trend and stops of {name}",
                                 screen.action_open_detail)

@@ -217,6 +217,38 @@ async def test_source(config: Config, source: SourceConfig) -> list[TagReading]:
         await driver.close()
 
 
+@dataclass(frozen=True, slots=True)
+class ClockReading:
+    """A device's clock against this box's: `offset_s` is device minus box (positive: the device is ahead),
+    measured at the middle of the request, so it is known to within `uncertainty_s` (half the round trip)."""
+
+    source: str
+    offset_s: float
+    uncertainty_s: float
+
+
+async def read_source_clock(config: Config, source: SourceConfig) -> ClockReading | None:
+    """The clock offset of `source`, or None when its protocol has no clock to compare. Raises if the
+    device cannot be reached."""
+    if kind_of(source).checked_by_probe:
+        return None  # a broker: MQTT carries no time of its own
+    driver = await _connected(config, source, tags_of(config, source.name))
+    try:
+        asked = time.time()
+        device = await driver.read_clock()
+        answered = time.time()
+    finally:
+        await driver.close()
+    if device is None:
+        return None
+    return ClockReading(source.name, device - (asked + answered) / 2.0, (answered - asked) / 2.0)
+
+
+async def probe_broker_at(settings: MqttSettings) -> BrokerProbe:
+    """probe_broker for a connection given whole (the edge node's): connect, leave, nothing published."""
+    return await asyncio.to_thread(_probe, settings)
+
+
 async def browse_source(config: Config, source: SourceConfig, parent: str | None = None) -> list[BrowseEntry]:
     if not kind_of(source).browsable:
         # Before connecting: a Sparkplug host would take over the engine's client id and STATE.

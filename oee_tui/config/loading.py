@@ -20,9 +20,10 @@ from oee_tui.config.service_settings import read_service
 from oee_tui.config.shift_times import read_shifts
 from oee_tui.config.store_settings import read_store
 from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
+from oee_tui.config.validation_settings import read_validation
 
 SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts", "targets", "state_map", "edge",
-                      "store", "access", "service"})
+                      "store", "access", "service", "validation"})
 
 
 def load_config(path: Path | str, kinds: SourceKinds, *, secrets: bool = True) -> Config:
@@ -67,7 +68,8 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
                   edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data),
                   access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file),
-                  private_key_files=tuple(r.private_key_files), service=read_service(r, data))
+                  private_key_files=tuple(r.private_key_files), service=read_service(r, data),
+                  validation=read_validation(r, data))
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

@@ -20,6 +20,7 @@ from oee_tui.config.service_settings import ServiceSettings
 from oee_tui.config.shift_times import ShiftConfig
 from oee_tui.config.sources import SourceConfig
 from oee_tui.config.store_settings import StoreConfig
+from oee_tui.config.validation_settings import ValidationSettings
 from oee_tui.model import Signal
 
 APP_NAME: Final = "oee-tui"
@@ -123,6 +124,7 @@ class Config:
     secrets_in_file: tuple[str, ...] = ()
     private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -120,6 +120,11 @@ class Driver(ABC):
         """Read every mapped tag once (after connect()), one reading per tag, bad ones included."""
         raise NotImplementedError(f"{self.source.kind} sources cannot be test-read yet")
 
+    async def read_clock(self) -> float | None:
+        """The device's own clock (after connect()) as a POSIX time, for `oee validate`'s clock check;
+        None when its protocol carries no clock with a time zone (Modbus has none, an S7 clock is local)."""
+        return None
+
     async def browse(self, parent: str | None = None) -> list[BrowseEntry]:
         """The children of `parent` (None: the top level) in the device's address space."""
         raise NotImplementedError(f"{self.source.kind} sources cannot be browsed")

@@ -29,6 +29,16 @@ async def device_test(context: OpContext, args: Mapping[str, Any]) -> tuple[TagR
         raise OpError("failed", _failed(source, exc)) from None
 
 
+async def device_clock(context: OpContext, args: Mapping[str, Any]) -> float | None:
+    """A source's clock minus the box's, in seconds; None when its protocol has no clock (`oee validate`)."""
+    config, source = _source(context, args)
+    try:
+        reading = await device_checks.read_source_clock(config, source)
+    except Exception as exc:
+        raise OpError("failed", _failed(source, exc)) from None
+    return None if reading is None else reading.offset_s
+
+
 async def device_browse(context: OpContext, args: Mapping[str, Any]) -> tuple[BrowseEntry, ...]:
     config, source = _source(context, args)
     try:
@@ -55,4 +65,5 @@ OPS = (
     Op("devices_list", Action.VIEW, "see whether the devices answer", devices_list),
     Op("device_test", Action.DEVICES, "test devices", device_test),
     Op("device_browse", Action.DEVICES, "browse devices", device_browse),
+    Op("device_clock", Action.DEVICES, "read device clocks", device_clock),
 )

@@ -126,6 +126,17 @@ class Database:
         if fd >= 0:
             release_lock(fd)
 
+    def check_writable(self) -> None:
+        """Write the file now (fold the WAL into it): `oee validate`'s proof that the disk takes the store's
+        writes. Raises StoreWriteError, naming the reason, when it does not."""
+        try:
+            with self.write_gate, self._cursor() as cur:
+                cur.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            if is_file_error(exc):
+                raise StoreWriteError(self.data_dir, reason_of(exc)) from exc
+            raise
+
     def __enter__(self) -> Self:
         return self
 

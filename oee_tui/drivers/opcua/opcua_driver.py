@@ -426,6 +426,15 @@ class OpcUaDriver(Driver):
             raise DriverError(f"{self.where}: {what}() before connect()")
         return self._client
 
+    async def read_clock(self) -> float | None:
+        """The server's Server_ServerStatus_CurrentTime (UTC by the standard)."""
+        current_time = ua.NodeId(ua.Int32(ObjectIds.Server_ServerStatus_CurrentTime))
+        node = self._connected_client("read_clock").get_node(current_time)
+        value = await asyncio.wait_for(node.read_value(), timeout=self.source.timeout_s)
+        if not isinstance(value, datetime):
+            raise DriverError(f"{self.where}: the server's CurrentTime is {value!r}, not a time")
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
     async def read_once(self) -> list[TagReading]:
         """Read every mapped node once (one Read per REQUEST_CHUNK nodes); bad ones included."""
         client = self._connected_client("read_once")
