@@ -205,7 +205,8 @@ async def test_a_clean_file_is_written_to_the_store_and_the_engine_reloads(folde
         assert screen.checked.rows_read == 3 and screen.table.row_count == 3
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert notes[-1].message == "Already imported: 3 inserted, 0 updated, 0 unchanged. Ctrl+r checks the file again."
+        assert notes[-1].message == \
+            "Already imported: 3 inserted, 0 updated, 0 unchanged. Ctrl+r checks the file again."
         # The same file again, after a fresh check: nothing changes, and the planner is told so.
         await pilot.press("ctrl+r")
         await settle(pilot)
