@@ -51,3 +51,20 @@ def as_json(quality: SourceQuality | TagQuality) -> dict[str, Any]:
     if isinstance(quality, SourceQuality):
         out["tags"] = [as_json(tag) for tag in quality.tags]
     return out
+
+
+def detail_text(quality: SourceQuality) -> str:
+    """One line (about 75 columns) on the selected source this hour; the tag with the most range violations
+    named, with its newest value out of range."""
+    expected = "" if quality.expected is None else f"/{quality.expected:,.0f}"
+    parts = [f"Quality this hour: {completeness_text(quality)} ({quality.received:,}{expected})"]
+    worst = max(quality.tags, key=lambda tag: tag.range_violations, default=None)
+    if worst is not None and worst.range_violations:
+        last = "" if worst.last_violation is None else f" last {worst.last_violation:g}"
+        parts.append(f"range {quality.range_violations:,} ({worst.tag}{last})")
+    else:
+        parts.append("range 0")
+    parts.append(f"dupl {quality.duplicates:,}")
+    parts.append(f"order {quality.out_of_order:,}")
+    parts.append(f"skew {skew_text(quality.skew_s, quality.device_time)}")
+    return " · ".join(parts)
