@@ -1,7 +1,7 @@
 """The data-quality checks on crafted streams through Engine.ingest: range violations, duplicates,
 out-of-order timestamps, completeness per hour, the device clock's skew; the hours kept in a real
 DuckDB store across a restart. The drivers' own timestamps are tested against real servers in
-tests/drivers/opcua/test_opcua_skew.py and tests/mqtt/test_quality_skew.py."""
+tests/engine/test_quality_opcua_skew.py and tests/mqtt/test_quality_skew.py."""
 
 from __future__ import annotations
 
