@@ -101,8 +101,9 @@ class SampleRouter:
             if ts > newest:
                 checks.last_ts = ts
                 checks.last_value = value
-                if received - ts < checks.skew_min:
-                    checks.skew_min = received - ts
+                lag = received - ts
+                if lag < checks.skew_min:
+                    checks.skew_min = lag
             elif ts < newest:
                 checks.out_of_order += 1
             elif value == checks.last_value:
@@ -162,8 +163,9 @@ class SampleRouter:
             if ts > newest:
                 checks.last_ts = ts
                 checks.last_value = value
-                if received - ts < checks.skew_min:
-                    checks.skew_min = received - ts
+                lag = received - ts
+                if lag < checks.skew_min:
+                    checks.skew_min = lag
             elif ts < newest:
                 checks.out_of_order += 1
             elif value == checks.last_value:
