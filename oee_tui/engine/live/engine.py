@@ -320,7 +320,12 @@ class Engine:
             await self._writer.in_writer(self.store.write_quality_hours, rows)
         except StoreWriteError as exc:
             log.warning("data-quality hours not stored yet: %s", exc)
-            self._quality_unsaved = (rows + self._quality_unsaved)[-24 * max(1, len(self.quality.counters)):]
+            waiting = rows + self._quality_unsaved
+            keep = 24 * max(1, len(self.quality.counters))
+            if len(waiting) > keep:
+                log.warning("data-quality hours: %d tag-hours dropped, the oldest, after a day unstored",
+                            len(waiting) - keep)
+            self._quality_unsaved = waiting[-keep:]
 
     async def _backup_loop(self, store: Store) -> None:
         """`[store] backup_every_h`: a backup on the writer thread, so it never races a flush. Read
