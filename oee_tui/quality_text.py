@@ -58,8 +58,8 @@ def detail_text(quality: SourceQuality) -> str:
     named, with its newest value out of range."""
     expected = "" if quality.expected is None else f"/{quality.expected:,.0f}"
     parts = [f"Quality this hour: {completeness_text(quality)} ({quality.received:,}{expected})"]
-    worst = max(quality.tags, key=lambda tag: tag.range_violations, default=None)
-    if worst is not None and worst.range_violations:
+    worst = quality.worst_range
+    if worst is not None:
         last = "" if worst.last_violation is None else f" last {worst.last_violation:g}"
         parts.append(f"range {quality.range_violations:,} ({worst.tag}{last})")
     else:

@@ -109,8 +109,8 @@ class DemoEngine:
     async def machine_detail(self, machine: str) -> MachineDetail:
         return await self.engine.machine_detail(machine)
 
-    async def data_quality(self, source: str | None = None) -> QualityReport:
-        return await self.engine.data_quality(source)
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        return await self.engine.data_quality(source, tags=tags)
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:

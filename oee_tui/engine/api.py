@@ -58,9 +58,10 @@ class PlantEngine(Protocol):
         """The current shift of one machine: timeline, stops, trend, top reasons."""
         ...
 
-    async def data_quality(self, source: str | None = None) -> QualityReport:
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
         """The data-quality checks of every source (or of `source`): this hour so far and the closed hours
-        the engine holds (engine/live/data_quality.py). Raises KeyError for a source not in the config."""
+        the engine holds (engine/live/data_quality.py), each tag's rows too unless `tags` is False.
+        Raises KeyError for a source not in the config."""
         ...
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,

@@ -54,7 +54,8 @@ class SourceQuality:
     out_of_order: int
     skew_s: float | None  # the tags' median skew (see TagQuality.skew_s)
     skew_max_s: float | None  # the tag with the largest skew, either way
-    tags: tuple[TagQuality, ...] = ()
+    tags: tuple[TagQuality, ...] = ()  # empty in a report asked for without tags (the Devices screen's)
+    worst_range: TagQuality | None = None  # the tag with the most range violations, if any has one
 
     @property
     def completeness(self) -> float | None:

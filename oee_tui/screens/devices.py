@@ -439,7 +439,7 @@ class DevicesScreen(PlantScreen[None]):
         if engine is None:
             return
         try:
-            report = await engine.data_quality()
+            report = await engine.data_quality(tags=False)
         except Exception as exc:  # an engine lost or refusing: the column keeps the last figures
             log.debug("data quality not read: %s", exc)
             return

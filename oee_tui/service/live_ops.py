@@ -37,10 +37,10 @@ async def machine_detail(context: OpContext, args: Mapping[str, Any]) -> Machine
 
 async def data_quality(context: OpContext, args: Mapping[str, Any]) -> QualityReport:
     """`oee quality` and the Devices screen: each source's data-quality checks this hour and the closed hours
-    the engine holds; with `source`, only that source's."""
+    the engine holds; with `source`, only that source's; with `tags` false, without each tag's rows."""
     source = text_arg(args, "source")
     try:
-        return await context.engine.data_quality(source)
+        return await context.engine.data_quality(source, tags=args.get("tags", True) is not False)
     except KeyError:
         known = ", ".join(configured.name for configured in context.config.sources) or "(none)"
         raise OpError("not_found", f"no source {source!r} in this plant (sources: {known})") from None

@@ -116,8 +116,8 @@ class RemoteEngine:
         detail: MachineDetail = await self.call("machine_detail", machine=machine)
         return detail
 
-    async def data_quality(self, source: str | None = None) -> QualityReport:
-        report: QualityReport = await self.call("data_quality", source=source)
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        report: QualityReport = await self.call("data_quality", source=source, tags=tags)
         return report
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,

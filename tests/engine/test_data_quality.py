@@ -220,3 +220,15 @@ async def test_hours_are_stored_and_a_restart_within_the_hour_adds_to_them(tmp_p
     # Received at `start`, stamped a second later by its device: its clock is ahead by 1 s.
     assert (state.received, state.expected, state.skew_s) == (2, None, -1.0)
     assert rows[("plc", "hr:0")].received == 0  # watched, silent: its hour is stored too
+
+
+async def test_a_report_without_tags_keeps_the_sums_and_the_worst_tag() -> None:
+    engine, _ = engine_at(HOUR + 10)
+    engine.ingest([TagSample(HOUR + 1, "plc", "hr:4", 500.0), TagSample(HOUR + 2, "plc", "hr:4", 700.0),
+                   TagSample(HOUR + 2, "plc", "hr:0", 3), TagSample(HOUR + 2, "plc", "hr:0", 3)])
+    whole = await engine.data_quality("plc")
+    short = await engine.data_quality("plc", tags=False)
+    (plc,) = short.current
+    assert plc.tags == () and len(whole.current[0].tags) == 2
+    assert (plc.received, plc.range_violations, plc.duplicates) == (4, 2, 1)
+    assert plc.worst_range is not None and (plc.worst_range.tag, plc.worst_range.last_violation) == ("hr:4", 700.0)

@@ -160,7 +160,7 @@ def quality_report() -> QualityReport:
            TagQuality("plc1", "hr:4", hour, 1620, 1800.0, 2, 0, 0, None, 0.0, 150.0, 180.5))
     ua = (TagQuality("ua", "ns=2;s=Line2.Count", hour, 40, None, 0, 0, 1, 0.35),)
     return QualityReport(NOW, (
-        SourceQuality("plc1", "modbus", hour, 1800.0, 1.0, False, 3420, 3600.0, 2, 1, 0, None, None, plc),
+        SourceQuality("plc1", "modbus", hour, 1800.0, 1.0, False, 3420, 3600.0, 2, 1, 0, None, None, plc, plc[1]),
         SourceQuality("ua", "opcua", hour, 1800.0, None, True, 40, None, 0, 0, 1, 0.35, 0.35, ua),
     ))
 
@@ -229,9 +229,10 @@ class StaticEngine:
     def snapshot(self) -> PlantSnapshot:
         return self.plant
 
-    async def data_quality(self, source: str | None = None) -> QualityReport:
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
         report = quality_report()
-        return replace(report, current=tuple(quality for quality in report.current
+        return replace(report, current=tuple(quality if tags else replace(quality, tags=())
+                                             for quality in report.current
                                              if source is None or quality.source == source))
 
     async def machine_detail(self, machine: str) -> MachineDetail:

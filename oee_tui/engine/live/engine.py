@@ -433,12 +433,13 @@ class Engine:
             self._snapshot = replace(self._snapshot, store=health)
         return self._snapshot
 
-    async def data_quality(self, source: str | None = None) -> QualityReport:
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
         """The data-quality checks of every source (or of `source`): its current hour and the closed ones
-        the engine holds. Raises KeyError for a source not in the config."""
+        the engine holds, with each tag's figures unless `tags` is False. Raises KeyError for a source
+        not in the config."""
         if source is not None and source not in {known.name for known in self.config.sources}:
             raise KeyError(f"unknown source {source!r}")
-        return self.quality.report(self.clock(), source)
+        return self.quality.report(self.clock(), source, tags=tags)
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         return build_machine_detail(self.machines[machine], self.clock(), self.calendar, self.reasons)
