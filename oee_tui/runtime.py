@@ -15,6 +15,7 @@ from oee_tui.engine.live.engine import Engine, ReloadSummary
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model.data_quality import QualityReport
 from oee_tui.store import Store
 
 DEMO_SUBDIR = "demo"
@@ -107,6 +108,9 @@ class DemoEngine:
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         return await self.engine.machine_detail(machine)
+
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        return await self.engine.data_quality(source, tags=tags)
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:

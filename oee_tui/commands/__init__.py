@@ -19,13 +19,14 @@ def _modules() -> tuple[ModuleType, ...]:
         devices_cmd,
         export_cmd,
         import_cmd,
+        quality_cmd,
         status_cmd,
         store_cmd,
         validate_cmd,
     )
 
-    return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd, access_cmd,
-            validate_cmd)
+    return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, quality_cmd, audit_cmd,
+            access_cmd, validate_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

@@ -72,6 +72,8 @@ def read_sources(r: TomlReader, data: TomlTable, kinds: SourceKinds) -> tuple[So
             reconnect_min_s=reconnect_min,
             reconnect_max_s=reconnect_max,
             queue_size=r.integer(t, key, "queue_size", 10_000, 10, 10_000_000),
+            expected_every_s=None if t.get("expected_every_s") is None
+            else r.number(t, key, "expected_every_s", positive=True),
         )
         out.append(kind.read_source(r, t, key, common))
     return tuple(out)

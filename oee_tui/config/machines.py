@@ -97,7 +97,8 @@ def _signals(r: TomlReader, raw: object, key: str, sources: dict[str, SourceConf
             raise r.fail(skey, t, f"is not a signal; signals are {', '.join(valid_signals)}")
         if not isinstance(t, dict):
             raise r.fail(skey, t, "must be an inline table such as { source = \"plc1\", tag = \"hr:100\" }")
-        r.unknown_keys(t, skey, {"source", "tag", "type", "width", "deadband", "byte_order", "word_order"})
+        r.unknown_keys(t, skey, {"source", "tag", "type", "width", "deadband", "byte_order", "word_order",
+                                 "min", "max"})
         signal = Signal(name)
         source_name = r.string(t, skey, "source")
         if source_name not in sources:
@@ -119,11 +120,16 @@ def _signals(r: TomlReader, raw: object, key: str, sources: dict[str, SourceConf
         elif "width" in t:
             raise r.fail(f"{skey}.width", t["width"],
                          "applies to counters only (total_count, reject_count, good_count)")
+        range_min = None if t.get("min") is None else r.number(t, skey, "min")
+        range_max = None if t.get("max") is None else r.number(t, skey, "max")
+        if range_min is not None and range_max is not None and range_max < range_min:
+            raise r.fail(f"{skey}.max", range_max, f"must be at least min ({range_min})")
         out[signal] = TagMapping(
             signal=signal, source=source_name, tag=tag, type=tag_type, width=width, width_given="width" in t,
             deadband=r.number(t, skey, "deadband", default=0.0, minimum=0),
             byte_order=None if t.get("byte_order") is None else r.string(t, skey, "byte_order", choices=BYTE_ORDERS),
             word_order=None if t.get("word_order") is None else r.string(t, skey, "word_order", choices=BYTE_ORDERS),
+            range_min=range_min, range_max=range_max,
         )
     if Signal.GOOD_COUNT in out and Signal.REJECT_COUNT in out and Signal.TOTAL_COUNT in out:
         raise r.fail(key, sorted(out),

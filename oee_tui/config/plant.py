@@ -66,6 +66,10 @@ class TagMapping:
     deadband: float = 0.0
     byte_order: str | None = None  # modbus override of the source's setting
     word_order: str | None = None
+    # The values the tag may take (`min`/`max` in the tag map): a good sample outside counts as a
+    # range violation in the data-quality checks (engine/live/data_quality.py). None: no bound.
+    range_min: float | None = None
+    range_max: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final, TypedDict
 
 COMMON_KEYS: Final = frozenset({"name", "kind", "host", "port", "poll_interval_s", "timeout_s",
-                                "reconnect_min_s", "reconnect_max_s", "queue_size"})
+                                "reconnect_min_s", "reconnect_max_s", "queue_size", "expected_every_s"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,9 @@ class SourceConfig:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     queue_size: int = 10_000
+    # Data quality: each mapped tag should send a sample at least this often. A polled source's
+    # default is its poll interval; a subscription's is None (its completeness is n/a).
+    expected_every_s: float | None = None
 
 
 class CommonKeys(TypedDict):
@@ -39,3 +42,4 @@ class CommonKeys(TypedDict):
     reconnect_min_s: float
     reconnect_max_s: float
     queue_size: int
+    expected_every_s: float | None

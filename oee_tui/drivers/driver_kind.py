@@ -38,6 +38,14 @@ def poll_interval(source: SourceConfig) -> float:
     return max(0.001, source.poll_interval_s)
 
 
+def no_device_time(_source: SourceConfig) -> bool:
+    return False
+
+
+def always_device_time(_source: SourceConfig) -> bool:
+    return True
+
+
 def any_type(_type_text: str, _tag: str) -> str | None:
     """For a kind whose tag maps take whatever type the device reports: nothing to check."""
     return None
@@ -70,6 +78,10 @@ class DriverKind:
     # How a counter's width is found when the tag map gives none and the source tells it (a
     # Sparkplug birth's datatype), as the tag-map form says it; None: the kind's default.
     learned_width: str | None = None
+    # Whether a source's samples carry the device's own timestamps (an OPC-UA source timestamp, a Sparkplug
+    # metric's): the data-quality checks measure the device clock's skew from them. A polled kind stamps
+    # each batch with the box's time of the read, so it has none.
+    device_time: Callable[[SourceConfig], bool] = no_device_time
 
     # ------------------------------------------------------------ config.kinds.SourceKind
 

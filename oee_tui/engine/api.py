@@ -9,6 +9,7 @@ from oee_tui.config import Config
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model.data_quality import QualityReport
 from oee_tui.store import Store
 
 
@@ -55,6 +56,12 @@ class PlantEngine(Protocol):
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         """The current shift of one machine: timeline, stops, trend, top reasons."""
+        ...
+
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        """The data-quality checks of every source (or of `source`): this hour so far and the closed hours
+        the engine holds (engine/live/data_quality.py), each tag's rows too unless `tags` is False.
+        Raises KeyError for a source not in the config."""
         ...
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -35,6 +36,8 @@ from oee_tui.drivers.registry import KINDS
 from oee_tui.edge.status import EdgeView
 from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.model.access import Action
+from oee_tui.model.data_quality import SourceQuality
+from oee_tui.quality_text import detail_text, short_cell
 from oee_tui.screens.browse import BrowseScreen, EngineBrowser, engine_reaching
 from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
@@ -46,6 +49,8 @@ from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour
 
+log = logging.getLogger(__name__)
+
 
 def _right(text: str, style: str = "") -> Text:
     return Text(text, style=style, justify="right")
@@ -56,6 +61,7 @@ def _right(text: str, style: str = "") -> Text:
 COLUMNS: Final[tuple[tuple[str, str | Text], ...]] = (
     ("source", "Source"),
     ("link", "Link"),
+    ("quality", "Quality"),  # data quality this hour: completeness, and the problems counted
     ("kind", "Kind"),
     ("maps", _right("Maps")),
     ("rate", _right("Reads/s")),
@@ -297,7 +303,7 @@ class DevicesScreen(PlantScreen[None]):
     }
     DevicesScreen #device-detail {
         height: auto;
-        max-height: 3;
+        max-height: 4;
         padding: 0 1;
         background: $panel;
     }
@@ -318,6 +324,7 @@ class DevicesScreen(PlantScreen[None]):
         self.config_problem: str | None = None  # it opens but would not load as it is
         self._facts: dict[str, SourceFacts] = {}  # by source name, in file order
         self._health: dict[str, SourceStatus] = {}
+        self._quality: dict[str, SourceQuality] = {}  # this hour's data-quality checks, by source name
         self._has_health = False
         self._edge_previous: EdgeReading | None = None  # the last reading a rate was taken from
         self._edge_rate: float | None = None
@@ -422,6 +429,23 @@ class DevicesScreen(PlantScreen[None]):
         if self.document is not None:
             self._show_sources()
         self._show_edge(snapshot.ts)
+        self._read_quality()
+
+    @work(exclusive=True, group="data-quality", exit_on_error=False)
+    async def _read_quality(self) -> None:
+        """The data-quality checks, with each snapshot: from the engine in this process, or through the socket
+        from the one attached to (a request of its own: they are not in the pushed snapshot)."""
+        engine = self.oee_app.engine
+        if engine is None:
+            return
+        try:
+            report = await engine.data_quality(tags=False)
+        except Exception as exc:  # an engine lost or refusing: the column keeps the last figures
+            log.debug("data quality not read: %s", exc)
+            return
+        self._quality = {quality.source: quality for quality in report.current}
+        if self.document is not None:
+            self._show_sources()
 
     def _show_edge(self, ts: float) -> None:
         """The edge node's line, with each snapshot: a handful of attribute reads, nothing that waits."""
@@ -447,6 +471,7 @@ class DevicesScreen(PlantScreen[None]):
             rows.append((fact.name, [
                 Text(fact.name),
                 link_cell(status, variables),
+                Text(short_cell(self._quality.get(fact.name)), style="bold" if self._problems(fact.name) else ""),
                 Text(fact.kind),
                 _right(str(fact.maps)),
                 *health_cells(status),
@@ -482,7 +507,14 @@ class DevicesScreen(PlantScreen[None]):
             text.append(error_cell(status, self.config.tz))
         if status is not None and status.next_retry_in_s is not None and not status.connected:
             text.append(f" · next try in {status.next_retry_in_s:.0f} s")
+        quality = self._quality.get(fact.name)
+        if quality is not None:
+            text.append("\n" + detail_text(quality))
         detail.update(text)
+
+    def _problems(self, source: str) -> bool:
+        quality = self._quality.get(source)
+        return quality is not None and quality.problems > 0
 
     def _header(self, sources: int) -> Text:
         if self.load_problem is not None:

@@ -258,7 +258,7 @@ class TagMapEditScreen(FormScreen[TagMapResult | None]):
         tag = self.text_of("tag").strip()
         if self.tag_fields.json_path:
             tag = field_checks.mqtt_tag(tag, self.text_of("path"))
-        # Settings this form does not show (deadband, byte and word order) are kept as they were.
+        # Settings this form does not show (deadband, byte and word order, min and max) are kept as they were.
         mapping: dict[str, Any] = {key: value for key, value in self.original.items()
                                    if key not in ("source", "tag", "type", "width")}
         return {"source": self.source, "tag": tag, "type": self.value_of("type"), "width": self.value_of("width"),

@@ -12,6 +12,7 @@ import tomlkit
 
 from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot, Span
 from oee_tui.model.access import Action
+from oee_tui.model.data_quality import QualityReport
 from oee_tui.service.ops import Op, OpContext, OpError, number_arg, text_arg
 
 SECRET_KEYS: Final = frozenset({"password"})  # a `*_env` or `*_file` key names where a secret is, not the secret
@@ -32,6 +33,17 @@ async def machine_detail(context: OpContext, args: Mapping[str, Any]) -> Machine
         return await context.engine.machine_detail(machine or "")
     except KeyError:
         raise OpError("not_found", f"no machine {machine!r} in this plant") from None
+
+
+async def data_quality(context: OpContext, args: Mapping[str, Any]) -> QualityReport:
+    """`oee quality` and the Devices screen: each source's data-quality checks this hour and the closed hours
+    the engine holds; with `source`, only that source's; with `tags` false, without each tag's rows."""
+    source = text_arg(args, "source")
+    try:
+        return await context.engine.data_quality(source, tags=args.get("tags", True) is not False)
+    except KeyError:
+        known = ", ".join(configured.name for configured in context.config.sources) or "(none)"
+        raise OpError("not_found", f"no source {source!r} in this plant (sources: {known})") from None
 
 
 async def set_stop_reason(context: OpContext, args: Mapping[str, Any]) -> None:
@@ -112,6 +124,7 @@ OPS = (
     Op("subscribe", Action.VIEW, "watch the live plant", subscribe),
     Op("snapshot", Action.VIEW, "see the live plant", snapshot),
     Op("machine_detail", Action.VIEW, "see a machine's shift", machine_detail),
+    Op("data_quality", Action.VIEW, "see the data-quality checks", data_quality),
     Op("set_stop_reason", Action.STOP_REASON, "give stop reasons", set_stop_reason),
     Op("status", Action.VIEW, "see the engine's status", status),
     Op("planning", Action.VIEW, "see the planning data", planning),

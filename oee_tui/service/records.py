@@ -42,6 +42,7 @@ from oee_tui.model import (
     TrendPoint,
 )
 from oee_tui.model.audit import AuditEntry, AuditProblem, AuditVerdict
+from oee_tui.model.data_quality import QualityReport, SourceQuality, TagQuality
 
 RECORD: Final = 1
 ENUM: Final = 2
@@ -52,6 +53,7 @@ _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
     PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern, Span,
     AuditEntry, AuditProblem, AuditVerdict, SourceCheck, TagReading, BrowseEntry,
+    QualityReport, SourceQuality, TagQuality,
 )}
 _ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality)}
 

@@ -21,6 +21,7 @@ from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
 from oee_tui.model.access import Action, Role, allowed
+from oee_tui.model.data_quality import QualityReport
 from oee_tui.service.client import EngineClient, EngineLost, NoEngine
 from oee_tui.store import Store
 
@@ -114,6 +115,10 @@ class RemoteEngine:
     async def machine_detail(self, machine: str) -> MachineDetail:
         detail: MachineDetail = await self.call("machine_detail", machine=machine)
         return detail
+
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        report: QualityReport = await self.call("data_quality", source=source, tags=tags)
+        return report
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:

@@ -20,11 +20,12 @@ from oee_tui.store.machine_events import MachineEventTables
 from oee_tui.store.migrations import StoreVersionError
 from oee_tui.store.planning_codec import PlanningError
 from oee_tui.store.planning_tables import PlanningTables
+from oee_tui.store.quality_tables import QualityTables
 from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece, ReportReads
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables):
+            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables, QualityTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 

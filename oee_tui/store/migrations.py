@@ -280,7 +280,29 @@ CREATE TABLE audit_head (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+_V10: Final = """
+-- The data-quality checks' figures of each mapped tag per clock hour (oee_tui.store.quality_tables):
+-- the engine writes an hour when it closes, and the hour so far when it stops; a restart within the hour
+-- adds to that row. `expected` is NULL where the source's completeness is n/a, `skew_s` where it has no
+-- device timestamps.
+CREATE TABLE data_quality_hours (
+    source           VARCHAR NOT NULL,
+    tag              VARCHAR NOT NULL,
+    hour             TIMESTAMP NOT NULL,
+    received         BIGINT NOT NULL,
+    expected         DOUBLE,
+    range_violations BIGINT NOT NULL,
+    duplicates       BIGINT NOT NULL,
+    out_of_order     BIGINT NOT NULL,
+    skew_s           DOUBLE,
+    range_low        DOUBLE,
+    range_high       DOUBLE,
+    last_violation   DOUBLE,
+    PRIMARY KEY (source, tag, hour)
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

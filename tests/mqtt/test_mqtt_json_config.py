@@ -98,7 +98,8 @@ def test_mistakes_name_the_key(source: str, tag: str, key: str, message: str | N
     if message is not None:
         assert caught.value.expected == message
     else:
-        assert caught.value.expected.startswith("is not a known key; known keys: client_id, host, keepalive_s, kind,")
+        assert caught.value.expected.startswith(
+            "is not a known key; known keys: client_id, expected_every_s, host, keepalive_s, kind,")
 
 
 def test_qos_0_without_a_persistent_session_is_allowed() -> None:

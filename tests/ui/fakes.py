@@ -24,6 +24,7 @@ from oee_tui.model import (
     StateInterval,
     TrendPoint,
 )
+from oee_tui.model.data_quality import QualityReport, SourceQuality, TagQuality
 from oee_tui.store import Store
 
 NOW: Final = 1_795_687_200.0  # 2026-11-26 10:00 UTC, 11:00 in the plant (Europe/Berlin)
@@ -151,6 +152,19 @@ SOURCES: Final[tuple[SourceStatus, ...]] = (
 )
 
 
+def quality_report() -> QualityReport:
+    """The data-quality checks of SOURCES this hour: the Modbus PLC with a few problems, the OPC-UA server
+    with a device clock and no expected period (completeness n/a)."""
+    hour = NOW - 1800
+    plc = (TagQuality("plc1", "hr:0", hour, 1800, 1800.0, 0, 1, 0, None),
+           TagQuality("plc1", "hr:4", hour, 1620, 1800.0, 2, 0, 0, None, 0.0, 150.0, 180.5))
+    ua = (TagQuality("ua", "ns=2;s=Line2.Count", hour, 40, None, 0, 0, 1, 0.35),)
+    return QualityReport(NOW, (
+        SourceQuality("plc1", "modbus", hour, 1800.0, 1.0, False, 3420, 3600.0, 2, 1, 0, None, None, plc, plc[1]),
+        SourceQuality("ua", "opcua", hour, 1800.0, None, True, 40, None, 0, 0, 1, 0.35, 0.35, ua),
+    ))
+
+
 def plant_snapshot() -> PlantSnapshot:
     machines = tuple(machine_snapshot(facts) for facts in MACHINES)
     return PlantSnapshot(ts=NOW, shift=SHIFT_LABEL, machines=machines,
@@ -214,6 +228,12 @@ class StaticEngine:
 
     def snapshot(self) -> PlantSnapshot:
         return self.plant
+
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        report = quality_report()
+        return replace(report, current=tuple(quality if tags else replace(quality, tags=())
+                                             for quality in report.current
+                                             if source is None or quality.source == source))
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         self.detail_requests.append(machine)

@@ -108,6 +108,7 @@ MQTT: Final = DriverKind(
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,
     tag_problem=check_mqtt_tag,
     subscribes=True,
+    device_time=lambda source: settings_of(source, MqttSource).timestamp_path is not None,
     expected_interval=keep_alive_of,
     not_browsable=MQTT_NOT_BROWSABLE,
     broker_probe=_probe,

@@ -11,7 +11,7 @@ from typing import ClassVar, Final
 from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, TomlReader, TomlTable
 from oee_tui.config.secret_values import secret_keys
 from oee_tui.drivers.base import Driver, keep_alive_interval_s, settings_of
-from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind
+from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind, always_device_time
 
 OPCUA_SECURITY_MODES: Final = ("None", "Sign", "SignAndEncrypt")
 OPCUA_SECURITY_POLICIES: Final = ("None", "Basic256Sha256")
@@ -117,6 +117,7 @@ OPCUA: Final = DriverKind(
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,
     tag_problem=check_node_id,
     subscribes=True,
+    device_time=always_device_time,
     expected_interval=lambda source: keep_alive_interval_s(settings_of(source, OpcUaSource).publishing_interval_ms),
     address=lambda source: settings_of(source, OpcUaSource).endpoint,
     not_browsable=None,

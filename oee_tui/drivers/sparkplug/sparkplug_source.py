@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 from oee_tui.config import CommonKeys, SourceConfig, TagMapping, TagProblem, TomlReader, TomlTable, is_topic_level
 from oee_tui.drivers.base import Driver, settings_of
 from oee_tui.drivers.broker_source import BROKER_KEYS, BrokerSource, keep_alive_of, probe_settings, read_broker_keys
-from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind
+from oee_tui.drivers.driver_kind import FREE_TEXT_SIXTEEN_BIT, DriverKind, always_device_time
 
 if TYPE_CHECKING:
     from oee_tui.mqtt.transport import MqttSettings
@@ -106,6 +106,7 @@ SPARKPLUG: Final = DriverKind(
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,
     tag_problem=check_sparkplug_tag,
     subscribes=True,
+    device_time=always_device_time,
     expected_interval=keep_alive_of,
     not_readable=SPARKPLUG_NOT_READABLE,
     not_browsable=SPARKPLUG_NOT_BROWSABLE,

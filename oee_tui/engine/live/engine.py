@@ -23,6 +23,7 @@ from typing import Final
 
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
+from oee_tui.engine.live.data_quality import DataQuality
 from oee_tui.engine.live.day_summary_saver import DaySummarySaver
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.fact_writer import FactWriter
@@ -43,6 +44,7 @@ from oee_tui.model import (
     StoreHealth,
     TagSample,
 )
+from oee_tui.model.data_quality import QualityReport, TagQuality
 from oee_tui.store import PlanningError, ReasonEntry, Store, StoreWriteError
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,10 @@ class Engine:
         }
         _set_count_gap_caps(config, self.machines)
         self._pending = PendingSamples()
-        self._router = SampleRouter(config, self.machines, self._pending, self.stats, clock)
+        self.quality = DataQuality(config, now)
+        # Closed hours of the data-quality checks not yet in the store; written after the next flush.
+        self._quality_unsaved: list[TagQuality] = []
+        self._router = SampleRouter(config, self.machines, self._pending, self.stats, clock, self.quality)
         self._writer = FactWriter(store, self._pending, self.stats, clock, flush_interval_s=flush_interval_s,
                                   max_unsaved_rows=config.store.max_unsaved_rows)
         # Set when a source goes offline or comes back, so the snapshot shows it without
@@ -278,6 +283,9 @@ class Engine:
             machine.evaluate(now)
             machine.close(now)
         await self.flush()
+        # The hour so far: a restart within the hour adds to it in the store.
+        self._quality_unsaved.extend((*self.quality.advance(now), *self.quality.current_rows(now)))
+        await self._save_quality()
         for observer in self.observers:  # the edge node's last changes go out, or into the store before it closes
             await observer.stop()
         await self._writer.close()
@@ -299,6 +307,25 @@ class Engine:
         while True:
             await asyncio.sleep(self.flush_interval_s)
             await self._writer.flush(self.machines, periodic=True)
+            if self._quality_unsaved:
+                await self._save_quality()
+
+    async def _save_quality(self) -> None:
+        """The data-quality checks' closed hours into the store; kept for the next flush when it refuses
+        (at most a day of them: they are figures about the data, not the data)."""
+        rows, self._quality_unsaved = self._quality_unsaved, []
+        if self.store is None or not rows:
+            return
+        try:
+            await self._writer.in_writer(self.store.write_quality_hours, rows)
+        except StoreWriteError as exc:
+            log.warning("data-quality hours not stored yet: %s", exc)
+            waiting = rows + self._quality_unsaved
+            keep = 24 * max(1, len(self.quality.counters))
+            if len(waiting) > keep:
+                log.warning("data-quality hours: %d tag-hours dropped, the oldest, after a day unstored",
+                            len(waiting) - keep)
+            self._quality_unsaved = waiting[-keep:]
 
     async def _backup_loop(self, store: Store) -> None:
         """`[store] backup_every_h`: a backup on the writer thread, so it never races a flush. Read
@@ -368,6 +395,7 @@ class Engine:
         """Bring every machine's state up to date (staleness, open intervals); the snapshot is
         rebuilt when next asked for."""
         now = self.clock()
+        self._quality_unsaved.extend(self.quality.advance(now))
         shift = self.calendar.current_or_last(now)
         trim = now - self._last_trim >= 60.0
         if trim:
@@ -404,6 +432,14 @@ class Engine:
         if self._snapshot.store is not health:
             self._snapshot = replace(self._snapshot, store=health)
         return self._snapshot
+
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        """The data-quality checks of every source (or of `source`): its current hour and the closed ones
+        the engine holds, with each tag's figures unless `tags` is False. Raises KeyError for a source
+        not in the config."""
+        if source is not None and source not in {known.name for known in self.config.sources}:
+            raise KeyError(f"unknown source {source!r}")
+        return self.quality.report(self.clock(), source, tags=tags)
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         return build_machine_detail(self.machines[machine], self.clock(), self.calendar, self.reasons)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from oee_tui.config import Config
+from oee_tui.engine.live.data_quality import DataQuality, TagCounters
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.machine import MachineTracker
 from oee_tui.engine.live.pending_samples import PendingSamples
@@ -30,6 +31,7 @@ class TagRoute:
 
     targets: tuple[tuple[MachineTracker, Signal], ...]
     deadband: float
+    quality: TagCounters  # the data-quality checks' counters of this tag, updated by the loops below
     last_value: TagValue = None
     last_quality: Quality | None = None
 
@@ -38,8 +40,9 @@ class SampleRouter:
     """The routes of a plant's tags to its machines' signals; set_plant() builds them again after a reload."""
 
     def __init__(self, config: Config, machines: Mapping[str, MachineTracker], pending: PendingSamples,
-                 stats: EngineStats, clock: Callable[[], float]) -> None:
+                 stats: EngineStats, clock: Callable[[], float], quality: DataQuality) -> None:
         self.pending = pending
+        self.quality = quality
         self.stats = stats
         self.clock = clock
         self.states_changed = False  # a machine's state changed since the engine last looked
@@ -63,7 +66,8 @@ class SampleRouter:
         for (source, _tag), value in targets.items():
             fed = self._fed_by.setdefault(source, [])
             fed.extend(tracker for tracker, _signal in value if tracker not in fed)
-        self.routes = {key: TagRoute(tuple(value), deadbands[key]) for key, value in targets.items()}
+        counters = self.quality.set_plant(config, self.clock())
+        self.routes = {key: TagRoute(tuple(value), deadbands[key], counters[key]) for key, value in targets.items()}
         self._routes_by_source = {}
         for (source, tag), route in self.routes.items():
             self._routes_by_source.setdefault(source, {})[tag] = route
@@ -90,6 +94,26 @@ class SampleRouter:
             value = sample.value
             quality = sample.quality
             good = quality is _GOOD
+            ts = sample.ts_utc
+            # The data-quality checks (data_quality.py), inline: this loop runs for every sample.
+            checks = route.quality
+            newest = checks.last_ts
+            if ts > newest:
+                checks.last_ts = ts
+                checks.last_value = value
+                lag = received - ts
+                if lag < checks.skew_min:
+                    checks.skew_min = lag
+            elif ts < newest:
+                checks.out_of_order += 1
+            elif value == checks.last_value:
+                checks.duplicates += 1
+            if good:
+                checks.received += 1
+                if checks.ranged and (value.__class__ is float or value.__class__ is int) and \
+                        not checks.low <= value <= checks.high:
+                    checks.range_violations += 1
+                    checks.last_violation = value
             last = route.last_value
             if (quality is not route.last_quality or value != last) and (
                 not good or route.deadband == 0.0 or last is None or isinstance(value, str | bool)
@@ -97,7 +121,7 @@ class SampleRouter:
             ):
                 route.last_value = value
                 route.last_quality = quality
-                ts_col.append(sample.ts_utc)
+                ts_col.append(ts)
                 source_col.append(sample.source)
                 tag_col.append(sample.tag)
                 if value is None or isinstance(value, str):
@@ -108,7 +132,7 @@ class SampleRouter:
                     text_col.append(None)
                 quality_col.append(quality_text[quality])
             for machine, signal in route.targets:
-                machine.on_sample(signal, sample.ts_utc, value, good, sample.error, received)
+                machine.on_sample(signal, ts, value, good, sample.error, received)
                 touched.add(machine)
         self.stats.samples_in += count
         self.stats.unknown_tags += unknown
@@ -134,6 +158,23 @@ class SampleRouter:
             if route is None:
                 unknown += 1
                 continue
+            checks = route.quality
+            newest = checks.last_ts
+            if ts > newest:
+                checks.last_ts = ts
+                checks.last_value = value
+                lag = received - ts
+                if lag < checks.skew_min:
+                    checks.skew_min = lag
+            elif ts < newest:
+                checks.out_of_order += 1
+            elif value == checks.last_value:
+                checks.duplicates += 1
+            checks.received += 1
+            if checks.ranged and (value.__class__ is float or value.__class__ is int) and \
+                    not checks.low <= value <= checks.high:
+                checks.range_violations += 1
+                checks.last_violation = value
             last = route.last_value
             if (route.last_quality is not _GOOD or value != last) and (
                 route.deadband == 0.0 or last is None or isinstance(value, str | bool)
