@@ -38,6 +38,10 @@ def poll_interval(source: SourceConfig) -> float:
     return max(0.001, source.poll_interval_s)
 
 
+def keeps_mapped_only(_source: SourceConfig) -> bool:
+    return False
+
+
 def any_type(_type_text: str, _tag: str) -> str | None:
     """For a kind whose tag maps take whatever type the device reports: nothing to check."""
     return None
@@ -70,6 +74,9 @@ class DriverKind:
     # How a counter's width is found when the tag map gives none and the source tells it (a
     # Sparkplug birth's datatype), as the tag-map form says it; None: the kind's default.
     learned_width: str | None = None
+    # Whether the source's samples of tags no machine maps are stored too (and the source is
+    # started without tag maps): Sparkplug's keep_all_metrics.
+    keeps_every_sample: Callable[[SourceConfig], bool] = keeps_mapped_only
 
     # ------------------------------------------------------------ config.kinds.SourceKind
 

@@ -28,7 +28,7 @@ SHOWN = {
               "user_certificate", "user_private_key", "poll_interval_s", *TUNING, "queue_size"),
     "s7": ("host", "port", "rack", "slot", "local_tsap", "remote_tsap", "poll_interval_s", *TUNING, "queue_size"),
     "logix": ("host", "port", "slot", "tag_upload", "poll_interval_s", *TUNING, "queue_size"),
-    "sparkplug": ("host", "port", "host_id", "group_ids", "mqtt_version", "username", "password", "tls",
+    "sparkplug": ("host", "port", "host_id", "group_ids", "keep_all_metrics", "mqtt_version", "username", "password", "tls",
                   "tls_ca_file", "tls_cert_file", "tls_key_file", *TUNING, "queue_size", "namespace", "client_id",
                   "keepalive_s", "reorder_timeout_s"),
     "mqtt": ("host", "port", "mqtt_version", "username", "password", "tls", "tls_ca_file", "tls_cert_file",

@@ -39,6 +39,9 @@ class SparkplugSource(BrokerSource):
     namespace: str | None = None  # Sparkplug topics' first level; default "spBv1.0"
     group_ids: tuple[str, ...] = ()  # empty: every group
     reorder_timeout_s: float | None = None  # how long a seq gap may wait for its message
+    # Store every metric as samples under its own name, mapped or not: the namespace's history,
+    # to map later. The source is started even when no machine maps a tag of it.
+    keep_all_metrics: bool = False
 
 
 def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> SparkplugSource:
@@ -62,6 +65,7 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> Sparkplu
         group_ids=tuple(group_ids),
         reorder_timeout_s=None if "reorder_timeout_s" not in t else
         r.number(t, key, "reorder_timeout_s", positive=True),
+        keep_all_metrics=r.boolean(t, key, "keep_all_metrics", False),
     )
 
 
@@ -90,6 +94,10 @@ def _probe(source: SourceConfig) -> MqttSettings:
                                                        sparkplug.name))
 
 
+def _keeps_all(source: SourceConfig) -> bool:
+    return settings_of(source, SparkplugSource).keep_all_metrics
+
+
 def _driver(source: SourceConfig, tags: Sequence[TagMapping], _config_path: Path | None) -> Driver:
     from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
 
@@ -100,7 +108,7 @@ SPARKPLUG: Final = DriverKind(
     name="sparkplug",
     default_port=1883,
     settings_type=SparkplugSource,
-    keys=BROKER_KEYS | {"host_id", "namespace", "group_ids", "reorder_timeout_s"},
+    keys=BROKER_KEYS | {"host_id", "namespace", "group_ids", "reorder_timeout_s", "keep_all_metrics"},
     read_keys=_read,
     tag_check=tag_type,
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,
@@ -113,5 +121,6 @@ SPARKPLUG: Final = DriverKind(
     # Connecting as the host would take over the engine's client id and rewrite its STATE.
     checked_by_probe=True,
     learned_width="the birth's datatype (Int8 8 ... UInt64 64 bits)",
+    keeps_every_sample=_keeps_all,
     driver=_driver,
 )
