@@ -20,6 +20,12 @@ from oee_tui.model import BornMetrics
 _NodeKey = tuple[str, str, str | None]
 
 
+def nothing_heard(source: str) -> str:
+    """What a browse says before the engine heard any birth on `source`."""
+    return (f"no birth heard on {source} yet: edge nodes declare their metrics in their births (the engine asks "
+            f"a node that publishes without one for a rebirth)")
+
+
 class DiscoveredMetrics:
     """What births declared on one source, by edge node and device."""
 

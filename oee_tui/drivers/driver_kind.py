@@ -67,6 +67,9 @@ class DriverKind:
     address: Callable[[SourceConfig], str] = host_and_port  # where it is, as lists and messages show it
     not_readable: str | None = None  # why `oee devices test` cannot read its tags; None: it can
     not_browsable: str | None = NOT_BROWSABLE  # why it has no address space to browse; None: it has
+    # Browsed from what the running engine heard the devices announce (Sparkplug births), never by
+    # connecting: then the text says what to do where no engine runs. None: browsed on the device.
+    browsed_in_engine: str | None = None
     # MQTT kinds: the broker connection a probe makes (a client id of its own, a clean session).
     broker_probe: Callable[[SourceConfig], MqttSettings] | None = None
     # Whether "is it there?" probes the broker instead of connecting as the source would.

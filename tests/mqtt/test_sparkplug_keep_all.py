@@ -11,6 +11,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from oee_tui.drivers.base import BrowseEntry
 from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.engine import Engine
@@ -161,3 +163,31 @@ async def test_without_the_setting_unmapped_metrics_are_not_stored(broker: Mosqu
         assert none_started.runners == []  # no tag maps and no keep_all_metrics: not started, as before
     finally:
         await none_started.stop()
+
+
+async def test_an_attached_client_browses_what_the_engine_heard(broker: MosquittoBroker, tmp_path: Path) -> None:
+    """`oee devices browse` and an attached TUI ask the engine (device_browse), which never connects a
+    second host for it: the metrics come from the births the engine's own host heard."""
+    from oee_tui.service.client import EngineClient, EngineRefused
+    from tests.support.served_engine import served_plant
+
+    config = parse_config(CONFIG.format(port=broker.port, keep="keep_all_metrics = true", signals=""))
+    async with served_plant(tmp_path, config) as plant:
+        client = await EngineClient.attach(tmp_path, origin="test")
+        node = await asyncio.to_thread(EdgeNode, broker.port, "plant", "line1")
+        try:
+            await until(lambda: plant.engine.runners[0].health.connected)
+            with pytest.raises(EngineRefused, match="no birth heard on uns yet"):
+                await client.call("device_browse", name="uns")
+            await asyncio.to_thread(node.nbirth, [])
+            await asyncio.to_thread(node.dbirth, "press1", press_metrics(1, int(time.time() * 1000)))
+            await until(lambda: len(plant.engine.discovered_metrics("uns") or ()) == 5)
+            top = await client.call("device_browse", name="uns")
+            press = await client.call("device_browse", name="uns", parent="plant/line1/press1")
+        finally:
+            await asyncio.to_thread(node.close)
+            await client.close()
+    assert list(top) == [BrowseEntry("plant", "plant", None, True)]
+    assert [(entry.id, entry.type) for entry in press] == [
+        ("plant/line1/press1/Count", "UInt32"), ("plant/line1/press1/Running", "Boolean"),
+        ("plant/line1/press1/Recipe/Name", "String")]

@@ -21,9 +21,10 @@ NAMESPACE_PROBLEM: Final = 'must be one topic level without /, + or # (the Spark
 # Sparkplug metrics are pushed by edge nodes (a birth, then changes); a host cannot ask for one.
 SPARKPLUG_NOT_READABLE: Final = ("sparkplug sources cannot be test-read: edge nodes push their metrics (a birth, "
                                  "then changes) and a host cannot ask for one; `oee devices list` checks the broker")
-SPARKPLUG_NOT_BROWSABLE: Final = (
-    "a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
-    "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest")
+SPARKPLUG_BROWSED_IN_ENGINE: Final = (
+    "a Sparkplug host lists the metrics edge nodes declared in their births, which only the running engine "
+    "hears: start `oee engine` (or the TUI), then browse again; or type the metric as group/edge node/device/"
+    "metric (+ matches one level, a final # the rest)")
 
 
 def group_id_problem(group: str) -> str:
@@ -116,7 +117,8 @@ SPARKPLUG: Final = DriverKind(
     subscribes=True,
     expected_interval=keep_alive_of,
     not_readable=SPARKPLUG_NOT_READABLE,
-    not_browsable=SPARKPLUG_NOT_BROWSABLE,
+    not_browsable=None,
+    browsed_in_engine=SPARKPLUG_BROWSED_IN_ENGINE,
     broker_probe=_probe,
     # Connecting as the host would take over the engine's client id and rewrite its STATE.
     checked_by_probe=True,
