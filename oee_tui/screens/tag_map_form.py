@@ -52,7 +52,7 @@ TAG_FIELDS: Final = {
     "opcua": TagFields("node id, e.g. ns=2;s=Line1.Count (F3 browses)", type_hint="blank: the server's type"),
     "s7": TagFields("e.g. DB1.DBD0, DB1.DBX4.0, MW10", type_hint="blank: from the address (DBW → INT, DBD → DINT, …)"),
     "logix": TagFields("tag name, e.g. Line1_Count (F3 lists the controller's tags)",
-                       type_hint="blank: the controller's type"),
+                       type_hint="blank: the controller's type; needed with tag_upload = false, e.g. DINT"),
     "sparkplug": TagFields("group/edge node/device/metric, e.g. Plant1/+/Press1/Count", "Metric", type_hint=None),
     "mqtt": TagFields("topic filter, e.g. plant/+/filler/counts", "Topic", type_hint=None, json_path=True),
 }
