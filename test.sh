@@ -5,11 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # The MQTT tests start their own Mosquitto broker on free ports: they need the binary.
-if ! command -v mosquitto >/dev/null 2>&1; then
+# The OPC-UA tests also run a node-opcua server under node: they need node and npm.
+packages=()
+command -v mosquitto >/dev/null 2>&1 || packages+=(mosquitto)
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+if [ ${#packages[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# node-opcua (pinned in tests/drivers/opcua/node_opcua/package.json) into the tests' cache dir, once.
+python3 -m tests.drivers.opcua.node_opcua_server >/dev/null
 python3 -m pytest -q -n 2 "$@"

@@ -250,9 +250,12 @@ async def probe_broker_at(settings: MqttSettings) -> BrokerProbe:
 
 
 async def browse_source(config: Config, source: SourceConfig, parent: str | None = None) -> list[BrowseEntry]:
-    if not kind_of(source).browsable:
-        # Before connecting: a Sparkplug host would take over the engine's client id and STATE.
+    kind = kind_of(source)
+    if not kind.browsable:
         raise NotImplementedError(f"{source.kind} sources cannot be browsed: {not_browsable(source.kind)}")
+    if kind.browsed_in_engine is not None:
+        # Never by connecting: a Sparkplug host would take over the engine's client id and STATE.
+        raise NotImplementedError(f"{source.name}: {kind.browsed_in_engine}")
     driver = await _connected(config, source, tags_of(config, source.name))
     try:
         return await driver.browse(parent)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 from oee_tui.config import Config
+from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.acquisition import DriverFactory
 from oee_tui.engine.live.engine import Engine, ReloadSummary
 from oee_tui.engine.live.observers import EngineObserver
@@ -105,6 +106,9 @@ class DemoEngine:
 
     def snapshot(self) -> PlantSnapshot:
         return self.engine.snapshot()
+
+    def discovered_metrics(self, source: str) -> DiscoveredMetrics | None:
+        return self.engine.discovered_metrics(source)
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         return await self.engine.machine_detail(machine)

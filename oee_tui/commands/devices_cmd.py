@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     devices_sub.add_parser("certificates", parents=[common], help="this client's and the servers' certificates")
     test = devices_sub.add_parser("test", parents=[common], help="read every mapped tag of a source once")
     test.add_argument("name", help="the source's name in the config")
-    browse = devices_sub.add_parser("browse", parents=[common], help="what a source offers (OPC-UA nodes, Logix tags)")
+    browse = devices_sub.add_parser("browse", parents=[common],
+                                    help="what a source offers: OPC-UA nodes, Logix tags, Sparkplug metrics")
     browse.add_argument("name", help="the source's name in the config")
     browse.add_argument("parent", nargs="?", help="a node id or tag to list the children of (default: the top)")
     devices.set_defaults(run=run)

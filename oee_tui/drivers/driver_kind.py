@@ -46,6 +46,10 @@ def always_device_time(_source: SourceConfig) -> bool:
     return True
 
 
+def keeps_mapped_only(_source: SourceConfig) -> bool:
+    return False
+
+
 def any_type(_type_text: str, _tag: str) -> str | None:
     """For a kind whose tag maps take whatever type the device reports: nothing to check."""
     return None
@@ -71,6 +75,9 @@ class DriverKind:
     address: Callable[[SourceConfig], str] = host_and_port  # where it is, as lists and messages show it
     not_readable: str | None = None  # why `oee devices test` cannot read its tags; None: it can
     not_browsable: str | None = NOT_BROWSABLE  # why it has no address space to browse; None: it has
+    # Browsed from what the running engine heard the devices announce (Sparkplug births), never by
+    # connecting: then the text says what to do where no engine runs. None: browsed on the device.
+    browsed_in_engine: str | None = None
     # MQTT kinds: the broker connection a probe makes (a client id of its own, a clean session).
     broker_probe: Callable[[SourceConfig], MqttSettings] | None = None
     # Whether "is it there?" probes the broker instead of connecting as the source would.
@@ -82,6 +89,9 @@ class DriverKind:
     # metric's): the data-quality checks measure the device clock's skew from them. A polled kind stamps
     # each batch with the box's time of the read, so it has none.
     device_time: Callable[[SourceConfig], bool] = no_device_time
+    # Whether the source's samples of tags no machine maps are stored too (and the source is
+    # started without tag maps): Sparkplug's keep_all_metrics.
+    keeps_every_sample: Callable[[SourceConfig], bool] = keeps_mapped_only
 
     # ------------------------------------------------------------ config.kinds.SourceKind
 

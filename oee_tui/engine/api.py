@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from oee_tui.config import Config
+from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import MachineDetail, PlantSnapshot
@@ -52,6 +53,11 @@ class PlantEngine(Protocol):
         (connected, stale, last error, reads/s, latency p50/p95, error, reconnect
         and dropped-sample counts, queue policy).
         """
+        ...
+
+    def discovered_metrics(self, source: str) -> DiscoveredMetrics | None:
+        """What `source`'s devices announced in their births (Sparkplug) since the engine started, for
+        picking tag maps from; None when nothing was heard (or, attached, ask the engine's device_browse)."""
         ...
 
     async def machine_detail(self, machine: str) -> MachineDetail:

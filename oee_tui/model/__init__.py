@@ -5,6 +5,7 @@ vocabulary the layers above speak to each other in.
 """
 
 from oee_tui.model.audit import AuditChange, AuditEntry, AuditProblem, AuditVerdict
+from oee_tui.model.born_metrics import BornMetrics
 from oee_tui.model.events import EventKind, MachineEvent
 from oee_tui.model.facts import (
     COUNTER_SIGNALS,
@@ -53,6 +54,7 @@ __all__ = [
     "AuditEntry",
     "AuditProblem",
     "AuditVerdict",
+    "BornMetrics",
     "CountBucket",
     "CountEvent",
     "CountEventColumns",

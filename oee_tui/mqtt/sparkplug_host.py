@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from oee_tui.model import DeadLetter, Quality, SampleColumns, TagSample, TagValue
+from oee_tui.model import BornMetrics, DeadLetter, Quality, SampleColumns, TagSample, TagValue
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug_codec import (
     BD_SEQ_METRIC,
@@ -156,6 +156,7 @@ class HostOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # mapped tag -> bits of the integer datatype a birth gave its metric: what a counter wraps at
     counter_widths: dict[str, int] = field(default_factory=dict)
+    births: list[BornMetrics] = field(default_factory=list)  # every metric each birth declared, mapped or not
     republish_state: bool = False  # someone overwrote our STATE with offline: publish online again
 
     @property
@@ -193,11 +194,12 @@ class HostOutput:
         self.commands.extend(other.commands)
         self.dead_letters.extend(other.dead_letters)
         self.counter_widths.update(other.counter_widths)
+        self.births.extend(other.births)
         self.republish_state = self.republish_state or other.republish_state
 
     def __bool__(self) -> bool:
         return bool(any(self.batches) or self.historical or self.commands or self.dead_letters
-                    or self.counter_widths or self.republish_state)
+                    or self.counter_widths or self.births or self.republish_state)
 
 
 @dataclass(slots=True)
@@ -218,6 +220,7 @@ class _Metrics:
 
     prefix: str  # "group/edge" or "group/edge/device"
     router: MetricRouter | None = None  # None: every metric under its own tag
+    keep_all: bool = False  # every metric under its own tag too, besides the mapped tags the router gives
     table: AliasTable = field(default_factory=AliasTable)
     names: list[str] = field(default_factory=list)  # in birth order, for the BAD samples of a death
     born: bool = False
@@ -228,7 +231,13 @@ class _Metrics:
         targets = self.routes.get(name)
         if targets is None:
             tag = f"{self.prefix}/{name}"
-            targets = self.routes[name] = (tag,) if self.router is None else self.router.targets(tag)
+            if self.router is None:
+                targets = (tag,)
+            elif self.keep_all:
+                targets = tuple(dict.fromkeys((tag, *self.router.targets(tag))))
+            else:
+                targets = self.router.targets(tag)
+            self.routes[name] = targets
         return targets
 
 
@@ -260,9 +269,10 @@ class SparkplugHost:
                  rebirth_holdoff_s: float = DEFAULT_REBIRTH_HOLDOFF_S,
                  reorder_buffer: int = DEFAULT_REORDER_BUFFER,
                  clock: Callable[[], float] = time.monotonic, namespace: str = NAMESPACE,
-                 router: MetricRouter | None = None) -> None:
+                 router: MetricRouter | None = None, keep_all: bool = False) -> None:
         self.source = source
         self.router = router
+        self.keep_all = keep_all
         self.namespace = namespace
         self.host_id = host_id
         self.groups = frozenset(groups)
@@ -347,7 +357,8 @@ class SparkplugHost:
         key = (group_id, edge_node_id)
         node = self._nodes.get(key)
         if node is None:
-            node = self._nodes[key] = _Node(group_id, edge_node_id, _Metrics(f"{group_id}/{edge_node_id}", self.router))
+            node = self._nodes[key] = _Node(group_id, edge_node_id, _Metrics(f"{group_id}/{edge_node_id}", self.router,
+                                                                          self.keep_all))
         return node
 
     # ------------------------------------------------------------ node birth and death
@@ -371,6 +382,7 @@ class SparkplugHost:
         node.bd_seq = _bd_seq_of(payload)
         node.expected_seq = None if decoded.seq is None else (decoded.seq + 1) % _SEQ_MODULUS
         self._counter_widths(node.metrics, out)
+        out.births.append(_born(node, None, node.metrics))
         self._samples(node.metrics, decoded, arrival_ts, out)
 
     def _on_ndeath(self, node: _Node, payload: Payload, topic_name: str, raw: bytes, arrival_ts: float,
@@ -480,7 +492,8 @@ class SparkplugHost:
         device_id = message.device_id or ""
         device = node.devices.get(device_id)
         if device is None:
-            device = node.devices[device_id] = _Metrics(f"{node.metrics.prefix}/{device_id}", self.router)
+            device = node.devices[device_id] = _Metrics(f"{node.metrics.prefix}/{device_id}", self.router,
+                                                        self.keep_all)
         try:
             decoded = self._birth(device, message.payload)
         except SparkplugDecodeError as exc:
@@ -488,6 +501,7 @@ class SparkplugHost:
             self._dead_letter(out, message.topic, message.raw, message.arrival_ts, f"DBIRTH rejected: {exc.reason}")
             return
         self._counter_widths(device, out)
+        out.births.append(_born(node, device_id, device))
         self._samples(device, decoded, message.arrival_ts, out)
 
     def _before_birth(self, node: _Node, message: _Buffered, out: HostOutput) -> None:
@@ -617,3 +631,19 @@ def _bd_seq_of(payload: Payload) -> int | None:
             value = metric_value(metric, metric.datatype or DataType.Int64)
             return value if isinstance(value, int) and not isinstance(value, bool) else None
     return None
+
+
+def _born(node: _Node, device_id: str | None, metrics: _Metrics) -> BornMetrics:
+    """What a birth declared, every metric with its datatype's name, for whoever lists them (the Devices screen)."""
+    datatypes = metrics.table.datatypes()
+    declared = tuple((name, _datatype_name(datatypes.get(name))) for name in metrics.names)
+    return BornMetrics(node.group_id, node.edge_node_id, device_id, declared)
+
+
+def _datatype_name(datatype: int | None) -> str:
+    if datatype is None:
+        return "Unknown"
+    try:
+        return DataType(datatype).name
+    except ValueError:  # a code this codec does not know
+        return f"DataType {datatype}"

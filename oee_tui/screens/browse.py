@@ -1,11 +1,12 @@
-"""Browse what a device offers (OPC-UA nodes, Logix tags) and pick one for a tag map.
+"""Browse what a device offers (OPC-UA nodes, Logix tags, Sparkplug metrics) and pick one for a tag map.
 
 The tree loads lazily: a node's children are asked for only when it is opened,
 each time in a worker, because a real server can hold tens of thousands of
 nodes and each answer is a round trip. One connection serves the whole browse
 (a Logix controller uploads its tag list on every connect) and is closed with
 the screen. An OPC-UA connection uses the config's PKI folder, as `oee devices
-browse` does.
+browse` does. Sparkplug metrics are not asked of a device: they are what the engine
+heard edge nodes declare in their births (drivers/discovered_metrics.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.text import Text
 from textual import on
@@ -27,10 +28,14 @@ from textual.widgets.tree import TreeNode
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.device_checks import BROWSABLE_KINDS, describe_error
 from oee_tui.drivers.base import BrowseEntry, Driver
+from oee_tui.drivers.discovered_metrics import nothing_heard
 from oee_tui.drivers.driver_kind import NOT_BROWSABLE
-from oee_tui.drivers.registry import make_driver
+from oee_tui.drivers.registry import kind_of, make_driver
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.widgets.dialog import Dialog
+
+if TYPE_CHECKING:
+    from oee_tui.engine.api import PlantEngine
 
 # Modbus and S7 address spaces are flat register and memory areas with no names to list.
 
@@ -65,6 +70,36 @@ class EngineBrowser:
 
     async def close(self) -> None:
         return None
+
+
+class DiscoveredBrowser:
+    """A Browser over what this TUI's own engine heard the source's devices announce (Sparkplug births),
+    read again for every node opened, so births heard meanwhile show."""
+
+    def __init__(self, engine: PlantEngine | None, source: str) -> None:
+        self.engine = engine
+        self.source = source
+
+    async def browse(self, parent: str | None) -> list[BrowseEntry]:
+        discovered = None if self.engine is None else self.engine.discovered_metrics(self.source)
+        if discovered is None:
+            raise LookupError(nothing_heard(self.source))
+        return discovered.children(parent)
+
+    async def close(self) -> None:
+        return None
+
+
+def browser_for(engine: PlantEngine | None, source: SourceConfig) -> Browser | None:
+    """How to browse `source` from a screen: through the engine this TUI is attached to when it runs the
+    source as it stands here, from what this TUI's own engine heard for a kind browsed that way (Sparkplug),
+    else None (BrowseScreen then connects to the device itself)."""
+    if kind_of(source).browsed_in_engine is not None:
+        if isinstance(engine, RemoteEngine):
+            return EngineBrowser(engine, source.name)
+        return DiscoveredBrowser(engine, source.name)
+    reaching = engine_reaching(engine, source)
+    return None if reaching is None else EngineBrowser(reaching, source.name)
 
 
 class DeviceBrowser:
@@ -150,7 +185,8 @@ class BrowseScreen(Dialog[str | None]):
                  config_path: Path | None) -> None:
         super().__init__(f"Browse {source.name} ({source.kind})")
         self.source = source
-        browsable = source.kind in BROWSABLE_KINDS
+        # A kind browsed in the engine (Sparkplug) is never connected to from here: see browser_for.
+        browsable = source.kind in BROWSABLE_KINDS and kind_of(source).browsed_in_engine is None
         self.browser: Browser | None = browser if browser is not None else (
             DeviceBrowser(source, tags, config_path=config_path) if browsable else None)
 

@@ -38,7 +38,7 @@ from oee_tui.model import MachineState, PlantSnapshot, SourceStatus
 from oee_tui.model.access import Action
 from oee_tui.model.data_quality import SourceQuality
 from oee_tui.quality_text import detail_text, short_cell
-from oee_tui.screens.browse import BrowseScreen, EngineBrowser, engine_reaching
+from oee_tui.screens.browse import BrowseScreen, browser_for, engine_reaching
 from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.host import PlantScreen
@@ -640,8 +640,7 @@ class DevicesScreen(PlantScreen[None]):
                             timeout=15)
 
         source = config.source(name)
-        engine = engine_reaching(self.oee_app.engine, source)
-        browser = None if engine is None else EngineBrowser(engine, name)
+        browser = browser_for(self.oee_app.engine, source)
         self.app.push_screen(BrowseScreen(source, browser, tags=tags_of(config, name),
                                           config_path=config.path), picked)
 
@@ -669,7 +668,8 @@ class DevicesScreen(PlantScreen[None]):
         if name is not None:
             yield SystemCommand(f"Edit source {name}", "Its address and connection settings (e)", self.action_edit)
             yield SystemCommand(f"Test connection to {name}", "Read every mapped tag once (t)", self.action_test)
-            yield SystemCommand(f"Browse {name}", "Its nodes or tags, OPC-UA and Logix (b)", self.action_browse)
+            yield SystemCommand(f"Browse {name}", "Its nodes, tags or metrics: OPC-UA, Logix, Sparkplug (b)",
+                                self.action_browse)
             yield SystemCommand(f"Tag maps of {name}", "Which machine signals read which tags (m)",
                                 self.action_tag_maps)
             yield SystemCommand(f"Delete source {name}", "After asking; refused while tags are mapped (x)",

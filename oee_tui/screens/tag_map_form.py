@@ -4,8 +4,9 @@ Checks run as the tag is typed, by the source's kind (its declaration in
 oee_tui.drivers.registry): a Modbus area and register, an OPC-UA node id, an S7
 address (with the S7 driver's own parser), a Logix tag name (with the Logix driver's),
 a Sparkplug metric pattern, an MQTT topic filter and JSON path (with oee_tui.mqtt's own
-parsers). F3 opens the device's browse tree for OPC-UA and Logix, so a node id need not
-be typed at all; an MQTT broker has nothing to browse, and F3 says so. The form never
+parsers). F3 opens the device's browse tree for OPC-UA and Logix, and for Sparkplug the
+metrics the engine heard in births, so a node id need not be typed at all; an MQTT broker
+has nothing to browse, and F3 says so. The form never
 writes the file: Save hands back a checked copy of the document, which the tag map list
 (oee_tui.screens.tag_maps) saves at once.
 """
@@ -30,7 +31,7 @@ from oee_tui.drivers.modbus.modbus_source import MODBUS_TYPES
 from oee_tui.drivers.registry import KINDS
 from oee_tui.model import COUNTER_SIGNALS, Signal
 from oee_tui.mqtt.json_source import split_tag
-from oee_tui.screens.browse import BrowseScreen, EngineBrowser, engine_reaching
+from oee_tui.screens.browse import BrowseScreen, browser_for
 from oee_tui.screens.host import ScreenHost
 from oee_tui.widgets.form import Field, FieldRow, FormScreen, fields_marked
 
@@ -51,7 +52,7 @@ TAG_FIELDS: Final = {
     "opcua": TagFields("node id, e.g. ns=2;s=Line1.Count (F3 browses)", type_hint="blank: the server's type"),
     "s7": TagFields("e.g. DB1.DBD0, DB1.DBX4.0, MW10", type_hint="blank: from the address (DBW → INT, DBD → DINT, …)"),
     "logix": TagFields("tag name, e.g. Line1_Count (F3 lists the controller's tags)",
-                       type_hint="blank: the controller's type"),
+                       type_hint="blank: the controller's type; needed with tag_upload = false, e.g. DINT"),
     "sparkplug": TagFields("group/edge node/device/metric, e.g. Plant1/+/Press1/Count", "Metric", type_hint=None),
     "mqtt": TagFields("topic filter, e.g. plant/+/filler/counts", "Topic", type_hint=None, json_path=True),
 }
@@ -91,7 +92,7 @@ class TagMapEditScreen(FormScreen[TagMapResult | None]):
         Binding("ctrl+s", "save", "Save", id="tag-map.save", priority=True,
                 tooltip="Check every field and save the tag map to the config file"),
         Binding("f3", "pick", "Pick from device", id="tag-map.pick",
-                tooltip="Browse the device (OPC-UA nodes, Logix tags) and fill in the tag"),
+                tooltip="Browse the device (OPC-UA nodes, Logix tags, Sparkplug metrics) and fill in the tag"),
         Binding("escape", "cancel", "Cancel", id="tag-map.cancel", tooltip="Leave without saving"),
     ]
 
@@ -214,8 +215,7 @@ class TagMapEditScreen(FormScreen[TagMapResult | None]):
                 tag.focus()
 
         source = config.source(self.source)
-        engine = engine_reaching(cast("ScreenHost", self.app).engine, source)
-        browser = None if engine is None else EngineBrowser(engine, self.source)
+        browser = browser_for(cast("ScreenHost", self.app).engine, source)
         self.app.push_screen(BrowseScreen(source, browser, tags=tags_of(config, self.source),
                                           config_path=self.document.path), picked)
 

@@ -10,6 +10,8 @@ from typing import Any
 from oee_tui import device_checks
 from oee_tui.config import SourceConfig
 from oee_tui.drivers.base import BrowseEntry, TagReading
+from oee_tui.drivers.discovered_metrics import nothing_heard
+from oee_tui.drivers.registry import kind_of
 from oee_tui.model.access import Action
 from oee_tui.service.ops import Op, OpContext, OpError, text_arg
 
@@ -41,12 +43,25 @@ async def device_clock(context: OpContext, args: Mapping[str, Any]) -> float | N
 
 async def device_browse(context: OpContext, args: Mapping[str, Any]) -> tuple[BrowseEntry, ...]:
     config, source = _source(context, args)
+    if kind_of(source).browsed_in_engine is not None:
+        return _discovered(context, source, text_arg(args, "parent"))
     try:
         return tuple(await device_checks.browse_source(config, source, text_arg(args, "parent")))
     except NotImplementedError as exc:
         raise OpError("bad_request", str(exc)) from None
     except Exception as exc:
         raise OpError("failed", _failed(source, exc)) from None
+
+
+def _discovered(context: OpContext, source: SourceConfig, parent: str | None) -> tuple[BrowseEntry, ...]:
+    """What the engine heard `source`'s devices announce (Sparkplug births), as a browse tree."""
+    discovered = context.engine.discovered_metrics(source.name)
+    if discovered is None:
+        raise OpError("not_found", nothing_heard(source.name))
+    try:
+        return tuple(discovered.children(parent))
+    except ValueError as exc:
+        raise OpError("not_found", f"{source.name}: {exc}") from None
 
 
 def _source(context: OpContext, args: Mapping[str, Any]) -> tuple[Any, SourceConfig]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from oee_tui.config import Config
+from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
@@ -111,6 +112,9 @@ class RemoteEngine:
     def snapshot(self) -> PlantSnapshot:
         latest = None if self.client is None else self.client.mirror.latest
         return latest if latest is not None else self._empty
+
+    def discovered_metrics(self, source: str) -> DiscoveredMetrics | None:
+        return None  # the engine's own: asked for through device_browse (screens.browse.EngineBrowser)
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         detail: MachineDetail = await self.call("machine_detail", machine=machine)

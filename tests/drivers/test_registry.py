@@ -59,7 +59,10 @@ def test_every_kind_is_declared_once_in_the_order_errors_list_them() -> None:
         assert not kind.keys & COMMON_KEYS, f"{name} declares a common key as its own"
         assert kind.settings_type(name="x").port == kind.default_port
     assert {name for name, kind in KINDS.items() if kind.subscribes} == {"opcua", "sparkplug", "mqtt"}
-    assert {name for name, kind in KINDS.items() if kind.browsable} == {"opcua", "logix"}
+    assert {name for name, kind in KINDS.items() if kind.browsable} == {"opcua", "logix", "sparkplug"}
+    # Sparkplug's from the births the engine heard, never by connecting a second host.
+    assert {name for name, kind in KINDS.items() if kind.browsed_in_engine is not None} == {"sparkplug"}
+    assert {name for name, kind in KINDS.items() if kind.keeps_every_sample(kind.settings_type(name="x"))} == set()
     assert {name for name, kind in KINDS.items() if not kind.readable} == {"sparkplug"}
 
 

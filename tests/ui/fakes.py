@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, ShiftConfig, SiteConfig
+from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import (
     MachineDetail,
@@ -212,6 +213,8 @@ class StaticEngine:
         self.planning_reloads = 0  # how often an import asked for the planning data to be read again
         self.planning = Planning.empty()  # as the real engine's with nothing imported: the config's shifts
         self.observers: list[object] = []  # what watches the engine's output (an edge node's stand-in)
+        # What births declared, by source (a Sparkplug source's metrics to pick from); a test fills it.
+        self.discovered: dict[str, DiscoveredMetrics] = {}
 
     async def start(self) -> None:
         self.started += 1
@@ -234,6 +237,9 @@ class StaticEngine:
         return replace(report, current=tuple(quality if tags else replace(quality, tags=())
                                              for quality in report.current
                                              if source is None or quality.source == source))
+
+    def discovered_metrics(self, source: str) -> DiscoveredMetrics | None:
+        return self.discovered.get(source)
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         self.detail_requests.append(machine)

@@ -431,10 +431,6 @@ async def test_sparkplug_tag_map_checks_the_metric_pattern_and_has_no_type(tmp_p
         await pilot.pause()
         assert problem(form, "tag") == ("must be group/edge node/device/metric (or group/edge node/metric "
                                         "for a node metric)")
-        await pilot.press("f3")
-        await pilot.pause()
-        assert app.screen is form
-        assert notes[-1].message.startswith("sparkplug: a Sparkplug host cannot list metrics on request")
         await pilot.press("ctrl+u")
         await type_into(pilot, "Plant1/+/Press1/Speed")
         await pilot.press("ctrl+s")
@@ -488,7 +484,7 @@ async def test_mqtt_tag_map_edits_topic_and_json_path_apart(tmp_path: Path, engi
     assert [m.tag for m in signals.values()] == ["plant/+/capper $['line speed']"]
 
 
-@pytest.mark.parametrize("kind_source", ["uns", "json"])
+@pytest.mark.parametrize("kind_source", ["json"])
 async def test_browse_says_why_an_mqtt_source_has_nothing_to_browse(tmp_path: Path, engine: StaticEngine,
                                                                     kind_source: str) -> None:
     path = write_config(tmp_path, extra=SPARKPLUG_SOURCE + MQTT_SOURCE.format(port=1883))
@@ -500,9 +496,7 @@ async def test_browse_says_why_an_mqtt_source_has_nothing_to_browse(tmp_path: Pa
         await pilot.press("b")
         await pilot.pause()
         assert isinstance(app.screen, DevicesScreen)
-    expected = {
-        "uns": "uns: a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
-               "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest.",
+    expected = {  # a Sparkplug source lists the metrics of births: tests/ui/test_sparkplug_pick.py
         "json": "json: an MQTT broker has no list of the topics that will be published. Type the topic "
                 "(+ matches one level, a final # the rest) and, for JSON payloads, the JSON path.",
     }[kind_source]
@@ -715,8 +709,9 @@ async def test_checking_a_sparkplug_source_probes_and_test_read_and_browse_are_r
         assert str(refused.value) == ("sparkplug sources cannot be test-read: edge nodes push their metrics (a "
                                       "birth, then changes) and a host cannot ask for one; `oee devices list` checks "
                                       "the broker")
-        with pytest.raises(NotImplementedError, match="sparkplug sources cannot be browsed: a Sparkplug host "
-                                                      "cannot list metrics on request"):
+        with pytest.raises(NotImplementedError, match=r"uns: a Sparkplug host lists the metrics edge nodes "
+                                                      r"declared in their births, which only the running engine "
+                                                      r"hears: start `oee engine`"):
             await devices.browse_source(config, source)
     finally:
         stop_client(watcher)

@@ -8,7 +8,9 @@ reach the same socket while the first one is still on it.
 On connect, pycomm3 uploads the controller's tag list (controller and program
 scope, with UDT definitions). It is kept as a small immutable `TagList`
 (tag_list.py) so tag names can be checked, and the address space browsed,
-without the PLC. Mapped
+without the PLC. With `tag_upload = false` (gateways and simulators that cannot
+serve the upload) each tag map declares its tag's type instead, checked against
+the controller's reply on connect (declared_tags.py, declared_reads.py). Mapped
 tags that do not resolve are never sent: they get a BAD sample each poll (the
 other machines on the PLC keep counting) and pycomm3 does not log a traceback
 for them every poll. All other mapped tags are read with one `plc.read(...)`
@@ -29,6 +31,8 @@ from typing import Any, Final, Protocol
 
 from oee_tui.config import TagMapping
 from oee_tui.drivers.base import BrowseEntry, DriverError, TagReading
+from oee_tui.drivers.logix.declared_reads import check_declared_types, install_definitions
+from oee_tui.drivers.logix.declared_tags import declare_tags
 from oee_tui.drivers.logix.logix_source import LogixSource
 from oee_tui.drivers.logix.tag_list import TagList, tag_list_from_pycomm3
 from oee_tui.drivers.polled import PolledDriver
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SLOT: Final = 0
 
 ReadResult = tuple[str, TagValue, str, str | None]  # tag, value, type, error
+# Tag list (None: not uploaded), then the declared types and the tags that cannot be read when it was not.
+Opened = tuple["Plc", TagList | None, dict[str, str], dict[str, str]]
 
 
 def _describe(exc: BaseException) -> str:
@@ -70,6 +76,8 @@ class Plc(Protocol):
     def close(self) -> None: ...
 
     def read(self, *tags: str) -> Any: ...
+
+    def get_tag_list(self, program: str | None = None) -> Any: ...
 
 
 @functools.cache
@@ -118,7 +126,7 @@ def _lost_link_filter() -> type[_LostLinkCloseFilter]:
 
 
 class LogixDriver(PolledDriver):
-    """Polls one Logix controller at a fixed rate; the tag list is uploaded once per connect."""
+    """Polls one Logix controller at a fixed rate; the tag list is uploaded once per connect (unless switched off)."""
 
     source: LogixSource
 
@@ -152,37 +160,43 @@ class LogixDriver(PolledDriver):
         self._wake.clear()
         opening = asyncio.ensure_future(self._call(self._open))
         try:
-            plc, tag_list = await asyncio.shield(opening)
+            opened: Opened = await asyncio.shield(opening)
         except asyncio.CancelledError:
             # The worker thread cannot be stopped; when it has finished opening,
             # close what it opened so no session is left behind on the controller.
             opening.add_done_callback(self._discard_opened)
             raise
+        plc, tag_list, declared_types, declared_invalid = opened
         self._plc, self.tag_list = plc, tag_list
-        self.invalid = {}
-        self._types = {}
-        for mapping in self.tags:
-            try:
-                self._types[mapping.tag] = tag_list.resolve(mapping.tag).type_name
-            except ValueError as exc:
-                self.invalid[mapping.tag] = str(exc)
+        self.invalid = dict(declared_invalid)
+        self._types = dict(declared_types)
+        if tag_list is not None:
+            for mapping in self.tags:
+                try:
+                    self._types[mapping.tag] = tag_list.resolve(mapping.tag).type_name
+                except ValueError as exc:
+                    self.invalid[mapping.tag] = str(exc)
         self.readable = [m.tag for m in self.tags if m.tag not in self.invalid]
         for error in self.invalid.values():
             log.warning("%s: %s", self.where, error)
-        log.info("%s: connected; %d tags uploaded, %d of %d mapped tags readable", self.where, len(tag_list),
-                 len(self.readable), len(self.tags))
+        if tag_list is None:
+            log.info("%s: connected; tag list not uploaded (tag_upload = false), %d of %d mapped tags readable by "
+                     "their declared types", self.where, len(self.readable), len(self.tags))
+        else:
+            log.info("%s: connected; %d tags uploaded, %d of %d mapped tags readable", self.where, len(tag_list),
+                     len(self.readable), len(self.tags))
 
-    def _open(self) -> tuple[Plc, TagList]:
+    def _open(self) -> Opened:
         from pycomm3 import PycommError
 
-        plc = _timed_plc_class()(self.path, init_tags=True, init_program_tags=True)
+        # The tag list is uploaded below rather than by open(), so its failure can be told apart.
+        plc = _timed_plc_class()(self.path, init_tags=False, init_program_tags=False)
         plc.observer = self._observe
         plc.socket_timeout = self.source.timeout_s
         with self._io:
             try:
                 if not plc.open():
                     raise DriverError(f"{self.where}: cannot connect: the controller refused the session")
-                tag_list = tag_list_from_pycomm3(plc.tags, plc.info.get("programs", {}))
             except (PycommError, OSError) as exc:
                 with contextlib.suppress(Exception):
                     plc.close()
@@ -191,9 +205,29 @@ class LogixDriver(PolledDriver):
                 with contextlib.suppress(Exception):
                     plc.close()
                 raise
-        return plc, tag_list
+            try:
+                if not self.source.tag_upload:
+                    return (plc, None, *self._declare(plc))
+                plc.get_tag_list(program="*")
+                return plc, tag_list_from_pycomm3(plc.tags, plc.info.get("programs", {})), {}, {}
+            except (PycommError, OSError) as exc:
+                with contextlib.suppress(Exception):
+                    plc.close()
+                if not self.source.tag_upload:
+                    raise DriverError(f"{self.where}: cannot connect: {_describe(exc)}") from exc
+                raise DriverError(
+                    f"{self.where}: cannot upload the tag list: {_describe(exc)}. If the controller or gateway does "
+                    f"not serve its tag list (cpppo's simulator and some gateways do not), set tag_upload = false "
+                    f"on source {self.name} and declare each tag's type in its tag map (type = \"DINT\")") from exc
 
-    def _discard_opened(self, opening: asyncio.Future[tuple[Plc, TagList]]) -> None:
+    def _declare(self, plc: Plc) -> tuple[dict[str, str], dict[str, str]]:
+        """The mapped tags' declared types as read values will carry them, and the tags that cannot be read."""
+        declared, invalid = declare_tags(self.tags, self.name)
+        invalid.update(install_definitions(plc, declared.values()))
+        invalid.update(check_declared_types(plc, [d for tag, d in declared.items() if tag not in invalid]))
+        return {tag: d.value_type for tag, d in declared.items() if tag not in invalid}, invalid
+
+    def _discard_opened(self, opening: asyncio.Future[Opened]) -> None:
         if opening.cancelled() or opening.exception() is not None:
             return
         plc = opening.result()[0]
@@ -288,6 +322,9 @@ class LogixDriver(PolledDriver):
         return self.tag_list.validate(names)
 
     async def browse(self, parent: str | None = None) -> list[BrowseEntry]:
+        if not self.source.tag_upload:
+            raise DriverError(f"{self.where}: source {self.name} has tag_upload = false, so the controller's tag "
+                              f"list is not read and cannot be browsed: type the tag's name and declare its type")
         if self.tag_list is None:
             raise DriverError(f"{self.where}: connect first; browsing reads the controller's tag list")
         try:

@@ -1,4 +1,4 @@
-"""Source kind "logix": its settings (the CPU's slot), its tag-name check, and its declaration."""
+"""Source kind "logix": its settings (the CPU's slot, the tag upload), its tag-name check, and its declaration."""
 
 from __future__ import annotations
 
@@ -19,10 +19,14 @@ class LogixSource(SourceConfig):
     kind: ClassVar[str] = "logix"
     port: int = 44818
     slot: int | None = None  # the CPU's backplane slot; None: the driver's default (0)
+    # Upload the controller's tag list on connect. Gateways and simulators that cannot serve it
+    # (cpppo's) need false, and then each tag map declares the tag's type.
+    tag_upload: bool = True
 
 
 def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> LogixSource:
-    return LogixSource(**common, slot=None if t.get("slot") is None else r.integer(t, key, "slot", 0, 0, 31))
+    return LogixSource(**common, slot=None if t.get("slot") is None else r.integer(t, key, "slot", 0, 0, 31),
+                       tag_upload=r.boolean(t, key, "tag_upload", True))
 
 
 def tag_type(tag: str, given_type: str | None) -> str | None:
@@ -59,7 +63,7 @@ LOGIX: Final = DriverKind(
     name="logix",
     default_port=44818,
     settings_type=LogixSource,
-    keys=frozenset({"slot"}),
+    keys=frozenset({"slot", "tag_upload"}),
     read_keys=_read,
     tag_check=tag_type,
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from oee_tui.config import TagMapping
 from oee_tui.drivers.base import BrowseEntry, Driver, DriverError, EmitFn, TagReading, keep_alive_interval_s
 from oee_tui.drivers.opcua.asyncua_noise import quiet_asyncua
+from oee_tui.drivers.opcua.node_ids import NodeIdError, needs_namespace_array, parse_node_id, resolve_tags
 from oee_tui.drivers.opcua.opcua_source import OpcUaSource
 from oee_tui.drivers.opcua.security import (
     ClientCertificate,
@@ -156,6 +157,9 @@ class OpcUaDriver(Driver):
         self._queue: asyncio.Queue[TagSample | _Signal] = asyncio.Queue(maxsize=self._queue_size())
         # Different strings may name the same node ("i=85" and "ns=0;i=85"); each gets its sample.
         self._tags_by_node: dict[ua.NodeId, list[str]] = {}
+        # The server's namespace array, read once per connection when a node id names a URI.
+        self._namespaces: list[str] | None = None
+        self._namespaces_read = False
         self._closed = False
         self._signalled = False
         self.dropped = 0  # samples dropped because the engine fell behind by a whole queue
@@ -182,6 +186,7 @@ class OpcUaDriver(Driver):
         self._own = None
         self._queue = asyncio.Queue(maxsize=self._queue_size())
         self._tags_by_node = {}
+        self._namespaces, self._namespaces_read = None, False
         if not self.source.endpoint:
             raise DriverError(f"source {self.name}: no endpoint configured (opc.tcp://host:port/path)")
         client = Client(self.source.endpoint, timeout=self.source.timeout_s,
@@ -348,19 +353,11 @@ class OpcUaDriver(Driver):
     async def _subscribe(self, client: Client) -> list[TagSample]:
         """Create the subscription; the BAD samples of tags that can't be monitored."""
         now = time.time()
-        bad: list[TagSample] = []
-        nodes: list[Node] = []
-        for mapping in self.tags:
-            try:
-                node_id = ua.NodeId.from_string(mapping.tag)
-            except Exception as exc:  # asyncua raises UaStringParsingError, ValueError or KeyError
-                bad.append(TagSample(now, self.name, mapping.tag, None, Quality.BAD,
-                                     f"BadNodeIdInvalid: {mapping.tag!r} is not a node id: {_describe(exc)}"))
-                continue
-            tags = self._tags_by_node.setdefault(node_id, [])
-            if not tags:
-                nodes.append(client.get_node(node_id))
-            tags.append(mapping.tag)
+        resolved = resolve_tags([mapping.tag for mapping in self.tags],
+                                await self._namespace_array(client, [mapping.tag for mapping in self.tags]))
+        bad = [TagSample(now, self.name, tag, None, Quality.BAD, error) for tag, error in resolved.errors.items()]
+        self._tags_by_node = resolved.tags_by_node
+        nodes = [client.get_node(node_id) for node_id in resolved.tags_by_node]
         if not nodes:
             return bad
         interval = float(self.source.publishing_interval_ms)
@@ -438,17 +435,10 @@ class OpcUaDriver(Driver):
     async def read_once(self) -> list[TagReading]:
         """Read every mapped node once (one Read per REQUEST_CHUNK nodes); bad ones included."""
         client = self._connected_client("read_once")
-        readings: dict[str, TagReading] = {}
-        tags_by_node: dict[ua.NodeId, list[str]] = {}
-        for mapping in self.tags:
-            try:
-                node_id = ua.NodeId.from_string(mapping.tag)
-            except Exception as exc:  # asyncua raises UaStringParsingError, ValueError or KeyError
-                readings[mapping.tag] = TagReading(mapping.tag, None, "", Quality.BAD, 0.0,
-                                                   f"BadNodeIdInvalid: {mapping.tag!r} is not a node id: "
-                                                   f"{_describe(exc)}")
-                continue
-            tags_by_node.setdefault(node_id, []).append(mapping.tag)
+        resolved = resolve_tags([mapping.tag for mapping in self.tags],
+                                await self._namespace_array(client, [mapping.tag for mapping in self.tags]))
+        readings = {tag: TagReading(tag, None, "", Quality.BAD, 0.0, error) for tag, error in resolved.errors.items()}
+        tags_by_node = resolved.tags_by_node
         node_ids = list(tags_by_node)
         for i in range(0, len(node_ids), REQUEST_CHUNK):
             chunk = node_ids[i:i + REQUEST_CHUNK]
@@ -472,9 +462,9 @@ class OpcUaDriver(Driver):
             parent_id = ua.NodeId(ua.Int32(ObjectIds.ObjectsFolder))
         else:
             try:
-                parent_id = ua.NodeId.from_string(parent)
-            except Exception as exc:
-                raise DriverError(f"{self.where}: {parent!r} is not a node id: {_describe(exc)}") from exc
+                parent_id = parse_node_id(parent, await self._namespace_array(client, [parent]))
+            except NodeIdError as exc:
+                raise DriverError(f"{self.where}: cannot browse {parent!r}: {exc}") from exc
         where = parent or "the Objects folder"
         try:
             references = (await self._browse(client, [parent_id], max_references=0))[0]
@@ -497,6 +487,21 @@ class OpcUaDriver(Driver):
                             type=type_names.get(ref.NodeId) if ref.NodeClass == ua.NodeClass.Variable else None,
                             has_children=bool(found))
                 for ref, found in zip(references, grandchildren, strict=True)]
+
+    async def _namespace_array(self, client: Client, texts: Sequence[str]) -> list[str] | None:
+        """The server's namespace URIs by index, when one of `texts` needs them; None if unreadable.
+
+        Read once per connection: a restarted server may have numbered its namespaces anew.
+        """
+        if self._namespaces_read or not needs_namespace_array(texts):
+            return self._namespaces
+        try:
+            self._namespaces = list(await client.get_namespace_array())
+        except Exception as exc:  # a server that refuses the read fails only the tags that need it
+            log.warning("%s: cannot read the server's namespace array: %s", self.where, _describe(exc))
+            self._namespaces = None
+        self._namespaces_read = True
+        return self._namespaces
 
     async def _browse(self, client: Client, node_ids: Sequence[ua.NodeId], max_references: int,
                       check: bool = True) -> list[list[ua.ReferenceDescription]]:

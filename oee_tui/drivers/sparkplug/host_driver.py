@@ -47,7 +47,7 @@ from oee_tui.drivers.mqtt_base import (
     message_topic,
 )
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
-from oee_tui.model import SampleColumns, TagSample
+from oee_tui.model import BornMetrics, SampleColumns, TagSample
 from oee_tui.mqtt.metric_patterns import MetricRouter
 from oee_tui.mqtt.sparkplug_codec import NAMESPACE, state_topic
 from oee_tui.mqtt.sparkplug_host import (
@@ -67,6 +67,7 @@ HISTORY_KEPT: Final = 10_000  # historical samples kept on the driver without an
 RECV_CHUNK: Final = 256 * 1024  # bytes paho's socket takes per recv (_BufferedSocket)
 HistoricalFn = Callable[[Sequence[TagSample]], None]
 CounterWidthsFn = Callable[[Mapping[str, int]], None]  # mapped tag -> bits of its birth's integer datatype
+BirthsFn = Callable[[Sequence[BornMetrics]], None]  # what births declared, every metric with its datatype
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +114,11 @@ class SparkplugSettings:
 class SparkplugDriver(MqttDriverBase):
     """A Sparkplug B host application on one broker; emits every mapped metric it hears.
 
-    Tag names are ``group/edge_node[/device]/metric name``. With no tags mapped every metric
-    is emitted (discovery). Dead letters go to ``on_dead_letter`` (the engine stores them), or
-    are kept in ``dead_letters`` (the newest mqtt_base.DEAD_LETTERS_KEPT) while nothing takes them;
+    Tag names are ``group/edge_node[/device]/metric name``. With no tags mapped, or with the
+    source's keep_all_metrics, every metric is emitted under its own name (besides the mapped
+    tags); what each birth declared goes to ``on_births`` (or is kept in ``births``). Dead
+    letters go to ``on_dead_letter`` (the engine stores them), or are kept in ``dead_letters``
+    (the newest mqtt_base.DEAD_LETTERS_KEPT) while nothing takes them;
     historical metrics likewise go to ``on_historical`` or ``historical``. The width in bits of
     every mapped metric of an integer datatype goes to ``on_counter_widths`` with each birth (or
     is kept in ``counter_widths``), ahead of the birth's samples.
@@ -125,7 +128,8 @@ class SparkplugDriver(MqttDriverBase):
 
     def __init__(self, source: SparkplugSource, tags: Sequence[TagMapping], *,
                  settings: SparkplugSettings | None = None, on_dead_letter: DeadLetterFn | None = None,
-                 on_historical: HistoricalFn | None = None, on_counter_widths: CounterWidthsFn | None = None) -> None:
+                 on_historical: HistoricalFn | None = None, on_counter_widths: CounterWidthsFn | None = None,
+                 on_births: BirthsFn | None = None) -> None:
         super().__init__(source, tags, on_dead_letter=on_dead_letter)
         self.settings = SparkplugSettings.from_source(source) if settings is None else settings
         if self.settings.mqtt_version not in MQTT_VERSIONS:
@@ -134,6 +138,8 @@ class SparkplugDriver(MqttDriverBase):
         self.historical: deque[TagSample] = deque(maxlen=HISTORY_KEPT)
         self.on_counter_widths = on_counter_widths
         self.counter_widths: dict[str, int] = {}
+        self.on_births = on_births
+        self.births: deque[BornMetrics] = deque(maxlen=HISTORY_KEPT)
         self.rebirths_sent = 0
         self.client_id = self.settings.client_id or default_client_id(self.settings.host_id, source.name)
         self.mqtt = self.settings.transport(source, self.client_id)
@@ -166,7 +172,7 @@ class SparkplugDriver(MqttDriverBase):
         self._state_ts_ms = int(time.time() * 1000)
         self._host = SparkplugHost(source.name, host_id=settings.host_id, groups=settings.group_ids,
                                    reorder_timeout_s=settings.reorder_timeout_s, namespace=settings.namespace,
-                                   router=self._router)
+                                   router=self._router, keep_all=source.keep_all_metrics)
         self._host.state_timestamp_ms = self._state_ts_ms
 
         will = state_will(settings.host_id, self._state_ts_ms, settings.namespace)
@@ -266,6 +272,11 @@ class SparkplugDriver(MqttDriverBase):
                 self.on_counter_widths(out.counter_widths)
             else:
                 self.counter_widths.update(out.counter_widths)
+        if out.births:
+            if self.on_births is not None:
+                self.on_births(out.births)
+            else:
+                self.births.extend(out.births)
         if out.historical:
             if self.on_historical is not None:
                 self.on_historical(out.historical)

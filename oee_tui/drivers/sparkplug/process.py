@@ -32,9 +32,15 @@ from oee_tui.config import TagMapping
 from oee_tui.drivers.base import Driver, DriverError, EmitFn
 from oee_tui.drivers.mqtt_base import DEAD_LETTERS_KEPT, DeadLetterFn
 from oee_tui.drivers.sparkplug.frames import encode, read_frame
-from oee_tui.drivers.sparkplug.host_driver import HISTORY_KEPT, CounterWidthsFn, HistoricalFn, SparkplugDriver
+from oee_tui.drivers.sparkplug.host_driver import (
+    HISTORY_KEPT,
+    BirthsFn,
+    CounterWidthsFn,
+    HistoricalFn,
+    SparkplugDriver,
+)
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
-from oee_tui.model import DeadLetter, SampleColumns, TagSample, good_samples
+from oee_tui.model import BornMetrics, DeadLetter, SampleColumns, TagSample, good_samples
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +61,7 @@ class SparkplugProcessDriver(Driver):
 
     def __init__(self, source: SparkplugSource, tags: Sequence[TagMapping], *,
                  on_dead_letter: DeadLetterFn | None = None, on_historical: HistoricalFn | None = None,
-                 on_counter_widths: CounterWidthsFn | None = None) -> None:
+                 on_counter_widths: CounterWidthsFn | None = None, on_births: BirthsFn | None = None) -> None:
         super().__init__(source, tags)
         # The settings are checked here, as an in-process host would, so a bad config fails
         # before any process starts; the worker builds its own host from the same source.
@@ -68,6 +74,8 @@ class SparkplugProcessDriver(Driver):
         self.historical: deque[TagSample] = deque(maxlen=HISTORY_KEPT)
         self.on_counter_widths = on_counter_widths
         self.counter_widths: dict[str, int] = {}
+        self.on_births = on_births
+        self.births: deque[BornMetrics] = deque(maxlen=HISTORY_KEPT)
         self.dead_letter_count = 0
         self.dropped = 0
         self.rebirths_sent = 0
@@ -165,6 +173,11 @@ class SparkplugProcessDriver(Driver):
                 self.on_counter_widths(message[1])
             else:
                 self.counter_widths.update(message[1])
+        elif kind == "births":
+            if self.on_births is not None:
+                self.on_births(message[1])
+            else:
+                self.births.extend(message[1])
         elif kind == "log":
             _, name, level, text = message
             logging.getLogger(name).log(level, "%s", text)

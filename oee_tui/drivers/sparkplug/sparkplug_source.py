@@ -21,9 +21,10 @@ NAMESPACE_PROBLEM: Final = 'must be one topic level without /, + or # (the Spark
 # Sparkplug metrics are pushed by edge nodes (a birth, then changes); a host cannot ask for one.
 SPARKPLUG_NOT_READABLE: Final = ("sparkplug sources cannot be test-read: edge nodes push their metrics (a birth, "
                                  "then changes) and a host cannot ask for one; `oee devices list` checks the broker")
-SPARKPLUG_NOT_BROWSABLE: Final = (
-    "a Sparkplug host cannot list metrics on request: edge nodes announce them in their births. "
-    "Type the metric as group/edge node/device/metric; + matches one level, a final # the rest")
+SPARKPLUG_BROWSED_IN_ENGINE: Final = (
+    "a Sparkplug host lists the metrics edge nodes declared in their births, which only the running engine "
+    "hears: start `oee engine` (or the TUI), then browse again; or type the metric as group/edge node/device/"
+    "metric (+ matches one level, a final # the rest)")
 
 
 def group_id_problem(group: str) -> str:
@@ -39,6 +40,9 @@ class SparkplugSource(BrokerSource):
     namespace: str | None = None  # Sparkplug topics' first level; default "spBv1.0"
     group_ids: tuple[str, ...] = ()  # empty: every group
     reorder_timeout_s: float | None = None  # how long a seq gap may wait for its message
+    # Store every metric as samples under its own name, mapped or not: the namespace's history,
+    # to map later. The source is started even when no machine maps a tag of it.
+    keep_all_metrics: bool = False
 
 
 def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> SparkplugSource:
@@ -62,6 +66,7 @@ def _read(r: TomlReader, t: TomlTable, key: str, common: CommonKeys) -> Sparkplu
         group_ids=tuple(group_ids),
         reorder_timeout_s=None if "reorder_timeout_s" not in t else
         r.number(t, key, "reorder_timeout_s", positive=True),
+        keep_all_metrics=r.boolean(t, key, "keep_all_metrics", False),
     )
 
 
@@ -90,6 +95,10 @@ def _probe(source: SourceConfig) -> MqttSettings:
                                                        sparkplug.name))
 
 
+def _keeps_all(source: SourceConfig) -> bool:
+    return settings_of(source, SparkplugSource).keep_all_metrics
+
+
 def _driver(source: SourceConfig, tags: Sequence[TagMapping], _config_path: Path | None) -> Driver:
     from oee_tui.drivers.sparkplug.process import SparkplugProcessDriver
 
@@ -100,7 +109,7 @@ SPARKPLUG: Final = DriverKind(
     name="sparkplug",
     default_port=1883,
     settings_type=SparkplugSource,
-    keys=BROKER_KEYS | {"host_id", "namespace", "group_ids", "reorder_timeout_s"},
+    keys=BROKER_KEYS | {"host_id", "namespace", "group_ids", "reorder_timeout_s", "keep_all_metrics"},
     read_keys=_read,
     tag_check=tag_type,
     sixteen_bit_types=FREE_TEXT_SIXTEEN_BIT,
@@ -109,10 +118,12 @@ SPARKPLUG: Final = DriverKind(
     device_time=always_device_time,
     expected_interval=keep_alive_of,
     not_readable=SPARKPLUG_NOT_READABLE,
-    not_browsable=SPARKPLUG_NOT_BROWSABLE,
+    not_browsable=None,
+    browsed_in_engine=SPARKPLUG_BROWSED_IN_ENGINE,
     broker_probe=_probe,
     # Connecting as the host would take over the engine's client id and rewrite its STATE.
     checked_by_probe=True,
     learned_width="the birth's datatype (Int8 8 ... UInt64 64 bits)",
+    keeps_every_sample=_keeps_all,
     driver=_driver,
 )

@@ -39,7 +39,7 @@ from typing import Any, Final, Literal
 from oee_tui.config import TagMapping
 from oee_tui.drivers.sparkplug.frames import FrameWriter, read_frame_blocking
 from oee_tui.drivers.sparkplug.sparkplug_source import SparkplugSource
-from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
+from oee_tui.model import BornMetrics, DeadLetter, Quality, SampleBatch, SampleColumns, TagSample
 
 _GOOD = Quality.GOOD
 F_SETPIPE_SZ: Final = 1031  # Linux's fcntl command (fcntl.F_SETPIPE_SZ from Python 3.10, on Linux only)
@@ -80,7 +80,8 @@ class _Worker:
 
         self.writer = writer
         self.driver = SparkplugDriver(source, tags, on_dead_letter=self._dead_letter,
-                                      on_historical=self._historical, on_counter_widths=self._counter_widths)
+                                      on_historical=self._historical, on_counter_widths=self._counter_widths,
+                                      on_births=self._births)
         self.driver.on_read = self._read
         self._counters = (0, 0, 0)
 
@@ -93,6 +94,9 @@ class _Worker:
 
     def _counter_widths(self, widths: Mapping[str, int]) -> None:
         self.writer.send(("widths", dict(widths)))
+
+    def _births(self, births: Sequence[BornMetrics]) -> None:
+        self.writer.send(("births", list(births)))
 
     def _historical(self, samples: Sequence[TagSample]) -> None:
         self.writer.send(("historical", *sample_columns(samples)))

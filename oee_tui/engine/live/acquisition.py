@@ -42,7 +42,7 @@ from typing import Final
 from oee_tui.config import SourceConfig, TagMapping
 from oee_tui.drivers.base import Driver, DriverError
 from oee_tui.drivers.registry import kind_named, kind_of
-from oee_tui.model import DeadLetter, Quality, SampleBatch, SampleColumns, SourceStatus, TagSample
+from oee_tui.model import BornMetrics, DeadLetter, Quality, SampleBatch, SampleColumns, SourceStatus, TagSample
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +276,8 @@ class SourceRunner:
         self.on_historical: Callable[[Sequence[TagSample]], None] | None = None
         # Where counter widths the driver learns go (tag -> bits, from a Sparkplug birth's datatypes).
         self.on_counter_widths: Callable[[Mapping[str, int]], None] | None = None
+        # Where what the device announces of itself goes (the metrics of Sparkplug births).
+        self.on_births: Callable[[Sequence[BornMetrics]], None] | None = None
 
     # ------------------------------------------------------------ from the driver
 
@@ -346,6 +348,8 @@ class SourceRunner:
                 driver.on_historical = self.on_historical
             if self.on_counter_widths is not None and hasattr(driver, "on_counter_widths"):
                 driver.on_counter_widths = self.on_counter_widths
+            if self.on_births is not None and hasattr(driver, "on_births"):
+                driver.on_births = self.on_births
             self._driver = driver
             try:
                 self._last_call_mono = time.monotonic()

@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
+from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.live.data_quality import DataQuality
 from oee_tui.engine.live.day_summary_saver import DaySummarySaver
@@ -37,6 +38,7 @@ from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.model import (
     AuditChange,
+    BornMetrics,
     MachineDetail,
     PlantSnapshot,
     SampleColumns,
@@ -104,10 +106,12 @@ class Engine:
         self._tick_now = asyncio.Event()
         self._sources = SourceTasks(self.ingest, self._tick_now.set, self._writer.keep_dead_letter,
                                     self._writer.keep_history, driver_factory,
-                                    on_counter_widths=self.learn_counter_widths)
+                                    on_counter_widths=self.learn_counter_widths, on_births=self.learn_births)
         # source -> tag -> counter width in bits, as the sources learned them (Sparkplug births):
         # kept so that a machine added or remapped by a reload gets them too.
         self._counter_widths: dict[str, dict[str, int]] = {}
+        # source -> what its devices' births declared (Sparkplug), for picking tag maps from.
+        self._discovered: dict[str, DiscoveredMetrics] = {}
         self._day_summaries = None if store is None else DaySummarySaver(
             store, lambda: self.config, clock, summary_delay_s, summary_every_s)
         self._tasks: list[asyncio.Task[None]] = []
@@ -362,6 +366,13 @@ class Engine:
         self._counter_widths.setdefault(source, {}).update(widths)
         for tracker in self.machines.values():
             tracker.learn_counter_widths(source, widths)
+
+    def learn_births(self, source: str, births: Sequence[BornMetrics]) -> None:
+        self._discovered.setdefault(source, DiscoveredMetrics()).learn(births)
+
+    def discovered_metrics(self, source: str) -> DiscoveredMetrics | None:
+        """What the births heard on `source` declared since the engine started; None: none heard."""
+        return self._discovered.get(source)
 
     def ingest(self, batch: Iterable[TagSample] | SampleColumns) -> None:
         """Route samples to machines, keep raw samples on change (deadband), derive states.

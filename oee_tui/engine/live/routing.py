@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from oee_tui.config import Config
+from oee_tui.drivers.registry import kind_of
 from oee_tui.engine.live.data_quality import DataQuality, TagCounters
 from oee_tui.engine.live.engine_stats import EngineStats
 from oee_tui.engine.live.machine import MachineTracker
@@ -49,6 +50,9 @@ class SampleRouter:
         self.routes: dict[tuple[str, str], TagRoute] = {}
         self._routes_by_source: dict[str, dict[str, TagRoute]] = {}
         self._fed_by: dict[str, list[MachineTracker]] = {}
+        # Sources whose samples of tags no machine maps are kept for the store too (Sparkplug's
+        # keep_all_metrics): such a tag gets a route without targets when it first comes.
+        self._keeps_all: frozenset[str] = frozenset()
         self.set_plant(config, machines)
 
     def set_plant(self, config: Config, machines: Mapping[str, MachineTracker]) -> None:
@@ -68,6 +72,8 @@ class SampleRouter:
             fed.extend(tracker for tracker, _signal in value if tracker not in fed)
         counters = self.quality.set_plant(config, self.clock())
         self.routes = {key: TagRoute(tuple(value), deadbands[key], counters[key]) for key, value in targets.items()}
+        self._keeps_all = frozenset(source.name for source in config.sources
+                                    if kind_of(source).keeps_every_sample(source))
         self._routes_by_source = {}
         for (source, tag), route in self.routes.items():
             self._routes_by_source.setdefault(source, {})[tag] = route
@@ -89,8 +95,10 @@ class SampleRouter:
             count += 1
             route = routes.get((sample.source, sample.tag))
             if route is None:
-                unknown += 1
-                continue
+                if sample.source not in self._keeps_all:
+                    unknown += 1
+                    continue
+                route = self._kept_only(sample.source, sample.tag)
             value = sample.value
             quality = sample.quality
             good = quality is _GOOD
@@ -147,7 +155,9 @@ class SampleRouter:
         the same results.
         """
         source = batch.source
-        routes = self._routes_by_source.get(source, {})
+        keeps_all = source in self._keeps_all
+        # setdefault when it keeps all: the routes _kept_only adds must be seen by this batch's next samples.
+        routes = self._routes_by_source.setdefault(source, {}) if keeps_all else self._routes_by_source.get(source, {})
         ts_col, source_col, tag_col, num_col, text_col, quality_col = self.pending.columns
         received = self.clock()
         touched: set[MachineTracker] = set()
@@ -156,8 +166,10 @@ class SampleRouter:
         for ts, tag, value in zip(batch.times, batch.tags, batch.values, strict=True):
             route = routes.get(tag)
             if route is None:
-                unknown += 1
-                continue
+                if not keeps_all:
+                    unknown += 1
+                    continue
+                route = self._kept_only(source, tag)
             checks = route.quality
             newest = checks.last_ts
             if ts > newest:
@@ -199,6 +211,14 @@ class SampleRouter:
         self.stats.samples_in += len(batch)
         self.stats.unknown_tags += unknown
         self._evaluate(touched, received)
+
+    def _kept_only(self, source: str, tag: str) -> TagRoute:
+        """A route that feeds no machine, for a tag of a source that keeps every sample: its raw
+        values are kept on change (no deadband) under the tag's own name."""
+        # Its counters are its own: the data-quality checks cover mapped tags only.
+        route = self.routes[(source, tag)] = TagRoute((), 0.0, TagCounters(source, tag, None, None))
+        self._routes_by_source.setdefault(source, {})[tag] = route
+        return route
 
     def _evaluate(self, touched: set[MachineTracker], received: float) -> None:
         """Each machine a batch fed derives its state once; `states_changed` says whether one changed (the

@@ -707,6 +707,8 @@ class Dispatcher:
                     return self._multiple_service(request, size)
                 elif service == GET_INSTANCE_ATTRIBUTE_LIST and connected:
                     self.server.record("get_instance_attribute_list")
+                    if not self.server.serve_tag_list:
+                        raise CipError(SERVICE_NOT_SUPPORTED)
                     body, more = self._instance_attribute_list(request, size)
                     return reply(service, PARTIAL_TRANSFER if more else SUCCESS, body)
                 elif cls == TEMPLATE_CLASS and service == GET_ATTRIBUTE_LIST and connected:
@@ -875,8 +877,11 @@ class Dispatcher:
 class LogixServer:
     """An in-process EtherNet/IP server on 127.0.0.1; start(), stop(), start() again on the same port."""
 
-    def __init__(self, db: TagDatabase | None = None, slot: int = 0, max_list_reply: int = 200) -> None:
+    def __init__(self, db: TagDatabase | None = None, slot: int = 0, max_list_reply: int = 200,
+                 serve_tag_list: bool = True) -> None:
         self.db = db or default_database()
+        # False: the tag-list upload is refused, as by cpppo and by gateways that do not serve it.
+        self.serve_tag_list = serve_tag_list
         self.slot = slot
         self.identity = Identity()
         # Small on purpose: a tag-list reply this size holds a few tags, so every upload
