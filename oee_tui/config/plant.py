@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import platformdirs
 
 from oee_tui.config.access import AccessSettings
+from oee_tui.config.alert_rules import AlertSettings
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
 from oee_tui.config.service_settings import ServiceSettings
@@ -123,6 +124,7 @@ class Config:
     secrets_in_file: tuple[str, ...] = ()
     private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
+from oee_tui.alerts import AlertMonitor, AlertUpdate
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.live.day_summary_saver import DaySummarySaver
@@ -35,6 +36,9 @@ from oee_tui.engine.live.shift_detail import build_machine_detail
 from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.model import (
+    Alert,
+    AlertAction,
+    AlertEvent,
     AuditChange,
     MachineDetail,
     PlantSnapshot,
@@ -118,6 +122,8 @@ class Engine:
         # What observes the engine's output (see observers.py): the Sparkplug edge node when
         # [edge] is enabled, attached by oee_tui.runtime.build_engine.
         self.observers: list[EngineObserver] = []
+        # The alert rules, checked after every tick (oee_tui.alerts); the hook and MQTT listen to it.
+        self.alerts = AlertMonitor(config)
 
     # ------------------------------------------------------------ wiring
 
@@ -173,6 +179,8 @@ class Engine:
             self._tasks.append(asyncio.create_task(self._backup_loop(self.store), name="engine:backups"))
         if self._day_summaries is not None:
             self._tasks.append(asyncio.create_task(self._day_summaries.run(), name="engine:day-summaries"))
+        await self.alerts.start(self._load_alerts if self.store is not None else None,
+                                self._save_alerts if self.store is not None else None)
         context = EngineContext(self.store, self._writer.in_writer, self.clock)
         for observer in self.observers:
             await observer.start(context)
@@ -212,6 +220,7 @@ class Engine:
         self._writer.max_unsaved_rows = config.store.max_unsaved_rows
         self._apply_planning(self.planning, now)
         self._router.set_plant(config, self.machines)
+        self.alerts.reload(config)
         for observer in self.observers:
             observer.reload(config)  # the edge node: new devices and metrics, births again
 
@@ -278,6 +287,7 @@ class Engine:
             machine.evaluate(now)
             machine.close(now)
         await self.flush()
+        await self.alerts.save()
         for observer in self.observers:  # the edge node's last changes go out, or into the store before it closes
             await observer.stop()
         await self._writer.close()
@@ -289,6 +299,7 @@ class Engine:
         while True:
             try:
                 self._advance()
+                self.check_alerts()
             except Exception:  # a bad tick must not stop the plant view
                 log.exception("engine tick failed")
             with contextlib.suppress(TimeoutError):
@@ -399,11 +410,57 @@ class Engine:
                                                       tuple(runner.status() for runner in self.runners))
             except Exception:  # the last good view beats no view; the log says what broke
                 log.exception("building the plant snapshot failed")
-        # The store's health changes at flushes, not ticks: always the newest.
+        # The store's health changes at flushes, not ticks, and the alerts after the snapshot: always the newest.
         health = self._writer.health
-        if self._snapshot.store is not health:
-            self._snapshot = replace(self._snapshot, store=health)
+        if self._snapshot.store is not health or self._snapshot.alerts is not self.alerts.active:
+            self._snapshot = replace(self._snapshot, store=health, alerts=self.alerts.active)
         return self._snapshot
+
+    # ------------------------------------------------------------ alerts
+
+    def check_alerts(self) -> list[AlertUpdate]:
+        """Check the alert rules against the plant now (the tick loop does, after every tick); returns the
+        raises and clears."""
+        if not self.alerts.has_rules and not self.alerts.active:
+            return []
+        return self.alerts.check(self.snapshot(), self._router.routes, self.clock())
+
+    async def _load_alerts(self) -> tuple[list[Alert], int]:
+        assert self.store is not None
+        store = self.store
+        return await self._writer.in_writer(lambda: (store.alerts(active_only=True), store.highest_alert_id()))
+
+    async def _save_alerts(self, updates: Sequence[AlertUpdate], audits: Sequence[AuditChange]) -> None:
+        assert self.store is not None
+        await self._writer.in_writer(self.store.write_alerts, updates, audits)
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        """Acknowledge an alert (active or not) with a comment, returning once it is durable with its audit
+        entry (kind "alert_ack"). Raises KeyError for an unknown alert, StoreWriteError when the store
+        cannot be written (then nothing changed)."""
+        alert = await self._alert(alert_id)
+        now = self.clock()
+        audit = AuditChange(user, origin, "alert_ack", f"alert {alert_id}", alert.ack_comment, comment, now)
+        return await self.alerts.apply(alert, AlertEvent(alert_id, now, AlertAction.ACKNOWLEDGED, user, comment),
+                                       audit)
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        """Shelve an alert until `until` (POSIX seconds; now or earlier unshelves it): it leaves the header's
+        count and the active list until then. Durable with its audit entry (kind "alert_shelve") on return."""
+        alert = await self._alert(alert_id)
+        now = self.clock()
+        before = None if alert.shelved_until is None else datetime.fromtimestamp(alert.shelved_until, UTC).isoformat()
+        audit = AuditChange(user, origin, "alert_shelve", f"alert {alert_id}", before,
+                            datetime.fromtimestamp(until, UTC).isoformat(), now)
+        return await self.alerts.apply(alert, AlertEvent(alert_id, now, AlertAction.SHELVED, user, None, until), audit)
+
+    async def _alert(self, alert_id: int) -> Alert:
+        alert = self.alerts.find(alert_id)
+        if alert is None and self.store is not None:
+            alert = await self._writer.in_writer(self.store.alert, alert_id)
+        if alert is None:
+            raise KeyError(f"no alert {alert_id}")
+        return alert
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         return build_machine_detail(self.machines[machine], self.clock(), self.calendar, self.reasons)
