@@ -12,13 +12,15 @@ from typing import Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import ReportError, parse_instant, resolve_window
 from oee_tui.engine.oee.planning_rules import Planning
+from oee_tui.exports.alert_rows import write_alerts
 from oee_tui.exports.bulk import Selection, export_bulk
 from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
 from oee_tui.exports.tables import ExportError
 from oee_tui.store import Store
 from oee_tui.store.bulk_export import ProgressCallback
 
-KINDS: Final = ("samples", "intervals", "stops", "oee")
+KINDS: Final = ("samples", "intervals", "stops", "oee", "alerts")
+SMALL_KINDS: Final = ("oee", "alerts")  # the kinds XLSX takes: they fit a sheet
 XLSX_ROW_LIMIT: Final = 1_048_576
 
 
@@ -37,9 +39,9 @@ class ExportRequest:
         """What can be refused before the plant is known."""
         if self.what not in KINDS:
             raise ExportError(f"{self.what!r} is not one of {', '.join(KINDS)}")
-        if self.fmt == "xlsx" and self.what != "oee":
-            raise ExportError(f"XLSX is for OEE results only: a sheet holds at most {XLSX_ROW_LIMIT:,} rows, and "
-                              f"{self.what} can be many millions; use --format csv or parquet")
+        if self.fmt == "xlsx" and self.what not in SMALL_KINDS:
+            raise ExportError(f"XLSX is for OEE results and alerts only: a sheet holds at most {XLSX_ROW_LIMIT:,} "
+                              f"rows, and {self.what} can be many millions; use --format csv or parquet")
 
 
 def run_export(store: Store, config: Config, request: ExportRequest, path: Path, now: float,
@@ -56,6 +58,12 @@ def run_export(store: Store, config: Config, request: ExportRequest, path: Path,
         spans = periods(config, window, label, now, per_shift=request.per == "shift", planning=planning)
         results = oee_rows(store, config, spans, now, machines, list(request.lines) or None, planning, on_progress)
         return write_oee(path, request.fmt, results)
+    if request.what == "alerts":
+        start, end = _bulk_range(request, effective, now)
+        alerts = store.alerts(start=start, end=end, limit=XLSX_ROW_LIMIT - 1)
+        if machines is not None:
+            alerts = [alert for alert in alerts if alert.subject in machines]
+        return write_alerts(path, request.fmt, alerts)
     selection = Selection(machines, *_bulk_range(request, effective, now))
     return export_bulk(store, request.what, effective, selection, path, request.fmt, now, on_progress)
 

@@ -241,8 +241,8 @@ def test_stored_shift_patterns_edited_into_an_overlap_are_refused_by_report_and_
 def test_xlsx_is_refused_for_bulk_kinds(plant: tuple[Path, Path], tmp_path: Path, capsys: Capsys, what: str) -> None:
     assert oee(plant, what, "--out", str(tmp_path / "x.xlsx")) == 2
     assert capsys.readouterr().err == (
-        f"oee export {what}: XLSX is for OEE results only: a sheet holds at most 1,048,576 rows, and {what} can be "
-        "many millions; use --format csv or parquet\n")
+        f"oee export {what}: XLSX is for OEE results and alerts only: a sheet holds at most 1,048,576 rows, "
+        f"and {what} can be many millions; use --format csv or parquet\n")
     assert not (tmp_path / "x.xlsx").exists()
 
 

@@ -192,7 +192,7 @@ def test_an_export_the_engine_refuses_leaves_no_file(running: Running) -> None:
     out = running.folder / "refused.xlsx"
     done = running.oee("export", "samples", "--format", "xlsx", "--out", str(out))
     assert done.returncode == 2
-    assert done.stderr.startswith("oee export samples: XLSX is for OEE results only")
+    assert done.stderr.startswith("oee export samples: XLSX is for OEE results and alerts only")
     assert not out.exists()
 
 
