@@ -14,7 +14,7 @@ from oee_tui.engine.live.acquisition import DriverFactory
 from oee_tui.engine.live.engine import Engine, ReloadSummary
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model import Alert, MachineDetail, PlantSnapshot
 from oee_tui.store import Store
 
 DEMO_SUBDIR = "demo"
@@ -111,6 +111,12 @@ class DemoEngine:
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:
         await self.engine.set_stop_reason(machine, stop_start, reason, user, origin)
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        return await self.engine.acknowledge_alert(alert_id, comment, user, origin)
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        return await self.engine.shelve_alert(alert_id, until, user, origin)
 
     async def reload(self, config: Config) -> ReloadSummary:
         self.config = config

@@ -145,10 +145,10 @@ class AlertMonitor:
         """The active alert with this id, if it is active here."""
         return next((alert for alert in self._active.values() if alert.id == alert_id), None)
 
-    async def apply(self, alert: Alert, event: AlertEvent, audit: AuditChange) -> Alert:
-        """Store a person's acknowledgement or shelving of `alert` (whatever waited first, in the same
-        transaction) and, once durable, show it. Raises what the store raised: then nothing changed."""
-        updated = _updated(alert, event)
+    async def apply(self, updated: Alert, event: AlertEvent, audit: AuditChange) -> Alert:
+        """Store a person's acknowledgement or shelving (oee_tui.alerts.person_actions made `updated`),
+        whatever waited first in the same transaction, and once it is durable show it. Raises what the
+        store raised: then nothing changed."""
         if self._save is not None:
             async with self._writing:
                 waiting = self._unsaved
@@ -159,7 +159,8 @@ class AlertMonitor:
                     self._unsaved[:0] = waiting
                     raise
         key = (updated.rule, updated.subject)
-        if self._active.get(key, None) is not None and self._active[key].id == updated.id:
+        held = self._active.get(key)
+        if held is not None and held.id == updated.id:
             self._active[key] = updated
             self._publish()
         return updated
@@ -192,10 +193,3 @@ class AlertMonitor:
     def unsaved(self) -> int:
         return len(self._unsaved)
 
-
-def _updated(alert: Alert, event: AlertEvent) -> Alert:
-    if event.action is AlertAction.ACKNOWLEDGED:
-        return replace(alert, acked_at=event.ts, acked_by=event.user, ack_comment=event.comment)
-    if event.action is AlertAction.SHELVED:
-        return replace(alert, shelved_until=event.until, shelved_by=event.user)
-    raise ValueError(f"a person cannot {event.action.value} an alert")

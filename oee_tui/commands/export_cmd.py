@@ -32,7 +32,8 @@ PROGRESS_AFTER_S: Final = 0.5
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
-        "export", parents=[common], help="samples, state intervals, stops, OEE results or alerts to CSV, Parquet or XLSX",
+        "export", parents=[common],
+        help="samples, state intervals, stops, OEE results or alerts to CSV, Parquet or XLSX",
         description="Times are UTC in the file. samples: start <= ts < end; intervals and stops: those "
                     "overlapping [start, end), whole; oee: one row per machine, line and plant per shift "
                     "(or --per window); alerts: those raised in [start, end), one row each as it is now.")
@@ -44,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     parser.add_argument("--from", dest="start", help="start (inclusive), ISO date/time, plant local unless an offset")
     parser.add_argument("--to", dest="end", help="end (exclusive), ISO date/time")
     parser.add_argument("--line", nargs="+", action="extend", metavar="ID", help="only these lines' machines")
-    parser.add_argument("--machine", nargs="+", action="extend", metavar="ID", help="only these machines (alerts: those about them)")
+    parser.add_argument("--machine", nargs="+", action="extend", metavar="ID",
+                        help="only these machines (alerts: those about them)")
     parser.add_argument("--per", choices=("shift", "window"), default="shift",
                         help="oee: a row set per shift in the range (default), or one for the whole range")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")

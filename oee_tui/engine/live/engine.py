@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from oee_tui.alerts import AlertMonitor, AlertUpdate
+from oee_tui.alerts.person_actions import acknowledgement, shelving
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
 from oee_tui.engine.live.day_summary_saver import DaySummarySaver
@@ -37,8 +38,6 @@ from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.model import (
     Alert,
-    AlertAction,
-    AlertEvent,
     AuditChange,
     MachineDetail,
     PlantSnapshot,
@@ -436,23 +435,16 @@ class Engine:
 
     async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
         """Acknowledge an alert (active or not) with a comment, returning once it is durable with its audit
-        entry (kind "alert_ack"). Raises KeyError for an unknown alert, StoreWriteError when the store
-        cannot be written (then nothing changed)."""
+        entry. Raises KeyError for an unknown alert, ValueError for an empty comment, StoreWriteError when
+        the store cannot be written (then nothing changed)."""
         alert = await self._alert(alert_id)
-        now = self.clock()
-        audit = AuditChange(user, origin, "alert_ack", f"alert {alert_id}", alert.ack_comment, comment, now)
-        return await self.alerts.apply(alert, AlertEvent(alert_id, now, AlertAction.ACKNOWLEDGED, user, comment),
-                                       audit)
+        return await self.alerts.apply(*acknowledgement(alert, comment, user, origin, self.clock()))
 
     async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
         """Shelve an alert until `until` (POSIX seconds; now or earlier unshelves it): it leaves the header's
-        count and the active list until then. Durable with its audit entry (kind "alert_shelve") on return."""
+        count until then. Durable with its audit entry on return; raises as acknowledge_alert does."""
         alert = await self._alert(alert_id)
-        now = self.clock()
-        before = None if alert.shelved_until is None else datetime.fromtimestamp(alert.shelved_until, UTC).isoformat()
-        audit = AuditChange(user, origin, "alert_shelve", f"alert {alert_id}", before,
-                            datetime.fromtimestamp(until, UTC).isoformat(), now)
-        return await self.alerts.apply(alert, AlertEvent(alert_id, now, AlertAction.SHELVED, user, None, until), audit)
+        return await self.alerts.apply(*shelving(alert, until, user, origin, self.clock()))
 
     async def _alert(self, alert_id: int) -> Alert:
         alert = self.alerts.find(alert_id)
