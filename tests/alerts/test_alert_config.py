@@ -79,9 +79,10 @@ def test_a_bad_rule_names_its_key(rule: str, key: str, says: str) -> None:
 
 def test_two_rules_with_one_id_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"alerts.rules\[x\].id.*used twice"):
-        plant('\n[[alerts.rules]]\nid = "x"\nkind = "machine_down"\n[[alerts.rules]]\nid = "x"\nkind = "source_offline"\n')
+        plant('\n[[alerts.rules]]\nid = "x"\nkind = "machine_down"\n'
+              '[[alerts.rules]]\nid = "x"\nkind = "source_offline"\n')
 
 
 def test_a_topic_with_a_wildcard_is_refused() -> None:
-    with pytest.raises(ConfigError, match="alerts.mqtt_topic"):
+    with pytest.raises(ConfigError, match=r"alerts\.mqtt_topic"):
         plant('\n[alerts]\nmqtt_topic = "plant/#"\n')

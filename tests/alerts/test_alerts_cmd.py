@@ -17,8 +17,8 @@ from oee_tui.model.access import Role
 from oee_tui.store import Store
 from tests.alerts.test_rule_kinds import PLANT
 from tests.mqtt.broker import free_port
-from tests.support.served_engine import ServedPlant, served_plant_in_thread
 from tests.service.running_engine import wait_for
+from tests.support.served_engine import ServedPlant, served_plant_in_thread
 
 Capsys = pytest.CaptureFixture[str]
 NOW = time.time()
