@@ -65,8 +65,9 @@ def test_ack_and_shelve_standalone_are_stored_and_audited(stored: tuple[Path, Pa
         assert [e.action for e in store.alert_events(1)] == [AlertAction.RAISED, AlertAction.ACKNOWLEDGED,
                                                              AlertAction.SHELVED]
         audits = store.audit_entries()
+        # The audit trail keeps its values as canonical JSON.
         assert [(e.kind, e.subject, e.after) for e in audits][:2] == [
-            ("alert_shelve", "alert 1", audits[0].after), ("alert_ack", "alert 1", '"fitter on the way"')]  # canonical JSON
+            ("alert_shelve", "alert 1", audits[0].after), ("alert_ack", "alert 1", '"fitter on the way"')]
         assert audits[0].after is not None and audits[0].before is None
 
 
