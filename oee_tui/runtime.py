@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from oee_tui.alerts.alert_hook import AlertHook
 from oee_tui.config import Config
 from oee_tui.engine.live.acquisition import DriverFactory
 from oee_tui.engine.live.engine import Engine, ReloadSummary
@@ -33,9 +34,12 @@ class EngineOptions(TypedDict, total=False):
 
 
 def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOptions]) -> Engine:
-    """The engine of a plant with the observers of its output attached: the Sparkplug edge node
-    when ``[edge] enabled``. Every engine the CLI and the demo run is built here."""
+    """The engine of a plant with the observers of its output attached: the alerts' command hook
+    (`[alerts] on_alert`), and the Sparkplug edge node when ``[edge] enabled``. Every engine the CLI and
+    the demo run is built here."""
     engine = Engine(config, store, **options)
+    # Read at each raise and clear, so that a reloaded [alerts] on_alert takes effect at once.
+    engine.alerts.listeners.append(AlertHook(lambda: engine.alerts.settings, lambda: engine.config.site.name))
     if config.edge.enabled:
         from oee_tui.edge.node import EdgeNode  # paho is loaded only for plants that publish
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Final, Protocol
 
 from oee_tui.alerts.conditions import LatestValue, PlantNow, ScrapWindows, findings, sparkplug_groups
 from oee_tui.config import AlertRule, AlertSettings, Config
@@ -26,7 +26,19 @@ RETRY_S: Final = 10.0  # how soon raises and clears the store refused are tried 
 AlertUpdate = tuple[Alert, AlertEvent]  # an alert as it is after the event
 SaveAlerts = Callable[[Sequence[AlertUpdate], Sequence[AuditChange]], Awaitable[None]]
 LoadAlerts = Callable[[], Awaitable[tuple[list[Alert], int]]]  # the active alerts, and the highest id ever
-AlertListener = Callable[[Alert, AlertEvent], None]
+
+
+class AlertListener(Protocol):
+    """What reacts to raises and clears outside the engine (the hook, MQTT): told of each on the event loop,
+    it must not wait; `problem` says, in words, what went wrong with the newest try (None: nothing)."""
+
+    problem: str | None
+
+    def __call__(self, alert: Alert, event: AlertEvent) -> None: ...
+
+    async def wait(self) -> None:
+        """Until what was started for the raises and clears so far has ended."""
+        ...
 
 
 class AlertMonitor:
@@ -188,6 +200,17 @@ class AlertMonitor:
                     log.warning("%d alert changes could not be stored yet (tried again in %.0f s): %s",
                                 len(waiting), RETRY_S, exc)
                     return
+
+    async def stop(self) -> None:
+        """At the engine's stop: what waits is saved, and the listeners' runs end."""
+        await self.save()
+        for listener in self.listeners:
+            await listener.wait()
+
+    @property
+    def problem(self) -> str | None:
+        """The first listener's problem (the hook failed, the broker refused), for the screens and `oee status`."""
+        return next((listener.problem for listener in self.listeners if listener.problem is not None), None)
 
     @property
     def unsaved(self) -> int:

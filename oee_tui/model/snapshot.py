@@ -122,6 +122,7 @@ class PlantSnapshot:
     sources: tuple[SourceStatus, ...] = ()  # one per source that feeds a machine
     store: StoreHealth = StoreHealth()  # whether the engine's data reaches its store
     alerts: tuple[Alert, ...] = ()  # the active alerts (shelved ones too), oldest first
+    alert_problem: str | None = None  # what failed of the alerts' hook or MQTT publishing, newest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,11 @@ class AlertsScreen(RecordListScreen[Alert]):
         return tuple(sorted(listed, key=lambda alert: alert.id, reverse=True))
 
     def heading(self, count: int) -> str:
+        snapshot = self.oee_app.latest_snapshot
+        problem = None if snapshot is None else snapshot.alert_problem
+        return self._heading(count) + (f"\nPROBLEM: {problem}" if problem else "")
+
+    def _heading(self, count: int) -> str:
         if self.history:
             return f"Alert history: {count}, newest first; h shows the active ones"
         now = self.oee_app.clock()

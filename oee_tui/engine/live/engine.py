@@ -286,7 +286,7 @@ class Engine:
             machine.evaluate(now)
             machine.close(now)
         await self.flush()
-        await self.alerts.save()
+        await self.alerts.stop()
         for observer in self.observers:  # the edge node's last changes go out, or into the store before it closes
             await observer.stop()
         await self._writer.close()
@@ -411,8 +411,10 @@ class Engine:
                 log.exception("building the plant snapshot failed")
         # The store's health changes at flushes, not ticks, and the alerts after the snapshot: always the newest.
         health = self._writer.health
-        if self._snapshot.store is not health or self._snapshot.alerts is not self.alerts.active:
-            self._snapshot = replace(self._snapshot, store=health, alerts=self.alerts.active)
+        alerts, problem = self.alerts.active, self.alerts.problem
+        if self._snapshot.store is not health or self._snapshot.alerts is not alerts or \
+                self._snapshot.alert_problem != problem:
+            self._snapshot = replace(self._snapshot, store=health, alerts=alerts, alert_problem=problem)
         return self._snapshot
 
     # ------------------------------------------------------------ alerts
