@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from oee_tui.alerts import AlertListener
 from oee_tui.alerts.alert_hook import AlertHook
 from oee_tui.config import Config
 from oee_tui.engine.live.acquisition import DriverFactory
@@ -40,11 +42,24 @@ def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOp
     engine = Engine(config, store, **options)
     # Read at each raise and clear, so that a reloaded [alerts] on_alert takes effect at once.
     engine.alerts.listeners.append(AlertHook(lambda: engine.alerts.settings, lambda: engine.config.site.name))
+    if config.alerts.mqtt_topic is not None:
+        engine.alerts.listeners.append(alert_publisher(engine, config))
     if config.edge.enabled:
         from oee_tui.edge.node import EdgeNode  # paho is loaded only for plants that publish
 
         engine.add_observer(EdgeNode(config.edge, config.machines))
     return engine
+
+
+def alert_publisher(engine: Engine, config: Config) -> AlertListener:
+    """`[alerts] mqtt_topic`: alerts published on the [edge] broker, as a client of their own (an id beside the
+    edge node's, which a broker would otherwise disconnect)."""
+    from oee_tui.alerts.alert_publisher import AlertPublisher  # paho is loaded only for plants that publish
+    from oee_tui.mqtt.transport import MqttSettings, safe_client_id
+
+    broker = MqttSettings.from_config(config.edge, default_client_id=f"oee-{config.site.name}")
+    broker = replace(broker, client_id=safe_client_id(f"{broker.client_id}-alerts"))
+    return AlertPublisher(broker, lambda: engine.alerts.settings, lambda: engine.config.site.name)
 
 
 def demo_data_dir(data_dir: Path) -> Path:

@@ -66,9 +66,12 @@ class AlertHook:
         task.add_done_callback(self._tasks.discard)
 
     async def wait(self) -> None:
-        """Until every run started so far has ended (the engine's stop, the tests)."""
+        """Until every run started so far has ended."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def finish(self) -> None:
+        await self.wait()
 
     async def _run(self, command: str, alert: Alert, event: AlertEvent) -> None:
         timeout = self.settings().hook_timeout_s

@@ -36,8 +36,8 @@ class AlertListener(Protocol):
 
     def __call__(self, alert: Alert, event: AlertEvent) -> None: ...
 
-    async def wait(self) -> None:
-        """Until what was started for the raises and clears so far has ended."""
+    async def finish(self) -> None:
+        """At the engine's stop: until what was started for the raises and clears so far has ended."""
         ...
 
 
@@ -205,7 +205,7 @@ class AlertMonitor:
         """At the engine's stop: what waits is saved, and the listeners' runs end."""
         await self.save()
         for listener in self.listeners:
-            await listener.wait()
+            await listener.finish()
 
     @property
     def problem(self) -> str | None:
