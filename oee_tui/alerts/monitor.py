@@ -127,8 +127,9 @@ class AlertMonitor:
             updates.append((cleared, AlertEvent(cleared.id, now, AlertAction.CLEARED)))
         if updates:
             self._publish()
-            self._unsaved.extend(updates)
-            self._save_soon()
+            if self._save is not None:  # an engine without a store keeps nothing to save
+                self._unsaved.extend(updates)
+                self._save_soon()
             for alert, event in updates:
                 self._tell(alert, event)
         elif self._unsaved and asyncio.get_running_loop().time() >= self._retry_at:
