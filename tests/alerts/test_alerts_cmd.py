@@ -107,6 +107,8 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Ser
 def test_list_ack_and_shelve_through_the_engine(served: tuple[ServedPlant, tuple[Path, Path]],
                                                 capsys: Capsys) -> None:
     plant, paths = served
+    assert main(["--config", str(paths[0]), "--data-dir", str(paths[1]), "status"]) == 1  # its PLC is down
+    assert "alerts: 1 active (`oee alerts` lists them)\n" in capsys.readouterr().out
     assert oee(paths, "--json") == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["rule"], listed["subject"], listed["severity"]) == ("plc-offline", "plc", "critical")
