@@ -170,6 +170,9 @@ class Engine:
                 log.exception("the planning data in the store cannot be used; running on the config alone")
             now = self.clock()
             await self._writer.restore(self.machines, self.calendar.current_or_last(now).start - 3600.0, now)
+        # Before the sources start, as the restore is: once they run, start() has nothing of the store left to wait for.
+        await self.alerts.start(self._load_alerts if self.store is not None else None,
+                                self._save_alerts if self.store is not None else None)
         for source in self.config.sources if self.acquire else ():
             self._sources.start(source, self.config)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
@@ -178,8 +181,6 @@ class Engine:
             self._tasks.append(asyncio.create_task(self._backup_loop(self.store), name="engine:backups"))
         if self._day_summaries is not None:
             self._tasks.append(asyncio.create_task(self._day_summaries.run(), name="engine:day-summaries"))
-        await self.alerts.start(self._load_alerts if self.store is not None else None,
-                                self._save_alerts if self.store is not None else None)
         context = EngineContext(self.store, self._writer.in_writer, self.clock)
         for observer in self.observers:
             await observer.start(context)
