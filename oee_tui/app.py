@@ -40,6 +40,7 @@ from oee_tui.service.client import EngineLost, EngineRefused
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.server import EngineServer
 from oee_tui.service.session_origin import local_origin
+from oee_tui.widgets.alert_count import AlertCount
 from oee_tui.widgets.engine_link import EngineLink
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
@@ -87,6 +88,9 @@ class OeeApp(App[int]):
                 tooltip="Shift review: OEE by line and machine, losses, Pareto, targets, stops to explain"),
         Binding("f4", "import", "Import", id="app.import",
                 tooltip="Import planning data or a production log from a CSV or Excel file"),
+        # Not in the footer (it is full at 80 columns); the header's alert line names it, F1 lists it.
+        Binding("f5", "alerts", "Alerts", id="app.alerts", show=False,
+                tooltip="Active alerts and their history; acknowledge with a comment, shelve for a while"),
         # Not in the footer (it is full at 80 columns); F1 lists it and Ctrl+P offers it.
         Binding("f6", "dead_letters", "Dead letters", id="app.dead-letters", show=False,
                 tooltip="Payloads a source sent that could not be decoded or mapped, with their bytes"),
@@ -230,6 +234,7 @@ class OeeApp(App[int]):
         tz = None if self.engine is None else self.engine.config.tz
         screen = self.screen
         self._show_engine_link(screen)
+        self._show_alert_count(screen)
         banners = screen.query(StoreStatus)
         if banners:
             banners.first().show(health, self._start_problem, tz)
@@ -249,6 +254,18 @@ class OeeApp(App[int]):
             link = EngineLink()
             screen.mount(link)
         link.show(engine.pid, hello.get("person") or hello.get("user"), hello.get("role"), engine.lost)
+
+    def _show_alert_count(self, screen: Screen[Any]) -> None:
+        """The active alerts' count on every screen (mounted the first time there is one to show)."""
+        alerts = () if self.latest_snapshot is None else self.latest_snapshot.alerts
+        counts = screen.query(AlertCount)
+        if not counts and not alerts:
+            return
+        count = counts.first() if counts else None
+        if count is None:
+            count = AlertCount()
+            screen.mount(count)
+        count.show(alerts, self.clock(), below_link=isinstance(self.engine, RemoteEngine))
 
     @property
     def live_screen(self) -> LiveScreen | None:
@@ -446,6 +463,17 @@ class OeeApp(App[int]):
             return
         self.switch_mode(IMPORT_MODE)
 
+    def action_alerts(self) -> None:
+        """The alerts, active or the history; F5 again (or Escape) goes back."""
+        from oee_tui.screens.alerts import AlertsScreen
+
+        if self.engine is None or isinstance(self.screen, ModalScreen):
+            return
+        if isinstance(self.screen, AlertsScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(AlertsScreen(refresh_s=None if self.refresh_interval is None else 2.0))
+
     def action_dead_letters(self) -> None:
         """Payloads that could not be decoded or mapped; F6 again (or Escape) goes back."""
         from oee_tui.screens.dead_letters import DeadLettersScreen
@@ -488,6 +516,8 @@ class OeeApp(App[int]):
                                 "(F3)", self.action_review)
             yield SystemCommand("Import planning data", "Products, schedule, shifts, downtime plan, reasons or a "
                                 "production log from CSV/XLSX, checked before it is written (F4)", self.action_import)
+            yield SystemCommand("Alerts", "Active alerts and their history; acknowledge, shelve (F5)",
+                                self.action_alerts)
             yield SystemCommand("Dead letters", "Payloads that could not be decoded or mapped, with their bytes (F6)",
                                 self.action_dead_letters)
             if may(self.engine, Action.AUDIT):

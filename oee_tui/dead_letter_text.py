@@ -57,9 +57,9 @@ def parse_since(text: str, tz: ZoneInfo, now: float, option: str = "--since") ->
     """`30m`, `2h`, `1d`, `90s` before now, or an ISO date/time (plant local unless it has an offset);
     `option` names the option in the error (`oee audit`'s --from and --to read times the same way)."""
     cleaned = text.strip()
-    match = _DURATION.match(cleaned)
-    if match:
-        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = duration_s(cleaned)
+    if seconds is not None:
+        return now - seconds
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
@@ -68,6 +68,12 @@ def parse_since(text: str, tz: ZoneInfo, now: float, option: str = "--since") ->
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.timestamp()
+
+
+def duration_s(text: str) -> float | None:
+    """`30m`, `2h`, `1d`, `90s` in seconds; None when the text is no such duration."""
+    match = _DURATION.match(text.strip())
+    return None if match is None else float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def age(seconds: float) -> str:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from oee_tui.alerts import AlertListener
+from oee_tui.alerts.alert_hook import AlertHook
 from oee_tui.config import Config
 from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.acquisition import DriverFactory
 from oee_tui.engine.live.engine import Engine, ReloadSummary
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model import Alert, MachineDetail, PlantSnapshot
 from oee_tui.model.data_quality import QualityReport
 from oee_tui.store import Store
 
@@ -35,14 +38,30 @@ class EngineOptions(TypedDict, total=False):
 
 
 def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOptions]) -> Engine:
-    """The engine of a plant with the observers of its output attached: the Sparkplug edge node
-    when ``[edge] enabled``. Every engine the CLI and the demo run is built here."""
+    """The engine of a plant with the observers of its output attached: the alerts' command hook
+    (`[alerts] on_alert`), and the Sparkplug edge node when ``[edge] enabled``. Every engine the CLI and
+    the demo run is built here."""
     engine = Engine(config, store, **options)
+    # Read at each raise and clear, so that a reloaded [alerts] on_alert takes effect at once.
+    engine.alerts.listeners.append(AlertHook(lambda: engine.alerts.settings, lambda: engine.config.site.name))
+    if config.alerts.mqtt_topic is not None:
+        engine.alerts.listeners.append(alert_publisher(engine, config))
     if config.edge.enabled:
         from oee_tui.edge.node import EdgeNode  # paho is loaded only for plants that publish
 
         engine.add_observer(EdgeNode(config.edge, config.machines))
     return engine
+
+
+def alert_publisher(engine: Engine, config: Config) -> AlertListener:
+    """`[alerts] mqtt_topic`: alerts published on the [edge] broker, as a client of their own (an id beside the
+    edge node's, which a broker would otherwise disconnect)."""
+    from oee_tui.alerts.alert_publisher import AlertPublisher  # paho is loaded only for plants that publish
+    from oee_tui.mqtt.transport import MqttSettings, safe_client_id
+
+    broker = MqttSettings.from_config(config.edge, default_client_id=f"oee-{config.site.name}")
+    broker = replace(broker, client_id=safe_client_id(f"{broker.client_id}-alerts"))
+    return AlertPublisher(broker, lambda: engine.alerts.settings, lambda: engine.config.site.name)
 
 
 def demo_data_dir(data_dir: Path) -> Path:
@@ -119,6 +138,12 @@ class DemoEngine:
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:
         await self.engine.set_stop_reason(machine, stop_start, reason, user, origin)
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        return await self.engine.acknowledge_alert(alert_id, comment, user, origin)
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        return await self.engine.shelve_alert(alert_id, until, user, origin)
 
     async def reload(self, config: Config) -> ReloadSummary:
         self.config = config

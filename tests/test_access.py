@@ -26,7 +26,7 @@ MAY: dict[Role, set[Action]] = {}
 MAY[Role.OPERATOR] = {Action.VIEW, Action.STOP_REASON, Action.ACKNOWLEDGE, Action.SHIFT_NOTE}
 MAY[Role.MAINTENANCE] = MAY[Role.OPERATOR] | {Action.DEVICES, Action.TAG_MAPS, Action.CONFIG_RELOAD}
 MAY[Role.SUPERVISOR] = MAY[Role.MAINTENANCE] | {Action.IMPORT, Action.TARGETS, Action.REASONS, Action.SHIFTS,
-                                                Action.AUDIT}
+                                                Action.AUDIT, Action.SHELVE}
 MAY[Role.ADMIN] = set(Action)
 
 ENGINE_UID = 990  # the engine's user in these tests; the test process itself runs as root

@@ -14,6 +14,7 @@ from types import ModuleType
 def _modules() -> tuple[ModuleType, ...]:
     from oee_tui.commands import (
         access_cmd,
+        alerts_cmd,
         audit_cmd,
         deadletters_cmd,
         devices_cmd,
@@ -26,7 +27,7 @@ def _modules() -> tuple[ModuleType, ...]:
     )
 
     return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, quality_cmd, audit_cmd,
-            access_cmd, validate_cmd)
+            access_cmd, validate_cmd, alerts_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

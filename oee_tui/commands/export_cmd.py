@@ -1,4 +1,4 @@
-"""`oee export WHAT --out PATH`: samples, state intervals, stops or OEE results to CSV, Parquet or XLSX.
+"""`oee export WHAT --out PATH`: samples, state intervals, stops, OEE results or alerts to CSV, Parquet or XLSX.
 
 Samples, intervals and stops stream from the store to the file through DuckDB's COPY
 (oee_tui/exports/bulk.py); OEE results go through the report calculator
@@ -25,18 +25,19 @@ if TYPE_CHECKING:
     from oee_tui.service.client import EngineClient
     from oee_tui.store.bulk_export import ProgressCallback
 
-KINDS: Final = ("samples", "intervals", "stops", "oee")  # exports.export_request's, without importing DuckDB
+KINDS: Final = ("samples", "intervals", "stops", "oee", "alerts")  # exports.export_request's, without importing DuckDB
 # Below this the export is over before a bar would be worth drawing.
 PROGRESS_AFTER_S: Final = 0.5
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
-        "export", parents=[common], help="samples, state intervals, stops or OEE results to CSV, Parquet or XLSX",
+        "export", parents=[common],
+        help="samples, state intervals, stops, OEE results or alerts to CSV, Parquet or XLSX",
         description="Times are UTC in the file. samples: start <= ts < end; intervals and stops: those "
                     "overlapping [start, end), whole; oee: one row per machine, line and plant per shift "
-                    "(or --per window).")
-    parser.add_argument("what", choices=KINDS, metavar="WHAT", help="samples, intervals, stops or oee")
+                    "(or --per window); alerts: those raised in [start, end), one row each as it is now.")
+    parser.add_argument("what", choices=KINDS, metavar="WHAT", help="samples, intervals, stops, oee or alerts")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH", help="the file to write (replaced whole)")
     parser.add_argument("--format", choices=("csv", "parquet", "xlsx"),
                         help="default: from the file's suffix; xlsx when the rows fit in one sheet")
@@ -44,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     parser.add_argument("--from", dest="start", help="start (inclusive), ISO date/time, plant local unless an offset")
     parser.add_argument("--to", dest="end", help="end (exclusive), ISO date/time")
     parser.add_argument("--line", nargs="+", action="extend", metavar="ID", help="only these lines' machines")
-    parser.add_argument("--machine", nargs="+", action="extend", metavar="ID", help="only these machines")
+    parser.add_argument("--machine", nargs="+", action="extend", metavar="ID",
+                        help="only these machines (alerts: those about them)")
     parser.add_argument("--per", choices=("shift", "window"), default="shift",
                         help="oee: a row set per shift in the range (default), or one for the whole range")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")

@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     parser.set_defaults(run=run)
 
 
-def _user() -> str:
+def current_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers): still say who, as best we can
@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, config_path: Path, data_dir: Path, ctrl_c: _C
     try:
         ctrl_c.check()
         code, _ = check_and_write(args.file, args.kind, config, store_dir, store, sheet=args.sheet,
-                                  day_first=_day_first(args), dry_run=args.dry_run, imported_by=_user(),
+                                  day_first=_day_first(args), dry_run=args.dry_run, imported_by=current_user(),
                                   origin=local_origin(), out=_Printed(), guard=ctrl_c)
         return code
     except PlanningError as exc:

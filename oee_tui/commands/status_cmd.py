@@ -54,6 +54,10 @@ async def _status(client: EngineClient, args: argparse.Namespace) -> int:
         f"UNSAVED for {_duration(lag)}: {health.unsaved_text()} ({health.last_error})"
     lost = f"; lost {health.lost_text()}" if health.lost else ""
     print(f"store: {status['store_bytes'] / 2**20:,.1f} MB; {said}{lost}")
+    if "alerts" in status:  # an engine of this version
+        problem = status.get("alert_problem")
+        print(f"alerts: {status['alerts']} active (`oee alerts` lists them)"
+              + (f"; PROBLEM: {problem}" if problem else ""))
     rows = [("source", "kind", "status", "reads/s", "p95", "errors", "reconnects", "dropped", "queued", "last error")]
     for s in sources:
         state = "online" if s.online else ("stale" if s.connected else "DOWN")

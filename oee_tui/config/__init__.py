@@ -4,6 +4,7 @@ Reading a file needs the kinds of source it may name (`load_config(path, kinds)`
 `oee_tui.drivers.registry` has the same functions bound to every kind there is.
 """
 
+from oee_tui.config.alert_rules import AlertRule, AlertSettings
 from oee_tui.config.edge_settings import EDGE_QOS, EdgeConfig
 from oee_tui.config.kinds import SourceKind, SourceKinds, TagProblem
 from oee_tui.config.loading import config_from_dict, load_config, parse_config
@@ -42,6 +43,8 @@ __all__ = [
     "LOG_FORMATS",
     "MQTT_VERSIONS",
     "TLS_PAIR_PROBLEM",
+    "AlertRule",
+    "AlertSettings",
     "BreakConfig",
     "CommonKeys",
     "Config",

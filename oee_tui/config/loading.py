@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from oee_tui.config.access import read_access
+from oee_tui.config.alert_rules import read_alerts
 from oee_tui.config.edge_settings import read_edge
 from oee_tui.config.kinds import SourceKinds, read_sources
 from oee_tui.config.machines import read_lines, read_machines, read_state_map
@@ -23,7 +24,7 @@ from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
 from oee_tui.config.validation_settings import read_validation
 
 SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts", "targets", "state_map", "edge",
-                      "store", "access", "service", "validation"})
+                      "store", "access", "service", "validation", "alerts"})
 
 
 def load_config(path: Path | str, kinds: SourceKinds, *, secrets: bool = True) -> Config:
@@ -64,12 +65,14 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
     reasons = read_reasons(r, data)
     shifts = read_shifts(r, data)
     targets = _targets(r, data)
+    signal_tags = {(mapping.source, mapping.tag) for machine in machines for mapping in machine.signals.values()}
+    alerts = read_alerts(r, data, machines, sources, signal_tags)
     return Config(site=site, lines=lines, machines=machines, sources=sources, reasons=reasons,
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
                   edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data),
                   access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file),
                   private_key_files=tuple(r.private_key_files), service=read_service(r, data),
-                  validation=read_validation(r, data))
+                  validation=read_validation(r, data), alerts=alerts)
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

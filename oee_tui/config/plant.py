@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import platformdirs
 
 from oee_tui.config.access import AccessSettings
+from oee_tui.config.alert_rules import AlertSettings
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
 from oee_tui.config.service_settings import ServiceSettings
@@ -129,6 +130,7 @@ class Config:
     private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
     service: ServiceSettings = field(default_factory=ServiceSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,7 +9,7 @@ from oee_tui.config import Config
 from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model import Alert, MachineDetail, PlantSnapshot
 from oee_tui.model.data_quality import QualityReport
 from oee_tui.store import Store
 
@@ -77,6 +77,16 @@ class PlantEngine(Protocol):
 
         Raises KeyError for an unknown machine/stop and ValueError for an unknown reason.
         """
+        ...
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        """Acknowledge an alert with a comment; durable, with its audit entry, on return. Raises KeyError for
+        an unknown alert and ValueError for an empty comment."""
+        ...
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        """Shelve an alert until `until` (POSIX seconds): out of the header's count until then. Durable, with
+        its audit entry, on return; raises as acknowledge_alert does."""
         ...
 
     async def reload(self, config: Config) -> object:

@@ -12,13 +12,14 @@ from typing import Final
 from oee_tui.config import Config
 from oee_tui.engine.analysis.report import ReportError, parse_instant, resolve_window
 from oee_tui.engine.oee.planning_rules import Planning
+from oee_tui.exports.alert_rows import write_alerts
 from oee_tui.exports.bulk import Selection, export_bulk
 from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
-from oee_tui.exports.tables import ExportError
+from oee_tui.exports.tables import XLSX_ROW_LIMIT, ExportError
 from oee_tui.store import Store
 from oee_tui.store.bulk_export import ProgressCallback
 
-KINDS: Final = ("samples", "intervals", "stops", "oee")
+KINDS: Final = ("samples", "intervals", "stops", "oee", "alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,16 @@ def run_export(store: Store, config: Config, request: ExportRequest, path: Path,
         spans = periods(config, window, label, now, per_shift=request.per == "shift", planning=planning)
         results = oee_rows(store, config, spans, now, machines, list(request.lines) or None, planning, on_progress)
         return write_oee(path, request.fmt, results)
+    if request.what == "alerts":
+        start, end = _bulk_range(request, effective, now)
+        alerts = store.alerts(start=start, end=end, limit=None)
+        if machines is not None:
+            alerts = [alert for alert in alerts if alert.subject in machines]
+        if request.fmt == "xlsx" and len(alerts) >= XLSX_ROW_LIMIT:
+            raise ExportError(f"{path}: {len(alerts):,} alerts do not fit in one XLSX sheet (at most "
+                              f"{XLSX_ROW_LIMIT - 1:,} under the header); narrow --from/--to, or write .csv or "
+                              ".parquet")
+        return write_alerts(path, request.fmt, alerts)
     selection = Selection(machines, *_bulk_range(request, effective, now))
     return export_bulk(store, request.what, effective, selection, path, request.fmt, now, on_progress)
 

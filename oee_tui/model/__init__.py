@@ -4,6 +4,7 @@ Nothing here does I/O or imports anything of the project's own: the types are th
 vocabulary the layers above speak to each other in.
 """
 
+from oee_tui.model.alerts import Alert, AlertAction, AlertEvent, AlertKind, Severity, count_showing
 from oee_tui.model.audit import AuditChange, AuditEntry, AuditProblem, AuditVerdict
 from oee_tui.model.born_metrics import BornMetrics
 from oee_tui.model.events import EventKind, MachineEvent
@@ -50,6 +51,10 @@ __all__ = [
     "COUNTER_SIGNALS",
     "STATE_CODE_TARGETS",
     "WEEKDAYS",
+    "Alert",
+    "AlertAction",
+    "AlertEvent",
+    "AlertKind",
     "AuditChange",
     "AuditEntry",
     "AuditProblem",
@@ -80,6 +85,7 @@ __all__ = [
     "ReasonTotal",
     "SampleBatch",
     "SampleColumns",
+    "Severity",
     "ShiftInstance",
     "ShiftOverlap",
     "ShiftPattern",
@@ -93,6 +99,7 @@ __all__ = [
     "TagValue",
     "TrendPoint",
     "WeeklyShift",
+    "count_showing",
     "good_samples",
     "shift_overlaps",
 ]

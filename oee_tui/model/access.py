@@ -36,6 +36,7 @@ class Action(StrEnum):
     VIEW = "view"
     STOP_REASON = "stop_reason"
     ACKNOWLEDGE = "acknowledge"
+    SHELVE = "shelve"  # an alert out of everyone's active count for a while: the supervisor's call
     SHIFT_NOTE = "shift_note"
     DEVICES = "devices"
     TAG_MAPS = "tag_maps"
@@ -63,6 +64,7 @@ ROLE_MATRIX: Final[Mapping[Action, Role | None]] = MappingProxyType({
     Action.TARGETS: Role.SUPERVISOR,
     Action.REASONS: Role.SUPERVISOR,
     Action.SHIFTS: Role.SUPERVISOR,
+    Action.SHELVE: Role.SUPERVISOR,
     Action.AUDIT: Role.SUPERVISOR,
     Action.USERS: Role.ADMIN,
     Action.SYNC: Role.ADMIN,

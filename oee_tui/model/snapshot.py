@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from oee_tui.model.alerts import Alert
 from oee_tui.model.events import MachineEvent
 from oee_tui.model.facts import MachineState, StateInterval
 from oee_tui.model.results import OeeResult
@@ -120,6 +121,8 @@ class PlantSnapshot:
     lines: tuple[OeeResult, ...] = ()
     sources: tuple[SourceStatus, ...] = ()  # one per source that feeds a machine
     store: StoreHealth = StoreHealth()  # whether the engine's data reaches its store
+    alerts: tuple[Alert, ...] = ()  # the active alerts (shelved ones too), oldest first
+    alert_problem: str | None = None  # what failed of the alerts' hook or MQTT publishing, newest first
 
 
 @dataclass(frozen=True, slots=True)

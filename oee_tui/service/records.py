@@ -17,6 +17,10 @@ import msgpack
 from oee_tui.device_checks import SourceCheck
 from oee_tui.drivers.base import BrowseEntry, TagReading
 from oee_tui.model import (
+    Alert,
+    AlertAction,
+    AlertEvent,
+    AlertKind,
     DeadLetter,
     EventKind,
     Loss,
@@ -33,6 +37,7 @@ from oee_tui.model import (
     Quality,
     ReasonRecord,
     ReasonTotal,
+    Severity,
     ShiftPattern,
     SixBigLosses,
     SourceStatus,
@@ -53,9 +58,10 @@ _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
     PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern, Span,
     AuditEntry, AuditProblem, AuditVerdict, SourceCheck, TagReading, BrowseEntry,
-    QualityReport, SourceQuality, TagQuality,
+    QualityReport, SourceQuality, TagQuality, Alert, AlertEvent,
 )}
-_ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality)}
+_ENUMS: Final[dict[str, type[Enum]]] = {cls.__name__: cls for cls in (MachineState, EventKind, Loss, Quality, AlertKind,
+                                                                           Severity, AlertAction)}
 
 
 class RecordError(ValueError):

@@ -20,7 +20,7 @@ from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.drivers.registry import parse_config
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import MachineDetail, PlanningRecords, PlantSnapshot
+from oee_tui.model import Alert, MachineDetail, PlanningRecords, PlantSnapshot
 from oee_tui.model.access import Action, Role, allowed
 from oee_tui.model.data_quality import QualityReport
 from oee_tui.service.client import EngineClient, EngineLost, NoEngine
@@ -129,6 +129,15 @@ class RemoteEngine:
         # The engine knows who asks from the socket, and where from since the hello; `user` and `origin`
         # (the TUI's idea of them) are not sent.
         await self.call("set_stop_reason", machine=machine, stop_start=stop_start, reason=reason)
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        # As with stop reasons, the engine knows who asks from the socket.
+        alert: Alert = await self.call("acknowledge_alert", id=alert_id, comment=comment)
+        return alert
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        alert: Alert = await self.call("shelve_alert", id=alert_id, until=until)
+        return alert
 
     async def reload(self, config: Config) -> object:
         return await self.call("reload_config")

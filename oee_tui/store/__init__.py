@@ -5,6 +5,7 @@ is the file (database.py: lock, connection, transactions) with every group of ta
 group is a class of its own over `Database`, and a new group is one more base here.
 """
 
+from oee_tui.store.alert_tables import AlertTables
 from oee_tui.store.audit_tables import AuditTables
 from oee_tui.store.backups import StoreBackups
 from oee_tui.store.bulk_export import BulkExports
@@ -25,7 +26,7 @@ from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece,
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables, QualityTables):
+            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables, QualityTables, AlertTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 

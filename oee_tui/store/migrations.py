@@ -302,7 +302,38 @@ CREATE TABLE data_quality_hours (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
+_V11: Final = """
+-- Quality alerts (oee_tui.alerts): one row per alert, as it is now (raised, cleared, acknowledged,
+-- shelved), replaced whole at each change; no key, as DuckDB's index checks refuse a row replaced twice in
+-- one transaction. The table is small: one row per raise.
+CREATE TABLE alerts (
+    id            BIGINT NOT NULL,
+    rule          VARCHAR NOT NULL,
+    kind          VARCHAR NOT NULL,
+    severity      VARCHAR NOT NULL,
+    subject       VARCHAR NOT NULL,
+    message       VARCHAR NOT NULL,
+    raised_at     TIMESTAMP NOT NULL,
+    cleared_at    TIMESTAMP,
+    acked_at      TIMESTAMP,
+    acked_by      VARCHAR,
+    ack_comment   VARCHAR,
+    shelved_until TIMESTAMP,
+    shelved_by    VARCHAR
+);
+
+-- Every alert's history, append-only: raised, cleared, acknowledged (by, comment), shelved (by, until).
+CREATE TABLE alert_events (
+    alert_id  BIGINT NOT NULL,
+    ts        TIMESTAMP NOT NULL,
+    action    VARCHAR NOT NULL,
+    user_name VARCHAR,
+    comment   VARCHAR,
+    until     TIMESTAMP
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -15,6 +15,9 @@ from oee_tui.config import DEFAULT_REASONS, Config, LineConfig, MachineConfig, S
 from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.model import (
+    Alert,
+    AlertEvent,
+    AuditChange,
     MachineDetail,
     MachineSnapshot,
     MachineState,
@@ -263,6 +266,32 @@ class StaticEngine:
             reason = self.config.reason(code) if code is not None else None
             out.append(ReasonTotal(code, reason.name if reason else "No reason given", stops_count, seconds))
         return tuple(sorted(out, key=lambda total: total.seconds, reverse=True))
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        """As the real engine does, on the alerts of `plant` and the store (written with its audit entry)."""
+        from oee_tui.alerts.person_actions import acknowledgement
+
+        return self._act_on_alert(*acknowledgement(self._alert(alert_id), comment, user, origin, NOW))
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        from oee_tui.alerts.person_actions import shelving
+
+        return self._act_on_alert(*shelving(self._alert(alert_id), until, user, origin, NOW))
+
+    def _alert(self, alert_id: int) -> Alert:
+        found = next((alert for alert in self.plant.alerts if alert.id == alert_id), None)
+        if found is None and self.store is not None:
+            found = self.store.alert(alert_id)
+        if found is None:
+            raise KeyError(f"no alert {alert_id}")
+        return found
+
+    def _act_on_alert(self, updated: Alert, event: AlertEvent, audit: AuditChange) -> Alert:
+        if self.store is not None:
+            self.store.write_alerts([(updated, event)], [audit])
+        self.plant = replace(self.plant, alerts=tuple(updated if alert.id == updated.id else alert
+                                                      for alert in self.plant.alerts))
+        return updated
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:

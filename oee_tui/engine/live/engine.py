@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
+from oee_tui.alerts import AlertMonitor, AlertUpdate
+from oee_tui.alerts.person_actions import acknowledgement, shelving
 from oee_tui.config import Config, MachineConfig, Reason, TagMapping
 from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.acquisition import DriverFactory, SourceHealth, SourceRunner
@@ -37,6 +39,7 @@ from oee_tui.engine.live.shift_detail import build_machine_detail
 from oee_tui.engine.live.source_tasks import SourceTasks, tags_of
 from oee_tui.engine.oee.planning_rules import MachinePlan, Planning
 from oee_tui.model import (
+    Alert,
     AuditChange,
     BornMetrics,
     MachineDetail,
@@ -127,6 +130,8 @@ class Engine:
         # What observes the engine's output (see observers.py): the Sparkplug edge node when
         # [edge] is enabled, attached by oee_tui.runtime.build_engine.
         self.observers: list[EngineObserver] = []
+        # The alert rules, checked after every tick (oee_tui.alerts); the hook and MQTT listen to it.
+        self.alerts = AlertMonitor(config)
 
     # ------------------------------------------------------------ wiring
 
@@ -174,6 +179,9 @@ class Engine:
                 log.exception("the planning data in the store cannot be used; running on the config alone")
             now = self.clock()
             await self._writer.restore(self.machines, self.calendar.current_or_last(now).start - 3600.0, now)
+        # Before the sources start, as the restore is: once they run, start() has nothing of the store left to wait for.
+        await self.alerts.start(self._load_alerts if self.store is not None else None,
+                                self._save_alerts if self.store is not None else None)
         for source in self.config.sources if self.acquire else ():
             self._sources.start(source, self.config)
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="engine:tick"))
@@ -221,6 +229,7 @@ class Engine:
         self._writer.max_unsaved_rows = config.store.max_unsaved_rows
         self._apply_planning(self.planning, now)
         self._router.set_plant(config, self.machines)
+        self.alerts.reload(config)
         for observer in self.observers:
             observer.reload(config)  # the edge node: new devices and metrics, births again
 
@@ -290,6 +299,7 @@ class Engine:
         # The hour so far: a restart within the hour adds to it in the store.
         self._quality_unsaved.extend((*self.quality.advance(now), *self.quality.current_rows(now)))
         await self._save_quality()
+        await self.alerts.stop()
         for observer in self.observers:  # the edge node's last changes go out, or into the store before it closes
             await observer.stop()
         await self._writer.close()
@@ -301,6 +311,7 @@ class Engine:
         while True:
             try:
                 self._advance()
+                self.check_alerts()
             except Exception:  # a bad tick must not stop the plant view
                 log.exception("engine tick failed")
             with contextlib.suppress(TimeoutError):
@@ -438,10 +449,12 @@ class Engine:
                                                       tuple(runner.status() for runner in self.runners))
             except Exception:  # the last good view beats no view; the log says what broke
                 log.exception("building the plant snapshot failed")
-        # The store's health changes at flushes, not ticks: always the newest.
+        # The store's health changes at flushes, not ticks, and the alerts after the snapshot: always the newest.
         health = self._writer.health
-        if self._snapshot.store is not health:
-            self._snapshot = replace(self._snapshot, store=health)
+        alerts, problem = self.alerts.active, self.alerts.problem
+        if self._snapshot.store is not health or self._snapshot.alerts is not alerts or \
+                self._snapshot.alert_problem != problem:
+            self._snapshot = replace(self._snapshot, store=health, alerts=alerts, alert_problem=problem)
         return self._snapshot
 
     async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
@@ -451,6 +464,45 @@ class Engine:
         if source is not None and source not in {known.name for known in self.config.sources}:
             raise KeyError(f"unknown source {source!r}")
         return self.quality.report(self.clock(), source, tags=tags)
+
+    # ------------------------------------------------------------ alerts
+
+    def check_alerts(self) -> list[AlertUpdate]:
+        """Check the alert rules against the plant now (the tick loop does, after every tick); returns the
+        raises and clears."""
+        if not self.alerts.has_rules and not self.alerts.active:
+            return []
+        return self.alerts.check(self.snapshot(), self._router.routes, self.clock())
+
+    async def _load_alerts(self) -> tuple[list[Alert], int]:
+        assert self.store is not None
+        store = self.store
+        return await self._writer.in_writer(lambda: (store.alerts(active_only=True), store.highest_alert_id()))
+
+    async def _save_alerts(self, updates: Sequence[AlertUpdate], audits: Sequence[AuditChange]) -> None:
+        assert self.store is not None
+        await self._writer.in_writer(self.store.write_alerts, updates, audits)
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        """Acknowledge an alert (active or not) with a comment, returning once it is durable with its audit
+        entry. Raises KeyError for an unknown alert, ValueError for an empty comment, StoreWriteError when
+        the store cannot be written (then nothing changed)."""
+        alert = await self._alert(alert_id)
+        return await self.alerts.apply(*acknowledgement(alert, comment, user, origin, self.clock()))
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        """Shelve an alert until `until` (POSIX seconds; now or earlier unshelves it): it leaves the header's
+        count until then. Durable with its audit entry on return; raises as acknowledge_alert does."""
+        alert = await self._alert(alert_id)
+        return await self.alerts.apply(*shelving(alert, until, user, origin, self.clock()))
+
+    async def _alert(self, alert_id: int) -> Alert:
+        alert = self.alerts.find(alert_id)
+        if alert is None and self.store is not None:
+            alert = await self._writer.in_writer(self.store.alert, alert_id)
+        if alert is None:
+            raise KeyError(f"no alert {alert_id}")
+        return alert
 
     async def machine_detail(self, machine: str) -> MachineDetail:
         return build_machine_detail(self.machines[machine], self.clock(), self.calendar, self.reasons)
