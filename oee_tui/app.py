@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -41,6 +42,7 @@ from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.server import EngineServer
 from oee_tui.service.session_origin import local_origin
 from oee_tui.widgets.engine_link import EngineLink
+from oee_tui.widgets.key_order import KeyOrder
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
 
@@ -127,6 +129,14 @@ class OeeApp(App[int]):
         self._stopping = False
         self._start_problem: str | None = None  # why the engine did not start, shown until it is replaced
         self.stop_error: str | None = None  # why the engine's stop failed (data not saved): printed after exit
+        self._key_order = KeyOrder(self, super().on_event)
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key from the terminal waits for the one typed before it (widgets/key_order.py says why).
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self._key_order.typed(event)
+        else:
+            await super().on_event(event)
 
     # ------------------------------------------------------------ theme
 

@@ -18,6 +18,7 @@ from typing import ClassVar, Final, TypeVar
 
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -184,7 +185,12 @@ class FormScreen(Screen[ResultT]):
         background: $panel;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [*FORM_GUARDS]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *FORM_GUARDS,
+        # A priority binding runs as the app takes the key, before the next key is handed on: the
+        # Input's own Enter posts Submitted, which the form would see only after the keys typed behind it.
+        Binding("enter", "next_field", "Next field", show=False, priority=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -285,9 +291,10 @@ class FormScreen(Screen[ResultT]):
         # Leaving a required field empty is a mistake worth showing as soon as the cursor moves on.
         self.check_now((event.input.id or "").removeprefix("field-"))
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_next_field(self) -> None:
+        """Enter in a text box moves to the next field; anywhere else (a drop-down) it does what it does there."""
+        if not isinstance(self.focused, Input):
+            raise SkipAction()
         self.focus_next()
 
     # ------------------------------------------------------------ saving
