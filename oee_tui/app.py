@@ -69,6 +69,18 @@ class SnapshotReady(Message):
         return isinstance(message, SnapshotReady)
 
 
+def sources_restarted_words(restarted: Iterable[str], before: Config, after: Config) -> str:
+    """What a reload did to each source it restarted: " Reconnected: plc1. Disconnected: plc2 (deleted)." A
+    deleted source is not reconnected, and a new one is connected for the first time."""
+    old = {source.name for source in before.sources}
+    new = {source.name for source in after.sources}
+    restarted = list(restarted)
+    groups = (("Reconnected", [name for name in restarted if name in new and name in old], ""),
+              ("Connected", [name for name in restarted if name in new and name not in old], " (new)"),
+              ("Disconnected", [name for name in restarted if name not in new], " (deleted)"))
+    return "".join(f" {words}: {', '.join(names)}{why}." for words, names, why in groups if names)
+
+
 class OeeApp(App[int]):
     """oee-tui's terminal UI. Returns 0 on a clean exit, 1 if the engine failed to stop cleanly."""
 
@@ -371,10 +383,10 @@ class OeeApp(App[int]):
             log.warning("config not saved: %s", exc)
             self.notify(f"Not saved: {exc}", title="Config", severity="error", timeout=30)
             return None
-        engine.config = config
-        restarted = ", ".join(said.get("sources_restarted") or ())
-        self.notify(f"Saved {document.path} in the engine (pid {engine.pid}), which runs on it now."
-                    + (f" Reconnected: {restarted}." if restarted else ""), title="Config saved", timeout=10)
+        before, engine.config = engine.config, config
+        restarted = sources_restarted_words(said.get("sources_restarted") or (), before, config)
+        self.notify(f"Saved {document.path} in the engine (pid {engine.pid}), which runs on it now." + restarted,
+                    title="Config saved", timeout=10)
         return config
 
     async def _reload_engine(self, config: Config, path: Path) -> str:
@@ -388,6 +400,7 @@ class OeeApp(App[int]):
         reload = getattr(engine, "reload", None)
         if reload is None:
             return "The running engine cannot take a new config while it runs: restart oee to use the change."
+        before = engine.config
         try:
             summary = await reload(config)
         except Exception as exc:
@@ -398,9 +411,7 @@ class OeeApp(App[int]):
         # The engine may say what the reload touched; a technician wants to know which links dropped.
         restarted = tuple(getattr(summary, "sources_restarted", ()) or ())
         removed = tuple(getattr(summary, "machines_removed", ()) or ())
-        said = "The running engine picked up the change."
-        if restarted:
-            said += f" Reconnected: {', '.join(restarted)}."
+        said = "The running engine picked up the change." + sources_restarted_words(restarted, before, config)
         if removed:
             said += f" Machines no longer running: {', '.join(removed)}."
         return said

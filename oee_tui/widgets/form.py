@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final, TypeVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from oee_tui.field_checks import Check, check_required
+from oee_tui.widgets.confirm_dialog import ConfirmScreen
 
 ResultT = TypeVar("ResultT")
 
@@ -154,7 +155,8 @@ def _first_failure(result: ValidationResult) -> str:
 
 
 class FormScreen(Screen[ResultT]):
-    """A title line, the form's rows (scrolling), a status line and the footer. Esc leaves with no answer.
+    """A title line, the form's rows (scrolling), a status line and the footer. Esc leaves with no answer,
+    after asking when a field was changed.
 
     A form brings its title, its rows (`compose_fields`), its keys (Save among them) and what
     its status line says when nothing is wrong (`status_help`). Enter moves to the next field,
@@ -196,6 +198,7 @@ class FormScreen(Screen[ResultT]):
         super().__init__()
         self.touched: set[str] = set()
         self.save_tried = False
+        self._as_opened: dict[str, object] = {}
 
     # ------------------------------------------------------------ what a form brings
 
@@ -322,8 +325,35 @@ class FormScreen(Screen[ResultT]):
             row.editor.focus()
         self.show_status(f"Not saved: {message}")
 
+    @on(events.Mount)
+    def _remember_as_opened(self, _event: events.Mount) -> None:
+        self._as_opened = self.entries()
+
+    def entries(self) -> dict[str, object]:
+        """Every editor's text or choice, by its id: what Esc compares with the form as it opened."""
+        return {widget.id or "": widget.value for widget in self.query("#form-fields Input, #form-fields Select")
+                if isinstance(widget, Input | Select)}
+
+    def edited(self) -> list[str]:
+        """The labels of the fields whose text or choice differs from when the form opened."""
+        now = self.entries()
+        return [row.label for row in self.query(FieldRow)
+                if now.get(f"field-{row.key}") != self._as_opened.get(f"field-{row.key}")]
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Esc: leaves at once when nothing was changed; else asks first, as the edits would be lost."""
+        edited = self.edited()
+        if not edited:
+            self.dismiss(None)
+            return
+        fields = ", ".join(edited[:3]) + (f" and {len(edited) - 3} more" if len(edited) > 3 else "")
+        question = f"Leave without saving? Your changes to {fields} are thrown away."
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen(question), answered)
 
 
 __all__ = ["FORM_GUARDS", "Field", "FieldRow", "FieldValidator", "FormScreen", "fields_marked"]
