@@ -87,21 +87,23 @@ class OeeApp(App[int]):
     TITLE = "oee"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen,
                                                                  REVIEW_MODE: ReviewScreen, IMPORT_MODE: ImportScreen}
+    # q and the screens' F-keys work everywhere, but only the live screen shows them in its footer
+    # (LIVE_KEYS): on the other screens their own keys fill the 80 columns. F1 lists them all.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit",
+        Binding("q", "quit", "Quit", id="app.quit", show=False,
                 tooltip="Stop acquisition, save what is buffered, and exit"),
         # Textual binds ctrl+c to a "press ctrl+q" hint; operators expect it to quit, and it
         # must take the same path as q so the store is flushed.
         Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit-ctrl-c"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-ctrl-q"),
         Binding("f1", "help", "Help", id="app.help", tooltip="List the keys of this screen"),
-        Binding("f2", "devices", "Devices", id="app.devices",
+        Binding("f2", "devices", "Devices", id="app.devices", show=False,
                 tooltip="PLCs and servers: health, settings, tag maps"),
-        Binding("f3", "review", "Review", id="app.review",
+        Binding("f3", "review", "Review", id="app.review", show=False,
                 tooltip="Shift review: OEE by line and machine, losses, Pareto, targets, stops to explain"),
-        Binding("f4", "import", "Import", id="app.import",
+        Binding("f4", "import", "Import", id="app.import", show=False,
                 tooltip="Import planning data or a production log from a CSV or Excel file"),
-        # Not in the footer (it is full at 80 columns); F1 lists it and Ctrl+P offers it.
+        # In no footer; F1 lists it and Ctrl+P offers it.
         Binding("f6", "dead_letters", "Dead letters", id="app.dead-letters", show=False,
                 tooltip="Payloads a source sent that could not be decoded or mapped, with their bytes"),
         Binding("f7", "audit", "Audit", id="app.audit", show=False,
