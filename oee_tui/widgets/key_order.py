@@ -70,7 +70,9 @@ class KeyOrder:
 
     async def _arrived(self, number: int) -> None:
         if number != self._in_flight:
-            return  # a late trail of a key that the timeout already let go
+            # A late trail of a key the timeout already let go, or the timeout of a key that arrived (Textual
+            # starts a timer on the next message, so stopping it at once may come too early to cancel it).
+            return
         self._in_flight = 0
         if self._lost_timer is not None:
             self._lost_timer.stop()
