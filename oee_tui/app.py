@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -42,6 +43,7 @@ from oee_tui.service.server import EngineServer
 from oee_tui.service.session_origin import local_origin
 from oee_tui.widgets.alert_count import AlertCount
 from oee_tui.widgets.engine_link import EngineLink
+from oee_tui.widgets.key_order import KeyOrder
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
 
@@ -68,30 +70,44 @@ class SnapshotReady(Message):
         return isinstance(message, SnapshotReady)
 
 
+def sources_restarted_words(restarted: Iterable[str], before: Config, after: Config) -> str:
+    """What a reload did to each source it restarted: " Reconnected: plc1. Disconnected: plc2 (deleted)." A
+    deleted source is not reconnected, and a new one is connected for the first time."""
+    old = {source.name for source in before.sources}
+    new = {source.name for source in after.sources}
+    restarted = list(restarted)
+    groups = (("Reconnected", [name for name in restarted if name in new and name in old], ""),
+              ("Connected", [name for name in restarted if name in new and name not in old], " (new)"),
+              ("Disconnected", [name for name in restarted if name not in new], " (deleted)"))
+    return "".join(f" {words}: {', '.join(names)}{why}." for words, names, why in groups if names)
+
+
 class OeeApp(App[int]):
     """oee-tui's terminal UI. Returns 0 on a clean exit, 1 if the engine failed to stop cleanly."""
 
     TITLE = "oee"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {LIVE_MODE: LiveScreen, DEVICES_MODE: DevicesScreen,
                                                                  REVIEW_MODE: ReviewScreen, IMPORT_MODE: ImportScreen}
+    # q and the screens' F-keys work everywhere, but only the live screen shows them in its footer
+    # (LIVE_KEYS): on the other screens their own keys fill the 80 columns. F1 lists them all.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit",
+        Binding("q", "quit", "Quit", id="app.quit", show=False,
                 tooltip="Stop acquisition, save what is buffered, and exit"),
         # Textual binds ctrl+c to a "press ctrl+q" hint; operators expect it to quit, and it
         # must take the same path as q so the store is flushed.
         Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit-ctrl-c"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-ctrl-q"),
         Binding("f1", "help", "Help", id="app.help", tooltip="List the keys of this screen"),
-        Binding("f2", "devices", "Devices", id="app.devices",
+        Binding("f2", "devices", "Devices", id="app.devices", show=False,
                 tooltip="PLCs and servers: health, settings, tag maps"),
-        Binding("f3", "review", "Review", id="app.review",
+        Binding("f3", "review", "Review", id="app.review", show=False,
                 tooltip="Shift review: OEE by line and machine, losses, Pareto, targets, stops to explain"),
-        Binding("f4", "import", "Import", id="app.import",
+        Binding("f4", "import", "Import", id="app.import", show=False,
                 tooltip="Import planning data or a production log from a CSV or Excel file"),
-        # Not in the footer (it is full at 80 columns); the header's alert line names it, F1 lists it.
+        # In no footer; the header's alert line names it, F1 lists it.
         Binding("f5", "alerts", "Alerts", id="app.alerts", show=False,
                 tooltip="Active alerts and their history; acknowledge with a comment, shelve for a while"),
-        # Not in the footer (it is full at 80 columns); F1 lists it and Ctrl+P offers it.
+        # In no footer; F1 lists it and Ctrl+P offers it.
         Binding("f6", "dead_letters", "Dead letters", id="app.dead-letters", show=False,
                 tooltip="Payloads a source sent that could not be decoded or mapped, with their bytes"),
         Binding("f7", "audit", "Audit", id="app.audit", show=False,
@@ -133,6 +149,14 @@ class OeeApp(App[int]):
         self._stopping = False
         self._start_problem: str | None = None  # why the engine did not start, shown until it is replaced
         self.stop_error: str | None = None  # why the engine's stop failed (data not saved): printed after exit
+        self._key_order = KeyOrder(self, super().on_event)
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key from the terminal waits for the one typed before it (widgets/key_order.py says why).
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self._key_order.typed(event)
+        else:
+            await super().on_event(event)
 
     # ------------------------------------------------------------ theme
 
@@ -380,10 +404,10 @@ class OeeApp(App[int]):
             log.warning("config not saved: %s", exc)
             self.notify(f"Not saved: {exc}", title="Config", severity="error", timeout=30)
             return None
-        engine.config = config
-        restarted = ", ".join(said.get("sources_restarted") or ())
-        self.notify(f"Saved {document.path} in the engine (pid {engine.pid}), which runs on it now."
-                    + (f" Reconnected: {restarted}." if restarted else ""), title="Config saved", timeout=10)
+        before, engine.config = engine.config, config
+        restarted = sources_restarted_words(said.get("sources_restarted") or (), before, config)
+        self.notify(f"Saved {document.path} in the engine (pid {engine.pid}), which runs on it now." + restarted,
+                    title="Config saved", timeout=10)
         return config
 
     async def _reload_engine(self, config: Config, path: Path) -> str:
@@ -397,6 +421,7 @@ class OeeApp(App[int]):
         reload = getattr(engine, "reload", None)
         if reload is None:
             return "The running engine cannot take a new config while it runs: restart oee to use the change."
+        before = engine.config
         try:
             summary = await reload(config)
         except Exception as exc:
@@ -407,9 +432,7 @@ class OeeApp(App[int]):
         # The engine may say what the reload touched; a technician wants to know which links dropped.
         restarted = tuple(getattr(summary, "sources_restarted", ()) or ())
         removed = tuple(getattr(summary, "machines_removed", ()) or ())
-        said = "The running engine picked up the change."
-        if restarted:
-            said += f" Reconnected: {', '.join(restarted)}."
+        said = "The running engine picked up the change." + sources_restarted_words(restarted, before, config)
         if removed:
             said += f" Machines no longer running: {', '.join(removed)}."
         return said

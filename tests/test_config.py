@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from oee_tui.cli import SAMPLE_CONFIG
-from oee_tui.config import ConfigError
+from oee_tui.config import ConfigError, ConfigProblems
 from oee_tui.drivers.registry import load_config, parse_config
 from oee_tui.model import Loss, Signal
 
@@ -196,3 +196,58 @@ def test_bad_device_settings_name_key_value_and_fix(text: str, key: str, hint: s
         parse_config(text, "plant.toml")
     assert caught.value.key == key
     assert hint in caught.value.expected
+
+
+def test_config_check_reports_every_problem_in_one_run(tmp_path: Path) -> None:
+    """Issue 14 item 19: one run lists every problem, in the file's order, not only the first."""
+    text = _replace('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"')
+    text = text.replace('kind = "modbus"', 'kind = "profibus"', 1)  # plc1: its machines' signals are not blamed
+    text = text.replace('ideal_cycle_time_s = 0.5', 'ideal_cycle_time_s = -1', 1)
+    text = text.replace('start = "06:00"', 'start = "6am"', 1)
+    path = tmp_path / "oee.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigProblems) as caught:
+        load_config(path)
+    assert [problem.key for problem in caught.value.problems] == [
+        "site.timezone", "sources[plc1].kind", "machines[L1-FILL].ideal_cycle_time_s", "shifts[Early].start"]
+    done = subprocess.run([sys.executable, "-m", "oee_tui", "--config", str(path), "config", "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"oee: config error: 4 problems in {path}:",
+        "  site.timezone = 'Mars/Olympus': must be an IANA time zone such as Europe/Berlin",
+        f"  sources[plc1].kind = 'profibus': {caught.value.problems[1].expected}",
+        "  machines[L1-FILL].ideal_cycle_time_s = -1: must be greater than 0",
+        "  shifts[Early].start = '6am': must be a local time HH:MM, e.g. 06:00",
+    ]
+
+
+def test_one_problem_reads_as_before_and_is_the_error_a_form_marks() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_replace('line = "L1"', 'line = "L9"'), "/etc/oee/oee.toml")
+    assert caught.value.key == "machines[L1-FILL].line"
+    assert str(caught.value) == ("/etc/oee/oee.toml: machines[L1-FILL].line = 'L9': "
+                                 "must be the id of a [[lines]] entry: L1")
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["report"]])
+def test_a_missing_config_is_named_in_plain_words(tmp_path: Path, command: list[str]) -> None:
+    path = tmp_path / "nope.toml"
+    done = subprocess.run([sys.executable, "-m", "oee_tui", "--config", str(path), "--data-dir", str(tmp_path),
+                           *command], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"oee: config error: config file {path} does not exist; run `oee config init`")
+    assert "(file)" not in done.stderr and "None" not in done.stderr
+
+
+def test_an_unreadable_config_is_named_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "oee.toml"
+    path.write_bytes(b"[site]\nname = \"\xff\xfe\"\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"config file {path} is not UTF-8 text"
+    folder = tmp_path / "a-folder.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert str(caught.value) == f"config file {folder} cannot be read: Is a directory"

@@ -163,8 +163,10 @@ def test_an_unreadable_file_names_the_user_that_cannot_read_it(tmp_path: Path) -
     else:
         secret_file.chmod(0)
         message = str(failure(text))
-    assert message.startswith(f"plant.toml: sources[ua].password_file = '{secret_file}': the file {secret_file} "
-                              "cannot be read by this user (uid ")
+    # The same file is named by every source of the template and the edge: each is reported (issue 14, item 19).
+    assert message.startswith("4 problems in plant.toml:\n")
+    assert message.splitlines()[1].startswith(f"  sources[ua].password_file = '{secret_file}': the file {secret_file} "
+                                              "cannot be read by this user (uid ")
     assert "Permission denied" in message and SECRET not in message
 
 

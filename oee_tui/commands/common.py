@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from oee_tui.config import Config, ConfigError
+from oee_tui.config import FILE_KEY, Config, ConfigError
 from oee_tui.drivers.registry import load_config
 
 EXIT_OK = 0
@@ -19,8 +19,8 @@ EXIT_UNSAVED = 5  # the engine stopped with data its store never got
 
 def load_for_run(config_path: Path) -> Config:
     if not config_path.exists():
-        raise ConfigError(config_path, "(file)", None,
-                          "not found; run `oee config init` to write a sample, or try `oee --demo`")
+        raise ConfigError(config_path, FILE_KEY, None,
+                          "does not exist; run `oee config init` to write a sample, or try `oee --demo`")
     return load_config(config_path)
 
 

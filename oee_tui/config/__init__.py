@@ -29,7 +29,7 @@ from oee_tui.config.service_settings import LOG_FORMATS, MetricsAddress, Service
 from oee_tui.config.shift_times import BreakConfig, ShiftConfig
 from oee_tui.config.sources import COMMON_KEYS, CommonKeys, SourceConfig
 from oee_tui.config.store_settings import StoreConfig
-from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
+from oee_tui.config.toml_reader import FILE_KEY, ConfigError, ConfigProblems, TomlReader, TomlTable
 
 __all__ = [
     "APP_NAME",
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_REASONS",
     "DEFAULT_STATE_MAP",
     "EDGE_QOS",
+    "FILE_KEY",
     "LOG_FORMATS",
     "MQTT_VERSIONS",
     "TLS_PAIR_PROBLEM",
@@ -49,6 +50,7 @@ __all__ = [
     "CommonKeys",
     "Config",
     "ConfigError",
+    "ConfigProblems",
     "EdgeConfig",
     "LineConfig",
     "MachineConfig",

@@ -53,27 +53,29 @@ def read_sources(r: TomlReader, data: TomlTable, kinds: SourceKinds) -> tuple[So
     out: list[SourceConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "sources", "sources")):
-        key = entry_key("sources", i, t, "name")
-        name = r.string(t, key, "name")
-        r.unique(f"{key}.name", seen, name)
-        key = f"sources[{name}]"
-        kind = kinds[r.string(t, key, "kind", choices=tuple(kinds))]
-        r.unknown_keys(t, key, COMMON_KEYS | kind.keys)
-        reconnect_min = r.number(t, key, "reconnect_min_s", default=0.5, positive=True)
-        reconnect_max = r.number(t, key, "reconnect_max_s", default=30.0, positive=True)
-        if reconnect_max < reconnect_min:
-            raise r.fail(f"{key}.reconnect_max_s", reconnect_max, f"must be at least reconnect_min_s ({reconnect_min})")
-        common = CommonKeys(
-            name=name,
-            host=r.string(t, key, "host", default="127.0.0.1"),
-            port=r.integer(t, key, "port", kind.default_port, 1, 65535),
-            poll_interval_s=r.number(t, key, "poll_interval_s", default=1.0, positive=True),
-            timeout_s=r.number(t, key, "timeout_s", default=3.0, positive=True),
-            reconnect_min_s=reconnect_min,
-            reconnect_max_s=reconnect_max,
-            queue_size=r.integer(t, key, "queue_size", 10_000, 10, 10_000_000),
-            expected_every_s=None if t.get("expected_every_s") is None
-            else r.number(t, key, "expected_every_s", positive=True),
-        )
-        out.append(kind.read_source(r, t, key, common))
+        with r.noting(entry_key("sources", i, t, "name")):
+            key = entry_key("sources", i, t, "name")
+            name = r.string(t, key, "name")
+            r.unique(f"{key}.name", seen, name)
+            key = f"sources[{name}]"
+            kind = kinds[r.string(t, key, "kind", choices=tuple(kinds))]
+            r.unknown_keys(t, key, COMMON_KEYS | kind.keys)
+            reconnect_min = r.number(t, key, "reconnect_min_s", default=0.5, positive=True)
+            reconnect_max = r.number(t, key, "reconnect_max_s", default=30.0, positive=True)
+            if reconnect_max < reconnect_min:
+                raise r.fail(f"{key}.reconnect_max_s", reconnect_max,
+                             f"must be at least reconnect_min_s ({reconnect_min})")
+            common = CommonKeys(
+                name=name,
+                host=r.string(t, key, "host", default="127.0.0.1"),
+                port=r.integer(t, key, "port", kind.default_port, 1, 65535),
+                poll_interval_s=r.number(t, key, "poll_interval_s", default=1.0, positive=True),
+                timeout_s=r.number(t, key, "timeout_s", default=3.0, positive=True),
+                reconnect_min_s=reconnect_min,
+                reconnect_max_s=reconnect_max,
+                queue_size=r.integer(t, key, "queue_size", 10_000, 10, 10_000_000),
+                expected_every_s=None if t.get("expected_every_s") is None
+                else r.number(t, key, "expected_every_s", positive=True),
+            )
+            out.append(kind.read_source(r, t, key, common))
     return tuple(out)

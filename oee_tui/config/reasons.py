@@ -38,29 +38,31 @@ def read_reasons(r: TomlReader, data: TomlTable) -> tuple[Reason, ...]:
     by_code: dict[str, Reason] = {}
     losses = [loss.value for loss in Loss]
     for i, t in enumerate(raw):
-        key = entry_key("reasons", i, t, "code")
-        r.unknown_keys(t, key, {"code", "name", "planned", "loss", "parent"})
-        code = r.string(t, key, "code")
-        if code in by_code:
-            raise r.fail(f"{key}.code", code, "is used twice; reason codes must be unique")
-        key = f"reasons[{code}]"
-        parent = r.opt_string(t, key, "parent")
-        if parent is not None and parent not in by_code:
-            raise r.fail(f"{key}.parent", parent, "must be the code of a reason listed earlier in the file")
-        inherited = by_code[parent] if parent else None
-        planned = r.boolean(t, key, "planned", inherited.planned if inherited else False)
-        loss_raw = t.get("loss", inherited.loss.value if inherited and inherited.loss else None)
-        if planned:
-            if t.get("loss") is not None:
-                raise r.fail(f"{key}.loss", t["loss"],
-                             "must be left out for a planned reason (planned time is not a loss)")
-            loss = None
-        else:
-            if loss_raw is None:
-                raise r.fail(f"{key}.loss", None, f"is missing; an unplanned reason needs one of {', '.join(losses)}")
-            if loss_raw not in losses:
-                raise r.fail(f"{key}.loss", loss_raw, f"must be one of {', '.join(losses)}")
-            loss = Loss(loss_raw)
-        by_code[code] = Reason(code=code, name=r.string(t, key, "name", default=code), planned=planned,
-                               loss=loss, parent=parent)
+        with r.noting(entry_key("reasons", i, t, "code")):
+            key = entry_key("reasons", i, t, "code")
+            r.unknown_keys(t, key, {"code", "name", "planned", "loss", "parent"})
+            code = r.string(t, key, "code")
+            if code in by_code:
+                raise r.fail(f"{key}.code", code, "is used twice; reason codes must be unique")
+            key = f"reasons[{code}]"
+            parent = r.opt_string(t, key, "parent")
+            if parent is not None and parent not in by_code:
+                raise r.fail(f"{key}.parent", parent, "must be the code of a reason listed earlier in the file")
+            inherited = by_code[parent] if parent else None
+            planned = r.boolean(t, key, "planned", inherited.planned if inherited else False)
+            loss_raw = t.get("loss", inherited.loss.value if inherited and inherited.loss else None)
+            if planned:
+                if t.get("loss") is not None:
+                    raise r.fail(f"{key}.loss", t["loss"],
+                                 "must be left out for a planned reason (planned time is not a loss)")
+                loss = None
+            else:
+                if loss_raw is None:
+                    raise r.fail(f"{key}.loss", None,
+                                 f"is missing; an unplanned reason needs one of {', '.join(losses)}")
+                if loss_raw not in losses:
+                    raise r.fail(f"{key}.loss", loss_raw, f"must be one of {', '.join(losses)}")
+                loss = Loss(loss_raw)
+            by_code[code] = Reason(code=code, name=r.string(t, key, "name", default=code), planned=planned,
+                                   loss=loss, parent=parent)
     return tuple(by_code.values())

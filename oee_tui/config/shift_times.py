@@ -40,26 +40,27 @@ def read_shifts(r: TomlReader, data: TomlTable) -> tuple[ShiftConfig, ...]:
     out: list[ShiftConfig] = []
     seen: set[str] = set()
     for i, t in enumerate(r.tables(data, "shifts", "shifts")):
-        key = entry_key("shifts", i, t, "name")
-        r.unknown_keys(t, key, {"name", "start", "end", "days", "breaks"})
-        name = r.string(t, key, "name")
-        r.unique(f"{key}.name", seen, name)
-        key = f"shifts[{name}]"
-        days_raw = t.get("days", list(WEEKDAYS))
-        if not isinstance(days_raw, list) or not days_raw or any(d not in WEEKDAYS for d in days_raw):
-            raise r.fail(f"{key}.days", days_raw, f"must be a list of weekdays from {', '.join(WEEKDAYS)}")
-        breaks: list[BreakConfig] = []
-        breaks_raw = t.get("breaks", [])
-        if not isinstance(breaks_raw, list):
-            raise r.fail(f"{key}.breaks", breaks_raw, 'must be a list of { start = "HH:MM", end = "HH:MM" }')
-        for j, b in enumerate(breaks_raw):
-            bkey = f"{key}.breaks[{j}]"
-            if not isinstance(b, dict):
-                raise r.fail(bkey, b, 'must be { start = "HH:MM", end = "HH:MM" }')
-            r.unknown_keys(b, bkey, {"start", "end"})
-            breaks.append(BreakConfig(start=_hhmm(r, b, bkey, "start"), end=_hhmm(r, b, bkey, "end")))
-        out.append(ShiftConfig(name=name, start=_hhmm(r, t, key, "start"), end=_hhmm(r, t, key, "end"),
-                               days=tuple(days_raw), breaks=tuple(breaks)))
+        with r.noting(entry_key("shifts", i, t, "name")):
+            key = entry_key("shifts", i, t, "name")
+            r.unknown_keys(t, key, {"name", "start", "end", "days", "breaks"})
+            name = r.string(t, key, "name")
+            r.unique(f"{key}.name", seen, name)
+            key = f"shifts[{name}]"
+            days_raw = t.get("days", list(WEEKDAYS))
+            if not isinstance(days_raw, list) or not days_raw or any(d not in WEEKDAYS for d in days_raw):
+                raise r.fail(f"{key}.days", days_raw, f"must be a list of weekdays from {', '.join(WEEKDAYS)}")
+            breaks: list[BreakConfig] = []
+            breaks_raw = t.get("breaks", [])
+            if not isinstance(breaks_raw, list):
+                raise r.fail(f"{key}.breaks", breaks_raw, 'must be a list of { start = "HH:MM", end = "HH:MM" }')
+            for j, b in enumerate(breaks_raw):
+                bkey = f"{key}.breaks[{j}]"
+                if not isinstance(b, dict):
+                    raise r.fail(bkey, b, 'must be { start = "HH:MM", end = "HH:MM" }')
+                r.unknown_keys(b, bkey, {"start", "end"})
+                breaks.append(BreakConfig(start=_hhmm(r, b, bkey, "start"), end=_hhmm(r, b, bkey, "end")))
+            out.append(ShiftConfig(name=name, start=_hhmm(r, t, key, "start"), end=_hhmm(r, t, key, "end"),
+                                   days=tuple(days_raw), breaks=tuple(breaks)))
     overlaps = shift_overlaps(out)
     if overlaps:  # the first of them: a ConfigError names one key
         first = overlaps[0]

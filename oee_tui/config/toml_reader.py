@@ -8,8 +8,10 @@ the same thing the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from oee_tui.config.secret_values import (
     ENV_SUFFIX,
@@ -19,6 +21,7 @@ from oee_tui.config.secret_values import (
     secret_from_file,
 )
 
+T = TypeVar("T")
 TomlTable: TypeAlias = dict[str, Any]  # a table as tomllib parses it: its values are whatever the file holds
 
 
@@ -32,6 +35,11 @@ class _Hidden:
 HIDDEN: Final = _Hidden()
 
 
+# Keys that stand for the whole file, not a setting in it: their message has no "KEY = VALUE".
+FILE_KEY: Final = "(file)"
+SYNTAX_KEY: Final = "(syntax)"
+
+
 class ConfigError(Exception):
     """A config problem, worded for the person who edits the file."""
 
@@ -40,7 +48,23 @@ class ConfigError(Exception):
         self.key = key
         self.value = value
         self.expected = expected
-        super().__init__(f"{self.file}: {key} = {value!r}: {expected}")
+        if key in (FILE_KEY, SYNTAX_KEY):
+            super().__init__(f"config file {self.file} {expected}")
+        else:
+            super().__init__(f"{self.file}: {key} = {value!r}: {expected}")
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one reading of a file, in the file's order; as a ConfigError, the first of them
+    (what a form marks), and its message lists them all."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        first = problems[0]
+        super().__init__(first.file, first.key, first.value, first.expected)
+        self.problems = tuple(problems)
+        if len(problems) > 1:
+            self.args = (f"{len(problems)} problems in {first.file}:\n"
+                         + "\n".join(f"  {str(problem).removeprefix(f'{problem.file}: ')}" for problem in problems),)
 
 
 class TomlReader:
@@ -53,6 +77,37 @@ class TomlReader:
         # (config_warnings: who may read them).
         self.secrets_in_file: list[str] = []
         self.private_key_files: list[tuple[str, str]] = []
+        # Problems noted so far (`noting`), and the entries that had one, by key (`sources[plc1]`): a machine
+        # that names a source whose entry is wrong gets no second complaint for it.
+        self.problems: list[ConfigError] = []
+        self.broken: set[str] = set()
+
+    @contextmanager
+    def noting(self, entry: str | None = None) -> Iterator[None]:
+        """Reads one part of the file (a section, an entry of `entry`'s key): a problem in it is noted and the
+        reading goes on with the next part, so one check reports every problem, not only the first."""
+        try:
+            yield
+        except ConfigProblems as exc:
+            self.problems.extend(exc.problems)
+        except ConfigError as exc:
+            self.problems.append(exc)
+            if entry is not None:
+                self.broken.add(entry)
+
+    def part(self, read: Callable[[], T], instead: T) -> T:
+        """`read()`, or `instead` when it has a problem (noted)."""
+        try:
+            return read()
+        except ConfigProblems as exc:
+            self.problems.extend(exc.problems)
+        except ConfigError as exc:
+            self.problems.append(exc)
+        return instead
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ConfigProblems(self.problems)
 
     def fail(self, key: str, value: object, expected: str) -> ConfigError:
         return ConfigError(self.file, key, value, expected)

@@ -39,12 +39,12 @@ from oee_tui.model.access import Action
 from oee_tui.model.data_quality import SourceQuality
 from oee_tui.quality_text import detail_text, short_cell
 from oee_tui.screens.browse import BrowseScreen, browser_for, engine_reaching
-from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.source_form import SourceFormResult, SourceFormScreen
 from oee_tui.screens.tag_maps import TagMapScreen
 from oee_tui.service.remote_engine import RemoteEngine
+from oee_tui.widgets.confirm_dialog import ConfirmScreen
 from oee_tui.widgets.formatting import MISSING, count
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 from oee_tui.widgets.states import state_colour

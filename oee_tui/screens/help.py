@@ -30,6 +30,7 @@ class HelpEntry:
 class HelpTopic:
     title: str
     entries: tuple[HelpEntry, ...]
+    notes: tuple[tuple[str, str], ...] = ()  # what the screen's columns and marks mean: (term, meaning)
 
     @classmethod
     def for_screen(cls, screen: Screen[Any]) -> HelpTopic:
@@ -56,7 +57,8 @@ class HelpTopic:
         ordered = [identity for identity in entries if identity in shown]
         ordered += [identity for identity in entries if identity not in shown]
         title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__
-        return cls(title, tuple(
+        notes: tuple[tuple[str, str], ...] = getattr(screen, "HELP_NOTES", ())
+        return cls(title, notes=notes, entries=tuple(
             HelpEntry(" / ".join(dict.fromkeys(keys_by_action[identity])), entries[identity].description,
                       entries[identity].tooltip)
             for identity in ordered
@@ -93,4 +95,11 @@ class HelpScreen(Dialog[None]):
             tip = f" — {entry.tooltip}" if entry.tooltip else ""
             lines.append(Content.assemble((entry.keys.ljust(width), "bold $accent"), "  ", entry.description,
                                           (tip, "$text-muted")))
-        return Content("\n").join(lines) if lines else Content("This screen has no keys of its own.")
+        keys = Content("\n").join(lines) if lines else Content("This screen has no keys of its own.")
+        if not self.topic.notes:
+            return keys
+        width = max(len(term) for term, _ in self.topic.notes)
+        notes = [Content.assemble((term.ljust(width), "bold $accent"), "  ", meaning)
+                 for term, meaning in self.topic.notes]
+        return Content("\n").join([Content.assemble(("What you see", "bold"),), *notes, Content(""),
+                                    Content.assemble(("Keys", "bold"),), keys])

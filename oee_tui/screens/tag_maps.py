@@ -18,9 +18,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
 from oee_tui.config.edit import ConfigDocument
-from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.host import PlantScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen, TagMapResult, map_key, mapping_of
+from oee_tui.widgets.confirm_dialog import ConfirmScreen
 from oee_tui.widgets.formatting import MISSING
 from oee_tui.widgets.keyed_table import KeyedTable, Row
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Final, TypeVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -27,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from oee_tui.field_checks import Check, check_required
+from oee_tui.widgets.confirm_dialog import ConfirmScreen
 
 ResultT = TypeVar("ResultT")
 
@@ -153,7 +155,8 @@ def _first_failure(result: ValidationResult) -> str:
 
 
 class FormScreen(Screen[ResultT]):
-    """A title line, the form's rows (scrolling), a status line and the footer. Esc leaves with no answer.
+    """A title line, the form's rows (scrolling), a status line and the footer. Esc leaves with no answer,
+    after asking when a field was changed.
 
     A form brings its title, its rows (`compose_fields`), its keys (Save among them) and what
     its status line says when nothing is wrong (`status_help`). Enter moves to the next field,
@@ -184,12 +187,18 @@ class FormScreen(Screen[ResultT]):
         background: $panel;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [*FORM_GUARDS]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *FORM_GUARDS,
+        # A priority binding runs as the app takes the key, before the next key is handed on: the
+        # Input's own Enter posts Submitted, which the form would see only after the keys typed behind it.
+        Binding("enter", "next_field", "Next field", show=False, priority=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.touched: set[str] = set()
         self.save_tried = False
+        self._as_opened: dict[str, object] = {}
 
     # ------------------------------------------------------------ what a form brings
 
@@ -285,9 +294,10 @@ class FormScreen(Screen[ResultT]):
         # Leaving a required field empty is a mistake worth showing as soon as the cursor moves on.
         self.check_now((event.input.id or "").removeprefix("field-"))
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_next_field(self) -> None:
+        """Enter in a text box moves to the next field; anywhere else (a drop-down) it does what it does there."""
+        if not isinstance(self.focused, Input):
+            raise SkipAction()
         self.focus_next()
 
     # ------------------------------------------------------------ saving
@@ -315,8 +325,35 @@ class FormScreen(Screen[ResultT]):
             row.editor.focus()
         self.show_status(f"Not saved: {message}")
 
+    @on(events.Mount)
+    def _remember_as_opened(self, _event: events.Mount) -> None:
+        self._as_opened = self.entries()
+
+    def entries(self) -> dict[str, object]:
+        """Every editor's text or choice, by its id: what Esc compares with the form as it opened."""
+        return {widget.id or "": widget.value for widget in self.query("#form-fields Input, #form-fields Select")
+                if isinstance(widget, Input | Select)}
+
+    def edited(self) -> list[str]:
+        """The labels of the fields whose text or choice differs from when the form opened."""
+        now = self.entries()
+        return [row.label for row in self.query(FieldRow)
+                if now.get(f"field-{row.key}") != self._as_opened.get(f"field-{row.key}")]
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Esc: leaves at once when nothing was changed; else asks first, as the edits would be lost."""
+        edited = self.edited()
+        if not edited:
+            self.dismiss(None)
+            return
+        fields = ", ".join(edited[:3]) + (f" and {len(edited) - 3} more" if len(edited) > 3 else "")
+        question = f"Leave without saving? Your changes to {fields} are thrown away."
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen(question), answered)
 
 
 __all__ = ["FORM_GUARDS", "Field", "FieldRow", "FieldValidator", "FormScreen", "fields_marked"]

@@ -7,23 +7,24 @@ from typing import Final
 
 MISSING: Final = "—"  # a ratio whose denominator is zero: no planned time, no parts yet
 OVER_100_MARK: Final = "!"
+STALE_MARK: Final = "?"  # before a data age at 80 columns: no fresh data, the row shows OFFLINE
 
 
-def percent(ratio: float | None, *, mark_over_100: bool = False) -> str:
-    """`0.853` -> `85.3`. Never capped: a performance over 100% means a wrong ideal cycle time,
-    and hiding it would hide that mistake; `mark_over_100` adds a `!` so it is seen."""
+def percent(ratio: float | None, *, mark_over_100: bool = False, decimals: int = 1) -> str:
+    """`0.853` -> `85.3` (`85` with no decimals). Never capped: a performance over 100% means a wrong ideal
+    cycle time, and hiding it would hide that mistake; `mark_over_100` adds a `!` so it is seen."""
     if ratio is None:
         return MISSING
-    text = f"{ratio * 100:.1f}"
+    text = f"{ratio * 100:.{decimals}f}"
     if mark_over_100 and ratio > 1.0:
         text += OVER_100_MARK
     return text
 
 
-def percent_aligned(ratio: float | None) -> str:
+def percent_aligned(ratio: float | None, *, decimals: int = 1) -> str:
     """Like percent(mark_over_100=True), with a space where the mark would be, so that right-aligned
     columns keep their decimal points in line whether or not a row is over 100%."""
-    text = percent(ratio, mark_over_100=True)
+    text = percent(ratio, mark_over_100=True, decimals=decimals)
     return text if text.endswith(OVER_100_MARK) else text + " "
 
 
@@ -56,6 +57,18 @@ def age(seconds: float) -> str:
 
 def count(value: int) -> str:
     return f"{value:,}"
+
+
+def count_short(value: int) -> str:
+    """At most 5 characters: 9,999; 12.3k; 123k; 1.2M: a shift's count in a column of an 80-column table."""
+    size = abs(value)
+    if size < 10_000:
+        return f"{value:,}"
+    if size < 100_000:
+        return f"{value / 1000:.1f}k"
+    if size < 1_000_000:
+        return f"{value // 1000}k"
+    return f"{value / 1_000_000:.1f}M"
 
 
 def minutes(seconds: float) -> str:

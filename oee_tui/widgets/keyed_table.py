@@ -14,7 +14,7 @@ sideways as they change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -113,13 +113,20 @@ class KeyedTable(ScrollView, can_focus=True):
             return self.table
 
     def __init__(self, columns: Sequence[tuple[str, str | Text]], *, id: str | None = None,
-                 fixed_columns: int = 0) -> None:
+                 fixed_columns: int = 0, gap: int = 2 * CELL_PADDING,
+                 max_widths: Mapping[str, int] | None = None) -> None:
+        """`gap`: blank cells between two columns' texts (split either side of each; an odd one goes to the
+        right, so 1 packs a table that must fit a narrow terminal); `max_widths`: text widths a column never
+        grows past (by key), a longer text is cut with an ellipsis."""
         super().__init__(id=id)
         self.fixed_columns = fixed_columns
+        self._pad_left = gap // 2
+        self._pad_right = gap - gap // 2
+        self._max_widths = [(max_widths or {}).get(key) for key, _ in columns]
         self._column_keys = tuple(key for key, _ in columns)
         self._column_index = {key: index for index, key in enumerate(self._column_keys)}
         self._labels = tuple(label if isinstance(label, Text) else Text(label) for _, label in columns)
-        self._widths = [label.cell_len + 2 * CELL_PADDING for label in self._labels]
+        self._widths = [label.cell_len + gap for label in self._labels]
         self._order: list[str] = []
         self._index: dict[str, int] = {}
         self._shown: dict[str, list[Text]] = {}
@@ -195,7 +202,8 @@ class KeyedTable(ScrollView, can_focus=True):
             self._grow_column(index, cell)
 
     def _grow_column(self, index: int, cell: Text) -> None:
-        width = cell.cell_len + 2 * CELL_PADDING
+        most = self._max_widths[index]
+        width = (cell.cell_len if most is None else min(cell.cell_len, most)) + self._pad_left + self._pad_right
         if width > self._widths[index]:
             self._widths[index] = width
             self._strips.clear()  # every row is laid out on the column widths
@@ -205,7 +213,7 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _cell_segments(self, cell: Text, width: int) -> list[Segment]:
         console = self.app.console
-        room = width - 2 * CELL_PADDING
+        room = width - self._pad_left - self._pad_right
         text = cell
         if text.cell_len > room:
             text = cell.copy()
@@ -213,10 +221,10 @@ class KeyedTable(ScrollView, can_focus=True):
         spare = room - text.cell_len
         left = spare if cell.justify == "right" else spare // 2 if cell.justify == "center" else 0
         return [
-            Segment(" " * (CELL_PADDING + left)),
+            Segment(" " * (self._pad_left + left)),
             # Text.render leaves a Text's own style out when it has no spans; apply it here.
             *Segment.apply_style(text.render(console, end=""), console.get_style(text.style)),
-            Segment(" " * (CELL_PADDING + spare - left)),
+            Segment(" " * (self._pad_right + spare - left)),
         ]
 
     def _render_row(self, cells: Sequence[Text]) -> tuple[Strip, Strip]:

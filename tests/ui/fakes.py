@@ -171,8 +171,13 @@ def quality_report() -> QualityReport:
 
 def plant_snapshot() -> PlantSnapshot:
     machines = tuple(machine_snapshot(facts) for facts in MACHINES)
+    # The lines' totals, from their machines' counts (the wide live screen shows them under each line).
+    lines = tuple(oee_result(line, availability, performance, quality,
+                             sum(facts.good for facts in MACHINES if facts.line == line),
+                             sum(facts.reject for facts in MACHINES if facts.line == line))
+                  for line, availability, performance, quality in (("L1", 0.84, 0.96, 0.983), ("L2", 0.89, 0.9, 0.998)))
     return PlantSnapshot(ts=NOW, shift=SHIFT_LABEL, machines=machines,
-                         plant=oee_result("plant", 0.86, 0.93, 0.99, 37_926, 620), sources=SOURCES)
+                         plant=oee_result("plant", 0.86, 0.93, 0.99, 37_926, 620), lines=lines, sources=SOURCES)
 
 
 def _intervals(facts: MachineFacts) -> list[StateInterval]:

@@ -28,7 +28,6 @@ from oee_tui.app import OeeApp
 from oee_tui.cli import SAMPLE_CONFIG
 from oee_tui.drivers.registry import KINDS, load_config
 from oee_tui.screens.browse import BrowseScreen
-from oee_tui.screens.confirm import ConfirmScreen
 from oee_tui.screens.connection_check import ConnectionCheckScreen
 from oee_tui.screens.devices import DevicesScreen
 from oee_tui.screens.help import HelpScreen
@@ -37,6 +36,7 @@ from oee_tui.screens.source_form import SourceFormScreen
 from oee_tui.screens.tag_map_form import TagMapEditScreen
 from oee_tui.screens.tag_maps import TagMapScreen
 from oee_tui.store import Store
+from oee_tui.widgets.confirm_dialog import ConfirmScreen
 from oee_tui.widgets.form import FieldRow
 from oee_tui.widgets.keyed_table import KeyedTable
 from tests.drivers.conftest import ModbusSim, OpcUaSim
@@ -238,6 +238,9 @@ async def test_the_form_shows_only_the_fields_of_the_kind(tmp_path: Path, engine
         await pilot.pause()
         assert problem(form, "local_tsap") is not None and "01.00" in str(problem(form, "local_tsap"))
         await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # the form was edited: leaving asks first
+        await pilot.press("y")
         await pilot.pause()
         assert isinstance(app.screen, DevicesScreen)
     assert engine.reloads == []

@@ -27,7 +27,7 @@ from oee_tui.imports.reading import read_table
 from oee_tui.screens.file_import.file_picker import list_candidates
 from oee_tui.screens.file_import.import_screen import ImportScreen
 from oee_tui.store import Store
-from tests.support.pilot import settle
+from tests.support.pilot import burst, settle
 from tests.ui.conftest import CONFIG_PATH, DATA_DIR
 from tests.ui.fakes import OPERATOR, StaticEngine, frozen_clock
 
@@ -444,3 +444,15 @@ async def test_a_folder_or_a_missing_file_is_said_plainly(folder: Path, engine: 
         await settle(pilot)
         assert str(problems.get_option_at_index(0).prompt) == "✕ file: file not found"
         assert text_of(screen, "#import-status") == "orders_typo.csv: file not found"
+
+
+async def test_tab_completion_in_a_burst_completes_what_was_typed_before_it(folder: Path,
+                                                                             engine: StaticEngine) -> None:
+    async with make_app(engine).run_test(size=(80, 24)) as pilot:
+        screen = await open_import(pilot)
+        # "ar" Tab completes the folder archive/; the letters typed after Tab go after the completion.
+        await burst(pilot, "a", "r", "tab", "x", "y")
+        assert screen.query_one("#import-path", Input).value == "archive/xy"
+        await burst(pilot, "ctrl+u", *"orders_o", "tab", "enter")
+        assert screen.query_one("#import-path", Input).value == "orders_ok.csv"
+        assert screen.query_one("#import-kind", Select).value == "schedule"  # Enter checked the completed path

@@ -80,16 +80,47 @@ async def test_live_screen_shows_one_row_per_machine_with_symbol_and_text(make_a
         assert cell(table, "L2-WRAP", "state") == "⇄ CHANGE"
         assert cell(table, "L2-PAL", "state") == "? OFFLINE"
         assert cell(table, "L1-FILL", "in_state") == "0:23:00"
-        assert cell(table, "L1-FILL", "performance") == "103.4!"  # over 100%: marked, never capped
+        # At 80 columns: whole percents and short counts, so that every column fits (issue 14, item 12).
+        assert cell(table, "L1-FILL", "performance") == "103!"  # over 100%: marked, never capped
+        assert cell(table, "L1-FILL", "actual_target") == "14.2k/13.8k"
+        assert cell(table, "L2-PAL", "data_age") == "?45s"
+        assert cell(table, "L1-CAP", "data_age") == "2s"
+        assert table.column_ids[-3:] == ("reject", "actual_target", "data_age")
+        assert table.virtual_size.width <= 80  # nothing is off screen: no → needed to see Rej, Good/Tgt, Age
+        assert table.scroll_x == 0 and table.max_scroll_x == 0
+
+
+async def test_from_120_columns_the_product_and_line_totals_show(make_app: AppFactory,
+                                                                 engine: StaticEngine) -> None:
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await show_live(pilot, app, engine)
+        assert "product" in table.column_ids
+        assert cell(table, "L1-FILL", "performance") == "103.4!"
         assert cell(table, "L1-FILL", "actual_target") == "14,210/13,800"
         assert cell(table, "L2-PAL", "data_age") == "STALE 45s"
-        assert cell(table, "L1-CAP", "data_age") == "2s"
+        lines = {result.scope: result for result in engine.snapshot().lines}
+        totals = [key for key in table.shown_keys() if key.startswith("line:")]
+        assert totals == [f"line:{line}" for line in lines]
+        line1 = lines["L1"]
+        assert cell(table, "line:L1", "machine") == "Σ L1"
+        assert cell(table, "line:L1", "good") == f"{line1.good_count:,}"
+        # Each total sits under the last machine of its line.
+        keys = table.shown_keys()
+        assert keys.index("line:L1") == max(keys.index(m.id) for m in MACHINES if m.line == "L1") + 1
+
+        await pilot.resize_terminal(80, 24)  # narrower: the compact table, on the same rows
+        await settle(pilot)
+        narrow = app.screen.query_one("#machines", KeyedTable)
+        assert "product" not in narrow.column_ids
+        assert not [key for key in narrow.shown_keys() if key.startswith("line:")]
+        assert narrow.virtual_size.width <= 80
 
 
 async def test_cursor_stays_on_its_machine_and_cells_update_by_difference(make_app: AppFactory,
                                                                           engine: StaticEngine) -> None:
     app = make_app(engine)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(60, 24)) as pilot:  # narrower than the table, so that it scrolls
         table = await show_live(pilot, app, engine)
         await pilot.press("down", "down")
         assert table.cursor_key == "L1-LAB"
@@ -109,7 +140,7 @@ async def test_cursor_stays_on_its_machine_and_cells_update_by_difference(make_a
         assert cell(table, "L1-LAB", "state") == "► RUN"
         assert cell(table, "L1-LAB", "in_state") == "0:00:30"
         assert cell(table, "L2-WRAP", "state") == "? OFFLINE"  # stale: whatever it last said
-        assert cell(table, "L2-WRAP", "data_age") == "STALE 12s"
+        assert cell(table, "L2-WRAP", "data_age") == "?12s"
         assert "L1-CAP" not in table.shown_keys()
         assert "L3-NEW" in table.shown_keys()
         assert table.row_count == 6

@@ -80,7 +80,10 @@ class PathInput(Input):
             files.focus()
 
     def action_complete(self) -> None:
-        suggestion = self._suggestion
+        # Looked up now rather than taken from the suggester: its answer comes from a worker, and after a
+        # burst of keys it may still be the one for the text before the last letters typed.
+        candidates = list_candidates(self.value, 1) if self.value else []
+        suggestion = candidates[0] if candidates else None
         if suggestion and suggestion != self.value:
             self.value = suggestion
             self.cursor_position = len(self.value)
