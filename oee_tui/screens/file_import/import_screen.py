@@ -483,13 +483,16 @@ class ImportScreen(PlantScreen[None]):
                         title="Not imported", severity="error", timeout=12)
             return
         self._set_status(f"Writing {len(checked.result.records):,} {checked.kind} rows…")
-        self.run_worker(partial(self._write_in_thread, target, checked, self._generation), thread=True,
+        # Handed over in a box the worker empties: Textual keeps a finished worker's callable (and so its
+        # arguments) alive, and a big file's rows and records must not outlive the write.
+        self.run_worker(partial(self._write_in_thread, target, [checked], self._generation), thread=True,
                         exclusive=True, group="import-write", exit_on_error=False, name="import write")
 
-    def _write_in_thread(self, target: Store | RemoteEngine, checked: ImportPreview, generation: int) -> None:
+    def _write_in_thread(self, target: Store | RemoteEngine, box: list[ImportPreview], generation: int) -> None:
         """Into the store this TUI owns, or through the engine it is attached to (which says who imports)."""
         from oee_tui.imports.write import write_result
 
+        checked = box.pop()
         assert checked.result is not None
         try:
             # The file may have been saved again since it was checked; what was checked is what is written.
