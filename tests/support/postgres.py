@@ -149,7 +149,8 @@ class PostgresCluster:
                 if self._process.poll() is not None:
                     raise RuntimeError(f"postgres exited with {self._process.returncode}:\n{self.log()}") from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"postgres did not accept connections in {START_TIMEOUT_S} s:\n{self.log()}")
+                    raise RuntimeError(f"postgres did not accept connections in {START_TIMEOUT_S} s:\n"
+                                       f"{self.log()}") from None
                 time.sleep(0.05)  # the server gives no event to wait on before it listens
 
     def stop(self) -> None:
