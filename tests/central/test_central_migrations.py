@@ -36,7 +36,7 @@ def test_an_empty_database_gets_every_table_and_its_version(pg_url: str) -> None
         result = migrate(con, SETTINGS)
         assert (result.before, result.after) == (0, LATEST_VERSION)
         assert not result.capability.has_timescaledb
-        assert V1_TABLES <= _tables(con)
+        assert _tables(con) >= V1_TABLES
         assert require_current(con) == LATEST_VERSION
         # Without TimescaleDB the time tables are range-partitioned (a default partition catches the rest).
         kinds = dict(con.execute("SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON "
@@ -116,7 +116,7 @@ def test_with_timescaledb_the_time_tables_are_hypertables(timescale_url: str) ->
         rows = con.execute("SELECT hypertable_name FROM timescaledb_information.hypertables "
                            "WHERE hypertable_schema = 'oee' ORDER BY 1").fetchall()
         assert [row[0] for row in rows] == ["count_minutes", "dead_letters", "samples", "state_intervals"]
-        assert V1_TABLES <= _tables(con)
+        assert _tables(con) >= V1_TABLES
 
 
 def test_oee_sync_migrate_says_what_it_did(pg_url: str, tmp_path: Path) -> None:
