@@ -57,6 +57,8 @@ def create_time_table(con: psycopg.Connection[tuple[object, ...]], capability: C
         return
     con.execute(sql.SQL("CREATE TABLE {} ({}) PARTITION BY RANGE ({})").format(
         name, sql.SQL(columns), sql.Identifier(time_column)))
+    # What the hypertable's own time index does, at almost no cost per row: rows come in time order.
+    con.execute(sql.SQL("CREATE INDEX ON {} USING brin ({})").format(name, sql.Identifier(time_column)))
     # Rows of a month with no partition yet land here rather than fail; ensure_partitions makes each
     # month's partition before the sync writes into it, so this stays empty in practice.
     con.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
