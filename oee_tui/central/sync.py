@@ -140,6 +140,7 @@ class CentralSync:
             self.store.raise_seq_above(max(central.values()))
         report = SyncReport()
         covered_at = self.clock()
+        self.store.follow_changes()  # before the snapshot: what it does not hold is logged from now on
         with self.store.sync_snapshot() as snapshot:
             report.upto = snapshot.upto
             for table in TABLE_ORDER:

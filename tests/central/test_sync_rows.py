@@ -198,3 +198,26 @@ def test_rows_stored_before_the_upgrade_are_pushed_in_batches(pg_url: str, tmp_p
         _assert_same(store, url, "edge-1")
     with psycopg.connect(url) as con:
         assert con.execute("SELECT count(*) FROM oee.samples WHERE tag = 'old'").fetchone() == (3_000,)
+
+
+def test_a_store_that_never_synced_keeps_no_change_log(pg_url: str, tmp_path: Path) -> None:
+    def logged(store: Store) -> int:
+        cur = store.cursor()
+        try:
+            return int(cur.execute("SELECT count(*) FROM sync_changes").fetchall()[0][0])
+        finally:
+            cur.close()
+
+    url = _migrated(pg_url)
+    config = edge_config(url, "edge-1")
+    assert config.central is not None
+    with Store.open(tmp_path / "data") as store:
+        fill(store)
+        assert logged(store) == 0  # no [central], or not synced yet: the first round sends whole tables
+        sync_once(store, config, config.central)
+    with Store.open(tmp_path / "data") as store:  # known again after a restart
+        store.write_facts(FactBatch(reasons=[ReasonEntry("L1-FILL", T0 + 600, "MAT", "bob", T0 + 4000)]), T0 + 4000)
+        assert logged(store) == 1
+        sync_once(store, config, config.central)
+        assert logged(store) == 0  # pushed: dropped
+        _assert_same(store, url, "edge-1")
