@@ -241,6 +241,11 @@ class Database:
             self._follow = bool(cur.execute("SELECT count(*) > 0 FROM sync_watermarks").fetchall()[0][0])
         return self._follow
 
+    @property
+    def following_changes(self) -> bool:
+        """Inside a write transaction: whether it logs changes (it cannot change until the commit)."""
+        return bool(self._follow)
+
     def follow_changes(self) -> None:
         """From the next write transaction on, log changes for the central sync. Under the write gate: a
         snapshot taken after this call holds every write that was not logged."""

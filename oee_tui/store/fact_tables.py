@@ -225,7 +225,8 @@ class FactTables(DaySummaryTables):
                 cur.register("_batch", write.batch)
                 try:
                     result = cur.execute(write.sql).fetchall()
-                    log_batch_changes(cur, write.table)
+                    if self.following_changes:  # else not even the statement: it is the flush's hot path
+                        log_batch_changes(cur, write.table)
                 except duckdb.Error as exc:
                     if is_row_error(exc):
                         raise _RowRefused(index, exc) from exc
