@@ -15,6 +15,13 @@ if [ ${#packages[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
+# The central store's tests start their own PostgreSQL cluster (initdb, postgres): they need the server.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
 # node-opcua (pinned in tests/drivers/opcua/node_opcua/package.json) into the tests' cache dir, once.
 python3 -m tests.drivers.opcua.node_opcua_server >/dev/null

@@ -67,7 +67,8 @@ def fill(data_dir: Path) -> None:
                           ELSE 'hr:' || (((i % 500) // 5) * 10 + [0, 2, 3, 4][i % 5 + 1]) END,
                CASE WHEN i % 1000 = 0 THEN NULL ELSE (i % 9973) * 0.5 END,
                CASE WHEN i % 1000 = 0 THEN 'timeout' END,
-               CASE WHEN i % 1000 = 0 THEN 'bad' ELSE 'good' END
+               CASE WHEN i % 1000 = 0 THEN 'bad' ELSE 'good' END,
+               1  -- flush_seq: one transaction's number
         FROM range({SAMPLES}) t(i)
     """)
     count = cursor.execute("SELECT count(*) FROM samples").fetchall()[0][0]

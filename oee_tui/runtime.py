@@ -39,8 +39,8 @@ class EngineOptions(TypedDict, total=False):
 
 def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOptions]) -> Engine:
     """The engine of a plant with the observers of its output attached: the alerts' command hook
-    (`[alerts] on_alert`), and the Sparkplug edge node when ``[edge] enabled``. Every engine the CLI and
-    the demo run is built here."""
+    (`[alerts] on_alert`), the Sparkplug edge node when ``[edge] enabled``, the central sync when
+    ``[central]`` is set (with an interval). Every engine the CLI and the demo run is built here."""
     engine = Engine(config, store, **options)
     # Read at each raise and clear, so that a reloaded [alerts] on_alert takes effect at once.
     engine.alerts.listeners.append(AlertHook(lambda: engine.alerts.settings, lambda: engine.config.site.name))
@@ -50,6 +50,12 @@ def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOp
         from oee_tui.edge.node import EdgeNode  # paho is loaded only for plants that publish
 
         engine.add_observer(EdgeNode(config.edge, config.machines))
+    if config.central is not None and config.central.interval_s > 0 and store is not None:
+        from oee_tui.central.background import BackgroundSync  # psycopg is loaded only for plants that sync
+
+        syncer = BackgroundSync(config, config.central)
+        engine.add_observer(syncer)
+        engine.sync_health = syncer.health
     return engine
 
 

@@ -23,11 +23,12 @@ def _modules() -> tuple[ModuleType, ...]:
         quality_cmd,
         status_cmd,
         store_cmd,
+        sync_cmd,
         validate_cmd,
     )
 
     return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, quality_cmd, audit_cmd,
-            access_cmd, validate_cmd, alerts_cmd)
+            access_cmd, validate_cmd, alerts_cmd, sync_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

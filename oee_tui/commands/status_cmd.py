@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, print_rows, store_dir_of
 
 if TYPE_CHECKING:
-    from oee_tui.model import SourceStatus, StoreHealth
+    from oee_tui.model import SourceStatus, StoreHealth, SyncHealth
     from oee_tui.service.client import EngineClient
 
 
@@ -58,6 +58,9 @@ async def _status(client: EngineClient, args: argparse.Namespace) -> int:
         problem = status.get("alert_problem")
         print(f"alerts: {status['alerts']} active (`oee alerts` lists them)"
               + (f"; PROBLEM: {problem}" if problem else ""))
+    sync: SyncHealth | None = status.get("sync")
+    if sync is not None:
+        print(f"{sync.short_text()} ({sync.target}; `oee sync --status` for each table)")
     rows = [("source", "kind", "status", "reads/s", "p95", "errors", "reconnects", "dropped", "queued", "last error")]
     for s in sources:
         state = "online" if s.online else ("stale" if s.connected else "DOWN")
@@ -87,4 +90,6 @@ def _duration(seconds: float) -> str:
 def _as_json(status: dict[str, Any]) -> dict[str, Any]:
     from dataclasses import asdict
 
-    return {**status, "sources": [asdict(s) for s in status["sources"]], "store": asdict(status["store"])}
+    sync = status.get("sync")
+    return {**status, "sources": [asdict(s) for s in status["sources"]], "store": asdict(status["store"]),
+            "sync": None if sync is None else asdict(sync)}

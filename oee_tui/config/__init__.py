@@ -5,6 +5,7 @@ Reading a file needs the kinds of source it may name (`load_config(path, kinds)`
 """
 
 from oee_tui.config.alert_rules import AlertRule, AlertSettings
+from oee_tui.config.central_settings import SSL_MODES, CentralSettings
 from oee_tui.config.edge_settings import EDGE_QOS, EdgeConfig
 from oee_tui.config.kinds import SourceKind, SourceKinds, TagProblem
 from oee_tui.config.loading import config_from_dict, load_config, parse_config
@@ -43,10 +44,12 @@ __all__ = [
     "FILE_KEY",
     "LOG_FORMATS",
     "MQTT_VERSIONS",
+    "SSL_MODES",
     "TLS_PAIR_PROBLEM",
     "AlertRule",
     "AlertSettings",
     "BreakConfig",
+    "CentralSettings",
     "CommonKeys",
     "Config",
     "ConfigError",

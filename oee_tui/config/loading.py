@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from oee_tui.config.access import AccessSettings, read_access
 from oee_tui.config.alert_rules import AlertSettings, read_alerts
+from oee_tui.config.central_settings import CentralSettings, read_central
 from oee_tui.config.edge_settings import EdgeConfig, read_edge
 from oee_tui.config.kinds import SourceKinds, read_sources
 from oee_tui.config.machines import read_lines, read_machines, read_state_map
@@ -26,7 +27,7 @@ from oee_tui.config.toml_reader import FILE_KEY, SYNTAX_KEY, ConfigError, TomlRe
 from oee_tui.config.validation_settings import ValidationSettings, read_validation
 
 SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts", "targets", "state_map", "edge",
-                      "store", "access", "service", "validation", "alerts"})
+                      "store", "access", "service", "validation", "alerts", "central"})
 
 
 def load_config(path: Path | str, kinds: SourceKinds, *, secrets: bool = True) -> Config:
@@ -77,6 +78,8 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
     validation: ValidationSettings | None = r.part(lambda: read_validation(r, data), None)
     signal_tags = {(mapping.source, mapping.tag) for machine in machines for mapping in machine.signals.values()}
     alerts: AlertSettings | None = r.part(lambda: read_alerts(r, data, machines, sources, signal_tags), None)
+    site_name = site.name if site is not None else ""
+    central: CentralSettings | None = r.part(lambda: read_central(r, data, site_name), None)
     r.raise_problems()
     assert site is not None and edge is not None and store is not None and access is not None \
         and service is not None and validation is not None and alerts is not None
@@ -85,7 +88,7 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
                   edge=edge, store=store, access=access, secrets_in_file=tuple(r.secrets_in_file),
                   private_key_files=tuple(r.private_key_files), service=service, validation=validation,
-                  alerts=alerts)
+                  alerts=alerts, central=central)
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

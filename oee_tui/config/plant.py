@@ -15,6 +15,7 @@ import platformdirs
 
 from oee_tui.config.access import AccessSettings
 from oee_tui.config.alert_rules import AlertSettings
+from oee_tui.config.central_settings import CentralSettings
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
 from oee_tui.config.service_settings import ServiceSettings
@@ -131,6 +132,7 @@ class Config:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    central: CentralSettings | None = None  # None: no [central] section, no sync
 
     @property
     def tz(self) -> ZoneInfo:

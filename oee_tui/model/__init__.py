@@ -43,6 +43,7 @@ from oee_tui.model.snapshot import (
     ReasonTotal,
     SourceStatus,
     StoreHealth,
+    SyncHealth,
     TrendPoint,
 )
 from oee_tui.model.spans import ShiftInstance, Span
@@ -95,6 +96,7 @@ __all__ = [
     "Span",
     "StateInterval",
     "StoreHealth",
+    "SyncHealth",
     "TagSample",
     "TagValue",
     "TrendPoint",

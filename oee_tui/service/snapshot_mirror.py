@@ -35,6 +35,6 @@ class SnapshotMirror:
             plant=push["plant"], lines=push["lines"],
             sources=tuple(self._sources[key] for key in self._source_order if key in self._sources),
             store=push["store"], alerts=push.get("alerts", ()),
-            alert_problem=push.get("alert_problem"),
+            alert_problem=push.get("alert_problem"), sync=push.get("sync"),
         )
         return self.latest

@@ -37,7 +37,7 @@ def snapshot_message(snapshot: PlantSnapshot, previous: PlantSnapshot | None) ->
     return {
         "push": "snapshot", "full": previous is None, "ts": snapshot.ts, "shift": snapshot.shift,
         "plant": snapshot.plant, "lines": snapshot.lines, "store": snapshot.store, "alerts": snapshot.alerts,
-        "alert_problem": snapshot.alert_problem,
+        "alert_problem": snapshot.alert_problem, "sync": snapshot.sync,
         "machines": machines, "sources": sources,
         # The order (and so who left) only when it changed.
         "order": order if previous is None or order != tuple(old_machines) else None,

@@ -23,10 +23,12 @@ from oee_tui.store.planning_codec import PlanningError
 from oee_tui.store.planning_tables import PlanningTables
 from oee_tui.store.quality_tables import QualityTables
 from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece, ReportReads
+from oee_tui.store.sync_tables import SyncTables
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables, QualityTables, AlertTables):
+            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables, QualityTables, AlertTables,
+            SyncTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 

@@ -258,7 +258,7 @@ def test_a_failing_query_leaves_the_previous_file_and_no_temp_file(store: Store,
 def test_an_interrupted_export_stops_and_leaves_nothing(store: Store, tmp_path: Path) -> None:
     cursor = store.cursor()
     cursor.execute("INSERT INTO samples SELECT TIMESTAMP '2026-11-24' + to_microseconds(i * 1000), 'plc', "
-                   "'hr:0', i::DOUBLE, NULL, 'good' FROM range(2000000) t(i)")
+                   "'hr:0', i::DOUBLE, NULL, 'good', 1 FROM range(2000000) t(i)")
     cursor.close()
     path = tmp_path / "samples.csv"
     path.write_text("the previous export\n", encoding="utf-8")
@@ -280,7 +280,7 @@ def test_an_interrupted_export_stops_and_leaves_nothing(store: Store, tmp_path: 
 def test_progress_runs_from_0_to_100(store: Store, tmp_path: Path) -> None:
     cursor = store.cursor()
     cursor.execute("INSERT INTO samples SELECT TIMESTAMP '2026-11-24' + to_microseconds(i * 1000), 'plc', "
-                   "'hr:0', i::DOUBLE, NULL, 'good' FROM range(2000000) t(i)")
+                   "'hr:0', i::DOUBLE, NULL, 'good', 1 FROM range(2000000) t(i)")
     cursor.close()
     seen: list[float] = []
     assert export(store, "samples", tmp_path / "samples.csv", on_progress=seen.append) == 2_000_000 + len(SAMPLES)

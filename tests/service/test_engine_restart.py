@@ -35,7 +35,7 @@ def _seed(data_dir: Path) -> None:
         cursor = store.cursor()
         cursor.execute(f"""
             INSERT INTO samples
-            SELECT to_timestamp(1790000000 + i * 0.01)::TIMESTAMP, 'plc', 'hr:' || (i % 4), i % 1000, NULL, 'good'
+            SELECT to_timestamp(1790000000 + i * 0.01)::TIMESTAMP, 'plc', 'hr:' || (i % 4), i % 1000, NULL, 'good', 1
             FROM range({SEEDED_SAMPLES}) r(i)
         """)
         cursor.close()

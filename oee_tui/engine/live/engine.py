@@ -47,6 +47,7 @@ from oee_tui.model import (
     SampleColumns,
     StateInterval,
     StoreHealth,
+    SyncHealth,
     TagSample,
 )
 from oee_tui.model.data_quality import QualityReport, TagQuality
@@ -132,6 +133,8 @@ class Engine:
         self.observers: list[EngineObserver] = []
         # The alert rules, checked after every tick (oee_tui.alerts); the hook and MQTT listen to it.
         self.alerts = AlertMonitor(config)
+        # The central sync's state for every snapshot, when [central] is set (runtime.build_engine wires it).
+        self.sync_health: Callable[[], SyncHealth | None] | None = None
 
     # ------------------------------------------------------------ wiring
 
@@ -449,12 +452,14 @@ class Engine:
                                                       tuple(runner.status() for runner in self.runners))
             except Exception:  # the last good view beats no view; the log says what broke
                 log.exception("building the plant snapshot failed")
-        # The store's health changes at flushes, not ticks, and the alerts after the snapshot: always the newest.
+        # The store's health changes at flushes, not ticks, the alerts after the snapshot, the sync's state in
+        # its own thread: always the newest.
         health = self._writer.health
         alerts, problem = self.alerts.active, self.alerts.problem
+        sync = None if self.sync_health is None else self.sync_health()
         if self._snapshot.store is not health or self._snapshot.alerts is not alerts or \
-                self._snapshot.alert_problem != problem:
-            self._snapshot = replace(self._snapshot, store=health, alerts=alerts, alert_problem=problem)
+                self._snapshot.alert_problem != problem or self._snapshot.sync is not sync:
+            self._snapshot = replace(self._snapshot, store=health, alerts=alerts, alert_problem=problem, sync=sync)
         return self._snapshot
 
     async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
