@@ -1,0 +1,81 @@
+"""Keeping the analytics layer current: refreshing the aggregates, and TimescaleDB's storage policies.
+
+The sync calls `refresh_aggregates` after each push. With TimescaleDB the continuous aggregates
+refresh only what the push invalidated (and are real time anyway: this makes the newest buckets cheap
+to read again); without it the materialized views are recomputed. `apply_storage_policies` runs after
+the migrations, so a changed `[central]` setting takes effect at the next `oee sync --migrate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import psycopg
+from psycopg import sql
+
+from oee_tui.central.analytics_ddl import LEVELS, aggregate_names
+
+# The tables compression applies to, with their segment-by columns. A segment is what compresses
+# together: one edge's one machine (or one tag, for samples), whose values change slowly.
+COMPRESSED: Final = (
+    ("samples", ("edge_id", "source", "tag"), "ts"),
+    ("state_intervals", ("edge_id", "machine"), "start_ts"),
+    ("count_minutes", ("edge_id", "machine"), "minute"),
+    ("state_pieces", ("edge_id", "machine"), "ts"),
+    ("dead_letters", ("edge_id", "source"), "received_at"),
+)
+
+# How often TimescaleDB refreshes each level in the background, between the sync's own refreshes
+# (another tool may write, or the sync may be stopped while late reasons arrive).
+_SCHEDULES: Final = {"1m": "1 minute", "5m": "5 minutes", "1h": "15 minutes", "1d": "1 hour"}
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePolicy:
+    """How long before a chunk is compressed, and how long raw samples are kept (0: for ever)."""
+
+    compress_after_days: int = 7
+    retention_days: int = 0
+
+
+def refresh_aggregates(conn: psycopg.Connection[tuple[object, ...]], timescale: bool) -> None:
+    """Bring every aggregate up to the data pushed so far. Needs an autocommit connection with
+    TimescaleDB (a continuous aggregate's refresh cannot run inside a transaction)."""
+    for name in aggregate_names():
+        schema, _, relation = name.partition(".")
+        identifier = sql.Identifier(schema, relation)
+        if timescale:
+            conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(sql.Literal(name)))
+        else:
+            conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(identifier))
+
+
+def apply_storage_policies(conn: psycopg.Connection[tuple[object, ...]], policy: StoragePolicy) -> None:
+    """Compression (segment-by edge and machine), retention of raw samples, and the aggregates'
+    refresh schedules. TimescaleDB only; idempotent: each policy is replaced by the current setting."""
+    for table, segment_by, order_by in COMPRESSED:
+        relation = sql.Identifier("oee", table)
+        name = sql.Literal(f"oee.{table}")
+        conn.execute(sql.SQL(
+            "ALTER TABLE {} SET (timescaledb.compress, timescaledb.compress_segmentby = {}, "
+            "timescaledb.compress_orderby = {})"
+        ).format(relation, sql.Literal(", ".join(segment_by)), sql.Literal(f"{order_by} DESC")))
+        conn.execute(sql.SQL("SELECT remove_compression_policy({}, if_exists => true)").format(name))
+        if policy.compress_after_days > 0:
+            conn.execute(sql.SQL("SELECT add_compression_policy({}, make_interval(days => {}))").format(
+                name, sql.Literal(policy.compress_after_days)))
+    samples = sql.Literal("oee.samples")
+    conn.execute(sql.SQL("SELECT remove_retention_policy({}, if_exists => true)").format(samples))
+    if policy.retention_days > 0:
+        conn.execute(sql.SQL("SELECT add_retention_policy({}, make_interval(days => {}))").format(
+            samples, sql.Literal(policy.retention_days)))
+    for suffix, width in LEVELS:
+        for kind in ("states", "counts"):
+            name = sql.Literal(f"oee.machine_{kind}_{suffix}")
+            conn.execute(sql.SQL("SELECT remove_continuous_aggregate_policy({}, if_exists => true)").format(name))
+            # start_offset NULL: late data (an edge back after days offline) is refreshed wherever it falls.
+            conn.execute(sql.SQL(
+                "SELECT add_continuous_aggregate_policy({}, start_offset => NULL, end_offset => {}::interval, "
+                "schedule_interval => {}::interval)"
+            ).format(name, sql.Literal(width), sql.Literal(_SCHEDULES[suffix])))
