@@ -50,7 +50,9 @@ CREATE TABLE oee.state_pieces (
     stop_class     text NOT NULL
 );
 CREATE INDEX state_pieces_interval ON oee.state_pieces (edge_id, machine, interval_start);
+"""
 
+_PIECE_RULES: Final = """
 -- classify_interval() of engine/oee/calculator.py: the class of a whole interval (its full length
 -- decides a micro-stop, never the part a window holds). A reason the edge's tree does not have
 -- classes the stop by its state, as in `oee report`.
@@ -73,28 +75,33 @@ RETURNS text LANGUAGE sql STABLE AS $$
     LEFT JOIN oee.machines m ON m.edge_id = p_edge AND m.machine = p_machine
 $$;
 
--- The pieces of one interval, rebuilt from its row and its newest reason. An open interval has none
--- yet: its length, and so its class, is known when it closes (the state timeline shows it meanwhile).
+-- Every closed interval's pieces, with its newest reason. An open interval has none yet: its length,
+-- and so its class, is known when it closes (the state timeline shows it meanwhile).
+CREATE VIEW oee.interval_pieces AS
+SELECT i.edge_id, i.site, i.machine, i.start_ts AS interval_start, s.interval_s,
+       greatest(m.minute, i.start_ts) AS ts,
+       extract(epoch FROM least(m.minute + interval '1 minute', i.end_ts) - greatest(m.minute, i.start_ts))::float8
+           AS seconds,
+       i.state, r.reason, oee.stop_class(i.edge_id, i.machine, i.state, r.reason, s.interval_s) AS stop_class
+FROM oee.state_intervals i
+CROSS JOIN LATERAL (SELECT extract(epoch FROM i.end_ts - i.start_ts)::float8 AS interval_s) s
+CROSS JOIN LATERAL generate_series(date_trunc('minute', i.start_ts), i.end_ts, interval '1 minute') AS m(minute)
+LEFT JOIN LATERAL (
+    SELECT sr.reason FROM oee.stop_reasons sr
+    WHERE sr.edge_id = i.edge_id AND sr.machine = i.machine AND sr.stop_start = i.start_ts
+    ORDER BY sr.entered_at DESC LIMIT 1
+) r ON true
+WHERE i.end_ts IS NOT NULL AND m.minute < i.end_ts;
+
+-- The pieces of one interval, rebuilt from its row and its newest reason.
 CREATE FUNCTION oee.rebuild_pieces(p_edge text, p_machine text, p_start timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM oee.state_pieces
     WHERE edge_id = p_edge AND machine = p_machine AND interval_start = p_start;
     INSERT INTO oee.state_pieces
-    SELECT i.edge_id, i.site, i.machine, i.start_ts, s.interval_s,
-           greatest(m.minute, i.start_ts),
-           extract(epoch FROM least(m.minute + interval '1 minute', i.end_ts) - greatest(m.minute, i.start_ts)),
-           i.state, r.reason, oee.stop_class(i.edge_id, i.machine, i.state, r.reason, s.interval_s)
-    FROM oee.state_intervals i
-    CROSS JOIN LATERAL (SELECT extract(epoch FROM i.end_ts - i.start_ts)::float8 AS interval_s) s
-    CROSS JOIN LATERAL generate_series(date_trunc('minute', i.start_ts), i.end_ts, interval '1 minute') AS m(minute)
-    LEFT JOIN LATERAL (
-        SELECT sr.reason FROM oee.stop_reasons sr
-        WHERE sr.edge_id = i.edge_id AND sr.machine = i.machine AND sr.stop_start = i.start_ts
-        ORDER BY sr.entered_at DESC LIMIT 1
-    ) r ON true
-    WHERE i.edge_id = p_edge AND i.machine = p_machine AND i.start_ts = p_start
-      AND i.end_ts IS NOT NULL AND m.minute < i.end_ts;
+    SELECT * FROM oee.interval_pieces
+    WHERE edge_id = p_edge AND machine = p_machine AND interval_start = p_start;
 END $$;
 
 CREATE FUNCTION oee.state_intervals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -134,6 +141,9 @@ CREATE TRIGGER reasons_reclassify AFTER INSERT OR UPDATE OR DELETE ON oee.reason
     FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
 CREATE TRIGGER machines_reclassify AFTER INSERT OR UPDATE OR DELETE ON oee.machines
     FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+
+-- The intervals pushed before this migration.
+INSERT INTO oee.state_pieces SELECT * FROM oee.interval_pieces;
 
 -- A part's ideal cycle time: the product's on this machine, else the product's default (machine ''),
 -- else the machine's. As in `oee report`, from the planning data the edge imported.
@@ -278,6 +288,7 @@ def statements(timescale: bool) -> tuple[str, ...]:
     out = [_PIECES]
     if timescale:
         out.append(_TIMESCALE_PIECES)
+    out.append(_PIECE_RULES)
     out.extend(_aggregates(timescale))
     for suffix, _ in LEVELS:
         out.append(_machine_oee(suffix))

@@ -1,0 +1,219 @@
+"""The central aggregates' OEE equals `oee report` over the same machines and window.
+
+The local stores are filled with crafted facts, written the way the live engine writes them (planned_stop
+in breaks and outside the schedule, offline where it had no data, stop reasons given after the fact), and
+pushed with `contract_copy.copy_edge`, the stand-in for the sync's push. Two edges of two sites push into
+one database, so the line, site and plant views are checked across edges as well.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from oee_tui.central.aggregates import refresh_aggregates
+from oee_tui.central.analytics_ddl import LEVELS
+from oee_tui.cli import main
+from oee_tui.model import CountBucket, MachineState, StateInterval
+from oee_tui.model.planning import ProductRate
+from oee_tui.store import Store
+from tests.central.conftest import CentralDb
+from tests.central.contract_copy import copy_edge
+
+TZ = ZoneInfo("Europe/Berlin")
+DAY = "2026-11-24"
+
+CONFIG_TOML = """
+[site]
+name = "{site}"
+timezone = "Europe/Berlin"
+
+[[lines]]
+id = "{line}"
+
+[[machines]]
+id = "A"
+line = "{line}"
+ideal_cycle_time_s = 2.0
+micro_stop_threshold_s = 60
+
+[[machines]]
+id = "B"
+line = "{line}"
+ideal_cycle_time_s = 1.0
+
+[[shifts]]
+name = "Early"
+start = "06:00"
+end = "14:00"
+breaks = [{{ start = "10:00", end = "10:30" }}]
+
+[[shifts]]
+name = "Late"
+start = "14:00"
+end = "22:00"
+"""
+
+RUN, DOWN, PLANNED = MachineState.RUNNING, MachineState.DOWN, MachineState.PLANNED_STOP
+
+
+def at(hhmm: str) -> float:
+    return datetime.fromisoformat(f"{DAY}T{hhmm}").replace(tzinfo=TZ).timestamp()
+
+
+def fill(data_dir: Path, scale: int) -> None:
+    """A day of two machines: every class of time, two products, a late stop reason."""
+    with Store.open(data_dir) as store:
+        store.write_import("products", [ProductRate("P1", "A", 1.5, None), ProductRate("P1", None, 0.5, None),
+                                        ProductRate("P2", None, 4.0, None)],
+                           file="p.csv", sheet=None, imported_by="t")
+        store.upsert_intervals([
+            StateInterval("A", at("00:00"), at("06:00"), PLANNED),  # outside the schedule
+            StateInterval("A", at("06:00"), at("08:00"), RUN),
+            StateInterval("A", at("08:00"), at("08:30"), DOWN),  # a breakdown
+            StateInterval("A", at("08:30"), at("08:30:40"), DOWN),  # under the micro-stop threshold
+            StateInterval("A", at("08:30:40"), at("09:00"), RUN),
+            StateInterval("A", at("09:00"), at("09:20"), DOWN),  # planned maintenance, said later
+            StateInterval("A", at("09:20"), at("10:00"), RUN),
+            StateInterval("A", at("10:00"), at("10:30"), PLANNED),  # the break
+            StateInterval("A", at("10:30"), at("11:00"), MachineState.CHANGEOVER),
+            StateInterval("A", at("11:00"), at("11:10"), MachineState.OFFLINE),
+            StateInterval("A", at("11:10"), at("15:13:20"), RUN),
+            StateInterval("A", at("15:13:20"), at("15:45"), DOWN),  # a setup, by its reason
+            StateInterval("A", at("15:45"), at("22:00"), RUN),
+            StateInterval("A", at("22:00"), at("23:59"), PLANNED),
+            StateInterval("B", at("06:00"), at("10:00"), RUN),
+            StateInterval("B", at("10:00"), at("10:30"), PLANNED),
+            StateInterval("B", at("10:30"), at("18:00"), RUN),
+            StateInterval("B", at("18:00"), at("18:00:30"), MachineState.MINOR_STOP),
+            StateInterval("B", at("18:00:30"), at("22:00"), RUN),
+        ])
+        store.write_counts([
+            CountBucket("A", at("07:00"), "P1", 3000 * scale, 30),
+            CountBucket("A", at("09:30"), None, 500 * scale, 0),
+            CountBucket("A", at("12:00"), "P2", 800 * scale, 8),
+            CountBucket("A", at("16:00"), "P1", 2000 * scale, 100),
+            CountBucket("B", at("09:00"), "P1", 20000 * scale, 200),
+            CountBucket("B", at("13:59"), None, 1000, 1),
+            CountBucket("B", at("19:00"), "P2", 5000, 0),
+        ])
+        store.write_stop_reason("A", at("09:00"), "PM", "anna", at("12:00"))
+        store.write_stop_reason("A", at("15:13:20"), "FAIL", "anna", at("15:50"))
+        store.write_stop_reason("A", at("15:13:20"), "SETUP", "ben", at("16:10"))  # the newest wins
+
+
+@pytest.fixture
+def edges(tmp_path: Path, central: CentralDb) -> dict[str, Path]:
+    """Two edges (two sites, one line each), pushed into `central`; their config files."""
+    configs: dict[str, Path] = {}
+    for edge, site, line, scale in (("edge-1", "North", "L1", 1), ("edge-2", "South", "L9", 2)):
+        data_dir = tmp_path / edge
+        config = tmp_path / f"{edge}.toml"
+        config.write_text(CONFIG_TOML.format(site=site, line=line))
+        fill(data_dir, scale)
+        from oee_tui.drivers.registry import load_config
+        with central.connect() as conn:
+            copy_edge(data_dir, load_config(config), conn, edge, site, at("00:00"), at("23:59"))
+        configs[edge] = config
+    with central.connect() as conn:
+        refresh_aggregates(conn, central.timescale)
+    return configs
+
+
+def report(config: Path, capsys: pytest.CaptureFixture[str], *window: str) -> dict[str, Any]:
+    data_dir = config.parent / config.stem
+    capsys.readouterr()
+    assert main(["--config", str(config), "--data-dir", str(data_dir), "report", *window, "--format", "json"]) == 0
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return data
+
+
+FIGURES = ("planned_production_time_s", "run_time_s", "ideal_output_time_s", "fully_productive_time_s",
+           "total_count", "good_count", "availability", "performance", "quality", "oee")
+COLUMNS = ("planned_production_s", "run_s", "ideal_s", "good_ideal_s", "total_count", "good_count",
+           "availability", "performance", "quality", "oee")
+
+
+def sums(central: CentralDb, relation: str, where: str, params: tuple[object, ...], key: str) -> dict[str, Any]:
+    """The relation's inputs summed per `key` over the rows `where` selects, ratios from the sums."""
+    query = f"""
+        SELECT {key}, sum(planned_production_s), sum(run_s), sum(ideal_s), sum(good_ideal_s),
+               sum(total_count), sum(good_count),
+               sum(run_s) / nullif(sum(planned_production_s), 0), sum(ideal_s) / nullif(sum(run_s), 0),
+               sum(good_ideal_s) / nullif(sum(ideal_s), 0), sum(good_ideal_s) / nullif(sum(planned_production_s), 0)
+        FROM {relation} WHERE {where} GROUP BY {key}"""
+    with central.connect() as conn:
+        return {row[0]: dict(zip(COLUMNS, row[1:], strict=True)) for row in conn.execute(query, params)}
+
+
+def assert_same(expected: dict[str, Any], got: dict[str, Any], what: str) -> None:
+    for figure, column in zip(FIGURES, COLUMNS, strict=True):
+        assert got[column] == pytest.approx(expected[figure], rel=1e-9, abs=1e-9), f"{what}: {figure}"
+
+
+def utc(hhmm: str) -> datetime:
+    return datetime.fromtimestamp(at(hhmm), UTC)
+
+
+@pytest.mark.parametrize("level", [suffix for suffix, _ in LEVELS if suffix != "1d"])
+def test_each_level_gives_the_report_s_oee_per_machine_line_and_site(
+        edges: dict[str, Path], central: CentralDb, capsys: pytest.CaptureFixture[str], level: str) -> None:
+    # 06:00 to 22:00 Berlin: whole hours in UTC, so every level's buckets tile the window.
+    window = ("--from", f"{DAY}T06:00", "--to", f"{DAY}T22:00")
+    where, params = "bucket >= %s AND bucket < %s", (utc("06:00"), utc("22:00"))
+    for edge, config in edges.items():
+        expected = report(config, capsys, *window)
+        machines = sums(central, f"oee.machine_oee_{level}", f"edge_id = '{edge}' AND {where}", params, "machine")
+        for machine in expected["machines"]:
+            assert_same(machine, machines[machine["scope"]], f"{edge} {machine['scope']} at {level}")
+        [line] = expected["lines"]
+        assert_same(line, sums(central, f"oee.line_oee_{level}", where, params, "line")[line["scope"]], line["scope"])
+        site = {"edge-1": "North", "edge-2": "South"}[edge]
+        assert_same(expected["plant"], sums(central, f"oee.site_oee_{level}", where, params, "site")[site], site)
+    # The figures are no accident of empty data: the day has every kind of loss.
+    a = report(edges["edge-1"], capsys, *window)["machines"][0]
+    assert a["losses"]["breakdown_s"] == 1800 and a["losses"]["setup_s"] > 1800 and a["no_data_s"] == 600
+    assert 0 < a["oee"] < 1
+
+
+def test_the_day_level_gives_the_report_s_oee_over_a_utc_day(
+        edges: dict[str, Path], central: CentralDb, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = report(edges["edge-2"], capsys, "--from", f"{DAY}T01:00", "--to", "2026-11-25T01:00")
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+    machines = sums(central, "oee.machine_oee_1d", "edge_id = 'edge-2' AND bucket = %s", (day,), "machine")
+    for machine in expected["machines"]:
+        assert_same(machine, machines[machine["scope"]], f"edge-2 {machine['scope']} by day")
+
+
+def test_the_shift_view_gives_the_report_of_each_shift(
+        edges: dict[str, Path], central: CentralDb, capsys: pytest.CaptureFixture[str]) -> None:
+    for shift in ("Early", "Late"):
+        expected = report(edges["edge-1"], capsys, "--shift", f"{shift}@{DAY}")
+        got = sums(central, "oee.machine_oee_by_shift", "edge_id = 'edge-1' AND shift = %s", (f"{shift}@{DAY}",),
+                   "machine")
+        for machine in expected["machines"]:
+            assert_same(machine, got[machine["scope"]], f"{shift} {machine['scope']}")
+
+
+def test_a_reason_given_later_moves_the_stop_s_time_as_in_the_report(
+        edges: dict[str, Path], central: CentralDb, capsys: pytest.CaptureFixture[str]) -> None:
+    window = ("--from", f"{DAY}T06:00", "--to", f"{DAY}T22:00")
+    where, params = "edge_id = 'edge-1' AND bucket >= %s AND bucket < %s", (utc("06:00"), utc("22:00"))
+    before = sums(central, "oee.machine_oee_1h", where, params, "machine")["B"]
+    # B's 30 s minor stop at 18:00 is given a setup reason, on the edge and (as a push would) centrally:
+    # a setup is availability loss at any length, so run time loses those 30 s.
+    with Store.open(edges["edge-1"].parent / "edge-1") as store:
+        store.write_stop_reason("B", at("18:00"), "SETUP", "ben", at("18:05"))
+    with central.connect() as conn:
+        conn.execute("INSERT INTO oee.stop_reasons VALUES ('edge-1', 'North', 'B', %s, 'SETUP', 'ben', %s)",
+                     (utc("18:00"), utc("18:05")))
+        refresh_aggregates(conn, central.timescale)
+    after = sums(central, "oee.machine_oee_1h", where, params, "machine")
+    assert after["B"]["run_s"] == pytest.approx(before["run_s"] - 30)
+    for machine in report(edges["edge-1"], capsys, *window)["machines"]:
+        assert_same(machine, after[machine["scope"]], f"{machine['scope']} after the late reason")
