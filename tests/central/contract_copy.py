@@ -30,8 +30,10 @@ def copy_edge(data_dir: Path, config: Config, conn: psycopg.Connection[tuple[obj
         intervals = local.sql("SELECT machine, start_ts, end_ts, state FROM state_intervals ORDER BY 1, 2").fetchall()
         counts = local.sql("SELECT machine, minute, coalesce(product, ''), sum(total), sum(reject) FROM count_minutes "
                            "GROUP BY ALL ORDER BY 1, 2").fetchall()
-        reasons_given = local.sql("SELECT machine, stop_start, reason, entered_by, entered_at FROM stop_reasons").fetchall()
-        products = local.sql("SELECT product, machine, ideal_cycle_time_s, micro_stop_threshold_s FROM products").fetchall()
+        reasons_given = local.sql("SELECT machine, stop_start, reason, entered_by, entered_at "
+                                  "FROM stop_reasons").fetchall()
+        products = local.sql("SELECT product, machine, ideal_cycle_time_s, micro_stop_threshold_s "
+                             "FROM products").fetchall()
     finally:
         local.close()
     with conn.transaction():
