@@ -75,25 +75,29 @@ RETURNS text LANGUAGE sql STABLE AS $$
     LEFT JOIN oee.machines m ON m.edge_id = p_edge AND m.machine = p_machine
 $$;
 
--- Every closed interval's pieces, with its newest reason. An open interval has none yet: its length,
--- and so its class, is known when it closes (the state timeline shows it meanwhile).
-CREATE VIEW oee.interval_pieces AS
-SELECT i.edge_id, i.site, i.machine, i.start_ts AS interval_start, s.interval_s,
-       greatest(m.minute, i.start_ts) AS ts,
-       extract(epoch FROM least(m.minute + interval '1 minute', i.end_ts) - greatest(m.minute, i.start_ts))::float8
-           AS seconds,
-       i.state, r.reason, oee.stop_class(i.edge_id, i.machine, i.state, r.reason, s.interval_s) AS stop_class
-FROM oee.state_intervals i
-CROSS JOIN LATERAL (SELECT extract(epoch FROM i.end_ts - i.start_ts)::float8 AS interval_s) s
-CROSS JOIN LATERAL generate_series(date_trunc('minute', i.start_ts), i.end_ts, interval '1 minute') AS m(minute)
-LEFT JOIN LATERAL (
-    SELECT sr.reason FROM oee.stop_reasons sr
-    WHERE sr.edge_id = i.edge_id AND sr.machine = i.machine AND sr.stop_start = i.start_ts
-    ORDER BY sr.entered_at DESC LIMIT 1
-) r ON true
-WHERE i.end_ts IS NOT NULL AND m.minute < i.end_ts;
+-- The pieces of one interval, with its newest reason. An open interval has none yet: its length, and
+-- so its class, is known when it closes (the state timeline shows it meanwhile).
+CREATE FUNCTION oee.pieces_of(p_edge text, p_site text, p_machine text, p_start timestamptz, p_end timestamptz,
+                              p_state text)
+RETURNS SETOF oee.state_pieces LANGUAGE sql STABLE AS $$
+    SELECT p_edge, p_site, p_machine, p_start, s.interval_s, greatest(m.minute, p_start),
+           extract(epoch FROM least(m.minute + interval '1 minute', p_end) - greatest(m.minute, p_start))::float8,
+           p_state, s.reason, oee.stop_class(p_edge, p_machine, p_state, s.reason, s.interval_s)
+    FROM (
+        SELECT extract(epoch FROM p_end - p_start)::float8 AS interval_s,
+               (SELECT sr.reason FROM oee.stop_reasons sr
+                WHERE sr.edge_id = p_edge AND sr.machine = p_machine AND sr.stop_start = p_start
+                ORDER BY sr.entered_at DESC LIMIT 1) AS reason
+    ) s
+    CROSS JOIN generate_series(date_trunc('minute', p_start), p_end, interval '1 minute') AS m(minute)
+    WHERE p_end IS NOT NULL AND m.minute < p_end
+$$;
 
--- The pieces of one interval, rebuilt from its row and its newest reason.
+CREATE VIEW oee.interval_pieces AS
+SELECT p.* FROM oee.state_intervals i
+CROSS JOIN LATERAL oee.pieces_of(i.edge_id, i.site, i.machine, i.start_ts, i.end_ts, i.state) p;
+
+-- The pieces of one interval, rebuilt from its row: when its reason changes.
 CREATE FUNCTION oee.rebuild_pieces(p_edge text, p_machine text, p_start timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -104,6 +108,8 @@ BEGIN
     WHERE edge_id = p_edge AND machine = p_machine AND interval_start = p_start;
 END $$;
 
+-- The pieces are made from NEW, not read back from the table: in a compressed chunk, a row just
+-- inserted is not yet visible to a query in its own AFTER trigger (TimescaleDB 2.28).
 CREATE FUNCTION oee.state_intervals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
@@ -111,7 +117,8 @@ BEGIN
         WHERE edge_id = OLD.edge_id AND machine = OLD.machine AND interval_start = OLD.start_ts;
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        PERFORM oee.rebuild_pieces(NEW.edge_id, NEW.machine, NEW.start_ts);
+        INSERT INTO oee.state_pieces
+        SELECT * FROM oee.pieces_of(NEW.edge_id, NEW.site, NEW.machine, NEW.start_ts, NEW.end_ts, NEW.state);
     END IF;
     RETURN NULL;
 END $$;
