@@ -18,9 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Final
-
-import psycopg
+from typing import TYPE_CHECKING, Final
 
 from oee_tui.config import Config, LineConfig, MachineConfig, Reason
 from oee_tui.engine.analysis.report import ReasonLoss, Report
@@ -43,7 +41,12 @@ from oee_tui.engine.oee.calculator import lines_and_plant, result_from_sums
 from oee_tui.model import Loss, MachineState, OeeResult, PlanningRecords, SixBigLosses, Span, StateInterval
 from oee_tui.service.review_ops import Compared, PeriodReads
 
-Connection = psycopg.Connection[tuple[object, ...]]
+# psycopg is imported when a connection is opened: every TUI imports this module (through the review
+# screen), and only the central view needs the driver.
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[tuple[object, ...]]
 
 _SEPARATOR: Final = "/"
 
@@ -98,6 +101,8 @@ _LOSS_CLASSES: Final = {"breakdown": Loss.BREAKDOWN, "setup": Loss.SETUP, "minor
 
 def connect(url: str) -> Connection:
     """A connection that cannot write: every transaction on it is read only."""
+    import psycopg
+
     return psycopg.connect(url, options="-c default_transaction_read_only=on")
 
 
@@ -112,7 +117,7 @@ def central_config(conn: Connection, base: Config) -> Config:
     lines: dict[str, LineConfig] = {}
     for edge_id, site, machine, name, line, cycle, threshold in rows:
         line_id = f"{site}{_SEPARATOR}{line}"
-        lines.setdefault(line_id, LineConfig(line_id, line_id, str(site)))
+        lines.setdefault(line_id, LineConfig(line_id, "", str(site)))  # the id says it all: site/line
         machines.append(MachineConfig(f"{edge_id}{_SEPARATOR}{machine}", f"{name} ({edge_id})", line_id,
                                       float(str(cycle)), float(str(threshold))))
     reasons: dict[str, Reason] = {reason.code: reason for reason in base.reasons}
