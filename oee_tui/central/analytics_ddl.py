@@ -80,15 +80,19 @@ $$;
 CREATE FUNCTION oee.pieces_of(p_edge text, p_site text, p_machine text, p_start timestamptz, p_end timestamptz,
                               p_state text)
 RETURNS SETOF oee.state_pieces LANGUAGE sql STABLE AS $$
-    SELECT p_edge, p_site, p_machine, p_start, s.interval_s, greatest(m.minute, p_start),
+    SELECT p_edge, p_site, p_machine, p_start, c.interval_s, greatest(m.minute, p_start),
            extract(epoch FROM least(m.minute + interval '1 minute', p_end) - greatest(m.minute, p_start))::float8,
-           p_state, s.reason, oee.stop_class(p_edge, p_machine, p_state, s.reason, s.interval_s)
-    FROM (
-        SELECT extract(epoch FROM p_end - p_start)::float8 AS interval_s,
-               (SELECT sr.reason FROM oee.stop_reasons sr
-                WHERE sr.edge_id = p_edge AND sr.machine = p_machine AND sr.stop_start = p_start
-                ORDER BY sr.entered_at DESC LIMIT 1) AS reason
-    ) s
+           p_state, c.reason, c.stop_class
+    FROM (  -- the class once per interval, not once per minute
+        SELECT s.interval_s, s.reason, oee.stop_class(p_edge, p_machine, p_state, s.reason, s.interval_s) AS stop_class
+        FROM (
+            SELECT extract(epoch FROM p_end - p_start)::float8 AS interval_s,
+                   (SELECT sr.reason FROM oee.stop_reasons sr
+                    WHERE sr.edge_id = p_edge AND sr.machine = p_machine AND sr.stop_start = p_start
+                    ORDER BY sr.entered_at DESC LIMIT 1) AS reason
+            OFFSET 0  -- keeps the planner from inlining it back into every row
+        ) s
+    ) c
     CROSS JOIN generate_series(date_trunc('minute', p_start), p_end, interval '1 minute') AS m(minute)
     WHERE p_end IS NOT NULL AND m.minute < p_end
 $$;
