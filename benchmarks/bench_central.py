@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from oee_tui.central.aggregates import refresh_aggregates
-from tests.central.cluster import CentralDb, create_v1, create_v2, fresh_database, running_cluster
+from tests.central.cluster import CentralDb, fresh_database, migrate_to
+from tests.support.postgres import running_cluster
 
 MACHINES = int(os.environ.get("BENCH_MACHINES", "10"))
 DAYS = int(os.environ.get("BENCH_DAYS", "30"))
@@ -159,20 +160,18 @@ def refresh(db: CentralDb) -> None:
 
 def main() -> None:
     with running_cluster() as cluster:
-        if not cluster.timescale:
+        if not cluster.timescaledb:
             print("central: TimescaleDB is not installed (../shared/tools/timescaledb/install.sh); "
                   "only the plain PostgreSQL refresh is measured")
         else:
             db = fresh_database(cluster, True)
-            create_v1(db)
+            migrate_to(db, 1)  # the samples alone: the analytics layer would set its own compression
             compression(db)
             db = fresh_database(cluster, True)
-            create_v1(db)
-            create_v2(db)
+            migrate_to(db)
             refresh(db)
         db = fresh_database(cluster, False)
-        create_v1(db)
-        create_v2(db)
+        migrate_to(db)
         refresh(db)
 
 

@@ -8,13 +8,14 @@ the migrations, so a changed `[central]` setting takes effect at the next `oee s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 from typing import Final
 
 import psycopg
 from psycopg import sql
 
 from oee_tui.central.analytics_ddl import LEVELS, aggregate_names
+from oee_tui.config import CentralSettings
 
 # The tables compression applies to, with their segment-by columns. A segment is what compresses
 # together: one edge's one machine (or one tag, for samples), whose values change slowly.
@@ -28,15 +29,10 @@ COMPRESSED: Final = (
 
 # How often TimescaleDB refreshes each level in the background, between the sync's own refreshes
 # (another tool may write, or the sync may be stopped while late reasons arrive).
+# How long the sync's refresh waits for a background refresh of the same aggregate to end.
+_REFRESH_WAIT_S: Final = 60.0
+
 _SCHEDULES: Final = {"1m": "1 minute", "5m": "5 minutes", "1h": "15 minutes", "1d": "1 hour"}
-
-
-@dataclass(frozen=True, slots=True)
-class StoragePolicy:
-    """How long before a chunk is compressed, and how long raw samples are kept (0: for ever)."""
-
-    compress_after_days: int = 7
-    retention_days: int = 0
 
 
 def refresh_aggregates(conn: psycopg.Connection[tuple[object, ...]], timescale: bool) -> None:
@@ -46,21 +42,43 @@ def refresh_aggregates(conn: psycopg.Connection[tuple[object, ...]], timescale: 
         schema, _, relation = name.partition(".")
         identifier = sql.Identifier(schema, relation)
         if timescale:
-            conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(sql.Literal(name)))
+            _refresh_continuous(conn, name)
         else:
             conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(identifier))
 
 
-def apply_storage_policies(conn: psycopg.Connection[tuple[object, ...]], policy: StoragePolicy) -> None:
-    """Compression (segment-by edge and machine), retention of raw samples, and the aggregates'
-    refresh schedules. TimescaleDB only; idempotent: each policy is replaced by the current setting."""
+def _refresh_continuous(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    """One continuous aggregate's refresh; waits for TimescaleDB's own refresh job to finish when it runs
+    (skipping would leave a late push's buckets stale until the job's next run, an hour for `_1d`)."""
+    statement = sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(sql.Literal(name))
+    deadline = time.monotonic() + _REFRESH_WAIT_S
+    delay = 0.05
+    while True:
+        try:
+            conn.execute(statement)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def apply_storage_policies(conn: psycopg.Connection[tuple[object, ...]], policy: CentralSettings) -> None:
+    """Compression (segment-by edge and machine), retention of raw samples (`compress_after_days`,
+    `retention_days`), and the aggregates' refresh schedules. TimescaleDB only; idempotent: each policy
+    is replaced by the current setting."""
+    enabled = {str(row[0]) for row in conn.execute(
+        "SELECT hypertable_name FROM timescaledb_information.hypertables "
+        "WHERE hypertable_schema = 'oee' AND compression_enabled")}
     for table, segment_by, order_by in COMPRESSED:
         relation = sql.Identifier("oee", table)
         name = sql.Literal(f"oee.{table}")
-        conn.execute(sql.SQL(
-            "ALTER TABLE {} SET (timescaledb.compress, timescaledb.compress_segmentby = {}, "
-            "timescaledb.compress_orderby = {})"
-        ).format(relation, sql.Literal(", ".join(segment_by)), sql.Literal(f"{order_by} DESC")))
+        if table not in enabled:  # set once: the settings cannot change while chunks are compressed
+            conn.execute(sql.SQL(
+                "ALTER TABLE {} SET (timescaledb.compress, timescaledb.compress_segmentby = {}, "
+                "timescaledb.compress_orderby = {})"
+            ).format(relation, sql.Literal(", ".join(segment_by)), sql.Literal(f"{order_by} DESC")))
         conn.execute(sql.SQL("SELECT remove_compression_policy({}, if_exists => true)").format(name))
         if policy.compress_after_days > 0:
             conn.execute(sql.SQL("SELECT add_compression_policy({}, make_interval(days => {}))").format(

@@ -21,9 +21,11 @@ def _modules() -> tuple[ModuleType, ...]:
         import_cmd,
         status_cmd,
         store_cmd,
+        sync_cmd,
     )
 
-    return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd, access_cmd)
+    return (devices_cmd, import_cmd, export_cmd, deadletters_cmd, store_cmd, status_cmd, audit_cmd, access_cmd,
+            sync_cmd)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

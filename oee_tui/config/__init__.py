@@ -4,6 +4,7 @@ Reading a file needs the kinds of source it may name (`load_config(path, kinds)`
 `oee_tui.drivers.registry` has the same functions bound to every kind there is.
 """
 
+from oee_tui.config.central_settings import SSL_MODES, CentralSettings
 from oee_tui.config.edge_settings import EDGE_QOS, EdgeConfig
 from oee_tui.config.kinds import SourceKind, SourceKinds, TagProblem
 from oee_tui.config.loading import config_from_dict, load_config, parse_config
@@ -41,8 +42,10 @@ __all__ = [
     "EDGE_QOS",
     "LOG_FORMATS",
     "MQTT_VERSIONS",
+    "SSL_MODES",
     "TLS_PAIR_PROBLEM",
     "BreakConfig",
+    "CentralSettings",
     "CommonKeys",
     "Config",
     "ConfigError",

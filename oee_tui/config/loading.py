@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from oee_tui.config.access import read_access
+from oee_tui.config.central_settings import read_central
 from oee_tui.config.edge_settings import read_edge
 from oee_tui.config.kinds import SourceKinds, read_sources
 from oee_tui.config.machines import read_lines, read_machines, read_state_map
@@ -22,7 +23,7 @@ from oee_tui.config.store_settings import read_store
 from oee_tui.config.toml_reader import ConfigError, TomlReader, TomlTable
 
 SECTIONS = frozenset({"site", "lines", "machines", "sources", "reasons", "shifts", "targets", "state_map", "edge",
-                      "store", "access", "service"})
+                      "store", "access", "service", "central"})
 
 
 def load_config(path: Path | str, kinds: SourceKinds, *, secrets: bool = True) -> Config:
@@ -67,7 +68,8 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
                   shifts=shifts, targets=targets, path=Path(path) if not str(path).startswith("<") else None,
                   edge=read_edge(r, data, tuple(machine.id for machine in machines)), store=read_store(r, data),
                   access=read_access(r, data), secrets_in_file=tuple(r.secrets_in_file),
-                  private_key_files=tuple(r.private_key_files), service=read_service(r, data))
+                  private_key_files=tuple(r.private_key_files), service=read_service(r, data),
+                  central=read_central(r, data, site.name))
 
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import platformdirs
 
 from oee_tui.config.access import AccessSettings
+from oee_tui.config.central_settings import CentralSettings
 from oee_tui.config.edge_settings import EdgeConfig
 from oee_tui.config.reasons import Reason
 from oee_tui.config.service_settings import ServiceSettings
@@ -123,6 +124,7 @@ class Config:
     secrets_in_file: tuple[str, ...] = ()
     private_key_files: tuple[tuple[str, str], ...] = ()  # (key, path as written): the TLS and OPC-UA user keys
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    central: CentralSettings | None = None  # None: no [central] section, no sync
 
     @property
     def tz(self) -> ZoneInfo:

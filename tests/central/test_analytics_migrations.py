@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oee_tui.central.aggregates import StoragePolicy, apply_storage_policies, refresh_aggregates
+from oee_tui.central.aggregates import refresh_aggregates
 from oee_tui.central.analytics_ddl import LEVELS, aggregate_names
-from tests.central.cluster import CentralDb, Cluster, create_v1, create_v2, fresh_database
+from oee_tui.config import CentralSettings
+from tests.central.cluster import CentralDb, fresh_database, migrate_to
+from tests.support.postgres import PostgresCluster
 
 RELATIONS = ("state_pieces", "ideal_cycle_times", "machine_oee_by_shift",
              *(f"{kind}_{suffix}" for suffix, _ in LEVELS
@@ -28,10 +30,10 @@ def relations(central: CentralDb) -> set[str]:
 
 
 @pytest.mark.parametrize("timescale", [True, False], ids=["timescaledb", "plain"])
-def test_on_an_empty_database_every_relation_exists_and_answers_nothing(pg_cluster: Cluster, timescale: bool) -> None:
+def test_on_an_empty_database_every_relation_exists_and_answers_nothing(pg_cluster: PostgresCluster,
+                                                                        timescale: bool) -> None:
     db = fresh_database(pg_cluster, timescale)
-    create_v1(db)
-    create_v2(db)
+    migrate_to(db)
     assert set(RELATIONS) <= relations(db)
     with db.connect() as conn:
         refresh_aggregates(conn, timescale)
@@ -47,9 +49,9 @@ def test_on_an_empty_database_every_relation_exists_and_answers_nothing(pg_clust
 
 
 @pytest.mark.parametrize("timescale", [True, False], ids=["timescaledb", "plain"])
-def test_a_database_a_version_behind_gets_its_history_aggregated(pg_cluster: Cluster, timescale: bool) -> None:
+def test_a_database_a_version_behind_gets_its_history_aggregated(pg_cluster: PostgresCluster, timescale: bool) -> None:
     db = fresh_database(pg_cluster, timescale)
-    create_v1(db)
+    migrate_to(db, 1)
     with db.connect() as conn:  # pushed by a sync of V1, before the analytics layer existed
         conn.execute("INSERT INTO oee.machines VALUES ('e', 'S', 'M', 'M', 'L')")
         conn.execute("INSERT INTO oee.state_intervals VALUES ('e', 'S', 'M', %s, %s, 'running'), "
@@ -57,7 +59,7 @@ def test_a_database_a_version_behind_gets_its_history_aggregated(pg_cluster: Clu
                      (t("06:00"), t("07:00"), t("07:00"), t("07:30"), t("07:30")))
         conn.execute("INSERT INTO oee.products VALUES ('e', 'S', 'P', '', 2.0, NULL)")
         conn.execute("INSERT INTO oee.count_minutes VALUES ('e', 'S', 'M', %s, 'P', 900, 90)", (t("06:10"),))
-    create_v2(db)
+    migrate_to(db)
     with db.connect() as conn:
         refresh_aggregates(conn, timescale)
         [row] = conn.execute("SELECT planned_production_s, run_s, breakdown_s, ideal_s, good_ideal_s, oee "
@@ -71,17 +73,15 @@ def test_a_database_a_version_behind_gets_its_history_aggregated(pg_cluster: Clu
         assert (ppt, run) == (7200.0, 5400.0)
 
 
-def test_storage_policies_follow_the_settings_and_compressed_data_stays_current(pg_cluster: Cluster) -> None:
+def test_storage_policies_follow_the_settings_and_compressed_data_stays_current(pg_cluster: PostgresCluster) -> None:
     # Compression and retention policies are TimescaleDB's: plain PostgreSQL has no such settings.
     central = fresh_database(pg_cluster, True)
-    create_v1(central)
-    create_v2(central)
+    migrate_to(central, settings=CentralSettings(compress_after_days=3, retention_days=90))
+    migrate_to(central, settings=CentralSettings(compress_after_days=3, retention_days=90))  # idempotent
     with central.connect() as conn:
         conn.execute("INSERT INTO oee.machines VALUES ('e', 'S', 'M', 'M', 'L')")
         conn.execute("INSERT INTO oee.state_intervals VALUES ('e', 'S', 'M', %s, %s, 'running')",
                      (t("06:00"), t("07:00")))
-        apply_storage_policies(conn, StoragePolicy(compress_after_days=3, retention_days=90))
-        apply_storage_policies(conn, StoragePolicy(compress_after_days=3, retention_days=90))  # idempotent
         jobs = conn.execute("SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs "
                             "WHERE hypertable_schema = 'oee' OR proc_name = 'policy_refresh_continuous_aggregate'"
                             ).fetchall()
@@ -95,8 +95,8 @@ def test_storage_policies_follow_the_settings_and_compressed_data_stays_current(
             "FROM timescaledb_information.compression_settings WHERE hypertable_schema = 'oee' "
             "AND segmentby_column_index IS NOT NULL GROUP BY 1").fetchall())
         assert segments["state_intervals"] == "edge_id,machine" and segments["samples"] == "edge_id,source,tag"
-        # Settings changed: the policies are replaced, not added to.
-        apply_storage_policies(conn, StoragePolicy(compress_after_days=0, retention_days=0))
+        # Settings changed: the next `oee sync --migrate` replaces the policies (nothing else is left to do).
+        migrate_to(central, settings=CentralSettings(compress_after_days=0, retention_days=0))
         assert conn.execute("SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name IN "
                             "('policy_compression', 'policy_retention')").fetchone() == (0,)
         # Chunks compressed now: a late update and a late reason still reach the aggregates.
