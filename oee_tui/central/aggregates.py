@@ -2,8 +2,9 @@
 
 The sync calls `refresh_aggregates` after each push. With TimescaleDB the continuous aggregates
 refresh only what the push invalidated (and are real time anyway: this makes the newest buckets cheap
-to read again); without it the materialized views are recomputed. `apply_storage_policies` runs after
-the migrations, so a changed `[central]` setting takes effect at the next `oee sync --migrate`.
+to read again); without it the aggregate tables are recomputed for the days the push changed.
+`apply_storage_policies` runs after the migrations, so a changed `[central]` setting takes effect at
+the next `oee sync --migrate`.
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ _SCHEDULES: Final = {"1m": "1 minute", "5m": "5 minutes", "1h": "15 minutes", "1
 def refresh_aggregates(conn: psycopg.Connection[tuple[object, ...]], timescale: bool) -> None:
     """Bring every aggregate up to the data pushed so far. Needs an autocommit connection with
     TimescaleDB (a continuous aggregate's refresh cannot run inside a transaction)."""
+    if not timescale:
+        # The days whose pieces or counts changed since the last refresh, at every level (analytics_ddl).
+        conn.execute("SELECT oee.refresh_aggregates()")
+        return
     for name in aggregate_names():
-        schema, _, relation = name.partition(".")
-        identifier = sql.Identifier(schema, relation)
-        if timescale:
-            _refresh_continuous(conn, name)
-        else:
-            conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(identifier))
+        _refresh_continuous(conn, name)
 
 
 def _refresh_continuous(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:

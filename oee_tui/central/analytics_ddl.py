@@ -10,8 +10,8 @@ Built over the sync's tables (V1, the contract in docs). Three floors:
   that fall inside its bucket: a run of three hours must give 60 s to each of 180 minutes.
 * `oee.machine_states_<level>` and `oee.machine_counts_<level>` for 1m, 5m, 1h and 1d: seconds per
   class and parts per product, per machine and bucket. Continuous aggregates with TimescaleDB
-  (real time: the newest buckets are computed on read), materialized views without it, which
-  `central.aggregates.refresh_aggregates` refreshes after each push.
+  (real time: the newest buckets are computed on read); without it, tables of the same names that
+  `central.aggregates.refresh_aggregates` (after each push) recomputes for the days that changed.
 * `oee.machine_oee_<level>`, `oee.line_oee_<level>`, `oee.site_oee_<level>`, `oee.machine_oee_by_shift`:
   the OEE inputs (planned production time, run time, ideal time, good and total counts) summed, and
   the ratios computed from those sums, never averaged. The ideal time is read through
@@ -23,6 +23,7 @@ Only `statements(timescale)` knows which floor becomes what; the capability chec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 # (suffix of the relation names, the bucket's width as a PostgreSQL interval)
@@ -185,35 +186,103 @@ def _bucket(width: str, column: str, timescale: bool) -> str:
     return f"date_bin(INTERVAL '{width}', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
 
-def _aggregate(name: str, select: str, timescale: bool) -> str:
-    if timescale:
-        # Real time: buckets not yet materialized are computed on read, so a push shows at once.
-        return (f"CREATE MATERIALIZED VIEW oee.{name} "
-                "WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS "
-                f"{select} WITH NO DATA;")
-    return f"CREATE MATERIALIZED VIEW oee.{name} AS {select} WITH NO DATA;"
+def _states_select(width: str, timescale: bool, joined: str = "") -> str:
+    """Seconds per class per machine and bucket, of the pieces `joined` keeps (all without)."""
+    return (f"SELECT p.edge_id, p.site, p.machine, {_bucket(width, 'p.ts', timescale)} AS bucket, "
+            + ", ".join(_seconds(cls) for cls in CLASSES)
+            + f" FROM oee.state_pieces p {joined} GROUP BY p.edge_id, p.site, p.machine, bucket")
+
+
+def _counts_select(width: str, timescale: bool, joined: str = "") -> str:
+    return (f"SELECT p.edge_id, p.site, p.machine, p.product, {_bucket(width, 'p.minute', timescale)} AS bucket, "
+            "sum(p.total)::bigint AS total, sum(p.reject)::bigint AS reject "
+            f"FROM oee.count_minutes p {joined} GROUP BY p.edge_id, p.site, p.machine, p.product, bucket")
+
+
+def _continuous_aggregates() -> list[str]:
+    # Real time: buckets not yet materialized are computed on read, so a push shows at once.
+    options = "WITH (timescaledb.continuous, timescaledb.materialized_only = false)"
+    out: list[str] = []
+    for suffix, width in LEVELS:
+        out.append(f"CREATE MATERIALIZED VIEW oee.machine_states_{suffix} {options} AS "
+                   f"{_states_select(width, True)} WITH NO DATA;")
+        out.append(f"CREATE MATERIALIZED VIEW oee.machine_counts_{suffix} {options} AS "
+                   f"{_counts_select(width, True)} WITH NO DATA;")
+    return out
+
+
+# Without TimescaleDB the aggregates are tables that `oee.refresh_aggregates()` brings up to date by UTC
+# day: statement triggers note each (edge, machine, day) whose pieces or counts changed, and a refresh
+# recomputes only those days at every level (all levels nest in UTC days). A materialized view would
+# recompute all history on every push: seconds per push after a few weeks.
+_DIRTY: Final = """
+CREATE TABLE oee.aggregates_dirty (
+    edge_id text NOT NULL,
+    machine text NOT NULL,
+    day     timestamptz NOT NULL,
+    PRIMARY KEY (edge_id, machine, day)
+);
+"""
+
+_DAY: Final = "date_bin(INTERVAL '1 day', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+
+def _dirty_triggers(table: str, column: str) -> str:
+    day = _DAY.format(column=column)
+    out = f"""
+CREATE FUNCTION oee.{table}_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO oee.aggregates_dirty SELECT DISTINCT edge_id, machine, {day} FROM changed ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+"""
+    # An update never moves a row to another machine or minute (keys stay), so its old rows say where.
+    for event, transition in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")):
+        out += (f"CREATE TRIGGER {table}_dirty_{event.lower()} AFTER {event} ON oee.{table} "
+                f"REFERENCING {transition} TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.{table}_dirty();\n")
+    return out
+
+
+def _update_set(columns: Sequence[str]) -> str:
+    return ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
+
+
+def _incremental_aggregates() -> list[str]:
+    out = [_DIRTY]
+    taken = ("JOIN taken_days d ON d.edge_id = p.edge_id AND d.machine = p.machine "
+             "AND p.{column} >= d.day AND p.{column} < d.day + INTERVAL '1 day'")
+    refresh = ["CREATE TEMP TABLE IF NOT EXISTS taken_days (edge_id text, machine text, day timestamptz) "
+               "ON COMMIT DELETE ROWS;",
+               "WITH taken AS (DELETE FROM oee.aggregates_dirty RETURNING edge_id, machine, day) "
+               "INSERT INTO taken_days SELECT * FROM taken;"]
+    state_columns = [f"{cls}_s" for cls in CLASSES]
+    for suffix, width in LEVELS:
+        for kind, select, key, columns in (
+                ("states", _states_select(width, False), "edge_id, machine, bucket", state_columns),
+                ("counts", _counts_select(width, False), "edge_id, machine, product, bucket", ["total", "reject"])):
+            name = f"oee.machine_{kind}_{suffix}"
+            column = "ts" if kind == "states" else "minute"
+            out.append(f"CREATE TABLE {name} AS {select} WITH NO DATA;")
+            out.append(f"ALTER TABLE {name} ADD PRIMARY KEY ({key});")
+            joined = (_states_select if kind == "states" else _counts_select)(
+                width, False, taken.format(column=column))
+            refresh.append(f"DELETE FROM {name} a USING taken_days d WHERE a.edge_id = d.edge_id "
+                           "AND a.machine = d.machine AND a.bucket >= d.day AND a.bucket < d.day + INTERVAL '1 day';")
+            refresh.append(f"INSERT INTO {name} {joined} ON CONFLICT ({key}) DO UPDATE SET {_update_set(columns)};")
+    body = "\n    ".join(refresh)
+    out.append(f"CREATE FUNCTION oee.refresh_aggregates() RETURNS void LANGUAGE plpgsql AS $$\n"
+               f"BEGIN\n    {body}\nEND $$;")
+    out.append(_dirty_triggers("state_pieces", "ts"))
+    out.append(_dirty_triggers("count_minutes", "minute"))
+    # What was pushed before this migration: refreshed by the first refresh_aggregates().
+    out.append(f"INSERT INTO oee.aggregates_dirty SELECT DISTINCT edge_id, machine, {_DAY.format(column='ts')} "
+               f"FROM oee.state_pieces UNION SELECT DISTINCT edge_id, machine, {_DAY.format(column='minute')} "
+               "FROM oee.count_minutes;")
+    return out
 
 
 def _aggregates(timescale: bool) -> list[str]:
-    out: list[str] = []
-    for suffix, width in LEVELS:
-        states = (
-            f"SELECT edge_id, site, machine, {_bucket(width, 'ts', timescale)} AS bucket, "
-            + ", ".join(_seconds(cls) for cls in CLASSES)
-            + " FROM oee.state_pieces GROUP BY edge_id, site, machine, bucket"
-        )
-        counts = (
-            f"SELECT edge_id, site, machine, product, {_bucket(width, 'minute', timescale)} AS bucket, "
-            "sum(total)::bigint AS total, sum(reject)::bigint AS reject "
-            "FROM oee.count_minutes GROUP BY edge_id, site, machine, product, bucket"
-        )
-        out.append(_aggregate(f"machine_states_{suffix}", states, timescale))
-        out.append(_aggregate(f"machine_counts_{suffix}", counts, timescale))
-        if not timescale:
-            # REFRESH ... CONCURRENTLY needs a unique index; so does a fast lookup by machine and time.
-            out.append(f"CREATE UNIQUE INDEX ON oee.machine_states_{suffix} (edge_id, machine, bucket);")
-            out.append(f"CREATE UNIQUE INDEX ON oee.machine_counts_{suffix} (edge_id, machine, product, bucket);")
-    return out
+    return _continuous_aggregates() if timescale else _incremental_aggregates()
 
 
 # The OEE inputs of any set of rows, summed; the ratios from the sums (calculator._build's).
