@@ -12,8 +12,8 @@ in it, then:
 2. **Refresh.** The same machines' state intervals (the benchmark's 20-minute cycle: 17 min running, a 40 s
    micro-stop, 2.3 min down) and count minutes over those days, pushed in one batch through the trigger
    that cuts intervals into minute pieces; then the first full refresh of the 8 aggregates; then what the
-   sync pays after each push: one more minute of facts and a refresh. With TimescaleDB and on plain
-   PostgreSQL (materialized views, recomputed whole).
+   sync pays after each push: one more minute of facts and a refresh. With TimescaleDB (continuous
+   aggregates) and on plain PostgreSQL (aggregate tables recomputed for the UTC days a push changed).
 """
 
 from __future__ import annotations
