@@ -34,12 +34,19 @@ class EngineOptions(TypedDict, total=False):
 
 def build_engine(config: Config, store: Store | None, **options: Unpack[EngineOptions]) -> Engine:
     """The engine of a plant with the observers of its output attached: the Sparkplug edge node
-    when ``[edge] enabled``. Every engine the CLI and the demo run is built here."""
+    when ``[edge] enabled``, the central sync when ``[central]`` is set (with an interval).
+    Every engine the CLI and the demo run is built here."""
     engine = Engine(config, store, **options)
     if config.edge.enabled:
         from oee_tui.edge.node import EdgeNode  # paho is loaded only for plants that publish
 
         engine.add_observer(EdgeNode(config.edge, config.machines))
+    if config.central is not None and config.central.interval_s > 0 and store is not None:
+        from oee_tui.central.background import BackgroundSync  # psycopg is loaded only for plants that sync
+
+        syncer = BackgroundSync(config, config.central)
+        engine.add_observer(syncer)
+        engine.sync_health = syncer.health
     return engine
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from oee_tui.commands.common import EXIT_FAILURE, EXIT_OK, print_rows, store_dir_of
 
 if TYPE_CHECKING:
-    from oee_tui.model import SourceStatus, StoreHealth
+    from oee_tui.model import SourceStatus, StoreHealth, SyncHealth
     from oee_tui.service.client import EngineClient
 
 
@@ -54,6 +54,9 @@ async def _status(client: EngineClient, args: argparse.Namespace) -> int:
         f"UNSAVED for {_duration(lag)}: {health.unsaved_text()} ({health.last_error})"
     lost = f"; lost {health.lost_text()}" if health.lost else ""
     print(f"store: {status['store_bytes'] / 2**20:,.1f} MB; {said}{lost}")
+    sync: SyncHealth | None = status.get("sync")
+    if sync is not None:
+        print(f"{sync.short_text()} ({sync.target}; `oee sync --status` for each table)")
     rows = [("source", "kind", "status", "reads/s", "p95", "errors", "reconnects", "dropped", "queued", "last error")]
     for s in sources:
         state = "online" if s.online else ("stale" if s.connected else "DOWN")
@@ -83,4 +86,6 @@ def _duration(seconds: float) -> str:
 def _as_json(status: dict[str, Any]) -> dict[str, Any]:
     from dataclasses import asdict
 
-    return {**status, "sources": [asdict(s) for s in status["sources"]], "store": asdict(status["store"])}
+    sync = status.get("sync")
+    return {**status, "sources": [asdict(s) for s in status["sources"]], "store": asdict(status["store"]),
+            "sync": None if sync is None else asdict(sync)}

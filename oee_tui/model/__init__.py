@@ -41,6 +41,7 @@ from oee_tui.model.snapshot import (
     ReasonTotal,
     SourceStatus,
     StoreHealth,
+    SyncHealth,
     TrendPoint,
 )
 from oee_tui.model.spans import ShiftInstance, Span
@@ -87,6 +88,7 @@ __all__ = [
     "Span",
     "StateInterval",
     "StoreHealth",
+    "SyncHealth",
     "TagSample",
     "TagValue",
     "TrendPoint",

@@ -64,6 +64,28 @@ class SourceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncHealth:
+    """How far the central database ([central]) is behind this box's store, and the sync's last error."""
+
+    target: str  # the central database as shown to a person (a URL without password)
+    lag_rows: int = 0  # rows (and change-log entries) not pushed yet
+    lag_s: float | None = None  # seconds since the centre last had everything; None: never synced
+    last_ok: float | None = None  # POSIX time of the last round that succeeded
+    last_error: str | None = None  # None: the last round succeeded
+    error_at: float | None = None
+
+    def short_text(self) -> str:
+        """The header's item: 'central: 12 s behind, 3,400 rows' or 'central: FAILING (...)'."""
+        if self.last_error is not None:
+            return f"central: SYNC FAILING ({self.last_error[:60]}); {self.lag_rows:,} rows waiting"
+        if self.lag_s is None:
+            return f"central: not synced yet; {self.lag_rows:,} rows waiting"
+        if self.lag_rows == 0:
+            return "central: up to date"
+        return f"central: {self.lag_s:.0f} s behind, {self.lag_rows:,} rows"
+
+
+@dataclass(frozen=True, slots=True)
 class StoreHealth:
     """Whether what the engine gathers reaches its store: what waits unsaved, since when and why,
     what was lost at the memory limit, and what was kept as dead letters because it could not be
@@ -120,6 +142,7 @@ class PlantSnapshot:
     lines: tuple[OeeResult, ...] = ()
     sources: tuple[SourceStatus, ...] = ()  # one per source that feeds a machine
     store: StoreHealth = StoreHealth()  # whether the engine's data reaches its store
+    sync: SyncHealth | None = None  # the central sync's state; None: no [central] section
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ async def status(context: OpContext, args: Mapping[str, Any]) -> dict[str, Any]:
         "data_dir": str(server.data_dir), "socket": str(server.path),
         "sources": plant.sources, "machines": len(plant.machines), "store": health,
         "flush_lag_s": None if health.unsaved_since is None else max(0.0, now - health.unsaved_since),
-        "store_bytes": size,
+        "store_bytes": size, "sync": plant.sync,
         "attached": [session.describe() for session in server.sessions],
     }
 

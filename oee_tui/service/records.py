@@ -39,6 +39,7 @@ from oee_tui.model import (
     Span,
     StateInterval,
     StoreHealth,
+    SyncHealth,
     TrendPoint,
 )
 from oee_tui.model.audit import AuditEntry, AuditProblem, AuditVerdict
@@ -48,7 +49,7 @@ ENUM: Final = 2
 DATE: Final = 3
 
 _RECORDS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
-    PlantSnapshot, MachineSnapshot, SourceStatus, StoreHealth, OeeResult, SixBigLosses, MachineEvent,
+    PlantSnapshot, MachineSnapshot, SourceStatus, StoreHealth, SyncHealth, OeeResult, SixBigLosses, MachineEvent,
     MachineDetail, StateInterval, TrendPoint, ReasonTotal, DeadLetter,
     PlanningRecords, ProductRate, Order, PlannedStop, ReasonRecord, ShiftPattern, Span,
     AuditEntry, AuditProblem, AuditVerdict, SourceCheck, TagReading, BrowseEntry,

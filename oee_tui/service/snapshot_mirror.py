@@ -34,6 +34,6 @@ class SnapshotMirror:
             machines=tuple(self._machines[key] for key in self._order if key in self._machines),
             plant=push["plant"], lines=push["lines"],
             sources=tuple(self._sources[key] for key in self._source_order if key in self._sources),
-            store=push["store"],
+            store=push["store"], sync=push.get("sync"),
         )
         return self.latest

@@ -36,7 +36,7 @@ def snapshot_message(snapshot: PlantSnapshot, previous: PlantSnapshot | None) ->
     source_order = tuple(s.name for s in snapshot.sources)
     return {
         "push": "snapshot", "full": previous is None, "ts": snapshot.ts, "shift": snapshot.shift,
-        "plant": snapshot.plant, "lines": snapshot.lines, "store": snapshot.store,
+        "plant": snapshot.plant, "lines": snapshot.lines, "store": snapshot.store, "sync": snapshot.sync,
         "machines": machines, "sources": sources,
         # The order (and so who left) only when it changed.
         "order": order if previous is None or order != tuple(old_machines) else None,

@@ -21,10 +21,11 @@ from oee_tui.store.migrations import StoreVersionError
 from oee_tui.store.planning_codec import PlanningError
 from oee_tui.store.planning_tables import PlanningTables
 from oee_tui.store.report_reads import AttributionPieces, CountQuery, EdgePiece, ReportReads
+from oee_tui.store.sync_tables import SyncTables
 
 
 class Store(FactTables, CountEvents, ReportReads, BulkExports, PlanningTables, ImportTables, DaySummaryTables,
-            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables):
+            EdgeSpoolTables, StoreBackups, MachineEventTables, AuditTables, SyncTables):
     """The DuckDB store of one data directory. Use `Store.open`; close it when done."""
 
 

@@ -55,6 +55,17 @@ _CONNECT_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
     "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
+# The DuckDB variable each write transaction's cursor holds its number in (getvariable in the SQL).
+SEQ_VARIABLE: Final = "oee_flush_seq"
+SEQ_VALUE: Final = f"getvariable('{SEQ_VARIABLE}')"
+_HIGHEST_SEQ: Final = """
+    SELECT greatest(coalesce((SELECT max(flush_seq) FROM samples), 0),
+                    coalesce((SELECT max(flush_seq) FROM dead_letters), 0),
+                    coalesce((SELECT max(seq) FROM sync_changes), 0),
+                    coalesce((SELECT max(watermark) FROM sync_watermarks), 0))
+"""
+
+
 class Database:
     """The DuckDB file of one data directory. Use `open`; close it when done."""
 
@@ -71,6 +82,7 @@ class Database:
         # that no commit changes the file while it is copied.
         self.write_gate = threading.RLock()
         self._invalid: BaseException | None = None  # DuckDB's fatal error, until the database is opened again
+        self._seq: int | None = None  # the last write transaction's number (_next_seq), read at first use
 
     # ------------------------------------------------------------ lifecycle
 
@@ -200,12 +212,34 @@ class Database:
         with self.write_gate, self._cursor() as cur:
             cur.begin()
             try:
+                # The transaction's number (see `_next_seq`), for the statements that record it.
+                cur.execute(f"SET VARIABLE {SEQ_VARIABLE} = {self._next_seq(cur)}")
                 yield cur
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     cur.rollback()
                 raise
             self._commit(cur)
+
+    def _next_seq(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """A number one above any an earlier write transaction had: called under the write gate, so the
+        numbers of committed transactions rise in commit order, and a reader's snapshot holds every number
+        up to its highest (the central sync's watermarks rely on it). Found again after an open from what
+        the file holds; a failed transaction only leaves a gap."""
+        self._seq = self.last_seq(cur) + 1
+        return self._seq
+
+    def last_seq(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """The number of the last write transaction; call under the write gate."""
+        if self._seq is None:
+            self._seq = int(cur.execute(_HIGHEST_SEQ).fetchall()[0][0])
+        return self._seq
+
+    def raise_seq_above(self, floor: int) -> None:
+        """Number the next write transactions above `floor` (a store restored from a backup older than what
+        the centre has: its new rows must not fall under the centre's watermark)."""
+        with self.write_gate, self._cursor() as cur:
+            self._seq = max(self.last_seq(cur), floor)
 
     def _commit(self, cur: duckdb.DuckDBPyConnection) -> None:
         try:

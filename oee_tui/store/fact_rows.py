@@ -30,6 +30,7 @@ from oee_tui.model import (
     StateInterval,
     TagSample,
 )
+from oee_tui.store.database import SEQ_VALUE
 from oee_tui.store.fact_batch import KeptSamples, ReasonEntry
 from oee_tui.store.failures import first_line, is_row_error
 from oee_tui.store.timecodec import micros, storable, unstorable
@@ -48,9 +49,10 @@ _NOT_A_TIME: Final = "is not a time between the years 1 and 9999"
 _STATES: Final = frozenset(state.value for state in MachineState)
 # Replayed samples skip those stored already; the time range lets DuckDB skip the row groups of
 # other times (samples come in time order).
-HISTORY_SQL: Final = """
+HISTORY_SQL: Final = f"""
     INSERT INTO samples
-    SELECT DISTINCT ON (b.source, b.tag, b.ts) b.ts, b.source, b.tag, b.value_num, b.value_text, b.quality
+    SELECT DISTINCT ON (b.source, b.tag, b.ts) b.ts, b.source, b.tag, b.value_num, b.value_text, b.quality,
+           {SEQ_VALUE}
     FROM _batch b
     WHERE NOT EXISTS (
         SELECT 1 FROM samples s
@@ -227,8 +229,8 @@ def samples_write(samples: KeptSamples, now: float) -> tuple[TableWrite | None, 
                              ("source", samples.source, pa.string()), ("tag", samples.tag, pa.string()),
                              ("value_num", samples.value_num, pa.float64()),
                              ("value_text", samples.value_text, pa.string()), ("quality", samples.quality, pa.string())]
-    return _table_write("samples", "INSERT INTO samples SELECT ts, source, tag, value_num, value_text, quality "
-                                   "FROM _batch", columns, describe, now)
+    return _table_write("samples", "INSERT INTO samples SELECT ts, source, tag, value_num, value_text, quality, "
+                                   f"{SEQ_VALUE} FROM _batch", columns, describe, now)
 
 
 def history_write(history: Sequence[TagSample], now: float) -> tuple[TableWrite | None, list[DeadLetter]]:
@@ -467,5 +469,6 @@ def dead_letters_write(letters: Sequence[DeadLetter], now: float) -> TableWrite 
     def describe(row: int) -> tuple[str, dict[str, object]]:
         return str(letters[row].source), {"topic": letters[row].topic}
 
-    return TableWrite("dead_letters", "INSERT INTO dead_letters SELECT received_at, source, topic, payload, error "
-                                      "FROM _batch", batch, np.arange(len(letters), dtype=np.int64), describe)
+    return TableWrite("dead_letters", "INSERT INTO dead_letters SELECT received_at, source, topic, payload, error, "
+                                      f"{SEQ_VALUE} FROM _batch", batch, np.arange(len(letters), dtype=np.int64),
+                      describe)

@@ -46,6 +46,7 @@ from oee_tui.store.fact_rows import (
     samples_write,
 )
 from oee_tui.store.failures import StoreWriteError, first_line, is_file_error, is_row_error, reason_of
+from oee_tui.store.sync_changes import log_batch_changes, log_change
 from oee_tui.store.timecodec import storable, to_datetime
 
 if TYPE_CHECKING:
@@ -224,6 +225,7 @@ class FactTables(DaySummaryTables):
                 cur.register("_batch", write.batch)
                 try:
                     result = cur.execute(write.sql).fetchall()
+                    log_batch_changes(cur, write.table)
                 except duckdb.Error as exc:
                     if is_row_error(exc):
                         raise _RowRefused(index, exc) from exc
@@ -304,13 +306,24 @@ class FactTables(DaySummaryTables):
         write = _strict(*intervals_write(intervals, 0.0))
         if write is None:
             return 0
-        return self._write_facts(write.batch, write.sql, _earliest((i.machine, i.start) for i in intervals))
+        return self._write_logged(write, _earliest((i.machine, i.start) for i in intervals))
 
     def write_counts(self, buckets: Sequence[CountBucket]) -> int:
         write = _strict(*counts_write(buckets, 0.0))
         if write is None:
             return 0
-        return self._write_facts(write.batch, write.sql, _earliest((b.machine, b.minute) for b in buckets))
+        return self._write_logged(write, _earliest((b.machine, b.minute) for b in buckets))
+
+    def _write_logged(self, write: TableWrite, stale: Mapping[str, float]) -> int:
+        """`_write_facts` of a table the central sync follows by its change log, logged in the same transaction."""
+        with self._writing_facts(stale) as cur:
+            cur.register("_batch", write.batch)
+            try:
+                cur.execute(write.sql)
+                log_batch_changes(cur, write.table)
+            finally:
+                cur.unregister("_batch")
+        return int(write.batch.num_rows)
 
     def write_count_events(self, events: CountEventColumns) -> int:
         """Count events alone (the engine writes them with their minutes, in write_facts)."""
@@ -325,9 +338,11 @@ class FactTables(DaySummaryTables):
     def write_stop_reason(self, machine: str, stop_start: float, reason: str, entered_by: str,
                           entered_at: float) -> None:
         # One row per operator action: a parameterised INSERT is the right tool here.
-        params = [machine, to_datetime(stop_start), reason, entered_by, to_datetime(entered_at)]
+        start = to_datetime(stop_start)
+        params = [machine, start, reason, entered_by, to_datetime(entered_at)]
         with self._writing_facts({machine: stop_start}) as cur:
             cur.execute("INSERT INTO stop_reasons VALUES (?, ?, ?, ?, ?)", params)
+            log_change(cur, "stop_reasons", machine, start, start)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         if any(not storable(letter.received_at) for letter in letters):

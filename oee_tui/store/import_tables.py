@@ -61,6 +61,7 @@ from oee_tui.store.count_spread import spread_counts
 from oee_tui.store.day_summary_tables import DaySummaryTables
 from oee_tui.store.fact_tables import NEWEST_REASON_ONLY
 from oee_tui.store.planning_codec import shift_breaks, shift_days
+from oee_tui.store.sync_changes import PLANNING_TABLES, log_ranges, log_tables_replaced
 from oee_tui.store.timecodec import nullable_ts_array, ts_array
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ class ImportTables(DaySummaryTables):
         with self._writing_facts(None) as cur:
             summary = writer(cur, records, imported_by)
             if summary.changed:
+                if kind != "production-log":  # its facts' changes are logged range by range as it rebuilds them
+                    log_tables_replaced(cur, PLANNING_TABLES)
                 cur.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [_now(), kind, file, sheet, sha256, len(records), imported_by])
                 if origin is not None:
@@ -392,6 +395,16 @@ def _rebuild_facts(cur: duckdb.DuckDBPyConnection, imported_by: str) -> None:
     """Rewrite state intervals, count minutes and stop reasons over each `_rebuild` span from the log."""
     if not cur.execute("SELECT count(*) FROM _rebuild").fetchall()[0][0]:
         return
+    # What the rebuild deletes and writes, for the central sync (before the DELETE: it may reach back to
+    # the start of an offline interval that began before the span).
+    log_ranges(cur, "state_intervals", """
+        SELECT t.machine, min(t.start_ts) AS lo, max(t.start_ts) AS hi FROM state_intervals t JOIN _rebuild r
+            ON t.machine = r.machine AND (
+                (t.start_ts >= r.lo AND t.start_ts < r.hi)
+                OR (t.state = 'offline' AND t.start_ts < r.hi AND (t.end_ts IS NULL OR t.end_ts > r.lo)))
+        GROUP BY t.machine
+        UNION ALL SELECT machine, lo, hi FROM _rebuild""")
+    log_ranges(cur, "stop_reasons", "SELECT machine, lo, hi FROM _rebuild")
     # Offline intervals the engine wrote while it tracked the machine without data mean "no data",
     # exactly what no interval means: dropping them where the log speaks changes no figure.
     cur.execute("""
@@ -439,6 +452,7 @@ def _rebuild_facts(cur: duckdb.DuckDBPyConnection, imported_by: str) -> None:
                date_trunc('minute', hi - INTERVAL 1 MICROSECOND) + INTERVAL 1 MINUTE AS hi
         FROM _rebuild
     """)
+    log_ranges(cur, "count_minutes", "SELECT machine, lo, hi FROM _minutes")
     cur.execute("DELETE FROM count_minutes t USING _minutes m "
                 "WHERE t.machine = m.machine AND t.minute >= m.lo AND t.minute < m.hi")
     cur.execute("DELETE FROM count_events t USING _minutes m "

@@ -280,7 +280,49 @@ CREATE TABLE audit_head (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+_V10: Final = """
+-- The central sync (oee_tui.central.sync) pushes each table by a watermark that late rows cannot skip:
+-- every write transaction of the store has a number one above the last (Database._transaction), which
+-- append-only rows carry as flush_seq (one constant per flush: appends stay as cheap). Rows stored before
+-- get their minute since the epoch (below any later number), so the first sync can still go in batches.
+ALTER TABLE samples ADD COLUMN flush_seq BIGINT;
+UPDATE samples SET flush_seq = epoch_ms(ts) // 60000;
+ALTER TABLE dead_letters ADD COLUMN flush_seq BIGINT;
+UPDATE dead_letters SET flush_seq = epoch_ms(received_at) // 60000;
+
+-- What changed in the tables whose rows change after they are written (the open interval rewritten, a
+-- minute's parts, a reason given later, imports that replace or delete rows), written in the
+-- transaction of the change: per table and machine the range of its time column touched (lo..hi), or,
+-- with machine NULL, the whole table. Deleted once the centre has it.
+CREATE TABLE sync_changes (
+    seq        BIGINT NOT NULL,
+    table_name VARCHAR NOT NULL,
+    machine    VARCHAR,
+    lo         TIMESTAMP,
+    hi         TIMESTAMP
+);
+
+-- Per pushed table: the sequence number up to which the centre has it (also kept centrally in
+-- oee.sync_state, which wins after a crash between the two commits), rows pushed in all, when, and the
+-- time of the store snapshot the watermark came from (the lag is counted from it).
+CREATE TABLE sync_watermarks (
+    table_name VARCHAR PRIMARY KEY,
+    watermark  BIGINT NOT NULL,
+    pushed     BIGINT NOT NULL,
+    synced_at  TIMESTAMP NOT NULL,
+    covered_at TIMESTAMP NOT NULL
+);
+
+-- The sync's last outcome, for `oee sync --status` and the screens' header.
+CREATE TABLE sync_outcome (
+    id         INTEGER PRIMARY KEY,
+    ok_at      TIMESTAMP,
+    error      VARCHAR,
+    error_at   TIMESTAMP
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 """Migration SQL scripts; the schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -41,6 +41,7 @@ from oee_tui.model import (
     SampleColumns,
     StateInterval,
     StoreHealth,
+    SyncHealth,
     TagSample,
 )
 from oee_tui.store import PlanningError, ReasonEntry, Store, StoreWriteError
@@ -118,6 +119,8 @@ class Engine:
         # What observes the engine's output (see observers.py): the Sparkplug edge node when
         # [edge] is enabled, attached by oee_tui.runtime.build_engine.
         self.observers: list[EngineObserver] = []
+        # The central sync's state for every snapshot, when [central] is set (runtime.build_engine wires it).
+        self.sync_health: Callable[[], SyncHealth | None] | None = None
 
     # ------------------------------------------------------------ wiring
 
@@ -399,10 +402,13 @@ class Engine:
                                                       tuple(runner.status() for runner in self.runners))
             except Exception:  # the last good view beats no view; the log says what broke
                 log.exception("building the plant snapshot failed")
-        # The store's health changes at flushes, not ticks: always the newest.
+        # The store's health changes at flushes, not ticks: always the newest. So does the sync's.
         health = self._writer.health
         if self._snapshot.store is not health:
             self._snapshot = replace(self._snapshot, store=health)
+        sync = None if self.sync_health is None else self.sync_health()
+        if self._snapshot.sync is not sync:
+            self._snapshot = replace(self._snapshot, sync=sync)
         return self._snapshot
 
     async def machine_detail(self, machine: str) -> MachineDetail:
