@@ -5,7 +5,7 @@ Built over the sync's tables (V1, the contract in docs). Three floors:
 * `oee.state_pieces`: each closed state interval cut at minute boundaries, with its stop class
   (run, planned, breakdown, setup, minor_stop, no_data: `engine/oee/calculator.classify_interval`'s
   rules in SQL). A trigger on `oee.state_intervals` keeps it, so no push has to know it exists;
-  triggers on `oee.stop_reasons`, `oee.reasons` and `oee.machines` reclassify what a late reason or
+  triggers on `oee.stop_reasons`, `oee.reason_tree` and `oee.machines` reclassify what a late reason or
   a changed reason tree changes. An interval has to be cut because an aggregate can only sum rows
   that fall inside its bucket: a run of three hours must give 60 s to each of 180 minutes.
 * `oee.machine_states_<level>` and `oee.machine_counts_<level>` for 1m, 5m, 1h and 1d: seconds per
@@ -36,6 +36,19 @@ _PIECES: Final = """
 -- Machine settings a stop's class and a part's ideal time depend on, from the edge's config.
 ALTER TABLE oee.machines ADD COLUMN IF NOT EXISTS ideal_cycle_time_s float8;
 ALTER TABLE oee.machines ADD COLUMN IF NOT EXISTS micro_stop_threshold_s float8;
+
+-- The reason tree each edge classes its stops by (`oee report`'s: the config's reasons, then the imported
+-- ones, a same code replacing the config's), resolved: what oee.reasons (the imported table) alone lacks.
+CREATE TABLE oee.reason_tree (
+    edge_id text NOT NULL,
+    site    text NOT NULL,
+    code    text NOT NULL,
+    name    text NOT NULL,
+    parent  text,
+    planned boolean NOT NULL,
+    loss    text,
+    PRIMARY KEY (edge_id, code)
+);
 
 -- Each closed state interval cut at minute boundaries; `stop_class` as the calculator classifies it.
 CREATE TABLE oee.state_pieces (
@@ -74,7 +87,7 @@ RETURNS text LANGUAGE sql STABLE AS $$
         ELSE 'breakdown'
     END
     FROM (SELECT 1) AS one
-    LEFT JOIN oee.reasons r ON r.edge_id = p_edge AND r.code = p_reason
+    LEFT JOIN oee.reason_tree r ON r.edge_id = p_edge AND r.code = p_reason
     LEFT JOIN oee.machines m ON m.edge_id = p_edge AND m.machine = p_machine
 $$;
 
@@ -141,20 +154,29 @@ END $$;
 CREATE TRIGGER stop_reasons_pieces AFTER INSERT OR UPDATE ON oee.stop_reasons
     FOR EACH ROW EXECUTE FUNCTION oee.stop_reasons_changed();
 
--- A changed reason tree or micro-stop threshold reclassifies the stops it concerns. The sync
--- replaces these tables only when they changed, so the scan of the stop pieces stays rare.
+-- A changed reason tree or micro-stop threshold reclassifies the stops of the edges it concerns (the
+-- transition table says which; a statement that changed nothing costs nothing).
 CREATE FUNCTION oee.reclassify_stops() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE oee.state_pieces p
     SET stop_class = oee.stop_class(p.edge_id, p.machine, p.state, p.reason, p.interval_s)
-    WHERE p.state NOT IN ('running', 'offline', 'planned_stop')
+    WHERE p.edge_id IN (SELECT DISTINCT edge_id FROM changed)
+      AND p.state NOT IN ('running', 'offline', 'planned_stop')
       AND p.stop_class IS DISTINCT FROM oee.stop_class(p.edge_id, p.machine, p.state, p.reason, p.interval_s);
     RETURN NULL;
 END $$;
-CREATE TRIGGER reasons_reclassify AFTER INSERT OR UPDATE OR DELETE ON oee.reasons
-    FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
-CREATE TRIGGER machines_reclassify AFTER INSERT OR UPDATE OR DELETE ON oee.machines
-    FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+CREATE TRIGGER reason_tree_reclassify_insert AFTER INSERT ON oee.reason_tree
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+CREATE TRIGGER reason_tree_reclassify_update AFTER UPDATE ON oee.reason_tree
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+CREATE TRIGGER reason_tree_reclassify_delete AFTER DELETE ON oee.reason_tree
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+CREATE TRIGGER machines_reclassify_insert AFTER INSERT ON oee.machines
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+CREATE TRIGGER machines_reclassify_update AFTER UPDATE ON oee.machines
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
+CREATE TRIGGER machines_reclassify_delete AFTER DELETE ON oee.machines
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION oee.reclassify_stops();
 
 -- The intervals pushed before this migration.
 INSERT INTO oee.state_pieces SELECT * FROM oee.interval_pieces;

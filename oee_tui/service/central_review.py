@@ -122,7 +122,7 @@ def central_config(conn: Connection, base: Config) -> Config:
                                       float(str(cycle)), float(str(threshold))))
     reasons: dict[str, Reason] = {reason.code: reason for reason in base.reasons}
     for code, name, planned, loss, parent in conn.execute(
-            "SELECT DISTINCT ON (code) code, name, planned, loss, parent FROM oee.reasons ORDER BY code, edge_id"):
+            "SELECT DISTINCT ON (code) code, name, planned, loss, parent FROM oee.reason_tree ORDER BY code, edge_id"):
         reasons[str(code)] = Reason(str(code), str(name), bool(planned), None if loss is None else Loss(str(loss)),
                                     None if parent is None else str(parent))
     return replace(base, machines=tuple(machines), lines=tuple(lines.values()), reasons=tuple(reasons.values()),

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from oee_tui.central.aggregates import refresh_aggregates
 from oee_tui.central.analytics_ddl import LEVELS
+from oee_tui.central.sync import sync_once
 from oee_tui.cli import main
+from oee_tui.config import CentralSettings
+from oee_tui.drivers.registry import load_config
 from oee_tui.store import Store
 from tests.central.cluster import CentralDb
 from tests.central.two_edges import DAY, at, utc
@@ -99,14 +101,12 @@ def test_a_reason_given_later_moves_the_stop_s_time_as_in_the_report(
     window = ("--from", f"{DAY}T06:00", "--to", f"{DAY}T22:00")
     where, params = "edge_id = 'edge-1' AND bucket >= %s AND bucket < %s", (utc("06:00"), utc("22:00"))
     before = sums(central, "oee.machine_oee_1h", where, params, "machine")["B"]
-    # B's 30 s minor stop at 18:00 is given a setup reason, on the edge and (as a push would) centrally:
-    # a setup is availability loss at any length, so run time loses those 30 s.
+    # B's 30 s minor stop at 18:00 is given a setup reason on the edge, and the next push takes it to the
+    # centre: a setup is availability loss at any length, so run time loses those 30 s.
+    config = load_config(edges["edge-1"])
     with Store.open(edges["edge-1"].parent / "edge-1") as store:
         store.write_stop_reason("B", at("18:00"), "SETUP", "ben", at("18:05"))
-    with central.connect() as conn:
-        conn.execute("INSERT INTO oee.stop_reasons VALUES ('edge-1', 'North', 'B', %s, 'SETUP', 'ben', %s)",
-                     (utc("18:00"), utc("18:05")))
-        refresh_aggregates(conn, central.timescale)
+        sync_once(store, config, CentralSettings(url=central.url, edge_id="edge-1", site="North"))
     after = sums(central, "oee.machine_oee_1h", where, params, "machine")
     assert after["B"]["run_s"] == pytest.approx(before["run_s"] - 30)
     for machine in report(edges["edge-1"], capsys, *window)["machines"]:

@@ -108,7 +108,7 @@ def test_storage_policies_follow_the_settings_and_compressed_data_stays_current(
         query = "SELECT planned_production_s, run_s, planned_s FROM oee.machine_oee_1h WHERE bucket = %s"
         assert conn.execute(query, (t("07:00"),)).fetchone() == (600.0, 0.0, 0.0)
         conn.execute("SELECT compress_chunk(c) FROM show_chunks('oee.state_pieces') c")
-        conn.execute("INSERT INTO oee.reasons VALUES ('e', 'S', 'PM', 'Planned maintenance', NULL, true, NULL)")
+        conn.execute("INSERT INTO oee.reason_tree VALUES ('e', 'S', 'PM', 'Planned maintenance', NULL, true, NULL)")
         conn.execute("INSERT INTO oee.stop_reasons VALUES ('e', 'S', 'M', %s, 'PM', 'anna', %s)",
                      (t("07:00"), t("08:00")))
         refresh_aggregates(conn, True)

@@ -1,8 +1,9 @@
 """Two edge boxes' day of facts, written the way the live engine writes them, pushed into a central database.
 
 planned_stop in breaks and outside the schedule, offline where there was no data, stop reasons given after
-the fact, two products with imported cycle times; two edges of two sites, one line each. Pushed with
-`contract_copy.copy_edge`, the stand-in for the sync's push.
+the fact, two products with imported cycle times; two edges of two sites, one line each. Pushed by the
+product's sync (`central.sync.sync_once`), which refreshes the aggregates after the push; the shift
+instances are written beside it (shift_instances.py says why).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oee_tui.central.aggregates import refresh_aggregates
+from oee_tui.central.sync import sync_once
+from oee_tui.config import CentralSettings
 from oee_tui.drivers.registry import load_config
 from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.model.planning import ProductRate
 from oee_tui.store import Store
 from tests.central.cluster import CentralDb
-from tests.central.contract_copy import copy_edge
+from tests.central.shift_instances import write_shift_instances
 
 TZ = ZoneInfo("Europe/Berlin")
 DAY = "2026-11-24"
@@ -109,11 +111,12 @@ def push_two_edges(tmp_path: Path, central: CentralDb) -> dict[str, Path]:
         config = tmp_path / f"{edge}.toml"
         config.write_text(CONFIG_TOML.format(site=site, line=line))
         fill(data_dir, scale)
+        loaded = load_config(config)
+        with Store.open(data_dir) as store:
+            sync_once(store, loaded, CentralSettings(url=central.url, edge_id=edge, site=site))
         with central.connect() as conn:
-            copy_edge(data_dir, load_config(config), conn, edge, site, at("00:00"), at("23:59"))
+            write_shift_instances(data_dir, loaded, conn, edge, site, at("00:00"), at("23:59"))
         configs[edge] = config
-    with central.connect() as conn:
-        refresh_aggregates(conn, central.timescale)
     return configs
 
 
