@@ -43,6 +43,7 @@ from oee_tui.service.session_origin import local_origin
 from oee_tui.widgets.engine_link import EngineLink
 from oee_tui.widgets.states import state_variables
 from oee_tui.widgets.store_status import StoreStatus, store_status_text
+from oee_tui.widgets.sync_status import SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ class OeeApp(App[int]):
         tz = None if self.engine is None else self.engine.config.tz
         screen = self.screen
         self._show_engine_link(screen)
+        self._show_sync_status(screen)
         banners = screen.query(StoreStatus)
         if banners:
             banners.first().show(health, self._start_problem, tz)
@@ -235,6 +237,17 @@ class OeeApp(App[int]):
             banner = StoreStatus()
             screen.mount(banner)
             banner.show(health, self._start_problem, tz)
+
+    def _show_sync_status(self, screen: Screen[Any]) -> None:
+        sync = None if self.latest_snapshot is None else self.latest_snapshot.sync
+        if sync is None:
+            return
+        items = screen.query(SyncStatus)
+        item = items.first() if items else None
+        if item is None:
+            item = SyncStatus()
+            screen.mount(item)
+        item.show(sync)
 
     def _show_engine_link(self, screen: Screen[Any]) -> None:
         engine = self.engine

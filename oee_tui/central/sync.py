@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -38,6 +38,7 @@ from oee_tui.central.edge_settings import push_edge_settings
 from oee_tui.central.migrations import Connection, migrate, require_current
 from oee_tui.config import CentralSettings, Config
 from oee_tui.engine.oee.planning_rules import Planning
+from oee_tui.store import PlanningError
 from oee_tui.store.sync_tables import APPEND_TABLES, CHANGE_TABLES, ChangeRange, SyncReads
 
 if TYPE_CHECKING:
@@ -80,11 +81,12 @@ class SyncError(Exception):
 
 @dataclass(slots=True)
 class SyncReport:
-    """What one round pushed: rows per table, and the snapshot's transaction number."""
+    """What one round pushed: rows per local table, and the snapshot's transaction number."""
 
     upto: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    shifts: int = 0  # shift instances written (the current one at every round)
 
     @property
     def total(self) -> int:
@@ -151,6 +153,7 @@ class CentralSync:
                 else:
                     pushed = self._planning(con, snapshot, table, after, covered_at)
                 report.rows[table] = pushed
+            report.shifts = self._shifts(con, snapshot)
         with con.transaction():
             con.execute("UPDATE oee.edges SET last_sync = now() WHERE edge_id = %s", [self.edge_id])
         if report.total:
@@ -176,8 +179,9 @@ class CentralSync:
         with con.transaction():
             con.execute("INSERT INTO oee.edges (edge_id, site) VALUES (%s, %s) ON CONFLICT (edge_id) "
                         "DO UPDATE SET site = excluded.site", [self.edge_id, self.site])
-            push_edge_settings(con, self.edge_id, self.site, self.config,
-                               Planning.from_records(self.store.planning_records()))
+            # Without the shift patterns: their overlap check has nothing to do with reasons (_shifts says it).
+            records = replace(self.store.planning_records(), shifts=())
+            push_edge_settings(con, self.edge_id, self.site, self.config, Planning.from_records(records))
             rows = con.execute("SELECT table_name, watermark FROM oee.sync_state WHERE edge_id = %s",
                                [self.edge_id]).fetchall()
         return {str(table): int(str(mark)) for table, mark in rows}
@@ -312,6 +316,33 @@ class CentralSync:
             self._advance(con, table, snapshot.upto, rows.num_rows)
         self.store.save_sync_watermark(table, snapshot.upto, rows.num_rows, self.clock(), covered_at)
         return int(rows.num_rows)
+
+    def _shifts(self, con: Connection, snapshot: SyncReads) -> int:
+        """The calendar's shift instances (`oee.shifts`) from the last one the centre has (from the oldest
+        fact at first) to the current one, so SQL can group by shift. `planned_s` is the shift's span less
+        its breaks. A shift pattern imported later changes the shifts from then on, not the past ones."""
+        with con.transaction():
+            row = con.execute("SELECT extract(epoch FROM max(start_ts)) FROM oee.shifts WHERE edge_id = %s",
+                              [self.edge_id]).fetchone()
+        last = None if row is None or row[0] is None else float(str(row[0]))
+        start = snapshot.earliest_fact() if last is None else last
+        if start is None:
+            return 0
+        try:
+            calendar = Planning.load(self.store).calendar(self.config)
+        except PlanningError as exc:
+            log.warning("shifts not pushed: the stored shift patterns cannot be used (%s)", exc)
+            return 0
+        instances = calendar.shifts_between(start, self.clock())
+        if not instances:
+            return 0
+        rows = [(self.edge_id, self.site, s.label, s.name, utc(s.start), utc(s.end),
+                 (s.end - s.start) - sum(b.end - b.start for b in s.breaks)) for s in instances]
+        with con.transaction(), con.cursor() as cur:
+            cur.executemany("INSERT INTO oee.shifts VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT "
+                            "(edge_id, start_ts, name) DO UPDATE SET shift = excluded.shift, end_ts = excluded.end_ts, "
+                            "planned_s = excluded.planned_s, site = excluded.site", rows)
+        return len(rows)
 
     def _delete(self, con: Connection, table: str, ranges: Sequence[ChangeRange] | None) -> None:
         target = sql.Identifier("oee", table)

@@ -176,6 +176,12 @@ class SyncReads:
         finally:
             self._cur.unregister("_wanted")
 
+    def earliest_fact(self) -> float | None:
+        """UTC seconds of the oldest state interval or count minute: where the plant's shifts begin to matter."""
+        found = self._cur.execute("SELECT epoch_us(least((SELECT min(start_ts) FROM state_intervals), "
+                                  "(SELECT min(minute) FROM count_minutes)))").fetchall()[0][0]
+        return None if found is None else int(found) / 1e6
+
     def planning_rows(self, table: str) -> pa.Table:
         return self._cur.sql(_PLANNING_ROWS[table]).to_arrow_table()
 

@@ -152,3 +152,49 @@ def test_an_unmigrated_centre_is_refused_with_the_fix(pg_url: str, tmp_path: Pat
         assert auto.central is not None
         assert sync_once(store, auto, auto.central).rows["samples"] == 2_000
         assert store.sync_outcome().error is None
+
+
+def test_the_calendars_shifts_go_too(pg_url: str, tmp_path: Path) -> None:
+    url = _migrated(pg_url)
+    config = edge_config(url, "edge-1")
+    assert config.central is not None
+    with Store.open(tmp_path / "data") as store:
+        fill(store)
+        report = sync_once(store, config, config.central)
+        again = sync_once(store, config, config.central)
+    assert report.shifts > 0
+    with psycopg.connect(url) as con:
+        rows = con.execute("SELECT shift, name, extract(epoch FROM start_ts), extract(epoch FROM end_ts), planned_s "
+                           "FROM oee.shifts WHERE edge_id = 'edge-1' ORDER BY start_ts").fetchall()
+    # From the shift of the first fact on, each once, with its planned time (its span less its breaks).
+    first = rows[0]
+    assert float(str(first[2])) <= T0 < float(str(first[3]))
+    assert len({row[0] for row in rows}) == len(rows)
+    assert all(0 < float(str(row[4])) <= float(str(row[3])) - float(str(row[2])) for row in rows)
+    assert again.shifts >= 1  # the current shift again, updated in place
+
+
+def test_rows_stored_before_the_upgrade_are_pushed_in_batches(pg_url: str, tmp_path: Path) -> None:
+    import duckdb
+
+    from oee_tui.store.migrations import MIGRATIONS
+
+    url = _migrated(pg_url)
+    data = tmp_path / "data"
+    data.mkdir()
+    old = duckdb.connect(str(data / "oee.duckdb"))
+    for version, script in enumerate(MIGRATIONS[:9], start=1):
+        old.execute(script)
+        old.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version])
+    old.execute("INSERT INTO samples SELECT to_timestamp(? + i)::TIMESTAMP, 'plc1', 'old', i, NULL, 'good' "
+                "FROM range(3000) t(i)", [T0])
+    old.close()
+    config = edge_config(url, "edge-1", batch_rows=1_000)
+    assert config.central is not None
+    with Store.open(data) as store:
+        fill(store)
+        report = sync_once(store, config, config.central)
+        assert report.rows["samples"] == 5_000
+        _assert_same(store, url, "edge-1")
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT count(*) FROM oee.samples WHERE tag = 'old'").fetchone() == (3_000,)

@@ -2,8 +2,8 @@
 
 planned_stop in breaks and outside the schedule, offline where there was no data, stop reasons given after
 the fact, two products with imported cycle times; two edges of two sites, one line each. Pushed by the
-product's sync (`central.sync.sync_once`), which refreshes the aggregates after the push; the shift
-instances are written beside it (shift_instances.py says why).
+product's sync (`central.sync.sync_once`), which also writes the shift instances and refreshes the
+aggregates after the push.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from oee_tui.model import CountBucket, MachineState, StateInterval
 from oee_tui.model.planning import ProductRate
 from oee_tui.store import Store
 from tests.central.cluster import CentralDb
-from tests.central.shift_instances import write_shift_instances
 
 TZ = ZoneInfo("Europe/Berlin")
 DAY = "2026-11-24"
@@ -114,8 +113,6 @@ def push_two_edges(tmp_path: Path, central: CentralDb) -> dict[str, Path]:
         loaded = load_config(config)
         with Store.open(data_dir) as store:
             sync_once(store, loaded, CentralSettings(url=central.url, edge_id=edge, site=site))
-        with central.connect() as conn:
-            write_shift_instances(data_dir, loaded, conn, edge, site, at("00:00"), at("23:59"))
         configs[edge] = config
     return configs
 
