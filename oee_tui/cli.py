@@ -29,7 +29,7 @@ from oee_tui.commands.common import (
 from oee_tui.commands.common import load_for_run as _load_for_run_path
 from oee_tui.config import LOG_FORMATS, Config, ConfigError, default_config_path, default_data_dir
 from oee_tui.config.file_warnings import config_warnings
-from oee_tui.drivers.registry import load_config
+from oee_tui.drivers.registry import config_from_dict, load_config
 from oee_tui.log_setup import setup_logging
 
 if TYPE_CHECKING:
@@ -142,6 +142,8 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     option("--config", type=Path, help=f"config file (default: {default_config_path()})")
     option("--data-dir", type=Path, help=f"data directory (default: {default_data_dir()})")
     option("--demo", action="store_true", help="use the simulated demo plant")
+    option("--central", metavar="URL", help="open the shift review on the central PostgreSQL database (every edge "
+                                            "box and site, read only); URL is a libpq URL, or '' for the PG* variables")
     option("-v", "--verbose", action="store_true", help="log debug messages")
     option("--log-format", choices=LOG_FORMATS, help="log lines as text (the default) or one JSON object a line; "
                                                       "overrides [service] log_format")
@@ -192,6 +194,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "config":
         return _config_command(args, config_path, data_dir)
     try:
+        if command == "ui" and args.central is not None:
+            return _run_central(args.central, config_path)
         if command == "ui":
             return _run_ui(args, config_path, data_dir)
         if command == "engine":
@@ -300,6 +304,23 @@ def _run_ui(args: argparse.Namespace, config_path: Path, data_dir: Path) -> int:
     if app.stop_error is not None:  # said after the screen is gone, where it stays readable
         print(f"oee: {app.stop_error}", file=sys.stderr)
     return int(result or 0)
+
+
+def _run_central(url: str, config_path: Path) -> int:
+    """The review over the central database; the config file (when there is one) gives the plant's time
+    zone, shifts and targets, else days are reviewed in UTC."""
+    import psycopg
+
+    from oee_tui.central_app import CentralApp
+    from oee_tui.service.central_plant import CentralPlant
+
+    base = load_config(config_path) if config_path.exists() else config_from_dict({"site": {"name": "central"}})
+    try:
+        plant = CentralPlant(url, base)
+    except psycopg.Error as exc:
+        print(f"oee: the central database cannot be read: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    return int(CentralApp(plant, config_path=config_path, data_dir=config_path.parent).run() or 0)
 
 
 def _remote_engine(args: argparse.Namespace, store_dir: Path) -> RemoteEngine:

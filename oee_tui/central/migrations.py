@@ -19,6 +19,8 @@ from typing import Final
 
 import psycopg
 
+from oee_tui.central import analytics_ddl
+from oee_tui.central.aggregates import apply_storage_policies
 from oee_tui.central.capability import Capability, create_time_table, detect
 from oee_tui.config import CentralSettings
 
@@ -167,7 +169,13 @@ def _v1(con: Connection, capability: Capability, settings: CentralSettings) -> N
     # TimescaleDB way.
 
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_v1,)
+def _v2(con: Connection, capability: Capability, settings: CentralSettings) -> None:
+    """The analytics layer: state pieces, aggregates per machine at 1m/5m/1h/1d, OEE views (analytics_ddl)."""
+    for statement in analytics_ddl.statements(capability.has_timescaledb):
+        con.execute(statement)  # literal scripts, no parameters
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_v1, _v2)
 """The schema version after `MIGRATIONS[i]` is `i + 1`."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)
@@ -225,6 +233,10 @@ def migrate(con: Connection, settings: CentralSettings) -> MigrationResult:
             with con.transaction():
                 MIGRATIONS[version - 1](con, capability, settings)
                 con.execute("INSERT INTO oee.schema_version (version) VALUES (%s)", [version])
+        if capability.has_timescaledb and max(before, LATEST_VERSION) >= 2:
+            # Every run, not only V2's: a changed [central] compress_after_days or retention_days applies.
+            with con.transaction():
+                apply_storage_policies(con, settings)
         return MigrationResult(before, max(before, LATEST_VERSION), capability)
     finally:
         con.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])

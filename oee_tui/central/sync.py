@@ -23,16 +23,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import psycopg
 from psycopg import sql
 
+from oee_tui.central.aggregates import refresh_aggregates
 from oee_tui.central.binary_copy import encode
 from oee_tui.central.capability import Capability, detect, ensure_partitions
 from oee_tui.central.connection import connect, first_line
+from oee_tui.central.edge_settings import push_edge_settings
 from oee_tui.central.migrations import Connection, migrate, require_current
 from oee_tui.config import CentralSettings, Config
 from oee_tui.engine.oee.planning_rules import Planning
@@ -155,7 +157,21 @@ class CentralSync:
             report.shifts = self._shifts(con, snapshot)
         with con.transaction():
             con.execute("UPDATE oee.edges SET last_sync = now() WHERE edge_id = %s", [self.edge_id])
+        if report.total:
+            self._refresh(con, capability)
         return report
+
+    def _refresh(self, con: Connection, capability: Capability) -> None:
+        """The analytics layer's aggregates, after a push that brought rows. A failure costs freshness, not
+        data: TimescaleDB's own jobs, or the next push's refresh, catch up."""
+        con.autocommit = True  # a continuous aggregate's refresh cannot run in a transaction
+        try:
+            refresh_aggregates(con, capability.has_timescaledb)
+        except psycopg.Error as exc:
+            log.warning("sync: the central aggregates were not refreshed (%s); the next push tries again",
+                        first_line(str(exc)))
+        finally:
+            con.autocommit = False
 
     # ------------------------------------------------------------ the edge and its machines
 
@@ -164,10 +180,9 @@ class CentralSync:
         with con.transaction():
             con.execute("INSERT INTO oee.edges (edge_id, site) VALUES (%s, %s) ON CONFLICT (edge_id) "
                         "DO UPDATE SET site = excluded.site", [self.edge_id, self.site])
-            con.execute("DELETE FROM oee.machines WHERE edge_id = %s", [self.edge_id])
-            with con.cursor() as cur:
-                cur.executemany("INSERT INTO oee.machines VALUES (%s, %s, %s, %s, %s)",
-                                [(self.edge_id, self.site, m.id, m.name, m.line) for m in self.config.machines])
+            # Without the shift patterns: their overlap check has nothing to do with reasons (_shifts says it).
+            records = replace(self.store.planning_records(), shifts=())
+            push_edge_settings(con, self.edge_id, self.site, self.config, Planning.from_records(records))
             rows = con.execute("SELECT table_name, watermark FROM oee.sync_state WHERE edge_id = %s",
                                [self.edge_id]).fetchall()
         return {str(table): int(str(mark)) for table, mark in rows}

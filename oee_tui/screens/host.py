@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 from textual.screen import Screen
 
 from oee_tui.model.access import Action
+from oee_tui.service.central_plant import CentralPlant
 from oee_tui.service.remote_engine import RemoteEngine
 
 if TYPE_CHECKING:
@@ -80,4 +81,4 @@ class PlantScreen(Screen[ResultT]):
 
 def may(engine: object, action: Action) -> bool:
     """`PlantScreen.may` for a given engine (the app's own bindings ask too)."""
-    return engine.may(action) if isinstance(engine, RemoteEngine) else True
+    return engine.may(action) if isinstance(engine, RemoteEngine | CentralPlant) else True

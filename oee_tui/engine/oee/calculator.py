@@ -327,6 +327,16 @@ def _build(scope: str, window_start: float, window_end: float, calendar_s: float
     )
 
 
+def result_from_sums(scope: str, window: Span, calendar_s: float, scheduled_s: float, planned_s: float,
+                     no_data_s: float, run_s: float, unplanned_s: float, ideal_s: float, fully_s: float, total: int,
+                     good: int, losses: SixBigLosses) -> OeeResult:
+    """A result from times and counts summed elsewhere (the central database's aggregates), its ratios and
+    flags computed here like every other result's. PPT is scheduled - planned - no data."""
+    ppt = scheduled_s - planned_s - no_data_s
+    return _build(scope, window.start, window.end, calendar_s, scheduled_s, planned_s, no_data_s, ppt, run_s,
+                  unplanned_s, ideal_s, fully_s, total, good, total - good, losses, ())
+
+
 def machine_oee(machine: MachineConfig, window: Span, scheduled: Sequence[Span], breaks: Sequence[Span],
                 intervals: Sequence[StateInterval], totals: Mapping[str | None, ProductCounts],
                 reasons: Mapping[str, Reason], now: float,

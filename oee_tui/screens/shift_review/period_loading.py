@@ -16,6 +16,7 @@ from oee_tui.config import Config
 from oee_tui.engine.analysis.report import Report
 from oee_tui.engine.analysis.review import ParetoBar, Period, Scope, StopList, TargetRow
 from oee_tui.engine.api import PlantEngine
+from oee_tui.service.central_plant import CentralPlant
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.review_ops import Compared, PeriodReads, read_comparison, read_period, review_request
 from oee_tui.store import Store
@@ -80,6 +81,8 @@ def review_reads(engine: PlantEngine) -> ReviewReads | None:
     """Where this TUI reads the review from; None when the plant runs without a store."""
     if isinstance(engine, RemoteEngine):
         return EngineReads(engine)
+    if isinstance(engine, CentralPlant):
+        return engine.reads
     return None if engine.store is None else StoreReads(engine.store)
 
 

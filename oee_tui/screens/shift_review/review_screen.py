@@ -48,6 +48,7 @@ from oee_tui.screens.shift_review.period_loading import (
     load_period,
     review_reads,
 )
+from oee_tui.service.central_plant import READ_ONLY, CentralPlant
 from oee_tui.service.remote_engine import RemoteEngine
 from oee_tui.service.review_ops import Compared
 from oee_tui.service.session_origin import local_origin
@@ -397,6 +398,9 @@ class ReviewScreen(PlantScreen[None]):
     def _pick_reason(self, key: str) -> None:
         stop = self._stops_by_key.get(key)
         if stop is None:
+            return
+        if isinstance(self.engine, CentralPlant):
+            self.notify(READ_ONLY, severity="warning")
             return
         name = next((m.name for m in self.config.machines if m.id == stop.machine), stop.machine)
         label = f"{name}: {look(stop.state).text} at {self._when(stop.start)}"
