@@ -93,7 +93,7 @@ def config_from_dict(data: TomlTable, kinds: SourceKinds, path: Path | str = "<c
 
 def _site(r: TomlReader, data: TomlTable) -> SiteConfig:
     site_t = r.table(data, "site", "site")
-    r.unknown_keys(site_t, "site", {"name", "timezone", "stale_after_s"})
+    r.unknown_keys(site_t, "site", {"name", "timezone", "stale_after_s", "reason_min_stop_s"})
     timezone = r.string(site_t, "site", "timezone", default="UTC")
     try:
         ZoneInfo(timezone)
@@ -103,6 +103,7 @@ def _site(r: TomlReader, data: TomlTable) -> SiteConfig:
         name=r.string(site_t, "site", "name"),
         timezone=timezone,
         stale_after_s=r.number(site_t, "site", "stale_after_s", default=10.0, positive=True),
+        reason_min_stop_s=r.number(site_t, "site", "reason_min_stop_s", default=5.0, minimum=0),
     )
 
 

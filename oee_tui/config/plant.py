@@ -44,6 +44,9 @@ class SiteConfig:
     name: str
     timezone: str
     stale_after_s: float = 10.0
+    # A stop shorter than this needs no reason: the 0-1 s stops of a start-up or a sensor's flicker would
+    # otherwise bury the stops worth explaining. Its time still counts as lost.
+    reason_min_stop_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,10 @@ class StateInterval:
         """Its length; an open one lasts until `now`."""
         return (self.end if self.end is not None else now) - self.start
 
+    def needs_reason(self, now: float, min_s: float) -> bool:
+        """No reason given yet, and long enough to want one (the site's `reason_min_stop_s`)."""
+        return self.reason is None and self.duration(now) >= min_s
+
 
 @dataclass(frozen=True, slots=True)
 class CountBucket:

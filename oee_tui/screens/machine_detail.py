@@ -26,6 +26,7 @@ from oee_tui.widgets.top_reasons import TopReasons
 from oee_tui.widgets.trend import OeeTrend
 
 NEEDS_REASON: Final = "— needs reason"
+SHORT_NEEDS_NONE: Final = "— short: none needed"
 STOP_COLUMNS: Final[tuple[tuple[str, str | Text], ...]] = (
     ("start", "Start"),
     ("duration", Text("Duration", justify="right")),
@@ -197,8 +198,10 @@ class MachineDetailScreen(PlantScreen[None]):
         duration = hms((stop.end if stop.end is not None else now) - stop.start)
         if stop.end is None:
             duration += " (open)"
-        if stop.reason is None:
+        if stop.needs_reason(now, self.config.site.reason_min_stop_s):
             reason = Text(NEEDS_REASON, style="bold")
+        elif stop.reason is None:
+            reason = Text(SHORT_NEEDS_NONE, style="dim")
         else:
             known = self.config.reason(stop.reason)
             reason = Text(known.name if known is not None else stop.reason)

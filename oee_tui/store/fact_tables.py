@@ -443,9 +443,9 @@ class FactTables(DaySummaryTables):
         return self._stop_page(sql, [to_datetime(end), to_datetime(start), list(machines), list(states), limit])
 
     def longest_stops_without_reason(self, start: float, end: float, machines: Sequence[str],
-                                     states: Sequence[str], now: float, limit: int) -> StopPage:
-        """The intervals in `states` of `machines` overlapping [start, end) that nobody gave a reason,
-        longest first (an open one lasting until `now`)."""
+                                     states: Sequence[str], now: float, limit: int, min_s: float = 0.0) -> StopPage:
+        """The intervals in `states` of `machines` overlapping [start, end) that nobody gave a reason, lasting
+        `min_s` or more, longest first (an open one lasting until `now`)."""
         if not machines:
             return StopPage([], 0)
         # No reason given ever: an anti-join, with no need to rank the audit trail.
@@ -456,9 +456,11 @@ class FactTables(DaySummaryTables):
             ANTI JOIN stop_reasons sr ON sr.machine = i.machine AND sr.stop_start = i.start_ts
             WHERE i.start_ts < ? AND (i.end_ts IS NULL OR i.end_ts > ?)
               AND list_contains(?::VARCHAR[], i.machine) AND list_contains(?::VARCHAR[], i.state)
+              AND coalesce(epoch_us(i.end_ts) / 1e6, {float(now)!r}) - epoch_us(i.start_ts) / 1e6 >= ?
             ORDER BY coalesce(e, {float(now)!r}) - s DESC, s, machine LIMIT ?
         """
-        return self._stop_page(sql, [to_datetime(end), to_datetime(start), list(machines), list(states), limit])
+        return self._stop_page(sql, [to_datetime(end), to_datetime(start), list(machines), list(states),
+                                     float(min_s), limit])
 
     def _stop_page(self, sql: str, params: list[object]) -> StopPage:
         with self._cursor() as cur:

@@ -12,6 +12,7 @@ Late 14:00-22:00. On Tuesday 2026-11-24:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -247,6 +248,20 @@ def test_unassigned_stops_longest_first_and_they_leave_once_given_a_reason(store
                             StateInterval("A", at("13:20"), at("13:22"), MachineState.DOWN)])
     limited = unassigned_stops(store, CONFIG, window, AFTER, limit=1)
     assert (limited.total, len(limited.rows)) == (2, 1)
+
+
+def test_a_stop_shorter_than_the_sites_minimum_needs_no_reason(store: Store) -> None:
+    # A start-up's 1 s stops would bury the stops worth explaining (issue 14, item 17).
+    store.upsert_intervals([StateInterval("B", at("11:00"), at("11:00") + 1, MachineState.DOWN),
+                            StateInterval("B", at("11:10"), at("11:10") + 5, MachineState.DOWN),
+                            StateInterval("B", at("11:20"), at("11:20") + 4.9, MachineState.MINOR_STOP)])
+    window = shift_period(CONFIG, "Early", DAY).window(AFTER)
+    assert CONFIG.site.reason_min_stop_s == 5.0  # the default
+    starts = [s.start for s in unassigned_stops(store, CONFIG, window, AFTER).rows if s.machine == "B"]
+    assert at("11:10") in starts and at("11:00") not in starts and at("11:20") not in starts
+    none = replace(CONFIG, site=replace(CONFIG.site, reason_min_stop_s=0.0))
+    starts = [s.start for s in unassigned_stops(store, none, window, AFTER).rows if s.machine == "B"]
+    assert {at("11:00"), at("11:10"), at("11:20")} <= set(starts)
 
 
 def test_a_stop_stored_inside_a_break_needs_no_reason(store: Store) -> None:

@@ -82,8 +82,10 @@ def test_a_machine_shows_its_stops_and_which_still_need_a_reason(store_engine: S
     assert [key for key, _ in built] == [stop_key(stop) for stop in loaded.stops.rows]
     for stop, (_, cells) in zip(loaded.stops.rows, built, strict=True):
         reason = cells[3].plain
-        if stop.reason is None:
+        if stop.needs_reason(loaded.now, loaded.config.site.reason_min_stop_s):
             assert reason == "— needs reason"
+        elif stop.reason is None:  # shorter than the site's minimum
+            assert reason == "— short: none needed"
         else:
             known = loaded.config.reason(stop.reason)
             assert reason == (known.name if known is not None else stop.reason)

@@ -507,13 +507,15 @@ def unassigned_stops(store: Store, config: Config, window: Span, now: float, sco
                      limit: int = UNASSIGNED_LIMIT, planning: Planning | None = None) -> StopList:
     """Stops overlapping the window that nobody gave a reason yet, longest first (the biggest unknowns).
 
-    Planned time needs no reason: a planned stop is not listed, nor a stop that lies wholly in a
+    A stop shorter than the site's `reason_min_stop_s` needs no reason and is not listed. Planned time
+    needs no reason: a planned stop is not listed, nor a stop that lies wholly in a
     break, a planned stop of the downtime plan or outside the schedule (as an engine before
     issue 13 stored the time a machine stood in a break). `config` is the planned config
     (planned_config); `planning` the imported planning data, read when not given.
     """
     machines = scope.machines(config)
-    page = store.longest_stops_without_reason(window.start, window.end, machines, UNPLANNED_STOP_STATES, now, limit)
+    page = store.longest_stops_without_reason(window.start, window.end, machines, UNPLANNED_STOP_STATES, now, limit,
+                                              config.site.reason_min_stop_s)
     if not page.rows:
         return _stop_list(page)
     planning = planning if planning is not None else Planning.load(store, window)

@@ -16,6 +16,7 @@ from rich.text import Text
 from oee_tui.config import Config
 from oee_tui.engine.analysis.review import Level, Period, PeriodKind, Scope, StopRow, six_big_losses
 from oee_tui.model import MachineState, OeeResult
+from oee_tui.screens.machine_detail import NEEDS_REASON, SHORT_NEEDS_NONE
 from oee_tui.screens.shift_review.period_loading import Loaded
 from oee_tui.service.review_ops import Compared
 from oee_tui.widgets.formatting import MISSING, count, hms, minutes, percent, percent_aligned
@@ -158,8 +159,10 @@ def stop_rows(loaded: Loaded, palette: Palette) -> list[Row]:
     config, period = loaded.config, loaded.period
     rows: list[Row] = []
     for stop in loaded.stops.rows:
-        if stop.reason is None:
-            reason = Text("— needs reason", style="bold")
+        if stop.needs_reason(loaded.now, config.site.reason_min_stop_s):
+            reason = Text(NEEDS_REASON, style="bold")
+        elif stop.reason is None:
+            reason = Text(SHORT_NEEDS_NONE, style="dim")
         else:
             known = config.reason(stop.reason)
             reason = Text(known.name if known is not None else stop.reason)
