@@ -4,7 +4,7 @@ TimescaleDB.
 TimescaleDB is used when the extension exists in the database (`CREATE EXTENSION timescaledb`, which
 needs a superuser, so the database's owner runs it before the first migration). Without it the same
 tables are natively range-partitioned by month on their time column, and the same query surface is built
-from materialized views the sync refreshes (the analytics migrations ask `has_timescaledb`).
+from aggregate tables the sync refreshes by day (the analytics migrations ask `has_timescaledb`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Capability:
         major = self.server_version // 10000
         if self.timescaledb_version is not None:
             return f"PostgreSQL {major} with TimescaleDB {self.timescaledb_version}"
-        return f"PostgreSQL {major}, no TimescaleDB (native partitioning and materialized views)"
+        return f"PostgreSQL {major}, no TimescaleDB (native partitioning and aggregate tables refreshed by day)"
 
 
 def detect(con: psycopg.Connection[tuple[object, ...]]) -> Capability:

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 
 from oee_tui.config import Config
+from oee_tui.drivers.discovered_metrics import DiscoveredMetrics
 from oee_tui.engine.live.observers import EngineObserver
 from oee_tui.engine.oee.planning_rules import Planning
-from oee_tui.model import MachineDetail, PlantSnapshot
+from oee_tui.model import Alert, MachineDetail, PlantSnapshot
 from oee_tui.model.access import Action
+from oee_tui.model.data_quality import QualityReport
 from oee_tui.service.central_review import CentralReads, central_config, connect
 from oee_tui.store import Store
 
@@ -56,8 +58,20 @@ class CentralPlant:
     def snapshot(self) -> PlantSnapshot:
         return PlantSnapshot(self._clock(), None, ())
 
+    def discovered_metrics(self, source: str) -> DiscoveredMetrics | None:
+        return None  # no device is reached from the central view
+
     async def machine_detail(self, machine: str) -> MachineDetail:
         raise KeyError(f"{machine}: the central view has no live machine detail")
+
+    async def data_quality(self, source: str | None = None, *, tags: bool = True) -> QualityReport:
+        raise KeyError("the central view has no live data-quality checks: ask the edge box (`oee quality`)")
+
+    async def acknowledge_alert(self, alert_id: int, comment: str, user: str, origin: str = "local") -> Alert:
+        raise PermissionError(READ_ONLY)
+
+    async def shelve_alert(self, alert_id: int, until: float, user: str, origin: str = "local") -> Alert:
+        raise PermissionError(READ_ONLY)
 
     async def set_stop_reason(self, machine: str, stop_start: float, reason: str, user: str,
                               origin: str = "local") -> None:
