@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +33,7 @@ SERVER_JS = HERE / "server.js"
 NAMESPACE_URI = "urn:oee-tui:node-opcua-test"
 INSTALL_TIMEOUT_S = 600
 START_TIMEOUT_S = 60
+START_ATTEMPTS = 5
 
 
 class RegistryUnavailable(RuntimeError):
@@ -107,6 +109,7 @@ class NodeOpcUaServer:
         self.namespace_index = 0
         self._process: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._log = pki_dir.parent / f"node-opcua-{self.port}.log"
 
     @property
     def endpoint(self) -> str:
@@ -116,18 +119,29 @@ class NodeOpcUaServer:
         return f"nsu={NAMESPACE_URI};s=Line3.{name}"
 
     def start(self, padding: int = 1) -> None:
+        # A restart on the same port can find it still held for a moment by the last run's sockets: the
+        # server then exits at once; try again a few times before calling it a failure.
+        for attempt in range(START_ATTEMPTS):
+            ready = self._start_once(padding)
+            if ready.startswith("READY "):
+                self.namespace_index = int(ready.split()[2])
+                return
+            self.stop()
+            if ready != "(the server exited)" or attempt == START_ATTEMPTS - 1:
+                log = self._log.read_text(errors="replace")[-2000:] if self._log.exists() else ""
+                raise RuntimeError(f"node-opcua server did not start: {ready!r}; its stderr: {log}")
+            time.sleep(0.5)
+
+    def _start_once(self, padding: int) -> str:
         env = dict(os.environ, NODE_PATH=str(self.node_modules))
         self._lines = queue.Queue()
-        self._process = subprocess.Popen(
-            ["node", str(SERVER_JS), str(self.port), str(self.pki_dir), str(padding)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        with self._log.open("w") as log:
+            self._process = subprocess.Popen(
+                ["node", str(SERVER_JS), str(self.port), str(self.pki_dir), str(padding)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         assert self._process.stdout is not None
         threading.Thread(target=self._read, args=(self._process.stdout,), daemon=True).start()
-        ready = self._answer(START_TIMEOUT_S)
-        if not ready.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"node-opcua server did not start: {ready!r}")
-        self.namespace_index = int(ready.split()[2])
+        return self._answer(START_TIMEOUT_S)
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
