@@ -129,12 +129,16 @@ def sample(tag: str, value: Any, ts: float, quality: Quality = Quality.GOOD) -> 
 
 class PersistentBroker(MosquittoBroker):
     """Mosquitto that saves sessions and queued QoS 1 messages on shutdown and loads them on start,
-    so a host with a persistent session loses nothing across restart()."""
+    so a host with a persistent session loses nothing across restart(). It also queues QoS 0 messages for
+    a persistent session that is away (`queue_qos0_messages`): the edge node may be back and live before the
+    test's listener is, and its live DDATA (QoS 0) would otherwise be missed by the listener, not lost by the
+    edge node (seen under load)."""
 
     def _write_config(self) -> None:
         super()._write_config()
         text = self.config_path.read_text().replace(
-            "persistence false", f"persistence true\npersistence_location {self.directory}/\nautosave_interval 0")
+            "persistence false", f"persistence true\npersistence_location {self.directory}/\nautosave_interval 0"
+                                 "\nqueue_qos0_messages true")
         self.config_path.write_text(text)
 
 

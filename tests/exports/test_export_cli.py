@@ -258,8 +258,9 @@ def test_xlsx_of_more_rows_than_a_sheet_holds_is_refused_with_the_count(plant: t
                                                                        capsys: Capsys) -> None:
     store = Store.open(plant[1])
     cursor = store.cursor()
-    cursor.execute("INSERT INTO samples SELECT TIMESTAMP '2026-11-25 00:00:00' + to_microseconds(i), 'plc1', 'hr:0', "
-                   "i, NULL, 'good' FROM range(1048576) t(i)")
+    cursor.execute("INSERT INTO samples (ts, source, tag, value_num, value_text, quality) "
+                   "SELECT TIMESTAMP '2026-11-25 00:00:00' + to_microseconds(i), 'plc1', 'hr:0', i, NULL, 'good' "
+                   "FROM range(1048576) t(i)")
     cursor.close()
     store.close()
     out = tmp_path / "x.xlsx"
