@@ -224,6 +224,13 @@ def demo_config_dict(modbus_port: int, opcua_port: int, s7_port: int = 1102,
             {"code": "MATERIAL", "name": "Waiting for material", "loss": "breakdown"},
             {"code": "QUALITY", "name": "Quality hold", "loss": "breakdown"},
         ],
+        # A few rules, so that a new user sees the alerts at work (F5, the header's count) in the first
+        # minutes: the early breakdown soon passes two minutes.
+        "alerts": {"rules": [
+            {"id": "down-2", "kind": "machine_down", "severity": "critical", "for_min": 2},
+            {"id": "no-reason-5", "kind": "stop_without_reason", "severity": "warning", "for_min": 5},
+            {"id": "offline", "kind": "source_offline", "severity": "critical", "for_s": 10},
+        ]},
     }
 
 
