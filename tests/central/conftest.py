@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.central.cluster import CentralDb, central_database
+from tests.central.cluster import CentralDb, central_database, fresh_database
 from tests.central.two_edges import push_two_edges
-from tests.support.postgres import TIMESCALEDB_HOW, PostgresCluster, pg_bindir, running_cluster
+from tests.support.postgres import PostgresCluster, pg_bindir, running_cluster
 
 
 def _need_postgres() -> None:
@@ -43,9 +43,7 @@ def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
 
 @pytest.fixture
 def timescale_url(pg_cluster: PostgresCluster) -> Iterator[str]:
-    if not pg_cluster.timescaledb:
-        pytest.skip(TIMESCALEDB_HOW)
-    url = pg_cluster.create_database(timescaledb=True)
+    url = fresh_database(pg_cluster, timescale=True).url  # skips, saying how to install it, without TimescaleDB
     yield url
     pg_cluster.drop_database(url)
 
