@@ -19,7 +19,7 @@ from typing import Any, Final
 import duckdb
 
 from oee_tui.config import Config
-from oee_tui.exports.tables import XLSX_ROW_LIMIT, ExportError, temp_beside, write_table_as
+from oee_tui.exports.tables import ExportError, check_fits_sheet, temp_beside, write_table_as
 from oee_tui.model import ReasonRecord
 from oee_tui.store import Store
 from oee_tui.store.bulk_export import (
@@ -92,10 +92,7 @@ def export_bulk(store: Store, kind: str, config: Config, selection: Selection, p
 def _export_xlsx(store: Store, kind: str, query: BulkQuery, path: Path, on_progress: ProgressCallback | None) -> int:
     """One sheet, when the rows fit in one; refused with the count when they don't (before anything is written)."""
     count = store.count_rows(query)
-    if count >= XLSX_ROW_LIMIT:
-        raise ExportError(f"{path}: {count:,} {kind} rows do not fit in one XLSX sheet (at most "
-                          f"{XLSX_ROW_LIMIT - 1:,} under the header); narrow --shift/--from/--to, --line or "
-                          "--machine, or write .csv or .parquet")
+    check_fits_sheet(path, count, f"{kind} rows", "--shift/--from/--to, --line or --machine")
     names, rows = store.read_rows(query)
     if on_progress is not None:
         on_progress(0.0)

@@ -15,7 +15,7 @@ from oee_tui.engine.oee.planning_rules import Planning
 from oee_tui.exports.alert_rows import write_alerts
 from oee_tui.exports.bulk import Selection, export_bulk
 from oee_tui.exports.oee_rows import oee_rows, periods, write_oee
-from oee_tui.exports.tables import XLSX_ROW_LIMIT, ExportError
+from oee_tui.exports.tables import ExportError, check_fits_sheet
 from oee_tui.store import Store
 from oee_tui.store.bulk_export import ProgressCallback
 
@@ -58,10 +58,8 @@ def run_export(store: Store, config: Config, request: ExportRequest, path: Path,
         alerts = store.alerts(start=start, end=end, limit=None)
         if machines is not None:
             alerts = [alert for alert in alerts if alert.subject in machines]
-        if request.fmt == "xlsx" and len(alerts) >= XLSX_ROW_LIMIT:
-            raise ExportError(f"{path}: {len(alerts):,} alerts do not fit in one XLSX sheet (at most "
-                              f"{XLSX_ROW_LIMIT - 1:,} under the header); narrow --from/--to, or write .csv or "
-                              ".parquet")
+        if request.fmt == "xlsx":
+            check_fits_sheet(path, len(alerts), "alerts", "--from/--to")
         return write_alerts(path, request.fmt, alerts)
     selection = Selection(machines, *_bulk_range(request, effective, now))
     return export_bulk(store, request.what, effective, selection, path, request.fmt, now, on_progress)

@@ -106,6 +106,14 @@ XLSX_ROW_LIMIT: Final = 1_048_576
 """Rows in one Excel sheet, the header's included."""
 
 
+def check_fits_sheet(path: Path, rows: int, what: str, narrowing: str) -> None:
+    """Refuse, before anything is written, an XLSX export of more rows than a sheet holds under its header;
+    `narrowing` names the options that would make it fit."""
+    if rows >= XLSX_ROW_LIMIT:
+        raise ExportError(f"{path}: {rows:,} {what} do not fit in one XLSX sheet (at most {XLSX_ROW_LIMIT - 1:,} "
+                          f"under the header); narrow {narrowing}, or write .csv or .parquet")
+
+
 def _is_duration(header: str) -> bool:
     return header.endswith("_s") or header == "seconds"
 
